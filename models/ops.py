@@ -1,0 +1,343 @@
+"""Pure-PyTorch building blocks shared by the generator families.
+
+Semantics follow NVlabs' `torch_utils/ops` reference paths (upfirdn2d,
+bias_act, conv2d_resample) and equalised-learning-rate layers, so that the
+same weights give the same numbers, on CPU and CUDA, with no compiled code.
+Nothing here modifies its inputs in place, so every op also works under
+`torch.func.jvp` / `vmap`.
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# name -> (function, default alpha, default gain)
+_ACTIVATIONS = {
+    'linear': (lambda x, alpha: x, 0.0, 1.0),
+    'relu': (lambda x, alpha: F.relu(x), 0.0, math.sqrt(2)),
+    'lrelu': (lambda x, alpha: F.leaky_relu(x, alpha), 0.2, math.sqrt(2)),
+}
+
+
+def activation_gain(act):
+    """Default gain of an activation function ('linear', 'relu', 'lrelu')."""
+    if act not in _ACTIVATIONS:
+        raise ValueError(f'unknown activation {act!r}; choose from {sorted(_ACTIVATIONS)}')
+    return _ACTIVATIONS[act][2]
+
+
+def bias_act(x, b=None, dim=1, act='linear', alpha=None, gain=None, clamp=None):
+    """Add a bias, apply an activation, scale by a gain and clamp, as NVlabs' bias_act.
+
+    Args:
+        x: Input tensor.
+        b: Optional bias of shape `[x.shape[dim]]`.
+        dim: Dimension of `x` that the bias runs along.
+        act: 'linear', 'relu' or 'lrelu'.
+        alpha: Negative slope of 'lrelu' (default 0.2).
+        gain: Output scale (default: the activation's own gain).
+        clamp: Clamp the output to +-clamp; None disables clamping.
+    """
+    if act not in _ACTIVATIONS:
+        raise ValueError(f'unknown activation {act!r}; choose from {sorted(_ACTIVATIONS)}')
+    func, def_alpha, def_gain = _ACTIVATIONS[act]
+    alpha = def_alpha if alpha is None else float(alpha)
+    gain = def_gain if gain is None else float(gain)
+    clamp = -1 if clamp is None else float(clamp)
+    if b is not None:
+        x = x + b.reshape([-1 if i == dim else 1 for i in range(x.ndim)])
+    x = func(x, alpha)
+    if gain != 1:
+        x = x * gain
+    if clamp >= 0:
+        x = x.clamp(-clamp, clamp)
+    return x
+
+
+def normalize_2nd_moment(x, dim=1, eps=1e-8):
+    """Scale `x` to unit mean square along `dim` (pixel norm)."""
+    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
+
+
+# ----------------------------------------------------------------------------
+# FIR filtering with up/down-sampling.
+
+def setup_filter(f, normalize=True, flip_filter=False, gain=1, separable=None):
+    """Prepare a 2D FIR filter for `upfirdn2d`, as NVlabs' setup_filter.
+
+    Args:
+        f: Taps `[n]`, a 2D filter `[h, w]`, a scalar, or None (identity).
+        normalize: Scale the filter to unit DC gain.
+        flip_filter: Flip the filter.
+        gain: Overall signal gain.
+        separable: Keep a 1D (separable) filter; default: when it has >= 8 taps.
+
+    Returns:
+        float32 tensor `[n]` (separable) or `[h, w]`.
+    """
+    if f is None:
+        f = 1
+    f = torch.as_tensor(f, dtype=torch.float32)
+    if f.ndim not in (0, 1, 2) or f.numel() == 0:
+        raise ValueError(f'filter must be a scalar, 1D or 2D, got shape {tuple(f.shape)}')
+    if f.ndim == 0:
+        f = f[np.newaxis]
+    if separable is None:
+        separable = f.ndim == 1 and f.numel() >= 8
+    if f.ndim == 1 and not separable:
+        f = torch.outer(f, f)
+    if normalize:
+        f = f / f.sum()
+    if flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    return f * (gain ** (f.ndim / 2))
+
+
+def _parse_pair(value):
+    if isinstance(value, int):
+        return value, value
+    sx, sy = value
+    return int(sx), int(sy)
+
+
+def _parse_padding(padding):
+    if isinstance(padding, int):
+        return padding, padding, padding, padding
+    if len(padding) == 2:
+        px, py = padding
+        return px, px, py, py
+    px0, px1, py0, py1 = padding
+    return px0, px1, py0, py1
+
+
+def _filter_size(f):
+    if f is None:
+        return 1, 1
+    if f.ndim == 1:
+        return f.shape[0], f.shape[0]
+    return f.shape[-1], f.shape[-2]
+
+
+def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
+    """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d.
+
+    Args:
+        x: Images `[N, C, H, W]`.
+        f: Filter from `setup_filter` (`[n]` separable or `[h, w]`), or None.
+        up: Upsampling factor (int or `(x, y)`).
+        down: Downsampling factor (int or `(x, y)`).
+        padding: `p`, `(px, py)` or `(px0, px1, py0, py1)`; negative crops.
+        flip_filter: Correlate instead of convolve.
+        gain: Signal gain.
+
+    Returns:
+        `[N, C, H', W']`.
+    """
+    if f is None:
+        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
+    upx, upy = _parse_pair(up)
+    downx, downy = _parse_pair(down)
+    px0, px1, py0, py1 = _parse_padding(padding)
+    batch, channels, height, width = x.shape
+
+    if upx > 1 or upy > 1:
+        x = x.reshape(batch, channels, height, 1, width, 1)
+        x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
+        x = x.reshape(batch, channels, height * upy, width * upx)
+
+    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    f = f[None, None].repeat([channels, 1] + [1] * f.ndim)
+    if f.ndim == 4:
+        x = F.conv2d(x, f, groups=channels)
+    else:
+        x = F.conv2d(x, f.unsqueeze(2), groups=channels)
+        x = F.conv2d(x, f.unsqueeze(3), groups=channels)
+
+    if downx > 1 or downy > 1:
+        x = x[:, :, ::downy, ::downx]
+    return x
+
+
+def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1):
+    """Upsample with an FIR filter, keeping the signal centred (NVlabs' upsample2d)."""
+    upx, upy = _parse_pair(up)
+    px0, px1, py0, py1 = _parse_padding(padding)
+    fw, fh = _filter_size(f)
+    pad = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2,
+           py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
+    return upfirdn2d(x, f, up=up, padding=pad, flip_filter=flip_filter, gain=gain * upx * upy)
+
+
+def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1):
+    """Downsample with an FIR filter, keeping the signal centred (NVlabs' downsample2d)."""
+    downx, downy = _parse_pair(down)
+    px0, px1, py0, py1 = _parse_padding(padding)
+    fw, fh = _filter_size(f)
+    pad = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2,
+           py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
+    return upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, gain=gain)
+
+
+def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True,
+                    flip_filter=False):
+    """2D convolution with optional FIR up/down-sampling (NVlabs' conv2d_resample).
+
+    Padding is given with respect to the upsampled image and applied once.
+
+    Args:
+        x: `[N, C_in, H, W]`.
+        w: `[C_out, C_in // groups, kh, kw]`.
+        f: Resampling filter from `setup_filter`, or None.
+        up, down: Integer factors.
+        padding: As in `upfirdn2d`.
+        groups: Grouped convolution.
+        flip_weight: True = correlation (as `F.conv2d`), False = convolution.
+        flip_filter: Correlate the FIR filter instead of convolving.
+    """
+    out_channels, in_per_group, kh, kw = w.shape
+    fw, fh = _filter_size(f)
+    px0, px1, py0, py1 = _parse_padding(padding)
+    if up > 1:
+        px0 += (fw + up - 1) // 2
+        px1 += (fw - up) // 2
+        py0 += (fh + up - 1) // 2
+        py1 += (fh - up) // 2
+    if down > 1:
+        px0 += (fw - down + 1) // 2
+        px1 += (fw - down) // 2
+        py0 += (fh - down + 1) // 2
+        py1 += (fh - down) // 2
+
+    def conv(x, w, stride=1, pad=0, transpose=False, flip=flip_weight):
+        if not flip:
+            w = w.flip([2, 3])
+        if transpose:
+            return F.conv_transpose2d(x, w, stride=stride, padding=pad, groups=groups)
+        return F.conv2d(x, w, stride=stride, padding=pad, groups=groups)
+
+    if kw == 1 and kh == 1 and down > 1 and up == 1:
+        x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
+        return conv(x, w)
+    if kw == 1 and kh == 1 and up > 1 and down == 1:
+        x = conv(x, w)
+        return upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2,
+                         flip_filter=flip_filter)
+    if down > 1 and up == 1:
+        x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
+        return conv(x, w, stride=down)
+    if up > 1:
+        if groups == 1:
+            w = w.transpose(0, 1)
+        else:
+            w = w.reshape(groups, out_channels // groups, in_per_group, kh, kw)
+            w = w.transpose(1, 2).reshape(groups * in_per_group, out_channels // groups, kh, kw)
+        px0 -= kw - 1
+        px1 -= kw - up
+        py0 -= kh - 1
+        py1 -= kh - up
+        pxt = max(min(-px0, -px1), 0)
+        pyt = max(min(-py0, -py1), 0)
+        x = conv(x, w, stride=up, pad=[pyt, pxt], transpose=True, flip=not flip_weight)
+        x = upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2,
+                      flip_filter=flip_filter)
+        if down > 1:
+            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
+        return x
+    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
+        return conv(x, w, pad=[py0, px0])
+    x = upfirdn2d(x, f if up > 1 else None, up=up, padding=[px0, px1, py0, py1], gain=up ** 2,
+                  flip_filter=flip_filter)
+    x = conv(x, w)
+    if down > 1:
+        x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
+    return x
+
+
+# ----------------------------------------------------------------------------
+# Modulated convolution and equalised-learning-rate layers.
+
+def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None,
+                     demodulate=True, flip_weight=True, fused_modconv=True):
+    """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d, float32).
+
+    Args:
+        x: `[N, C_in, H, W]`.
+        weight: `[C_out, C_in, kh, kw]`.
+        styles: `[N, C_in]` modulation coefficients.
+        noise: Optional tensor added to the output (after demodulation).
+        up, down, padding, resample_filter, flip_weight: As in `conv2d_resample`.
+        demodulate: Normalise each output feature map's weights.
+        fused_modconv: One grouped convolution with per-sample weights (True), or
+            scale the activations before and after a shared convolution (False).
+            Same result; the second is faster for large batches and under vmap.
+    """
+    batch = x.shape[0]
+    out_channels, in_channels, kh, kw = weight.shape
+    w = None
+    dcoefs = None
+    if demodulate or fused_modconv:
+        w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, kh, kw]
+    if demodulate:
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
+    if demodulate and fused_modconv:
+        w = w * dcoefs.reshape(batch, -1, 1, 1, 1)
+
+    if not fused_modconv:
+        x = x * styles.reshape(batch, -1, 1, 1)
+        x = conv2d_resample(x, weight, f=resample_filter, up=up, down=down, padding=padding,
+                            flip_weight=flip_weight)
+        if demodulate:
+            x = x * dcoefs.reshape(batch, -1, 1, 1)
+        if noise is not None:
+            x = x + noise
+        return x
+
+    x = x.reshape(1, -1, *x.shape[2:])
+    w = w.reshape(-1, in_channels, kh, kw)
+    x = conv2d_resample(x, w, f=resample_filter, up=up, down=down, padding=padding, groups=batch,
+                        flip_weight=flip_weight)
+    x = x.reshape(batch, -1, *x.shape[2:])
+    if noise is not None:
+        x = x + noise
+    return x
+
+
+class FullyConnectedLayer(nn.Module):
+    """Dense layer with equalised learning rate (NVlabs' FullyConnectedLayer)."""
+
+    def __init__(self,
+                 in_features,           # Number of input features.
+                 out_features,          # Number of output features.
+                 bias=True,             # Add a bias before the activation?
+                 activation='linear',   # 'linear', 'relu' or 'lrelu'.
+                 lr_multiplier=1,       # Learning-rate multiplier (scales weight and bias).
+                 bias_init=0,           # Initial bias value.
+                 ):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
+        self.weight_gain = lr_multiplier / np.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x):
+        w = self.weight * self.weight_gain
+        b = self.bias
+        if b is not None and self.bias_gain != 1:
+            b = b * self.bias_gain
+        if self.activation == 'linear' and b is not None:
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act(x.matmul(w.t()), b, act=self.activation)
+
+    def extra_repr(self):
+        return f'in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}'
