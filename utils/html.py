@@ -1,0 +1,104 @@
+"""HTML pages of image grids: a sortable table whose cells hold a caption and an image."""
+
+import html
+import math
+
+from .fileio import save_text
+from .images import encode_data_uri
+
+_STYLE = """<style>
+  body { font-family: sans-serif; }
+  table { border-spacing: 0; border: 1px solid black; }
+  th { cursor: pointer; }
+  th, td { text-align: left; vertical-align: middle; border: 0.5px solid black; padding: 8px; }
+  tr:nth-child(even) { background-color: #d2d2d2; }
+  td.highlight { background-color: #ffe08a; }
+  img { display: block; }
+</style>"""
+
+_SCRIPT = """<script type="text/javascript">
+var ascending = false;
+function sortBy(column) {
+  var tbody = document.getElementById('tbody');
+  Array.from(tbody.rows).sort(function (a, b) {
+    var x = a.cells[column].innerText, y = b.cells[column].innerText;
+    return (ascending ? 1 : -1) * (x > y ? 1 : -1);
+  }).forEach(function (row) { tbody.appendChild(row); });
+  ascending = !ascending;
+}
+</script>"""
+
+
+def grid_shape(size, is_portrait=True):
+    """Rows and columns of a near-square grid holding `size` cells (as the original pages)."""
+    if size <= 0:
+        return 0, 0
+    height = int(math.sqrt(size))
+    while size % height:
+        height -= 1
+    width = size // height
+    if is_portrait and height < width:
+        height, width = width, height
+    if not is_portrait and height > width:
+        height, width = width, height
+    return height, width
+
+
+class HtmlPage:
+    """A table of `num_rows x num_cols` cells, each with text and an optional image."""
+
+    def __init__(self, num_rows=0, num_cols=0, grid_size=0, title='', image_size=None):
+        if grid_size > 0:
+            num_rows, num_cols = grid_shape(grid_size)
+        self.num_rows = num_rows
+        self.num_cols = num_cols
+        self.title = title
+        self.image_size = image_size
+        self.notes = []
+        self.headers = [''] * num_cols
+        self.cells = [[{'text': '', 'image': '', 'highlight': False} for _ in range(num_cols)]
+                      for _ in range(num_rows)]
+
+    def set_headers(self, headers):
+        if len(headers) != self.num_cols:
+            raise ValueError(f'{len(headers)} headers for {self.num_cols} columns')
+        self.headers = [str(h) for h in headers]
+
+    def add_note(self, text):
+        """A line of text shown above the table (settings used, warnings)."""
+        self.notes.append(str(text))
+
+    def set_cell(self, row, col, text='', image=None, highlight=False):
+        """Set a cell; `image` is uint8 `[H, W, C]` (RGB) or None."""
+        self.cells[row][col] = {
+            'text': str(text),
+            'image': encode_data_uri(image, self.image_size) if image is not None else '',
+            'highlight': bool(highlight),
+        }
+
+    def render(self):
+        lines = ['<!DOCTYPE html>', '<html>', '<head>', '<meta charset="utf-8">',
+                 f'<title>{html.escape(self.title)}</title>', _STYLE, _SCRIPT, '</head>', '<body>']
+        if self.title:
+            lines.append(f'<h2>{html.escape(self.title)}</h2>')
+        lines += [f'<p class="note">{html.escape(note)}</p>' for note in self.notes]
+        lines.append('<table>')
+        if any(self.headers):
+            lines += ['<thead>', '<tr>']
+            lines += [f'  <th onclick="sortBy({i})">{html.escape(h)}</th>' for i, h in enumerate(self.headers)]
+            lines += ['</tr>', '</thead>']
+        lines.append('<tbody id="tbody">')
+        for row in self.cells:
+            lines.append('<tr>')
+            for cell in row:
+                css = ' class="highlight"' if cell['highlight'] else ''
+                body = html.escape(cell['text'])
+                if cell['image']:
+                    body += f'<br><img src="{cell["image"]}" alt="{html.escape(cell["text"])}"/>'
+                lines.append(f'  <td{css}>{body}</td>')
+            lines.append('</tr>')
+        lines += ['</tbody>', '</table>', '</body>', '</html>', '']
+        return '\n'.join(lines)
+
+    def save(self, path):
+        save_text(path, self.render())

@@ -1,0 +1,82 @@
+"""Image conversion, resizing, saving and animated GIFs (Pillow only)."""
+
+import base64
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .fileio import atomic_path
+
+
+def to_uint8(images, min_val=-1.0, max_val=1.0):
+    """Generator output `[N, C, H, W]` (about [-1, 1]) -> uint8 `[N, H, W, C]`.
+
+    Same rounding as the original scripts: scale to [0, 255] in float64, add 0.5,
+    clip and truncate.
+    """
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4 or images.shape[1] not in (1, 3, 4):
+        raise ValueError(f'images must have shape [N, 1|3|4, H, W], got {images.shape}')
+    images = (images - min_val) / (max_val - min_val) * 255
+    images = np.clip(images + 0.5, 0, 255).astype(np.uint8)
+    return images.transpose(0, 2, 3, 1)
+
+
+def _pil(image):
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    return Image.fromarray(image)
+
+
+def resize(image, size):
+    """Resize a uint8 `[H, W, C]` image to `size` (int or `(width, height)`)."""
+    if isinstance(size, int):
+        size = (size, size)
+    if image.shape[1] == size[0] and image.shape[0] == size[1]:
+        return image
+    resample = Image.BILINEAR if size[0] >= image.shape[1] else Image.LANCZOS
+    out = np.asarray(_pil(image).resize(tuple(size), resample))
+    return out[:, :, None] if out.ndim == 2 else out
+
+
+def save_image(path, image, quality=95):
+    """Save a uint8 `[H, W, C]` image (format from the extension), atomically."""
+    with atomic_path(path) as tmp:
+        fmt = 'JPEG' if str(path).lower().endswith(('.jpg', '.jpeg')) else 'PNG'
+        _pil(image).save(tmp, format=fmt, quality=quality) if fmt == 'JPEG' else _pil(image).save(tmp, format=fmt)
+
+
+def encode_data_uri(image, size=None, fmt='JPEG'):
+    """A `data:` URI of a uint8 image, for embedding in an HTML page."""
+    if size is not None:
+        image = resize(image, size)
+    buffer = io.BytesIO()
+    pil = _pil(image)
+    if fmt == 'JPEG':
+        pil.convert('RGB').save(buffer, format='JPEG', quality=90)
+        mime = 'image/jpeg'
+    else:
+        pil.save(buffer, format='PNG')
+        mime = 'image/png'
+    return f'data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}'
+
+
+def save_gif(path, frames, duration_ms=120, size=None, boomerang=True):
+    """Animated GIF of uint8 frames `[H, W, C]`; `boomerang` plays forward then back."""
+    frames = [resize(f, size) if size else f for f in frames]
+    if boomerang and len(frames) > 2:
+        frames = frames + frames[-2:0:-1]
+    pils = [_pil(f).convert('RGB') for f in frames]
+    with atomic_path(path) as tmp:
+        pils[0].save(tmp, format='GIF', save_all=True, append_images=pils[1:], duration=duration_ms, loop=0)
+
+
+def load_image(path):
+    """Read an image file as uint8 `[H, W, C]`."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert('RGB'))
