@@ -74,6 +74,7 @@ def from_torch_object(obj, path, overrides):
         state = _state_dict(obj['g_ema'], path, 'g_ema')
         if not sg2.is_rosinality_state(state):
             raise CheckpointError(f'{path}: g_ema is not a rosinality StyleGAN2 generator')
+        _check_family(overrides.get('family'), 'stylegan2', path)
         ours = sg2.convert_rosinality_state(state, obj.get('latent_avg'), where=path)
         config = sg2.config_from_state(ours, path, **_sg2_overrides(overrides))
         return Checkpoint('stylegan2', config, ours, 'rosinality .pt')

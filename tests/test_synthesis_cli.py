@@ -1,0 +1,132 @@
+"""synthesis.py end to end: outputs, formats, determinism, bad input."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import synthesis
+from tests.conftest import golden_case, load_pt
+from tests.layouts import to_hammer, to_rosinality
+from tests.pickles import write_nvlabs_pickle
+
+
+def run(args):
+    result = CliRunner().invoke(synthesis.main, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture(scope='module')
+def three_formats(tmp_path_factory):
+    """The same StyleGAN2 weights as an NVlabs .pkl, a Hammer .pth and a rosinality .pt."""
+    case_dir = golden_case('nvlabs_sg2_uncond_r32')
+    tmp = tmp_path_factory.mktemp('formats')
+    meta = json.loads((case_dir / 'meta.json').read_text())
+    state = {k: v for k, v in load_pt(case_dir / 'state_dict.pt').items() if 'resample_filter' not in k}
+    pkl = write_nvlabs_pickle(tmp / 'network-snapshot.pkl', state, meta['init_kwargs'],
+                              buffer_names=('w_avg', 'noise_const'))
+    torch.save({'models': {'generator_smooth': to_hammer(state)}}, tmp / 'hammer.pth')
+    torch.save(to_rosinality(state), tmp / 'rosinality.pt')
+    return {'pkl': pkl, 'pth': tmp / 'hammer.pth', 'pt': tmp / 'rosinality.pt'}
+
+
+def test_three_formats_give_identical_images(three_formats, tmp_path):
+    outputs = {}
+    for name, path in three_formats.items():
+        save_dir = tmp_path / name
+        result = run([path, '--stylegan2', '--nums', 8, '--img_size', 32, '--save_dir', save_dir, '--save_jpg',
+                      '--vis_size', 32])
+        assert result.exit_code == 0, result.output
+        job = save_dir / 'seed_4_num_8_stylegan2'
+        assert (save_dir / 'seed_4_num_8_stylegan2.html').is_file()
+        outputs[name] = (np.load(job / 'latent_codes.npy'), [(job / f'{i:06d}.jpg').read_bytes() for i in range(8)])
+    ws_pkl, jpg_pkl = outputs['pkl']
+    assert ws_pkl.shape == (8, 8, 64)
+    for name in ('pth', 'pt'):
+        assert np.array_equal(outputs[name][0], ws_pkl), name
+        assert outputs[name][1] == jpg_pkl, name
+
+
+def test_page_shows_every_image(three_formats, tmp_path):
+    result = run([three_formats['pth'], '--nums', 6, '--save_dir', tmp_path, '--vis_size', 32])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / 'seed_4_num_6_stylegan2.html').read_text()
+    uris = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)
+    assert len(uris) == 6
+    import base64
+    import io
+
+    from PIL import Image
+    for uri in uris:
+        assert Image.open(io.BytesIO(base64.b64decode(uri))).size == (32, 32)
+    assert 'HTML page:' in result.output
+
+
+def test_same_seed_same_bytes(tmp_path):
+    paths = []
+    for name in ('a', 'b'):
+        result = run(['builtin:stylegan2-tiny', '--nums', 3, '--save_dir', tmp_path / name, '--save_jpg'])
+        assert result.exit_code == 0, result.output
+        assert 'RANDOM weights' in result.output
+        paths.append(tmp_path / name / 'seed_4_num_3_stylegan2')
+    for file in ('latent_codes.npy', '000000.jpg', '000002.jpg'):
+        assert (paths[0] / file).read_bytes() == (paths[1] / file).read_bytes()
+    other = run(['builtin:stylegan2-tiny', '--nums', 3, '--seed', 5, '--save_dir', tmp_path / 'c'])
+    assert other.exit_code == 0
+    assert not np.array_equal(np.load(paths[0] / 'latent_codes.npy'),
+                              np.load(tmp_path / 'c' / 'seed_5_num_3_stylegan2' / 'latent_codes.npy'))
+
+
+def test_latent_path_reproduces_and_accepts_w_plus(tmp_path):
+    first = run(['builtin:stylegan2-tiny', '--nums', 2, '--save_dir', tmp_path / 'a', '--save_jpg'])
+    assert first.exit_code == 0
+    wp = tmp_path / 'a' / 'seed_4_num_2_stylegan2' / 'latent_codes.npy'
+    again = run(['builtin:stylegan2-tiny', '--nums', 2, '--latent_path', wp, '--save_dir', tmp_path / 'b',
+                 '--save_jpg'])
+    assert again.exit_code == 0, again.output
+    assert np.array_equal(np.load(wp), np.load(tmp_path / 'b' / 'seed_4_num_2_stylegan2' / 'latent_codes.npy'))
+    assert (tmp_path / 'a' / 'seed_4_num_2_stylegan2' / '000001.jpg').read_bytes() == \
+        (tmp_path / 'b' / 'seed_4_num_2_stylegan2' / '000001.jpg').read_bytes()
+
+
+@pytest.mark.parametrize('args,message', [
+    (['missing.pkl'], 'missing.pkl: no such file'),
+    (['builtin:nope'], "unknown built-in model 'nope'"),
+    (['builtin:stylegan2-tiny', '--nums', 0], "Invalid value for '--nums'"),
+    (['builtin:stylegan2-tiny', '--stylegan2', '--stylegan3'], 'at most one of --stylegan2 and --stylegan3'),
+    (['builtin:stylegan2-tiny', '--tx', 0.5], 'need a StyleGAN3 model'),
+    (['builtin:stylegan2-tiny', '--latent_path', 'nope.npy'], 'nope.npy: no such file'),
+    (['builtin:stylegan2-tiny', '--randomize_noise', 'loud'], "Invalid value for '--randomize_noise'"),
+])
+def test_bad_input_one_line_error(args, message, tmp_path):
+    result = run(list(args) + ['--save_dir', tmp_path])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert 'Traceback' not in result.output
+
+
+def test_bad_latent_shape(tmp_path):
+    codes = tmp_path / 'codes.npy'
+    np.save(codes, np.zeros((2, 7), np.float32))
+    result = run(['builtin:stylegan2-tiny', '--latent_path', codes, '--save_dir', tmp_path / 'out'])
+    assert result.exit_code != 0 and 'fit neither z' in result.output
+    assert not (tmp_path / 'out').exists() or not any((tmp_path / 'out').rglob('*.html'))
+
+
+def test_contradicting_flag(three_formats, tmp_path):
+    result = run([three_formats['pth'], '--img_size', 64, '--save_dir', tmp_path])
+    assert result.exit_code != 0
+    assert '--img_size gives img_resolution=64, but the checkpoint holds img_resolution=32' in result.output
+    result = run([three_formats['pt'], '--stylegan3', '--save_dir', tmp_path])
+    assert result.exit_code != 0 and '--stylegan3 was given' in result.output
+
+
+def test_conditional_model_needs_class(tmp_path):
+    case_dir = golden_case('nvlabs_sg2_cond_r32')
+    result = run([case_dir / 'state_dict.pt', '--nums', 2, '--save_dir', tmp_path])
+    assert result.exit_code != 0 and 'pass --class' in result.output
+    result = run([case_dir / 'state_dict.pt', '--nums', 2, '--class', 3, '--save_dir', tmp_path])
+    assert result.exit_code == 0, result.output
