@@ -1,0 +1,472 @@
+"""BigGAN-deep generator, numerically the one of HuggingFace's `pytorch-pretrained-BigGAN`.
+
+The official module computes `BigGAN(z, class_vector, truncation)`: the class
+vector is embedded, concatenated with `z` into a condition vector, and that
+vector feeds the first linear layer and the conditional batch norms of every
+residual block. `truncation` does two things there: the caller samples `z` from
+a normal truncated to [-2, 2] and scaled by it (`truncated_noise`), and every
+batch norm picks (or interpolates) the statistics stored for that truncation.
+
+Contract adaptation (see DESIGN.md):
+
+- `c` is a one-hot or mixed class vector `[N, num_classes]`, or class indices
+  (integer tensor `[N]`); `resolve_class` turns ImageNet names into indices.
+- `mapping(z, c)` returns `ws [N, num_ws, w_dim]` with `num_ws = 1 + len(layers)`:
+  every row is `w = cat(z, embed(c))` (`w_dim = 2 * z_dim`). Row 0 feeds the
+  input linear layer, row `1 + i` the four batch norms of residual block `i`,
+  so a single block's `w` can be edited, as with StyleGAN's per-layer `w`.
+  Truncation does not change `w` (the official model takes `z` already
+  truncated).
+- `synthesis(ws, truncation_psi=t)` draws the image; `t` selects the batch-norm
+  statistics, so it must be passed again at synthesis time (`forward` does).
+  `forward(z, c, truncation_psi=t)` equals the official `BigGAN(z, c, t)`.
+- There is no noise input: `noise_mode` is accepted and ignored, and
+  `truncation_cutoff` must be None.
+
+Spectral normalisation is folded into plain weights when a checkpoint is read
+(`W = W_orig / (u . W_orig v)`, the official eval-mode computation), so the
+modules here are ordinary linear and convolution layers.
+"""
+
+import difflib
+import functools
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .imagenet_classes import IMAGENET_CLASSES
+
+# (up-sample in the block?, input channels, output channels), in units of `channel_width`.
+_LAYERS_128 = ((False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8),
+               (True, 8, 4), (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1))
+_LAYERS_256 = ((False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8),
+               (True, 8, 8), (False, 8, 8), (True, 8, 4), (False, 4, 4), (True, 4, 2),
+               (False, 2, 2), (True, 2, 1))
+_LAYERS_512 = _LAYERS_256[:-1] + ((True, 2, 1), (False, 1, 1), (True, 1, 1))
+PRESET_LAYERS = {128: _LAYERS_128, 256: _LAYERS_256, 512: _LAYERS_512}
+
+
+@dataclass
+class BigGANConfig:
+    """Fields of HuggingFace's `BigGANConfig`; the defaults are BigGAN-deep 128."""
+
+    output_dim: int = 128                   # Output resolution.
+    z_dim: int = 128                        # Noise dimensionality (also the class embedding width).
+    class_embed_dim: int = 128              # Recorded only: the official model embeds classes into z_dim.
+    channel_width: int = 128                # Channel unit; layer widths are multiples of it.
+    num_classes: int = 1000                 # Number of classes.
+    layers: tuple = field(default=_LAYERS_128)  # (up-sample?, in, out) per residual block.
+    attention_layer_position: int = 8       # Self-attention runs before this block.
+    eps: float = 1e-4                       # Batch-norm epsilon.
+    n_stats: int = 51                       # Stored batch-norm statistics, truncation 0..1.
+
+    def __post_init__(self):
+        try:
+            self.layers = tuple((bool(up), int(cin), int(cout)) for up, cin, cout in self.layers)
+        except (TypeError, ValueError):
+            raise ValueError(f'layers must be a list of (up_sample, in, out) triples, got {self.layers!r}') from None
+        for name in ('output_dim', 'z_dim', 'class_embed_dim', 'channel_width', 'num_classes'):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
+                raise ValueError(f'{name} must be a positive integer, got {getattr(self, name)!r}')
+        if not isinstance(self.n_stats, int) or self.n_stats < 2:
+            raise ValueError(f'n_stats must be an integer >= 2, got {self.n_stats!r}')
+        if not self.layers or self.layers[0][1] != 16:
+            raise ValueError(f'layers must start from 16 channel units (the input layer makes 16 * channel_width), '
+                             f'got {self.layers!r}')
+        if self.layers[-1][2] != 1:
+            raise ValueError(f'layers must end at 1 channel unit (the output layers use channel_width), '
+                             f'got {self.layers!r}')
+        for i, (_up, cin, cout) in enumerate(self.layers):
+            if i > 0 and cin != self.layers[i - 1][2]:
+                raise ValueError(f'layers[{i}] takes {cin} channel units but layers[{i - 1}] gives {self.layers[i - 1][2]}')
+            if cout not in (cin, cin / 2):
+                raise ValueError(f'layers[{i}] goes from {cin} to {cout} channel units; it must keep or halve them')
+            if cin * self.channel_width < 4:
+                raise ValueError(f'layers[{i}] has fewer than 4 channels')
+        resolution = 4 * 2 ** sum(up for up, _, _ in self.layers)
+        if self.output_dim != resolution:
+            raise ValueError(f'output_dim is {self.output_dim} but layers up-sample 4x4 to {resolution}x{resolution}')
+        if self.channel_width < 3:
+            raise ValueError(f'channel_width must be >= 3 (the output conv gives channel_width channels, of which '
+                             f'3 are used), got {self.channel_width}')
+        if self.attention_layer_position < len(self.layers):
+            if self.layers[self.attention_layer_position][1] * self.channel_width < 8:
+                raise ValueError('self-attention needs at least 8 channels at attention_layer_position')
+
+    @classmethod
+    def preset(cls, resolution):
+        """Configuration of the released BigGAN-deep model at `resolution` (128, 256 or 512)."""
+        if resolution not in PRESET_LAYERS:
+            raise ValueError(f'no BigGAN-deep preset for resolution {resolution!r}; choose from {sorted(PRESET_LAYERS)}')
+        return cls(output_dim=resolution, layers=PRESET_LAYERS[resolution])
+
+    @classmethod
+    def from_dict(cls, values):
+        """Official `config.json` content -> config (missing fields take the 128 defaults, as officially)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f'unknown BigGAN config field {unknown[0]!r}; known fields: {sorted(known)}')
+        return cls(**values)
+
+    def to_dict(self):
+        out = asdict(self)
+        out['layers'] = [list(layer) for layer in self.layers]
+        return out
+
+
+# ----------------------------------------------------------------------------
+# Sampling and class names.
+
+def truncated_noise(n, z_dim=128, truncation=1.0, seed=0):
+    """Noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2], times `truncation`.
+
+    Args:
+        n: Number of samples.
+        z_dim: Noise dimensionality.
+        truncation: Truncation value in (0, 1]; pass the same value to the generator.
+        seed: Integer seed of a `np.random.RandomState`, or the RandomState itself.
+
+    Returns:
+        Float32 tensor `[n, z_dim]`.
+    """
+    from scipy.stats import truncnorm
+    state = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
+    values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=state).astype(np.float32)
+    return torch.from_numpy(values * np.float32(truncation))
+
+
+def _normalise_name(name):
+    return ' '.join(name.replace('_', ' ').lower().split())
+
+
+@functools.lru_cache(maxsize=None)
+def _class_lookup():
+    """(wnid -> index, first name -> indices, any synonym -> indices, all synonyms)."""
+    by_wnid, by_first, by_synonym = {}, {}, {}
+    for index, (wnid, names) in enumerate(IMAGENET_CLASSES):
+        by_wnid[wnid] = index
+        synonyms = [_normalise_name(s) for s in names.split(', ')]
+        by_first.setdefault(synonyms[0], []).append(index)
+        for synonym in dict.fromkeys(synonyms):
+            by_synonym.setdefault(synonym, []).append(index)
+    return by_wnid, by_first, by_synonym, sorted(by_synonym)
+
+
+def _describe(index):
+    wnid, names = IMAGENET_CLASSES[index]
+    return f'{index} ({wnid}: {names})'
+
+
+def resolve_class(name_or_index, num_classes=1000):
+    """ImageNet class index from an index, a WordNet id ('n01440764') or a name ('goldfish').
+
+    Names are matched case-insensitively (underscores count as spaces) against
+    the first name of each class, then against all its synonyms.
+
+    Raises:
+        ValueError: unknown or ambiguous name (listing close matches), or an index out of range.
+    """
+    value = name_or_index
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if not 0 <= value < num_classes:
+            raise ValueError(f'class index {value} is out of range [0, {num_classes})')
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError(f'class must be an index or a name, got {type(value).__name__}')
+    by_wnid, by_first, by_synonym, synonyms = _class_lookup()
+    query = value.strip()
+    if re.fullmatch(r'n\d{8}', query):
+        if query not in by_wnid:
+            raise ValueError(f'{query!r} is not the WordNet id of an ImageNet class')
+        index = by_wnid[query]
+    else:
+        key = _normalise_name(query)
+        found = by_first.get(key) or by_synonym.get(key)
+        if not found:
+            close = difflib.get_close_matches(key, synonyms, n=5, cutoff=0.6)
+            hint = ', '.join(f'{name!r} ({"/".join(map(str, by_synonym[name]))})' for name in close)
+            raise ValueError(f'unknown ImageNet class {value!r}' + (f'; close matches: {hint}' if hint else ''))
+        if len(found) > 1:
+            raise ValueError(f'ImageNet class name {value!r} is ambiguous: '
+                             + '; '.join(_describe(i) for i in found) + '. Pass the index instead')
+        index = found[0]
+    if index >= num_classes:
+        raise ValueError(f'class {value!r} is index {index}, out of range [0, {num_classes})')
+    return index
+
+
+# ----------------------------------------------------------------------------
+# Layers.
+
+def _check_truncation(truncation_psi):
+    t = float(truncation_psi)
+    if not 0 < t <= 1:
+        raise ValueError(f'BigGAN truncation_psi must be in (0, 1], got {truncation_psi!r}')
+    return t
+
+
+def standing_stats(running_means, running_vars, truncation_psi):
+    """Batch-norm statistics for a truncation, exactly as the official BigGANBatchNorm picks them.
+
+    The official code takes `coef, start = modf(t / step)` and returns
+    `stats[start] * coef + stats[start + 1] * (1 - coef)`: note that the weights
+    are swapped relative to a linear interpolation; this is kept.
+    """
+    step = 1.0 / (running_means.shape[0] - 1)
+    coef, start = math.modf(truncation_psi / step)
+    start = int(start)
+    if coef != 0.0:
+        mean = running_means[start] * coef + running_means[start + 1] * (1 - coef)
+        var = running_vars[start] * coef + running_vars[start + 1] * (1 - coef)
+    else:
+        mean = running_means[start]
+        var = running_vars[start]
+    return mean, var  # [C], [C]
+
+
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm with stored per-truncation statistics and a gain/bias predicted from `w`."""
+
+    def __init__(self,
+        num_features,       # Number of channels.
+        w_dim,              # Condition vector dimensionality.
+        n_stats,            # Number of stored statistics.
+        eps,                # Added to the variance.
+    ):
+        super().__init__()
+        self.eps = eps
+        self.scale = nn.Linear(w_dim, num_features, bias=False)
+        self.offset = nn.Linear(w_dim, num_features, bias=False)
+        self.register_buffer('running_means', torch.zeros([n_stats, num_features]))
+        self.register_buffer('running_vars', torch.ones([n_stats, num_features]))
+
+    def forward(self, x, w, truncation_psi):
+        mean, var = standing_stats(self.running_means, self.running_vars, truncation_psi)
+        mean = mean.reshape(1, -1, 1, 1)
+        var = var.reshape(1, -1, 1, 1)
+        gain = (1 + self.scale(w)).unsqueeze(-1).unsqueeze(-1)  # [N, C, 1, 1]
+        bias = self.offset(w).unsqueeze(-1).unsqueeze(-1)       # [N, C, 1, 1]
+        return (x - mean) / torch.sqrt(var + self.eps) * gain + bias
+
+
+class BatchNorm(nn.Module):
+    """Unconditional batch norm with stored per-truncation statistics."""
+
+    def __init__(self,
+        num_features,       # Number of channels.
+        n_stats,            # Number of stored statistics.
+        eps,                # Added to the variance.
+    ):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones([num_features]))
+        self.bias = nn.Parameter(torch.zeros([num_features]))
+        self.register_buffer('running_means', torch.zeros([n_stats, num_features]))
+        self.register_buffer('running_vars', torch.ones([n_stats, num_features]))
+
+    def forward(self, x, truncation_psi):
+        mean, var = standing_stats(self.running_means, self.running_vars, truncation_psi)
+        scale = self.weight * torch.rsqrt(var + self.eps)  # [C]
+        shift = self.bias - mean * scale                   # [C]
+        return x * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1)
+
+
+class SelfAttention(nn.Module):
+    """SAGAN self-attention with 2x2 max-pooled keys and values."""
+
+    def __init__(self,
+        channels,           # Number of input and output channels.
+    ):
+        super().__init__()
+        self.theta = nn.Conv2d(channels, channels // 8, 1, bias=False)
+        self.phi = nn.Conv2d(channels, channels // 8, 1, bias=False)
+        self.g = nn.Conv2d(channels, channels // 2, 1, bias=False)
+        self.o = nn.Conv2d(channels // 2, channels, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros([1]))
+
+    def forward(self, x):
+        _, channels, h, w = x.shape
+        theta = self.theta(x).reshape(-1, channels // 8, h * w)                      # [N, C/8, HW]
+        phi = F.max_pool2d(self.phi(x), 2).reshape(-1, channels // 8, h * w // 4)    # [N, C/8, HW/4]
+        attn = torch.softmax(torch.bmm(theta.transpose(1, 2), phi), dim=-1)          # [N, HW, HW/4]
+        g = F.max_pool2d(self.g(x), 2).reshape(-1, channels // 2, h * w // 4)        # [N, C/2, HW/4]
+        attn_g = torch.bmm(g, attn.transpose(1, 2)).reshape(-1, channels // 2, h, w)  # [N, C/2, H, W]
+        return x + self.gamma * self.o(attn_g)
+
+
+class GenBlock(nn.Module):
+    """BigGAN-deep residual block: four (batch norm, ReLU, conv) steps with a 4x bottleneck."""
+
+    def __init__(self,
+        in_channels,        # Number of input channels.
+        out_channels,       # Number of output channels (in_channels or half of it).
+        w_dim,              # Condition vector dimensionality.
+        up,                 # Up-sample 2x (nearest)?
+        n_stats,            # Number of stored batch-norm statistics.
+        eps,                # Batch-norm epsilon.
+    ):
+        super().__init__()
+        mid = in_channels // 4
+        self.up = up
+        self.out_channels = out_channels
+        self.bn0 = ConditionalBatchNorm(in_channels, w_dim, n_stats, eps)
+        self.conv0 = nn.Conv2d(in_channels, mid, 1)
+        self.bn1 = ConditionalBatchNorm(mid, w_dim, n_stats, eps)
+        self.conv1 = nn.Conv2d(mid, mid, 3, padding=1)
+        self.bn2 = ConditionalBatchNorm(mid, w_dim, n_stats, eps)
+        self.conv2 = nn.Conv2d(mid, mid, 3, padding=1)
+        self.bn3 = ConditionalBatchNorm(mid, w_dim, n_stats, eps)
+        self.conv3 = nn.Conv2d(mid, out_channels, 1)
+
+    def forward(self, x, w, truncation_psi):
+        h = self.conv0(F.relu(self.bn0(x, w, truncation_psi)))
+        h = F.relu(self.bn1(h, w, truncation_psi))
+        if self.up:
+            h = F.interpolate(h, scale_factor=2, mode='nearest')
+        h = self.conv1(h)
+        h = self.conv2(F.relu(self.bn2(h, w, truncation_psi)))
+        h = self.conv3(F.relu(self.bn3(h, w, truncation_psi)))
+        skip = x[:, :self.out_channels] if x.shape[1] != self.out_channels else x
+        if self.up:
+            skip = F.interpolate(skip, scale_factor=2, mode='nearest')
+        return h + skip
+
+
+# ----------------------------------------------------------------------------
+# Networks.
+
+class BigGANMapping(nn.Module):
+    """(z, c) -> ws: the condition vector `cat(z, embed(c))`, once per consumer."""
+
+    def __init__(self, config, num_ws):
+        super().__init__()
+        self.z_dim = config.z_dim
+        self.c_dim = config.num_classes
+        self.w_dim = 2 * config.z_dim
+        self.num_ws = num_ws
+        self.embed = nn.Linear(config.num_classes, config.z_dim, bias=False)
+
+    def class_vector(self, c, batch_size):
+        """Class indices `[N]` or class vectors `[N, c_dim]` -> float class vectors `[N, c_dim]`."""
+        if c is None:
+            raise ValueError('BigGAN is class-conditional: c (class vectors or indices) is required')
+        if not isinstance(c, torch.Tensor):
+            raise ValueError(f'c must be a tensor of class indices or class vectors, got {type(c).__name__}')
+        if not c.is_floating_point():
+            if c.ndim != 1 or c.shape[0] != batch_size:
+                raise ValueError(f'class indices c must have shape [{batch_size}], got {list(c.shape)}')
+            if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.c_dim):
+                raise ValueError(f'class indices must be in [0, {self.c_dim}), got {c.tolist()}')
+            return F.one_hot(c.long(), self.c_dim).to(torch.float32)
+        if c.ndim != 2 or c.shape[0] != batch_size or c.shape[1] != self.c_dim:
+            raise ValueError(f'class vectors c must have shape [{batch_size}, {self.c_dim}], got {list(c.shape)}')
+        return c
+
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
+        """Args:
+            z: Noise `[N, z_dim]`, already truncated (see `truncated_noise`).
+            c: Class vectors `[N, c_dim]` or class indices `[N]`.
+            truncation_psi: Checked only; the truncation lives in `z` and is applied
+                to the batch norms by `synthesis`.
+            truncation_cutoff: Must be None.
+
+        Returns:
+            ws `[N, num_ws, w_dim]`, every row `cat(z, embed(c))`.
+        """
+        _check_truncation(truncation_psi)
+        if truncation_cutoff is not None:
+            raise ValueError('BigGAN has no truncation_cutoff; leave it None')
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f'z must have shape [N, {self.z_dim}], got {list(z.shape)}')
+        c = self.class_vector(c, z.shape[0]).to(device=z.device, dtype=z.dtype)
+        w = torch.cat([z, self.embed(c)], dim=1)  # [N, w_dim]
+        return w.unsqueeze(1).repeat(1, self.num_ws, 1)
+
+
+class BigGANSynthesis(nn.Module):
+    """ws -> image: input linear layer, residual blocks (one w each), self-attention, output conv."""
+
+    def __init__(self, config):
+        super().__init__()
+        ch = config.channel_width
+        self.w_dim = 2 * config.z_dim
+        self.num_ws = 1 + len(config.layers)
+        self.img_resolution = config.output_dim
+        self.img_channels = 3
+        self.input_channels = 16 * ch
+        self.fc = nn.Linear(self.w_dim, 4 * 4 * self.input_channels)
+        self.blocks = nn.ModuleList([
+            GenBlock(ch * cin, ch * cout, self.w_dim, up, config.n_stats, config.eps)
+            for up, cin, cout in config.layers])
+        self.attn_index = config.attention_layer_position
+        if self.attn_index < len(config.layers):
+            self.attn = SelfAttention(ch * config.layers[self.attn_index][1])
+        else:
+            self.attn = None
+        self.out_bn = BatchNorm(ch, config.n_stats, config.eps)
+        self.to_rgb = nn.Conv2d(ch, ch, 3, padding=1)
+
+    def forward(self, ws, noise_mode='const', truncation_psi=1):
+        """Args:
+            ws: `[N, num_ws, w_dim]`.
+            noise_mode: Ignored (BigGAN has no noise inputs).
+            truncation_psi: Truncation the noise was sampled with; selects the batch-norm statistics.
+        """
+        del noise_mode
+        t = _check_truncation(truncation_psi)
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f'ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}')
+        x = self.fc(ws[:, 0])  # [N, 4 * 4 * C], laid out as [N, 4, 4, C]
+        x = x.reshape(-1, 4, 4, self.input_channels).permute(0, 3, 1, 2).contiguous()  # [N, C, 4, 4]
+        for i, block in enumerate(self.blocks):
+            if i == self.attn_index:
+                x = self.attn(x)
+            x = block(x, ws[:, 1 + i], t)
+        x = F.relu(self.out_bn(x, t))
+        x = F.conv2d(x, self.to_rgb.weight[:3], self.to_rgb.bias[:3], padding=1)  # only the 3 channels kept
+        return torch.tanh(x)  # [N, 3, H, W]
+
+
+class BigGANGenerator(nn.Module):
+    """BigGAN-deep generator following the toolkit's generator contract (see the module docstring)."""
+
+    family = 'biggan'
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.z_dim = config.z_dim
+        self.c_dim = config.num_classes
+        self.w_dim = 2 * config.z_dim
+        self.img_resolution = config.output_dim
+        self.img_channels = 3
+        self.synthesis = BigGANSynthesis(config)
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = BigGANMapping(config, self.num_ws)
+
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
+        """The official `BigGAN(z, c, truncation_psi)`; `z` is expected to be sampled with `truncated_noise`."""
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode, truncation_psi=truncation_psi)
+
+    def style_layers(self):
+        """The linear layers that read `w`, in `ws` order: `[(ws_index, name, nn.Linear)]`.
+
+        Index 0 is the input layer; index `1 + i` the batch-norm gain (`scale`)
+        and bias (`offset`) layers of block `i`. Weights are `[out, w_dim]`.
+        """
+        layers = [(0, 'synthesis.fc', self.synthesis.fc)]
+        for i, block in enumerate(self.synthesis.blocks):
+            for k in range(4):
+                bn = getattr(block, f'bn{k}')
+                layers.append((1 + i, f'synthesis.blocks.{i}.bn{k}.scale', bn.scale))
+                layers.append((1 + i, f'synthesis.blocks.{i}.bn{k}.offset', bn.offset))
+        return layers

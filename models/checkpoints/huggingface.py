@@ -1,0 +1,186 @@
+"""HuggingFace `pytorch-pretrained-BigGAN` checkpoints: `config.json` + `pytorch_model.bin`.
+
+The state dict is the one of the official `BigGAN` module. Spectral-normalised
+layers store `weight_orig`, `weight_u` and `weight_v`; in eval mode the official
+module uses `weight_orig / (u . weight_orig v)`, which is computed here once, in
+the same way, and stored as our plain `weight`.
+"""
+
+import json
+import os
+import zipfile
+
+import torch
+
+from ..biggan import BigGANConfig
+from .common import CheckpointError, check_tensors
+
+WEIGHTS_NAME = 'pytorch_model.bin'
+CONFIG_NAME = 'config.json'
+
+
+def is_hf_biggan_state(keys):
+    """Whether state-dict keys are those of the official HuggingFace `BigGAN` module."""
+    keys = set(keys)
+    return 'embeddings.weight' in keys and 'generator.gen_z.weight_orig' in keys
+
+
+def _companion(path, name, other):
+    """The file of the pair next to `path`: `name`, or `path`'s name with `other` replaced by `name`."""
+    folder, base = os.path.split(path)
+    candidates = [os.path.join(folder, base.replace(other, name))] if other in base else []
+    candidates.append(os.path.join(folder, name))
+    for candidate in candidates:
+        if candidate != path and os.path.isfile(candidate):
+            return candidate
+    raise CheckpointError(f'{path}: HuggingFace BigGAN needs {name} next to it; not found')
+
+
+def _looks_like_torch_file(path):
+    with open(path, 'rb') as file:
+        head = file.read(2)
+    return zipfile.is_zipfile(path) or head == b'\x80\x02'
+
+
+def _locate(path):
+    """(config.json path, pytorch_model.bin path) from a folder or either file."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        config_path = os.path.join(path, CONFIG_NAME)
+        weights_path = os.path.join(path, WEIGHTS_NAME)
+        for needed in (config_path, weights_path):
+            if not os.path.isfile(needed):
+                raise CheckpointError(f'{path}: a HuggingFace BigGAN folder needs {os.path.basename(needed)}; not found')
+        return config_path, weights_path
+    if not os.path.isfile(path):
+        raise CheckpointError(f'{path}: no such file or folder')
+    if _looks_like_torch_file(path):
+        return _companion(path, CONFIG_NAME, WEIGHTS_NAME), path
+    return path, _companion(path, WEIGHTS_NAME, CONFIG_NAME)
+
+
+def read_config(path):
+    """BigGANConfig from an official `config.json`."""
+    try:
+        with open(path, 'r', encoding='utf-8') as file:
+            values = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f'{path}: not a readable JSON config ({error})') from None
+    if not isinstance(values, dict):
+        raise CheckpointError(f'{path}: the config is a {type(values).__name__}, not an object')
+    try:
+        return BigGANConfig.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f'{path}: {error}') from None
+
+
+def _expected_modules(config):
+    """Official prefix -> (our prefix, kind, weight shape) for every module that holds tensors.
+
+    Kinds: 'sn' (spectral-normalised, with bias), 'sn_nobias', 'plain', 'bn_cond'
+    (running stats only; its linears are listed separately), 'bn', 'attn_gamma'.
+    """
+    ch = config.channel_width
+    w_dim = 2 * config.z_dim
+    out = {
+        'embeddings': ('mapping.embed', 'plain', (config.z_dim, config.num_classes)),
+        'generator.gen_z': ('synthesis.fc', 'sn', (4 * 4 * 16 * ch, w_dim)),
+    }
+    position = config.attention_layer_position
+    for i, (_up, cin, cout) in enumerate(config.layers):
+        cin, cout = ch * cin, ch * cout
+        mid = cin // 4
+        if i == position:
+            src = f'generator.layers.{i}'
+            c = cin
+            out[src] = ('synthesis.attn', 'attn_gamma', (1,))
+            out[f'{src}.snconv1x1_theta'] = ('synthesis.attn.theta', 'sn_nobias', (c // 8, c, 1, 1))
+            out[f'{src}.snconv1x1_phi'] = ('synthesis.attn.phi', 'sn_nobias', (c // 8, c, 1, 1))
+            out[f'{src}.snconv1x1_g'] = ('synthesis.attn.g', 'sn_nobias', (c // 2, c, 1, 1))
+            out[f'{src}.snconv1x1_o_conv'] = ('synthesis.attn.o', 'sn_nobias', (c, c // 2, 1, 1))
+        src = f'generator.layers.{i + (i >= position)}'
+        dst = f'synthesis.blocks.{i}'
+        widths = [cin, mid, mid, mid]
+        convs = [(mid, cin, 1, 1), (mid, mid, 3, 3), (mid, mid, 3, 3), (cout, mid, 1, 1)]
+        for k in range(4):
+            out[f'{src}.bn_{k}'] = (f'{dst}.bn{k}', 'bn_cond', (widths[k],))
+            out[f'{src}.bn_{k}.scale'] = (f'{dst}.bn{k}.scale', 'sn_nobias', (widths[k], w_dim))
+            out[f'{src}.bn_{k}.offset'] = (f'{dst}.bn{k}.offset', 'sn_nobias', (widths[k], w_dim))
+            out[f'{src}.conv_{k}'] = (f'{dst}.conv{k}', 'sn', convs[k])
+    out['generator.bn'] = ('synthesis.out_bn', 'bn', (ch,))
+    out['generator.conv_to_rgb'] = ('synthesis.to_rgb', 'sn', (ch, ch, 3, 3))
+    return out
+
+
+def convert_hf_biggan_state(state, config, where='checkpoint'):
+    """Official HuggingFace BigGAN state dict -> our state dict (spectral norm folded in).
+
+    Raises:
+        CheckpointError: a missing, unexpected or misshapen tensor, named with `where`.
+    """
+    check_tensors(state, where)
+    remaining = dict(state)
+
+    def take(key, shape):
+        if key not in remaining:
+            raise CheckpointError(f'{where}: missing tensor {key}')
+        value = remaining.pop(key)
+        if tuple(value.shape) != tuple(shape):
+            raise CheckpointError(f'{where}: {key} has shape {list(value.shape)}, expected {list(shape)}')
+        return value.to(torch.float32)
+
+    ours = {}
+    for src, (dst, kind, shape) in _expected_modules(config).items():
+        if kind == 'plain':
+            ours[f'{dst}.weight'] = take(f'{src}.weight', shape)
+        elif kind in ('sn', 'sn_nobias'):
+            weight = take(f'{src}.weight_orig', shape)
+            u = take(f'{src}.weight_u', shape[:1])
+            v = take(f'{src}.weight_v', (int(torch.tensor(shape[1:]).prod()),))
+            sigma = torch.dot(u, torch.mv(weight.reshape(shape[0], -1), v))
+            if not torch.isfinite(sigma) or sigma == 0:
+                raise CheckpointError(f'{where}: {src} has a zero or non-finite spectral norm estimate')
+            ours[f'{dst}.weight'] = weight / sigma
+            if kind == 'sn':
+                ours[f'{dst}.bias'] = take(f'{src}.bias', shape[:1])
+        elif kind == 'attn_gamma':
+            ours[f'{dst}.gamma'] = take(f'{src}.gamma', shape)
+        elif kind in ('bn', 'bn_cond'):
+            ours[f'{dst}.running_means'] = take(f'{src}.running_means', (config.n_stats,) + shape)
+            ours[f'{dst}.running_vars'] = take(f'{src}.running_vars', (config.n_stats,) + shape)
+            if kind == 'bn':
+                ours[f'{dst}.weight'] = take(f'{src}.weight', shape)
+                ours[f'{dst}.bias'] = take(f'{src}.bias', shape)
+    if remaining:
+        extra = sorted(remaining)
+        raise CheckpointError(f'{where}: unexpected tensor {extra[0]}'
+                              + (f' (and {len(extra) - 1} more)' if len(extra) > 1 else ''))
+    return ours
+
+
+def read_hf_biggan(path):
+    """Read an official HuggingFace BigGAN checkpoint.
+
+    Args:
+        path: Folder holding `config.json` and `pytorch_model.bin`, or either
+            of the two files (the other must sit next to it).
+
+    Returns:
+        `(BigGANConfig, state_dict)`, the state dict under `BigGANGenerator`'s names.
+
+    Raises:
+        CheckpointError: one line naming the file and what is wrong.
+    """
+    config_path, weights_path = _locate(path)
+    config = read_config(config_path)
+    try:
+        state = torch.load(weights_path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises many types for bad files
+        message = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointError(f'{weights_path}: cannot be read as a torch state dict ({message[:200]})') from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f'{weights_path}: holds a {type(state).__name__}, not a state dict')
+    if not is_hf_biggan_state(state.keys()):
+        raise CheckpointError(f'{weights_path}: not a HuggingFace BigGAN state dict '
+                              f'(no embeddings.weight / generator.gen_z.weight_orig)')
+    return config, convert_hf_biggan_state(state, config, where=weights_path)

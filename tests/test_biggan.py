@@ -1,0 +1,215 @@
+"""BigGAN-deep against HuggingFace's pytorch-pretrained-BigGAN (golden case biggan_deep_r32)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import golden_case, load_pt, max_abs_diff
+from models.biggan import BigGANConfig, BigGANGenerator, resolve_class, truncated_noise
+from models.checkpoints.common import CheckpointError
+from models.checkpoints.huggingface import is_hf_biggan_state, read_hf_biggan
+from models.imagenet_classes import IMAGENET_CLASSES, class_name
+
+TOL = 1e-4
+
+
+@pytest.fixture(scope='module')
+def case():
+    path = golden_case('biggan_deep_r32')
+    meta = json.loads((path / 'meta.json').read_text())
+    config, state = read_hf_biggan(path / 'hf')
+    G = BigGANGenerator(config).eval()
+    G.load_state_dict(state, strict=True)
+    return dict(path=path, meta=meta, G=G, inputs=load_pt(path / 'inputs.pt'), outputs=load_pt(path / 'outputs.pt'))
+
+
+def _tiny_generator():
+    config = BigGANConfig(output_dim=16, z_dim=8, class_embed_dim=8, channel_width=4, num_classes=5,
+                          layers=[(False, 16, 8), (True, 8, 4), (False, 4, 2), (True, 2, 1)],
+                          attention_layer_position=1)
+    G = BigGANGenerator(config).eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, buf in G.named_buffers():
+            if name.endswith('running_means'):
+                buf.copy_(0.1 * torch.randn(buf.shape, generator=gen))
+            elif name.endswith('running_vars'):
+                buf.copy_(torch.rand(buf.shape, generator=gen) + 0.5)
+        G.synthesis.attn.gamma.fill_(0.5)
+    return G
+
+
+# ----------------------------------------------------------------------------
+# Golden case.
+
+def test_golden_outputs(case):
+    G, inputs, outputs = case['G'], case['inputs'], case['outputs']
+    checked = set()
+    for t in inputs['truncations'].tolist():
+        z, c = inputs[f'z_t{t:g}'], inputs['class_vector']
+        with torch.no_grad():
+            ws = G.mapping(z, c, truncation_psi=t)
+            img = G(z, c, truncation_psi=t)
+        for k in range(G.num_ws):
+            assert max_abs_diff(ws[:, k], outputs[f'cond_vector_t{t:g}']) <= TOL
+        assert max_abs_diff(img, outputs[f'img_t{t:g}']) <= TOL
+        checked |= {f'cond_vector_t{t:g}', f'img_t{t:g}'}
+    assert checked == set(outputs)
+
+
+def test_truncated_noise_reproduces_official_sampling(case):
+    seed = case['meta']['seeds']['z']
+    for t in case['inputs']['truncations'].tolist():
+        z = truncated_noise(2, 32, t, seed=seed)
+        assert z.dtype == torch.float32
+        assert torch.equal(z, case['inputs'][f'z_t{t:g}'])
+    assert torch.equal(truncated_noise(3, 16, 0.5, seed=np.random.RandomState(7)), truncated_noise(3, 16, 0.5, seed=7))
+    assert truncated_noise(4, 16, seed=1).abs().max() <= 2
+
+
+def test_mapping_synthesis_split_equals_forward(case):
+    G, inputs = case['G'], case['inputs']
+    z = inputs['z_t0.4']
+    labels = torch.tensor([3, 8])
+    with torch.no_grad():
+        ws = G.mapping(z, labels, truncation_psi=0.4)
+        assert ws.shape == (2, G.num_ws, G.w_dim) == (2, 7, 64)
+        img = G.synthesis(ws, truncation_psi=0.4)
+        assert torch.equal(img, G(z, torch.nn.functional.one_hot(labels, 10).float(), truncation_psi=0.4))
+        assert torch.equal(ws, G.mapping(z, labels, truncation_psi=1))  # truncation lives in z, not in w
+        edited = ws.clone()
+        edited[:, 3] = G.mapping(z, torch.tensor([0, 0]))[:, 3]
+        img_edited = G.synthesis(edited, truncation_psi=0.4)
+    assert max_abs_diff(img_edited, img) > 1e-3
+    assert G.family == 'biggan' and G.c_dim == 10 and G.z_dim == 32 and G.img_resolution == 32
+    assert G.img_channels == 3 and len({i for i, _, _ in G.style_layers()}) == G.num_ws
+
+
+def test_truncation_and_condition_are_checked(case):
+    G, z = case['G'], case['inputs']['z_t1']
+    for bad in (0, 1.5, -0.2):
+        with pytest.raises(ValueError, match='truncation_psi'):
+            G(z, torch.tensor([0, 1]), truncation_psi=bad)
+    with pytest.raises(ValueError, match='truncation_cutoff'):
+        G.mapping(z, torch.tensor([0, 1]), truncation_cutoff=4)
+    with pytest.raises(ValueError, match='class-conditional'):
+        G.mapping(z)
+    with pytest.raises(ValueError, match=r'\[0, 10\)'):
+        G.mapping(z, torch.tensor([0, 10]))
+    with pytest.raises(ValueError, match='ws must have shape'):
+        G.synthesis(torch.zeros(2, 3, 64))
+
+
+# ----------------------------------------------------------------------------
+# Checkpoint reader.
+
+def test_reader_accepts_folder_or_either_file(case, tmp_path):
+    hf = case['path'] / 'hf'
+    config, state = read_hf_biggan(hf)
+    for path in (hf / 'pytorch_model.bin', hf / 'config.json'):
+        config2, state2 = read_hf_biggan(path)
+        assert config2 == config and state2.keys() == state.keys()
+        assert all(torch.equal(state[k], state2[k]) for k in state)
+    shutil.copy(hf / 'config.json', tmp_path / 'config.json')
+    with pytest.raises(CheckpointError, match='pytorch_model.bin'):
+        read_hf_biggan(tmp_path / 'config.json')
+
+
+def test_reader_is_strict(case, tmp_path):
+    hf = case['path'] / 'hf'
+    official = torch.load(hf / 'pytorch_model.bin', map_location='cpu', weights_only=True)
+    assert is_hf_biggan_state(official.keys()) and not is_hf_biggan_state(['mapping.fc0.weight'])
+    shutil.copy(hf / 'config.json', tmp_path / 'config.json')
+
+    def read(state):
+        torch.save(state, tmp_path / 'pytorch_model.bin')
+        return read_hf_biggan(tmp_path)
+
+    key = 'generator.layers.2.bn_1.scale.weight_v'
+    with pytest.raises(CheckpointError, match=f'missing tensor {key}'):
+        read({k: v for k, v in official.items() if k != key})
+    with pytest.raises(CheckpointError, match='unexpected tensor generator.extra'):
+        read({**official, 'generator.extra': torch.zeros(1)})
+    with pytest.raises(CheckpointError, match='generator.gen_z.bias has shape'):
+        read({**official, 'generator.gen_z.bias': torch.zeros(5)})
+    with pytest.raises(CheckpointError, match='pytorch_model.bin'):
+        read({**official, 'embeddings.weight': torch.full((32, 10), float('nan'))})
+
+
+# ----------------------------------------------------------------------------
+# Configs and class names.
+
+def test_presets_match_the_released_models():
+    # Parameter counts of BigGAN-deep 128/256/512 as published with the official port.
+    expected = {128: (50388609, 11), 256: (55880833, 13), 512: (56163905, 15)}
+    for resolution, (num_params, num_ws) in expected.items():
+        config = BigGANConfig.preset(resolution)
+        with torch.device('meta'):
+            G = BigGANGenerator(config)
+        assert sum(p.numel() for p in G.parameters()) == num_params
+        assert (G.img_resolution, G.num_ws, G.w_dim) == (resolution, num_ws, 256)
+        assert BigGANConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match='preset'):
+        BigGANConfig.preset(64)
+    with pytest.raises(ValueError, match='output_dim'):
+        BigGANConfig(output_dim=64)
+    with pytest.raises(ValueError, match='unknown BigGAN config field'):
+        BigGANConfig.from_dict({'resolution': 128})
+
+
+def test_imagenet_table():
+    wnids = [wnid for wnid, _ in IMAGENET_CLASSES]
+    assert len(wnids) == 1000 and wnids == sorted(set(wnids))  # ILSVRC indices follow sorted WordNet ids
+    assert (wnids[0], wnids[999]) == ('n01440764', 'n15075141')
+    assert [class_name(i) for i in (0, 1, 207, 281, 948, 980, 999)] == [
+        'tench', 'goldfish', 'golden retriever', 'tabby', 'Granny Smith', 'volcano', 'toilet tissue']
+
+
+def test_resolve_class():
+    assert resolve_class('goldfish') == 1
+    assert resolve_class('Great_White_Shark') == 2
+    assert resolve_class('  granny smith ') == 948
+    assert resolve_class('bubble') == 971
+    assert resolve_class('n09472597') == 980
+    assert resolve_class('orca') == 148  # a synonym
+    assert resolve_class('partridge') == 86  # a first name wins over another class's synonym
+    assert resolve_class(7) == 7 and resolve_class('7') == 7 and resolve_class(np.int64(9)) == 9
+    with pytest.raises(ValueError, match="close matches: 'goldfish'"):
+        resolve_class('goldfsh')
+    with pytest.raises(ValueError, match='ambiguous: 134 .*517'):
+        resolve_class('crane')
+    with pytest.raises(ValueError, match='out of range'):
+        resolve_class(1000)
+    with pytest.raises(ValueError, match='out of range'):
+        resolve_class('goldfish', num_classes=1)
+    with pytest.raises(ValueError, match='WordNet id'):
+        resolve_class('n00000000')
+
+
+# ----------------------------------------------------------------------------
+# Forward-mode differentiation.
+
+def test_tiny_generator_under_jvp_and_vmap():
+    G = _tiny_generator()
+    gen = torch.Generator().manual_seed(1)
+    z = truncated_noise(2, 8, 0.37, seed=3)
+    ws = G.mapping(z, torch.tensor([1, 4]), truncation_psi=0.37)
+
+    def synth(w):
+        return G.synthesis(w, truncation_psi=0.37)
+
+    v = torch.randn(ws.shape, generator=gen)
+    out, tangent = torch.func.jvp(synth, (ws,), (v,))
+    assert torch.equal(out, G(z, torch.tensor([1, 4]), truncation_psi=0.37))
+    # Adjoint identity against reverse mode: <u, J v> = <J^T u, v>.
+    u = torch.randn(out.shape, generator=gen)
+    _, vjp = torch.func.vjp(synth, ws)
+    lhs, rhs = (u * tangent).sum().item(), (vjp(u)[0] * v).sum().item()
+    assert abs(lhs - rhs) <= 1e-4 * max(1.0, abs(rhs))
+    basis = torch.randn((3,) + tuple(ws.shape), generator=gen)
+    batched = torch.func.vmap(lambda t: torch.func.jvp(synth, (ws,), (t,))[1])(basis)
+    for k in range(3):
+        assert max_abs_diff(batched[k], torch.func.jvp(synth, (ws,), (basis[k],))[1]) <= 1e-5
