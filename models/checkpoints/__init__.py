@@ -51,6 +51,9 @@ def read_checkpoint(path, **overrides):
         return _read_torch_file(path, overrides)
     if is_pickle(head):
         return _read_pickle(path, overrides)
+    if head.lstrip().startswith(b'{'):  # a HuggingFace config.json next to its weights
+        from . import extra_formats
+        return extra_formats.read_biggan(path, overrides)
     raise CheckpointError(f'{path}: not a checkpoint (neither a torch file nor a network pickle)')
 
 

@@ -1,0 +1,203 @@
+"""PGGAN generator, numerically the one of genforce's SeFa `PGGANGenerator`.
+
+Progressive GAN (Karras et al., ICLR 2018) as converted from the official
+TensorFlow networks: equalised learning rate, pixel norm in front of every
+convolution, nearest-neighbour upsampling (or one fused transposed
+convolution), leaky ReLU, and a 1x1 ToRGB layer at the output resolution.
+Only the final level of detail (lod 0) is built; snapshots taken in the middle
+of progressive growing are refused by the checkpoint converter.
+
+PGGAN has no mapping network. To keep the generator contract, `mapping`
+returns the pixel-normalised `z` (with the label appended for conditional
+models, as genforce does) as a single `w`: `ws` is `[N, 1, z_dim + c_dim]`.
+`synthesis` starts with the first layer's own pixel norm, so editing `ws` and
+rendering it gives what genforce's `G(code)` gives for the edited code.
+Truncation arguments are accepted and ignored.
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import ops
+
+NOISE_MODES = ('const', 'random', 'none')
+
+
+@dataclass
+class PGGANConfig:
+    """Everything needed to rebuild a PGGAN generator."""
+
+    z_dim: int = 512              # Input latent (Z) dimensionality.
+    c_dim: int = 0                # Conditioning label dimensionality, 0 = none.
+    img_resolution: int = 1024    # Output resolution (power of two, >= 8).
+    img_channels: int = 3         # Number of output colour channels.
+    channel_base: int = 16384     # Feature maps at resolution res: min(channel_base // res, channel_max).
+    channel_max: int = 512        # Maximum number of feature maps in any layer.
+    fused_scale: bool = False     # Upsample with a fused transposed convolution instead of nearest + conv.
+    final_tanh: bool = False      # Squash the output image with tanh.
+
+    def __post_init__(self):
+        res = self.img_resolution
+        if not isinstance(res, int) or res < 8 or res & (res - 1):
+            raise ValueError(f'img_resolution must be a power of two >= 8, got {res!r}')
+        for name in ('z_dim', 'img_channels', 'channel_base', 'channel_max'):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f'{name} must be positive, got {getattr(self, name)!r}')
+        if int(self.c_dim) < 0:
+            raise ValueError(f'c_dim must be >= 0, got {self.c_dim!r}')
+        if not isinstance(self.fused_scale, bool):
+            raise ValueError(f'fused_scale must be True or False, got {self.fused_scale!r}')
+
+    def channels(self, res):
+        """Number of feature maps at resolution `res`."""
+        return min(self.channel_base // res, self.channel_max)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def pixel_norm(x, eps=1e-8):
+    """Normalise every feature vector (dim 1) to unit mean square."""
+    return ops.normalize_2nd_moment(x, dim=1, eps=eps)
+
+
+def fused_upsample_conv2d(x, weight, bias=None):
+    """2x upsampling fused with a convolution, as the TF `upscale2d_conv2d`.
+
+    The kernel is padded and summed over 2x2 shifts (nearest-neighbour
+    upsampling folded into it) and applied as a stride-2 transposed convolution.
+
+    Args:
+        x: `[N, C_in, H, W]`.
+        weight: Scaled kernel `[C_out, C_in, k, k]`.
+        bias: Optional `[C_out]`.
+
+    Returns:
+        `[N, C_out, 2H, 2W]`.
+    """
+    w = F.pad(weight, [1, 1, 1, 1])
+    w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]  # [C_out, C_in, k+1, k+1]
+    return F.conv_transpose2d(x, w.transpose(0, 1), bias, stride=2, padding=1)
+
+
+class ConvLayer(nn.Module):
+    """Pixel norm, [2x upsampling,] equalised-lr convolution, bias, [leaky ReLU]."""
+
+    def __init__(self,
+                 in_channels,           # Number of input channels.
+                 out_channels,          # Number of output channels.
+                 kernel_size=3,         # Convolution kernel size.
+                 padding=1,             # Zero padding of the convolution.
+                 up=False,              # Upsample 2x before the convolution?
+                 fused_scale=False,     # Fuse the upsampling into a transposed convolution?
+                 gain=np.sqrt(2),       # Weight-scaling gain.
+                 activation='lrelu',    # 'lrelu' or 'linear'.
+                 ):
+        super().__init__()
+        self.padding = padding
+        self.up = up
+        self.fused_scale = fused_scale
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = gain / np.sqrt(in_channels * kernel_size ** 2)
+
+    def forward(self, x):
+        x = pixel_norm(x)
+        w = self.weight * self.weight_gain
+        if self.up and self.fused_scale:
+            x = fused_upsample_conv2d(x, w, self.bias)
+        else:
+            if self.up:
+                x = F.interpolate(x, scale_factor=2, mode='nearest')
+            x = F.conv2d(x, w, self.bias, padding=self.padding)
+        if self.activation == 'lrelu':
+            x = F.leaky_relu(x, 0.2)
+        return x
+
+
+class SynthesisNetwork(nn.Module):
+    """Normalised code `[N, 1, w_dim]` -> image."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.w_dim = config.z_dim + config.c_dim
+        log2 = int(np.log2(config.img_resolution))
+        self.resolutions = [2 ** i for i in range(2, log2 + 1)]
+        self.num_layers = 2 * len(self.resolutions)
+        for idx, res in enumerate(self.resolutions):
+            channels = config.channels(res)
+            if res == 4:  # The dense layer, written as a 4x4 convolution of a 1x1 input.
+                first = ConvLayer(self.w_dim, channels, kernel_size=4, padding=3)
+            else:
+                first = ConvLayer(config.channels(res // 2), channels, up=True, fused_scale=config.fused_scale)
+            setattr(self, f'layer{2 * idx}', first)
+            setattr(self, f'layer{2 * idx + 1}', ConvLayer(channels, channels))
+        self.torgb = ConvLayer(config.channels(config.img_resolution), config.img_channels, kernel_size=1,
+                               padding=0, gain=1, activation='linear')
+
+    def forward(self, ws, noise_mode='const'):
+        """Render `ws` `[N, 1, w_dim]` (or `[N, w_dim]`) into images `[N, C, H, W]`.
+
+        `noise_mode` is accepted for the common contract; PGGAN has no noise.
+        """
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f'noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}')
+        if ws.ndim == 3 and ws.shape[1] == 1:
+            ws = ws[:, 0]
+        if ws.ndim != 2 or ws.shape[1] != self.w_dim:
+            raise ValueError(f'ws must have shape [N, 1, {self.w_dim}] or [N, {self.w_dim}], got {tuple(ws.shape)}')
+        x = ws.to(torch.float32).reshape(ws.shape[0], self.w_dim, 1, 1)
+        for idx in range(self.num_layers):
+            x = getattr(self, f'layer{idx}')(x)
+        img = self.torgb(x)
+        if self.config.final_tanh:
+            img = torch.tanh(img)
+        return img
+
+
+class PGGANGenerator(nn.Module):
+    """PGGAN generator following the toolkit's generator contract."""
+
+    family = 'pggan'
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.z_dim = config.z_dim
+        self.c_dim = config.c_dim
+        self.w_dim = config.z_dim + config.c_dim
+        self.num_ws = 1
+        self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
+        self.synthesis = SynthesisNetwork(config)
+
+    def mapping(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
+        """Pixel-normalised `z` `[N, z_dim]` (label appended) as `ws` `[N, 1, w_dim]`; no truncation."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f'z must have shape [N, {self.z_dim}], got {tuple(z.shape)}')
+        w = pixel_norm(z.to(torch.float32))  # [N, z_dim]
+        if self.c_dim > 0:
+            if c is None or c.ndim != 2 or tuple(c.shape) != (z.shape[0], self.c_dim):
+                got = None if c is None else tuple(c.shape)
+                raise ValueError(f'this generator needs a label c of shape [{z.shape[0]}, {self.c_dim}], got {got}')
+            w = torch.cat([w, c.to(torch.float32)], dim=1)
+        return w.unsqueeze(1)  # [N, 1, w_dim]
+
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
+        return self.synthesis(self.mapping(z, c), noise_mode=noise_mode)
+
+    def style_layers(self):
+        """The layers that read the latent code: `[(ws_index, name, module)]`.
+
+        PGGAN has one, the first (dense) layer; its `weight` is
+        `[channels, w_dim, 4, 4]`, so SeFa's weight matrix is
+        `weight.transpose(0, 1).flatten(1)` (genforce also flips the kernel,
+        which only permutes columns).
+        """
+        return [(0, 'synthesis.layer0', self.synthesis.layer0)]

@@ -1,0 +1,283 @@
+"""StyleGAN (v1) generator, numerically the one of genforce's SeFa `StyleGANGenerator`.
+
+StyleGAN (Karras et al., CVPR 2019) as converted from the official TensorFlow
+networks. Mapping: pixel norm, then dense layers with equalised learning rate
+(gain sqrt(2), learning-rate multiplier 0.01) and leaky ReLU. Synthesis: a
+learned 4x4 constant, then per layer [upsampling,] 3x3 convolution, [blur],
+and the epilogue noise -> bias -> leaky ReLU -> instance norm -> style
+modulation `x * (1 + s_scale) + s_bias`. Upsampling is nearest-neighbour below
+128x128 and a fused transposed convolution from 128x128 up (`fused_scale=
+'auto'`). The image is the ToRGB of the last resolution (lod 0).
+
+`ws` has one `w` per layer: `num_ws = 2 * log2(img_resolution) - 2`, and
+layer `i` reads `ws[:, i]`. Truncation moves the first `truncation_cutoff`
+layers towards `w_avg` by `truncation_psi`; `truncation_cutoff=None` means all
+layers, as in NVlabs' code (genforce's `trunc_layers=None` means none; pass
+`truncation_psi=1` for that).
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import ops
+from .pggan import fused_upsample_conv2d, pixel_norm
+
+BLUR_FILTER = [1, 2, 1]
+FUSED_SCALE_MIN_RES = 128  # 'auto' fuses upsampling and convolution from this resolution on.
+NOISE_MODES = ('const', 'random', 'none')
+
+
+@dataclass
+class StyleGANConfig:
+    """Everything needed to rebuild a StyleGAN (v1) generator."""
+
+    z_dim: int = 512                     # Input latent (Z) dimensionality.
+    w_dim: int = 512                     # Intermediate latent (W) dimensionality.
+    c_dim: int = 0                       # Conditioning label dimensionality, 0 = none.
+    img_resolution: int = 1024           # Output resolution (power of two, >= 8).
+    img_channels: int = 3                # Number of output colour channels.
+    mapping_layers: int = 8              # Number of mapping layers.
+    mapping_features: int = 512          # Width of the hidden mapping layers.
+    mapping_lr_multiplier: float = 0.01  # Learning-rate multiplier of the mapping layers.
+    channel_base: int = 16384            # Feature maps at resolution res: min(channel_base // res, channel_max).
+    channel_max: int = 512               # Maximum number of feature maps in any layer.
+    fused_scale: bool | str = 'auto'     # True, False, or 'auto' (fused from 128x128 on).
+    final_tanh: bool = False             # Squash the output image with tanh.
+
+    def __post_init__(self):
+        res = self.img_resolution
+        if not isinstance(res, int) or res < 8 or res & (res - 1):
+            raise ValueError(f'img_resolution must be a power of two >= 8, got {res!r}')
+        for name in ('z_dim', 'w_dim', 'img_channels', 'mapping_layers', 'mapping_features',
+                     'channel_base', 'channel_max'):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f'{name} must be positive, got {getattr(self, name)!r}')
+        if int(self.c_dim) < 0:
+            raise ValueError(f'c_dim must be >= 0, got {self.c_dim!r}')
+        if self.fused_scale not in (True, False, 'auto'):
+            raise ValueError(f"fused_scale must be True, False or 'auto', got {self.fused_scale!r}")
+
+    @property
+    def num_ws(self):
+        return 2 * int(np.log2(self.img_resolution)) - 2
+
+    def channels(self, res):
+        """Number of feature maps at resolution `res`."""
+        return min(self.channel_base // res, self.channel_max)
+
+    def fused_at(self, res):
+        """Whether the upsampling layer producing resolution `res` is fused."""
+        if self.fused_scale == 'auto':
+            return res >= FUSED_SCALE_MIN_RES
+        return bool(self.fused_scale)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def truncate(ws, w_avg, truncation_psi=1, truncation_cutoff=None):
+    """Move `ws` `[N, num_ws, w_dim]` towards `w_avg` on the first `truncation_cutoff` layers."""
+    if truncation_psi == 1 or truncation_cutoff == 0:
+        return ws
+    cutoff = ws.shape[1] if truncation_cutoff is None else min(int(truncation_cutoff), ws.shape[1])
+    head = w_avg + (ws[:, :cutoff] - w_avg) * truncation_psi
+    return torch.cat([head, ws[:, cutoff:]], dim=1)
+
+
+class DenseLayer(nn.Module):
+    """Equalised-lr dense layer of the TF StyleGAN: gain in the weight scale, plain leaky ReLU."""
+
+    def __init__(self,
+                 in_features,       # Number of input features.
+                 out_features,      # Number of output features.
+                 lr_multiplier=1,   # Learning-rate multiplier (scales weight and bias).
+                 gain=np.sqrt(2),   # Weight-scaling gain.
+                 ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = nn.Parameter(torch.zeros([out_features]))
+        self.weight_gain = gain * lr_multiplier / np.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x):
+        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+        return F.leaky_relu(x, 0.2)
+
+
+class MappingNetwork(nn.Module):
+    """z (and c) -> w, broadcast to `num_ws` copies, with truncation."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.z_dim = config.z_dim
+        self.c_dim = config.c_dim
+        self.num_ws = config.num_ws
+        self.num_layers = config.mapping_layers
+        in_features = config.z_dim * (2 if config.c_dim else 1)
+        features = [in_features] + [config.mapping_features] * (self.num_layers - 1) + [config.w_dim]
+        if config.c_dim:
+            self.embed = nn.Parameter(torch.randn([config.c_dim, config.z_dim]))  # Label embedding matrix.
+        for idx in range(self.num_layers):
+            layer = DenseLayer(features[idx], features[idx + 1], lr_multiplier=config.mapping_lr_multiplier)
+            setattr(self, f'fc{idx}', layer)
+        self.register_buffer('w_avg', torch.zeros([config.w_dim]))
+
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f'z must have shape [N, {self.z_dim}], got {tuple(z.shape)}')
+        x = z.to(torch.float32)  # [N, z_dim]
+        if self.c_dim:
+            if c is None or c.ndim != 2 or tuple(c.shape) != (z.shape[0], self.c_dim):
+                got = None if c is None else tuple(c.shape)
+                raise ValueError(f'this generator needs a label c of shape [{z.shape[0]}, {self.c_dim}], got {got}')
+            x = torch.cat([x, c.to(torch.float32).matmul(self.embed)], dim=1)
+        x = pixel_norm(x)
+        for idx in range(self.num_layers):
+            x = getattr(self, f'fc{idx}')(x)
+        ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
+        return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
+
+
+def instance_norm(x, eps=1e-8):
+    """Normalise every feature map to zero mean and unit mean square."""
+    x = x - x.mean(dim=[2, 3], keepdim=True)
+    return x * (x.square().mean(dim=[2, 3], keepdim=True) + eps).rsqrt()
+
+
+class SynthesisLayer(nn.Module):
+    """[Upsampling,] 3x3 convolution, [blur,] noise, bias, leaky ReLU, instance norm, style."""
+
+    def __init__(self,
+                 in_channels,       # Number of input channels; 0 = no convolution (the constant input).
+                 out_channels,      # Number of output channels.
+                 w_dim,             # Intermediate latent (W) dimensionality.
+                 resolution,        # Output resolution of this layer.
+                 up=False,          # Upsample 2x before the convolution (and blur after it)?
+                 fused_scale=False,  # Fuse the upsampling into a transposed convolution?
+                 ):
+        super().__init__()
+        self.out_channels = out_channels
+        self.resolution = resolution
+        self.up = up
+        self.fused_scale = fused_scale
+        if in_channels:
+            self.weight = nn.Parameter(torch.randn([out_channels, in_channels, 3, 3]))
+            self.weight_gain = np.sqrt(2) / np.sqrt(in_channels * 9)
+        else:
+            self.weight = None
+        if up:
+            self.register_buffer('blur_filter', ops.setup_filter(BLUR_FILTER), persistent=False)
+        self.register_buffer('noise_const', torch.randn([resolution, resolution]))
+        self.noise_strength = nn.Parameter(torch.zeros([out_channels]))  # Per-channel noise weight.
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.affine = ops.FullyConnectedLayer(w_dim, 2 * out_channels)  # -> [scale - 1, bias] per channel.
+
+    def forward(self, x, w, noise_mode='const'):
+        if self.weight is not None:
+            weight = self.weight * self.weight_gain
+            if self.up and self.fused_scale:
+                x = fused_upsample_conv2d(x, weight)
+            else:
+                if self.up:
+                    x = F.interpolate(x, scale_factor=2, mode='nearest')
+                x = F.conv2d(x, weight, padding=1)
+            if self.up:
+                x = ops.upfirdn2d(x, self.blur_filter, padding=1)
+        if noise_mode == 'const':
+            noise = self.noise_const.reshape(1, 1, self.resolution, self.resolution)
+        elif noise_mode == 'random':
+            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device)
+        elif noise_mode == 'none':
+            noise = None
+        else:
+            raise ValueError(f'noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}')
+        if noise is not None:
+            x = x + noise * self.noise_strength.reshape(1, -1, 1, 1)
+        x = F.leaky_relu(x + self.bias.reshape(1, -1, 1, 1), 0.2)
+        x = instance_norm(x)
+        style = self.affine(w).reshape(-1, 2, self.out_channels, 1, 1)  # [N, 2, C, 1, 1]
+        return x * (style[:, 0] + 1) + style[:, 1]
+
+
+class ToRGBLayer(nn.Module):
+    """Equalised-lr 1x1 convolution to colour, plus bias."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, 1, 1]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / np.sqrt(in_channels)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.weight_gain, self.bias)
+
+
+class SynthesisNetwork(nn.Module):
+    """ws -> image."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.w_dim = config.w_dim
+        self.num_ws = config.num_ws
+        log2 = int(np.log2(config.img_resolution))
+        self.resolutions = [2 ** i for i in range(2, log2 + 1)]
+        self.const = nn.Parameter(torch.ones([config.channels(4), 4, 4]))
+        for idx, res in enumerate(self.resolutions):
+            channels = config.channels(res)
+            if res == 4:
+                first = SynthesisLayer(0, channels, config.w_dim, res)
+            else:
+                first = SynthesisLayer(config.channels(res // 2), channels, config.w_dim, res, up=True,
+                                       fused_scale=config.fused_at(res))
+            setattr(self, f'layer{2 * idx}', first)
+            setattr(self, f'layer{2 * idx + 1}', SynthesisLayer(channels, channels, config.w_dim, res))
+        self.torgb = ToRGBLayer(config.channels(config.img_resolution), config.img_channels)
+
+    def forward(self, ws, noise_mode='const'):
+        """Render `ws` `[N, num_ws, w_dim]` into images `[N, C, H, W]`."""
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f'ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
+        ws = ws.to(torch.float32)
+        x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])  # [N, C, 4, 4]
+        for idx in range(self.num_ws):
+            x = getattr(self, f'layer{idx}')(x, ws[:, idx], noise_mode)
+        img = self.torgb(x)
+        if self.config.final_tanh:
+            img = torch.tanh(img)
+        return img
+
+
+class StyleGANGenerator(nn.Module):
+    """StyleGAN (v1) generator following the toolkit's generator contract."""
+
+    family = 'stylegan'
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.z_dim = config.z_dim
+        self.c_dim = config.c_dim
+        self.w_dim = config.w_dim
+        self.num_ws = config.num_ws
+        self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
+        self.mapping = MappingNetwork(config)
+        self.synthesis = SynthesisNetwork(config)
+
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+    def style_layers(self):
+        """The style (affine) layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`.
+
+        Each `weight` is `[2 * channels, w_dim]` (scale rows, then bias rows),
+        the matrix genforce's SeFa factorises.
+        """
+        return [(idx, f'synthesis.layer{idx}', getattr(self.synthesis, f'layer{idx}').affine)
+                for idx in range(self.num_ws)]
