@@ -1,0 +1,348 @@
+"""ReSeFa regions and directions against the golden outputs of the reference scripts."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from semantics import regions, resefa
+from tests.conftest import golden_case, max_abs_diff
+
+TOL = 1e-4
+CASE = 'resefa_sg2_r32'
+REGIONS = ['eyes', 'mouth']
+# Without --full_rank the reference solves inv(M_b) M_f with float32 LAPACK; its
+# trailing eigenvectors carry float32 noise of up to a few 1e-3 (running the
+# reference itself on another machine moves them that much). The leading ones
+# are well conditioned and must match to TOL; all must be eigenvectors of our
+# matrices up to float32 backward error.
+LEADING = 8
+BACKWARD_TOL = 1e-5
+
+
+@pytest.fixture(scope='module')
+def case():
+    path = golden_case(CASE)
+    meta = json.loads((path / 'meta.json').read_text())
+    return dict(path=path, meta=meta, jacobians=resefa.load_jacobians(path / 'jacobians_w.npy'),
+                npz=dict(np.load(path / 'resefa_directions.npz')))
+
+
+def _align_signs(ours, ref):
+    """Flip each row of `ours` to the sign of the matching row of `ref`."""
+    signs = np.where(np.sum(ours * ref, axis=1) < 0, -1.0, 1.0)
+    return ours * signs[:, None]
+
+
+def _script_output(case, region, full_rank, index):
+    name = f'image_{index:02d}_region_{region}_name_resefa_fr{int(full_rank)}.npy'
+    return np.load(case['path'] / 'script_outputs' / name)
+
+
+def _regularised(gram_b, full_rank, tao=resefa.DEFAULT_TAO):
+    gram_b = gram_b.astype(np.float64)
+    if full_rank:
+        gram_b = gram_b + tao * np.trace(gram_b) * np.identity(gram_b.shape[0])
+    return gram_b
+
+
+# ----------------------------------------------------------------------------- regions
+
+@pytest.mark.parametrize('region', REGIONS)
+def test_masks_match_golden(case, region):
+    boxes = case['meta']['compute_direction']['boxes']
+    assert list(regions.scale_box(regions.named_box('ffhq', region), 32)) == boxes[region]
+    mask = regions.region_mask('ffhq', region, 32)
+    assert mask.dtype == bool and mask.shape == (32, 32)
+    assert np.array_equal(mask, case['npz'][f'{region}_mask'] == 1)
+
+
+def test_named_boxes_at_256_use_reference_coordinates():
+    # eyes = [120, 128, 20, 115]: rows 110..129, columns 71..185.
+    mask = regions.region_mask('ffhq', 'eyes', 256)
+    rows, cols = np.nonzero(mask)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (110, 129, 71, 185)
+    assert mask.sum() == 20 * 115
+    left = regions.region_mask('biggan', 'left_side', 256)
+    assert left[:, :128].all() and not left[:, 128:].any()
+    for data_name in regions.dataset_names():
+        for name in regions.region_names(data_name):
+            assert regions.region_mask(data_name, name, 256).sum() == np.prod(regions.named_box(data_name, name)[2:])
+
+
+def test_unknown_names_raise():
+    with pytest.raises(ValueError, match=r"unknown dataset 'ffhqq'.*did you mean 'ffhq'"):
+        regions.region_mask('ffhqq', 'eyes', 32)
+    with pytest.raises(ValueError, match=r"unknown region .*'eye'.*choose from .*eyes.*did you mean"):
+        regions.region_mask('ffhq', 'eye', 32)
+    with pytest.raises(ValueError, match='choose from biggan, ffhq, ffhqu'):
+        regions.region_names('celeba')
+
+
+def test_bad_boxes_raise():
+    with pytest.raises(ValueError, match='outside the 32x32 image'):
+        regions.box_mask((120, 95, 20, 38), 32)  # a 256-grid box on a 32 grid
+    with pytest.raises(ValueError, match='outside'):
+        regions.box_mask((1, 16, 6, 4), 32)  # reaches above row 0
+    with pytest.raises(ValueError, match='covers the whole 32x32 image'):
+        regions.box_mask((16, 16, 32, 32), 32)
+    with pytest.raises(ValueError, match='empty'):
+        regions.box_mask((16, 16, 0, 4), 32)
+    with pytest.raises(ValueError, match='empty'):
+        regions.check_mask(np.zeros([8, 8], dtype=bool))
+
+
+@pytest.mark.parametrize('text, message', [
+    ('1,2,3', 'got 3 value'),
+    ('a,b,c,d', 'four comma-separated integers'),
+    ('1.5,2,3,4', 'four comma-separated integers'),
+    ('-1,2,3,4', 'must not be negative'),
+    ('4,4,0,3', 'at least 1'),
+])
+def test_parse_box_errors(text, message):
+    with pytest.raises(ValueError, match=message):
+        regions.parse_box(text)
+
+
+def test_parse_box_and_labels():
+    assert regions.parse_box(' 15, 16,3,14 ') == (15, 16, 3, 14)
+    assert np.array_equal(regions.box_mask(regions.parse_box('15,16,3,14'), 32),
+                          regions.region_mask('ffhq', 'eyes', 32))
+    assert regions.parse_labels('1, 4-6,9') == [1, 4, 5, 6, 9]
+    assert regions.parse_labels([2, 3]) == [2, 3]
+    for bad in ('', 'x', '5-2', '1-2-3'):
+        with pytest.raises(ValueError, match='labels'):
+            regions.parse_labels(bad)
+
+
+def test_mask_from_file(tmp_path):
+    seg = np.zeros([64, 64], dtype=np.uint8)
+    seg[10:20, 30:50] = 3
+    seg[40:44, 0:8] = 5
+    np.save(tmp_path / 'seg.npy', seg)
+    Image.fromarray(seg, mode='L').save(tmp_path / 'seg.png')
+    expected = np.isin(seg, [3, 5])[::2, ::2]  # nearest: pixel i <- floor(2 i)
+    for name in ('seg.npy', 'seg.png'):
+        mask = regions.mask_from_file(tmp_path / name, '3,5', 32)
+        assert mask.dtype == bool and np.array_equal(mask, expected)
+    assert np.array_equal(regions.mask_from_file(tmp_path / 'seg.npy', [3], 64), seg == 3)
+    with pytest.raises(ValueError, match='empty'):
+        regions.mask_from_file(tmp_path / 'seg.npy', '7', 32)
+    with pytest.raises(ValueError, match='covers the whole'):
+        regions.mask_from_file(tmp_path / 'seg.npy', '0-5', 32)
+    Image.fromarray(np.stack([seg] * 3, -1), mode='RGB').save(tmp_path / 'rgb.png')
+    with pytest.raises(ValueError, match='not a label map'):
+        regions.mask_from_file(tmp_path / 'rgb.png', '3', 32)
+    with pytest.raises(ValueError, match="unsupported file type '.jpg'"):
+        regions.mask_from_file(tmp_path / 'seg.jpg', '3', 32)
+
+
+# ----------------------------------------------------------------------------- directions
+
+def test_gram_matrices_follow_reference_arithmetic(case):
+    jacobian = case['jacobians'][0]  # [3, H, W, 1, w_dim]
+    mask = regions.region_mask('ffhq', 'eyes', 32)
+    gram_f, gram_b, n_f, n_b = resefa.gram_matrices(jacobian, mask)
+    assert (n_f, n_b) == (3 * 42, 3 * (32 * 32 - 42))
+    fore, back = np.where(mask), np.where(~mask)
+    jac_f = jacobian[:, fore[0], fore[1], 0].reshape(-1, 32)
+    jac_b = jacobian[:, back[0], back[1], 0].reshape(-1, 32)
+    assert gram_f.dtype == np.float32
+    assert np.array_equal(gram_f, (1 / jac_f.shape[0]) * jac_f.T.dot(jac_f))
+    assert np.array_equal(gram_b, (1 / jac_b.shape[0]) * jac_b.T.dot(jac_b))
+    # Channel-summed layout [H, W, 1, w_dim]: one row per pixel.
+    summed = jacobian.sum(axis=0)
+    gram_f, _, n_f, n_b = resefa.gram_matrices(summed, mask)
+    rows = summed[fore[0], fore[1], 0]
+    assert (n_f, n_b) == (42, 32 * 32 - 42)
+    assert np.array_equal(gram_f, (1 / 42) * rows.T.dot(rows))
+
+
+def test_golden_npz_matches_script_outputs(case):
+    for region in REGIONS:
+        for full_rank in (False, True):
+            for index in range(2):
+                stored = case['npz'][f'{region}_fr{int(full_rank)}_directions'][index]
+                assert np.array_equal(stored, _script_output(case, region, full_rank, index))
+
+
+@pytest.mark.parametrize('region', REGIONS)
+@pytest.mark.parametrize('index', [0, 1])
+def test_full_rank_directions_match_golden(case, region, index):
+    directions, eigenvalues = resefa.directions_for_sample(
+        case['jacobians'][index], regions.region_mask('ffhq', region, 32), full_rank=True, tao=0.001)
+    ref = _script_output(case, region, True, index)
+    ref_values = case['npz'][f'{region}_fr1_eigvals_sorted'][index]
+    assert directions.shape == ref.shape == (32, 32)
+    assert np.allclose(np.linalg.norm(directions, axis=1), 1, atol=1e-12)
+    assert max_abs_diff(_align_signs(directions, ref), ref) <= TOL
+    assert np.max(np.abs(eigenvalues - ref_values) / np.abs(ref_values)) <= TOL
+
+
+@pytest.mark.parametrize('region', REGIONS)
+@pytest.mark.parametrize('index', [0, 1])
+def test_directions_without_full_rank_match_golden(case, region, index):
+    jacobian = case['jacobians'][index]
+    mask = regions.region_mask('ffhq', region, 32)
+    directions, eigenvalues = resefa.directions_for_sample(jacobian, mask, full_rank=False)
+    ref = _script_output(case, region, False, index).astype(np.float64)
+    ref_values = case['npz'][f'{region}_fr0_eigvals_sorted'][index].astype(np.float64)
+    aligned = _align_signs(directions, ref)
+    assert max_abs_diff(aligned[:LEADING], ref[:LEADING]) <= TOL
+    assert max_abs_diff(eigenvalues, ref_values) <= TOL
+    assert np.max(np.abs(eigenvalues[:LEADING] - ref_values[:LEADING]) / ref_values[:LEADING]) <= TOL
+    # Every reference row is an eigenvector of our problem, to float32 backward error.
+    gram_f, gram_b, _, _ = resefa.gram_matrices(jacobian, mask)
+    lhs, rhs = gram_f.astype(np.float64), gram_b.astype(np.float64)
+    quotient = np.einsum('ki,ij,kj->k', ref, lhs, ref) / np.einsum('ki,ij,kj->k', ref, rhs, ref)
+    residual = np.linalg.norm(ref @ lhs - quotient[:, None] * (ref @ rhs), axis=1)
+    backward = residual / (np.linalg.norm(lhs, 2) + quotient * np.linalg.norm(rhs, 2))
+    assert backward.max() <= BACKWARD_TOL
+    assert np.max(np.abs(quotient - eigenvalues) / eigenvalues) <= 1e-2
+
+
+@pytest.mark.parametrize('full_rank', [False, True])
+def test_solver_equals_reference_algorithm_in_float64(case, full_rank):
+    """eigh(M_f, B) gives the eigenvectors of inv(B) M_f, as np.linalg.eig does."""
+    for region in REGIONS:
+        mask = regions.region_mask('ffhq', region, 32)
+        for jacobian in case['jacobians']:
+            gram_f, gram_b, _, _ = resefa.gram_matrices(jacobian, mask)
+            directions, eigenvalues = resefa.solve_directions(gram_f, gram_b, full_rank=full_rank)
+            rhs = _regularised(gram_b, full_rank)
+            values, vectors = np.linalg.eig(np.linalg.inv(rhs).dot(gram_f.astype(np.float64)))
+            order = np.argsort(-values.real)
+            ref = vectors.real.T[order]
+            assert np.abs(values.imag).max() == 0
+            assert max_abs_diff(_align_signs(directions, ref), ref) <= 1e-8
+            assert np.max(np.abs(eigenvalues - values.real[order]) / values.real[order]) <= 1e-10
+
+
+def test_sign_convention_is_deterministic(case):
+    mask = regions.region_mask('ffhq', 'eyes', 32)
+    directions, _ = resefa.directions_for_sample(case['jacobians'][0], mask, full_rank=True)
+    peaks = directions[np.arange(32), np.argmax(np.abs(directions), axis=1)]
+    assert (peaks > 0).all()
+
+
+def test_per_sample_directions_stack(case):
+    mask = regions.region_mask('ffhq', 'mouth', 32)
+    directions, eigenvalues = resefa.per_sample_directions(case['jacobians'], mask, full_rank=True)
+    assert directions.shape == (2, 32, 32) and eigenvalues.shape == (2, 32)
+    single, _ = resefa.directions_for_sample(case['jacobians'][1], mask, full_rank=True)
+    assert np.array_equal(directions[1], single)
+
+
+@pytest.mark.parametrize('full_rank', [False, True])
+def test_pooled_directions_equal_directions_of_summed_matrices(case, full_rank):
+    mask = regions.region_mask('ffhq', 'eyes', 32)
+    grams = [resefa.gram_matrices(j, mask) for j in case['jacobians']]
+    pooled, pooled_values = resefa.pooled_directions(grams, full_rank=full_rank)
+    sum_f = sum(g[0].astype(np.float64) for g in grams)
+    sum_b = sum(g[1].astype(np.float64) for g in grams)
+    direct, direct_values = resefa.solve_directions(sum_f, sum_b, full_rank=full_rank)
+    assert max_abs_diff(pooled, direct) <= 1e-12
+    assert max_abs_diff(pooled_values, direct_values) <= 1e-12
+    # The mean gives the same directions and eigenvalues as the sum.
+    mean, mean_values = resefa.solve_directions(sum_f / 2, sum_b / 2, full_rank=full_rank)
+    assert max_abs_diff(mean, direct) <= 1e-8
+    assert np.max(np.abs(mean_values - direct_values) / direct_values) <= 1e-10
+    with pytest.raises(ValueError, match='no Gram matrices'):
+        resefa.pooled_directions([])
+
+
+@pytest.mark.parametrize('summed', [False, True])
+def test_streaming_accumulator_equals_one_shot(case, tmp_path, summed):
+    jacobians = case['jacobians'].astype(np.float64)  # [N, 3, H, W, 1, w_dim]
+    if summed:
+        jacobians = jacobians.sum(axis=1)  # [N, H, W, 1, w_dim]
+    mask = regions.region_mask('ffhq', 'mouth', 32)
+    row_axis = 1 if summed else 2
+    acc = resefa.GramAccumulator(mask, w_dim=32)
+    acc.block_rows = 100  # exercise the blocked float64 products
+    for start, stop in [(0, 5), (5, 23), (23, 32)]:  # bands of rows of both samples
+        acc.update(np.take(jacobians, np.arange(start, stop), axis=row_axis), row_start=start)
+        if stop < 32:
+            with pytest.raises(ValueError, match='not a whole number'):
+                acc.matrices()
+    assert acc.num_samples == 2
+    grams = [resefa.gram_matrices(j, mask) for j in jacobians]
+    sum_f, sum_b = resefa.accumulate(grams)
+    ours_f, ours_b = acc.matrices()
+    assert max_abs_diff(ours_f, sum_f) <= 1e-12 * np.abs(sum_f).max()
+    assert max_abs_diff(ours_b, sum_b) <= 1e-12 * np.abs(sum_b).max()
+    # Whole samples one at a time give the same sums.
+    whole = resefa.GramAccumulator(mask, w_dim=32)
+    for i in range(2):
+        whole.update(jacobians[i:i + 1])
+    assert max_abs_diff(whole.matrices()[0], sum_f) <= 1e-12 * np.abs(sum_f).max()
+    # Round trip through an .npz file.
+    acc.save(tmp_path / 'gram.npz')
+    restored = resefa.GramAccumulator.load(tmp_path / 'gram.npz')
+    assert restored.channels == acc.channels and restored.num_samples == 2
+    assert np.array_equal(restored.matrices()[0], ours_f) and np.array_equal(restored.mask, mask)
+    assert max_abs_diff(restored.solve(full_rank=True)[0], resefa.solve_directions(sum_f, sum_b, True)[0]) <= 1e-8
+
+
+def test_accumulator_rejects_bad_blocks(case):
+    mask = regions.region_mask('ffhq', 'eyes', 32)
+    acc = resefa.GramAccumulator(mask, w_dim=32)
+    with pytest.raises(ValueError, match='no Jacobians accumulated'):
+        acc.matrices()
+    acc.update(case['jacobians'][:1])
+    with pytest.raises(ValueError, match='1 channel'):
+        acc.update(case['jacobians'][:1].sum(axis=1))
+    with pytest.raises(ValueError, match='fall outside'):
+        acc.update(case['jacobians'][:1, :, :8], row_start=28)
+    with pytest.raises(ValueError, match='w_dim=32'):
+        acc.update(case['jacobians'][:1, ..., :16])
+    with pytest.raises(ValueError, match='lacks'):
+        resefa.GramAccumulator.from_state({'mask': mask})
+
+
+def test_region_errors_in_directions(case):
+    jacobian = case['jacobians'][0]
+    with pytest.raises(ValueError, match='covers the whole'):
+        resefa.gram_matrices(jacobian, np.ones([32, 32], dtype=bool))
+    with pytest.raises(ValueError, match='empty'):
+        resefa.gram_matrices(jacobian, np.zeros([32, 32], dtype=bool))
+    with pytest.raises(ValueError, match='Jacobian is 32x32'):
+        resefa.gram_matrices(jacobian, regions.region_mask('ffhq', 'eyes', 64))
+    with pytest.raises(ValueError, match=r'\[H, W, 1, w_dim\] or \[C, H, W, 1, w_dim\]'):
+        resefa.gram_matrices(jacobian[..., 0, :], regions.region_mask('ffhq', 'eyes', 32))
+
+
+def test_singular_background_asks_for_full_rank():
+    rng = np.random.RandomState(0)
+    jacobian = rng.randn(8, 8, 1, 32).astype(np.float32)  # [H, W, 1, w_dim], 64 rows
+    mask = np.ones([8, 8], dtype=bool)
+    mask[0, :3] = False  # 3 background rows < w_dim: M_b has rank 3
+    with pytest.raises(ValueError, match=r'M_b is singular \(numerical rank 3 of 32\).*--full_rank'):
+        resefa.directions_for_sample(jacobian, mask, full_rank=False)
+    directions, eigenvalues = resefa.directions_for_sample(jacobian, mask, full_rank=True)
+    assert np.all(np.isfinite(directions)) and np.all(np.diff(eigenvalues) <= 0)
+    with pytest.raises(ValueError, match='tao must be a positive number'):
+        resefa.directions_for_sample(jacobian, mask, full_rank=True, tao=-1)
+    with pytest.raises(ValueError, match='differ in shape'):
+        resefa.solve_directions(np.eye(3), np.eye(4))
+    with pytest.raises(ValueError, match='NaN'):
+        resefa.solve_directions(np.full([3, 3], np.nan), np.eye(3))
+
+
+def test_load_jacobians_checks_layout(tmp_path, case):
+    jacobians = resefa.load_jacobians(case['path'] / 'jacobians_w.npy')
+    assert jacobians.shape == (2, 3, 32, 32, 1, 32)
+    np.save(tmp_path / 'summed.npy', np.zeros([2, 16, 16, 1, 8], dtype=np.float32))
+    assert resefa.load_jacobians(tmp_path / 'summed.npy').shape == (2, 16, 16, 1, 8)
+    np.save(tmp_path / 'flat.npy', np.zeros([2, 16, 16, 8], dtype=np.float32))
+    with pytest.raises(ValueError, match=r'flat.npy: Jacobians must be \[N, H, W, 1, w_dim\]'):
+        resefa.load_jacobians(tmp_path / 'flat.npy')
+    np.save(tmp_path / 'wide.npy', np.zeros([2, 16, 8, 1, 8], dtype=np.float32))
+    with pytest.raises(ValueError, match='must be square, got 16x8'):
+        resefa.load_jacobians(tmp_path / 'wide.npy')
+    np.save(tmp_path / 'ints.npy', np.zeros([2, 16, 16, 1, 8], dtype=np.int32))
+    with pytest.raises(ValueError, match='expected floats'):
+        resefa.load_jacobians(tmp_path / 'ints.npy')
+    with pytest.raises(ValueError, match='expected a .npy file'):
+        resefa.load_jacobians(tmp_path / 'jacobians.npz')
