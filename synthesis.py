@@ -47,7 +47,7 @@ def main(**opts):
     if opts['latent_path']:
         space, codes = latents.load_codes(opts['latent_path'], generator, opts['latent_space'], opts['nums'])
     else:
-        space, codes = 'z', latents.sample_z(generator, opts['nums'], opts['seed'])
+        space, codes = 'z', latents.sample_z(generator, opts['nums'], opts['seed'], opts['trunc_psi'])
     num_images = len(codes)
     labels = latents.labels_for(generator, opts['class_spec'], num_images, device)
     torch.manual_seed(opts['seed'])  # for --randomize_noise random
@@ -64,7 +64,7 @@ def main(**opts):
         with torch.no_grad():
             ws = latents.codes_to_ws(generator, batch, space, opts['trunc_psi'], opts['trunc_layers'],
                                      batch_labels, batch_size=len(batch))
-            images = to_uint8(generator.synthesis(ws, noise_mode=opts['randomize_noise']))
+            images = to_uint8(latents.synthesize(generator, ws, opts['randomize_noise'], opts['trunc_psi']))
         for offset, image in enumerate(images):
             index = start + offset
             row, col = divmod(index, page.num_cols)

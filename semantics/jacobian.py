@@ -54,7 +54,7 @@ def make_image_function(generator, w_base=None, layers=None, size=None, sum_chan
     res = generator.img_resolution
     num_ws = generator.num_ws
     kwargs = dict(noise_mode=noise_mode)
-    if generator.family == 'stylegan2':
+    if generator.family in ('stylegan2', 'stylegan3'):
         kwargs['fused_modconv'] = False  # scale activations, shared conv: cheaper tangents
     kwargs.update(synthesis_kwargs or {})
     mask = None

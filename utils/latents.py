@@ -8,8 +8,14 @@ import torch
 SPACES = ('z', 'w', 'wp')
 
 
-def sample_z(generator, nums, seed):
-    """`[nums, z_dim]` float32 codes from `np.random.RandomState(seed)`, as the original scripts draw them."""
+def sample_z(generator, nums, seed, truncation_psi=1):
+    """`[nums, z_dim]` float32 codes from `np.random.RandomState(seed)`, as the original scripts draw them.
+
+    BigGAN draws from its truncated normal (`truncation_psi` is its truncation).
+    """
+    if generator.family == 'biggan':
+        from models.biggan import truncated_noise
+        return np.asarray(truncated_noise(nums, generator.z_dim, truncation_psi, seed), dtype=np.float32)
     return np.random.RandomState(seed).randn(nums, generator.z_dim).astype(np.float32)
 
 
@@ -94,5 +100,20 @@ def codes_to_ws(generator, codes, space, truncation_psi=1, truncation_cutoff=Non
     for start in range(0, len(codes), batch_size):
         z = codes[start:start + batch_size].to(device)
         c = labels[start:start + batch_size] if labels is not None else None
-        out.append(generator.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff))
+        cutoff = None if generator.family == 'biggan' else truncation_cutoff
+        out.append(generator.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=cutoff))
     return torch.cat(out)
+
+
+def synthesize(generator, ws, noise_mode='const', truncation_psi=1):
+    """Render ws with the family's synthesis arguments (BigGAN needs its truncation again)."""
+    if generator.family == 'biggan':
+        return generator.synthesis(ws, truncation_psi=truncation_psi)
+    return generator.synthesis(ws, noise_mode=noise_mode)
+
+
+def synthesis_kwargs(generator, noise_mode='const', truncation_psi=1):
+    """Keyword arguments of `generator.synthesis` for this family."""
+    if generator.family == 'biggan':
+        return {'truncation_psi': truncation_psi}
+    return {'noise_mode': noise_mode}

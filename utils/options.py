@@ -117,13 +117,13 @@ def load_model(opts):
         raise click.ClickException(str(error)) from None
     job_disc = generator.family
     if generator.family == 'stylegan3':
-        job_disc += str(getattr(generator.config, 'cfg', '') or '').lower()
+        job_disc += 'r' if generator.config.use_radial_filters else 't'
     transform = (opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0)
     if any(transform):
         if not hasattr(generator, 'set_transform'):
             raise click.BadParameter(f'--tx/--ty/--rotate need a StyleGAN3 model, not {generator.family}',
                                      param_hint='--tx/--ty/--rotate')
-        generator.set_transform(translate=transform[:2], rotate=transform[2])
+        generator.set_transform(tx=transform[0], ty=transform[1], rotate=transform[2])
     return generator, job_disc
 
 

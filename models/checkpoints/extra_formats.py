@@ -12,24 +12,18 @@ from .common import CheckpointError
 
 def from_hammer_like_state(state, model_kwargs, where, overrides):
     """Hammer/genforce `.pth` generators other than Hammer's StyleGAN2."""
-    try:
-        from . import stylegan3_names as sg3
-    except ImportError:  # pragma: no cover - StyleGAN3 support missing
-        sg3 = None
-    if sg3 is not None and sg3.is_hammer_stylegan3_state(state):
-        config = sg3.config_from_hammer(state, model_kwargs, _sg3_overrides(overrides))
-        return _checkpoint('stylegan3', config, sg3.convert_hammer_state(state, config), 'Hammer .pth')
+    from . import stylegan3_names as sg3
+    if sg3.is_hammer_stylegan3_state(state):
+        config = sg3.config_from_hammer(state, model_kwargs, _sg3_overrides(overrides), where)
+        return _checkpoint('stylegan3', config, sg3.convert_hammer_state(state, config, where), 'Hammer .pth')
     which = None
     return genforce.checkpoint_from_genforce_state(state, _without(overrides, 'family', 'cfg'), where, which)
 
 
 def from_plain_state(state, where, overrides):
     """A bare state dict of another family."""
-    try:
-        from . import stylegan3_names as sg3
-    except ImportError:  # pragma: no cover
-        sg3 = None
-    if sg3 is not None and sg3.is_nvlabs_stylegan3_state(state):
+    from . import stylegan3_names as sg3
+    if sg3.is_nvlabs_stylegan3_state(state):
         raise CheckpointError(f'{where}: a bare NVlabs StyleGAN3 state dict has no constructor kwargs; '
                               'load the network pickle instead')
     if huggingface.is_hf_biggan_state(state):
@@ -45,9 +39,9 @@ def from_nvlabs_persistent(network, state, init_kwargs, where, overrides):
     from . import stylegan3_names as sg3
     if not sg3.is_nvlabs_stylegan3_state(state):
         return None
-    config = sg3.config_from_nvlabs_kwargs(init_kwargs)
+    config = sg3.config_from_nvlabs_kwargs(init_kwargs, where)
     _check_sg3_overrides(config, overrides, where)
-    return _checkpoint('stylegan3', config, sg3.convert_nvlabs_state(state, config), 'NVlabs pickle',
+    return _checkpoint('stylegan3', config, sg3.convert_nvlabs_state(state, config, where), 'NVlabs pickle',
                        {'class_name': network.class_name})
 
 
@@ -105,5 +99,6 @@ def _check_sg3_overrides(config, overrides, where):
             raise CheckpointError(f'{where}: {flag} gives {name}={value}, but the checkpoint holds '
                                   f'{name}={getattr(config, name)}')
     cfg = overrides.get('cfg')
-    if cfg is not None and getattr(config, 'cfg', cfg) != cfg:
-        raise CheckpointError(f'{where}: --cfg {cfg} was given, but the checkpoint holds a StyleGAN3-{config.cfg}')
+    held = 'R' if config.use_radial_filters else 'T'
+    if cfg is not None and cfg != held:
+        raise CheckpointError(f'{where}: --cfg {cfg} was given, but the checkpoint holds a StyleGAN3-{held}')
