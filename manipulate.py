@@ -87,8 +87,9 @@ def _defaults(entry, sidecar):
         if not source:
             continue
         get = source.get if isinstance(source, dict) else (lambda k, s=source: getattr(s, k, None))
-        if layers is None and get('recommended_layers'):
-            layers, origin = list(get('recommended_layers')), name
+        suggested = get('recommended_layers') or (get('layers') if name == 'direction sidecar' else None)
+        if layers is None and suggested:
+            layers, origin = list(suggested), name
         if span is None and get('distance_range'):
             span = tuple(get('distance_range'))
     return layers, span, origin
