@@ -216,8 +216,8 @@ def main(**opts):
 
 def entry_name(entry):
     if isinstance(entry, dict):
-        return entry.get('qualified_name') or entry.get('name') or '?'
-    return getattr(entry, 'qualified_name', None) or getattr(entry, 'name', '?')
+        return entry.get('id') or entry.get('name') or '?'
+    return getattr(entry, 'id', None) or getattr(entry, 'name', '?')
 
 
 def _region_mask(opts, resolution):

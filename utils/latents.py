@@ -38,7 +38,11 @@ def detect_space(codes, generator, path='latent codes'):
 def load_codes(path, generator, space='auto', nums=None):
     """Read codes from a `.npy` file; returns `(space, float32 array)` (first `nums` rows)."""
     if not os.path.isfile(path):
-        raise ValueError(f'--latent_path {path}: no such file')
+        import directions  # prepared latent codes of the catalog, by name
+        try:
+            path = directions.resolve_latents(path).path
+        except directions.CatalogError as error:
+            raise ValueError(f'--latent_path {path}: no such file, and {error}') from None
     try:
         codes = np.load(path, allow_pickle=False)
     except Exception as error:

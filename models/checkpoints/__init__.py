@@ -5,6 +5,7 @@ The format is detected from the content, never from the file name:
 | content | format |
 | --- | --- |
 | pickle whose `G_ema` is an NVlabs persistent object | NVlabs PyTorch pickle |
+| pickle of `dnnlib.tflib.network.Network` objects (`(G, D, Gs)` or a dict) | NVlabs TensorFlow pickle |
 | torch file with `{'g_ema', 'latent_avg'}` | rosinality `.pt` |
 | torch file with `generator_smooth` / `generator` (maybe under `models`) | Hammer / genforce `.pth` |
 | torch file holding an NVlabs-named state dict | NVlabs state dict |
@@ -144,6 +145,13 @@ def _read_pickle(path, overrides):
     except Exception as error:  # truncated or corrupt pickles raise many types
         raise CheckpointError(f'{path}: cannot be read as a network pickle, it may be truncated '
                               f'({type(error).__name__}: {str(error)[:120]})') from None
+    if isinstance(obj, tuple):  # TensorFlow-era pickles hold (G, D, Gs)
+        from . import tensorflow
+        found = tensorflow.read_tf_network(obj, obj, path, overrides)
+        if found is None:
+            raise CheckpointError(f'{path}: the pickle holds a tuple, not the (G, D, Gs) networks of a '
+                                  'TensorFlow pickle')
+        return found
     if not isinstance(obj, dict):
         raise CheckpointError(f'{path}: the pickle holds a {type(obj).__name__}, not a dict with G_ema')
     network = obj.get('G_ema', obj.get('Gs'))

@@ -47,10 +47,7 @@ def from_nvlabs_persistent(network, state, init_kwargs, where, overrides):
 
 def from_pickled_network(network, pickle_dict, where, overrides):
     """A pickled network that is not an NVlabs persistent object (TensorFlow pickles)."""
-    try:
-        from . import tensorflow
-    except ImportError:  # pragma: no cover - TensorFlow-pickle support missing
-        return None
+    from . import tensorflow
     return tensorflow.read_tf_network(network, pickle_dict, where, overrides)
 
 

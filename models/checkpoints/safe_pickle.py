@@ -181,6 +181,7 @@ _ALLOWED = {
     ('copyreg', '__newobj__'): _new_object,
     ('dnnlib', 'EasyDict'): EasyDict,
     ('dnnlib.util', 'EasyDict'): EasyDict,
+    ('tfutil', 'Network'): _opaque_class('tfutil', 'Network'),  # networks of the original PGGAN release
     ('numpy', 'ndarray'): np.ndarray,
     ('numpy', 'dtype'): np.dtype,
     ('numpy.core.multiarray', '_reconstruct'): _numpy_reconstruct,

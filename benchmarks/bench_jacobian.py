@@ -1,0 +1,91 @@
+"""Jacobian of the image w.r.t. w: forward mode (ours) vs the ReSeFa reference method.
+
+The reference computes `torch.autograd.functional.jacobian` of its wrapper
+(`w` shared by all layers), one backward pass per output value. Ours runs
+`w_dim` Jacobian-vector products, vmapped in chunks. Both run here, in the same
+process, on the same random-weight StyleGAN2, and the two Jacobians are compared.
+
+    python benchmarks/bench_jacobian.py                 # 64x64, w_dim 512, both methods
+    python benchmarks/bench_jacobian.py --res 256 --no-reference --samples 2
+"""
+
+import json
+import os
+import resource
+import sys
+import time
+
+import click
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from models import build_generator  # noqa: E402
+from semantics import jacobian  # noqa: E402
+
+
+def make_generator(res, w_dim, channel_max, seed=0):
+    torch.manual_seed(seed)
+    G = build_generator('stylegan2', dict(z_dim=w_dim, w_dim=w_dim, img_resolution=res, channel_max=channel_max))
+    return G.eval().requires_grad_(False)
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@click.command()
+@click.option('--res', type=int, default=64, show_default=True, help='Output resolution.')
+@click.option('--w_dim', type=int, default=512, show_default=True)
+@click.option('--channel_max', type=int, default=512, show_default=True, help='512 = the official widths.')
+@click.option('--samples', type=int, default=1, show_default=True, help='Samples for our method.')
+@click.option('--chunk_size', type=int, default=64, show_default=True)
+@click.option('--reference/--no-reference', default=True, show_default=True, help='Also time the reference method.')
+@click.option('--threads', type=int, default=None, help='torch threads (default: torch decides).')
+@click.option('--json_out', default=None, help='Also write the results as JSON here.')
+def main(res, w_dim, channel_max, samples, chunk_size, reference, threads, json_out):
+    if threads:
+        torch.set_num_threads(threads)
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    G = make_generator(res, w_dim, channel_max).to(device)
+    z = torch.from_numpy(np.random.RandomState(4).randn(samples, w_dim).astype(np.float32)).to(device)
+    with torch.no_grad():
+        w = G.mapping(z)[:, 0]
+    results = {'device': device, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'res': res,
+               'w_dim': w_dim, 'channel_max': channel_max, 'chunk_size': chunk_size}
+
+    jacobian.compute_jacobians(G, w[:1].cpu().numpy(), chunk_size=chunk_size)  # warm-up
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    ours = jacobian.compute_jacobians(G, w.cpu().numpy(), chunk_size=chunk_size)
+    if device == 'cuda':
+        torch.cuda.synchronize()
+        results['ours_peak_cuda_mib'] = torch.cuda.max_memory_allocated() / 2 ** 20
+    results['ours_seconds_per_sample'] = (time.perf_counter() - start) / samples
+    results['jacobian_shape'] = list(ours.shape)
+    results['peak_rss_mib_after_ours'] = peak_rss_mib()
+    click.echo(f'ours (forward mode): {results["ours_seconds_per_sample"]:.2f} s/sample, '
+               f'Jacobian {list(ours.shape)}, peak RSS {results["peak_rss_mib_after_ours"]:.0f} MiB')
+
+    if reference:
+        start = time.perf_counter()
+        ref = jacobian.reverse_mode_jacobian(G, w[:1]).cpu().numpy()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        results['reference_seconds_per_sample'] = time.perf_counter() - start
+        results['speedup'] = results['reference_seconds_per_sample'] / results['ours_seconds_per_sample']
+        results['max_relative_difference'] = float(np.abs(ours[:1] - ref).max() / np.abs(ref).max())
+        click.echo(f'reference (autograd.functional.jacobian): {results["reference_seconds_per_sample"]:.1f} s/sample')
+        click.echo(f'speed-up: {results["speedup"]:.0f}x; max |ours - reference| / max |reference| = '
+                   f'{results["max_relative_difference"]:.2e}')
+    if json_out:
+        with open(json_out, 'w', encoding='utf-8') as file:
+            json.dump(results, file, indent=2)
+    click.echo(json.dumps(results))
+
+
+if __name__ == '__main__':
+    main()  # pylint: disable=no-value-for-parameter

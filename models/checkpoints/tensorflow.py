@@ -1,0 +1,586 @@
+"""NVlabs TensorFlow network pickles, read without TensorFlow.
+
+The official TensorFlow releases (`stylegan2-ffhq-config-f.pkl`,
+`karras2019stylegan-ffhq-1024x1024.pkl`, `karras2018iclr-celebahq-1024x1024.pkl`,
+StyleGAN2-ADA TensorFlow snapshots) pickle a tuple `(G, D, Gs)` of
+`dnnlib.tflib.network.Network` objects (`tfutil.Network` in the original
+PGGAN code). Each network's state is a dict with `version`, `name`,
+`static_kwargs` (the keyword arguments of its build function), `components`
+(sub-networks: `mapping`, `synthesis`), `build_module_src` (source code,
+which the official loader executes; here it stays an inert string),
+`build_func_name` and `variables`, a list of `(name, numpy array)`.
+`safe_pickle` turns the networks into `OpaqueObject`s holding that state.
+
+Variables are collected as NVlabs' `legacy.py` does (`mapping/Dense0/weight`,
+`synthesis/4x4/Conv/weight`, ...), the family is told by their names, the
+architecture is inferred from their shapes (`static_kwargs` supply what shapes
+cannot: learning-rate multipliers, `fused_scale`, `conv_clamp`), and every
+variable is converted into our module's names with a strict table: each one
+consumed or explicitly ignored, each shape checked.
+
+TensorFlow layouts: convolution kernels are `[kh, kw, in, out]`
+(-> `[out, in, kh, kw]`), dense weights `[in, out]` (-> `[out, in]`). Weights
+are stored raw and scaled at run time (equalised learning rate, learning-rate
+multipliers), exactly as our modules do, so no value is rescaled. Per family:
+
+- StyleGAN2 (`G_main`, `G_mapping`, `G_synthesis_stylegan2`; also the
+  StyleGAN2-ADA TensorFlow `G_synthesis`): NVlabs' conversion. The kernels
+  of `Conv0_up` are flipped spatially (TensorFlow flips them inside
+  `upsample_conv_2d`, our module expects them pre-flipped as NVlabs' PyTorch
+  port does), and style biases gain 1 (`affine.bias = mod_bias + 1`: the
+  TensorFlow code adds 1 at run time, the PyTorch port initialises the bias
+  at 1).
+- StyleGAN (`G_style`, `G_mapping`, `G_synthesis`): `Conv0_up` keeps the
+  `[kh, kw, in, out]` layout whether or not it is fused, so `fused_scale`
+  comes from the kwargs ('auto' by default: fused from 128x128 on). It
+  matters: a fused layer (a transposed convolution of the kernel summed over
+  2x2 shifts) computes nearest upsampling followed by the convolution with the
+  spatially flipped kernel. `StyleMod/weight` is `[w_dim, 2 * channels]`;
+  only `ToRGB_lod0` is used at lod 0.
+- PGGAN (`G_paper`): the first layer is a dense layer `[z_dim, 16 * channels]`
+  reshaped to `[channels, 4, 4]`, i.e. a 4x4 convolution of a 1x1 input
+  (padding 3), so its kernel is spatially flipped; fused upsampling layers
+  (`Conv0_up`) store their kernel as `[kh, kw, out, in]` (the layout of
+  `tf.nn.conv2d_transpose`), non-fused ones (`Conv0`) as a plain convolution.
+"""
+
+import numpy as np
+import torch
+
+from ..pggan import PGGANConfig
+from ..stylegan import StyleGANConfig
+from ..stylegan2 import StyleGAN2Config
+from . import stylegan2_names as sg2
+from .common import Checkpoint, CheckpointError, infer_channel_formula
+from .safe_pickle import OpaqueObject
+
+__all__ = ['TF_NETWORK_CLASSES', 'is_tf_network', 'collect_tf_variables', 'detect_tf_family', 'read_tf_network']
+
+FORMAT = 'NVlabs TensorFlow pickle'
+TF_NETWORK_CLASSES = ('dnnlib.tflib.network.Network', 'tfutil.Network')
+SUPPORTED_VERSIONS = (2, 3, 4)
+
+# Build-function arguments that change the computation in ways our modules do not
+# implement: argument -> the values our modules reproduce.
+_SG2_FIXED = {
+    'mapping_nonlinearity': ['lrelu'], 'normalize_latents': [True], 'nonlinearity': ['lrelu'],
+    'resample_kernel': [[1, 3, 3, 1]], 'use_noise': [True], 'mapping_func': ['G_mapping'],
+    'synthesis_func': ['G_synthesis_stylegan2', 'G_synthesis'],
+}
+_SG1_FIXED = {
+    'mapping_nonlinearity': ['lrelu'], 'use_wscale': [True], 'normalize_latents': [True], 'use_styles': [True],
+    'const_input_layer': [True], 'use_noise': [True], 'nonlinearity': ['lrelu'], 'use_pixel_norm': [False],
+    'use_instance_norm': [True], 'blur_filter': [[1, 2, 1]], 'fused_scale': [True, False, 'auto'],
+}
+_PGGAN_FIXED = {
+    'normalize_latents': [True], 'use_wscale': [True], 'use_pixelnorm': [True], 'pixelnorm_epsilon': [1e-8],
+    'use_leakyrelu': [True], 'label_size': [0],
+}
+_OVERRIDE_FLAGS = {'img_resolution': '--img_size', 'w_dim': '--w_dim', 'z_dim': '--z_dim',
+                   'channel_base': '--scale_stylegan2'}
+
+
+# ----------------------------------------------------------------------------
+# Reading the pickled networks.
+
+def is_tf_network(obj):
+    """Whether `obj` is a pickled TensorFlow `Network` as `safe_pickle` reads it."""
+    return isinstance(obj, OpaqueObject) and obj.qualname in TF_NETWORK_CLASSES and isinstance(obj.state, dict)
+
+
+def collect_tf_variables(network, where):
+    """All variables of a network and its components, named as NVlabs' `legacy.py` names them.
+
+    Returns:
+        `(variables, kwargs)`: `{'mapping/Dense0/weight': float32 tensor, ...}`
+        (the network's own variables unprefixed, a component's under
+        `component/`), and the static kwargs of the network and its
+        components merged (components last).
+    """
+    variables, kwargs, seen = {}, {}, set()
+
+    def visit(net, prefix):
+        if id(net) in seen:
+            raise CheckpointError(f'{where}: network {prefix or "Gs"} appears twice in the component tree')
+        seen.add(id(net))
+        state = net.state
+        version = state.get('version')
+        if version not in SUPPORTED_VERSIONS:
+            raise CheckpointError(f'{where}: TensorFlow network {prefix or "Gs"} has format version {version!r}; '
+                                  f'this reader knows versions {list(SUPPORTED_VERSIONS)}')
+        static = state.get('static_kwargs') or {}
+        if not isinstance(static, dict):
+            raise CheckpointError(f'{where}: static_kwargs of network {prefix or "Gs"} is not a dict')
+        kwargs.update(static)
+        pairs = state.get('variables')
+        if not isinstance(pairs, (list, tuple)):
+            raise CheckpointError(f'{where}: network {prefix or "Gs"} has no variable list')
+        for pair in pairs:
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise CheckpointError(f'{where}: network {prefix or "Gs"} holds a malformed variable entry')
+            name = prefix + pair[0]
+            if name in variables:
+                raise CheckpointError(f'{where}: TensorFlow variable {name} appears twice')
+            variables[name] = _to_tensor(pair[1], name, where)
+        components = state.get('components') or {}
+        if not isinstance(components, dict):
+            raise CheckpointError(f'{where}: components of network {prefix or "Gs"} is not a dict')
+        for name, child in components.items():
+            if not is_tf_network(child):
+                raise CheckpointError(f'{where}: component {prefix}{name} is a {type(child).__name__}, '
+                                      f'not a TensorFlow network')
+            visit(child, f'{prefix}{name}/')
+
+    visit(network, '')
+    return variables, kwargs
+
+
+def _to_tensor(value, name, where):
+    array = np.asarray(value)
+    if array.dtype.kind not in 'fiub':
+        raise CheckpointError(f'{where}: TensorFlow variable {name} holds {array.dtype} data, not numbers')
+    tensor = torch.from_numpy(np.array(array, dtype=np.float32))
+    if not torch.isfinite(tensor).all():
+        raise CheckpointError(f'{where}: TensorFlow variable {name} holds NaN or infinite values')
+    return tensor
+
+
+def detect_tf_family(variables):
+    """'stylegan2', 'stylegan' or 'pggan' from the variable names, else None."""
+    if 'synthesis/4x4/Conv/mod_weight' in variables:
+        return 'stylegan2'
+    if 'synthesis/4x4/Conv/StyleMod/weight' in variables:
+        return 'stylegan'
+    if '4x4/Dense/weight' in variables and 'ToRGB_lod0/weight' in variables:
+        return 'pggan'
+    return None
+
+
+def read_tf_network(network, pickle_obj, where, overrides):
+    """`Checkpoint` of a TensorFlow network pickle, or None when `network` is no TensorFlow network.
+
+    Args:
+        network: What the pickle holds under `G_ema`/`Gs`, or the whole
+            `(G, D, Gs)` tuple of a TensorFlow pickle (then `Gs` is read).
+        pickle_obj: The whole unpickled object (names the network in messages).
+        where: The file, for messages.
+        overrides: Command-line settings (`img_resolution`, `w_dim`, `z_dim`,
+            `channel_base`, `family`); they must agree with the file.
+
+    Raises:
+        CheckpointError: one line naming the file and the variable or setting at fault.
+    """
+    which = 'Gs'
+    if isinstance(network, tuple):
+        if len(network) != 3 or not all(is_tf_network(net) for net in network):
+            return None
+        network = network[2]
+    elif not is_tf_network(network):
+        return None
+    elif isinstance(pickle_obj, dict) and pickle_obj.get('G_ema') is network:
+        which = 'G_ema'
+    where = f'{where} [{which}]'
+    variables, kwargs = collect_tf_variables(network, where)
+    family = detect_tf_family(variables)
+    build = network.state.get('build_func_name')
+    if family is None:
+        raise CheckpointError(f'{where}: TensorFlow network {build!r} is not a StyleGAN2, StyleGAN or PGGAN generator '
+                              f'this toolkit reads (variables: {sorted(variables)[:4]})')
+    _check_family(family, overrides, where)
+    reader = {'stylegan2': _read_stylegan2, 'stylegan': _read_stylegan, 'pggan': _read_pggan}[family]
+    config, state = reader(variables, kwargs, where)
+    config = _apply_overrides(family, config, overrides, where)
+    return Checkpoint(family, config, state, FORMAT, {'which': which, 'build_func_name': build})
+
+
+# ----------------------------------------------------------------------------
+# Shared helpers.
+
+def _shape(variables, name, where, ndim=None):
+    if name not in variables:
+        raise CheckpointError(f'{where}: missing TensorFlow variable {name}')
+    shape = tuple(variables[name].shape)
+    if ndim is not None and len(shape) != ndim:
+        raise CheckpointError(f'{where}: TensorFlow variable {name} has shape {list(shape)}, '
+                              f'expected {ndim} dimensions')
+    return shape
+
+
+def _count(variables, pattern):
+    count = 0
+    while pattern.format(count) in variables:
+        count += 1
+    return count
+
+
+def _resolutions(variables, pattern):
+    """[4, 8, ...] while `pattern.format(res)` names a variable (4 always included)."""
+    res = [4]
+    while pattern.format(res[-1] * 2) in variables:
+        res.append(res[-1] * 2)
+    return res
+
+
+def _check_kwargs(kwargs, fixed, where):
+    for name, allowed in fixed.items():
+        if name not in kwargs:
+            continue
+        value = kwargs[name]
+        value = list(value) if isinstance(value, (list, tuple)) else value
+        if not any(_same(value, option) for option in allowed):
+            raise CheckpointError(f'{where}: TensorFlow kwarg {name}={kwargs[name]!r} is not supported '
+                                  f'(supported: {", ".join(repr(a) for a in allowed)})')
+
+
+def _same(value, option):
+    if isinstance(value, bool) or isinstance(option, bool):  # True must not pass for 1
+        return value is option
+    return value == option
+
+
+def _check_kwarg_values(kwargs, expected, where):
+    """Kwargs that the shapes already determine must agree with them."""
+    for name, value in expected.items():
+        if kwargs.get(name) is not None and kwargs[name] != value:
+            raise CheckpointError(f'{where}: TensorFlow kwarg {name}={kwargs[name]!r} contradicts the variables, '
+                                  f'which give {value!r}')
+
+
+def _convert(variables, entries, ignored, where):
+    """Apply `[(tf_name, our_name, tf_shape, transform)]` strictly.
+
+    `ignored` maps variables our modules do not keep to `(shape, check, optional)`,
+    where `check(value)` returns an error message or None, and `optional`
+    variables may be absent.
+    """
+    known = {entry[0] for entry in entries} | set(ignored)
+    for name in variables:
+        if name not in known:
+            raise CheckpointError(f'{where}: unexpected TensorFlow variable {name}')
+    state = {}
+    for name, ours, shape, transform in entries:
+        value = _checked(variables, name, shape, where)
+        state[ours] = (transform(value) if transform is not None else value).contiguous()
+    for name, (shape, check, optional) in ignored.items():
+        if optional and name not in variables:
+            continue
+        value = _checked(variables, name, shape, where)
+        problem = check(value) if check is not None else None
+        if problem:
+            raise CheckpointError(f'{where}: TensorFlow variable {name} {problem}')
+    return state
+
+
+def _checked(variables, name, shape, where):
+    if name not in variables:
+        raise CheckpointError(f'{where}: missing TensorFlow variable {name}')
+    value = variables[name]
+    if tuple(value.shape) != tuple(shape):
+        raise CheckpointError(f'{where}: TensorFlow variable {name} has shape {list(value.shape)}, '
+                              f'expected {list(shape)}')
+    return value
+
+
+def _lod_is_zero(value):
+    if float(value) != 0:
+        return (f'is {float(value):g}: a snapshot taken during progressive growing; '
+                f'only finished networks (lod 0) are supported')
+    return None
+
+
+def _dense(value):
+    """TF dense weight [in, out] -> [out, in]."""
+    return value.t()
+
+
+def _conv(value):
+    """TF kernel [kh, kw, in, out] -> [out, in, kh, kw]."""
+    return value.permute(3, 2, 0, 1)
+
+
+def _conv_flipped(value):
+    """TF kernel [kh, kw, in, out] -> spatially flipped [out, in, kh, kw]."""
+    return value.flip([0, 1]).permute(3, 2, 0, 1)
+
+
+def _squeeze01(value):
+    return value[0, 0]
+
+
+def _squeeze0(value):
+    return value[0]
+
+
+def _plus_one(value):
+    return value + 1
+
+
+def _check_family(family, overrides, where):
+    wanted = overrides.get('family')
+    if wanted is not None and wanted != family:
+        raise CheckpointError(f'{where}: --{wanted} was given, but the checkpoint holds a {family} generator')
+    if overrides.get('cfg') is not None:
+        raise CheckpointError(f'{where}: --cfg {overrides["cfg"]} was given, but the checkpoint holds a {family} '
+                              f'generator, not a StyleGAN3')
+
+
+def _apply_overrides(family, config, overrides, where):
+    """Command-line settings must agree with the checkpoint."""
+    given = {name: overrides[name] for name in _OVERRIDE_FLAGS if overrides.get(name) is not None}
+    if family == 'stylegan2':
+        return sg2.apply_overrides(config, given, where)
+    held = {'img_resolution': config.img_resolution, 'z_dim': config.z_dim,
+            'w_dim': config.z_dim + config.c_dim if family == 'pggan' else config.w_dim}
+    for name, value in given.items():
+        if name == 'channel_base':  # any base that gives the same channel counts agrees
+            res_list = [2 ** i for i in range(2, config.img_resolution.bit_length())]
+            if all(min(int(value) // r, config.channel_max) == config.channels(r) for r in res_list):
+                continue
+            held[name] = config.channel_base
+        elif held[name] == value:
+            continue
+        raise CheckpointError(f'{where}: {_OVERRIDE_FLAGS[name]} gives {name}={value}, '
+                              f'but the checkpoint holds {name}={held[name]}')
+    return config
+
+
+# ----------------------------------------------------------------------------
+# StyleGAN2 (official TensorFlow and StyleGAN2-ADA TensorFlow) -> our StyleGAN2 module.
+
+def _read_stylegan2(variables, kwargs, where):
+    _check_kwargs(kwargs, _SG2_FIXED, where)
+    if 'mapping/LabelConcat/weight' in variables:
+        raise CheckpointError(f'{where}: conditional StyleGAN2 TensorFlow networks with mapping/LabelConcat/weight '
+                              f'(labels normalised together with z) are not supported')
+    if any(name.startswith('synthesis/ToRGB_lod') for name in variables):
+        raise CheckpointError(f'{where}: StyleGAN2 networks with progressive-growing ToRGB_lod layers '
+                              f'(G_synthesis_stylegan_revised) are not supported')
+    mapping_layers = _count(variables, 'mapping/Dense{}/weight')
+    dense0 = _shape(variables, 'mapping/Dense0/weight', where, ndim=2)
+    w_dim = _shape(variables, f'mapping/Dense{mapping_layers - 1}/weight', where, ndim=2)[1]
+    c_dim, embed = 0, 0
+    if 'mapping/LabelEmbed/weight' in variables:
+        c_dim, embed = _shape(variables, 'mapping/LabelEmbed/weight', where, ndim=2)
+    z_dim = dense0[0] - embed
+    hidden = dense0[1] if mapping_layers > 1 else w_dim
+    resolutions = _resolutions(variables, 'synthesis/{0}x{0}/Conv1/weight')
+    channels = {4: _shape(variables, 'synthesis/4x4/Conv/weight', where, ndim=4)[3]}
+    for res in resolutions[1:]:
+        channels[res] = _shape(variables, f'synthesis/{res}x{res}/Conv1/weight', where, ndim=4)[3]
+    channel_base, channel_max = infer_channel_formula(channels, where)
+    resolution = resolutions[-1]
+    if any(name.endswith('/Skip/weight') for name in variables):
+        architecture = 'resnet'
+    elif 'synthesis/4x4/ToRGB/weight' in variables or resolution == 4:
+        architecture = 'skip'
+    else:
+        architecture = 'orig'
+    img_channels = _shape(variables, f'synthesis/{resolution}x{resolution}/ToRGB/weight', where, ndim=4)[3]
+    _check_kwarg_values(kwargs, {'latent_size': z_dim, 'dlatent_size': w_dim, 'label_size': c_dim,
+                                 'resolution': resolution, 'num_channels': img_channels,
+                                 'mapping_layers': mapping_layers, 'architecture': architecture}, where)
+    try:
+        config = StyleGAN2Config(
+            z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=resolution, img_channels=img_channels,
+            mapping_layers=mapping_layers, mapping_lr_multiplier=float(kwargs.get('mapping_lrmul', 0.01)),
+            mapping_layer_features=hidden if hidden != w_dim else None,
+            mapping_embed_features=embed if embed not in (0, w_dim) else None,
+            channel_base=channel_base, channel_max=channel_max, conv_clamp=kwargs.get('conv_clamp'),
+            architecture=architecture, num_fp16_res=int(kwargs.get('num_fp16_res') or 0))
+    except ValueError as error:
+        raise CheckpointError(f'{where}: {error}') from None
+    return config, _convert(variables, *_stylegan2_entries(config), where)
+
+
+def _stylegan2_entries(config):
+    entries = []
+    embed = (config.mapping_embed_features or config.w_dim) if config.c_dim else 0
+    hidden = config.mapping_layer_features or config.w_dim
+    features = [config.z_dim + embed] + [hidden] * (config.mapping_layers - 1) + [config.w_dim]
+    for i in range(config.mapping_layers):
+        entries += [(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', (features[i], features[i + 1]), _dense),
+                    (f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias', (features[i + 1],), None)]
+    if config.c_dim:
+        entries += [('mapping/LabelEmbed/weight', 'mapping.embed.weight', (config.c_dim, embed), _dense),
+                    ('mapping/LabelEmbed/bias', 'mapping.embed.bias', (embed,), None)]
+    entries.append(('dlatent_avg', 'mapping.w_avg', (config.w_dim,), None))
+    ignored = {'lod': ((), _lod_is_zero, True)}  # G_main of StyleGAN2-ADA has none
+    ch4 = config.channels(4)
+    entries.append(('synthesis/4x4/Const/const', 'synthesis.b4.const', (1, ch4, 4, 4), _squeeze0))
+    w_dim, img_channels = config.w_dim, config.img_channels
+    log2 = config.img_resolution.bit_length() - 1
+    for r in range(2, log2 + 1):
+        res, ch = 2 ** r, config.channels(2 ** r)
+        prev = config.channels(res // 2)
+        if res == 4:
+            layers = [('synthesis/4x4/Conv', 'conv1', ch, 0, _conv)]
+        else:
+            layers = [(f'synthesis/{res}x{res}/Conv0_up', 'conv0', prev, 2 * r - 5, _conv_flipped),
+                      (f'synthesis/{res}x{res}/Conv1', 'conv1', ch, 2 * r - 4, _conv)]
+        for scope, name, cin, noise_idx, kernel in layers:
+            dst = f'synthesis.b{res}.{name}'
+            entries += [
+                (f'{scope}/weight', f'{dst}.weight', (3, 3, cin, ch), kernel),
+                (f'{scope}/bias', f'{dst}.bias', (ch,), None),
+                (f'{scope}/noise_strength', f'{dst}.noise_strength', (), None),
+                (f'{scope}/mod_weight', f'{dst}.affine.weight', (w_dim, cin), _dense),
+                (f'{scope}/mod_bias', f'{dst}.affine.bias', (cin,), _plus_one),
+                (f'synthesis/noise{noise_idx}', f'{dst}.noise_const', (1, 1, res, res), _squeeze01),
+            ]
+        if config.architecture == 'skip' or res == config.img_resolution:
+            scope, dst = f'synthesis/{res}x{res}/ToRGB', f'synthesis.b{res}.torgb'
+            entries += [
+                (f'{scope}/weight', f'{dst}.weight', (1, 1, ch, img_channels), _conv),
+                (f'{scope}/bias', f'{dst}.bias', (img_channels,), None),
+                (f'{scope}/mod_weight', f'{dst}.affine.weight', (w_dim, ch), _dense),
+                (f'{scope}/mod_bias', f'{dst}.affine.bias', (ch,), _plus_one),
+            ]
+        if config.architecture == 'resnet' and res > 4:
+            entries.append((f'synthesis/{res}x{res}/Skip/weight', f'synthesis.b{res}.skip.weight',
+                            (1, 1, prev, ch), _conv_flipped))
+    return entries, ignored
+
+
+# ----------------------------------------------------------------------------
+# StyleGAN (v1) -> our StyleGAN module.
+
+def _read_stylegan(variables, kwargs, where):
+    _check_kwargs(kwargs, _SG1_FIXED, where)
+    mapping_layers = _count(variables, 'mapping/Dense{}/weight')
+    dense0 = _shape(variables, 'mapping/Dense0/weight', where, ndim=2)
+    w_dim = _shape(variables, f'mapping/Dense{mapping_layers - 1}/weight', where, ndim=2)[1]
+    if 'mapping/LabelConcat/weight' in variables:
+        c_dim, z_dim = _shape(variables, 'mapping/LabelConcat/weight', where, ndim=2)
+    else:
+        c_dim, z_dim = 0, dense0[0]
+    resolutions = _resolutions(variables, 'synthesis/{0}x{0}/Conv1/weight')
+    channels = {4: _shape(variables, 'synthesis/4x4/Const/const', where, ndim=4)[1]}
+    for res in resolutions[1:]:
+        channels[res] = _shape(variables, f'synthesis/{res}x{res}/Conv1/weight', where, ndim=4)[3]
+    channel_base, channel_max = infer_channel_formula(channels, where)
+    resolution = resolutions[-1]
+    img_channels = _shape(variables, 'synthesis/ToRGB_lod0/weight', where, ndim=4)[3]
+    _check_kwarg_values(kwargs, {'latent_size': z_dim, 'dlatent_size': w_dim, 'label_size': c_dim,
+                                 'resolution': resolution, 'num_channels': img_channels,
+                                 'mapping_layers': mapping_layers}, where)
+    try:
+        config = StyleGANConfig(
+            z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=resolution, img_channels=img_channels,
+            mapping_layers=mapping_layers, mapping_features=dense0[1] if mapping_layers > 1 else w_dim,
+            mapping_lr_multiplier=float(kwargs.get('mapping_lrmul', 0.01)), channel_base=channel_base,
+            channel_max=channel_max, fused_scale=kwargs.get('fused_scale', 'auto'))
+    except ValueError as error:
+        raise CheckpointError(f'{where}: {error}') from None
+    return config, _convert(variables, *_stylegan_entries(config), where)
+
+
+def _stylegan_entries(config):
+    entries = []
+    ignored = {'lod': ((), _lod_is_zero, False), 'synthesis/lod': ((), _lod_is_zero, False)}
+    in_features = config.z_dim * (2 if config.c_dim else 1)
+    features = [in_features] + [config.mapping_features] * (config.mapping_layers - 1) + [config.w_dim]
+    for i in range(config.mapping_layers):
+        entries += [(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', (features[i], features[i + 1]), _dense),
+                    (f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias', (features[i + 1],), None)]
+    if config.c_dim:
+        entries.append(('mapping/LabelConcat/weight', 'mapping.embed', (config.c_dim, config.z_dim), None))
+    entries.append(('dlatent_avg', 'mapping.w_avg', (config.w_dim,), None))
+    entries.append(('synthesis/4x4/Const/const', 'synthesis.const', (1, config.channels(4), 4, 4), _squeeze0))
+    log2 = config.img_resolution.bit_length() - 1
+    for k, r in enumerate(range(2, log2 + 1)):
+        res, ch = 2 ** r, config.channels(2 ** r)
+        if res == 4:
+            scopes = [('synthesis/4x4/Const', 0), ('synthesis/4x4/Conv', ch)]
+        else:
+            scopes = [(f'synthesis/{res}x{res}/Conv0_up', config.channels(res // 2)),
+                      (f'synthesis/{res}x{res}/Conv1', ch)]
+        for offset, (scope, cin) in enumerate(scopes):
+            idx = 2 * k + offset
+            dst = f'synthesis.layer{idx}'
+            if cin:  # both fused and separate upsampling store [kh, kw, in, out]
+                entries.append((f'{scope}/weight', f'{dst}.weight', (3, 3, cin, ch), _conv))
+            entries += [
+                (f'{scope}/bias', f'{dst}.bias', (ch,), None),
+                (f'{scope}/Noise/weight', f'{dst}.noise_strength', (ch,), None),
+                (f'{scope}/StyleMod/weight', f'{dst}.affine.weight', (config.w_dim, 2 * ch), _dense),
+                (f'{scope}/StyleMod/bias', f'{dst}.affine.bias', (2 * ch,), None),
+                (f'synthesis/noise{idx}', f'{dst}.noise_const', (1, 1, res, res), _squeeze01),
+            ]
+        rgb = (1, 1, ch, config.img_channels), (config.img_channels,)
+        lod = log2 - r
+        if lod == 0:
+            entries += [('synthesis/ToRGB_lod0/weight', 'synthesis.torgb.weight', rgb[0], _conv),
+                        ('synthesis/ToRGB_lod0/bias', 'synthesis.torgb.bias', rgb[1], None)]
+        else:  # ToRGB of a lower level of detail: unused at lod 0.
+            ignored[f'synthesis/ToRGB_lod{lod}/weight'] = (rgb[0], None, False)
+            ignored[f'synthesis/ToRGB_lod{lod}/bias'] = (rgb[1], None, False)
+    return entries, ignored
+
+
+# ----------------------------------------------------------------------------
+# PGGAN -> our PGGAN module.
+
+def _read_pggan(variables, kwargs, where):
+    _check_kwargs(kwargs, _PGGAN_FIXED, where)
+    resolutions = _resolutions(variables, '{0}x{0}/Conv1/weight')
+    channels = {4: _shape(variables, '4x4/Conv/weight', where, ndim=4)[3]}
+    for res in resolutions[1:]:
+        channels[res] = _shape(variables, f'{res}x{res}/Conv1/weight', where, ndim=4)[3]
+    channel_base, channel_max = infer_channel_formula(channels, where)
+    resolution = resolutions[-1]
+    fused = [f'{res}x{res}/Conv0_up/weight' in variables for res in resolutions[1:]]
+    if len(set(fused)) > 1:
+        raise CheckpointError(f'{where}: some upsampling layers are fused (Conv0_up) and some are not (Conv0)')
+    fused_scale = bool(fused and fused[0])
+    z_dim = _shape(variables, '4x4/Dense/weight', where, ndim=2)[0]
+    img_channels = _shape(variables, 'ToRGB_lod0/weight', where, ndim=4)[3]
+    _check_kwarg_values(kwargs, {'latent_size': z_dim, 'resolution': resolution, 'num_channels': img_channels,
+                                 'fused_scale': fused_scale}, where)
+    try:
+        config = PGGANConfig(z_dim=z_dim, c_dim=0, img_resolution=resolution, img_channels=img_channels,
+                             channel_base=channel_base, channel_max=channel_max, fused_scale=fused_scale)
+    except ValueError as error:
+        raise CheckpointError(f'{where}: {error}') from None
+    return config, _convert(variables, *_pggan_entries(config), where)
+
+
+def _pggan_dense(channels):
+    """TF dense [z, 16 * C] (reshaped to [C, 4, 4]) -> flipped 4x4 kernel [C, z, 4, 4] of a 1x1 input."""
+    def convert(value):
+        return value.reshape(value.shape[0], channels, 4, 4).permute(1, 0, 2, 3).flip([2, 3])
+    return convert
+
+
+def _conv_transposed(value):
+    """TF transposed-convolution kernel [kh, kw, out, in] -> [out, in, kh, kw]."""
+    return value.permute(2, 3, 0, 1)
+
+
+def _pggan_entries(config):
+    ignored = {'lod': ((), _lod_is_zero, False)}
+    ch4 = config.channels(4)
+    entries = [('4x4/Dense/weight', 'synthesis.layer0.weight', (config.z_dim, 16 * ch4), _pggan_dense(ch4)),
+               ('4x4/Dense/bias', 'synthesis.layer0.bias', (ch4,), None),
+               ('4x4/Conv/weight', 'synthesis.layer1.weight', (3, 3, ch4, ch4), _conv),
+               ('4x4/Conv/bias', 'synthesis.layer1.bias', (ch4,), None)]
+    log2 = config.img_resolution.bit_length() - 1
+    for k, r in enumerate(range(3, log2 + 1), start=1):
+        res, ch, prev = 2 ** r, config.channels(2 ** r), config.channels(2 ** (r - 1))
+        if config.fused_scale:
+            up = (f'{res}x{res}/Conv0_up', (3, 3, ch, prev), _conv_transposed)
+        else:
+            up = (f'{res}x{res}/Conv0', (3, 3, prev, ch), _conv)
+        entries += [(f'{up[0]}/weight', f'synthesis.layer{2 * k}.weight', up[1], up[2]),
+                    (f'{up[0]}/bias', f'synthesis.layer{2 * k}.bias', (ch,), None),
+                    (f'{res}x{res}/Conv1/weight', f'synthesis.layer{2 * k + 1}.weight', (3, 3, ch, ch), _conv),
+                    (f'{res}x{res}/Conv1/bias', f'synthesis.layer{2 * k + 1}.bias', (ch,), None)]
+    for r in range(2, log2 + 1):
+        ch, lod = config.channels(2 ** r), log2 - r
+        rgb = (1, 1, ch, config.img_channels), (config.img_channels,)
+        if lod == 0:
+            entries += [('ToRGB_lod0/weight', 'synthesis.torgb.weight', rgb[0], _conv),
+                        ('ToRGB_lod0/bias', 'synthesis.torgb.bias', rgb[1], None)]
+        else:  # ToRGB of a lower level of detail: unused at lod 0.
+            ignored[f'ToRGB_lod{lod}/weight'] = (rgb[0], None, False)
+            ignored[f'ToRGB_lod{lod}/bias'] = (rgb[1], None, False)
+    return entries, ignored
