@@ -34,7 +34,7 @@ def run(args):
 
 
 def test_catalog_name_sets_layers_and_distances(mirror):
-    model = save_model(mirror / 'g.pt', 'stylegan2', z_dim=512, w_dim=512, img_resolution=64, channel_base=256,
+    model = save_model(mirror / 'g.pt', 'stylegan2', z_dim=512, w_dim=512, img_resolution=128, channel_base=256,
                        channel_max=8, mapping_layers=2)
     result = run([model, 'eyesize', '--nums', 2, '--step', 3, '--save_dir', mirror / 'out', '--no-gif'])
     assert result.exit_code == 0, result.output
