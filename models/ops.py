@@ -341,3 +341,61 @@ class FullyConnectedLayer(nn.Module):
 
     def extra_repr(self):
         return f'in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}'
+
+
+# ----------------------------------------------------------------------------
+# Mapping network shared by StyleGAN2 and StyleGAN3 (NVlabs' MappingNetwork).
+
+def truncate(ws, w_avg, truncation_psi=1, truncation_cutoff=None):
+    """Move `ws` `[N, num_ws, w_dim]` towards `w_avg` on the first `truncation_cutoff` layers."""
+    if truncation_psi == 1:
+        return ws
+    truncated = w_avg.lerp(ws, truncation_psi)
+    if truncation_cutoff is None or truncation_cutoff >= ws.shape[1]:
+        return truncated
+    layer = torch.arange(ws.shape[1], device=ws.device).reshape(1, -1, 1)
+    return torch.where(layer < truncation_cutoff, truncated, ws)
+
+
+class MappingNetwork(nn.Module):
+    """z (and c) -> w, broadcast to `num_ws` copies, with truncation.
+
+    `config` needs `z_dim`, `c_dim`, `w_dim`, `mapping_layers`,
+    `mapping_lr_multiplier`, `mapping_layer_features` and `mapping_embed_features`.
+    """
+
+    def __init__(self,
+                 config,    # StyleGAN2Config or StyleGAN3Config.
+                 num_ws,    # Number of ws to broadcast to.
+                 ):
+        super().__init__()
+        self.z_dim = config.z_dim
+        self.c_dim = config.c_dim
+        self.w_dim = config.w_dim
+        self.num_ws = num_ws
+        self.num_layers = config.mapping_layers
+        embed = (config.mapping_embed_features or config.w_dim) if config.c_dim > 0 else 0
+        hidden = config.mapping_layer_features or config.w_dim
+        features = [config.z_dim + embed] + [hidden] * (self.num_layers - 1) + [config.w_dim]
+        if config.c_dim > 0:
+            self.embed = FullyConnectedLayer(config.c_dim, embed)
+        for idx in range(self.num_layers):
+            layer = FullyConnectedLayer(features[idx], features[idx + 1], activation='lrelu',
+                                        lr_multiplier=config.mapping_lr_multiplier)
+            setattr(self, f'fc{idx}', layer)
+        self.register_buffer('w_avg', torch.zeros([config.w_dim]))
+
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f'z must have shape [N, {self.z_dim}], got {tuple(z.shape)}')
+        x = normalize_2nd_moment(z.to(torch.float32))  # [N, z_dim]
+        if self.c_dim > 0:
+            if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
+                got = None if c is None else tuple(c.shape)
+                raise ValueError(f'this generator needs a label c of shape [N, {self.c_dim}], got {got}')
+            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
+            x = torch.cat([x, y], dim=1)
+        for idx in range(self.num_layers):
+            x = getattr(self, f'fc{idx}')(x)
+        ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
+        return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)

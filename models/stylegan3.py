@@ -304,55 +304,6 @@ def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=np
 # ----------------------------------------------------------------------------
 # Networks.
 
-class MappingNetwork(nn.Module):
-    """z (and c) -> w, broadcast to `num_ws` copies, with truncation."""
-
-    def __init__(self,
-                 config,    # StyleGAN3Config.
-                 ):
-        super().__init__()
-        self.z_dim = config.z_dim
-        self.c_dim = config.c_dim
-        self.w_dim = config.w_dim
-        self.num_ws = config.num_ws
-        self.num_layers = config.mapping_layers
-        embed = (config.mapping_embed_features or config.w_dim) if config.c_dim > 0 else 0
-        hidden = config.mapping_layer_features or config.w_dim
-        features = [config.z_dim + embed] + [hidden] * (self.num_layers - 1) + [config.w_dim]
-        if config.c_dim > 0:
-            self.embed = ops.FullyConnectedLayer(config.c_dim, embed)
-        for idx in range(self.num_layers):
-            layer = ops.FullyConnectedLayer(features[idx], features[idx + 1], activation='lrelu',
-                                            lr_multiplier=config.mapping_lr_multiplier)
-            setattr(self, f'fc{idx}', layer)
-        self.register_buffer('w_avg', torch.zeros([config.w_dim]))
-
-    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f'z must have shape [N, {self.z_dim}], got {tuple(z.shape)}')
-        x = ops.normalize_2nd_moment(z.to(torch.float32))  # [N, z_dim]
-        if self.c_dim > 0:
-            if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(f'this generator needs a label c of shape [N, {self.c_dim}], got {got}')
-            y = ops.normalize_2nd_moment(self.embed(c.to(torch.float32)))
-            x = torch.cat([x, y], dim=1)
-        for idx in range(self.num_layers):
-            x = getattr(self, f'fc{idx}')(x)
-        ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
-        return self.truncate(ws, truncation_psi, truncation_cutoff)
-
-    def truncate(self, ws, truncation_psi=1, truncation_cutoff=None):
-        """Move `ws` `[N, num_ws, w_dim]` towards `w_avg` on the first `truncation_cutoff` layers."""
-        if truncation_psi == 1:
-            return ws
-        truncated = self.w_avg.lerp(ws, truncation_psi)
-        if truncation_cutoff is None or truncation_cutoff >= ws.shape[1]:
-            return truncated
-        layer = torch.arange(ws.shape[1], device=ws.device).reshape(1, -1, 1)
-        return torch.where(layer < truncation_cutoff, truncated, ws)
-
-
 class SynthesisInput(nn.Module):
     """Fourier features, rotated and translated by `w` and by the user `transform`."""
 
@@ -501,7 +452,7 @@ class StyleGAN3Generator(nn.Module):
         self.img_resolution = config.img_resolution
         self.img_channels = config.img_channels
         self.synthesis = SynthesisNetwork(config)
-        self.mapping = MappingNetwork(config)
+        self.mapping = ops.MappingNetwork(config, config.num_ws)
 
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const', **kwargs):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
