@@ -1,23 +1,266 @@
 """Named models: family, configuration, download URL and checksum.
 
-A name resolves to `checkpoints/<name>.pth` (or `.pkl`) under the checkpoint
-folder (`$GANSEMANTICS_CHECKPOINTS`, default `./checkpoints`).
+A name resolves to `<checkpoint dir>/<name>.pth` (genforce models) or
+`<name>.pkl` (NVlabs releases), the checkpoint folder being
+`$GANSEMANTICS_CHECKPOINTS` (default `./checkpoints`). A missing file is
+downloaded (to a temporary name, then renamed; checked against its SHA-256
+when known) unless `$GANSEMANTICS_OFFLINE` is set; when it cannot be fetched,
+`resolve` stops with one line saying where to put it and where to get it.
+
+Names:
+
+- genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`), the
+  official networks converted to genforce `.pth` files; the names, resolutions
+  and URLs are those of SeFa's `models/model_zoo.py`.
+- NVlabs' official PyTorch pickles: the StyleGAN2 and StyleGAN3 releases on
+  NGC (`stylegan2-ffhq-1024x1024`, `stylegan3-r-afhqv2-512x512`, ...) and the
+  stylegan2-ada-pytorch releases (`stylegan2-ada-ffhq`, ... for `ffhq.pkl`, ...).
 """
 
+import hashlib
 import os
+import socket
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 
-ZOO = {}
+__all__ = ['ZOO', 'ZooEntry', 'checkpoint_dir', 'is_zoo_name', 'zoo_names', 'entry', 'local_path', 'resolve',
+           'download_url']
 
+OFFLINE_ENV = 'GANSEMANTICS_OFFLINE'
+CHECKPOINTS_ENV = 'GANSEMANTICS_CHECKPOINTS'
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One named model."""
+
+    name: str                  # Zoo name, also the local file name (without extension).
+    family: str                # 'pggan', 'stylegan', 'stylegan2' or 'stylegan3'.
+    resolution: int            # Output resolution.
+    url: str                   # Where the checkpoint is published.
+    ext: str = '.pth'          # '.pth' (genforce) or '.pkl' (NVlabs pickle).
+    sha256: str = None         # Checksum of the file, None when not published.
+    config: dict = field(default_factory=dict)  # Hints: format, cfg, c_dim, dataset (readers infer the rest).
+
+    @property
+    def filename(self):
+        return self.name + self.ext
+
+
+# ----------------------------------------------------------------------------
+# genforce's SeFa zoo (models/model_zoo.py of genforce/sefa): genforce .pth files.
+
+_ONEDRIVE = 'https://mycuhk-my.sharepoint.com/:u:/g/personal/1155082926_link_cuhk_edu_hk/'
+
+_GENFORCE = {  # name: (resolution, share id and key)
+    # PGGAN official.
+    'pggan_celebahq1024': (1024, 'EW_3jQ6E7xlKvCSHYrbmkQQBAB8tgIv5W5evdT6-GuXiWw?e=gRifVa'),
+    'pggan_bedroom256': (256, 'EUZQWGz2GT5Bh_GJLalP63IBvCsXDTOxDFIC_ZBsmoEacA?e=VNXiDb'),
+    'pggan_livingroom256': (256, 'Efzh6qQv6QtCm0YN1lulH-YByqdE3AqlI-E6US_hXMuiig?e=ppdyB2'),
+    'pggan_diningroom256': (256, 'EcLb3_hGUkdClompZo27xk0BNmotgbFqdIeu-ZOGJsBMRg?e=xjYpN3'),
+    'pggan_kitchen256': (256, 'ESCyg6hpNn1LlHVX_un1wLsBZAORUNkW9MO2kU1X5kafAQ?e=09TbGC'),
+    'pggan_church256': (256, 'EQ8cKujs2TVGjCL_j6bsnk8BqD9REF2ME2lBnpbTPsqIvA?e=zH55fT'),
+    'pggan_tower256': (256, 'EeyBJvgRVGJClKr1KKYDF_cBT1FDepRU1-GLqYNh8W9-fQ?e=nrpa5N'),
+    'pggan_bridge256': (256, 'EZ2QScfPy19PiDERLJQ3gPMBP4WmvZHwhNFLzfaP2YD8hQ?e=bef1U9'),
+    'pggan_restaurant256': (256, 'ERvJ4pz8jgtMrcuJXUfcOQEBDugZ099_TetCQs-9-ILCVg?e=qYsVdQ'),
+    'pggan_classroom256': (256, 'EUU9SCOPUxhMoUS4Ceo9kl0BQkVK7d69lA-JeOP-zOWvXw?e=YIB4no'),
+    'pggan_conferenceroom256': (256, 'EX8AF0_6NoJAl5vKFewHWnsBk0r4PK4WsqsMrJyj84TrqQ?e=oNQIZS'),
+    'pggan_person256': (256, 'EWu4SqR42YpCoqsVJOcM2cMBcdfXA0j5wZ2hno9X0R9ydQ?e=KuDRns'),
+    'pggan_cat256': (256, 'EQdveyUNOMtAue52n6BxoHoB6Yup5-PTvBDmyfUn7Un4Hw?e=7acGbT'),
+    'pggan_dog256': (256, 'ESaKyXA5fGlOvXJYDDFbT2kB9c0HlXh9n_wnyhiP05nhow?e=d4aKDV'),
+    'pggan_bird256': (256, 'Ef2p4Pd3AKVCmSm00YikCIABhylh2dLPaFjPfPVn3RiTXA?e=9bRitp'),
+    'pggan_horse256': (256, 'EXwCPdv6XqJFtuvFFoswRScBmLJbhKzaC5D_iovl1GFOTw?e=WDdD77'),
+    'pggan_sheep256': (256, 'ER6J5EKjAUNFtm9VwLf-uUsBZ5dnqxeKsPxY9ijiPtMhcQ?e=OKtfva'),
+    'pggan_cow256': (256, 'ERZLxw7N7xJPm72FyePTbpcByzrr0pH-Fg7qyLt5tYGXwQ?e=ovIPCl'),
+    'pggan_car256': (256, 'EfGc2we47aFDtAY1548pRvsByIju-uXRbkZEFpJotuPKZw?e=DQqVj8'),
+    'pggan_bicycle256': (256, 'Ed1dN_FgwmdBgeNWhaRUry8BgwT88-n2ppicSDPx-f7f_Q?e=bxTxnf'),
+    'pggan_motorbike256': (256, 'EV3yQdeJXIdPjZbMO0mp2-MBJbKuuBdypzBL4gnedO57Dw?e=tXdvtD'),
+    'pggan_bus256': (256, 'Ed7-OYLnq0RCqRlM8qK8wZ8B87dz_NUxIKBrvyFUwRCEbg?e=VP5bmX'),
+    'pggan_train256': (256, 'EedE2cozKOVAkhvbdLd4SfwBknFW8vWZnKiqgeIBbAvCCA?e=BrLpTl'),
+    'pggan_boat256': (256, 'Eb39waqQFr9Bp4wO0rC5NHwB0Vz2NGCuqbRPucguBIkDrg?e=lddSyL'),
+    'pggan_airplane256': (256, 'Ee6FzIx3KjNDhxrS5mDvpCEB3iQ7TgErmKhbwbV-eF07iw?e=xflPXa'),
+    'pggan_bottle256': (256, 'EWhoy2AFCTZGtEG1UoayWjcB9Kdc_wreJ8p4RlBB93nbNg?e=DMZceU'),
+    'pggan_chair256': (256, 'EbQRTfwdostBhXG30Uacn7ABsEUFa-tEW3oxiM5zDYQbRw?e=FkB7T0'),
+    'pggan_pottedplant256': (256, 'EWg7hnoGATBOuJvXWr4m7CQBJL9o7nqnD6nOMRhtH2SKXg?e=Zi3hjD'),
+    'pggan_tvmonitor256': (256, 'EVXwttoJVtBMuhHNDdK3cMwBdMiZARJV38PMTsL6whnFlA?e=RbG0ru'),
+    'pggan_diningtable256': (256, 'EXVzBkbmTCVImMtuHLCTBeMBXZmv0RWyx5KXQQAe7-7D5w?e=6RYSnm'),
+    'pggan_sofa256': (256, 'EaADQYDXwY9NrzbiUFcRYRgBOu1GdJMG8YgNZZmbNjbn-Q?e=DqKrXG'),
+    # StyleGAN official.
+    'stylegan_ffhq1024': (1024, 'EdfMxgb0hU9BoXwiR3dqYDEBowCSEF1IcsW3n4kwfoZ9OQ?e=VwIV58'),
+    'stylegan_celebahq1024': (1024, 'EcCdXHddE7FOvyfmqeOyc9ABqVuWh8PQYFnV6JM1CXvFig?e=1nUYZ5'),
+    'stylegan_bedroom256': (256, 'Ea6RBPddjcRNoFMXm8AyEBcBUHdlRNtjtclNKFe89amjBw?e=Og8Vff'),
+    'stylegan_cat256': (256, 'EVjX8u9HuehLip3z0hRfIHcB7QtoFkTB7NiRDb8nrKOl2w?e=lHcp1B'),
+    'stylegan_car512': (512, 'EcRJNNzzUzJGjI2X53S9HjkBhXkKT5JRd6Q3IIhCY1AyRw?e=FvMRNj'),
+    # StyleGAN trained by genforce.
+    'stylegan_celeba_partial256': (256, 'ET2etKNzMS9JmHj5j60fqMcBRJfQfYNvqUrujaIXxCvKDQ?e=QReLE6'),
+    'stylegan_ffhq256': (256, 'ES-NAUCC2qdHg87BftvlBiQBVpbJ8-005Q4TNr5KrOxQEw?e=00AnWt'),
+    'stylegan_ffhq512': (512, 'EZYrrwOiEgVOg-PfGv7QTegBzFQ9yq2v7o1WxNq5JJ9KNA?e=SZU8PI'),
+    'stylegan_livingroom256': (256, 'EfFCYLHjqbFDmjOvCCFJgDcBZ1QYgETfZJxp4ZTHjLxZBg?e=InVd0n'),
+    'stylegan_diningroom256': (256, 'ERsUza_hSFRIm4iZCag7P0kBQ9EIdfQKByw4QYt_ay97lg?e=Cimh7S'),
+    'stylegan_kitchen256': (256, 'ERcYvoingQNKix35lUs0vUkBQQkAZMp1rtDxjwNlOJAoaA?e=a1Tcwr'),
+    'stylegan_apartment256': (256, 'EfurPNSB2BRFtXdqGkmDD6YBwyKN8YK2v7nKwnJQdsbf6A?e=w3oYa4'),
+    'stylegan_church256': (256, 'ETMgG1_d06tAlbUkJD1qA9IBaLZ9zJKPkG2kO-4jxhVV5w?e=Dbkb7o'),
+    'stylegan_tower256': (256, 'Ebm9QMgqB2VDqyIE5rFhreEBgZ_RyKcRf8bQ333K453u3w?e=if8sDj'),
+    'stylegan_bridge256': (256, 'Ed9QM6OP9sVHnazSp4cqPSEBb-ALfBPXRxP1hD7FsTYh8w?e=3vv06p'),
+    'stylegan_restaurant256': (256, 'ESDhYr01WtlEvBNFrVpFezcB2l9lF1rBYuHFoeNpBr5B7A?e=uFWFNh'),
+    'stylegan_classroom256': (256, 'EbWnI3oto9NPk-lxwZlWqPQB2atWpGiTWMIT59MzF9ij9Q?e=KvcNBg'),
+    'stylegan_conferenceroom256': (256, 'Eb1gVi3pGa9PgJ4XYYu_6yABQZ0ZcGDak4FEHaTHaeYFzw?e=0BeE8t'),
+    # StyleGAN third-party.
+    'stylegan_animeface512': (512, 'EWDWflY6lBpGgX0CGQpd2Z4B5wTEVamTOA9JRYne7zdCvA?e=tOzgYA'),
+    'stylegan_animeportrait512': (512, 'EXBvhTBi-v5NsnQtrxhFEKsBin4xg-Dud9Jr62AEwFTIxg?e=bMGK7r'),
+    'stylegan_artface512': (512, 'Eca0OiGqhyZMmoPbKahSBWQBWvcAH4q2CE3zdZJflp2jkQ?e=h4rWAm'),
+    # StyleGAN2 official.
+    'stylegan2_ffhq1024': (1024, 'EX0DNWiBvl5FuOQTF4oMPBYBNSalcxTK0AbLwBn9Y3vfgg?e=Q0sZit'),
+    'stylegan2_church256': (256, 'EQzDtJUdQ4ROunMGn2sZouEBmNeFX4QWvxjermVE5cZvNA?e=tQ7r9r'),
+    'stylegan2_cat256': (256, 'EUKXeBwUUbZJr6kup7PW4ekBx2-vmTp8FjcGb10v8bgJxQ?e=nkerMF'),
+    'stylegan2_horse256': (256, 'EconoT6tb69OuAIqfXRtGlsBZz4vBx01UmmFO-JAS356Jg?e=bcSCC4'),
+    'stylegan2_car512': (512, 'EYSnUsxU8KJFuMHhZm-JLWoB0nHxdlbrLHNZ_Qkoe3b9LA?e=Ycjp5A'),
+}
+
+# ----------------------------------------------------------------------------
+# NVlabs' official PyTorch pickles.
+
+_NGC = 'https://api.ngc.nvidia.com/v2/models/nvidia/research/{repo}/versions/1/files/{name}.pkl'
+_ADA = 'https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/{name}.pkl'
+
+_NVLABS_SG3 = [  # Listed in NVlabs/stylegan3's README.
+    'stylegan3-t-ffhq-1024x1024', 'stylegan3-t-ffhqu-1024x1024', 'stylegan3-t-ffhqu-256x256',
+    'stylegan3-r-ffhq-1024x1024', 'stylegan3-r-ffhqu-1024x1024', 'stylegan3-r-ffhqu-256x256',
+    'stylegan3-t-metfaces-1024x1024', 'stylegan3-t-metfacesu-1024x1024',
+    'stylegan3-r-metfaces-1024x1024', 'stylegan3-r-metfacesu-1024x1024',
+    'stylegan3-t-afhqv2-512x512', 'stylegan3-r-afhqv2-512x512',
+]
+_NVLABS_SG2 = [  # StyleGAN2 networks for the stylegan3 code base, listed in NVlabs/stylegan3's README.
+    'stylegan2-ffhq-1024x1024', 'stylegan2-ffhq-512x512', 'stylegan2-ffhq-256x256',
+    'stylegan2-ffhqu-1024x1024', 'stylegan2-ffhqu-256x256',
+    'stylegan2-metfaces-1024x1024', 'stylegan2-metfacesu-1024x1024',
+    'stylegan2-afhqv2-512x512', 'stylegan2-afhqcat-512x512', 'stylegan2-afhqdog-512x512',
+    'stylegan2-afhqwild-512x512', 'stylegan2-brecahad-512x512', 'stylegan2-cifar10-32x32',
+    'stylegan2-celebahq-256x256', 'stylegan2-lsundog-256x256',
+]
+_NVLABS_ADA = {  # stylegan2-ada-pytorch README: file -> resolution.
+    'ffhq': 1024, 'metfaces': 1024, 'afhqcat': 512, 'afhqdog': 512, 'afhqwild': 512, 'cifar10': 32,
+    'brecahad': 512,
+}
+
+
+def _build_zoo():
+    zoo = {}
+    for name, (resolution, share) in _GENFORCE.items():
+        family = name.split('_', 1)[0]
+        zoo[name] = ZooEntry(name, family, resolution, f'{_ONEDRIVE}{share}&download=1', '.pth',
+                             config={'format': 'genforce .pth', 'dataset': name.split('_', 1)[1]})
+    for name in _NVLABS_SG3:
+        _, cfg, dataset, size = name.split('-')
+        zoo[name] = ZooEntry(name, 'stylegan3', int(size.split('x')[0]),
+                             _NGC.format(repo='stylegan3', name=name), '.pkl',
+                             config={'format': 'NVlabs pickle', 'cfg': cfg.upper(), 'dataset': dataset})
+    for name in _NVLABS_SG2:
+        _, dataset, size = name.split('-')
+        hints = {'format': 'NVlabs pickle', 'dataset': dataset}
+        if dataset == 'cifar10':
+            hints['c_dim'] = 10
+        zoo[name] = ZooEntry(name, 'stylegan2', int(size.split('x')[0]),
+                             _NGC.format(repo='stylegan2', name=name), '.pkl', config=hints)
+    for dataset, resolution in _NVLABS_ADA.items():
+        name = f'stylegan2-ada-{dataset}'
+        hints = {'format': 'NVlabs pickle', 'dataset': dataset, 'published_as': f'{dataset}.pkl'}
+        if dataset == 'cifar10':
+            hints['c_dim'] = 10
+        zoo[name] = ZooEntry(name, 'stylegan2', resolution, _ADA.format(name=dataset), '.pkl', config=hints)
+    return zoo
+
+
+ZOO = _build_zoo()
+
+
+# ----------------------------------------------------------------------------
+# Lookup and download.
 
 def checkpoint_dir():
-    return os.environ.get('GANSEMANTICS_CHECKPOINTS', 'checkpoints')
+    """Folder of zoo checkpoints: `$GANSEMANTICS_CHECKPOINTS`, default `./checkpoints`."""
+    return os.environ.get(CHECKPOINTS_ENV) or 'checkpoints'
+
+
+def zoo_names():
+    return sorted(ZOO)
 
 
 def is_zoo_name(source):
     """A zoo name is a registered name that is not an existing path."""
-    return source in ZOO and not os.path.exists(source)
+    return str(source) in ZOO and not os.path.exists(str(source))
 
 
-def resolve(name):
-    """Local path of a zoo model."""
-    raise FileNotFoundError(name)
+def entry(name):
+    """The `ZooEntry` of a name; ValueError naming close matches otherwise."""
+    if name not in ZOO:
+        import difflib
+        close = difflib.get_close_matches(str(name), ZOO, n=3)
+        hint = f'; did you mean {", ".join(close)}?' if close else ''
+        raise ValueError(f'unknown model name {name!r}{hint}')
+    return ZOO[name]
+
+
+def local_path(name):
+    """Where the checkpoint of a zoo model is expected: `<checkpoint dir>/<name>.pth|.pkl`."""
+    return os.path.join(checkpoint_dir(), entry(name).filename)
+
+
+def resolve(name, download=None):
+    """Local path of a zoo model, downloading it when it is missing.
+
+    Args:
+        name: A zoo name.
+        download: `download(url, path, sha256)` used to fetch a missing file
+            (default `download_url`); nothing is fetched when
+            `$GANSEMANTICS_OFFLINE` is set.
+
+    Raises:
+        FileNotFoundError: one line naming the expected path and the URL, when
+            the file is missing and cannot be fetched.
+    """
+    item = entry(name)
+    path = local_path(name)
+    if os.path.isfile(path):
+        return path
+    missing = f'checkpoint for {name} not found at {path}; download it from {item.url} and put it there'
+    if os.environ.get(OFFLINE_ENV, '').strip() not in ('', '0'):
+        raise FileNotFoundError(missing)
+    try:
+        (download or download_url)(item.url, path, item.sha256)
+    except (OSError, urllib.error.URLError, socket.timeout, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FileNotFoundError(f'{missing} (download failed: {reason})') from None
+    return path
+
+
+def download_url(url, path, sha256=None, timeout=30, chunk=1 << 20):
+    """Fetch `url` to `path` through a temporary file in the same folder, with a progress bar.
+
+    Raises:
+        OSError / urllib.error.URLError: network or disk failure.
+        ValueError: the SHA-256 of the data differs from `sha256`.
+    """
+    from tqdm import tqdm
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.part', dir=folder)
+    digest = hashlib.sha256()
+    try:
+        request = urllib.request.Request(url, headers={'User-Agent': 'gansemantics'})
+        with os.fdopen(handle, 'wb') as out, urllib.request.urlopen(request, timeout=timeout) as response:
+            total = int(response.headers.get('Content-Length') or 0) or None
+            with tqdm(total=total, unit='B', unit_scale=True, desc=os.path.basename(path)) as bar:
+                while block := response.read(chunk):
+                    out.write(block)
+                    digest.update(block)
+                    bar.update(len(block))
+        if sha256 is not None and digest.hexdigest() != sha256.lower():
+            raise ValueError(f'{url}: SHA-256 {digest.hexdigest()} differs from the published {sha256}')
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

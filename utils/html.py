@@ -69,7 +69,7 @@ class HtmlPage:
         self.notes.append(str(text))
 
     def set_cell(self, row, col, text='', image=None, highlight=False):
-        """Set a cell; `image` is uint8 `[H, W, C]` (RGB) or None."""
+        """Set a cell; `text` may hold line breaks; `image` is uint8 `[H, W, C]` (RGB) or None."""
         self.cells[row][col] = {
             'text': str(text),
             'image': encode_data_uri(image, self.image_size) if image is not None else '',
@@ -92,7 +92,7 @@ class HtmlPage:
             lines.append('<tr>')
             for cell in row:
                 css = ' class="highlight"' if cell['highlight'] else ''
-                body = html.escape(cell['text'])
+                body = html.escape(cell['text']).replace('\n', '<br>')
                 if cell['image']:
                     body += f'<br><img src="{cell["image"]}" alt="{html.escape(cell["text"])}"/>'
                 lines.append(f'  <td{css}>{body}</td>')

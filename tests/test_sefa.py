@@ -1,0 +1,410 @@
+"""SeFa: factorisation against genforce's `factorize_weight`, sefa.py end to end, the model zoo."""
+
+import base64
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import models
+import sefa as sefa_script
+from models import zoo
+from models.checkpoints import genforce
+from semantics import sefa
+from tests.conftest import ROOT, golden_case, load_pt, max_abs_diff
+
+CASES = ['sefa_pggan_r32', 'sefa_stylegan_r32', 'sefa_stylegan2_r32']
+SELECTIONS = {'all': 'all', '0to1': '0-1', '2to5': '2-5', '3_7_9': '3,7,9'}
+TOL = 1e-4
+
+
+def golden_generator(case):
+    return models.load_generator(golden_case(case) / 'checkpoints' / f'{case}.pth')
+
+
+def aligned(directions, reference):
+    """`directions` with each row's sign flipped to agree with `reference`."""
+    signs = np.sign(np.sum(np.asarray(directions, np.float64) * np.asarray(reference, np.float64), axis=1))
+    return directions * signs[:, None]
+
+
+# ----------------------------------------------------------------------------
+# Factorisation.
+
+@pytest.mark.parametrize('case', CASES)
+def test_factorize_matches_golden(case):
+    G = golden_generator(case)
+    golden = load_pt(golden_case(case) / 'sefa.pt')
+    assert golden
+    for key, entry in golden.items():
+        layers, directions, eigenvalues = sefa.factorize(G, SELECTIONS[key])
+        assert layers == entry['layers'].tolist(), key
+        assert directions.dtype == np.float32 and directions.shape == (G.w_dim, G.w_dim)
+        assert np.allclose(np.linalg.norm(directions, axis=1), 1, atol=1e-6)
+        assert np.all(np.diff(eigenvalues) <= 0)
+        reference = entry['boundaries_sorted'].numpy()
+        assert max_abs_diff(aligned(directions, reference), reference) <= TOL, key
+        assert max_abs_diff(eigenvalues, entry['eigenvalues_sorted']) <= TOL * max(1, float(eigenvalues[0])), key
+        # The reference's unsorted order is a permutation of the same eigenpairs.
+        order = entry['order_desc'].numpy()
+        assert max_abs_diff(entry['eigenvalues_raw'].numpy()[order], entry['eigenvalues_sorted']) == 0
+
+
+def test_directions_are_deterministic_with_positive_peak():
+    G = golden_generator('sefa_stylegan2_r32')
+    _, first, _ = sefa.factorize(G, '0-1')
+    _, again, _ = sefa.factorize(G, [1, 0, 1])
+    assert np.array_equal(first, again)
+    peaks = first[np.arange(len(first)), np.abs(first).argmax(axis=1)]
+    assert np.all(peaks > 0)
+
+
+def test_stylegan2_layer_selection_uses_conv_affines_and_final_torgb():
+    G = golden_generator('sefa_stylegan2_r32')
+    names = [name for name, _ in sefa.selected_weights(G, sefa.parse_layers('all', G))]
+    assert names == ['synthesis.b4.conv1', 'synthesis.b8.conv0', 'synthesis.b8.conv1', 'synthesis.b16.conv0',
+                     'synthesis.b16.conv1', 'synthesis.b32.conv0', 'synthesis.b32.conv1', 'synthesis.b32.torgb']
+
+
+@pytest.mark.parametrize('text, expected', [('all', list(range(8))), ('0-1', [0, 1]), ('2-5,7', [2, 3, 4, 5, 7]),
+                                            (' 3 , 1-2 ', [1, 2, 3]), ('4', [4]), ('1-1,1', [1])])
+def test_parse_layers(text, expected):
+    G = golden_generator('sefa_stylegan_r32')
+    assert sefa.parse_layers(text, G) == expected
+
+
+@pytest.mark.parametrize('text, message', [('8', 'out of range'), ('0-9', 'out of range'), ('a', 'not an index'),
+                                           ('1-2-3', 'not an index'), ('3-1', 'empty range'), ('', 'no layers'),
+                                           ('-1', 'not an index'), ('1,,2', 'not an index')])
+def test_parse_layers_rejects(text, message):
+    G = golden_generator('sefa_stylegan_r32')
+    with pytest.raises(ValueError, match=message) as info:
+        sefa.parse_layers(text, G)
+    assert '\n' not in str(info.value) and '-L/--layer_idx' in str(info.value)
+
+
+def test_pggan_has_one_layer():
+    G = golden_generator('sefa_pggan_r32')
+    assert sefa.parse_layers('all', G) == [0] == sefa.parse_layers('0', G)
+    with pytest.raises(ValueError, match='layers 0-0'):
+        sefa.parse_layers('0-1', G)
+
+
+def test_biggan_factorizes_the_latent_columns_of_its_first_layer():
+    G = models.load_generator(golden_case('biggan_deep_r32') / 'hf')
+    layers, directions, eigenvalues = sefa.factorize(G)
+    assert layers == list(range(G.num_ws))
+    assert directions.shape == (G.z_dim, G.w_dim)
+    assert np.all(directions[:, G.z_dim:] == 0)
+    weight = G.synthesis.fc.weight.detach().double().numpy()[:, :G.z_dim].T  # [z_dim, out]
+    weight /= np.linalg.norm(weight, axis=0, keepdims=True)
+    expected = np.sort(np.linalg.eigvalsh(weight @ weight.T))[::-1].copy()
+    assert max_abs_diff(eigenvalues, expected) <= 1e-4 * expected[0]
+    gram = weight @ weight.T
+    top = directions[0, :G.z_dim].astype(np.float64)
+    assert abs(top @ gram @ top - expected[0]) <= 1e-4 * expected[0]
+    ws = sefa.sample_codes(G, 1, seed=0, truncation_psi=0.5, labels=torch.tensor([3]))
+    images = sefa.render_edits(G, ws, directions[0], layers, [-1.0, 0.0, 1.0], truncation_psi=0.5)
+    assert images.shape == (3, 3, 32, 32)
+    reference = G(ws[:, 0, :G.z_dim], torch.tensor([3]), truncation_psi=0.5)
+    assert max_abs_diff(images[1:2], reference) <= TOL
+
+
+def test_stylegan3_factorizes_its_style_layers():
+    stylegan3 = pytest.importorskip('models.stylegan3')
+    config = stylegan3.StyleGAN3Config(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max=16,
+                                       num_layers=4, num_critical=1, num_fp16_res=0)
+    torch.manual_seed(1)
+    G = models.build_generator('stylegan3', config).eval()
+    layers, directions, _ = sefa.factorize(G)
+    assert layers == list(range(1, G.num_ws))
+    assert directions.shape == (16, 16)
+    with pytest.raises(ValueError, match='feeds no style layer'):
+        sefa.parse_layers('0-2', G)
+
+
+# ----------------------------------------------------------------------------
+# Editing, as sefa.py does it.
+
+@pytest.mark.parametrize('case', CASES)
+def test_edits_match_golden(case):
+    G = golden_generator(case)
+    edits = load_pt(golden_case(case) / 'sefa_edits.pt')
+    golden = load_pt(golden_case(case) / 'sefa.pt')['all']
+    codes = sefa.sample_codes(G, 1, seed=0, truncation_psi=0.7, truncation_cutoff=8)  # [1, num_ws, w_dim]
+    assert max_abs_diff(codes.reshape(edits['codes'].shape), edits['codes']) <= TOL
+    layers, directions, _ = sefa.factorize(G, 'all')
+    boundary = golden['boundaries_raw'][int(edits['sem_id'])].numpy()  # the reference's raw order
+    distances = edits['distances'].numpy()
+    # The reference's boundary through our editing and rendering.
+    images = sefa.render_edits(G, codes, boundary, layers, distances)
+    assert max_abs_diff(images, edits['images']) <= TOL
+    # Our own top direction (its sign aligned with the reference's).
+    ours = aligned(directions[:1], boundary[None])[0]
+    images = sefa.render_edits(G, codes, ours, layers, distances)
+    assert max_abs_diff(images, edits['images']) <= TOL
+
+
+# ----------------------------------------------------------------------------
+# sefa.py end to end.
+
+def rows_of(page):
+    body = page.split('<tbody id="tbody">', 1)[1].split('</tbody>', 1)[0]
+    return [re.findall(r'<td[^>]*>(.*?)</td>', row, flags=re.S) for row in re.findall(r'<tr>(.*?)</tr>', body, re.S)]
+
+
+def decoded_images(page):
+    uris = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(uri)))) for uri in uris]
+
+
+@pytest.fixture
+def golden_zoo(tmp_path, monkeypatch):
+    """The golden genforce checkpoints as zoo models: symlinks in a temporary checkpoint folder."""
+    folder = tmp_path / 'zoo'
+    folder.mkdir()
+    for case in CASES:
+        (folder / f'{case}.pth').symlink_to(golden_case(case) / 'checkpoints' / f'{case}.pth')
+        entry = zoo.ZooEntry(case, case.split('_')[1], 32, f'https://example.invalid/{case}')
+        monkeypatch.setitem(zoo.ZOO, case, entry)
+    monkeypatch.setenv('GANSEMANTICS_CHECKPOINTS', str(folder))
+    monkeypatch.setenv('GANSEMANTICS_OFFLINE', '1')
+    return folder
+
+
+def run_cli(args):
+    return CliRunner().invoke(sefa_script.main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_sefa_script_pages(case, golden_zoo, tmp_path):
+    num, sem, step = 2, 3, 4
+    result = run_cli([case, '-L', 'all', '-N', num, '-K', sem, '--step', step, '--viz_size', 32,
+                      '--save_dir', tmp_path / 'out'])
+    assert result.exit_code == 0, result.output
+    prefix = tmp_path / 'out' / f'{case}_N{num}_K{sem}_Lall_seed0'
+    G = golden_generator(case)
+    layers, directions, eigenvalues = sefa.factorize(G, 'all')
+
+    saved = np.load(f'{prefix}_directions.npy')
+    assert saved.dtype == np.float32 and np.array_equal(saved, directions[:sem])
+    sidecar = json.loads(Path(f'{prefix}_directions.json').read_text())
+    assert sidecar['method'] == 'sefa' and sidecar['layers'] == layers == sidecar['recommended_layers']
+    assert sidecar['checkpoint_sha256'] == __import__('hashlib').sha256(
+        (golden_zoo / f'{case}.pth').read_bytes()).hexdigest()
+    assert np.allclose(sidecar['eigenvalues'], eigenvalues[:sem])
+
+    headers = [''] + [f'Distance {d:.2f}' for d in np.linspace(-3, 3, step)]
+    by_semantic = Path(f'{prefix}_sample_first.html').read_text()
+    by_sample = Path(f'{prefix}_semantic_first.html').read_text()
+    for page in (by_semantic, by_sample):
+        assert re.findall(r'<th[^>]*>(.*?)</th>', page) == headers
+        assert all(len(row) == step + 1 for row in rows_of(page))
+        images = decoded_images(page)
+        assert len(images) == num * sem * step and all(image.shape == (32, 32, 3) for image in images)
+    rows = rows_of(by_semantic)
+    assert len(rows) == sem * (num + 1)
+    for sem_id in range(sem):
+        head = rows[sem_id * (num + 1)]
+        assert head[0] == f'Semantic {sem_id:03d}<br>({eigenvalues[sem_id]:.3f})'
+        assert f'<td class="highlight">{head[0]}</td>' in by_semantic
+        assert all(cell == '' for cell in head[1:])
+        for sam_id in range(num):
+            assert rows[sem_id * (num + 1) + sam_id + 1][0] == f'Sample {sam_id:03d}'
+    rows = rows_of(by_sample)
+    assert len(rows) == num * (sem + 1)
+    for sam_id in range(num):
+        assert rows[sam_id * (sem + 1)][0] == f'Sample {sam_id:03d}'
+        assert f'<td class="highlight">Sample {sam_id:03d}</td>' in by_sample
+        for sem_id in range(sem):
+            assert rows[sam_id * (sem + 1) + sem_id + 1][0] == f'Semantic {sem_id:03d}<br>({eigenvalues[sem_id]:.3f})'
+    # The cell of sample 1, semantic 2, distance index 1 holds that edit (JPEG-compressed).
+    codes = sefa.sample_codes(G, num, 0, 0.7, 8)
+    expected = sefa.render_edits(G, codes[1:2], directions[2], layers, np.linspace(-3, 3, step).astype(np.float32))
+    from utils.images import to_uint8
+    target = to_uint8(expected)[1].astype(np.float64).mean(axis=2)  # luminance survives JPEG best
+    errors = [np.abs(image.astype(np.float64).mean(axis=2) - target).mean() for image in decoded_images(by_semantic)]
+    assert int(np.argmin(errors)) == (2 * num + 1) * step + 1, errors
+
+
+def test_sefa_script_n0_saves_only_directions(golden_zoo, tmp_path):
+    result = run_cli(['sefa_stylegan_r32', '-L', '2-5', '-N', 0, '-K', 4, '--save_dir', tmp_path / 'out'])
+    assert result.exit_code == 0, result.output
+    names = sorted(os.listdir(tmp_path / 'out'))
+    assert names == ['sefa_stylegan_r32_N0_K4_L2-5_seed0_directions.json',
+                     'sefa_stylegan_r32_N0_K4_L2-5_seed0_directions.npy']
+    golden = load_pt(golden_case('sefa_stylegan_r32') / 'sefa.pt')['2to5']['boundaries_sorted'][:4].numpy()
+    saved = np.load(tmp_path / 'out' / names[1])
+    assert max_abs_diff(aligned(saved, golden), golden) <= TOL
+
+
+def test_sefa_script_accepts_a_checkpoint_path(tmp_path):
+    path = golden_case('sefa_pggan_r32') / 'checkpoints' / 'sefa_pggan_r32.pth'
+    result = run_cli([path, '-N', 1, '-K', 2, '--step', 2, '--viz_size', 16, '--save_dir', tmp_path])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / 'sefa_pggan_r32_N1_K2_Lall_seed0_semantic_first.html').is_file()
+
+
+def test_sefa_script_on_biggan(tmp_path):
+    path = golden_case('biggan_deep_r32') / 'hf'
+    args = [path, '-N', 1, '-K', 2, '--step', 2, '--viz_size', 16, '--trunc_psi', 0.5, '--save_dir', tmp_path]
+    result = CliRunner().invoke(sefa_script.main, [str(a) for a in args])
+    assert result.exit_code != 0 and 'pass --class' in result.output
+    result = run_cli(args + ['--class', 3])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / 'hf_N1_K2_Lall_seed0_sample_first.html').read_text()
+    assert len(rows_of(page)) == 2 * 2 and len(decoded_images(page)) == 1 * 2 * 2
+    assert np.all(np.load(tmp_path / 'hf_N1_K2_Lall_seed0_directions.npy')[:, 32:] == 0)
+
+
+def test_gpu_id_falls_back_to_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert sefa_script._device('0') == 'cpu' == sefa_script._device('1,2')
+
+
+@pytest.mark.parametrize('args, message', [
+    (['sefa_stylegan2_r32', '-L', '1-x'], "'1-x' in '1-x' is not an index"),
+    (['sefa_stylegan2_r32', '-L', '0-8'], 'layer 8 is out of range; this stylegan2 has layers 0-7'),
+    (['sefa_stylegan2_r32', '-K', '33'], '33 semantics asked, but this model has 32 directions'),
+    (['sefa_stylegan2_r23'], "unknown model name 'sefa_stylegan2_r23'; did you mean sefa_stylegan2_r32"),
+    (['no/such/file.pth'], 'no/such/file.pth: no such file'),
+])
+def test_sefa_script_errors(golden_zoo, tmp_path, args, message):
+    result = CliRunner().invoke(sefa_script.main, args + ['--save_dir', str(tmp_path)])
+    assert result.exit_code != 0
+    errors = [line for line in result.output.splitlines() if line.startswith('Error')]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert not any(name.endswith('.html') for name in os.listdir(tmp_path))
+
+
+def test_missing_zoo_file_names_path_and_url(tmp_path, monkeypatch):
+    monkeypatch.setenv('GANSEMANTICS_CHECKPOINTS', str(tmp_path / 'ckpt'))
+    monkeypatch.setenv('GANSEMANTICS_OFFLINE', '1')
+    result = CliRunner().invoke(sefa_script.main, ['stylegan_animeface512', '--save_dir', str(tmp_path)])
+    assert result.exit_code != 0
+    expected = (f'Error: checkpoint for stylegan_animeface512 not found at '
+                f'{tmp_path / "ckpt" / "stylegan_animeface512.pth"}; download it from '
+                f'{zoo.ZOO["stylegan_animeface512"].url} and put it there')
+    assert result.output.strip().splitlines()[-1] == expected
+
+
+# ----------------------------------------------------------------------------
+# The zoo.
+
+def test_zoo_names():
+    genforce_names = [name for name in zoo.ZOO if zoo.ZOO[name].ext == '.pth']
+    assert len(genforce_names) == 57
+    assert {zoo.ZOO[n].family for n in genforce_names} == {'pggan', 'stylegan', 'stylegan2'}
+    assert zoo.ZOO['pggan_celebahq1024'].resolution == 1024 and zoo.ZOO['stylegan_animeface512'].resolution == 512
+    sg2 = zoo.ZOO['stylegan2-ffhq-1024x1024']
+    assert (sg2.family, sg2.resolution, sg2.ext) == ('stylegan2', 1024, '.pkl')
+    assert sg2.url.endswith('/stylegan2/versions/1/files/stylegan2-ffhq-1024x1024.pkl')
+    sg3 = zoo.ZOO['stylegan3-r-afhqv2-512x512']
+    assert (sg3.family, sg3.resolution, sg3.config['cfg']) == ('stylegan3', 512, 'R')
+    assert zoo.ZOO['stylegan2-ada-metfaces'].url.endswith('/stylegan2-ada-pytorch/pretrained/metfaces.pkl')
+    assert zoo.ZOO['stylegan2-cifar10-32x32'].config['c_dim'] == 10
+    assert all(e.sha256 is None or re.fullmatch('[0-9a-f]{64}', e.sha256) for e in zoo.ZOO.values())
+
+
+def test_zoo_resolve_uses_the_injected_downloader(tmp_path, monkeypatch):
+    monkeypatch.setenv('GANSEMANTICS_CHECKPOINTS', str(tmp_path))
+    monkeypatch.delenv('GANSEMANTICS_OFFLINE', raising=False)
+    calls = []
+
+    def fake(url, path, sha256):
+        calls.append((url, path, sha256))
+        Path(path).write_bytes(b'weights')
+
+    path = zoo.resolve('stylegan2-ffhq-256x256', download=fake)
+    assert path == str(tmp_path / 'stylegan2-ffhq-256x256.pkl') and Path(path).read_bytes() == b'weights'
+    assert calls == [(zoo.ZOO['stylegan2-ffhq-256x256'].url, path, None)]
+    assert zoo.resolve('stylegan2-ffhq-256x256', download=fake) == path and len(calls) == 1  # present: no fetch
+
+    def offline(url, path, sha256):
+        raise urllib.error.URLError('no route to host')
+
+    with pytest.raises(FileNotFoundError) as info:
+        zoo.resolve('pggan_bedroom256', download=offline)
+    message = str(info.value)
+    assert message.startswith(f'checkpoint for pggan_bedroom256 not found at {tmp_path / "pggan_bedroom256.pth"}; '
+                              f'download it from {zoo.ZOO["pggan_bedroom256"].url} and put it there')
+    assert 'no route to host' in message and '\n' not in message
+
+
+def test_zoo_offline_env_skips_the_download(tmp_path, monkeypatch):
+    monkeypatch.setenv('GANSEMANTICS_CHECKPOINTS', str(tmp_path))
+    monkeypatch.setenv('GANSEMANTICS_OFFLINE', '1')
+    with pytest.raises(FileNotFoundError, match='not found at'):
+        zoo.resolve('pggan_bedroom256', download=lambda *a: pytest.fail('downloaded while offline'))
+
+
+def test_download_url_checks_sha256_and_leaves_nothing_behind(tmp_path):
+    source = tmp_path / 'source.bin'
+    source.write_bytes(b'0123456789' * 1000)
+    digest = __import__('hashlib').sha256(source.read_bytes()).hexdigest()
+    target = tmp_path / 'dir' / 'model.pkl'
+    zoo.download_url(source.as_uri(), str(target), digest)
+    assert target.read_bytes() == source.read_bytes()
+    bad = tmp_path / 'dir' / 'bad.pkl'
+    with pytest.raises(ValueError, match='SHA-256'):
+        zoo.download_url(source.as_uri(), str(bad), '0' * 64)
+    assert sorted(os.listdir(tmp_path / 'dir')) == ['model.pkl']
+
+
+def test_is_zoo_name(tmp_path, monkeypatch):
+    assert zoo.is_zoo_name('stylegan_ffhq1024') and not zoo.is_zoo_name('nonexistent')
+    monkeypatch.chdir(tmp_path)
+    Path('stylegan_ffhq1024').write_bytes(b'')
+    assert not zoo.is_zoo_name('stylegan_ffhq1024')  # an existing path wins
+
+
+# ----------------------------------------------------------------------------
+# The README command, on a random-weight genforce StyleGAN at 512 (narrow channels, to keep CPU time small).
+
+def to_genforce_stylegan(generator):
+    """Our StyleGAN state dict in genforce's layout (the inverse of the genforce reader)."""
+    entries, ignored = genforce._stylegan_entries(generator.config)
+    inverse = {None: lambda v: v, genforce._squeeze0: lambda v: v[None], genforce._noise: lambda v: v[None, None]}
+    ours = generator.state_dict()
+    state = {src: inverse[transform](ours[dst]).clone() for src, dst, _, transform in entries}
+    generator_rng = torch.Generator().manual_seed(5)
+    for key, (shape, expected) in ignored.items():
+        if expected is not None:
+            state[key] = expected.clone()
+        else:
+            state[key] = torch.zeros(shape) if key.endswith('lod') else torch.randn(shape, generator=generator_rng)
+    return state
+
+
+def test_readme_command_animeface512(tmp_path):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(512)
+        G = models.build_generator('stylegan', dict(img_resolution=512, channel_base=1024, channel_max=8)).eval()
+    (tmp_path / 'checkpoints').mkdir()
+    torch.save({'generator_smooth': to_genforce_stylegan(G)}, tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
+    env = {k: v for k, v in os.environ.items() if k != 'GANSEMANTICS_CHECKPOINTS'}
+    env.update(GANSEMANTICS_OFFLINE='1', PYTHONPATH=str(ROOT))
+    # The README's command with 2 samples and 3 distances instead of 5 and 11, to keep CPU time small.
+    command = [sys.executable, str(ROOT / 'sefa.py'), 'stylegan_animeface512', '-L', '0-1', '-N', '2', '-K', '5',
+               '--step', '3', '--viz_size', '64']
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    prefix = tmp_path / 'results' / 'stylegan_animeface512_N2_K5_L0-1_seed0'
+    page = Path(f'{prefix}_sample_first.html').read_text()
+    assert len(rows_of(page)) == 5 * (2 + 1) and len(decoded_images(page)) == 2 * 5 * 3
+    assert len(rows_of(Path(f'{prefix}_semantic_first.html').read_text())) == 2 * (5 + 1)
+    loaded = models.load_generator(tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
+    _, directions, _ = sefa.factorize(loaded, '0-1')
+    assert np.array_equal(np.load(f'{prefix}_directions.npy'), directions[:5])
+    _, reference, _ = sefa.factorize(G, '0-1')
+    assert np.array_equal(reference, directions)
