@@ -40,8 +40,9 @@ from utils.options import (IntListType, cli_errors, describe_weights, load_model
 @model_options
 @sampling_options(nums=5)
 @output_options(job='jacobians')
-@click.option('--chunk_size', type=click.IntRange(min=1), default=64, show_default=True,
-              help='Basis vectors per batched Jacobian-vector product; sets the peak memory.')
+@click.option('--chunk_size', type=click.IntRange(min=1), default=None,
+              help='Basis vectors per batched Jacobian-vector product; sets the peak memory. '
+                   '[default: fit 2 GiB on CPU, 40% of free memory on CUDA]')
 @click.option('--jacobian_size', type=click.IntRange(min=1), default=None,
               help='Resolution of the Jacobian. [default: 256 for larger images, else the image size]')
 @click.option('--sum_channels/--per_channel', default=None,
@@ -80,6 +81,10 @@ def main(**opts):
         layers = check_layers(layers, generator.num_ws, '--layers')
     syn_kwargs = latents.synthesis_kwargs(generator, 'const', opts['trunc_psi'])
     mask, region_name = _region(opts, size)
+    if opts['chunk_size'] is None:
+        opts['chunk_size'] = jac.auto_chunk_size(generator, device)
+    click.echo(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
+               f'{generator.w_dim} JVPs per sample in chunks of {opts["chunk_size"]}')
 
     settings = {
         'source': generator.source, 'family': generator.family, 'seed': opts['seed'], 'nums': len(w),

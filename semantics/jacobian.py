@@ -76,6 +76,31 @@ def make_image_function(generator, w_base=None, layers=None, size=None, sum_chan
     return image_of
 
 
+def auto_chunk_size(generator, device=None, budget_bytes=None):
+    """Basis vectors per vmapped JVP batch that keep the tangents within a memory budget.
+
+    A tangent costs about a dozen copies of the largest feature map (primal and
+    tangent of each intermediate of a layer). The budget is 2 GiB on CPU and 40%
+    of the free memory on CUDA, unless given.
+    """
+    device = torch.device(device or next(generator.parameters()).device)
+    config = getattr(generator, 'config', None)
+    res = generator.img_resolution
+    if hasattr(config, 'channels'):
+        resolutions = [2 ** i for i in range(2, res.bit_length())]
+        largest = max(config.channels(r) * r * r for r in resolutions)
+    else:
+        largest = 128 * res * res
+    per_tangent = 4 * 12 * largest
+    if budget_bytes is None:
+        if device.type == 'cuda':
+            free, _ = torch.cuda.mem_get_info(device)
+            budget_bytes = 0.4 * free
+        else:
+            budget_bytes = 2 * 2 ** 30
+    return int(max(1, min(128, budget_bytes // per_tangent)))
+
+
 def jacobian_of_sample(image_of, w, chunk_size=64):
     """Jacobian `[*out_shape, w_dim]` of `image_of` at `w` `[w_dim]`, by chunks of basis vectors."""
     w_dim = w.shape[0]
@@ -88,7 +113,7 @@ def jacobian_of_sample(image_of, w, chunk_size=64):
     return jac.movedim(0, -1)
 
 
-def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=64, noise_mode='const',
+def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=None, noise_mode='const',
                    w_base=None, progress=False, synthesis_kwargs=None):
     """Yield each sample's Jacobian `[*out_shape, w_dim]` (a torch tensor on the model's device).
 
@@ -106,6 +131,7 @@ def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chun
         w = w[:, list(layers)[0]]
     if w.ndim != 2 or w.shape[1] != generator.w_dim:
         raise ValueError(f'w must have shape [N, {generator.w_dim}], got {list(w.shape)}')
+    chunk_size = chunk_size or auto_chunk_size(generator, device)
     for idx in tqdm(range(len(w)), desc='jacobians', unit='sample', disable=not progress):
         base = bases[idx] if bases is not None else (w_base if w_base is not None else None)
         if layers is not None and base is None:
@@ -120,7 +146,7 @@ def to_reference_layout(jac):
     return jac.unsqueeze(-2)
 
 
-def compute_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=64,
+def compute_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=None,
                       noise_mode='const', progress=False, synthesis_kwargs=None):
     """Jacobians of images w.r.t. `w` for `N` latents, in the reference layout.
 
@@ -130,7 +156,8 @@ def compute_jacobians(generator, w, layers=None, size=None, sum_channels=None, c
         layers: ws indices to differentiate (default: all, like the reference).
         size: Jacobian resolution (default: 256 for larger images, else the image size).
         sum_channels: Sum over colour channels (default: when the image was reduced).
-        chunk_size: Basis vectors per vmapped JVP batch; sets the peak memory.
+        chunk_size: Basis vectors per vmapped JVP batch; sets the peak memory
+            (default: `auto_chunk_size`).
         noise_mode: Synthesis noise.
 
     Returns:
