@@ -71,9 +71,9 @@ def labels_for(generator, class_spec, count, device='cpu'):
         return None
     if class_spec is None:
         raise ValueError(f'the model is conditional ({generator.c_dim} classes): pass --class')
-    resolve = getattr(generator, 'resolve_class', None)
-    if resolve is not None:
-        index = resolve(class_spec)
+    if generator.family == 'biggan':
+        from models.biggan import resolve_class
+        index = resolve_class(class_spec, generator.c_dim)
     else:
         try:
             index = int(class_spec)

@@ -238,14 +238,22 @@ def config_from_hammer(state, model_kwargs=None, overrides=None, where='checkpoi
         overrides['img_resolution'] = overrides.pop('img_size')
     fixed = {}
     cfg = overrides.pop('cfg', None)
+    flags = {}
     if cfg is not None:
         if str(cfg).upper() not in _HAMMER_CFG:
             raise ValueError(f"cfg must be 'T' or 'R', got {cfg!r}")
         fixed.update(_HAMMER_CFG[str(cfg).upper()])
+        flags.update({name: f'--cfg {str(cfg).upper()}' for name in _HAMMER_CFG[str(cfg).upper()]})
     fixed.update({k: int(v) for k, v in overrides.items()})
+    flags.update({'img_resolution': '--img_size', 'w_dim': '--w_dim', 'z_dim': '--z_dim',
+                  'channel_base': '--scale_stylegan3r/t', 'channel_max': '--channel_max'})
 
     if model_kwargs is not None:
         values = _config_values_from_hammer_kwargs(model_kwargs, where)
+        for name, value in fixed.items():
+            if name in values and values[name] != value:
+                raise CheckpointError(f'{where}: {flags.get(name, name)} gives {name}={value}, but the '
+                                      f'checkpoint holds {name}={values[name]}')
         values.update(fixed)
     else:
         values = _infer_hammer_config(state, fixed, where)
