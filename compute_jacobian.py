@@ -64,14 +64,10 @@ def main(**opts):
     device = next(generator.parameters()).device
     save_dir = opts['save_dir'] or save_dir_of(opts)
 
-    if opts['latent_path']:
-        space, codes = latents.load_codes(opts['latent_path'], generator, opts['latent_space'], opts['nums'])
-        if space == 'wp':
-            raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
-                                     param_hint='--latent_path')
-    else:
-        space, codes = 'z', latents.sample_z(generator, opts['nums'], opts['seed'], opts['trunc_psi'])
-    labels = latents.labels_for(generator, opts['class_spec'], len(codes), device)
+    space, codes, labels = latents.codes_from_options(generator, opts, device)
+    if space == 'wp':
+        raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
+                                 param_hint='--latent_path')
     ws = latents.codes_to_ws(generator, codes, space, opts['trunc_psi'], None, labels)
     w = ws[:, 0].cpu().numpy().astype(np.float32)  # [N, w_dim]
     size, sum_channels = jac.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])

@@ -150,11 +150,7 @@ def main(**opts):
     job_name = f'seed_{opts["seed"]}_num_{opts["nums"]}_{job_disc}_{boundary_name}'
     job_dir = os.path.join(save_dir, job_name)
 
-    if opts['latent_path']:
-        space, codes = latents.load_codes(opts['latent_path'], generator, opts['latent_space'], opts['nums'])
-    else:
-        space, codes = 'z', latents.sample_z(generator, opts['nums'], opts['seed'], opts['trunc_psi'])
-    labels = latents.labels_for(generator, opts['class_spec'], len(codes), device)
+    space, codes, labels = latents.codes_from_options(generator, opts, device)
     wp = latents.codes_to_ws(generator, codes, space, opts['trunc_psi'], opts['trunc_layers'], labels,
                              opts['batch_size'])
     torch.manual_seed(opts['seed'])

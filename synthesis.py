@@ -44,12 +44,8 @@ def main(**opts):
 
     save_dir = save_dir_of(opts)
     job_name = f'seed_{opts["seed"]}_num_{opts["nums"]}_{job_disc}'
-    if opts['latent_path']:
-        space, codes = latents.load_codes(opts['latent_path'], generator, opts['latent_space'], opts['nums'])
-    else:
-        space, codes = 'z', latents.sample_z(generator, opts['nums'], opts['seed'], opts['trunc_psi'])
+    space, codes, labels = latents.codes_from_options(generator, opts, device)
     num_images = len(codes)
-    labels = latents.labels_for(generator, opts['class_spec'], num_images, device)
     torch.manual_seed(opts['seed'])  # for --randomize_noise random
 
     page = HtmlPage(grid_size=num_images, title=f'{job_name}: {generator.source}')

@@ -19,6 +19,15 @@ def sample_z(generator, nums, seed, truncation_psi=1):
     return np.random.RandomState(seed).randn(nums, generator.z_dim).astype(np.float32)
 
 
+def codes_from_options(generator, opts, device='cpu'):
+    """`(space, codes, labels)` from the sampling options: `--latent_path` codes, or `--nums` draws of z."""
+    if opts['latent_path']:
+        space, codes = load_codes(opts['latent_path'], generator, opts['latent_space'], opts['nums'])
+    else:
+        space, codes = 'z', sample_z(generator, opts['nums'], opts['seed'], opts['trunc_psi'])
+    return space, codes, labels_for(generator, opts.get('class_spec'), len(codes), device)
+
+
 def detect_space(codes, generator, path='latent codes'):
     """Which space a code array lives in, from its shape."""
     if codes.ndim == 3:
