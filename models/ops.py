@@ -310,6 +310,71 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
     return x
 
 
+
+# ----------------------------------------------------------------------------
+# Forward-mode derivatives for one primal sample and K tangents at once.
+# `torch.func.jvp` under `vmap` gives the same numbers generically; these
+# hand-written rules skip its per-op bookkeeping and fold the elementwise
+# factors together, which halves the cost of a Jacobian on CPU.
+
+def modulated_conv2d_tangent(x, x_t, weight, styles, styles_t, up=1, padding=0, resample_filter=None,
+                             demodulate=True, flip_weight=True):
+    """`modulated_conv2d` (without noise) and its derivative along K tangents.
+
+    The primal output is computed exactly as the generator's own batch-1 pass
+    computes it (fused), so activation kinks fall where they fall there.
+
+    Args:
+        x: `[1, C_in, H, W]` primal input.
+        x_t: `[K, C_in, H, W]` tangents of `x`, or None where `x` is constant.
+        weight: `[C_out, C_in, kh, kw]`.
+        styles: `[1, C_in]`; `styles_t`: `[K, C_in]` tangents, or None.
+        Other arguments: as `modulated_conv2d`.
+
+    Returns:
+        `(y [1, C_out, H', W'], y_t [K, C_out, H', W'] or None, dcoefs [1, C_out] or None,
+        y_raw [1, C_out, H', W'])`: `y_t` is the tangent of the convolution at fixed
+        demodulation, `y_raw = y / dcoefs` the convolution before demodulation,
+        which callers need for the tangent of `dcoefs` (`demodulation_tangent`).
+    """
+    conv = dict(up=up, padding=padding, resample_filter=resample_filter, flip_weight=flip_weight)
+    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, fused_modconv=True, **conv)
+    if x_t is None and styles_t is None:
+        x_mod_t = None
+    elif x_t is None:
+        x_mod_t = x * styles_t.reshape(*styles_t.shape, 1, 1)
+    elif styles_t is None:
+        x_mod_t = x_t * styles.reshape(1, -1, 1, 1)
+    else:
+        x_mod_t = torch.addcmul(x_t * styles.reshape(1, -1, 1, 1), x, styles_t.reshape(*styles_t.shape, 1, 1))
+    y_t = None
+    if x_mod_t is not None:
+        # Channels-last: mkldnn's convolutions of these batches run several times faster on CPU.
+        x_mod_t = x_mod_t.contiguous(memory_format=torch.channels_last)
+        y_t = conv2d_resample(x_mod_t, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
+    if not demodulate:
+        return y, y_t, None, y
+    dcoefs = ((weight.unsqueeze(0) * styles.reshape(1, 1, -1, 1, 1)).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+    return y, y_t, dcoefs, y / dcoefs.reshape(1, -1, 1, 1)
+
+
+def demodulation_tangent(weight, styles, styles_t, dcoefs):
+    """Tangents `[K, C_out]` of the demodulation coefficients `(sum_i (w_oi s_i)^2 + eps)^-1/2`."""
+    energy = weight.square().sum(dim=[2, 3])  # [C_out, C_in]
+    return -(dcoefs ** 3) * (styles_t * styles).matmul(energy.t())
+
+
+def leaky_relu_slopes(z, alpha, gain, clamp=None):
+    """`bias_act`'s lrelu, gain and clamp on pre-activations `z`, and the derivative of each output."""
+    out = F.leaky_relu(z, alpha)
+    if gain != 1:
+        out = out * gain
+    slopes = torch.where(z > 0, gain, alpha * gain)
+    if clamp is not None and clamp >= 0:
+        slopes = slopes * (out.abs() <= clamp)
+        out = out.clamp(-clamp, clamp)
+    return out, slopes
+
 class FullyConnectedLayer(nn.Module):
     """Dense layer with equalised learning rate (NVlabs' FullyConnectedLayer)."""
 
@@ -338,6 +403,12 @@ class FullyConnectedLayer(nn.Module):
         if self.activation == 'linear' and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
         return bias_act(x.matmul(w.t()), b, act=self.activation)
+
+    def tangent(self, x_t):
+        """Derivative along tangents `x_t` `[K, in_features]` of a linear layer (its bias drops out)."""
+        if self.activation != 'linear':
+            raise ValueError(f'tangent() is defined for linear layers only, not {self.activation!r}')
+        return x_t.matmul((self.weight * self.weight_gain).t())
 
     def extra_repr(self):
         return f'in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}'

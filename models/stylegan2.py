@@ -78,22 +78,45 @@ class SynthesisLayer(nn.Module):
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
+    def _noise(self, batch, device, noise_mode):
+        if noise_mode == 'random':
+            return torch.randn([batch, 1, self.resolution, self.resolution], device=device) * self.noise_strength
+        if noise_mode == 'const':
+            return self.noise_const * self.noise_strength
+        if noise_mode != 'none':
+            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        return None
+
     def forward(self, x, w, noise_mode='const', fused_modconv=True, gain=1):
         styles = self.affine(w)  # [N, in_channels]
-        noise = None
-        if noise_mode == 'random':
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution],
-                                device=x.device) * self.noise_strength
-        elif noise_mode == 'const':
-            noise = self.noise_const * self.noise_strength
-        elif noise_mode != 'none':
-            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        noise = self._noise(x.shape[0], x.device, noise_mode)
         x = ops.modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
                                  resample_filter=self.resample_filter, flip_weight=(self.up == 1),
                                  fused_modconv=fused_modconv)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return ops.bias_act(x, self.bias, act='lrelu', gain=ops.activation_gain('lrelu') * gain,
                             clamp=clamp)
+
+    def forward_tangent(self, x, x_t, w, w_t, noise_mode='const', gain=1):
+        """Output `[1, ...]` and its derivative along K tangents (`x_t` `[K, ...]`, `w_t` `[K, w_dim]`; None = zero)."""
+        styles = self.affine(w)
+        styles_t = None if w_t is None else self.affine.tangent(w_t)
+        y, y_t, dcoefs, y_raw = ops.modulated_conv2d_tangent(
+            x, x_t, self.weight, styles, styles_t, up=self.up, padding=self.padding,
+            resample_filter=self.resample_filter, flip_weight=(self.up == 1))
+        noise = self._noise(x.shape[0], x.device, noise_mode)
+        if noise is not None:
+            y = y + noise
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        out, slopes = ops.leaky_relu_slopes(y + self.bias.reshape(1, -1, 1, 1), 0.2,
+                                            ops.activation_gain('lrelu') * gain, clamp)
+        if y_t is None:  # neither x nor the styles move
+            return out, None
+        out_t = y_t * (dcoefs.reshape(1, -1, 1, 1) * slopes)  # along a fixed demodulation
+        if styles_t is not None:
+            d_t = ops.demodulation_tangent(self.weight, styles, styles_t, dcoefs)
+            out_t = torch.addcmul(out_t, y_raw * slopes, d_t.reshape(*d_t.shape, 1, 1))
+        return out, out_t
 
 
 class ToRGBLayer(nn.Module):
@@ -112,6 +135,16 @@ class ToRGBLayer(nn.Module):
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
 
+    def forward_tangent(self, x, x_t, w, w_t):
+        """Output and its derivative along K tangents (None = zero)."""
+        styles = self.affine(w) * self.weight_gain
+        styles_t = None if w_t is None else self.affine.tangent(w_t) * self.weight_gain
+        y, y_t, _, _ = ops.modulated_conv2d_tangent(x, x_t, self.weight, styles, styles_t, demodulate=False)
+        out = ops.bias_act(y, self.bias, clamp=self.conv_clamp)
+        if y_t is not None and self.conv_clamp is not None:
+            y_t = y_t * ((y + self.bias.reshape(1, -1, 1, 1)).abs() <= self.conv_clamp)
+        return out, y_t
+
 
 class Conv2dLayer(nn.Module):
     """Plain equalised-lr convolution (the resnet skip path)."""
@@ -129,6 +162,14 @@ class Conv2dLayer(nn.Module):
         x = ops.conv2d_resample(x, self.weight * self.weight_gain, f=self.resample_filter, up=self.up,
                                 padding=self.padding, flip_weight=(self.up == 1))
         return ops.bias_act(x, self.bias, gain=gain)
+
+    def forward_tangent(self, x, x_t, gain=1):
+        out = self.forward(x, gain)
+        if x_t is None:
+            return out, None
+        x_t = ops.conv2d_resample(x_t, self.weight * self.weight_gain, f=self.resample_filter, up=self.up,
+                                  padding=self.padding, flip_weight=(self.up == 1))
+        return out, x_t * gain if gain != 1 else x_t
 
 
 class SynthesisBlock(nn.Module):
@@ -178,6 +219,41 @@ class SynthesisBlock(nn.Module):
             img = img + y if img is not None else y
         return x, img
 
+    def forward_tangent(self, x, x_t, img, img_t, ws, ws_t, noise_mode='const'):
+        """`forward` for one sample (`ws` `[1, n, w_dim]`), with derivatives along K tangents.
+
+        `ws_t` holds one `[K, w_dim]` tangent (or None = zero) per row of `ws`.
+        """
+        w_iter = iter(zip(ws.unbind(dim=1), ws_t))
+        if self.in_channels == 0:
+            x, x_t = self.conv1.forward_tangent(self.const.unsqueeze(0), None, *next(w_iter), noise_mode)
+        elif self.architecture == 'resnet':
+            y, y_t = self.skip.forward_tangent(x, x_t, gain=np.sqrt(0.5))
+            x, x_t = self.conv0.forward_tangent(x, x_t, *next(w_iter), noise_mode)
+            x, x_t = self.conv1.forward_tangent(x, x_t, *next(w_iter), noise_mode, gain=np.sqrt(0.5))
+            x = y + x
+            x_t = _add_tangents(y_t, x_t)
+        else:
+            x, x_t = self.conv0.forward_tangent(x, x_t, *next(w_iter), noise_mode)
+            x, x_t = self.conv1.forward_tangent(x, x_t, *next(w_iter), noise_mode)
+        if img is not None:
+            img = ops.upsample2d(img, self.resample_filter)
+            img_t = None if img_t is None else ops.upsample2d(img_t, self.resample_filter)
+        if self.is_last or self.architecture == 'skip':
+            y, y_t = self.torgb.forward_tangent(x, x_t, *next(w_iter))
+            img = img + y if img is not None else y
+            img_t = _add_tangents(img_t, y_t)
+        return x, x_t, img, img_t
+
+
+def _add_tangents(a, b):
+    """Sum of two tangents, either of which may be None (zero)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
 
 class SynthesisNetwork(nn.Module):
     """ws -> image."""
@@ -215,6 +291,35 @@ class SynthesisNetwork(nn.Module):
             w_idx += block.num_conv
             x, img = block(x, img, block_ws, noise_mode, fused_modconv)
         return img
+
+    def forward_tangent(self, ws, ws_t, noise_mode='const'):
+        """Image of one sample and its derivative along K tangents of `ws`, in forward mode.
+
+        Args:
+            ws: `[1, num_ws, w_dim]`.
+            ws_t: `num_ws` tangents, each `[K, w_dim]` or None (that row does not move).
+
+        Returns:
+            `(img [1, C, H, W], img_t [K, C, H, W])`: the same numbers as
+            `torch.func.jvp` of `forward` under `vmap`, at about half the cost.
+        """
+        if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f'ws must have shape [1, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
+        if len(ws_t) != self.num_ws:
+            raise ValueError(f'ws_t must hold {self.num_ws} tangents (or None), got {len(ws_t)}')
+        ws = ws.to(torch.float32)
+        x = x_t = img = img_t = None
+        w_idx = 0
+        for res in self.block_resolutions:
+            block = getattr(self, f'b{res}')
+            count = block.num_conv + block.num_torgb
+            x, x_t, img, img_t = block.forward_tangent(x, x_t, img, img_t, ws.narrow(1, w_idx, count),
+                                                       ws_t[w_idx:w_idx + count], noise_mode)
+            w_idx += block.num_conv
+        if img_t is None:
+            count = next((t.shape[0] for t in ws_t if t is not None), 0)
+            img_t = img.new_zeros([count, *img.shape[1:]])
+        return img, img_t
 
 
 class StyleGAN2Generator(nn.Module):

@@ -89,6 +89,47 @@ def test_layer_subset_jacobian():
     assert relative_error(ours, ref) <= 1e-5
 
 
+@pytest.mark.parametrize('architecture', ['skip', 'orig', 'resnet'])
+@pytest.mark.parametrize('conv_clamp', [None, 0.5])
+@pytest.mark.parametrize('layers', [None, [1, 2, 5]])
+def test_stylegan2_forward_tangent_equals_autograd(architecture, conv_clamp, layers):
+    """The hand-written forward-mode pass gives torch's own Jacobian, with noise, biases and clamping active."""
+    torch.manual_seed(1)
+    G = build_generator('stylegan2', dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=6,
+                                          mapping_layers=2, architecture=architecture, conv_clamp=conv_clamp))
+    G = G.eval().requires_grad_(False)
+    with torch.no_grad():
+        for name, param in G.named_parameters():
+            if name.startswith('synthesis') and (name.endswith('bias') or name.endswith('noise_strength')):
+                param.normal_(0, 0.3)
+    w = G.mapping(torch.randn(1, G.z_dim))[:, 0]
+    base = G.mapping(torch.randn(1, G.z_dim))[0]  # the rows that are not differentiated
+    moving = list(range(G.num_ws)) if layers is None else layers
+
+    def f(v):
+        ws = base.clone().unsqueeze(0)
+        ws[:, moving] = v.unsqueeze(1)
+        return G.synthesis(ws, noise_mode='const')
+
+    ref = torch.func.jacfwd(f)(w)[0, :, :, :, 0].numpy()  # [3, 16, 16, w_dim]
+    ours = next(jacobian.iter_jacobians(G, w.numpy(), layers=moving, w_base=base, chunk_size=5,
+                                        method='tangent')).numpy()
+    assert np.abs(ref).max() > 0.05
+    assert ours.shape == ref.shape and relative_error(ours, ref) <= 1e-5
+    if conv_clamp is not None:  # the clamp is reached somewhere, so its zero slopes are exercised
+        with torch.no_grad():
+            assert G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)).abs().max() >= conv_clamp
+
+
+def test_jacobian_method_choice():
+    G = tiny_stylegan2(8)
+    assert jacobian.pick_method(G) == 'tangent'
+    assert jacobian.pick_method(G, {'noise_mode': 'const'}) == 'tangent'
+    assert jacobian.pick_method(G, {'truncation_psi': 0.5}) == 'jvp'
+    with pytest.raises(ValueError, match='method must be one of'):
+        jacobian.pick_method(G, method='reverse')
+
+
 def test_compute_directions_matches_reference_script(tmp_path):
     case = golden_case('resefa_sg2_r32')
     for region in ('eyes', 'mouth'):
@@ -189,11 +230,11 @@ def test_compute_jacobian_resumes(hammer_model, tmp_path, monkeypatch):
     calls = []
     real = jacobian.jacobian_of_sample
 
-    def counting(image_of, w, chunk_size=64):
+    def counting(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2 and not counting.resumed:
             raise KeyboardInterrupt
-        return real(image_of, w, chunk_size)
+        return real(*args, **kwargs)
 
     counting.resumed = False
     monkeypatch.setattr(jacobian, 'jacobian_of_sample', counting)

@@ -12,6 +12,8 @@ import zipfile
 
 import torch
 
+from utils.fileio import atomic_path, save_json
+
 from ..biggan import BigGANConfig
 from .common import CheckpointError, check_tensors
 
@@ -184,3 +186,66 @@ def read_hf_biggan(path):
         raise CheckpointError(f'{weights_path}: not a HuggingFace BigGAN state dict '
                               f'(no embeddings.weight / generator.gen_z.weight_orig)')
     return config, convert_hf_biggan_state(state, config, where=weights_path)
+
+
+def export_hf_biggan_state(state, config, seed=0):
+    """Our state dict -> the official HuggingFace BigGAN state dict (inverse of `convert_hf_biggan_state`).
+
+    Spectral-normalised layers get `weight_orig` equal to our weight and a
+    vector pair `(u, v)` with `u . (weight_orig v) = 1`, so that the official
+    module's eval-time weight `weight_orig / (u . weight_orig v)` is ours.
+
+    Raises:
+        ValueError: a missing or misshapen tensor, or an all-zero spectral-normalised weight.
+    """
+    gen = torch.Generator().manual_seed(seed)
+
+    def get(key, shape):
+        if key not in state:
+            raise ValueError(f'state dict has no {key}')
+        value = state[key].detach().to('cpu', torch.float32)
+        if tuple(value.shape) != tuple(shape):
+            raise ValueError(f'{key} has shape {list(value.shape)}, expected {list(shape)}')
+        return value.clone()
+
+    out = {}
+    for src, (dst, kind, shape) in _expected_modules(config).items():
+        if kind == 'plain':
+            out[f'{src}.weight'] = get(f'{dst}.weight', shape)
+        elif kind in ('sn', 'sn_nobias'):
+            weight = get(f'{dst}.weight', shape)
+            matrix = weight.reshape(shape[0], -1).double()
+            v = torch.randn(matrix.shape[1], generator=gen, dtype=torch.float64)
+            image = matrix @ (v / v.norm())
+            if image.norm() == 0:
+                raise ValueError(f'{dst}.weight is all zero; it has no spectral normalisation to store')
+            v = v / v.norm()
+            u = image / image.dot(image)  # u . (W v) = 1
+            out[f'{src}.weight_orig'] = weight
+            out[f'{src}.weight_u'] = u.float()
+            out[f'{src}.weight_v'] = v.float()
+            if kind == 'sn':
+                out[f'{src}.bias'] = get(f'{dst}.bias', shape[:1])
+        elif kind == 'attn_gamma':
+            out[f'{src}.gamma'] = get(f'{dst}.gamma', shape)
+        elif kind in ('bn', 'bn_cond'):
+            out[f'{src}.running_means'] = get(f'{dst}.running_means', (config.n_stats,) + shape)
+            out[f'{src}.running_vars'] = get(f'{dst}.running_vars', (config.n_stats,) + shape)
+            if kind == 'bn':
+                out[f'{src}.weight'] = get(f'{dst}.weight', shape)
+                out[f'{src}.bias'] = get(f'{dst}.bias', shape)
+    return out
+
+
+def write_hf_biggan(generator, folder):
+    """Save a `BigGANGenerator` as an official HuggingFace folder: `config.json` + `pytorch_model.bin`.
+
+    The folder loads back through `models.load_generator` and into the official
+    `BigGAN.from_pretrained`. Both files are written atomically.
+    """
+    config = generator.config
+    state = export_hf_biggan_state(generator.state_dict(), config)
+    os.makedirs(folder, exist_ok=True)
+    with atomic_path(os.path.join(folder, WEIGHTS_NAME)) as tmp:
+        torch.save(state, tmp)
+    save_json(os.path.join(folder, CONFIG_NAME), config.to_dict())
