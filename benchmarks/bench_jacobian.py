@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from models import build_generator  # noqa: E402
 from semantics import jacobian  # noqa: E402
+from utils.cpu import keep_freed_memory  # noqa: E402
 
 
 def make_generator(res, w_dim, channel_max, seed=0):
@@ -80,6 +81,7 @@ def warm_up(G, w, chunk_size):
 def main(res, w_dim, channel_max, samples, chunk_size, reference, reference_rows, threads, json_out):
     if threads:
         torch.set_num_threads(threads)
+    keep_freed_memory()  # the setting compute_jacobian.py runs under; both methods share it
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     G = make_generator(res, w_dim, channel_max).to(device)
     z = torch.from_numpy(np.random.RandomState(4).randn(samples, w_dim).astype(np.float32)).to(device)

@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from models import build_generator  # noqa: E402
 from models.checkpoints import stylegan3_names  # noqa: E402
 from semantics import jacobian  # noqa: E402
+from utils.cpu import keep_freed_memory  # noqa: E402
 
 ENV_REPO = 'STYLEGAN3_REPO'
 TOL = 1e-4
@@ -186,6 +187,7 @@ def main(official_repo, cfgs, res, repeats, threads, device, seed, with_jacobian
         raise click.BadParameter(f'{cfgs!r}: choose from T, R', param_hint='--cfg')
     if threads:
         torch.set_num_threads(threads)
+    keep_freed_memory()  # the setting compute_jacobian.py runs under; both methods share it
     networks = import_official(official_repo)
     results = {'device': device, 'torch': torch.__version__, 'threads': torch.get_num_threads(), 'res': res,
                'batch': 1, 'repeats': repeats, 'official_repo': os.path.abspath(official_repo),

@@ -312,50 +312,49 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
 
 
 # ----------------------------------------------------------------------------
-# Forward-mode derivatives for one primal sample and K tangents at once.
-# `torch.func.jvp` under `vmap` gives the same numbers generically; these
-# hand-written rules skip its per-op bookkeeping and fold the elementwise
-# factors together, which halves the cost of a Jacobian on CPU.
+# Forward-mode derivatives: a primal pass for one sample ("linearize") keeps the
+# factors that the derivatives need, then any number of K-tangent batches are
+# pushed through ("push"). `torch.func.jvp` under `vmap` gives the same numbers
+# generically; these hand-written rules run the primal once per sample instead
+# of once per batch, fold the elementwise factors together and keep the
+# tangents channels-last, where mkldnn's convolutions run several times faster
+# on CPU. Tangents are `[K, ...]`; None stands for a zero tangent.
 
-def modulated_conv2d_tangent(x, x_t, weight, styles, styles_t, up=1, padding=0, resample_filter=None,
-                             demodulate=True, flip_weight=True):
-    """`modulated_conv2d` (without noise) and its derivative along K tangents.
+def linearize_modulated_conv2d(x, weight, styles, up=1, padding=0, resample_filter=None, demodulate=True,
+                               flip_weight=True):
+    """`modulated_conv2d` (without noise) of one sample, and the factors of its derivative.
 
-    The primal output is computed exactly as the generator's own batch-1 pass
-    computes it (fused), so activation kinks fall where they fall there.
-
-    Args:
-        x: `[1, C_in, H, W]` primal input.
-        x_t: `[K, C_in, H, W]` tangents of `x`, or None where `x` is constant.
-        weight: `[C_out, C_in, kh, kw]`.
-        styles: `[1, C_in]`; `styles_t`: `[K, C_in]` tangents, or None.
-        Other arguments: as `modulated_conv2d`.
+    The output is computed exactly as the generator's own batch-1 pass computes
+    it (fused), so activation kinks fall where they fall there.
 
     Returns:
-        `(y [1, C_out, H', W'], y_t [K, C_out, H', W'] or None, dcoefs [1, C_out] or None,
-        y_raw [1, C_out, H', W'])`: `y_t` is the tangent of the convolution at fixed
-        demodulation, `y_raw = y / dcoefs` the convolution before demodulation,
-        which callers need for the tangent of `dcoefs` (`demodulation_tangent`).
+        `(y [1, C_out, H', W'], factors)`; `factors` is a dict of `x` and `y_raw`
+        (the convolution before demodulation), channels-last, `styles` and `dcoefs`.
     """
-    conv = dict(up=up, padding=padding, resample_filter=resample_filter, flip_weight=flip_weight)
-    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, fused_modconv=True, **conv)
+    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, fused_modconv=True, up=up, padding=padding,
+                         resample_filter=resample_filter, flip_weight=flip_weight)
+    factors = dict(x=x.contiguous(memory_format=torch.channels_last), styles=styles, dcoefs=None, y_raw=None)
+    if demodulate:
+        dcoefs = ((weight.unsqueeze(0) * styles.reshape(1, 1, -1, 1, 1)).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+        factors['dcoefs'] = dcoefs
+        factors['y_raw'] = (y / dcoefs.reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
+    return y, factors
+
+
+def push_modulated_conv2d(x_t, styles_t, weight, factors, up=1, padding=0, resample_filter=None,
+                          flip_weight=True):
+    """Tangent `[K, C_out, H', W']` of the convolution before demodulation, or None if nothing moves."""
+    x, styles = factors['x'], factors['styles']
     if x_t is None and styles_t is None:
-        x_mod_t = None
-    elif x_t is None:
+        return None
+    if x_t is None:
         x_mod_t = x * styles_t.reshape(*styles_t.shape, 1, 1)
     elif styles_t is None:
         x_mod_t = x_t * styles.reshape(1, -1, 1, 1)
     else:
         x_mod_t = torch.addcmul(x_t * styles.reshape(1, -1, 1, 1), x, styles_t.reshape(*styles_t.shape, 1, 1))
-    y_t = None
-    if x_mod_t is not None:
-        # Channels-last: mkldnn's convolutions of these batches run several times faster on CPU.
-        x_mod_t = x_mod_t.contiguous(memory_format=torch.channels_last)
-        y_t = conv2d_resample(x_mod_t, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
-    if not demodulate:
-        return y, y_t, None, y
-    dcoefs = ((weight.unsqueeze(0) * styles.reshape(1, 1, -1, 1, 1)).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
-    return y, y_t, dcoefs, y / dcoefs.reshape(1, -1, 1, 1)
+    x_mod_t = x_mod_t.contiguous(memory_format=torch.channels_last)
+    return conv2d_resample(x_mod_t, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
 
 
 def demodulation_tangent(weight, styles, styles_t, dcoefs):

@@ -97,26 +97,35 @@ class SynthesisLayer(nn.Module):
         return ops.bias_act(x, self.bias, act='lrelu', gain=ops.activation_gain('lrelu') * gain,
                             clamp=clamp)
 
-    def forward_tangent(self, x, x_t, w, w_t, noise_mode='const', gain=1):
-        """Output `[1, ...]` and its derivative along K tangents (`x_t` `[K, ...]`, `w_t` `[K, w_dim]`; None = zero)."""
+    def linearize(self, x, w, noise_mode='const', gain=1):
+        """Output of one sample (`x` `[1, ...]`, `w` `[1, w_dim]`) and the factors of its derivative."""
         styles = self.affine(w)
-        styles_t = None if w_t is None else self.affine.tangent(w_t)
-        y, y_t, dcoefs, y_raw = ops.modulated_conv2d_tangent(
-            x, x_t, self.weight, styles, styles_t, up=self.up, padding=self.padding,
-            resample_filter=self.resample_filter, flip_weight=(self.up == 1))
+        y, factors = ops.linearize_modulated_conv2d(x, self.weight, styles, up=self.up, padding=self.padding,
+                                                    resample_filter=self.resample_filter,
+                                                    flip_weight=(self.up == 1))
         noise = self._noise(x.shape[0], x.device, noise_mode)
         if noise is not None:
             y = y + noise
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         out, slopes = ops.leaky_relu_slopes(y + self.bias.reshape(1, -1, 1, 1), 0.2,
                                             ops.activation_gain('lrelu') * gain, clamp)
-        if y_t is None:  # neither x nor the styles move
-            return out, None
-        out_t = y_t * (dcoefs.reshape(1, -1, 1, 1) * slopes)  # along a fixed demodulation
+        slopes = slopes.contiguous(memory_format=torch.channels_last)
+        factors['scale'] = factors['dcoefs'].reshape(1, -1, 1, 1) * slopes  # d out / d y_raw, fixed demodulation
+        factors['raw_slopes'] = factors.pop('y_raw') * slopes
+        return out, factors
+
+    def push(self, x_t, w_t, factors):
+        """Tangent of the output along `x_t` `[K, ...]` and `w_t` `[K, w_dim]` (None = zero)."""
+        styles_t = None if w_t is None else self.affine.tangent(w_t)
+        y_t = ops.push_modulated_conv2d(x_t, styles_t, self.weight, factors, up=self.up, padding=self.padding,
+                                        resample_filter=self.resample_filter, flip_weight=(self.up == 1))
+        if y_t is None:
+            return None
+        out_t = y_t * factors['scale']
         if styles_t is not None:
-            d_t = ops.demodulation_tangent(self.weight, styles, styles_t, dcoefs)
-            out_t = torch.addcmul(out_t, y_raw * slopes, d_t.reshape(*d_t.shape, 1, 1))
-        return out, out_t
+            d_t = ops.demodulation_tangent(self.weight, factors['styles'], styles_t, factors['dcoefs'])
+            out_t = torch.addcmul(out_t, factors['raw_slopes'], d_t.reshape(*d_t.shape, 1, 1))
+        return out_t
 
 
 class ToRGBLayer(nn.Module):
@@ -135,15 +144,22 @@ class ToRGBLayer(nn.Module):
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
 
-    def forward_tangent(self, x, x_t, w, w_t):
-        """Output and its derivative along K tangents (None = zero)."""
+    def linearize(self, x, w):
         styles = self.affine(w) * self.weight_gain
-        styles_t = None if w_t is None else self.affine.tangent(w_t) * self.weight_gain
-        y, y_t, _, _ = ops.modulated_conv2d_tangent(x, x_t, self.weight, styles, styles_t, demodulate=False)
+        y, factors = ops.linearize_modulated_conv2d(x, self.weight, styles, demodulate=False)
         out = ops.bias_act(y, self.bias, clamp=self.conv_clamp)
-        if y_t is not None and self.conv_clamp is not None:
-            y_t = y_t * ((y + self.bias.reshape(1, -1, 1, 1)).abs() <= self.conv_clamp)
-        return out, y_t
+        factors['mask'] = None
+        if self.conv_clamp is not None:
+            inside = (y + self.bias.reshape(1, -1, 1, 1)).abs() <= self.conv_clamp
+            factors['mask'] = inside.contiguous(memory_format=torch.channels_last)
+        return out, factors
+
+    def push(self, x_t, w_t, factors):
+        styles_t = None if w_t is None else self.affine.tangent(w_t) * self.weight_gain
+        y_t = ops.push_modulated_conv2d(x_t, styles_t, self.weight, factors)
+        if y_t is not None and factors['mask'] is not None:
+            y_t = y_t * factors['mask']
+        return y_t
 
 
 class Conv2dLayer(nn.Module):
@@ -163,13 +179,13 @@ class Conv2dLayer(nn.Module):
                                 padding=self.padding, flip_weight=(self.up == 1))
         return ops.bias_act(x, self.bias, gain=gain)
 
-    def forward_tangent(self, x, x_t, gain=1):
-        out = self.forward(x, gain)
+    def push(self, x_t, gain=1):
+        """Tangent of the output (the layer is affine in `x`)."""
         if x_t is None:
-            return out, None
+            return None
         x_t = ops.conv2d_resample(x_t, self.weight * self.weight_gain, f=self.resample_filter, up=self.up,
                                   padding=self.padding, flip_weight=(self.up == 1))
-        return out, x_t * gain if gain != 1 else x_t
+        return x_t * gain if gain != 1 else x_t
 
 
 class SynthesisBlock(nn.Module):
@@ -219,31 +235,44 @@ class SynthesisBlock(nn.Module):
             img = img + y if img is not None else y
         return x, img
 
-    def forward_tangent(self, x, x_t, img, img_t, ws, ws_t, noise_mode='const'):
-        """`forward` for one sample (`ws` `[1, n, w_dim]`), with derivatives along K tangents.
-
-        `ws_t` holds one `[K, w_dim]` tangent (or None = zero) per row of `ws`.
-        """
-        w_iter = iter(zip(ws.unbind(dim=1), ws_t))
+    def linearize(self, x, img, ws, noise_mode='const'):
+        """`forward` for one sample (`ws` `[1, n, w_dim]`), keeping each layer's derivative factors."""
+        w_iter = iter(ws.unbind(dim=1))
+        factors = {}
         if self.in_channels == 0:
-            x, x_t = self.conv1.forward_tangent(self.const.unsqueeze(0), None, *next(w_iter), noise_mode)
+            x, factors['conv1'] = self.conv1.linearize(self.const.unsqueeze(0), next(w_iter), noise_mode)
         elif self.architecture == 'resnet':
-            y, y_t = self.skip.forward_tangent(x, x_t, gain=np.sqrt(0.5))
-            x, x_t = self.conv0.forward_tangent(x, x_t, *next(w_iter), noise_mode)
-            x, x_t = self.conv1.forward_tangent(x, x_t, *next(w_iter), noise_mode, gain=np.sqrt(0.5))
+            y = self.skip(x, gain=np.sqrt(0.5))
+            x, factors['conv0'] = self.conv0.linearize(x, next(w_iter), noise_mode)
+            x, factors['conv1'] = self.conv1.linearize(x, next(w_iter), noise_mode, gain=np.sqrt(0.5))
             x = y + x
-            x_t = _add_tangents(y_t, x_t)
         else:
-            x, x_t = self.conv0.forward_tangent(x, x_t, *next(w_iter), noise_mode)
-            x, x_t = self.conv1.forward_tangent(x, x_t, *next(w_iter), noise_mode)
+            x, factors['conv0'] = self.conv0.linearize(x, next(w_iter), noise_mode)
+            x, factors['conv1'] = self.conv1.linearize(x, next(w_iter), noise_mode)
         if img is not None:
             img = ops.upsample2d(img, self.resample_filter)
-            img_t = None if img_t is None else ops.upsample2d(img_t, self.resample_filter)
         if self.is_last or self.architecture == 'skip':
-            y, y_t = self.torgb.forward_tangent(x, x_t, *next(w_iter))
+            y, factors['torgb'] = self.torgb.linearize(x, next(w_iter))
             img = img + y if img is not None else y
-            img_t = _add_tangents(img_t, y_t)
-        return x, x_t, img, img_t
+        return x, img, factors
+
+    def push(self, x_t, img_t, ws_t, factors):
+        """Tangents of `(x, img)` along `x_t`, `img_t` and one `[K, w_dim]` tangent (or None) per ws row."""
+        w_iter = iter(ws_t)
+        if self.in_channels == 0:
+            x_t = self.conv1.push(None, next(w_iter), factors['conv1'])
+        elif self.architecture == 'resnet':
+            y_t = self.skip.push(x_t, gain=np.sqrt(0.5))
+            x_t = self.conv0.push(x_t, next(w_iter), factors['conv0'])
+            x_t = _add_tangents(y_t, self.conv1.push(x_t, next(w_iter), factors['conv1']))
+        else:
+            x_t = self.conv0.push(x_t, next(w_iter), factors['conv0'])
+            x_t = self.conv1.push(x_t, next(w_iter), factors['conv1'])
+        if img_t is not None:
+            img_t = ops.upsample2d(img_t, self.resample_filter)
+        if self.is_last or self.architecture == 'skip':
+            img_t = _add_tangents(img_t, self.torgb.push(x_t, next(w_iter), factors['torgb']))
+        return x_t, img_t
 
 
 def _add_tangents(a, b):
@@ -262,6 +291,7 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         self.w_dim = config.w_dim
         self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
         log2 = int(np.log2(config.img_resolution))
         self.block_resolutions = [2 ** i for i in range(2, log2 + 1)]
         self.num_ws = 0
@@ -292,34 +322,53 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, block_ws, noise_mode, fused_modconv)
         return img
 
-    def forward_tangent(self, ws, ws_t, noise_mode='const'):
-        """Image of one sample and its derivative along K tangents of `ws`, in forward mode.
+    def linearize(self, ws, noise_mode='const'):
+        """Image of one sample and the factors of its derivative w.r.t. `ws`, for `push`.
+
+        Together, `linearize` and `push` are a hand-written forward-mode pass:
+        the same numbers as `torch.func.jvp` of `forward` under `vmap`, at a
+        fraction of the cost, with the primal pass run once per sample.
 
         Args:
             ws: `[1, num_ws, w_dim]`.
-            ws_t: `num_ws` tangents, each `[K, w_dim]` or None (that row does not move).
 
         Returns:
-            `(img [1, C, H, W], img_t [K, C, H, W])`: the same numbers as
-            `torch.func.jvp` of `forward` under `vmap`, at about half the cost.
+            `(img [1, C, H, W], factors)`.
         """
         if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f'ws must have shape [1, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
-        if len(ws_t) != self.num_ws:
-            raise ValueError(f'ws_t must hold {self.num_ws} tangents (or None), got {len(ws_t)}')
         ws = ws.to(torch.float32)
-        x = x_t = img = img_t = None
+        x = img = None
+        factors = []
         w_idx = 0
         for res in self.block_resolutions:
             block = getattr(self, f'b{res}')
-            count = block.num_conv + block.num_torgb
-            x, x_t, img, img_t = block.forward_tangent(x, x_t, img, img_t, ws.narrow(1, w_idx, count),
-                                                       ws_t[w_idx:w_idx + count], noise_mode)
+            x, img, block_factors = block.linearize(x, img, ws.narrow(1, w_idx, block.num_conv + block.num_torgb),
+                                                    noise_mode)
+            factors.append(block_factors)
+            w_idx += block.num_conv
+        return img, factors
+
+    def push(self, ws_t, factors):
+        """Derivative of the image `[K, C, H, W]` along K tangents of `ws`.
+
+        Args:
+            ws_t: `num_ws` tangents, each `[K, w_dim]` or None (that row does not move).
+            factors: From `linearize`.
+        """
+        if len(ws_t) != self.num_ws:
+            raise ValueError(f'ws_t must hold {self.num_ws} tangents (or None), got {len(ws_t)}')
+        x_t = img_t = None
+        w_idx = 0
+        for res, block_factors in zip(self.block_resolutions, factors):
+            block = getattr(self, f'b{res}')
+            x_t, img_t = block.push(x_t, img_t, ws_t[w_idx:w_idx + block.num_conv + block.num_torgb], block_factors)
             w_idx += block.num_conv
         if img_t is None:
             count = next((t.shape[0] for t in ws_t if t is not None), 0)
-            img_t = img.new_zeros([count, *img.shape[1:]])
-        return img, img_t
+            res = self.img_resolution
+            img_t = torch.zeros([count, self.img_channels, res, res], device=self.b4.const.device)
+        return img_t
 
 
 class StyleGAN2Generator(nn.Module):

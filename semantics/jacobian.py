@@ -5,8 +5,8 @@ backward pass per output pixel (65,536 for a 256x256 image). The latent has
 only `w_dim` inputs, so forward-mode differentiation needs `w_dim`
 Jacobian-vector products instead: `torch.func.jvp` under `vmap`, over chunks of
 basis vectors, or, for StyleGAN2, the generator's own forward-mode pass
-(`synthesis.forward_tangent`), which gives the same numbers at about half the
-cost. The primal pass runs once per chunk and the tangents of a whole chunk go
+(`synthesis.linearize` + `synthesis.push`), which gives the same numbers at a
+third of the cost. The primal pass runs once per chunk and the tangents of a whole chunk go
 through the network as one batch.
 
 Reference semantics (the defaults):
@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from torch.func import jvp, vmap
 from tqdm import tqdm
 
-CPU_MAX_CHUNK = 16  # tangents per vmapped batch on CPU; measured fastest per tangent
+from utils.cpu import keep_freed_memory
+
+CPU_CHUNK_BYTES = 16 * 2 ** 20  # largest feature map of a chunk of tangents on CPU: measured fastest
 
 
 def reference_output_shape(generator, size=None, sum_channels=None):
@@ -85,8 +87,9 @@ def auto_chunk_size(generator, device=None, budget_bytes=None):
 
     A tangent costs about a dozen copies of the largest feature map (primal and
     tangent of each intermediate of a layer). The budget is 2 GiB on CPU and 40%
-    of the free memory on CUDA, unless given. On CPU the chunk is also capped
-    at 16: larger batches fall out of the caches and run slower per tangent.
+    of the free memory on CUDA, unless given. On CPU the chunk also keeps the
+    largest feature map of a chunk near 16 MiB (8 to 32 tangents): larger
+    batches fall out of the caches and run slower per tangent.
     """
     device = torch.device(device or next(generator.parameters()).device)
     config = getattr(generator, 'config', None)
@@ -103,7 +106,9 @@ def auto_chunk_size(generator, device=None, budget_bytes=None):
             budget_bytes = 0.4 * free
         else:
             budget_bytes = 2 * 2 ** 30
-    cap = 128 if device.type == 'cuda' else CPU_MAX_CHUNK
+    cap = 128
+    if device.type != 'cuda':
+        cap = int(min(max(CPU_CHUNK_BYTES // (4 * largest), 8), 32))
     return int(max(1, min(cap, budget_bytes // per_tangent)))
 
 
@@ -115,7 +120,7 @@ def pick_method(generator, synthesis_kwargs=None, method='auto'):
     if method not in METHODS:
         raise ValueError(f'method must be one of {METHODS}, got {method!r}')
     extra = set(synthesis_kwargs or {}) - {'fused_modconv', 'noise_mode'}
-    native = hasattr(generator.synthesis, 'forward_tangent') and not extra
+    native = hasattr(generator.synthesis, 'linearize') and not extra
     if method == 'tangent' and not native:
         raise ValueError(f'{type(generator).__name__} has no forward-mode pass for these settings; use method="jvp"')
     if method == 'auto':
@@ -128,7 +133,7 @@ def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum
     """`push(tangents [K, w_dim]) -> [K, *out_shape]`: derivatives of the reference image at `w` `[w_dim]`.
 
     `method='tangent'` runs the generator's hand-written forward-mode pass
-    (`synthesis.forward_tangent`, StyleGAN2); 'jvp' runs `torch.func.jvp` of
+    (`synthesis.linearize` once, then `synthesis.push` per call; StyleGAN2); 'jvp' runs `torch.func.jvp` of
     `make_image_function` under `vmap`, which works for every generator. Both
     give the same numbers; 'auto' picks the first where it exists.
     """
@@ -148,10 +153,12 @@ def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum
     else:
         moving = set(range(num_ws))
     wp = wp.unsqueeze(0)
+    factors = []  # the primal pass, run on the first call only
 
     def push(tangents):
-        _, image_t = generator.synthesis.forward_tangent(
-            wp, [tangents if i in moving else None for i in range(num_ws)], noise_mode=noise_mode)
+        if not factors:
+            factors.append(generator.synthesis.linearize(wp, noise_mode=noise_mode)[1])
+        image_t = generator.synthesis.push([tangents if i in moving else None for i in range(num_ws)], factors[0])
         if size != res:
             image_t = F.interpolate(image_t, scale_factor=size / res)
         if sum_channels:
@@ -191,6 +198,8 @@ def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chun
     if w.ndim != 2 or w.shape[1] != generator.w_dim:
         raise ValueError(f'w must have shape [N, {generator.w_dim}], got {list(w.shape)}')
     pick_method(generator, synthesis_kwargs, method)  # fail before the first sample
+    if device.type == 'cpu':
+        keep_freed_memory()
     chunk_size = chunk_size or auto_chunk_size(generator, device)
     for idx in tqdm(range(len(w)), desc='jacobians', unit='sample', disable=not progress):
         base = bases[idx] if bases is not None else (w_base if w_base is not None else None)

@@ -92,7 +92,7 @@ def test_layer_subset_jacobian():
 @pytest.mark.parametrize('architecture', ['skip', 'orig', 'resnet'])
 @pytest.mark.parametrize('conv_clamp', [None, 0.5])
 @pytest.mark.parametrize('layers', [None, [1, 2, 5]])
-def test_stylegan2_forward_tangent_equals_autograd(architecture, conv_clamp, layers):
+def test_stylegan2_linearize_push_equals_autograd(architecture, conv_clamp, layers):
     """The hand-written forward-mode pass gives torch's own Jacobian, with noise, biases and clamping active."""
     torch.manual_seed(1)
     G = build_generator('stylegan2', dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=6,
@@ -116,6 +116,13 @@ def test_stylegan2_forward_tangent_equals_autograd(architecture, conv_clamp, lay
                                         method='tangent')).numpy()
     assert np.abs(ref).max() > 0.05
     assert ours.shape == ref.shape and relative_error(ours, ref) <= 1e-5
+    ws = base.clone().unsqueeze(0)
+    ws[:, moving] = w.unsqueeze(1)
+    with torch.no_grad():
+        image, factors = G.synthesis.linearize(ws)
+        assert torch.equal(image, G.synthesis(ws))  # the primal pass is the generator's own
+        none_moving = G.synthesis.push([None] * G.num_ws, factors)
+    assert none_moving.shape == (0, 3, 16, 16)
     if conv_clamp is not None:  # the clamp is reached somewhere, so its zero slopes are exercised
         with torch.no_grad():
             assert G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)).abs().max() >= conv_clamp
