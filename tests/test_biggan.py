@@ -175,6 +175,56 @@ def test_writer_round_trip_on_a_random_config(tmp_path):
         assert max_abs_diff(back(z, c, truncation_psi=0.5), expected) <= 1e-5
 
 
+def _random_generator(config, seed):
+    G = BigGANGenerator(config).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in G.named_parameters():
+            param.copy_(torch.randn(param.shape, generator=gen) * (0.5 if param.ndim > 1 else 0.2))
+            if param.ndim > 1 and 'embed' not in name:
+                param.div_(torch.linalg.matrix_norm(param.reshape(param.shape[0], -1), ord=2))
+        for name, buf in G.named_buffers():
+            if name.endswith('running_means'):
+                buf.copy_(0.1 * torch.randn(buf.shape, generator=gen))
+            elif name.endswith('running_vars'):
+                buf.copy_(torch.rand(buf.shape, generator=gen) + 0.5)
+    return G
+
+
+RANDOM_CONFIGS = [
+    dict(output_dim=16, z_dim=8, class_embed_dim=8, channel_width=4, num_classes=5,
+         layers=[(False, 16, 8), (True, 8, 4), (False, 4, 2), (True, 2, 1)], attention_layer_position=1),
+    dict(output_dim=32, z_dim=12, class_embed_dim=12, channel_width=3, num_classes=9, n_stats=11,
+         layers=[(False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 4), (False, 4, 2), (True, 2, 1)],
+         attention_layer_position=3),
+]
+
+
+@pytest.mark.parametrize('index', range(len(RANDOM_CONFIGS)))
+def test_against_the_huggingface_package_on_random_configs(index, tmp_path):
+    """Random small configs, written as HuggingFace folders, against the official package itself."""
+    official = pytest.importorskip('pytorch_pretrained_biggan', reason='the reference package pytorch-pretrained-'
+                                   'biggan is not installed (pip install pytorch-pretrained-biggan to run this)')
+    config = BigGANConfig(**RANDOM_CONFIGS[index])
+    G = _random_generator(config, seed=index)
+    write_hf_biggan(G, tmp_path)
+    ref = official.BigGAN.from_pretrained(str(tmp_path)).eval()
+    state = torch.load(tmp_path / 'pytorch_model.bin', map_location='cpu', weights_only=True)
+    ref.load_state_dict(state, strict=True)  # every official tensor is in the file, and nothing else
+    ours = load_generator(tmp_path)
+    n = config.num_classes
+    classes = torch.eye(n)[[0, n // 2, n - 1]]
+    mixed = torch.softmax(torch.randn(1, n, generator=torch.Generator().manual_seed(index)), dim=1)
+    c = torch.cat([classes, mixed])
+    for truncation in (1.0, 0.4, 0.05):
+        z = truncated_noise(len(c), config.z_dim, truncation, seed=index)
+        with torch.no_grad():
+            expected = ref(z, c, truncation)
+            assert expected.std() > 0.01
+            assert max_abs_diff(ours(z, c, truncation_psi=truncation), expected) <= TOL
+            assert max_abs_diff(G(z, c, truncation_psi=truncation), expected) <= TOL
+
+
 def test_presets_match_the_released_models():
     # Parameter counts of BigGAN-deep 128/256/512 as published with the official port.
     expected = {128: (50388609, 11), 256: (55880833, 13), 512: (56163905, 15)}
