@@ -297,8 +297,13 @@ def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=np
     """
     x = ops.bias_act(x, b)
     x = ops.upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2)
-    x = ops.bias_act(x, act='lrelu', alpha=slope, gain=gain, clamp=clamp)
-    return ops.upfirdn2d(x, fd, down=down)
+    # clamp(lrelu(x) * gain, +-clamp) = gain * clamp(lrelu(x), +-clamp / gain): the gain rides
+    # on the down filter instead of costing a pass over the largest tensor of the network.
+    inplace = not x.requires_grad  # x is ours; in place spares allocating the largest tensor twice
+    x = F.leaky_relu(x, slope, inplace=inplace)
+    if clamp is not None:
+        x = x.clamp_(-clamp / gain, clamp / gain) if inplace else x.clamp(-clamp / gain, clamp / gain)
+    return ops.upfirdn2d(x, fd, down=down, gain=gain)
 
 
 # ----------------------------------------------------------------------------
