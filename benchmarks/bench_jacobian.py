@@ -2,14 +2,17 @@
 
 The reference computes `torch.autograd.functional.jacobian` of its wrapper
 (`w` shared by all layers), one backward pass per output value. Ours runs
-`w_dim` Jacobian-vector products, vmapped in chunks. Both run here, in the same
-process, on the same random-weight StyleGAN2, and the two Jacobians are compared.
+`w_dim` Jacobian-vector products, in chunks. Both run here, in the same process,
+on the same random-weight StyleGAN2, and the two Jacobians are compared. The
+reference runs with the FIR resampling of NVlabs' reference path
+(`ops.upfirdn2d_reference`), as the original scripts' generators compute it.
 
     python benchmarks/bench_jacobian.py                 # 64x64, w_dim 512, both methods
     python benchmarks/bench_jacobian.py --channel_max 32 --reference_rows 512   # extrapolated reference
     python benchmarks/bench_jacobian.py --res 256 --no-reference --samples 2
 """
 
+import contextlib
 import json
 import os
 import resource
@@ -23,7 +26,7 @@ from torch.func import jvp, vmap
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from models import build_generator  # noqa: E402
+from models import build_generator, ops  # noqa: E402
 from semantics import jacobian  # noqa: E402
 from utils.cpu import keep_freed_memory  # noqa: E402
 
@@ -36,6 +39,18 @@ def make_generator(res, w_dim, channel_max, seed=0):
 
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextlib.contextmanager
+def reference_ops():
+    """FIR resampling as NVlabs' reference path computes it (zero insertion, pad, filter, slice),
+    the ops of the generators the original scripts run, instead of our faster equivalent."""
+    fast = ops.upfirdn2d
+    ops.upfirdn2d = ops.upfirdn2d_reference
+    try:
+        yield
+    finally:
+        ops.upfirdn2d = fast
 
 
 def reference_subset(G, w, count, seed=0):
@@ -107,7 +122,8 @@ def main(res, w_dim, channel_max, samples, chunk_size, reference, reference_rows
                f'Jacobian {list(ours.shape)}, peak RSS {results["peak_rss_mib_after_ours"]:.0f} MiB')
 
     if reference and reference_rows:
-        seconds, rows, values = reference_subset(G, w[:1], reference_rows)
+        with reference_ops():
+            seconds, rows, values = reference_subset(G, w[:1], reference_rows)
         total = ours[0].size // w_dim
         results['reference_rows_timed'] = len(rows)
         results['reference_seconds_per_sample'] = seconds / len(rows) * total
@@ -116,7 +132,8 @@ def main(res, w_dim, channel_max, samples, chunk_size, reference, reference_rows
         results['max_relative_difference'] = float(np.abs(flat - values).max() / np.abs(values).max())
     elif reference:
         start = time.perf_counter()
-        ref = jacobian.reverse_mode_jacobian(G, w[:1]).cpu().numpy()
+        with reference_ops():
+            ref = jacobian.reverse_mode_jacobian(G, w[:1]).cpu().numpy()
         if device == 'cuda':
             torch.cuda.synchronize()
         results['reference_seconds_per_sample'] = time.perf_counter() - start
