@@ -114,6 +114,22 @@ def _expected_modules(config):
     return out
 
 
+def _copied_tensors(src, dst, kind, shape, n_stats):
+    """`(official key, our key, shape)` of a module's tensors that both layouts store as they are."""
+    if kind == 'plain':
+        return [(f'{src}.weight', f'{dst}.weight', shape)]
+    if kind == 'sn':
+        return [(f'{src}.bias', f'{dst}.bias', shape[:1])]
+    if kind == 'attn_gamma':
+        return [(f'{src}.gamma', f'{dst}.gamma', shape)]
+    copied = []
+    if kind in ('bn', 'bn_cond'):
+        copied += [(f'{src}.{name}', f'{dst}.{name}', (n_stats,) + shape) for name in ('running_means', 'running_vars')]
+    if kind == 'bn':
+        copied += [(f'{src}.{name}', f'{dst}.{name}', shape) for name in ('weight', 'bias')]
+    return copied
+
+
 def convert_hf_biggan_state(state, config, where='checkpoint'):
     """Official HuggingFace BigGAN state dict -> our state dict (spectral norm folded in).
 
@@ -133,9 +149,7 @@ def convert_hf_biggan_state(state, config, where='checkpoint'):
 
     ours = {}
     for src, (dst, kind, shape) in _expected_modules(config).items():
-        if kind == 'plain':
-            ours[f'{dst}.weight'] = take(f'{src}.weight', shape)
-        elif kind in ('sn', 'sn_nobias'):
+        if kind in ('sn', 'sn_nobias'):
             weight = take(f'{src}.weight_orig', shape)
             u = take(f'{src}.weight_u', shape[:1])
             v = take(f'{src}.weight_v', (int(torch.tensor(shape[1:]).prod()),))
@@ -143,16 +157,8 @@ def convert_hf_biggan_state(state, config, where='checkpoint'):
             if not torch.isfinite(sigma) or sigma == 0:
                 raise CheckpointError(f'{where}: {src} has a zero or non-finite spectral norm estimate')
             ours[f'{dst}.weight'] = weight / sigma
-            if kind == 'sn':
-                ours[f'{dst}.bias'] = take(f'{src}.bias', shape[:1])
-        elif kind == 'attn_gamma':
-            ours[f'{dst}.gamma'] = take(f'{src}.gamma', shape)
-        elif kind in ('bn', 'bn_cond'):
-            ours[f'{dst}.running_means'] = take(f'{src}.running_means', (config.n_stats,) + shape)
-            ours[f'{dst}.running_vars'] = take(f'{src}.running_vars', (config.n_stats,) + shape)
-            if kind == 'bn':
-                ours[f'{dst}.weight'] = take(f'{src}.weight', shape)
-                ours[f'{dst}.bias'] = take(f'{src}.bias', shape)
+        for official, mine, tensor_shape in _copied_tensors(src, dst, kind, shape, config.n_stats):
+            ours[mine] = take(official, tensor_shape)
     if remaining:
         extra = sorted(remaining)
         raise CheckpointError(f'{where}: unexpected tensor {extra[0]}'
@@ -210,30 +216,19 @@ def export_hf_biggan_state(state, config, seed=0):
 
     out = {}
     for src, (dst, kind, shape) in _expected_modules(config).items():
-        if kind == 'plain':
-            out[f'{src}.weight'] = get(f'{dst}.weight', shape)
-        elif kind in ('sn', 'sn_nobias'):
+        if kind in ('sn', 'sn_nobias'):
             weight = get(f'{dst}.weight', shape)
             matrix = weight.reshape(shape[0], -1).double()
             v = torch.randn(matrix.shape[1], generator=gen, dtype=torch.float64)
-            image = matrix @ (v / v.norm())
+            v = v / v.norm()
+            image = matrix @ v
             if image.norm() == 0:
                 raise ValueError(f'{dst}.weight is all zero; it has no spectral normalisation to store')
-            v = v / v.norm()
-            u = image / image.dot(image)  # u . (W v) = 1
             out[f'{src}.weight_orig'] = weight
-            out[f'{src}.weight_u'] = u.float()
+            out[f'{src}.weight_u'] = (image / image.dot(image)).float()  # u . (W v) = 1
             out[f'{src}.weight_v'] = v.float()
-            if kind == 'sn':
-                out[f'{src}.bias'] = get(f'{dst}.bias', shape[:1])
-        elif kind == 'attn_gamma':
-            out[f'{src}.gamma'] = get(f'{dst}.gamma', shape)
-        elif kind in ('bn', 'bn_cond'):
-            out[f'{src}.running_means'] = get(f'{dst}.running_means', (config.n_stats,) + shape)
-            out[f'{src}.running_vars'] = get(f'{dst}.running_vars', (config.n_stats,) + shape)
-            if kind == 'bn':
-                out[f'{src}.weight'] = get(f'{dst}.weight', shape)
-                out[f'{src}.bias'] = get(f'{dst}.bias', shape)
+        for official, mine, tensor_shape in _copied_tensors(src, dst, kind, shape, config.n_stats):
+            out[official] = get(mine, tensor_shape)
     return out
 
 
