@@ -395,6 +395,73 @@ class SynthesisLayer(nn.Module):
                               down=self.spec.down_factor, padding=self.spec.padding, gain=gain,
                               slope=slope, clamp=self.conv_clamp)
 
+    def linearize(self, x, w):
+        """Output of one sample (`x` `[1, ...]`, `w` `[1, w_dim]`) and the factors of its derivative.
+
+        The output is computed exactly as `forward` computes it for a batch of one.
+        """
+        demodulate = not self.is_torgb
+        styles = self.affine(w)
+        if self.is_torgb:
+            styles = styles * (1 / np.sqrt(self.in_channels * self.spec.conv_kernel ** 2))
+        input_gain = self.magnitude_ema.rsqrt()
+        y = modulated_conv2d(x, self.weight, styles, demodulate=demodulate, padding=self.spec.conv_kernel - 1,
+                             input_gain=input_gain, fused_modconv=True)
+        weight, scaled = self.weight, styles
+        factors = dict(x=ops.channels_last(x), input_gain=input_gain, style_rms=None, dcoefs=None)
+        if demodulate:  # the same normalisations as modulated_conv2d
+            weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
+            factors['style_rms'] = styles.square().mean().rsqrt()
+            scaled = styles * factors['style_rms']
+            energy = weight.square().sum(dim=[2, 3])  # [C_out, C_in]
+            factors['dcoefs'] = (scaled.square().matmul(energy.t()) + 1e-8).rsqrt()  # [1, C_out]
+            factors['energy'] = energy
+            factors['y_raw'] = ops.channels_last(y / factors['dcoefs'].reshape(1, -1, 1, 1))
+        factors.update(weight=weight, styles=scaled)
+        gain, slope = (1, 1) if self.is_torgb else (np.sqrt(2), 0.2)
+        up = ops.upfirdn2d(ops.bias_act(y, self.bias), self.up_filter, up=self.spec.up_factor,
+                           padding=self.spec.padding, gain=self.spec.up_factor ** 2)
+        slopes = torch.where(up > 0, 1.0, slope)
+        if self.conv_clamp is not None:
+            slopes = slopes * ((F.leaky_relu(up, slope)).abs() <= self.conv_clamp / gain)
+        factors.update(slopes=ops.channels_last(slopes), gain=gain)
+        out = filtered_lrelu(y, self.up_filter, self.down_filter, self.bias, up=self.spec.up_factor,
+                             down=self.spec.down_factor, padding=self.spec.padding, gain=gain, slope=slope,
+                             clamp=self.conv_clamp)
+        return out, factors
+
+    def push(self, x_t, w_t, factors):
+        """Tangent of the output along `x_t` `[K, ...]` and `w_t` `[K, w_dim]` (None = zero)."""
+        styles_t = None
+        if w_t is not None:
+            styles_t = self.affine.tangent(w_t)
+            if self.is_torgb:
+                styles_t = styles_t * (1 / np.sqrt(self.in_channels * self.spec.conv_kernel ** 2))
+            elif factors['style_rms'] is not None:  # d(s / rms(s)) = (ds - s_n (s_n . ds) / n) / rms(s)
+                s_n = factors['styles']
+                styles_t = factors['style_rms'] * (styles_t - s_n * (styles_t * s_n).mean(dim=1, keepdim=True))
+        if x_t is None and styles_t is None:
+            return None
+        x, styles, gain_in = factors['x'], factors['styles'], factors['input_gain']
+        if x_t is None:
+            x_mod_t = x * (styles_t * gain_in).reshape(*styles_t.shape, 1, 1)
+        elif styles_t is None:
+            x_mod_t = x_t * (styles * gain_in).reshape(1, -1, 1, 1)
+        else:
+            x_mod_t = torch.addcmul(x_t * (styles * gain_in).reshape(1, -1, 1, 1), x,
+                                    (styles_t * gain_in).reshape(*styles_t.shape, 1, 1))
+        y_t = F.conv2d(ops.channels_last(x_mod_t), factors['weight'], padding=self.spec.conv_kernel - 1)
+        if factors['dcoefs'] is not None:
+            dcoefs = factors['dcoefs']
+            y_t = y_t * dcoefs.reshape(1, -1, 1, 1)
+            if styles_t is not None:
+                d_t = -(dcoefs ** 3) * (styles_t * styles).matmul(factors['energy'].t())  # [K, C_out]
+                y_t = torch.addcmul(y_t, factors['y_raw'], d_t.reshape(*d_t.shape, 1, 1))
+        up_t = ops.upfirdn2d(y_t, self.up_filter, up=self.spec.up_factor, padding=self.spec.padding,
+                             gain=self.spec.up_factor ** 2)
+        return ops.upfirdn2d(up_t * factors['slopes'], self.down_filter, down=self.spec.down_factor,
+                             gain=factors['gain'])
+
     def extra_repr(self):
         s = self.spec
         return (f'in={s.in_channels}x{s.in_size}, out={s.out_channels}x{s.out_size}, '
@@ -440,6 +507,46 @@ class SynthesisNetwork(nn.Module):
         if self.output_scale != 1:
             x = x * self.output_scale
         return x
+
+
+    def linearize(self, ws, noise_mode='const'):
+        """Image of one sample and the factors of its derivative w.r.t. `ws`, for `push`.
+
+        Together, `linearize` and `push` are a hand-written forward-mode pass: the
+        same numbers as `torch.func.jvp` of `forward` under `vmap`, with the primal
+        pass run once per sample and the tangents channels-last. The input layer
+        (Fourier features, small) is differentiated by `torch.func.jvp`.
+        """
+        if noise_mode not in ('const', 'random', 'none'):
+            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
+        if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f'ws must have shape [1, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
+        ws = ws.to(torch.float32).unbind(dim=1)
+        x = self.input(ws[0])
+        factors = [ws[0]]
+        for name, w in zip(self.layer_names, ws[1:]):
+            x, layer_factors = getattr(self, name).linearize(x, w)
+            factors.append(layer_factors)
+        if self.output_scale != 1:
+            x = x * self.output_scale
+        return x, factors
+
+    def push(self, ws_t, factors):
+        """Derivative of the image `[K, C, H, W]` along K tangents of `ws` (`[K, w_dim]` or None per row)."""
+        if len(ws_t) != self.num_ws:
+            raise ValueError(f'ws_t must hold {self.num_ws} tangents (or None), got {len(ws_t)}')
+        x_t = None
+        if ws_t[0] is not None:
+            w0 = factors[0]
+            x_t = torch.func.vmap(lambda t: torch.func.jvp(self.input, (w0,), (t.unsqueeze(0),))[1])(ws_t[0])
+            x_t = x_t.squeeze(1)  # [K, channels, size, size]
+        for name, w_t, layer_factors in zip(self.layer_names, ws_t[1:], factors[1:]):
+            x_t = getattr(self, name).push(x_t, w_t, layer_factors)
+        if x_t is None:
+            count = next((t.shape[0] for t in ws_t if t is not None), 0)
+            res = self.img_resolution
+            return torch.zeros([count, self.img_channels, res, res], device=factors[0].device)
+        return x_t * self.output_scale if self.output_scale != 1 else x_t
 
 
 class StyleGAN3Generator(nn.Module):

@@ -4,9 +4,9 @@ The ReSeFa reference calls `torch.autograd.functional.jacobian`, which runs one
 backward pass per output pixel (65,536 for a 256x256 image). The latent has
 only `w_dim` inputs, so forward-mode differentiation needs `w_dim`
 Jacobian-vector products instead: `torch.func.jvp` under `vmap`, over chunks of
-basis vectors, or, for StyleGAN2, the generator's own forward-mode pass
-(`synthesis.linearize` + `synthesis.push`), which gives the same numbers at a
-third of the cost. The primal pass runs once per chunk and the tangents of a whole chunk go
+basis vectors, or, for StyleGAN2 and StyleGAN3, the generator's own
+forward-mode pass (`synthesis.linearize` + `synthesis.push`), which gives the
+same numbers at about a third of the cost. The primal pass runs once per chunk and the tangents of a whole chunk go
 through the network as one batch.
 
 Reference semantics (the defaults):
@@ -86,7 +86,9 @@ def auto_chunk_size(generator, device=None, budget_bytes=None):
     """Basis vectors per vmapped JVP batch that keep the tangents within a memory budget.
 
     A tangent costs about a dozen copies of the largest feature map (primal and
-    tangent of each intermediate of a layer). The budget is 2 GiB on CPU and 40%
+    tangent of each intermediate of a layer); StyleGAN3's forward-mode pass,
+    whose largest maps are the upsampled ones inside its filtered leaky ReLUs,
+    measured about three. The budget is 2 GiB on CPU and 40%
     of the free memory on CUDA, unless given. On CPU the chunk also keeps the
     largest feature map of a chunk near 16 MiB (8 to 32 tangents): larger
     batches fall out of the caches and run slower per tangent.
@@ -94,12 +96,18 @@ def auto_chunk_size(generator, device=None, budget_bytes=None):
     device = torch.device(device or next(generator.parameters()).device)
     config = getattr(generator, 'config', None)
     res = generator.img_resolution
-    if hasattr(config, 'channels'):
+    copies = 12
+    specs = getattr(generator.synthesis, 'layer_specs', None)
+    if specs:  # StyleGAN3: channels x the upsampled size inside each layer
+        largest = max(spec.out_channels * (spec.in_size * spec.up_factor + sum(spec.padding[:2])) ** 2
+                      for spec in specs)
+        copies = 3
+    elif hasattr(config, 'channels'):
         resolutions = [2 ** i for i in range(2, res.bit_length())]
         largest = max(config.channels(r) * r * r for r in resolutions)
     else:
         largest = 128 * res * res
-    per_tangent = 4 * 12 * largest
+    per_tangent = 4 * copies * largest
     if budget_bytes is None:
         if device.type == 'cuda':
             free, _ = torch.cuda.mem_get_info(device)
@@ -133,7 +141,8 @@ def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum
     """`push(tangents [K, w_dim]) -> [K, *out_shape]`: derivatives of the reference image at `w` `[w_dim]`.
 
     `method='tangent'` runs the generator's hand-written forward-mode pass
-    (`synthesis.linearize` once, then `synthesis.push` per call; StyleGAN2); 'jvp' runs `torch.func.jvp` of
+    (`synthesis.linearize` once, then `synthesis.push` per call; StyleGAN2 and
+    StyleGAN3); 'jvp' runs `torch.func.jvp` of
     `make_image_function` under `vmap`, which works for every generator. Both
     give the same numbers; 'auto' picks the first where it exists.
     """

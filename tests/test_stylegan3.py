@@ -181,6 +181,44 @@ def test_forward_jacobian_matches_reverse_mode(cfg):
         assert max_abs_diff(forward[:, picked].t(), reverse[:, :5]) <= 1e-5
 
 
+@pytest.mark.parametrize('cfg', ['T', 'R'])
+@pytest.mark.parametrize('layers', [None, [0, 2, 5]])
+def test_linearize_push_equals_autograd(cfg, layers):
+    """The hand-written forward-mode pass gives torch's own Jacobian: biases, magnitude EMA,
+    a user transform and a clamp that is reached, on all layers or a subset."""
+    from semantics import jacobian
+    extra = {} if cfg == 'T' else dict(conv_kernel=1, use_radial_filters=True)
+    G = StyleGAN3Generator(tiny_config(conv_clamp=0.3, **extra)).eval().requires_grad_(False)
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for param in G.parameters():
+            param.add_(0.1 * torch.randn(param.shape, generator=generator))
+        for name, buf in G.named_buffers():
+            if name.endswith('magnitude_ema'):
+                buf.fill_(0.6)
+    G.set_transform(0.1, -0.2, 15)
+    w = torch.randn([1, G.w_dim], generator=generator)
+    base = torch.randn([G.num_ws, G.w_dim], generator=generator)
+    moving = list(range(G.num_ws)) if layers is None else layers
+
+    def image(v):
+        ws = base.clone().unsqueeze(0)
+        ws[:, moving] = v.unsqueeze(1)
+        return G.synthesis(ws)
+
+    ref = torch.func.jacfwd(image)(w)[0, :, :, :, 0]  # [C, H, W, w_dim]
+    ours = next(jacobian.iter_jacobians(G, w.numpy(), layers=moving, w_base=base, chunk_size=3, method='tangent'))
+    assert ref.abs().max() > 0.05
+    assert max_abs_diff(ours, ref) <= 1e-5 * ref.abs().max()
+    ws = base.clone().unsqueeze(0)
+    ws[:, moving] = w.unsqueeze(1)
+    with torch.no_grad():
+        img, factors = G.synthesis.linearize(ws)
+        assert torch.equal(img, G.synthesis(ws))  # the primal pass is the generator's own
+        clamped = [f for f in factors[1:] if (f['slopes'] == 0).any()]
+        assert clamped  # some layer reaches the clamp, so its zero slopes are exercised
+
+
 def test_fused_and_unfused_modconv_agree():
     G = StyleGAN3Generator(tiny_config()).eval()
     with torch.no_grad():
