@@ -25,7 +25,7 @@ from semantics import editing
 from utils import latents
 from utils.fileio import save_npy
 from utils.html import HtmlPage
-from utils.images import resize, save_gif, save_image, to_uint8
+from utils.images import save_gif, save_image, to_uint8
 from utils.options import (IntListType, cli_errors, describe_weights, load_model, model_options, output_options,
                            sampling_options, save_dir_of, truncation_options)
 

@@ -20,7 +20,6 @@ first) with its sidecar `<prefix>_directions.json`, where the prefix is
 import os
 
 import click
-import numpy as np
 import torch
 from tqdm import tqdm
 
