@@ -333,3 +333,22 @@ def test_manipulate_accepts_w_and_wplus_codes(hammer_model, tmp_path):
         assert result.exit_code == 0, result.output
         saved.append(np.load(next(out.rglob('latent_codes.npy'))))
     assert np.array_equal(saved[0], saved[1])
+
+
+def test_compute_jacobian_layers_option(hammer_model, tmp_path):
+    """--layers differentiates w on those layers only: torch's own Jacobian of that function."""
+    result = invoke(compute_jacobian, [hammer_model, '--nums', 1, '--layers', '4,5', '--save_dir', tmp_path])
+    assert result.exit_code == 0, result.output
+    ours = np.load(tmp_path / 'jacobians_w.npy')[0, ..., 0, :]  # [3, 32, 32, w_dim]
+    w = torch.from_numpy(np.load(tmp_path / 'latent_codes.npy'))
+    G = load_generator(hammer_model)
+
+    def image(v):
+        ws = w.unsqueeze(1).repeat(1, G.num_ws, 1)
+        ws[:, [4, 5]] = v.unsqueeze(1)
+        return G.synthesis(ws, noise_mode='const')[0]
+
+    ref = torch.func.jacfwd(image)(w)[..., 0, :].numpy()
+    assert ours.shape == ref.shape == (3, 32, 32, G.w_dim)
+    assert relative_error(ours, ref) <= 1e-5
+    assert json.loads((tmp_path / 'jacobians_w.json').read_text())['layers'] == [4, 5]
