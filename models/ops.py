@@ -462,6 +462,7 @@ def leaky_relu_slopes(z, alpha, gain, clamp=None):
         out = out.clamp(-clamp, clamp)
     return out, slopes
 
+
 class FullyConnectedLayer(nn.Module):
     """Dense layer with equalised learning rate (NVlabs' FullyConnectedLayer)."""
 

@@ -234,6 +234,20 @@ def make_transform(translate=(0, 0), angle=0):
 # ----------------------------------------------------------------------------
 # Ops of StyleGAN3 layers.
 
+def prenormalize(weight, styles):
+    """StyleGAN3's normalisations before demodulating: each output map's weights by their RMS, the
+    styles by the RMS of the whole `[N, C_in]` tensor. Returns `(weight, styles, that style RMS^-1)`."""
+    style_rms = styles.square().mean().rsqrt()
+    return weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt(), styles * style_rms, style_rms
+
+
+def demodulation(weight, styles):
+    """`(dcoefs [N, C_out], energy [C_out, C_in])`: demodulation coefficients from the weights'
+    per-tap energy, as the unfused path computes them."""
+    energy = weight.square().sum(dim=[2, 3])
+    return (styles.square().matmul(energy.t()) + 1e-8).rsqrt(), energy
+
+
 def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=None, fused_modconv=True):
     """StyleGAN3's modulated convolution (NVlabs' `networks_stylegan3.modulated_conv2d`).
 
@@ -255,16 +269,14 @@ def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=N
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     if demodulate:
-        weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
-        styles = styles * styles.square().mean().rsqrt()
+        weight, styles, _ = prenormalize(weight, styles)
     if input_gain is not None:
         input_gain = input_gain.expand(batch, in_channels)  # [N, C_in]
 
     if not fused_modconv:
         dcoefs = None
         if demodulate:
-            wsq = weight.square().sum(dim=[2, 3])  # [C_out, C_in]
-            dcoefs = (styles.square().matmul(wsq.t()) + 1e-8).rsqrt()  # [N, C_out]
+            dcoefs, _ = demodulation(weight, styles)
         scale = styles if input_gain is None else styles * input_gain
         x = F.conv2d(x * scale.reshape(batch, -1, 1, 1), weight, padding=padding)
         if dcoefs is not None:
@@ -383,14 +395,23 @@ class SynthesisLayer(nn.Module):
         self.register_buffer('up_filter', spec.up_filter(), persistent=False)
         self.register_buffer('down_filter', spec.down_filter(), persistent=False)
 
-    def forward(self, x, w, fused_modconv=True):
-        styles = self.affine(w)  # [N, in_channels]
+    def _styles(self, w, tangent=False):
+        """Styles `[N, in_channels]` from `w`, or their tangent along `w` tangents."""
+        styles = self.affine.tangent(w) if tangent else self.affine(w)
         if self.is_torgb:
             styles = styles * (1 / np.sqrt(self.in_channels * self.spec.conv_kernel ** 2))
+        return styles
+
+    def _activation(self):
+        """`(gain, slope)` of the filtered leaky ReLU (ToRGB: linear)."""
+        return (1, 1) if self.is_torgb else (np.sqrt(2), 0.2)
+
+    def forward(self, x, w, fused_modconv=True):
+        styles = self._styles(w)  # [N, in_channels]
         x = modulated_conv2d(x, self.weight, styles, demodulate=not self.is_torgb,
                              padding=self.spec.conv_kernel - 1, input_gain=self.magnitude_ema.rsqrt(),
                              fused_modconv=fused_modconv)
-        gain, slope = (1, 1) if self.is_torgb else (np.sqrt(2), 0.2)
+        gain, slope = self._activation()
         return filtered_lrelu(x, self.up_filter, self.down_filter, self.bias, up=self.spec.up_factor,
                               down=self.spec.down_factor, padding=self.spec.padding, gain=gain,
                               slope=slope, clamp=self.conv_clamp)
@@ -401,43 +422,31 @@ class SynthesisLayer(nn.Module):
         The output is computed exactly as `forward` computes it for a batch of one.
         """
         demodulate = not self.is_torgb
-        styles = self.affine(w)
-        if self.is_torgb:
-            styles = styles * (1 / np.sqrt(self.in_channels * self.spec.conv_kernel ** 2))
+        styles = self._styles(w)
         input_gain = self.magnitude_ema.rsqrt()
         y = modulated_conv2d(x, self.weight, styles, demodulate=demodulate, padding=self.spec.conv_kernel - 1,
                              input_gain=input_gain, fused_modconv=True)
-        weight, scaled = self.weight, styles
-        factors = dict(x=ops.channels_last(x), input_gain=input_gain, style_rms=None, dcoefs=None)
-        if demodulate:  # the same normalisations as modulated_conv2d
-            weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
-            factors['style_rms'] = styles.square().mean().rsqrt()
-            scaled = styles * factors['style_rms']
-            energy = weight.square().sum(dim=[2, 3])  # [C_out, C_in]
-            factors['dcoefs'] = (scaled.square().matmul(energy.t()) + 1e-8).rsqrt()  # [1, C_out]
-            factors['energy'] = energy
+        factors = dict(x=ops.channels_last(x), input_gain=input_gain, weight=self.weight, styles=styles,
+                       style_rms=None, dcoefs=None)
+        if demodulate:
+            factors['weight'], factors['styles'], factors['style_rms'] = prenormalize(self.weight, styles)
+            factors['dcoefs'], factors['energy'] = demodulation(factors['weight'], factors['styles'])
             factors['y_raw'] = ops.channels_last(y / factors['dcoefs'].reshape(1, -1, 1, 1))
-        factors.update(weight=weight, styles=scaled)
-        gain, slope = (1, 1) if self.is_torgb else (np.sqrt(2), 0.2)
+        # filtered_lrelu, step by step, keeping the activation's slopes (its gain rides on the down filter).
+        gain, slope = self._activation()
         up = ops.upfirdn2d(ops.bias_act(y, self.bias), self.up_filter, up=self.spec.up_factor,
                            padding=self.spec.padding, gain=self.spec.up_factor ** 2)
-        slopes = torch.where(up > 0, 1.0, slope)
-        if self.conv_clamp is not None:
-            slopes = slopes * ((F.leaky_relu(up, slope)).abs() <= self.conv_clamp / gain)
+        clamp = None if self.conv_clamp is None else self.conv_clamp / gain
+        act, slopes = ops.leaky_relu_slopes(up, slope, 1, clamp)
         factors.update(slopes=ops.channels_last(slopes), gain=gain)
-        out = filtered_lrelu(y, self.up_filter, self.down_filter, self.bias, up=self.spec.up_factor,
-                             down=self.spec.down_factor, padding=self.spec.padding, gain=gain, slope=slope,
-                             clamp=self.conv_clamp)
-        return out, factors
+        return ops.upfirdn2d(act, self.down_filter, down=self.spec.down_factor, gain=gain), factors
 
     def push(self, x_t, w_t, factors):
         """Tangent of the output along `x_t` `[K, ...]` and `w_t` `[K, w_dim]` (None = zero)."""
         styles_t = None
         if w_t is not None:
-            styles_t = self.affine.tangent(w_t)
-            if self.is_torgb:
-                styles_t = styles_t * (1 / np.sqrt(self.in_channels * self.spec.conv_kernel ** 2))
-            elif factors['style_rms'] is not None:  # d(s / rms(s)) = (ds - s_n (s_n . ds) / n) / rms(s)
+            styles_t = self._styles(w_t, tangent=True)
+            if factors['style_rms'] is not None:  # d(s / rms(s)) = (ds - s_n (s_n . ds) / n) / rms(s)
                 s_n = factors['styles']
                 styles_t = factors['style_rms'] * (styles_t - s_n * (styles_t * s_n).mean(dim=1, keepdim=True))
         if x_t is None and styles_t is None:
