@@ -6,8 +6,9 @@ only `w_dim` inputs, so forward-mode differentiation needs `w_dim`
 Jacobian-vector products instead: `torch.func.jvp` under `vmap`, over chunks of
 basis vectors, or, for StyleGAN2 and StyleGAN3, the generator's own
 forward-mode pass (`synthesis.linearize` + `synthesis.push`), which gives the
-same numbers at about a third of the cost. The primal pass runs once per chunk and the tangents of a whole chunk go
-through the network as one batch.
+same numbers at about a third of the cost: its primal pass runs once per
+sample instead of once per chunk. The tangents of a whole chunk go through the
+network as one batch.
 
 Reference semantics (the defaults):
 
@@ -83,7 +84,7 @@ def make_image_function(generator, w_base=None, layers=None, size=None, sum_chan
 
 
 def auto_chunk_size(generator, device=None, budget_bytes=None):
-    """Basis vectors per vmapped JVP batch that keep the tangents within a memory budget.
+    """Tangents per chunk (basis vectors pushed through together) within a memory budget.
 
     A tangent costs about a dozen copies of the largest feature map (primal and
     tangent of each intermediate of a layer); StyleGAN3's forward-mode pass,
@@ -142,9 +143,9 @@ def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum
 
     `method='tangent'` runs the generator's hand-written forward-mode pass
     (`synthesis.linearize` once, then `synthesis.push` per call; StyleGAN2 and
-    StyleGAN3); 'jvp' runs `torch.func.jvp` of
-    `make_image_function` under `vmap`, which works for every generator. Both
-    give the same numbers; 'auto' picks the first where it exists.
+    StyleGAN3); 'jvp' runs `torch.func.jvp` of `make_image_function` under
+    `vmap`, which works for every generator. Both give the same numbers; 'auto'
+    picks the first where it exists.
     """
     method = pick_method(generator, synthesis_kwargs, method)
     if method == 'jvp':
