@@ -3,17 +3,22 @@
 `load_generator(source)` takes a checkpoint path in any supported format, a
 model-zoo name, or `builtin:NAME` for a small random-weight model, and returns
 an `nn.Module` in eval mode that follows the generator contract of
-`docs/` (mapping / synthesis / forward, `z_dim`, `w_dim`, `num_ws`, ...).
+`models/base.py` (mapping / synthesis / forward, `z_dim`, `w_dim`, `num_ws`, ...).
 """
 
 import importlib
+import os
+import re
 
 import torch
 
-from .checkpoints import Checkpoint, CheckpointError, read_checkpoint
+from utils.fileio import sha256_of
 
-__all__ = ['FAMILIES', 'Checkpoint', 'CheckpointError', 'build_generator', 'builtin_names',
-           'load_generator', 'read_checkpoint']
+from .checkpoints import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded, check_expected, read_checkpoint
+
+__all__ = ['FAMILIES', 'BUILTIN', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
+           'build_generator', 'builtin_generator', 'builtin_names', 'generator_from_checkpoint',
+           'load_generator', 'model_name_of', 'read_checkpoint']
 
 # family -> (module, generator class, config class)
 FAMILIES = {
@@ -29,6 +34,7 @@ BUILTIN = {
     'stylegan2-tiny': ('stylegan2', dict(z_dim=64, w_dim=64, img_resolution=64, channel_base=2048,
                                          channel_max=64, mapping_layers=4)),
 }
+BUILTIN_FORMAT = 'built-in random weights'  # `checkpoint_format` of the built-in models
 
 
 def family_classes(family):
@@ -63,57 +69,75 @@ def builtin_generator(name, seed=0):
     return generator
 
 
-def load_generator(source, device='cpu', **overrides):
+def load_generator(source, device='cpu', **expected):
     """Load a generator from a checkpoint path, a zoo name or `builtin:NAME`.
 
     Args:
         source: File or folder in any supported format (detected from content),
             a model-zoo name, or `builtin:NAME`.
         device: Where to put the model.
-        **overrides: Command-line settings (`img_resolution`, `w_dim`,
-            `channel_base`, `family`, `cfg`, ...) that must agree with the file.
+        **expected: Settings the model must agree with, in the models' vocabulary
+            (`family`, `cfg`, `img_resolution`, `w_dim`, `z_dim`, `channel_base`,
+            `channel_max`, and the config fields `c_dim`, `fused_scale`,
+            `mapping_lr_multiplier`, `final_tanh`); see `models.checkpoints.settings`.
 
     Returns:
-        The generator in eval mode, with `source`, `checkpoint_format` attributes.
+        The generator in eval mode, with its identity: `source` (as given),
+        `checkpoint_format`, `checkpoint_sha256` (None for built-in models) and
+        `model_name` (a short name for output paths, see `model_name_of`).
 
     Raises:
-        CheckpointError: one line naming the file and what is wrong.
+        SettingMismatch: a setting disagrees with the checkpoint.
+        SettingNeeded: the file cannot tell a setting that must be given.
+        CheckpointError: any other problem, one line naming the file.
+        ValueError: an unknown model name (a missing path without folder or
+            extension), naming the close ones; a zoo download that failed.
     """
     source = str(source)
     if source.startswith('builtin:'):
-        generator = builtin_generator(source.split(':', 1)[1])
-        generator.checkpoint_format = 'built-in random weights'
+        name = source.split(':', 1)[1]
+        generator = builtin_generator(name)
+        check_expected(Checkpoint(generator.family, generator.config, {}, BUILTIN_FORMAT), source, expected)
+        generator.checkpoint_format, generator.checkpoint_sha256, generator.model_name = BUILTIN_FORMAT, None, name
     else:
         path = source
         from . import zoo
         if zoo.is_zoo_name(source):
             path = zoo.resolve(source)
-        checkpoint = read_checkpoint(path, **overrides)
+        elif not os.path.exists(source) and os.path.basename(source) == source and '.' not in source:
+            zoo.entry(source)  # neither a file nor a known name: the error names the close ones
+        checkpoint = read_checkpoint(path, **expected)
         generator = generator_from_checkpoint(checkpoint, path)
         generator.checkpoint_format = checkpoint.format
+        generator.checkpoint_sha256 = sha256_of(path)
+        generator.model_name = model_name_of(path, generator.checkpoint_sha256)
     generator.source = source
     return generator.to(device).eval().requires_grad_(False)
+
+
+def model_name_of(path, sha256):
+    """Short name of a checkpoint for output paths: `<file stem or folder name>-<first 8 hex of sha256>`.
+
+    Only `[A-Za-z0-9._+-]` is kept (anything else becomes `_`), so the name is safe in any path.
+    """
+    path = os.path.normpath(os.fspath(path))
+    stem = os.path.basename(path) if os.path.isdir(path) else os.path.splitext(os.path.basename(path))[0]
+    return re.sub(r'[^A-Za-z0-9._+-]', '_', f'{stem}-{sha256[:8]}')
 
 
 def generator_from_checkpoint(checkpoint, path='checkpoint'):
     """Build the generator of a `Checkpoint` and load its weights strictly."""
     generator = build_generator(checkpoint.family, checkpoint.config)
-    missing, unexpected = _compare_keys(generator.state_dict(), checkpoint.state_dict)
+    expected = generator.state_dict()
+    missing = [key for key in expected if key not in checkpoint.state_dict]
     if missing:
         raise CheckpointError(f'{path}: missing tensor {missing[0]} for a {checkpoint.family} generator'
                               + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
-    if unexpected:
-        raise CheckpointError(f'{path}: unexpected tensor {unexpected[0]} for a {checkpoint.family} generator')
-    expected = generator.state_dict()
     for key, value in checkpoint.state_dict.items():
+        if key not in expected:
+            raise CheckpointError(f'{path}: unexpected tensor {key} for a {checkpoint.family} generator')
         if tuple(value.shape) != tuple(expected[key].shape):
             raise CheckpointError(f'{path}: {key} has shape {list(value.shape)}, '
                                   f'expected {list(expected[key].shape)}')
     generator.load_state_dict(checkpoint.state_dict, strict=True)
     return generator
-
-
-def _compare_keys(expected, found):
-    missing = [key for key in expected if key not in found]
-    unexpected = [key for key in found if key not in expected]
-    return missing, unexpected

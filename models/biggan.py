@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import Generator
 from .imagenet_classes import IMAGENET_CLASSES
 
 # (up-sample in the block?, input channels, output channels), in units of `channel_width`.
@@ -435,19 +436,15 @@ class BigGANSynthesis(nn.Module):
         return torch.tanh(x)  # [N, 3, H, W]
 
 
-class BigGANGenerator(nn.Module):
+class BigGANGenerator(Generator):
     """BigGAN-deep generator following the toolkit's generator contract (see the module docstring)."""
 
     family = 'biggan'
+    has_noise = False
+    has_truncation_cutoff = False
 
     def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.z_dim = config.z_dim
-        self.c_dim = config.num_classes
-        self.w_dim = 2 * config.z_dim
-        self.img_resolution = config.output_dim
-        self.img_channels = 3
+        super().__init__(config, config.z_dim, config.num_classes, 2 * config.z_dim, config.output_dim, 3)
         self.synthesis = BigGANSynthesis(config)
         self.num_ws = self.synthesis.num_ws
         self.mapping = BigGANMapping(config, self.num_ws)
@@ -456,6 +453,40 @@ class BigGANGenerator(nn.Module):
         """The official `BigGAN(z, c, truncation_psi)`; `z` is expected to be sampled with `truncated_noise`."""
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, truncation_psi=truncation_psi)
+
+    def sample_z(self, num, seed, truncation_psi=1):
+        """The official truncated noise (a normal cut at +-2, times `truncation_psi`), from `RandomState(seed)`."""
+        _check_truncation(truncation_psi)
+        return truncated_noise(num, self.z_dim, truncation_psi, seed).numpy()
+
+    def check_truncation(self, truncation_psi):
+        """BigGAN's truncation must lie in (0, 1]: it scales the noise and picks batch-norm statistics."""
+        return _check_truncation(truncation_psi)
+
+    def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
+        return dict(truncation_psi=truncation_psi)
+
+    def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
+        return dict(truncation_psi=truncation_psi)
+
+    def class_index(self, spec):
+        """An ImageNet index, WordNet id ('n01440764') or name ('goldfish'); see `resolve_class`."""
+        return resolve_class(spec, self.c_dim)
+
+    def class_name(self, index):
+        return IMAGENET_CLASSES[index][1].split(', ')[0] if self.c_dim == len(IMAGENET_CLASSES) else str(index)
+
+    def sefa_weights(self, layers):
+        """The columns of the input linear layer that read the noise `z` (the class half is left out)."""
+        _, name, module = self.style_layers()[0]
+        return [(f'{name} (latent columns)', module.weight.detach().float()[:, :self.z_dim].T)]  # [z_dim, out]
+
+    def largest_feature_map(self):
+        largest, res = 0, 4
+        for up, cin, cout in self.config.layers:
+            res *= 2 if up else 1
+            largest = max(largest, self.config.channel_width * max(cin, cout) * res * res)
+        return largest
 
     def style_layers(self):
         """The linear layers that read `w`, in `ws` order: `[(ws_index, name, nn.Linear)]`.

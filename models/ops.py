@@ -558,3 +558,21 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f'fc{idx}')(x)
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
         return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
+
+
+def lazy_forward_mode_pass(synthesis, ws, noise_mode='const'):
+    """`push(ws_t)` of a synthesis network's `linearize`/`push` pair, its primal pass run on the first call.
+
+    Args:
+        synthesis: A synthesis network with `linearize(ws, noise_mode) -> (img, factors)`
+            and `push(ws_t, factors)`.
+        ws: `[1, num_ws, w_dim]`.
+    """
+    factors = []
+
+    def push(ws_t):
+        if not factors:
+            factors.append(synthesis.linearize(ws, noise_mode=noise_mode)[1])
+        return synthesis.push(ws_t, factors[0])
+
+    return push

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import ops
+from .base import Generator
 
 NOISE_MODES = ('const', 'random', 'none')
 
@@ -161,21 +162,36 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class PGGANGenerator(nn.Module):
-    """PGGAN generator following the toolkit's generator contract."""
+class PGGANGenerator(Generator):
+    """PGGAN generator following the toolkit's generator contract (`models.base`).
+
+    PGGAN has no mapping network: `mapping` returns the pixel-normalised `z`
+    (label appended) as its one `w`, and takes no truncation.
+    """
 
     family = 'pggan'
+    has_noise = False
+    has_truncation = False
+    has_truncation_cutoff = False
 
     def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.z_dim = config.z_dim
-        self.c_dim = config.c_dim
-        self.w_dim = config.z_dim + config.c_dim
+        super().__init__(config, config.z_dim, config.c_dim, config.z_dim + config.c_dim, config.img_resolution,
+                         config.img_channels)
         self.num_ws = 1
-        self.img_resolution = config.img_resolution
-        self.img_channels = config.img_channels
         self.synthesis = SynthesisNetwork(config)
+
+    def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
+        return {}
+
+    def largest_feature_map(self):
+        resolutions = [2 ** i for i in range(2, self.img_resolution.bit_length())]
+        return max(self.config.channels(res) * res * res for res in resolutions)
+
+    def sefa_weights(self, layers):
+        """The first layer's kernel `[C, w_dim, 4, 4]`, flipped and arranged as `[w_dim, 16 C]` (genforce)."""
+        (_, name, module), = self.style_layers()
+        weight = module.weight.detach().float()  # [C, w_dim, 4, 4]
+        return [(name, weight.flip(2, 3).permute(1, 0, 2, 3).flatten(1))]  # [w_dim, 16 C]
 
     def mapping(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
         """Pixel-normalised `z` `[N, z_dim]` (label appended) as `ws` `[N, 1, w_dim]`; no truncation."""

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import ops
+from .base import Generator
 from .pggan import fused_upsample_conv2d, pixel_norm
 
 BLUR_FILTER = [1, 2, 1]
@@ -252,26 +253,25 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class StyleGANGenerator(nn.Module):
-    """StyleGAN (v1) generator following the toolkit's generator contract."""
+class StyleGANGenerator(Generator):
+    """StyleGAN (v1) generator following the toolkit's generator contract (`models.base`)."""
 
     family = 'stylegan'
 
     def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.z_dim = config.z_dim
-        self.c_dim = config.c_dim
-        self.w_dim = config.w_dim
+        super().__init__(config, config.z_dim, config.c_dim, config.w_dim, config.img_resolution,
+                         config.img_channels)
         self.num_ws = config.num_ws
-        self.img_resolution = config.img_resolution
-        self.img_channels = config.img_channels
         self.mapping = MappingNetwork(config)
         self.synthesis = SynthesisNetwork(config)
 
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode)
+
+    def largest_feature_map(self):
+        resolutions = [2 ** i for i in range(2, self.img_resolution.bit_length())]
+        return max(self.config.channels(res) * res * res for res in resolutions)
 
     def style_layers(self):
         """The style (affine) layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`.

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from . import ops
+from .base import Generator
 
 RESAMPLE_FILTER = [1, 3, 3, 1]
 
@@ -371,19 +372,15 @@ class SynthesisNetwork(nn.Module):
         return img_t
 
 
-class StyleGAN2Generator(nn.Module):
-    """StyleGAN2 generator following the toolkit's generator contract."""
+class StyleGAN2Generator(Generator):
+    """StyleGAN2 generator following the toolkit's generator contract (`models.base`)."""
 
     family = 'stylegan2'
+    has_forward_mode = True
 
     def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.z_dim = config.z_dim
-        self.c_dim = config.c_dim
-        self.w_dim = config.w_dim
-        self.img_resolution = config.img_resolution
-        self.img_channels = config.img_channels
+        super().__init__(config, config.z_dim, config.c_dim, config.w_dim, config.img_resolution,
+                         config.img_channels)
         self.synthesis = SynthesisNetwork(config)
         self.num_ws = self.synthesis.num_ws
         self.mapping = ops.MappingNetwork(config, self.num_ws)
@@ -391,6 +388,18 @@ class StyleGAN2Generator(nn.Module):
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const', **kwargs):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, **kwargs)
+
+    def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
+        kwargs = dict(noise_mode=noise_mode)
+        if for_tangents:
+            kwargs['fused_modconv'] = False  # scaled activations and a shared convolution: cheaper tangents
+        return kwargs
+
+    def forward_mode_pass(self, ws, noise_mode='const'):
+        return ops.lazy_forward_mode_pass(self.synthesis, ws, noise_mode)
+
+    def largest_feature_map(self):
+        return max(self.config.channels(res) * res * res for res in self.synthesis.block_resolutions)
 
     def style_layers(self):
         """The affine (style) layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`.

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import ops
+from .base import Generator
 
 
 @dataclass
@@ -558,26 +559,35 @@ class SynthesisNetwork(nn.Module):
         return x_t * self.output_scale if self.output_scale != 1 else x_t
 
 
-class StyleGAN3Generator(nn.Module):
-    """StyleGAN3 generator following the toolkit's generator contract."""
+class StyleGAN3Generator(Generator):
+    """StyleGAN3 generator following the toolkit's generator contract (`models.base`)."""
 
     family = 'stylegan3'
+    has_noise = False
+    has_transform = True
+    has_forward_mode = True
+    tangent_copies = 3  # its forward-mode pass keeps about three copies of the largest (upsampled) map
 
     def __init__(self, config):
-        super().__init__()
-        self.config = config
-        self.z_dim = config.z_dim
-        self.c_dim = config.c_dim
-        self.w_dim = config.w_dim
+        super().__init__(config, config.z_dim, config.c_dim, config.w_dim, config.img_resolution,
+                         config.img_channels)
         self.num_ws = config.num_ws
-        self.img_resolution = config.img_resolution
-        self.img_channels = config.img_channels
         self.synthesis = SynthesisNetwork(config)
         self.mapping = ops.MappingNetwork(config, config.num_ws)
+
+    @property
+    def variant(self):
+        return 'stylegan3r' if self.config.use_radial_filters else 'stylegan3t'
 
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const', **kwargs):
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, **kwargs)
+
+    def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
+        kwargs = dict(noise_mode=noise_mode)
+        if for_tangents:
+            kwargs['fused_modconv'] = False  # scaled activations and a shared convolution: cheaper tangents
+        return kwargs
 
     @torch.no_grad()
     def set_transform(self, tx=0.0, ty=0.0, rotate=0.0):
@@ -593,3 +603,11 @@ class StyleGAN3Generator(nn.Module):
         """
         return [(spec.idx + 1, f'synthesis.{spec.name}', getattr(self.synthesis, spec.name).affine)
                 for spec in self.synthesis.layer_specs]
+
+    def forward_mode_pass(self, ws, noise_mode='const'):
+        return ops.lazy_forward_mode_pass(self.synthesis, ws, noise_mode)
+
+    def largest_feature_map(self):
+        """Channels times the upsampled size inside each layer's filtered leaky ReLU, the largest."""
+        return max(spec.out_channels * (spec.in_size * spec.up_factor + sum(spec.padding[:2])) ** 2
+                   for spec in self.synthesis.layer_specs)

@@ -1,11 +1,19 @@
 """Named models: family, configuration, download URL and checksum.
 
-A name resolves to `<checkpoint dir>/<name>.pth` (genforce models) or
-`<name>.pkl` (NVlabs releases), the checkpoint folder being
-`$GANSEMANTICS_CHECKPOINTS` (default `./checkpoints`). A missing file is
-downloaded (to a temporary name, then renamed; checked against its SHA-256
-when known) unless `$GANSEMANTICS_OFFLINE` is set; when it cannot be fetched,
-`resolve` stops with one line saying where to put it and where to get it.
+`resolve(name)` gives the verified local checkpoint of a name, looked for in
+
+1. `$GANSEMANTICS_CHECKPOINTS/<name>.pth|.pkl` when that variable is set (the
+   only place then; a missing file is downloaded there);
+2. otherwise `./checkpoints/<name>.pth|.pkl` (where earlier versions kept
+   them), then `<cache>/checkpoints/<name>.pth|.pkl`, the user cache folder of
+   `utils.download` (`$GANSEMANTICS_CACHE`, else `~/.cache/gansemantics`),
+   where a missing file is downloaded.
+
+Every use checks the file's SHA-256: against the published one when the entry
+has it, else against the digest recorded beside the file when it was first
+used (see `utils.download`). `$GANSEMANTICS_OFFLINE` turns downloads off; a
+file that cannot be fetched stops with one line naming the URL and where to
+save it.
 
 Names:
 
@@ -17,19 +25,17 @@ Names:
   stylegan2-ada-pytorch releases (`stylegan2-ada-ffhq`, ... for `ffhq.pkl`, ...).
 """
 
-import hashlib
+import difflib
 import os
-import socket
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
-__all__ = ['ZOO', 'ZooEntry', 'checkpoint_dir', 'is_zoo_name', 'zoo_names', 'entry', 'local_path', 'resolve',
-           'download_url']
+from utils.download import cache_dir, cached_file, verify
 
-OFFLINE_ENV = 'GANSEMANTICS_OFFLINE'
-CHECKPOINTS_ENV = 'GANSEMANTICS_CHECKPOINTS'
+__all__ = ['ZOO', 'ZooEntry', 'checkpoint_dir', 'is_zoo_name', 'zoo_names', 'entry', 'candidates', 'local_path',
+           'resolve']
+
+CHECKPOINTS_ENV = 'GANSEMANTICS_CHECKPOINTS'   # A folder that replaces both default places.
+LEGACY_DIR = 'checkpoints'                     # Relative to the working folder.
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,8 @@ ZOO = _build_zoo()
 # Lookup and download.
 
 def checkpoint_dir():
-    """Folder of zoo checkpoints: `$GANSEMANTICS_CHECKPOINTS`, default `./checkpoints`."""
-    return os.environ.get(CHECKPOINTS_ENV) or 'checkpoints'
+    """Folder that missing checkpoints are downloaded to: `$GANSEMANTICS_CHECKPOINTS`, else `<cache>/checkpoints`."""
+    return os.environ.get(CHECKPOINTS_ENV) or cache_dir('checkpoints')
 
 
 def zoo_names():
@@ -196,71 +202,44 @@ def is_zoo_name(source):
 def entry(name):
     """The `ZooEntry` of a name; ValueError naming close matches otherwise."""
     if name not in ZOO:
-        import difflib
         close = difflib.get_close_matches(str(name), ZOO, n=3)
         hint = f'; did you mean {", ".join(close)}?' if close else ''
         raise ValueError(f'unknown model name {name!r}{hint}')
     return ZOO[name]
 
 
+def candidates(name):
+    """Where the checkpoint of a zoo model is looked for, in order; the last is where it is downloaded to."""
+    filename = entry(name).filename
+    if os.environ.get(CHECKPOINTS_ENV):
+        return [os.path.join(os.environ[CHECKPOINTS_ENV], filename)]
+    return [os.path.join(LEGACY_DIR, filename), os.path.join(checkpoint_dir(), filename)]
+
+
 def local_path(name):
-    """Where the checkpoint of a zoo model is expected: `<checkpoint dir>/<name>.pth|.pkl`."""
-    return os.path.join(checkpoint_dir(), entry(name).filename)
+    """The checkpoint file of a zoo model: the first of `candidates(name)` that exists, else where it will go."""
+    paths = candidates(name)
+    return next((path for path in paths if os.path.isfile(path)), paths[-1])
 
 
-def resolve(name, download=None):
-    """Local path of a zoo model, downloading it when it is missing.
+def resolve(name, download=True, progress=True):
+    """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing.
 
     Args:
         name: A zoo name.
-        download: `download(url, path, sha256)` used to fetch a missing file
-            (default `download_url`); nothing is fetched when
-            `$GANSEMANTICS_OFFLINE` is set.
+        download: False to fail instead of downloading (as `$GANSEMANTICS_OFFLINE` does).
+        progress: Show a progress bar while downloading.
 
     Raises:
-        FileNotFoundError: one line naming the expected path and the URL, when
-            the file is missing and cannot be fetched.
+        utils.download.DownloadError: (a ValueError) one line: the file cannot
+            be fetched (the URL and where to save it are named), or its SHA-256
+            differs from the published or recorded one (both are named).
     """
     item = entry(name)
+    what = f'checkpoint {name}'
     path = local_path(name)
     if os.path.isfile(path):
+        verify(path, item.sha256, what)
         return path
-    missing = f'checkpoint for {name} not found at {path}; download it from {item.url} and put it there'
-    if os.environ.get(OFFLINE_ENV, '').strip() not in ('', '0'):
-        raise FileNotFoundError(missing)
-    try:
-        (download or download_url)(item.url, path, item.sha256)
-    except (OSError, urllib.error.URLError, socket.timeout, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise FileNotFoundError(f'{missing} (download failed: {reason})') from None
-    return path
+    return cached_file(path, item.url, item.sha256, what=what, download=download, progress=progress)
 
-
-def download_url(url, path, sha256=None, timeout=30, chunk=1 << 20):
-    """Fetch `url` to `path` through a temporary file in the same folder, with a progress bar.
-
-    Raises:
-        OSError / urllib.error.URLError: network or disk failure.
-        ValueError: the SHA-256 of the data differs from `sha256`.
-    """
-    from tqdm import tqdm
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.', suffix='.part', dir=folder)
-    digest = hashlib.sha256()
-    try:
-        request = urllib.request.Request(url, headers={'User-Agent': 'gansemantics'})
-        with os.fdopen(handle, 'wb') as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            total = int(response.headers.get('Content-Length') or 0) or None
-            with tqdm(total=total, unit='B', unit_scale=True, desc=os.path.basename(path)) as bar:
-                while block := response.read(chunk):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
-        if sha256 is not None and digest.hexdigest() != sha256.lower():
-            raise ValueError(f'{url}: SHA-256 {digest.hexdigest()} differs from the published {sha256}')
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path

@@ -1,10 +1,14 @@
-"""Write network pickles in the layout NVlabs' persistence module produces.
+"""Write network pickles in the layouts NVlabs' code produces, without any NVlabs code.
 
-The layout is public (torch_utils/persistence.py): every network object is
-pickled as `torch_utils.persistence._reconstruct_persistent_obj(meta)` with
-`meta = dict(type='class', version, module_src, class_name, state)` and
-`state` the module's `__dict__`. Tests use this to build pickles from the
-golden state dicts without any NVlabs code.
+PyTorch pickles: the layout is public (torch_utils/persistence.py): every
+network object is pickled as `torch_utils.persistence._reconstruct_persistent_obj(meta)`
+with `meta = dict(type='class', version, module_src, class_name, state)` and
+`state` the module's `__dict__`.
+
+TensorFlow pickles: a `(G, D, Gs)` tuple (or a dict) of `dnnlib.tflib.network.Network`
+objects (`tfutil.Network` for the original PGGAN release) whose state holds
+`version`, `name`, `static_kwargs`, `components`, `build_module_src`,
+`build_func_name` and `variables` (name, numpy array).
 """
 
 import contextlib
@@ -12,6 +16,8 @@ import pickle
 import sys
 import types
 from collections import OrderedDict
+
+import numpy as np
 
 PLACEHOLDER_SRC = '# module source placeholder: never executed by the toolkit\n'
 
@@ -95,3 +101,70 @@ def write_nvlabs_pickle(path, state_dict, init_kwargs, extra=None, protocol=4, *
     with open(path, 'wb') as file:
         file.write(blob)
     return path
+
+
+# ----------------------------------------------------------------------------
+# TensorFlow network pickles.
+
+def never_run_src(marker='never-created'):
+    """Stand-in for `build_module_src`: it would create `marker` if anything executed it."""
+    return f"open({str(marker)!r}, 'w').close()\n"
+
+
+class Network:
+    """Pickles like a TensorFlow `Network`: its pickled state is what `__getstate__` returns."""
+
+    def __init__(self, name, variables, components=None, static_kwargs=None, build_func_name='G_main', version=4,
+                 src=None):
+        self.state = dict(version=version, name=name, static_kwargs=dict(static_kwargs or {}),
+                          components=dict(components or {}), build_module_src=src or never_run_src(),
+                          build_func_name=build_func_name, variables=list(variables.items()))
+        if version == 2:  # the original PGGAN code has no components
+            del self.state['components']
+
+    def __getstate__(self):
+        return self.state
+
+
+@contextlib.contextmanager
+def tf_class_names(module_name='dnnlib.tflib.network'):
+    """Let pickle name `Network` as `module_name.Network`, only while pickling."""
+    parts = module_name.split('.')
+    names = ['.'.join(parts[:i + 1]) for i in range(len(parts))]
+    saved = {name: sys.modules.get(name) for name in names}
+    old_module = Network.__module__
+    for name in names:
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules[module_name].Network = Network
+    Network.__module__ = module_name
+    try:
+        yield
+    finally:
+        Network.__module__ = old_module
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def write_tf_pickle(path, Gs, form='tuple', protocol=4, module_name='dnnlib.tflib.network'):
+    """Write `(G, D, Gs)` (or `{'G', 'D', 'Gs'}`); `G` is a perturbed copy, so reading it fails the test."""
+    G = perturbed_copy(Gs)
+    D = Network('D', {'4x4/Conv/weight': np.ones([3, 3, 4, 4], np.float32)}, build_func_name='D_main',
+                version=Gs.state['version'])
+    obj = (G, D, Gs) if form == 'tuple' else {'G': G, 'D': D, 'Gs': Gs}
+    with tf_class_names(module_name):
+        blob = pickle.dumps(obj, protocol=protocol)
+    path.write_bytes(blob)
+    return path
+
+
+def perturbed_copy(net):
+    state = net.state
+    copy = Network.__new__(Network)
+    copy.state = dict(state, variables=[(k, v + np.float32(0.5)) for k, v in state['variables']],
+                      components={k: perturbed_copy(c) for k, c in state.get('components', {}).items()})
+    if 'components' not in state:
+        del copy.state['components']
+    return copy

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from conftest import golden_case, load_pt, max_abs_diff
-from models.biggan import BigGANConfig, BigGANGenerator, resolve_class, truncated_noise
-from models.checkpoints.common import CheckpointError
 from models import load_generator
-from models.checkpoints.huggingface import is_hf_biggan_state, read_hf_biggan, write_hf_biggan
+from models.biggan import BigGANConfig, BigGANGenerator, resolve_class, truncated_noise
+from models.checkpoints import CheckpointError, SettingMismatch, read_checkpoint, write_hf_biggan
+from models.checkpoints.huggingface import is_hf_biggan_state
 from models.imagenet_classes import IMAGENET_CLASSES, class_name
 
 TOL = 1e-4
@@ -21,9 +21,10 @@ TOL = 1e-4
 def case():
     path = golden_case('biggan_deep_r32')
     meta = json.loads((path / 'meta.json').read_text())
-    config, state = read_hf_biggan(path / 'hf')
-    G = BigGANGenerator(config).eval()
-    G.load_state_dict(state, strict=True)
+    checkpoint = read_checkpoint(path / 'hf')
+    assert (checkpoint.family, checkpoint.format) == ('biggan', 'HuggingFace BigGAN')
+    G = BigGANGenerator(checkpoint.config).eval()
+    G.load_state_dict(checkpoint.state_dict, strict=True)
     return dict(path=path, meta=meta, G=G, inputs=load_pt(path / 'inputs.pt'), outputs=load_pt(path / 'outputs.pt'))
 
 
@@ -109,14 +110,20 @@ def test_truncation_and_condition_are_checked(case):
 
 def test_reader_accepts_folder_or_either_file(case, tmp_path):
     hf = case['path'] / 'hf'
-    config, state = read_hf_biggan(hf)
+    checkpoint = read_checkpoint(hf)
     for path in (hf / 'pytorch_model.bin', hf / 'config.json'):
-        config2, state2 = read_hf_biggan(path)
-        assert config2 == config and state2.keys() == state.keys()
-        assert all(torch.equal(state[k], state2[k]) for k in state)
+        other = read_checkpoint(path)
+        assert other.config == checkpoint.config and other.state_dict.keys() == checkpoint.state_dict.keys()
+        assert all(torch.equal(checkpoint.state_dict[k], other.state_dict[k]) for k in checkpoint.state_dict)
     shutil.copy(hf / 'config.json', tmp_path / 'config.json')
     with pytest.raises(CheckpointError, match='pytorch_model.bin'):
-        read_hf_biggan(tmp_path / 'config.json')
+        read_checkpoint(tmp_path / 'config.json')
+    with pytest.raises(SettingMismatch, match='img_resolution=64 was asked for, but the checkpoint holds '
+                                              'img_resolution=32'):
+        read_checkpoint(hf, img_resolution=64)
+    assert read_checkpoint(hf, family='biggan', img_resolution=32, w_dim=64, z_dim=32).family == 'biggan'
+    with pytest.raises(SettingMismatch, match='the checkpoint has no channel_base'):
+        read_checkpoint(hf, channel_base=1024)
 
 
 def test_reader_is_strict(case, tmp_path):
@@ -127,7 +134,7 @@ def test_reader_is_strict(case, tmp_path):
 
     def read(state):
         torch.save(state, tmp_path / 'pytorch_model.bin')
-        return read_hf_biggan(tmp_path)
+        return read_checkpoint(tmp_path)
 
     key = 'generator.layers.2.bn_1.scale.weight_v'
     with pytest.raises(CheckpointError, match=f'missing tensor {key}'):
@@ -153,7 +160,7 @@ def test_writer_gives_the_official_layout(case, tmp_path):
     assert {k: tuple(v.shape) for k, v in written.items()} == {k: tuple(v.shape) for k, v in official.items()}
     assert (json.loads((tmp_path / 'out' / 'config.json').read_text())
             == json.loads((case['path'] / 'hf' / 'config.json').read_text()))
-    _, state = read_hf_biggan(tmp_path / 'out')
+    state = read_checkpoint(tmp_path / 'out').state_dict
     for key, value in G.state_dict().items():
         assert torch.allclose(state[key], value, rtol=1e-6, atol=1e-7), key
     back = load_generator(tmp_path / 'out')

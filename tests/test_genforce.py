@@ -1,17 +1,20 @@
 """genforce (SeFa) PGGAN / StyleGAN / StyleGAN2 checkpoints against the golden cases."""
 
-import numpy as np
 import pytest
 import torch
 
 from conftest import golden_case, load_pt, max_abs_diff
+from models import CheckpointError, SettingMismatch
+from models.checkpoints import read_checkpoint
 from models.checkpoints.genforce import (checkpoint_from_genforce_state, config_from_genforce_pggan,
                                          config_from_genforce_stylegan, config_from_genforce_stylegan2,
                                          convert_genforce_pggan, convert_genforce_stylegan,
-                                         convert_genforce_stylegan2, detect_genforce_family, read_genforce_state)
+                                         convert_genforce_stylegan2, detect_genforce_family)
+from models.checkpoints.hammer import generator_state
 from models.pggan import PGGANConfig, PGGANGenerator
 from models.stylegan import StyleGANConfig, StyleGANGenerator
 from models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from tests.layouts import to_genforce_pggan, to_genforce_stylegan, to_genforce_stylegan2
 
 TOL = 1e-4
 CLASSES = {'pggan': PGGANGenerator, 'stylegan': StyleGANGenerator, 'stylegan2': StyleGAN2Generator}
@@ -21,7 +24,7 @@ def load_case(name):
     """(generator, inputs, outputs, case folder) of a golden SeFa case, loaded from its .pth file."""
     path = golden_case(name)
     obj = load_pt(path / 'checkpoints' / f'{name}.pth')
-    state, which = read_genforce_state(obj, where=name)
+    state, which, _ = generator_state(obj, name)
     assert which == ('generator' if name == 'sefa_pggan_r32' else 'generator_smooth')
     checkpoint = checkpoint_from_genforce_state(state, where=name)
     generator = CLASSES[checkpoint.family](checkpoint.config)
@@ -131,16 +134,20 @@ def test_stylegan2_golden():
     check_sefa_edits(generator, path)
 
 
-def test_smooth_copy_is_preferred():
-    path = golden_case('sefa_stylegan2_r32')
-    obj = load_pt(path / 'checkpoints' / 'sefa_stylegan2_r32.pth')
-    state, which = read_genforce_state({'models': obj})
+def test_smooth_copy_is_preferred(tmp_path):
+    path = golden_case('sefa_stylegan2_r32') / 'checkpoints' / 'sefa_stylegan2_r32.pth'
+    obj = load_pt(path)
+    state, which, _ = generator_state({'models': obj}, 'checkpoint')
     assert which == 'generator_smooth'
     assert torch.equal(state['truncation.w_avg'], obj['generator_smooth']['truncation.w_avg'])
-    _, which = read_genforce_state({'generator': obj['generator']})
-    assert which == 'generator'
-    with pytest.raises(ValueError, match='generator_smooth'):
-        read_genforce_state({'discriminator': {}})
+    assert read_checkpoint(path).extra['which'] == 'generator_smooth'
+    torch.save({'generator': obj['generator']}, tmp_path / 'only_generator.pth')
+    checkpoint = read_checkpoint(tmp_path / 'only_generator.pth')
+    assert checkpoint.extra['which'] == 'generator'
+    assert torch.equal(checkpoint.state_dict['mapping.w_avg'], obj['generator']['truncation.w_avg'])
+    torch.save({'discriminator': {'x': torch.zeros(1)}}, tmp_path / 'discriminator.pth')
+    with pytest.raises(CheckpointError, match=r"not a checkpoint this toolkit reads.*\['discriminator'\]"):
+        read_checkpoint(tmp_path / 'discriminator.pth')
 
 
 def test_noise_modes():
@@ -166,7 +173,7 @@ def test_detect_family():
         state = load_pt(golden_case(name) / 'state_dict.pt')
         assert detect_genforce_family(state) == family
     hammer = load_pt(golden_case('hammer_sg2_r32') / 'hammer_checkpoint.pth')
-    state, _ = read_genforce_state(hammer)
+    state, _, _ = generator_state(hammer, 'hammer_checkpoint.pth')
     assert detect_genforce_family(state) is None
     assert checkpoint_from_genforce_state(state) is None
 
@@ -174,83 +181,6 @@ def test_detect_family():
 # ----------------------------------------------------------------------------
 # Official widths: our module -> genforce layout (written out independently
 # of the converter) -> converter -> the same module and config.
-
-BLUR = torch.tensor([[1., 2., 1.], [2., 4., 2.], [1., 2., 1.]]) / 16
-UP = torch.outer(torch.tensor([1., 3., 3., 1.]), torch.tensor([1., 3., 3., 1.])) / 16
-
-
-def to_genforce_pggan(sd, config):
-    out = {'lod': torch.zeros([])}
-    num_blocks = int(np.log2(config.img_resolution)) - 1
-    for idx in range(2 * num_blocks):
-        weight = sd[f'synthesis.layer{idx}.weight']
-        out[f'layer{idx}.weight'] = weight.transpose(0, 1) if config.fused_scale and idx % 2 == 0 and idx else weight
-        out[f'layer{idx}.bias'] = sd[f'synthesis.layer{idx}.bias']
-    for k in range(num_blocks):
-        channels = config.channels(4 * 2 ** k)
-        last = k == num_blocks - 1
-        out[f'output{k}.weight'] = sd['synthesis.torgb.weight'] if last else torch.randn(3, channels, 1, 1)
-        out[f'output{k}.bias'] = sd['synthesis.torgb.bias'] if last else torch.randn(3)
-    return out
-
-
-def to_genforce_stylegan(sd, config):
-    out = {}
-    for i in range(config.mapping_layers):
-        out[f'mapping.dense{i}.weight'] = sd[f'mapping.fc{i}.weight']
-        out[f'mapping.dense{i}.bias'] = sd[f'mapping.fc{i}.bias']
-    out['truncation.w_avg'] = sd['mapping.w_avg']
-    out['synthesis.lod'] = torch.zeros([])
-    out['synthesis.layer0.const'] = sd['synthesis.const'][None]
-    num_blocks = int(np.log2(config.img_resolution)) - 1
-    for idx in range(2 * num_blocks):
-        src, dst = f'synthesis.layer{idx}', f'synthesis.layer{idx}'
-        if idx:
-            out[f'{dst}.weight'] = sd[f'{src}.weight']
-        out[f'{dst}.bias'] = sd[f'{src}.bias']
-        out[f'{dst}.apply_noise.weight'] = sd[f'{src}.noise_strength']
-        out[f'{dst}.apply_noise.noise'] = sd[f'{src}.noise_const'][None, None]
-        out[f'{dst}.style.weight'] = sd[f'{src}.affine.weight']
-        out[f'{dst}.style.bias'] = sd[f'{src}.affine.bias']
-        if idx and idx % 2 == 0:
-            out[f'{dst}.blur.kernel'] = BLUR.repeat(sd[f'{src}.bias'].shape[0], 1, 1, 1)
-    for k in range(num_blocks):
-        last = k == num_blocks - 1
-        channels = config.channels(4 * 2 ** k)
-        out[f'synthesis.output{k}.weight'] = sd['synthesis.torgb.weight'] if last else torch.randn(3, channels, 1, 1)
-        out[f'synthesis.output{k}.bias'] = sd['synthesis.torgb.bias'] if last else torch.randn(3)
-    return out
-
-
-def to_genforce_stylegan2(sd, config):
-    out = {}
-    for i in range(config.mapping_layers):
-        out[f'mapping.dense{i}.weight'] = sd[f'mapping.fc{i}.weight']
-        out[f'mapping.dense{i}.bias'] = sd[f'mapping.fc{i}.bias']
-    out['truncation.w_avg'] = sd['mapping.w_avg']
-    out['synthesis.early_layer.const'] = sd['synthesis.b4.const'][None]
-    resolutions = [2 ** i for i in range(2, int(np.log2(config.img_resolution)) + 1)]
-    for k, res in enumerate(resolutions):
-        convs = [(0, 'conv1')] if k == 0 else [(2 * k - 1, 'conv0'), (2 * k, 'conv1')]
-        for idx, name in convs:
-            src, dst = f'synthesis.b{res}.{name}', f'synthesis.layer{idx}'
-            weight = sd[f'{src}.weight']
-            out[f'{dst}.weight'] = weight.flip([2, 3]) if name == 'conv0' else weight
-            out[f'{dst}.bias'] = sd[f'{src}.bias']
-            out[f'{dst}.noise_strength'] = sd[f'{src}.noise_strength']
-            out[f'{dst}.noise'] = sd[f'{src}.noise_const'][None, None]
-            out[f'{dst}.style.weight'] = sd[f'{src}.affine.weight']
-            out[f'{dst}.style.bias'] = sd[f'{src}.affine.bias'] - 1
-            if name == 'conv0':
-                out[f'{dst}.filter.kernel'] = UP[None, None]
-        src, dst = f'synthesis.b{res}.torgb', f'synthesis.output{k}'
-        out[f'{dst}.weight'] = sd[f'{src}.weight']
-        out[f'{dst}.bias'] = sd[f'{src}.bias']
-        out[f'{dst}.style.weight'] = sd[f'{src}.affine.weight']
-        out[f'{dst}.style.bias'] = sd[f'{src}.affine.bias'] - 1
-    out['synthesis.upsample.kernel'] = UP[None, None]
-    return out
-
 
 def assert_same_state(ours, converted):
     assert set(ours) == set(converted)
@@ -295,9 +225,9 @@ def test_stylegan2_official_round_trip(official_models):
     model = official_models['stylegan2']
     state = to_genforce_stylegan2(model.state_dict(), model.config)
     assert detect_genforce_family(state) == 'stylegan2'
-    kwargs = config_from_genforce_stylegan2(state)
-    assert StyleGAN2Config(**kwargs) == model.config
-    assert_same_state(model.state_dict(), convert_genforce_stylegan2(state, kwargs))
+    config = config_from_genforce_stylegan2(state)
+    assert config == model.config
+    assert_same_state(model.state_dict(), convert_genforce_stylegan2(state, config))
 
 
 # ----------------------------------------------------------------------------
@@ -336,9 +266,21 @@ def test_converters_are_strict(name):
             convert_fn(bad, config)
 
 
-def test_overrides_must_fit_the_tensors():
+def test_hints_and_expected_settings(tmp_path):
+    path = golden_case('sefa_pggan_r32') / 'checkpoints' / 'sefa_pggan_r32.pth'
     state = load_pt(golden_case('sefa_pggan_r32') / 'state_dict.pt')
     config = config_from_genforce_pggan(state, {'c_dim': 2})  # Shapes cannot tell z from c.
     assert (config.z_dim, config.c_dim) == (30, 2)
-    with pytest.raises(ValueError, match='layer0.weight'):
+    checkpoint = read_checkpoint(path, c_dim=2, final_tanh=True)
+    assert (checkpoint.config.z_dim, checkpoint.config.c_dim, checkpoint.config.final_tanh) == (30, 2, True)
+    with pytest.raises(ValueError, match="'z_dim' cannot be given"):  # the shapes tell it: not a hint
         config_from_genforce_pggan(state, {'z_dim': 64})
+    with pytest.raises(SettingMismatch, match='z_dim=64 was asked for, but the checkpoint holds z_dim=32'):
+        read_checkpoint(path, z_dim=64)
+    with pytest.raises(CheckpointError, match='z_dim'):  # more label inputs than the first layer has
+        read_checkpoint(path, c_dim=40)
+    with pytest.raises(SettingMismatch, match='the checkpoint has no mapping_lr_multiplier'):
+        read_checkpoint(path, mapping_lr_multiplier=1.0)
+    stylegan = golden_case('sefa_stylegan_r32') / 'checkpoints' / 'sefa_stylegan_r32.pth'
+    assert read_checkpoint(stylegan, mapping_lr_multiplier=1.0).config.mapping_lr_multiplier == 1.0
+    assert read_checkpoint(stylegan).config.mapping_lr_multiplier == 0.01

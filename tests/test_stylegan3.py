@@ -8,8 +8,8 @@ import torch
 
 from conftest import golden_case, load_pt, max_abs_diff
 from models import ops
+from models.checkpoints import CheckpointError, SettingMismatch, read_checkpoint
 from models.checkpoints import stylegan3_names as names
-from models.checkpoints.common import CheckpointError
 from models.stylegan3 import StyleGAN3Config, StyleGAN3Generator, make_transform, synthesis_specs
 
 TOL = 1e-4
@@ -121,8 +121,10 @@ def test_hammer_kwargs_and_inference_agree():
     for case, cfg in zip(HAMMER_CASES, 'TR'):
         _, state, kwargs = hammer_case(case)
         given = names.config_from_hammer(state, kwargs)
-        inferred = names.config_from_hammer(state, overrides={'cfg': cfg, 'img_size': 32, 'w_dim': 32})
+        inferred = names.config_from_hammer(state, hints={'img_resolution': 32})
         assert synthesis_specs(given) == synthesis_specs(inferred)
+        assert synthesis_specs(names.config_from_hammer(state)) == synthesis_specs(given)
+        assert names.cfg_of(given) == names.cfg_of(inferred) == cfg
         assert (given.conv_kernel, given.use_radial_filters) == ((3, False) if cfg == 'T' else (1, True))
 
 
@@ -238,30 +240,57 @@ def test_nvlabs_converter_rejects_bad_states():
     bad = 'synthesis.L2_36_32.down_filter'
     with pytest.raises(ValueError, match=bad):
         names.convert_nvlabs_state({**state, bad: state[bad].flip(0) * 1.1}, config)
-    with pytest.raises(CheckpointError, match='down_filter'):  # filters say config T, config says R
-        names.convert_nvlabs_state(state, StyleGAN3Config(**{**config.to_dict(), 'use_radial_filters': True,
-                                                               'conv_kernel': 1}))
+    config_r = StyleGAN3Config(**{**config.to_dict(), 'use_radial_filters': True, 'conv_kernel': 1})
+    with pytest.raises(CheckpointError, match=r'L0_36_32.weight has shape \[32, 32, 3, 3\], expected \[32, 32, 1, 1'):
+        names.convert_nvlabs_state(state, config_r)  # the file holds config T, the config says R
+    kernels = {k: v[..., 1:2, 1:2] for k, v in state.items() if k.endswith('.weight') and v.ndim == 4}
+    with pytest.raises(CheckpointError, match=r'L0_36_32.down_filter has shape \[12\], the config .*R.* designs'):
+        names.convert_nvlabs_state({**state, **kernels}, config_r)  # 1x1 kernels, but T's filters
     with pytest.raises(ValueError, match='bogus'):
         names.config_from_nvlabs_kwargs({**json.loads((golden_case('nvlabs_sg3t_r32') / 'meta.json')
                                                       .read_text())['init_kwargs'], 'bogus': 1})
 
 
-def test_hammer_converter_rejects_bad_states():
-    _, state, kwargs = hammer_case('hammer_sg3t_r32')
+def test_hammer_converter_rejects_bad_states(tmp_path):
+    path, state, kwargs = hammer_case('hammer_sg3t_r32')
     config = names.config_from_hammer(state, kwargs)
     key = 'synthesis.layer3.conv.style.bias'
-    with pytest.raises(ValueError, match=key):
+    with pytest.raises(ValueError, match=f'missing tensor {key}'):
         names.convert_hammer_state({k: v for k, v in state.items() if k != key}, config)
-    with pytest.raises(ValueError, match=key):
+    with pytest.raises(ValueError, match=f'tensor {key} has shape'):
         names.convert_hammer_state({**state, key: state[key][:-1]}, config)
-    with pytest.raises(ValueError, match='synthesis.layer99.conv.weight'):
+    with pytest.raises(ValueError, match='unexpected tensor synthesis.layer99.conv.weight'):
         names.convert_hammer_state({**state, 'synthesis.layer99.conv.weight': state[key]}, config)
-    with pytest.raises(ValueError, match='--cfg'):
-        names.config_from_hammer(state, overrides={'cfg': 'R'})
-    with pytest.raises(ValueError, match='--w_dim'):
-        names.config_from_hammer(state, overrides={'w_dim': 64})
+    with pytest.raises(ValueError, match='missing tensor mapping.dense1.bias'):  # a pattern rule, run backwards
+        names.convert_hammer_state({k: v for k, v in state.items() if k != 'mapping.dense1.bias'}, config)
     with pytest.raises(ValueError, match='final_tanh'):
         names.config_from_hammer(state, {**kwargs, 'final_tanh': True})
     wrong = names.config_from_hammer(state, {**kwargs, 'use_radial_filter': True})
     with pytest.raises(ValueError, match='down_filter'):
         names.convert_hammer_state(state, wrong)
+    # Settings asked for are checked after reading, with or without the constructor kwargs.
+    torch.save({'generator_smooth': state}, tmp_path / 'no_kwargs.pth')
+    for file in (path / 'hammer_checkpoint.pth', tmp_path / 'no_kwargs.pth'):
+        with pytest.raises(SettingMismatch, match='cfg=R was asked for, but the checkpoint holds cfg=T'):
+            read_checkpoint(file, cfg='R')
+        with pytest.raises(SettingMismatch, match='w_dim=64 was asked for, but the checkpoint holds w_dim=32'):
+            read_checkpoint(file, w_dim=64)
+        assert read_checkpoint(file, cfg='T', family='stylegan3', img_resolution=32).extra['cfg'] == 'T'
+
+
+@pytest.mark.parametrize('case,cfg', [('nvlabs_sg3t_r32', 'T'), ('nvlabs_sg3r_r32', 'R')])
+def test_nvlabs_pickle_cfg(case, cfg, tmp_path):
+    from tests.pickles import write_nvlabs_pickle
+    path, _, state = nvlabs_case(case)
+    meta = json.loads((path / 'meta.json').read_text())
+    pickle_path = write_nvlabs_pickle(tmp_path / 'snapshot.pkl', state, meta['init_kwargs'],
+                                      buffer_names=('w_avg', 'filter', 'magnitude_ema', 'transform', 'freqs', 'phases'))
+    checkpoint = read_checkpoint(pickle_path, cfg=cfg)
+    assert (checkpoint.family, checkpoint.format, checkpoint.extra['cfg']) == ('stylegan3', 'NVlabs pickle', cfg)
+    other = 'R' if cfg == 'T' else 'T'
+    with pytest.raises(SettingMismatch) as info:
+        read_checkpoint(pickle_path, cfg=other)
+    assert (info.value.setting, info.value.given, info.value.held) == ('cfg', other, cfg)
+    with pytest.raises(CheckpointError, match='no constructor kwargs'):  # a bare state dict cannot tell the config
+        torch.save(state, tmp_path / 'state_dict.pt')
+        read_checkpoint(tmp_path / 'state_dict.pt')

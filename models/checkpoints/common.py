@@ -1,12 +1,52 @@
-"""Pieces shared by the checkpoint readers."""
+"""What every reader shares: the result type, the errors, the channel formula."""
 
 from dataclasses import dataclass, field
-
-import torch
 
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be read; the message names the file and the problem."""
+
+
+class SettingMismatch(CheckpointError):
+    """A setting that was asked for disagrees with what the checkpoint holds.
+
+    Attributes:
+        path: The checkpoint.
+        setting: The setting, in the models' vocabulary (`family`, `cfg`,
+            `img_resolution`, `w_dim`, `z_dim`, `channel_base`, ...).
+        given: The value asked for.
+        held: The checkpoint's value (None when its family has no such setting).
+    """
+
+    def __init__(self, path, setting, given, held):
+        self.path, self.setting, self.given, self.held = str(path), setting, given, held
+        if setting == 'family':
+            message = f'{path}: asked for a {given} generator, but the checkpoint holds a {held} generator'
+        elif held is None:
+            message = f'{path}: {setting}={given} was asked for, but the checkpoint has no {setting}'
+        else:
+            message = f'{path}: {setting}={given} was asked for, but the checkpoint holds {setting}={held}'
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (self.path, self.setting, self.given, self.held)
+
+
+class SettingNeeded(CheckpointError):
+    """The file cannot tell a setting: several values fit, one must be given.
+
+    Attributes:
+        path: The checkpoint.
+        setting: The setting to give, in the models' vocabulary.
+        choices: The values that fit the file.
+    """
+
+    def __init__(self, path, setting, choices):
+        self.path, self.setting, self.choices = str(path), setting, list(choices)
+        super().__init__(f'{path}: the file cannot tell {setting}: {self.choices} all fit; give {setting}')
+
+    def __reduce__(self):
+        return type(self), (self.path, self.setting, self.choices)
 
 
 @dataclass
@@ -17,71 +57,38 @@ class Checkpoint:
     config: object           # The family's config dataclass.
     state_dict: dict         # Tensors under our module's names.
     format: str              # Human-readable name of the on-disk format.
-    extra: dict = field(default_factory=dict)  # Format-specific facts (e.g. which copy was used).
+    extra: dict = field(default_factory=dict)  # Facts of the file: which copy was read, StyleGAN3 `cfg`, ...
 
 
-def check_tensors(state, where):
-    """Every value must be a finite floating tensor (or an integer buffer)."""
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            raise CheckpointError(f'{where}: {key} is a {type(value).__name__}, not a tensor')
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise CheckpointError(f'{where}: {key} holds NaN or infinite values')
+def lod_is_zero(value):
+    """Check of a progressive-growing `lod` value: only finished networks (lod 0) are read."""
+    if float(value) != 0:
+        return (f'is {float(value):g}: a snapshot taken during progressive growing; '
+                f'only finished networks (lod 0) are supported')
+    return None
 
 
-def take(state, key, shape=None, where='checkpoint'):
-    """Fetch `state[key]`, checking that it exists and has `shape` (None entries are free)."""
-    if key not in state:
-        raise CheckpointError(f'{where}: missing tensor {key}')
-    value = state[key]
-    if not isinstance(value, torch.Tensor):
-        raise CheckpointError(f'{where}: {key} is a {type(value).__name__}, not a tensor')
-    if shape is not None:
-        ok = value.ndim == len(shape) and all(s is None or s == v for s, v in zip(shape, value.shape))
-        if not ok:
-            want = 'x'.join('?' if s is None else str(s) for s in shape)
-            raise CheckpointError(f'{where}: {key} has shape {list(value.shape)}, expected [{want}]')
-    return value
-
-
-def rename(state, mapping, ignore=(), where='checkpoint'):
-    """Apply a `{source_key: target_key}` map; any key not mapped or ignored is an error.
-
-    `ignore` holds predicates or exact keys of source entries that are recomputed
-    by our modules (filter buffers and the like).
-    """
-    out = {}
-    for key, value in state.items():
-        if key in mapping:
-            out[mapping[key]] = value
-        elif any(key == rule if isinstance(rule, str) else rule(key) for rule in ignore):
-            continue
-        else:
-            raise CheckpointError(f'{where}: unexpected tensor {key}')
-    missing = [key for key in mapping if key not in state]
-    if missing:
-        raise CheckpointError(f'{where}: missing tensor {missing[0]}'
-                              + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
-    return out
-
-
-def infer_channel_formula(channels_by_res, where='checkpoint'):
-    """Find `(channel_base, channel_max)` with `channels(res) = min(base // res, max)`.
+def infer_channel_formula(channels_by_res, where='checkpoint', default_base=None):
+    """Find `(channel_base, channel_max)` with `channels(res) = min(channel_base // res, channel_max)`.
 
     Args:
         channels_by_res: `{resolution: number of feature maps}`.
+        default_base: Base preferred when every resolution sits at the cap
+            (then any large enough base fits); None = the smallest such base,
+            at least 32768 for official widths.
     """
     channel_max = max(channels_by_res.values())
-    base = None
-    for res in sorted(channels_by_res):
-        if channels_by_res[res] < channel_max:
-            base = channels_by_res[res] * res
-            break
-    if base is None:  # every resolution is at the cap: any large enough base fits
-        base = channel_max * max(channels_by_res)
-        base = max(base, 32768) if channel_max >= 512 else base
-    for res, channels in channels_by_res.items():
-        if min(base // res, channel_max) != channels:
-            raise CheckpointError(f'{where}: channel counts {dict(sorted(channels_by_res.items()))} '
-                                  f'do not follow min(channel_base // res, channel_max)')
-    return base, channel_max
+    below = [(res, ch) for res, ch in sorted(channels_by_res.items()) if ch < channel_max]
+    if below:
+        candidates = [below[0][1] * below[0][0]]
+    else:
+        smallest = channel_max * max(channels_by_res)
+        fallback = max(smallest, 32768) if channel_max >= 512 else smallest
+        candidates = [fallback] if default_base is None else [default_base, smallest]
+    if default_base is not None and below:
+        candidates.append(default_base)
+    for base in candidates:
+        if all(min(base // res, channel_max) == ch for res, ch in channels_by_res.items()):
+            return base, channel_max
+    raise CheckpointError(f'{where}: channel counts {dict(sorted(channels_by_res.items()))} '
+                          f'do not follow min(channel_base // res, channel_max)')

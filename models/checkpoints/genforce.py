@@ -1,15 +1,16 @@
 """genforce (SeFa) `.pth` checkpoints: PGGAN, StyleGAN and StyleGAN2 generators.
 
 The files that genforce's SeFa `utils.load_generator` reads hold
-`{'generator_smooth': sd, 'generator': sd}` (or the same under `'models'`),
-where `sd` is the state dict of genforce's `PGGANGenerator`,
-`StyleGANGenerator` or `StyleGAN2Generator`, as converted from the official
-TensorFlow networks. The smoothed (EMA) copy is preferred.
+`{'generator_smooth': sd, 'generator': sd}` (or the same under `'models'`; the
+`hammer` reader opens that container), where `sd` is the state dict of
+genforce's `PGGANGenerator`, `StyleGANGenerator` or `StyleGAN2Generator`, as
+converted from the official TensorFlow networks.
 
 The architecture is inferred from tensor shapes (resolution, latent sizes,
 mapping depth, channel formula); what shapes cannot tell (genforce's defaults
-otherwise) comes from `overrides`, named as our config fields: PGGAN `c_dim`,
-StyleGAN `mapping_lr_multiplier` and `fused_scale`, `final_tanh`.
+otherwise) comes from `hints`, named as our config fields (`HINTS`): PGGAN
+`c_dim`, `fused_scale` and `final_tanh`, StyleGAN `mapping_lr_multiplier`,
+`fused_scale` and `final_tanh`, StyleGAN2 `mapping_lr_multiplier`.
 
 Conversion is strict: every source tensor is consumed or explicitly ignored
 (filter kernels, which our modules rebuild, are checked to be the standard
@@ -32,43 +33,26 @@ import torch
 from ..pggan import PGGANConfig
 from ..stylegan import StyleGANConfig
 from ..stylegan2 import StyleGAN2Config
-from .common import Checkpoint, CheckpointError, check_tensors
+from . import names
+from .common import Checkpoint, CheckpointError, infer_channel_formula, lod_is_zero
+from .names import Rule, count_indices, equals, ignore
 
-__all__ = ['read_genforce_state', 'detect_genforce_family', 'config_from_genforce_pggan',
-           'config_from_genforce_stylegan', 'config_from_genforce_stylegan2', 'convert_genforce_pggan',
-           'convert_genforce_stylegan', 'convert_genforce_stylegan2', 'checkpoint_from_genforce_state']
+__all__ = ['FORMAT', 'HINTS', 'detect_genforce_family', 'checkpoint_from_genforce_state',
+           'config_from_genforce_pggan', 'config_from_genforce_stylegan', 'config_from_genforce_stylegan2',
+           'pggan_rules', 'stylegan_rules', 'stylegan2_rules',
+           'convert_genforce_pggan', 'convert_genforce_stylegan', 'convert_genforce_stylegan2']
 
+FORMAT = 'genforce .pth'
 WHERE = 'genforce checkpoint'
+# Config fields the tensors cannot tell, per family: genforce's defaults unless given.
+HINTS = {'pggan': ('c_dim', 'fused_scale', 'final_tanh'),
+         'stylegan': ('mapping_lr_multiplier', 'fused_scale', 'final_tanh'),
+         'stylegan2': ('mapping_lr_multiplier',)}
 _DEFAULT_BASE = {'pggan': 16 << 10, 'stylegan': 16 << 10, 'stylegan2': 32 << 10}
 
 
 # ----------------------------------------------------------------------------
-# Reading and detection.
-
-def read_genforce_state(obj, where=WHERE):
-    """The generator state dict of a loaded genforce / Hammer `.pth` object.
-
-    Args:
-        obj: What `torch.load` returned: `{'generator_smooth': sd, 'generator': sd}`,
-            or the same under `'models'`.
-
-    Returns:
-        `(state_dict, which)`, `which` being `'generator_smooth'` when present,
-        else `'generator'`.
-    """
-    if not isinstance(obj, dict):
-        raise CheckpointError(f'{where}: holds a {type(obj).__name__}, not a dict of networks')
-    models = obj['models'] if isinstance(obj.get('models'), dict) else obj
-    for which in ('generator_smooth', 'generator'):
-        if which in models:
-            state = models[which]
-            if not isinstance(state, dict) or not state:
-                raise CheckpointError(f'{where}: {which} is not a state dict')
-            check_tensors(state, f'{where} [{which}]')
-            return dict(state), which
-    raise CheckpointError(f"{where}: no 'generator_smooth' or 'generator' entry "
-                          f'(keys: {sorted(map(str, models))[:8]})')
-
+# Detection.
 
 def detect_genforce_family(state):
     """'pggan', 'stylegan' or 'stylegan2' from the key names of a genforce state dict, else None."""
@@ -85,29 +69,26 @@ def detect_genforce_family(state):
     return None
 
 
-def checkpoint_from_genforce_state(state, overrides=None, where=WHERE, which=None):
+def checkpoint_from_genforce_state(state, hints=None, where=WHERE, extra=None):
     """`Checkpoint(family, config, state_dict)` of a genforce state dict, or None if it is not one.
 
-    `overrides` may hold any command-line settings; those named like a field of
-    the family's config are applied, the others are left to the caller.
+    Args:
+        state: A genforce generator state dict.
+        hints: Settings; those in `HINTS[family]` (not None) are used, the
+            others are left to the caller.
+        extra: `Checkpoint.extra` (e.g. which copy of the container was read).
     """
     family = detect_genforce_family(state)
     if family is None:
         return None
-    config_class = {'pggan': PGGANConfig, 'stylegan': StyleGANConfig}.get(family)
-    names = set(config_class.__dataclass_fields__) if config_class else set(_SG2_FIELDS)
-    overrides = {k: v for k, v in (overrides or {}).items() if k in names and v is not None}
-    extra = {'which': which} if which else {}
-    if family == 'pggan':
-        config = config_from_genforce_pggan(state, overrides, where)
-        return Checkpoint('pggan', config, convert_genforce_pggan(state, config, where), 'genforce .pth', extra)
-    if family == 'stylegan':
-        config = config_from_genforce_stylegan(state, overrides, where)
-        return Checkpoint('stylegan', config, convert_genforce_stylegan(state, config, where), 'genforce .pth',
-                          extra)
-    kwargs = config_from_genforce_stylegan2(state, overrides, where)
-    return Checkpoint('stylegan2', StyleGAN2Config(**kwargs), convert_genforce_stylegan2(state, kwargs, where),
-                      'genforce .pth', extra)
+    hints = {k: v for k, v in (hints or {}).items() if k in HINTS[family] and v is not None}
+    config_fn, convert_fn = {
+        'pggan': (config_from_genforce_pggan, convert_genforce_pggan),
+        'stylegan': (config_from_genforce_stylegan, convert_genforce_stylegan),
+        'stylegan2': (config_from_genforce_stylegan2, convert_genforce_stylegan2),
+    }[family]
+    config = config_fn(state, hints, where)
+    return Checkpoint(family, config, convert_fn(state, config, where), FORMAT, dict(extra or {}))
 
 
 # ----------------------------------------------------------------------------
@@ -119,86 +100,19 @@ def _shape(state, key, where):
     return tuple(state[key].shape)
 
 
-def _count(state, pattern):
-    """Number of consecutive indices i = 0, 1, ... with `pattern.format(i)` in `state`."""
-    count = 0
-    while pattern.format(count) in state:
-        count += 1
-    return count
-
-
-def _channel_formula(channels_by_res, default_base, where):
-    """`(channel_base, channel_max)` with `channels(res) = min(channel_base // res, channel_max)`.
-
-    When every resolution sits at the cap, any large base fits; genforce's
-    default is preferred then.
-    """
-    channel_max = max(channels_by_res.values())
-    candidates = [default_base]
-    below = [(res, ch) for res, ch in sorted(channels_by_res.items()) if ch < channel_max]
-    if below:
-        res, ch = below[0]
-        candidates.insert(0, ch * res)
-    candidates.append(channel_max * max(channels_by_res))
-    for base in candidates:
-        if all(min(base // res, channel_max) == ch for res, ch in channels_by_res.items()):
-            return base, channel_max
-    raise CheckpointError(f'{where}: channel counts {dict(sorted(channels_by_res.items()))} do not follow '
-                          f'min(channel_base // res, channel_max)')
-
-
-def _apply_overrides(inferred, overrides, config_class, where):
-    """Config from inferred values and user overrides; unknown names are an error."""
-    kwargs = dict(inferred)
-    for name, value in (overrides or {}).items():
-        if name not in config_class.__dataclass_fields__:
-            raise ValueError(f'{where}: unknown {config_class.__name__} setting {name!r}; '
-                             f'choose from {sorted(config_class.__dataclass_fields__)}')
+def _config(family, config_class, inferred, hints, where):
+    """Config from inferred values and hints; a hint the family does not take is an error."""
+    values = dict(inferred)
+    for name, value in (hints or {}).items():
+        if name not in HINTS[family]:
+            raise ValueError(f'{where}: {name!r} cannot be given for a genforce {family}; '
+                             f'the tensors tell the rest (hints: {list(HINTS[family])})')
         if value is not None:
-            kwargs[name] = value
+            values[name] = value
     try:
-        return config_class(**kwargs)
+        return config_class(**values)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f'{where}: {error}') from None
-
-
-def _convert(state, entries, ignored, where):
-    """Apply a table of `(source, target, source_shape, transform)` strictly.
-
-    `ignored` maps source keys that our modules do not keep to
-    `(shape, expected_value_or_None)`; they must be present and as expected.
-    """
-    known = {src for src, _, _, _ in entries} | set(ignored)
-    for key in state:
-        if key not in known:
-            raise CheckpointError(f'{where}: unexpected tensor {key}')
-    out = {}
-    for src, dst, shape, transform in entries:
-        value = _checked(state, src, shape, where)
-        value = value.to(torch.float32) if value.is_floating_point() else value
-        out[dst] = transform(value) if transform is not None else value
-    for key, (shape, expected) in ignored.items():
-        value = _checked(state, key, shape, where)
-        if expected is not None and not torch.allclose(value.to(torch.float32), expected, atol=1e-6):
-            raise CheckpointError(f'{where}: {key} is not the value this architecture assumes '
-                                  f'({value.flatten()[:4].tolist()}...)')
-    return out
-
-
-def _checked(state, key, shape, where):
-    if key not in state:
-        raise CheckpointError(f'{where}: missing tensor {key}')
-    value = state[key]
-    if tuple(value.shape) != tuple(shape):
-        raise CheckpointError(f'{where}: {key} has shape {list(value.shape)}, expected {list(shape)}')
-    return value
-
-
-def _check_lod(state, key, where):
-    lod = state.get(key)
-    if lod is not None and lod.numel() == 1 and float(lod) != 0:
-        raise CheckpointError(f'{where}: {key} is {float(lod):g}: a snapshot taken during progressive '
-                              f'growing; only finished networks (lod 0) are supported')
 
 
 def _filter(taps, gain):
@@ -217,35 +131,36 @@ def _noise(value):
     return value[0, 0]
 
 
-def _check_fits(state, config, entries_fn, where):
-    """Shapes of every tensor must match the config (used after overrides)."""
-    entries, ignored = entries_fn(config)
-    for src, _, shape, _ in entries:
-        if src not in state:
-            raise CheckpointError(f'{where}: missing tensor {src} (config {config})')
-        if tuple(state[src].shape) != tuple(shape):
-            raise CheckpointError(f'{where}: {src} has shape {list(state[src].shape)}, but the settings '
-                                  f'given imply {list(shape)}')
+def _plus_one(value):
+    return value + 1
+
+
+def _flip_kernel(value):
+    return value.flip([2, 3]).contiguous()
+
+
+def _transpose01(value):
+    return value.transpose(0, 1).contiguous()
 
 
 # ----------------------------------------------------------------------------
 # PGGAN.
 
-def config_from_genforce_pggan(state, overrides=None, where=WHERE):
+def config_from_genforce_pggan(state, hints=None, where=WHERE):
     """Infer a `PGGANConfig` from a genforce PGGAN state dict.
 
     Shapes give the resolution, `z_dim + c_dim`, the image channels, the channel
-    formula and (when some layer changes width) `fused_scale`. `overrides`
-    (our field names) supply the rest, chiefly `c_dim` of conditional models.
+    formula and (when some layer changes width) `fused_scale`. `hints` (our
+    field names) supply the rest, chiefly `c_dim` of conditional models.
     """
-    overrides = dict(overrides or {})
-    num_layers = _count(state, 'layer{}.weight')
+    hints = dict(hints or {})
+    num_layers = count_indices(state, 'layer{}.weight')
     num_blocks = num_layers // 2
     if num_blocks < 2 or num_layers % 2:
         raise CheckpointError(f'{where}: found {num_layers} PGGAN layers, expected an even number >= 4')
     resolution = 4 * 2 ** (num_blocks - 1)
     channels = {4 * 2 ** k: _shape(state, f'layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
-    base, cmax = _channel_formula(channels, _DEFAULT_BASE['pggan'], where)
+    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE['pggan'])
     fused = None
     for k in range(1, num_blocks):
         res = 4 * 2 ** k
@@ -257,64 +172,64 @@ def config_from_genforce_pggan(state, overrides=None, where=WHERE):
             raise CheckpointError(f'{where}: layer{2 * k}.weight {list(shape)} contradicts the layout of the '
                                   f'other upsampling layers')
         fused = this
+    if fused is not None and hints.get('fused_scale') not in (None, fused):
+        raise CheckpointError(f'{where}: fused_scale={hints["fused_scale"]} was given, but the shapes of the '
+                              f'upsampling layers give fused_scale={fused}')
     in_features = _shape(state, 'layer0.weight', where)[1]
-    c_dim = int(overrides.get('c_dim') or 0)
+    c_dim = int(hints.get('c_dim') or 0)
     inferred = dict(z_dim=in_features - c_dim, c_dim=c_dim, img_resolution=resolution,
                     img_channels=_shape(state, 'output0.weight', where)[0], channel_base=base,
                     channel_max=cmax, fused_scale=bool(fused))
-    config = _apply_overrides(inferred, overrides, PGGANConfig, where)
-    if overrides:
-        _check_fits(state, config, _pggan_entries, where)
-    return config
+    return _config('pggan', PGGANConfig, inferred, hints, where)
 
 
-def _pggan_entries(config):
-    entries = []
-    ignored = {'lod': ((), None)}
+def pggan_rules(config):
+    """Table of a genforce `PGGANGenerator` state dict for `config`."""
+    rules = [ignore('lod', (), lod_is_zero)]
     log2 = int(np.log2(config.img_resolution))
     w_dim = config.z_dim + config.c_dim
     for k, res in enumerate(2 ** i for i in range(2, log2 + 1)):
         ch = config.channels(res)
         if res == 4:
-            entries.append(('layer0.weight', 'synthesis.layer0.weight', (ch, w_dim, 4, 4), None))
+            rules.append(Rule('layer0.weight', 'synthesis.layer0.weight', shape=(ch, w_dim, 4, 4)))
         else:
             prev = config.channels(res // 2)
             if config.fused_scale:  # genforce stores the transposed-convolution kernel as [in, out, k, k].
-                entries.append((f'layer{2 * k}.weight', f'synthesis.layer{2 * k}.weight', (prev, ch, 3, 3),
-                                lambda v: v.transpose(0, 1).contiguous()))
+                rules.append(Rule(f'layer{2 * k}.weight', f'synthesis.layer{2 * k}.weight', _transpose01,
+                                  (prev, ch, 3, 3)))
             else:
-                entries.append((f'layer{2 * k}.weight', f'synthesis.layer{2 * k}.weight', (ch, prev, 3, 3), None))
-        entries.append((f'layer{2 * k}.bias', f'synthesis.layer{2 * k}.bias', (ch,), None))
-        entries.append((f'layer{2 * k + 1}.weight', f'synthesis.layer{2 * k + 1}.weight', (ch, ch, 3, 3), None))
-        entries.append((f'layer{2 * k + 1}.bias', f'synthesis.layer{2 * k + 1}.bias', (ch,), None))
-        rgb = (config.img_channels, ch, 1, 1), (config.img_channels,)
-        if res == config.img_resolution:
-            entries.append((f'output{k}.weight', 'synthesis.torgb.weight', rgb[0], None))
-            entries.append((f'output{k}.bias', 'synthesis.torgb.bias', rgb[1], None))
-        else:  # ToRGB of a lower level of detail: unused at lod 0.
-            ignored[f'output{k}.weight'] = (rgb[0], None)
-            ignored[f'output{k}.bias'] = (rgb[1], None)
-    return entries, ignored
+                rules.append(Rule(f'layer{2 * k}.weight', f'synthesis.layer{2 * k}.weight', shape=(ch, prev, 3, 3)))
+        rules += [Rule(f'layer{2 * k}.bias', f'synthesis.layer{2 * k}.bias', shape=(ch,)),
+                  Rule(f'layer{2 * k + 1}.weight', f'synthesis.layer{2 * k + 1}.weight', shape=(ch, ch, 3, 3)),
+                  Rule(f'layer{2 * k + 1}.bias', f'synthesis.layer{2 * k + 1}.bias', shape=(ch,))]
+        rules += _torgb_rules(f'output{k}', res == config.img_resolution, config.img_channels, ch)
+    return rules
+
+
+def _torgb_rules(src, used, img_channels, channels):
+    """The ToRGB layer at the output resolution; those of lower levels of detail are unused at lod 0."""
+    shapes = {'weight': (img_channels, channels, 1, 1), 'bias': (img_channels,)}
+    if used:
+        return [Rule(f'{src}.{name}', f'synthesis.torgb.{name}', shape=shape) for name, shape in shapes.items()]
+    return [ignore(f'{src}.{name}', shape) for name, shape in shapes.items()]
 
 
 def convert_genforce_pggan(state, config, where=WHERE):
     """genforce PGGAN state dict -> our `PGGANGenerator` state dict."""
-    _check_lod(state, 'lod', where)
-    entries, ignored = _pggan_entries(config)
-    return _convert(state, entries, ignored, where)
+    return names.convert(state, pggan_rules(config), where)
 
 
 # ----------------------------------------------------------------------------
 # StyleGAN (v1).
 
-def config_from_genforce_stylegan(state, overrides=None, where=WHERE):
+def config_from_genforce_stylegan(state, hints=None, where=WHERE):
     """Infer a `StyleGANConfig` from a genforce StyleGAN state dict.
 
     Shapes give the resolution, z/w/c dims, mapping depth and width, image
     channels and channel formula. `mapping_lr_multiplier` (0.01) and
-    `fused_scale` ('auto') are genforce's defaults unless overridden.
+    `fused_scale` ('auto') are genforce's defaults unless given as `hints`.
     """
-    mapping_layers = _count(state, 'mapping.dense{}.weight')
+    mapping_layers = count_indices(state, 'mapping.dense{}.weight')
     if mapping_layers == 0:
         raise CheckpointError(f'{where}: missing tensor mapping.dense0.weight')
     w_avg = _shape(state, 'truncation.w_avg', where)
@@ -327,7 +242,7 @@ def config_from_genforce_stylegan(state, overrides=None, where=WHERE):
         c_dim, z_dim = _shape(state, 'mapping.label_weight', where)
     else:
         c_dim, z_dim = 0, dense0[1]
-    num_layers = _count(state, 'synthesis.layer{}.style.weight')
+    num_layers = count_indices(state, 'synthesis.layer{}.style.weight')
     num_blocks = num_layers // 2
     if num_blocks < 2 or num_layers % 2:
         raise CheckpointError(f'{where}: found {num_layers} StyleGAN synthesis layers, expected an even number >= 4')
@@ -335,89 +250,67 @@ def config_from_genforce_stylegan(state, overrides=None, where=WHERE):
         raise CheckpointError(f'{where}: missing tensor synthesis.layer0.const (only constant-input '
                               f'StyleGAN generators are supported)')
     channels = {4 * 2 ** k: _shape(state, f'synthesis.layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
-    base, cmax = _channel_formula(channels, _DEFAULT_BASE['stylegan'], where)
+    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE['stylegan'])
     inferred = dict(z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=4 * 2 ** (num_blocks - 1),
                     img_channels=_shape(state, 'synthesis.output0.weight', where)[0],
                     mapping_layers=mapping_layers,
                     mapping_features=dense0[0] if mapping_layers > 1 else w_dim,
                     channel_base=base, channel_max=cmax)
-    config = _apply_overrides(inferred, overrides, StyleGANConfig, where)
-    if overrides:
-        _check_fits(state, config, _stylegan_entries, where)
-    return config
+    return _config('stylegan', StyleGANConfig, inferred, hints, where)
 
 
-def _stylegan_entries(config):
-    entries = []
-    ignored = {'synthesis.lod': ((), None)}
+def stylegan_rules(config):
+    """Table of a genforce `StyleGANGenerator` state dict for `config`."""
+    rules = [ignore('synthesis.lod', (), lod_is_zero)]
     in_features = config.z_dim * (2 if config.c_dim else 1)
     features = [in_features] + [config.mapping_features] * (config.mapping_layers - 1) + [config.w_dim]
     for i in range(config.mapping_layers):
-        entries.append((f'mapping.dense{i}.weight', f'mapping.fc{i}.weight', (features[i + 1], features[i]), None))
-        entries.append((f'mapping.dense{i}.bias', f'mapping.fc{i}.bias', (features[i + 1],), None))
+        rules += [Rule(f'mapping.dense{i}.weight', f'mapping.fc{i}.weight', shape=(features[i + 1], features[i])),
+                  Rule(f'mapping.dense{i}.bias', f'mapping.fc{i}.bias', shape=(features[i + 1],))]
     if config.c_dim:
-        entries.append(('mapping.label_weight', 'mapping.embed', (config.c_dim, config.z_dim), None))
-    entries.append(('truncation.w_avg', 'mapping.w_avg', (config.w_dim,), None))
+        rules.append(Rule('mapping.label_weight', 'mapping.embed', shape=(config.c_dim, config.z_dim)))
+    rules.append(Rule('truncation.w_avg', 'mapping.w_avg', shape=(config.w_dim,)))
     log2 = int(np.log2(config.img_resolution))
     for k, res in enumerate(2 ** i for i in range(2, log2 + 1)):
         ch = config.channels(res)
         for idx in (2 * k, 2 * k + 1):
-            src, dst = f'synthesis.layer{idx}', f'synthesis.layer{idx}'
+            layer = f'synthesis.layer{idx}'
             if idx == 0:
-                entries.append((f'{src}.const', 'synthesis.const', (1, ch, 4, 4), _squeeze0))
+                rules.append(Rule(f'{layer}.const', 'synthesis.const', _squeeze0, (1, ch, 4, 4)))
             else:
                 cin = config.channels(res // 2) if idx == 2 * k else ch
-                entries.append((f'{src}.weight', f'{dst}.weight', (ch, cin, 3, 3), None))
-            entries += [
-                (f'{src}.bias', f'{dst}.bias', (ch,), None),
-                (f'{src}.apply_noise.weight', f'{dst}.noise_strength', (ch,), None),
-                (f'{src}.apply_noise.noise', f'{dst}.noise_const', (1, 1, res, res), _noise),
-                (f'{src}.style.weight', f'{dst}.affine.weight', (2 * ch, config.w_dim), None),
-                (f'{src}.style.bias', f'{dst}.affine.bias', (2 * ch,), None),
+                rules.append(Rule(f'{layer}.weight', f'{layer}.weight', shape=(ch, cin, 3, 3)))
+            rules += [
+                Rule(f'{layer}.bias', f'{layer}.bias', shape=(ch,)),
+                Rule(f'{layer}.apply_noise.weight', f'{layer}.noise_strength', shape=(ch,)),
+                Rule(f'{layer}.apply_noise.noise', f'{layer}.noise_const', _noise, (1, 1, res, res)),
+                Rule(f'{layer}.style.weight', f'{layer}.affine.weight', shape=(2 * ch, config.w_dim)),
+                Rule(f'{layer}.style.bias', f'{layer}.affine.bias', shape=(2 * ch,)),
             ]
             if idx == 2 * k and res > 4:
-                ignored[f'{src}.blur.kernel'] = ((ch, 1, 3, 3), _filter([1, 2, 1], 1).repeat(ch, 1, 1, 1))
-        rgb = (config.img_channels, ch, 1, 1), (config.img_channels,)
-        if res == config.img_resolution:
-            entries.append((f'synthesis.output{k}.weight', 'synthesis.torgb.weight', rgb[0], None))
-            entries.append((f'synthesis.output{k}.bias', 'synthesis.torgb.bias', rgb[1], None))
-        else:  # ToRGB of a lower level of detail: unused at lod 0.
-            ignored[f'synthesis.output{k}.weight'] = (rgb[0], None)
-            ignored[f'synthesis.output{k}.bias'] = (rgb[1], None)
-    return entries, ignored
+                blur = _filter([1, 2, 1], 1).repeat(ch, 1, 1, 1)
+                rules.append(ignore(f'{layer}.blur.kernel', (ch, 1, 3, 3), equals(blur)))
+        rules += _torgb_rules(f'synthesis.output{k}', res == config.img_resolution, config.img_channels, ch)
+    return rules
 
 
 def convert_genforce_stylegan(state, config, where=WHERE):
     """genforce StyleGAN state dict -> our `StyleGANGenerator` state dict."""
-    _check_lod(state, 'synthesis.lod', where)
-    entries, ignored = _stylegan_entries(config)
-    return _convert(state, entries, ignored, where)
+    return names.convert(state, stylegan_rules(config), where)
 
 
 # ----------------------------------------------------------------------------
 # StyleGAN2 -> our StyleGAN2 module (NVlabs names).
 
-_SG2_FIELDS = ('z_dim', 'w_dim', 'c_dim', 'img_resolution', 'img_channels', 'mapping_layers',
-               'mapping_lr_multiplier', 'mapping_layer_features', 'channel_base', 'channel_max',
-               'conv_clamp', 'architecture', 'num_fp16_res')
-
-
-def config_from_genforce_stylegan2(state, overrides=None, where=WHERE):
-    """Infer the `StyleGAN2Config` kwargs of a genforce StyleGAN2 state dict.
-
-    Returns:
-        dict with `z_dim, w_dim, c_dim, img_resolution, img_channels,
-        mapping_layers, mapping_lr_multiplier, channel_base, channel_max,
-        conv_clamp, architecture, num_fp16_res` (plus `mapping_layer_features`
-        when the hidden mapping width differs from `w_dim`), overrides applied.
-    """
+def config_from_genforce_stylegan2(state, hints=None, where=WHERE):
+    """Infer the `StyleGAN2Config` of a genforce StyleGAN2 state dict (`hints`: `mapping_lr_multiplier`)."""
     if 'mapping.label_weight' in state:
         raise CheckpointError(f'{where}: conditional genforce StyleGAN2 generators (mapping.label_weight) '
                               f'are not supported')
     if 'synthesis.early_layer.const' not in state:
         raise CheckpointError(f'{where}: missing tensor synthesis.early_layer.const (only constant-input '
                               f'StyleGAN2 generators are supported)')
-    mapping_layers = _count(state, 'mapping.dense{}.weight')
+    mapping_layers = count_indices(state, 'mapping.dense{}.weight')
     if mapping_layers == 0:
         raise CheckpointError(f'{where}: missing tensor mapping.dense0.weight')
     w_dim = _shape(state, f'mapping.dense{mapping_layers - 1}.weight', where)[0]
@@ -426,12 +319,12 @@ def config_from_genforce_stylegan2(state, overrides=None, where=WHERE):
     if w_avg != (w_dim,):
         raise CheckpointError(f'{where}: truncation.w_avg has shape {list(w_avg)}, expected [{w_dim}] '
                               f'(models without a shared w per layer are not supported)')
-    num_convs = _count(state, 'synthesis.layer{}.weight')
+    num_convs = count_indices(state, 'synthesis.layer{}.weight')
     if num_convs < 3 or num_convs % 2 == 0:
         raise CheckpointError(f'{where}: found {num_convs} StyleGAN2 conv layers, expected an odd number >= 3')
     num_blocks = (num_convs + 1) // 2
     resolution = 4 * 2 ** (num_blocks - 1)
-    num_outputs = _count(state, 'synthesis.output{}.weight')
+    num_outputs = count_indices(state, 'synthesis.output{}.weight')
     if num_outputs == num_blocks:
         architecture = 'skip'
     elif num_outputs == 0 and f'synthesis.output{num_blocks - 1}.weight' in state:
@@ -442,93 +335,62 @@ def config_from_genforce_stylegan2(state, overrides=None, where=WHERE):
     channels = {4: _shape(state, 'synthesis.early_layer.const', where)[1]}
     for k in range(1, num_blocks):
         channels[4 * 2 ** k] = _shape(state, f'synthesis.layer{2 * k}.weight', where)[0]
-    base, cmax = _channel_formula(channels, _DEFAULT_BASE['stylegan2'], where)
+    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE['stylegan2'])
     hidden = dense0[0] if mapping_layers > 1 else w_dim
-    kwargs = dict(z_dim=dense0[1], w_dim=w_dim, c_dim=0, img_resolution=resolution,
-                  img_channels=_shape(state, f'synthesis.output{num_blocks - 1}.weight', where)[0],
-                  mapping_layers=mapping_layers, mapping_lr_multiplier=0.01, channel_base=base,
-                  channel_max=cmax, conv_clamp=None, architecture=architecture, num_fp16_res=0)
-    if hidden != w_dim:
-        kwargs['mapping_layer_features'] = hidden
-    for name, value in (overrides or {}).items():
-        if name not in _SG2_FIELDS:
-            raise ValueError(f'{where}: unknown StyleGAN2 setting {name!r}; choose from {sorted(_SG2_FIELDS)}')
-        if value is not None:
-            kwargs[name] = value
-    if overrides:
-        _check_fits(state, kwargs, _stylegan2_entries, where)
-    return kwargs
+    inferred = dict(z_dim=dense0[1], w_dim=w_dim, c_dim=0, img_resolution=resolution,
+                    img_channels=_shape(state, f'synthesis.output{num_blocks - 1}.weight', where)[0],
+                    mapping_layers=mapping_layers, mapping_lr_multiplier=0.01, channel_base=base,
+                    channel_max=cmax, conv_clamp=None, architecture=architecture, num_fp16_res=0,
+                    mapping_layer_features=hidden if hidden != w_dim else None)
+    return _config('stylegan2', StyleGAN2Config, inferred, hints, where)
 
 
-def _stylegan2_entries(kwargs):
-    get = kwargs.get if isinstance(kwargs, dict) else lambda name, default=None: getattr(kwargs, name, default)
-    w_dim, z_dim = get('w_dim'), get('z_dim')
-    resolution, img_channels = get('img_resolution'), get('img_channels', 3)
-    base, cmax = get('channel_base'), get('channel_max')
-    mapping_layers = get('mapping_layers')
-    hidden = get('mapping_layer_features') or w_dim
-    architecture = get('architecture', 'skip')
-    if architecture not in ('skip', 'orig'):
-        raise CheckpointError(f'genforce StyleGAN2 architecture must be skip or orig, got {architecture!r}')
-
-    def channels(res):
-        return min(base // res, cmax)
-
-    entries = []
-    ignored = {}
-    features = [z_dim] + [hidden] * (mapping_layers - 1) + [w_dim]
-    for i in range(mapping_layers):
-        entries.append((f'mapping.dense{i}.weight', f'mapping.fc{i}.weight', (features[i + 1], features[i]), None))
-        entries.append((f'mapping.dense{i}.bias', f'mapping.fc{i}.bias', (features[i + 1],), None))
-    entries.append(('truncation.w_avg', 'mapping.w_avg', (w_dim,), None))
-    entries.append(('synthesis.early_layer.const', 'synthesis.b4.const', (1, channels(4), 4, 4), _squeeze0))
-    log2 = int(np.log2(resolution))
+def stylegan2_rules(config):
+    """Table of a genforce `StyleGAN2Generator` state dict for `config` (skip or orig architecture)."""
+    if config.architecture not in ('skip', 'orig'):
+        raise CheckpointError(f'genforce StyleGAN2 architecture must be skip or orig, got {config.architecture!r}')
+    w_dim, resolution = config.w_dim, config.img_resolution
+    hidden = config.mapping_layer_features or w_dim
+    features = [config.z_dim] + [hidden] * (config.mapping_layers - 1) + [w_dim]
+    rules = []
+    for i in range(config.mapping_layers):
+        rules += [Rule(f'mapping.dense{i}.weight', f'mapping.fc{i}.weight', shape=(features[i + 1], features[i])),
+                  Rule(f'mapping.dense{i}.bias', f'mapping.fc{i}.bias', shape=(features[i + 1],))]
+    rules += [Rule('truncation.w_avg', 'mapping.w_avg', shape=(w_dim,)),
+              Rule('synthesis.early_layer.const', 'synthesis.b4.const', _squeeze0, (1, config.channels(4), 4, 4))]
     up_filter = _filter([1, 3, 3, 1], 4)
+    log2 = int(np.log2(resolution))
     for k, res in enumerate(2 ** i for i in range(2, log2 + 1)):
-        ch = channels(res)
-        layers = [(0, 'conv1', ch)] if k == 0 else [(2 * k - 1, 'conv0', channels(res // 2)), (2 * k, 'conv1', ch)]
+        ch = config.channels(res)
+        layers = [(0, 'conv1', ch)]
+        if k:
+            layers = [(2 * k - 1, 'conv0', config.channels(res // 2)), (2 * k, 'conv1', ch)]
         for idx, name, cin in layers:
             src, dst = f'synthesis.layer{idx}', f'synthesis.b{res}.{name}'
             flip = _flip_kernel if name == 'conv0' else None  # genforce flips it at run time, NVlabs on load.
-            entries += [
-                (f'{src}.weight', f'{dst}.weight', (ch, cin, 3, 3), flip),
-                (f'{src}.bias', f'{dst}.bias', (ch,), None),
-                (f'{src}.noise_strength', f'{dst}.noise_strength', (), None),
-                (f'{src}.noise', f'{dst}.noise_const', (1, 1, res, res), _noise),
-                (f'{src}.style.weight', f'{dst}.affine.weight', (cin, w_dim), None),
-                (f'{src}.style.bias', f'{dst}.affine.bias', (cin,), _plus_one),
+            rules += [
+                Rule(f'{src}.weight', f'{dst}.weight', flip, (ch, cin, 3, 3)),
+                Rule(f'{src}.bias', f'{dst}.bias', shape=(ch,)),
+                Rule(f'{src}.noise_strength', f'{dst}.noise_strength', shape=()),
+                Rule(f'{src}.noise', f'{dst}.noise_const', _noise, (1, 1, res, res)),
+                Rule(f'{src}.style.weight', f'{dst}.affine.weight', shape=(cin, w_dim)),
+                Rule(f'{src}.style.bias', f'{dst}.affine.bias', _plus_one, (cin,)),
             ]
             if name == 'conv0':
-                ignored[f'{src}.filter.kernel'] = ((1, 1, 4, 4), up_filter)
-        if architecture == 'skip' or res == resolution:
+                rules.append(ignore(f'{src}.filter.kernel', (1, 1, 4, 4), equals(up_filter)))
+        if config.architecture == 'skip' or res == resolution:
             src, dst = f'synthesis.output{k}', f'synthesis.b{res}.torgb'
-            entries += [
-                (f'{src}.weight', f'{dst}.weight', (img_channels, ch, 1, 1), None),
-                (f'{src}.bias', f'{dst}.bias', (img_channels,), None),
-                (f'{src}.style.weight', f'{dst}.affine.weight', (ch, w_dim), None),
-                (f'{src}.style.bias', f'{dst}.affine.bias', (ch,), _plus_one),
+            rules += [
+                Rule(f'{src}.weight', f'{dst}.weight', shape=(config.img_channels, ch, 1, 1)),
+                Rule(f'{src}.bias', f'{dst}.bias', shape=(config.img_channels,)),
+                Rule(f'{src}.style.weight', f'{dst}.affine.weight', shape=(ch, w_dim)),
+                Rule(f'{src}.style.bias', f'{dst}.affine.bias', _plus_one, (ch,)),
             ]
-    if architecture == 'skip':
-        ignored['synthesis.upsample.kernel'] = ((1, 1, 4, 4), up_filter)
-    return entries, ignored
+    if config.architecture == 'skip':
+        rules.append(ignore('synthesis.upsample.kernel', (1, 1, 4, 4), equals(up_filter)))
+    return rules
 
 
-def _plus_one(value):
-    return value + 1
-
-
-def _flip_kernel(value):
-    return value.flip([2, 3]).contiguous()
-
-
-def convert_genforce_stylegan2(state, config=None, where=WHERE):
-    """genforce StyleGAN2 state dict -> our StyleGAN2 (NVlabs-named) state dict.
-
-    Args:
-        state: genforce `StyleGAN2Generator` state dict.
-        config: `StyleGAN2Config` or its kwargs; inferred from `state` when None.
-    """
-    if config is None:
-        config = config_from_genforce_stylegan2(state, where=where)
-    entries, ignored = _stylegan2_entries(config)
-    return _convert(state, entries, ignored, where)
+def convert_genforce_stylegan2(state, config, where=WHERE):
+    """genforce StyleGAN2 state dict -> our StyleGAN2 (NVlabs-named) state dict."""
+    return names.convert(state, stylegan2_rules(config), where)

@@ -1,5 +1,6 @@
-"""HuggingFace `pytorch-pretrained-BigGAN` checkpoints: `config.json` + `pytorch_model.bin`.
+"""Reader (and writer) of HuggingFace `pytorch-pretrained-BigGAN` checkpoints: `config.json` + `pytorch_model.bin`.
 
+The reader takes the folder or either file (the other must sit next to it).
 The state dict is the one of the official `BigGAN` module. Spectral-normalised
 layers store `weight_orig`, `weight_u` and `weight_v`; in eval mode the official
 module uses `weight_orig / (u . weight_orig v)`, which is computed here once, in
@@ -7,16 +8,20 @@ the same way, and stored as our plain `weight`.
 """
 
 import json
+import math
 import os
-import zipfile
 
 import torch
 
 from utils.fileio import atomic_path, save_json
 
 from ..biggan import BigGANConfig
-from .common import CheckpointError, check_tensors
+from . import names
+from .common import Checkpoint, CheckpointError
+from .names import Rule
+from .source import Source
 
+FORMAT = 'HuggingFace BigGAN'
 WEIGHTS_NAME = 'pytorch_model.bin'
 CONFIG_NAME = 'config.json'
 
@@ -38,27 +43,46 @@ def _companion(path, name, other):
     raise CheckpointError(f'{path}: HuggingFace BigGAN needs {name} next to it; not found')
 
 
-def _looks_like_torch_file(path):
-    with open(path, 'rb') as file:
-        head = file.read(2)
-    return zipfile.is_zipfile(path) or head == b'\x80\x02'
-
-
-def _locate(path):
-    """(config.json path, pytorch_model.bin path) from a folder or either file."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
+def _locate(source):
+    """(config.json path, pytorch_model.bin path) of a `Source`: a folder or either file."""
+    path = source.path
+    if source.is_dir:
         config_path = os.path.join(path, CONFIG_NAME)
         weights_path = os.path.join(path, WEIGHTS_NAME)
         for needed in (config_path, weights_path):
             if not os.path.isfile(needed):
-                raise CheckpointError(f'{path}: a HuggingFace BigGAN folder needs {os.path.basename(needed)}; not found')
+                raise CheckpointError(f'{path}: a HuggingFace BigGAN folder needs {os.path.basename(needed)}; '
+                                      'not found')
         return config_path, weights_path
-    if not os.path.isfile(path):
-        raise CheckpointError(f'{path}: no such file or folder')
-    if _looks_like_torch_file(path):
+    if source.is_torch_file:
         return _companion(path, CONFIG_NAME, WEIGHTS_NAME), path
     return path, _companion(path, WEIGHTS_NAME, CONFIG_NAME)
+
+
+def claims(source):
+    """A folder with `config.json` or `pytorch_model.bin`, a JSON file, or a HuggingFace BigGAN state dict."""
+    if source.is_dir:
+        return any(os.path.isfile(os.path.join(source.path, name)) for name in (CONFIG_NAME, WEIGHTS_NAME))
+    if source.is_json:
+        return True
+    state = source.state_dict()
+    return state is not None and is_hf_biggan_state(state)
+
+
+def read(source, hints):
+    """`Checkpoint` of the pair; `config.json` tells everything, so `hints` are not needed."""
+    config_path, weights_path = _locate(source)
+    config = read_config(config_path)
+    weights = source if weights_path == source.path else Source(weights_path)
+    if not weights.is_torch_file:
+        raise CheckpointError(f'{weights_path}: not a torch file')
+    state = weights.torch_object()
+    if not isinstance(state, dict):
+        raise CheckpointError(f'{weights_path}: holds a {type(state).__name__}, not a state dict')
+    if not is_hf_biggan_state(state.keys()):
+        raise CheckpointError(f'{weights_path}: not a HuggingFace BigGAN state dict '
+                              f'(no embeddings.weight / generator.gen_z.weight_orig)')
+    return Checkpoint('biggan', config, convert_hf_biggan_state(state, config, where=weights_path), FORMAT)
 
 
 def read_config(path):
@@ -130,68 +154,35 @@ def _copied_tensors(src, dst, kind, shape, n_stats):
     return copied
 
 
+def hf_biggan_rules(config):
+    """Table of the official state dict for `config`; spectral-normalised layers keep `weight_u` / `weight_v`."""
+    rules = []
+    for src, (dst, kind, shape) in _expected_modules(config).items():
+        if kind in ('sn', 'sn_nobias'):
+            rules += [Rule(f'{src}.weight_orig', f'{dst}.weight', shape=shape),
+                      Rule(f'{src}.weight_u', f'{dst}.weight_u', shape=shape[:1]),
+                      Rule(f'{src}.weight_v', f'{dst}.weight_v', shape=(math.prod(shape[1:]),))]
+        rules += [Rule(official, mine, shape=tensor_shape)
+                  for official, mine, tensor_shape in _copied_tensors(src, dst, kind, shape, config.n_stats)]
+    return rules
+
+
 def convert_hf_biggan_state(state, config, where='checkpoint'):
     """Official HuggingFace BigGAN state dict -> our state dict (spectral norm folded in).
 
     Raises:
         CheckpointError: a missing, unexpected or misshapen tensor, named with `where`.
     """
-    check_tensors(state, where)
-    remaining = dict(state)
-
-    def take(key, shape):
-        if key not in remaining:
-            raise CheckpointError(f'{where}: missing tensor {key}')
-        value = remaining.pop(key)
-        if tuple(value.shape) != tuple(shape):
-            raise CheckpointError(f'{where}: {key} has shape {list(value.shape)}, expected {list(shape)}')
-        return value.to(torch.float32)
-
-    ours = {}
+    ours = names.convert(state, hf_biggan_rules(config), where)
     for src, (dst, kind, shape) in _expected_modules(config).items():
         if kind in ('sn', 'sn_nobias'):
-            weight = take(f'{src}.weight_orig', shape)
-            u = take(f'{src}.weight_u', shape[:1])
-            v = take(f'{src}.weight_v', (int(torch.tensor(shape[1:]).prod()),))
+            u, v = ours.pop(f'{dst}.weight_u'), ours.pop(f'{dst}.weight_v')
+            weight = ours[f'{dst}.weight']
             sigma = torch.dot(u, torch.mv(weight.reshape(shape[0], -1), v))
             if not torch.isfinite(sigma) or sigma == 0:
                 raise CheckpointError(f'{where}: {src} has a zero or non-finite spectral norm estimate')
             ours[f'{dst}.weight'] = weight / sigma
-        for official, mine, tensor_shape in _copied_tensors(src, dst, kind, shape, config.n_stats):
-            ours[mine] = take(official, tensor_shape)
-    if remaining:
-        extra = sorted(remaining)
-        raise CheckpointError(f'{where}: unexpected tensor {extra[0]}'
-                              + (f' (and {len(extra) - 1} more)' if len(extra) > 1 else ''))
     return ours
-
-
-def read_hf_biggan(path):
-    """Read an official HuggingFace BigGAN checkpoint.
-
-    Args:
-        path: Folder holding `config.json` and `pytorch_model.bin`, or either
-            of the two files (the other must sit next to it).
-
-    Returns:
-        `(BigGANConfig, state_dict)`, the state dict under `BigGANGenerator`'s names.
-
-    Raises:
-        CheckpointError: one line naming the file and what is wrong.
-    """
-    config_path, weights_path = _locate(path)
-    config = read_config(config_path)
-    try:
-        state = torch.load(weights_path, map_location='cpu', weights_only=True)
-    except Exception as error:  # torch raises many types for bad files
-        message = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise CheckpointError(f'{weights_path}: cannot be read as a torch state dict ({message[:200]})') from None
-    if not isinstance(state, dict):
-        raise CheckpointError(f'{weights_path}: holds a {type(state).__name__}, not a state dict')
-    if not is_hf_biggan_state(state.keys()):
-        raise CheckpointError(f'{weights_path}: not a HuggingFace BigGAN state dict '
-                              f'(no embeddings.weight / generator.gen_z.weight_orig)')
-    return config, convert_hf_biggan_state(state, config, where=weights_path)
 
 
 def export_hf_biggan_state(state, config, seed=0):

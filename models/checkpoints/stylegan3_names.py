@@ -1,33 +1,27 @@
-"""StyleGAN3 checkpoints in NVlabs and Hammer (ReSeFa) layouts.
+"""StyleGAN3 conversion tables: NVlabs and Hammer (ReSeFa) layouts.
 
-Our StyleGAN3 module uses NVlabs' names, so NVlabs states need no renaming;
-Hammer's `StyleGAN3Generator` names are mapped onto them. The designed
-`up_filter`/`down_filter` buffers (and Hammer's coordinate `grid`) are not
-loaded: our modules design them from the config, and the converters check that
-the checkpoint's copies equal ours, which also checks the config (resolution,
-T vs R) against the file. The random Fourier `freqs`/`phases` are loaded.
+Our StyleGAN3 module uses NVlabs' names, so an NVlabs table maps every key of
+the model onto itself; Hammer's `StyleGAN3Generator` names are mapped onto
+them. The designed `up_filter`/`down_filter` buffers (and Hammer's
+coordinate `grid`) are not loaded: our modules design them from the config,
+and the tables' checks require the checkpoint's copies to equal ours, which
+also checks the config (resolution, T vs R) against the file. The random
+Fourier `freqs`/`phases` are loaded.
 """
-
-import re
 
 import torch
 
 from ..stylegan3 import StyleGAN3Config, StyleGAN3Generator, input_grid, synthesis_specs
-from .common import CheckpointError, rename
+from . import names
+from .common import CheckpointError, SettingNeeded
+from .names import Rule, count_indices, ignore
 
 FILTER_ATOL = 1e-6  # Designed filters must match the checkpoint's to this.
 
 
-def _layer_index(key):
-    m = re.match(r'synthesis\.L(\d+)_\d+_\d+\.', key)
-    return int(m.group(1)) if m else None
-
-
-def expected_shapes(config):
-    """`{key: shape}` of our generator's state dict for `config` (built on the meta device)."""
-    with torch.device('meta'):
-        G = StyleGAN3Generator(config)
-    return {key: tuple(value.shape) for key, value in G.state_dict().items()}
+def cfg_of(config):
+    """'R' or 'T': the NVlabs config name of a `StyleGAN3Config`."""
+    return 'R' if config.use_radial_filters else 'T'
 
 
 def designed_filters(config):
@@ -40,53 +34,38 @@ def designed_filters(config):
     return filters
 
 
-def check_filters(found, config, where='checkpoint', names=None):
-    """Compare the checkpoint's filter buffers with the ones designed from `config`.
+def _config_summary(config):
+    return (f'img_resolution={config.img_resolution}, conv_kernel={config.conv_kernel}, '
+            f'radial={config.use_radial_filters} (config {cfg_of(config)})')
 
-    Args:
-        found: `{our filter key: tensor}` taken from the checkpoint.
-        names: Optional `{our key: checkpoint key}` for error messages.
-    """
-    names = names or {}
-    designed = designed_filters(config)
-    for key, ours in designed.items():
-        if key not in found:
-            raise CheckpointError(f'{where}: missing tensor {names.get(key, key)}')
-    for key, theirs in found.items():
-        label = names.get(key, key)
-        if key not in designed:
-            raise CheckpointError(f'{where}: {label} is a filter where the config '
-                                  f'({_config_summary(config)}) designs none')
-        ours = designed[key]
+
+def _same_as(ours, what, config):
+    """Check of an ignored buffer: it must be `ours` (designed from `config`) to `FILTER_ATOL`."""
+    def check(theirs):
         if tuple(theirs.shape) != tuple(ours.shape):
-            raise CheckpointError(f'{where}: {label} has shape {list(theirs.shape)}, the config '
-                                  f'({_config_summary(config)}) designs {list(ours.shape)}')
+            return f'has shape {list(theirs.shape)}, the config ({_config_summary(config)}) designs {list(ours.shape)}'
         diff = (theirs.to(torch.float64) - ours.to(torch.float64)).abs().max().item()
         if not diff <= FILTER_ATOL:
-            raise CheckpointError(f'{where}: {label} differs from the filter designed for this config '
-                                  f'({_config_summary(config)}) by {diff:.3g}')
+            return f'differs from the {what} designed for this config ({_config_summary(config)}) by {diff:.3g}'
+        return None
+    return check
 
 
-def _config_summary(config):
-    cfg = 'R' if config.use_radial_filters else 'T'
-    return (f'img_resolution={config.img_resolution}, conv_kernel={config.conv_kernel}, '
-            f'radial={config.use_radial_filters} (config {cfg})')
+def _filter_rules(config, name_of):
+    """Designed filters (checked, dropped) and a catch-all for filters the config does not design.
 
-
-def check_shapes(state, config, where='checkpoint', names=None):
-    """Every key of our layout present, nothing else, every shape as `config` builds it."""
-    names = names or {}
-    expected = expected_shapes(config)
-    for key, shape in expected.items():
-        if key not in state:
-            raise CheckpointError(f'{where}: missing tensor {names.get(key, key)}')
-        if tuple(state[key].shape) != shape:
-            raise CheckpointError(f'{where}: {names.get(key, key)} has shape {list(state[key].shape)}, '
-                                  f'expected {list(shape)}')
-    for key in state:
-        if key not in expected:
-            raise CheckpointError(f'{where}: unexpected tensor {names.get(key, key)}')
-    return state
+    Args:
+        name_of: Our layer name -> the checkpoint's filter prefix (`synthesis.L3_36_32`
+            or `synthesis.layer3.filter`).
+    """
+    rules = []
+    for spec in synthesis_specs(config)[1]:
+        for kind, ours in (('up_filter', spec.up_filter()), ('down_filter', spec.down_filter())):
+            if ours is not None:
+                rules.append(ignore(f'{name_of(spec)}.{kind}', check=_same_as(ours, 'filter', config)))
+    designs_none = f'is a filter where the config ({_config_summary(config)}) designs none'
+    rules.append(ignore(r'.*\.(?:up|down)_filter', check=lambda value: designs_none))
+    return rules
 
 
 # ----------------------------------------------------------------------------
@@ -141,6 +120,13 @@ def config_from_nvlabs_kwargs(init_kwargs, where='checkpoint'):
         raise CheckpointError(f'{where}: {error}') from None
 
 
+def nvlabs_rules(config):
+    """Table of an NVlabs `G_ema` state dict: the model's own keys and shapes; filters checked and dropped."""
+    shapes = names.model_shapes(StyleGAN3Generator, config)
+    rules = [Rule(key, key, shape=shape) for key, shape in shapes.items()]
+    return rules + _filter_rules(config, lambda spec: f'synthesis.{spec.name}')
+
+
 def convert_nvlabs_state(state, config, where='checkpoint'):
     """NVlabs G_ema state dict -> ours: filters checked against the config and dropped.
 
@@ -148,10 +134,7 @@ def convert_nvlabs_state(state, config, where='checkpoint'):
         CheckpointError: a missing, unexpected or misshapen tensor (named), or a
             filter that the config does not design.
     """
-    filters = {k: v for k, v in state.items() if k.endswith(('.up_filter', '.down_filter'))}
-    check_filters(filters, config, where)
-    out = {k: v for k, v in state.items() if k not in filters}
-    return check_shapes(out, config, where)
+    return names.convert(state, nvlabs_rules(config), where)
 
 
 # ----------------------------------------------------------------------------
@@ -176,8 +159,6 @@ _HAMMER_FIXED = {'repeat_w': True, 'normalize_z': True, 'embedding_bias': True, 
 # Hammer's defaults where they differ from NVlabs' (kernel size 1, 512-wide mapping).
 _HAMMER_DEFAULTS = {'conv_kernel': 1, 'mapping_layer_features': 512, 'mapping_embed_features': 512,
                     'num_fp16_res': 0}
-_HAMMER_CFG = {'T': {'conv_kernel': 3, 'use_radial_filters': False},
-               'R': {'conv_kernel': 1, 'use_radial_filters': True}}
 _HAMMER_RESOLUTIONS = (8, 16, 32, 64, 128, 256, 512, 1024)
 
 
@@ -187,30 +168,49 @@ def is_hammer_stylegan3_state(keys):
         and 'synthesis.layer0.conv.weight' in keys
 
 
-def _hammer_rename_map(state):
-    mapping = {'w_avg': 'mapping.w_avg',
-               'synthesis.early_layer.weight': 'synthesis.input.weight',
-               'synthesis.early_layer.affine.weight': 'synthesis.input.affine.weight',
-               'synthesis.early_layer.affine.bias': 'synthesis.input.affine.bias',
-               'synthesis.early_layer.transform': 'synthesis.input.transform',
-               'synthesis.early_layer.frequency': 'synthesis.input.freqs',
-               'synthesis.early_layer.phase': 'synthesis.input.phases'}
-    for key in state:
-        m = re.fullmatch(r'mapping\.dense(\d+)\.(weight|bias)', key)
-        if m:
-            mapping[key] = f'mapping.fc{m.group(1)}.{m.group(2)}'
-        m = re.fullmatch(r'mapping\.embedding\.(weight|bias)', key)
-        if m:
-            mapping[key] = f'mapping.embed.{m.group(1)}'
-    return mapping
+# Hammer keys that follow a pattern, and those of the input layer.
+_HAMMER_RULES = [
+    Rule('w_avg', 'mapping.w_avg'),
+    Rule(r'mapping\.dense(\d+)\.(weight|bias)', r'mapping.fc\1.\2'),
+    Rule(r'mapping\.embedding\.(weight|bias)', r'mapping.embed.\1'),
+    Rule('synthesis.early_layer.weight', 'synthesis.input.weight'),
+    Rule(r'synthesis\.early_layer\.affine\.(weight|bias)', r'synthesis.input.affine.\1'),
+    Rule('synthesis.early_layer.transform', 'synthesis.input.transform'),
+    Rule('synthesis.early_layer.frequency', 'synthesis.input.freqs'),
+    Rule('synthesis.early_layer.phase', 'synthesis.input.phases'),
+]
 
 
-def _hammer_layers(state):
-    return sorted(int(m.group(1)) for key in state
-                  if (m := re.fullmatch(r'synthesis\.layer(\d+)\.conv\.weight', key)))
+def hammer_rules(config):
+    """Table of a Hammer `StyleGAN3Generator` state dict for `config` (layer names depend on it)."""
+    input_spec, specs = synthesis_specs(config)
+    rules = list(_HAMMER_RULES)
+    for spec in specs:
+        src, dst = f'synthesis.layer{spec.idx}', f'synthesis.{spec.name}'
+        rules += [Rule(f'{src}.magnitude_ema', f'{dst}.magnitude_ema'),
+                  Rule(f'{src}.conv.weight', f'{dst}.weight'),
+                  Rule(f'{src}.conv.style.weight', f'{dst}.affine.weight'),
+                  Rule(f'{src}.conv.style.bias', f'{dst}.affine.bias'),
+                  Rule(f'{src}.filter.bias', f'{dst}.bias')]
+    rules.append(ignore('synthesis.early_layer.grid', check=_same_as(input_grid(input_spec), 'sampling grid', config)))
+    return rules + _filter_rules(config, lambda spec: f'synthesis.layer{spec.idx}.filter')
 
 
-def config_from_hammer(state, model_kwargs=None, overrides=None, where='checkpoint'):
+def convert_hammer_state(state, config, where='checkpoint'):
+    """Hammer `StyleGAN3Generator` state dict -> ours.
+
+    Filters and the coordinate grid are checked against the ones designed from
+    `config` and dropped.
+
+    Raises:
+        CheckpointError: a missing, unexpected or misshapen tensor (named by its
+            Hammer key), or filters that do not match the config.
+    """
+    return names.convert(state, hammer_rules(config), where,
+                         expected=names.model_shapes(StyleGAN3Generator, config))
+
+
+def config_from_hammer(state, model_kwargs=None, hints=None, where='checkpoint'):
     """`StyleGAN3Config` for a Hammer `StyleGAN3Generator` state dict.
 
     With `model_kwargs` (the checkpoint's `model_kwargs_init`), the config is
@@ -222,40 +222,19 @@ def config_from_hammer(state, model_kwargs=None, overrides=None, where='checkpoi
     Args:
         state: The generator's state dict (Hammer names).
         model_kwargs: Hammer constructor kwargs, or None.
-        overrides: Command-line settings that win over inference:
-            `img_size` (or `img_resolution`), `w_dim`, `cfg` ('T' or 'R'),
-            `channel_base`, `channel_max`. None values are ignored.
+        hints: Settings that narrow the inference when several configs fit:
+            `img_resolution`, `channel_base`, `channel_max` (others, and None
+            values, are ignored; the caller checks them against the result).
 
     Raises:
-        CheckpointError: the kwargs or overrides are unknown, or no config fits.
+        CheckpointError: the kwargs are unknown or unsupported, or no config fits.
+        SettingNeeded: several resolutions fit and `img_resolution` was not given.
     """
-    overrides = {k: v for k, v in dict(overrides or {}).items() if v is not None}
-    unknown = set(overrides) - {'img_size', 'img_resolution', 'w_dim', 'z_dim', 'cfg', 'channel_base',
-                                'channel_max'}
-    if unknown:
-        raise ValueError(f'unknown StyleGAN3 setting {sorted(unknown)[0]!r}')
-    if 'img_size' in overrides:
-        overrides['img_resolution'] = overrides.pop('img_size')
-    fixed = {}
-    cfg = overrides.pop('cfg', None)
-    flags = {}
-    if cfg is not None:
-        if str(cfg).upper() not in _HAMMER_CFG:
-            raise ValueError(f"cfg must be 'T' or 'R', got {cfg!r}")
-        fixed.update(_HAMMER_CFG[str(cfg).upper()])
-        flags.update({name: f'--cfg {str(cfg).upper()}' for name in _HAMMER_CFG[str(cfg).upper()]})
-    fixed.update({k: int(v) for k, v in overrides.items()})
-    flags.update({'img_resolution': '--img_size', 'w_dim': '--w_dim', 'z_dim': '--z_dim',
-                  'channel_base': '--scale_stylegan3r/t', 'channel_max': '--channel_max'})
-
     if model_kwargs is not None:
         values = _config_values_from_hammer_kwargs(model_kwargs, where)
-        for name, value in fixed.items():
-            if name in values and values[name] != value:
-                raise CheckpointError(f'{where}: {flags.get(name, name)} gives {name}={value}, but the '
-                                      f'checkpoint holds {name}={values[name]}')
-        values.update(fixed)
     else:
+        fixed = {name: int(value) for name, value in (hints or {}).items()
+                 if name in ('img_resolution', 'channel_base', 'channel_max') and value is not None}
         values = _infer_hammer_config(state, fixed, where)
     try:
         return StyleGAN3Config(**values)
@@ -293,36 +272,29 @@ def _infer_hammer_config(state, fixed, where):
         if key not in state:
             raise CheckpointError(f'{where}: missing tensor {key}')
         if state[key].ndim != ndim:
-            raise CheckpointError(f'{where}: {key} has shape {list(state[key].shape)}, expected {ndim} dims')
+            raise CheckpointError(f'{where}: tensor {key} has shape {list(state[key].shape)}, expected {ndim} dims')
         return state[key]
 
-    layers = _hammer_layers(state)
-    if not layers or layers != list(range(len(layers))) or len(layers) < 3:
+    num_layers = count_indices(state, 'synthesis.layer{}.conv.weight') - 1
+    if num_layers < 2:
         raise CheckpointError(f'{where}: synthesis layers missing or not numbered from 0')
-    num_layers = len(layers) - 1
-    dense = sorted(int(m.group(1)) for key in state if (m := re.fullmatch(r'mapping\.dense(\d+)\.weight', key)))
-    if not dense or dense != list(range(len(dense))):
-        raise CheckpointError(f'{where}: mapping layers missing or not numbered from 0')
-    w_dim = get(f'mapping.dense{dense[-1]}.weight', 2).shape[0]
+    mapping_layers = count_indices(state, 'mapping.dense{}.weight')
+    if mapping_layers == 0:
+        raise CheckpointError(f'{where}: missing tensor mapping.dense0.weight')
+    w_dim = get(f'mapping.dense{mapping_layers - 1}.weight', 2).shape[0]
     c_dim = embed = 0
     if 'mapping.embedding.weight' in state:
         embed, c_dim = get('mapping.embedding.weight', 2).shape
     z_dim = get('mapping.dense0.weight', 2).shape[1] - embed
-    hidden = get('mapping.dense0.weight', 2).shape[0] if len(dense) > 1 else w_dim
+    hidden = get('mapping.dense0.weight', 2).shape[0] if mapping_layers > 1 else w_dim
     kernel = get('synthesis.layer0.conv.weight', 4).shape[-1]
     channels = [get('synthesis.early_layer.weight', 2).shape[0]]
-    channels += [get(f'synthesis.layer{i}.conv.weight', 4).shape[0] for i in layers]
+    channels += [get(f'synthesis.layer{i}.conv.weight', 4).shape[0] for i in range(num_layers + 1)]
     radial = any(state[key].ndim == 2 for key in state if key.endswith('.filter.down_filter'))
     values = dict(z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_channels=channels[-1],
-                  mapping_layers=len(dense), mapping_layer_features=hidden,
+                  mapping_layers=mapping_layers, mapping_layer_features=hidden,
                   mapping_embed_features=embed or None, num_layers=num_layers,
                   conv_kernel=kernel, use_radial_filters=radial, num_fp16_res=0)
-    for name, value in fixed.items():
-        if name in values and values[name] != value:
-            raise CheckpointError(f'{where}: {_flag(name)} gives {name}={value}, '
-                                  f'but the checkpoint holds {name}={values[name]}')
-    values.update(fixed)
-
     resolutions = [fixed['img_resolution']] if 'img_resolution' in fixed else _HAMMER_RESOLUTIONS
     found = []
     for res in resolutions:
@@ -341,15 +313,8 @@ def _infer_hammer_config(state, fixed, where):
         raise CheckpointError(f'{where}: no StyleGAN3 resolution in {list(resolutions)} fits the layer widths '
                               f'{channels} and filters (kernel {kernel}, radial {radial})')
     if len(found) > 1:
-        raise CheckpointError(f'{where}: resolutions {[c.img_resolution for c in found]} all fit; '
-                              f'give the resolution (--img_size)')
+        raise SettingNeeded(where, 'img_resolution', [config.img_resolution for config in found])
     return found[0].to_dict()
-
-
-def _flag(name):
-    return {'img_resolution': '--img_size', 'w_dim': '--w_dim', 'z_dim': '--z_dim', 'conv_kernel': '--cfg',
-            'use_radial_filters': '--cfg', 'channel_base': '--channel_base',
-            'channel_max': '--channel_max'}.get(name, name)
 
 
 def _channel_formula(config, channels, fixed):
@@ -394,64 +359,10 @@ def _channel_formula(config, channels, fixed):
 
 
 def _filters_match(state, config):
-    """Whether the Hammer state's filters are the ones `config` designs."""
-    found = {}
-    for spec in synthesis_specs(config)[1]:
-        for kind in ('up_filter', 'down_filter'):
-            key = f'synthesis.layer{spec.idx}.filter.{kind}'
-            if key in state:
-                found[f'synthesis.{spec.name}.{kind}'] = state[key]
+    """Whether the Hammer state's filters are exactly the ones `config` designs."""
+    filters = {key: value for key, value in state.items() if key.endswith(('.up_filter', '.down_filter'))}
     try:
-        check_filters(found, config)
+        names.apply(filters, _filter_rules(config, lambda spec: f'synthesis.layer{spec.idx}.filter'), 'filters')
     except CheckpointError:
         return False
     return True
-
-
-def convert_hammer_state(state, config, where='checkpoint'):
-    """Hammer `StyleGAN3Generator` state dict -> ours.
-
-    Filters and the coordinate grid are checked against the ones designed from
-    `config` and dropped.
-
-    Raises:
-        CheckpointError: a missing, unexpected or misshapen tensor (named by its
-            Hammer key), or filters that do not match the config.
-    """
-    specs = synthesis_specs(config)[1]
-    mapping = _hammer_rename_map(state)
-    filter_names = {}
-    for spec in specs:
-        src, dst = f'synthesis.layer{spec.idx}', f'synthesis.{spec.name}'
-        mapping.update({f'{src}.magnitude_ema': f'{dst}.magnitude_ema',
-                        f'{src}.conv.weight': f'{dst}.weight',
-                        f'{src}.conv.style.weight': f'{dst}.affine.weight',
-                        f'{src}.conv.style.bias': f'{dst}.affine.bias',
-                        f'{src}.filter.bias': f'{dst}.bias'})
-        for kind in ('up_filter', 'down_filter'):
-            filter_names[f'{dst}.{kind}'] = f'{src}.filter.{kind}'
-    filter_keys = set(filter_names.values())
-    extra_layers = [k for k in state if re.match(r'synthesis\.layer\d+\.', k) and k not in mapping
-                    and k not in filter_keys]
-    if extra_layers:
-        raise CheckpointError(f'{where}: unexpected tensor {extra_layers[0]} '
-                              f'(the config has {len(specs)} synthesis layers)')
-    out = rename(state, mapping, ignore=list(filter_keys) + ['synthesis.early_layer.grid'], where=where)
-    found = {ours: state[theirs] for ours, theirs in filter_names.items() if theirs in state}
-    check_filters(found, config, where, names=filter_names)
-    _check_grid(state, config, where)
-    names = {ours: theirs for theirs, ours in mapping.items()}
-    return check_shapes(out, config, where, names=names)
-
-
-def _check_grid(state, config, where):
-    key = 'synthesis.early_layer.grid'
-    if key not in state:
-        raise CheckpointError(f'{where}: missing tensor {key}')
-    ours = input_grid(synthesis_specs(config)[0])
-    theirs = state[key]
-    if tuple(theirs.shape) != tuple(ours.shape):
-        raise CheckpointError(f'{where}: {key} has shape {list(theirs.shape)}, expected {list(ours.shape)}')
-    diff = (theirs.to(torch.float64) - ours.to(torch.float64)).abs().max().item()
-    if not diff <= FILTER_ATOL:
-        raise CheckpointError(f'{where}: {key} differs from the sampling grid of this config by {diff:.3g}')

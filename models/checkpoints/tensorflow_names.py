@@ -1,4 +1,4 @@
-"""NVlabs TensorFlow network pickles, read without TensorFlow.
+"""NVlabs TensorFlow networks -> our modules: config inference and conversion tables.
 
 The official TensorFlow releases (`stylegan2-ffhq-config-f.pkl`,
 `karras2019stylegan-ffhq-1024x1024.pkl`, `karras2018iclr-celebahq-1024x1024.pkl`,
@@ -9,13 +9,14 @@ PGGAN code). Each network's state is a dict with `version`, `name`,
 (sub-networks: `mapping`, `synthesis`), `build_module_src` (source code,
 which the official loader executes; here it stays an inert string),
 `build_func_name` and `variables`, a list of `(name, numpy array)`.
-`safe_pickle` turns the networks into `OpaqueObject`s holding that state.
+`safe_pickle` turns the networks into `OpaqueObject`s holding that state, and
+`tensorflow_pickle` collects their variables as NVlabs' `legacy.py` does
+(`mapping/Dense0/weight`, `synthesis/4x4/Conv/weight`, ...).
 
-Variables are collected as NVlabs' `legacy.py` does (`mapping/Dense0/weight`,
-`synthesis/4x4/Conv/weight`, ...), the family is told by their names, the
-architecture is inferred from their shapes (`static_kwargs` supply what shapes
-cannot: learning-rate multipliers, `fused_scale`, `conv_clamp`), and every
-variable is converted into our module's names with a strict table: each one
+Here the family is told by the variable names, the architecture is inferred
+from their shapes (`static_kwargs` supply what shapes cannot: learning-rate
+multipliers, `fused_scale`, `conv_clamp`), and every variable is converted
+into our module's names with a strict table (`names.convert`): each one
 consumed or explicitly ignored, each shape checked.
 
 TensorFlow layouts: convolution kernels are `[kh, kw, in, out]`
@@ -44,21 +45,16 @@ multipliers), exactly as our modules do, so no value is rescaled. Per family:
   `tf.nn.conv2d_transpose`), non-fused ones (`Conv0`) as a plain convolution.
 """
 
-import numpy as np
-import torch
-
 from ..pggan import PGGANConfig
 from ..stylegan import StyleGANConfig
 from ..stylegan2 import StyleGAN2Config
-from . import stylegan2_names as sg2
-from .common import Checkpoint, CheckpointError, infer_channel_formula
-from .safe_pickle import OpaqueObject
+from . import names
+from .common import CheckpointError, infer_channel_formula, lod_is_zero
+from .names import Rule, count_indices, ignore
 
-__all__ = ['TF_NETWORK_CLASSES', 'is_tf_network', 'collect_tf_variables', 'detect_tf_family', 'read_tf_network']
+__all__ = ['LABEL', 'detect_tf_family', 'read_tf_variables']
 
-FORMAT = 'NVlabs TensorFlow pickle'
-TF_NETWORK_CLASSES = ('dnnlib.tflib.network.Network', 'tfutil.Network')
-SUPPORTED_VERSIONS = (2, 3, 4)
+LABEL = 'TensorFlow variable'  # what a source entry is called in messages
 
 # Build-function arguments that change the computation in ways our modules do not
 # implement: argument -> the values our modules reproduce.
@@ -76,74 +72,10 @@ _PGGAN_FIXED = {
     'normalize_latents': [True], 'use_wscale': [True], 'use_pixelnorm': [True], 'pixelnorm_epsilon': [1e-8],
     'use_leakyrelu': [True], 'label_size': [0],
 }
-_OVERRIDE_FLAGS = {'img_resolution': '--img_size', 'w_dim': '--w_dim', 'z_dim': '--z_dim',
-                   'channel_base': '--scale_stylegan2'}
 
 
 # ----------------------------------------------------------------------------
-# Reading the pickled networks.
-
-def is_tf_network(obj):
-    """Whether `obj` is a pickled TensorFlow `Network` as `safe_pickle` reads it."""
-    return isinstance(obj, OpaqueObject) and obj.qualname in TF_NETWORK_CLASSES and isinstance(obj.state, dict)
-
-
-def collect_tf_variables(network, where):
-    """All variables of a network and its components, named as NVlabs' `legacy.py` names them.
-
-    Returns:
-        `(variables, kwargs)`: `{'mapping/Dense0/weight': float32 tensor, ...}`
-        (the network's own variables unprefixed, a component's under
-        `component/`), and the static kwargs of the network and its
-        components merged (components last).
-    """
-    variables, kwargs, seen = {}, {}, set()
-
-    def visit(net, prefix):
-        if id(net) in seen:
-            raise CheckpointError(f'{where}: network {prefix or "Gs"} appears twice in the component tree')
-        seen.add(id(net))
-        state = net.state
-        version = state.get('version')
-        if version not in SUPPORTED_VERSIONS:
-            raise CheckpointError(f'{where}: TensorFlow network {prefix or "Gs"} has format version {version!r}; '
-                                  f'this reader knows versions {list(SUPPORTED_VERSIONS)}')
-        static = state.get('static_kwargs') or {}
-        if not isinstance(static, dict):
-            raise CheckpointError(f'{where}: static_kwargs of network {prefix or "Gs"} is not a dict')
-        kwargs.update(static)
-        pairs = state.get('variables')
-        if not isinstance(pairs, (list, tuple)):
-            raise CheckpointError(f'{where}: network {prefix or "Gs"} has no variable list')
-        for pair in pairs:
-            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
-                raise CheckpointError(f'{where}: network {prefix or "Gs"} holds a malformed variable entry')
-            name = prefix + pair[0]
-            if name in variables:
-                raise CheckpointError(f'{where}: TensorFlow variable {name} appears twice')
-            variables[name] = _to_tensor(pair[1], name, where)
-        components = state.get('components') or {}
-        if not isinstance(components, dict):
-            raise CheckpointError(f'{where}: components of network {prefix or "Gs"} is not a dict')
-        for name, child in components.items():
-            if not is_tf_network(child):
-                raise CheckpointError(f'{where}: component {prefix}{name} is a {type(child).__name__}, '
-                                      f'not a TensorFlow network')
-            visit(child, f'{prefix}{name}/')
-
-    visit(network, '')
-    return variables, kwargs
-
-
-def _to_tensor(value, name, where):
-    array = np.asarray(value)
-    if array.dtype.kind not in 'fiub':
-        raise CheckpointError(f'{where}: TensorFlow variable {name} holds {array.dtype} data, not numbers')
-    tensor = torch.from_numpy(np.array(array, dtype=np.float32))
-    if not torch.isfinite(tensor).all():
-        raise CheckpointError(f'{where}: TensorFlow variable {name} holds NaN or infinite values')
-    return tensor
-
+# Family and dispatch.
 
 def detect_tf_family(variables):
     """'stylegan2', 'stylegan' or 'pggan' from the variable names, else None."""
@@ -156,41 +88,24 @@ def detect_tf_family(variables):
     return None
 
 
-def read_tf_network(network, pickle_obj, where, overrides):
-    """`Checkpoint` of a TensorFlow network pickle, or None when `network` is no TensorFlow network.
+def read_tf_variables(variables, kwargs, where):
+    """`(family, config, state_dict)` of a TensorFlow generator's variables.
 
     Args:
-        network: What the pickle holds under `G_ema`/`Gs`, or the whole
-            `(G, D, Gs)` tuple of a TensorFlow pickle (then `Gs` is read).
-        pickle_obj: The whole unpickled object (names the network in messages).
-        where: The file, for messages.
-        overrides: Command-line settings (`img_resolution`, `w_dim`, `z_dim`,
-            `channel_base`, `family`); they must agree with the file.
+        variables: `{'mapping/Dense0/weight': tensor, ...}` (see `tensorflow_pickle`).
+        kwargs: The merged `static_kwargs` of the network and its components.
+        where: The file and network, for messages.
 
     Raises:
-        CheckpointError: one line naming the file and the variable or setting at fault.
+        CheckpointError: one line naming the file and the variable or kwarg at fault.
     """
-    which = 'Gs'
-    if isinstance(network, tuple):
-        if len(network) != 3 or not all(is_tf_network(net) for net in network):
-            return None
-        network = network[2]
-    elif not is_tf_network(network):
-        return None
-    elif isinstance(pickle_obj, dict) and pickle_obj.get('G_ema') is network:
-        which = 'G_ema'
-    where = f'{where} [{which}]'
-    variables, kwargs = collect_tf_variables(network, where)
     family = detect_tf_family(variables)
-    build = network.state.get('build_func_name')
     if family is None:
-        raise CheckpointError(f'{where}: TensorFlow network {build!r} is not a StyleGAN2, StyleGAN or PGGAN generator '
+        raise CheckpointError(f'{where}: the TensorFlow network is not a StyleGAN2, StyleGAN or PGGAN generator '
                               f'this toolkit reads (variables: {sorted(variables)[:4]})')
-    _check_family(family, overrides, where)
-    reader = {'stylegan2': _read_stylegan2, 'stylegan': _read_stylegan, 'pggan': _read_pggan}[family]
-    config, state = reader(variables, kwargs, where)
-    config = _apply_overrides(family, config, overrides, where)
-    return Checkpoint(family, config, state, FORMAT, {'which': which, 'build_func_name': build})
+    read = {'stylegan2': _read_stylegan2, 'stylegan': _read_stylegan, 'pggan': _read_pggan}[family]
+    config, state = read(variables, kwargs, where)
+    return family, config, state
 
 
 # ----------------------------------------------------------------------------
@@ -204,13 +119,6 @@ def _shape(variables, name, where, ndim=None):
         raise CheckpointError(f'{where}: TensorFlow variable {name} has shape {list(shape)}, '
                               f'expected {ndim} dimensions')
     return shape
-
-
-def _count(variables, pattern):
-    count = 0
-    while pattern.format(count) in variables:
-        count += 1
-    return count
 
 
 def _resolutions(variables, pattern):
@@ -246,48 +154,6 @@ def _check_kwarg_values(kwargs, expected, where):
                                   f'which give {value!r}')
 
 
-def _convert(variables, entries, ignored, where):
-    """Apply `[(tf_name, our_name, tf_shape, transform)]` strictly.
-
-    `ignored` maps variables our modules do not keep to `(shape, check, optional)`,
-    where `check(value)` returns an error message or None, and `optional`
-    variables may be absent.
-    """
-    known = {entry[0] for entry in entries} | set(ignored)
-    for name in variables:
-        if name not in known:
-            raise CheckpointError(f'{where}: unexpected TensorFlow variable {name}')
-    state = {}
-    for name, ours, shape, transform in entries:
-        value = _checked(variables, name, shape, where)
-        state[ours] = (transform(value) if transform is not None else value).contiguous()
-    for name, (shape, check, optional) in ignored.items():
-        if optional and name not in variables:
-            continue
-        value = _checked(variables, name, shape, where)
-        problem = check(value) if check is not None else None
-        if problem:
-            raise CheckpointError(f'{where}: TensorFlow variable {name} {problem}')
-    return state
-
-
-def _checked(variables, name, shape, where):
-    if name not in variables:
-        raise CheckpointError(f'{where}: missing TensorFlow variable {name}')
-    value = variables[name]
-    if tuple(value.shape) != tuple(shape):
-        raise CheckpointError(f'{where}: TensorFlow variable {name} has shape {list(value.shape)}, '
-                              f'expected {list(shape)}')
-    return value
-
-
-def _lod_is_zero(value):
-    if float(value) != 0:
-        return (f'is {float(value):g}: a snapshot taken during progressive growing; '
-                f'only finished networks (lod 0) are supported')
-    return None
-
-
 def _dense(value):
     """TF dense weight [in, out] -> [out, in]."""
     return value.t()
@@ -315,35 +181,6 @@ def _plus_one(value):
     return value + 1
 
 
-def _check_family(family, overrides, where):
-    wanted = overrides.get('family')
-    if wanted is not None and wanted != family:
-        raise CheckpointError(f'{where}: --{wanted} was given, but the checkpoint holds a {family} generator')
-    if overrides.get('cfg') is not None:
-        raise CheckpointError(f'{where}: --cfg {overrides["cfg"]} was given, but the checkpoint holds a {family} '
-                              f'generator, not a StyleGAN3')
-
-
-def _apply_overrides(family, config, overrides, where):
-    """Command-line settings must agree with the checkpoint."""
-    given = {name: overrides[name] for name in _OVERRIDE_FLAGS if overrides.get(name) is not None}
-    if family == 'stylegan2':
-        return sg2.apply_overrides(config, given, where)
-    held = {'img_resolution': config.img_resolution, 'z_dim': config.z_dim,
-            'w_dim': config.z_dim + config.c_dim if family == 'pggan' else config.w_dim}
-    for name, value in given.items():
-        if name == 'channel_base':  # any base that gives the same channel counts agrees
-            res_list = [2 ** i for i in range(2, config.img_resolution.bit_length())]
-            if all(min(int(value) // r, config.channel_max) == config.channels(r) for r in res_list):
-                continue
-            held[name] = config.channel_base
-        elif held[name] == value:
-            continue
-        raise CheckpointError(f'{where}: {_OVERRIDE_FLAGS[name]} gives {name}={value}, '
-                              f'but the checkpoint holds {name}={held[name]}')
-    return config
-
-
 # ----------------------------------------------------------------------------
 # StyleGAN2 (official TensorFlow and StyleGAN2-ADA TensorFlow) -> our StyleGAN2 module.
 
@@ -355,7 +192,7 @@ def _read_stylegan2(variables, kwargs, where):
     if any(name.startswith('synthesis/ToRGB_lod') for name in variables):
         raise CheckpointError(f'{where}: StyleGAN2 networks with progressive-growing ToRGB_lod layers '
                               f'(G_synthesis_stylegan_revised) are not supported')
-    mapping_layers = _count(variables, 'mapping/Dense{}/weight')
+    mapping_layers = count_indices(variables, 'mapping/Dense{}/weight')
     dense0 = _shape(variables, 'mapping/Dense0/weight', where, ndim=2)
     w_dim = _shape(variables, f'mapping/Dense{mapping_layers - 1}/weight', where, ndim=2)[1]
     c_dim, embed = 0, 0
@@ -389,24 +226,24 @@ def _read_stylegan2(variables, kwargs, where):
             architecture=architecture, num_fp16_res=int(kwargs.get('num_fp16_res') or 0))
     except ValueError as error:
         raise CheckpointError(f'{where}: {error}') from None
-    return config, _convert(variables, *_stylegan2_entries(config), where)
+    return config, names.convert(variables, _stylegan2_rules(config), where, LABEL)
 
 
-def _stylegan2_entries(config):
-    entries = []
+def _stylegan2_rules(config):
+    rules = []
     embed = (config.mapping_embed_features or config.w_dim) if config.c_dim else 0
     hidden = config.mapping_layer_features or config.w_dim
     features = [config.z_dim + embed] + [hidden] * (config.mapping_layers - 1) + [config.w_dim]
     for i in range(config.mapping_layers):
-        entries += [(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', (features[i], features[i + 1]), _dense),
-                    (f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias', (features[i + 1],), None)]
+        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense, (features[i], features[i + 1])),
+                  Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias', None, (features[i + 1],))]
     if config.c_dim:
-        entries += [('mapping/LabelEmbed/weight', 'mapping.embed.weight', (config.c_dim, embed), _dense),
-                    ('mapping/LabelEmbed/bias', 'mapping.embed.bias', (embed,), None)]
-    entries.append(('dlatent_avg', 'mapping.w_avg', (config.w_dim,), None))
-    ignored = {'lod': ((), _lod_is_zero, True)}  # G_main of StyleGAN2-ADA has none
+        rules += [Rule('mapping/LabelEmbed/weight', 'mapping.embed.weight', _dense, (config.c_dim, embed)),
+                  Rule('mapping/LabelEmbed/bias', 'mapping.embed.bias', None, (embed,))]
+    rules.append(Rule('dlatent_avg', 'mapping.w_avg', None, (config.w_dim,)))
+    rules.append(ignore('lod', (), lod_is_zero, optional=True))  # G_main of StyleGAN2-ADA has none
     ch4 = config.channels(4)
-    entries.append(('synthesis/4x4/Const/const', 'synthesis.b4.const', (1, ch4, 4, 4), _squeeze0))
+    rules.append(Rule('synthesis/4x4/Const/const', 'synthesis.b4.const', _squeeze0, (1, ch4, 4, 4)))
     w_dim, img_channels = config.w_dim, config.img_channels
     log2 = config.img_resolution.bit_length() - 1
     for r in range(2, log2 + 1):
@@ -419,26 +256,26 @@ def _stylegan2_entries(config):
                       (f'synthesis/{res}x{res}/Conv1', 'conv1', ch, 2 * r - 4, _conv)]
         for scope, name, cin, noise_idx, kernel in layers:
             dst = f'synthesis.b{res}.{name}'
-            entries += [
-                (f'{scope}/weight', f'{dst}.weight', (3, 3, cin, ch), kernel),
-                (f'{scope}/bias', f'{dst}.bias', (ch,), None),
-                (f'{scope}/noise_strength', f'{dst}.noise_strength', (), None),
-                (f'{scope}/mod_weight', f'{dst}.affine.weight', (w_dim, cin), _dense),
-                (f'{scope}/mod_bias', f'{dst}.affine.bias', (cin,), _plus_one),
-                (f'synthesis/noise{noise_idx}', f'{dst}.noise_const', (1, 1, res, res), _squeeze01),
+            rules += [
+                Rule(f'{scope}/weight', f'{dst}.weight', kernel, (3, 3, cin, ch)),
+                Rule(f'{scope}/bias', f'{dst}.bias', None, (ch,)),
+                Rule(f'{scope}/noise_strength', f'{dst}.noise_strength', None, ()),
+                Rule(f'{scope}/mod_weight', f'{dst}.affine.weight', _dense, (w_dim, cin)),
+                Rule(f'{scope}/mod_bias', f'{dst}.affine.bias', _plus_one, (cin,)),
+                Rule(f'synthesis/noise{noise_idx}', f'{dst}.noise_const', _squeeze01, (1, 1, res, res)),
             ]
         if config.architecture == 'skip' or res == config.img_resolution:
             scope, dst = f'synthesis/{res}x{res}/ToRGB', f'synthesis.b{res}.torgb'
-            entries += [
-                (f'{scope}/weight', f'{dst}.weight', (1, 1, ch, img_channels), _conv),
-                (f'{scope}/bias', f'{dst}.bias', (img_channels,), None),
-                (f'{scope}/mod_weight', f'{dst}.affine.weight', (w_dim, ch), _dense),
-                (f'{scope}/mod_bias', f'{dst}.affine.bias', (ch,), _plus_one),
+            rules += [
+                Rule(f'{scope}/weight', f'{dst}.weight', _conv, (1, 1, ch, img_channels)),
+                Rule(f'{scope}/bias', f'{dst}.bias', None, (img_channels,)),
+                Rule(f'{scope}/mod_weight', f'{dst}.affine.weight', _dense, (w_dim, ch)),
+                Rule(f'{scope}/mod_bias', f'{dst}.affine.bias', _plus_one, (ch,)),
             ]
         if config.architecture == 'resnet' and res > 4:
-            entries.append((f'synthesis/{res}x{res}/Skip/weight', f'synthesis.b{res}.skip.weight',
-                            (1, 1, prev, ch), _conv_flipped))
-    return entries, ignored
+            rules.append(Rule(f'synthesis/{res}x{res}/Skip/weight', f'synthesis.b{res}.skip.weight', _conv_flipped,
+                              (1, 1, prev, ch)))
+    return rules
 
 
 # ----------------------------------------------------------------------------
@@ -446,7 +283,7 @@ def _stylegan2_entries(config):
 
 def _read_stylegan(variables, kwargs, where):
     _check_kwargs(kwargs, _SG1_FIXED, where)
-    mapping_layers = _count(variables, 'mapping/Dense{}/weight')
+    mapping_layers = count_indices(variables, 'mapping/Dense{}/weight')
     dense0 = _shape(variables, 'mapping/Dense0/weight', where, ndim=2)
     w_dim = _shape(variables, f'mapping/Dense{mapping_layers - 1}/weight', where, ndim=2)[1]
     if 'mapping/LabelConcat/weight' in variables:
@@ -471,21 +308,20 @@ def _read_stylegan(variables, kwargs, where):
             channel_max=channel_max, fused_scale=kwargs.get('fused_scale', 'auto'))
     except ValueError as error:
         raise CheckpointError(f'{where}: {error}') from None
-    return config, _convert(variables, *_stylegan_entries(config), where)
+    return config, names.convert(variables, _stylegan_rules(config), where, LABEL)
 
 
-def _stylegan_entries(config):
-    entries = []
-    ignored = {'lod': ((), _lod_is_zero, False), 'synthesis/lod': ((), _lod_is_zero, False)}
+def _stylegan_rules(config):
+    rules = [ignore('lod', (), lod_is_zero), ignore('synthesis/lod', (), lod_is_zero)]
     in_features = config.z_dim * (2 if config.c_dim else 1)
     features = [in_features] + [config.mapping_features] * (config.mapping_layers - 1) + [config.w_dim]
     for i in range(config.mapping_layers):
-        entries += [(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', (features[i], features[i + 1]), _dense),
-                    (f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias', (features[i + 1],), None)]
+        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense, (features[i], features[i + 1])),
+                  Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias', None, (features[i + 1],))]
     if config.c_dim:
-        entries.append(('mapping/LabelConcat/weight', 'mapping.embed', (config.c_dim, config.z_dim), None))
-    entries.append(('dlatent_avg', 'mapping.w_avg', (config.w_dim,), None))
-    entries.append(('synthesis/4x4/Const/const', 'synthesis.const', (1, config.channels(4), 4, 4), _squeeze0))
+        rules.append(Rule('mapping/LabelConcat/weight', 'mapping.embed', None, (config.c_dim, config.z_dim)))
+    rules.append(Rule('dlatent_avg', 'mapping.w_avg', None, (config.w_dim,)))
+    rules.append(Rule('synthesis/4x4/Const/const', 'synthesis.const', _squeeze0, (1, config.channels(4), 4, 4)))
     log2 = config.img_resolution.bit_length() - 1
     for k, r in enumerate(range(2, log2 + 1)):
         res, ch = 2 ** r, config.channels(2 ** r)
@@ -498,23 +334,23 @@ def _stylegan_entries(config):
             idx = 2 * k + offset
             dst = f'synthesis.layer{idx}'
             if cin:  # both fused and separate upsampling store [kh, kw, in, out]
-                entries.append((f'{scope}/weight', f'{dst}.weight', (3, 3, cin, ch), _conv))
-            entries += [
-                (f'{scope}/bias', f'{dst}.bias', (ch,), None),
-                (f'{scope}/Noise/weight', f'{dst}.noise_strength', (ch,), None),
-                (f'{scope}/StyleMod/weight', f'{dst}.affine.weight', (config.w_dim, 2 * ch), _dense),
-                (f'{scope}/StyleMod/bias', f'{dst}.affine.bias', (2 * ch,), None),
-                (f'synthesis/noise{idx}', f'{dst}.noise_const', (1, 1, res, res), _squeeze01),
+                rules.append(Rule(f'{scope}/weight', f'{dst}.weight', _conv, (3, 3, cin, ch)))
+            rules += [
+                Rule(f'{scope}/bias', f'{dst}.bias', None, (ch,)),
+                Rule(f'{scope}/Noise/weight', f'{dst}.noise_strength', None, (ch,)),
+                Rule(f'{scope}/StyleMod/weight', f'{dst}.affine.weight', _dense, (config.w_dim, 2 * ch)),
+                Rule(f'{scope}/StyleMod/bias', f'{dst}.affine.bias', None, (2 * ch,)),
+                Rule(f'synthesis/noise{idx}', f'{dst}.noise_const', _squeeze01, (1, 1, res, res)),
             ]
         rgb = (1, 1, ch, config.img_channels), (config.img_channels,)
         lod = log2 - r
         if lod == 0:
-            entries += [('synthesis/ToRGB_lod0/weight', 'synthesis.torgb.weight', rgb[0], _conv),
-                        ('synthesis/ToRGB_lod0/bias', 'synthesis.torgb.bias', rgb[1], None)]
+            rules += [Rule('synthesis/ToRGB_lod0/weight', 'synthesis.torgb.weight', _conv, rgb[0]),
+                      Rule('synthesis/ToRGB_lod0/bias', 'synthesis.torgb.bias', None, rgb[1])]
         else:  # ToRGB of a lower level of detail: unused at lod 0.
-            ignored[f'synthesis/ToRGB_lod{lod}/weight'] = (rgb[0], None, False)
-            ignored[f'synthesis/ToRGB_lod{lod}/bias'] = (rgb[1], None, False)
-    return entries, ignored
+            rules.append(ignore(f'synthesis/ToRGB_lod{lod}/weight', rgb[0]))
+            rules.append(ignore(f'synthesis/ToRGB_lod{lod}/bias', rgb[1]))
+    return rules
 
 
 # ----------------------------------------------------------------------------
@@ -541,7 +377,7 @@ def _read_pggan(variables, kwargs, where):
                              channel_base=channel_base, channel_max=channel_max, fused_scale=fused_scale)
     except ValueError as error:
         raise CheckpointError(f'{where}: {error}') from None
-    return config, _convert(variables, *_pggan_entries(config), where)
+    return config, names.convert(variables, _pggan_rules(config), where, LABEL)
 
 
 def _pggan_dense(channels):
@@ -556,13 +392,13 @@ def _conv_transposed(value):
     return value.permute(2, 3, 0, 1)
 
 
-def _pggan_entries(config):
-    ignored = {'lod': ((), _lod_is_zero, False)}
+def _pggan_rules(config):
     ch4 = config.channels(4)
-    entries = [('4x4/Dense/weight', 'synthesis.layer0.weight', (config.z_dim, 16 * ch4), _pggan_dense(ch4)),
-               ('4x4/Dense/bias', 'synthesis.layer0.bias', (ch4,), None),
-               ('4x4/Conv/weight', 'synthesis.layer1.weight', (3, 3, ch4, ch4), _conv),
-               ('4x4/Conv/bias', 'synthesis.layer1.bias', (ch4,), None)]
+    rules = [ignore('lod', (), lod_is_zero),
+             Rule('4x4/Dense/weight', 'synthesis.layer0.weight', _pggan_dense(ch4), (config.z_dim, 16 * ch4)),
+             Rule('4x4/Dense/bias', 'synthesis.layer0.bias', None, (ch4,)),
+             Rule('4x4/Conv/weight', 'synthesis.layer1.weight', _conv, (3, 3, ch4, ch4)),
+             Rule('4x4/Conv/bias', 'synthesis.layer1.bias', None, (ch4,))]
     log2 = config.img_resolution.bit_length() - 1
     for k, r in enumerate(range(3, log2 + 1), start=1):
         res, ch, prev = 2 ** r, config.channels(2 ** r), config.channels(2 ** (r - 1))
@@ -570,17 +406,17 @@ def _pggan_entries(config):
             up = (f'{res}x{res}/Conv0_up', (3, 3, ch, prev), _conv_transposed)
         else:
             up = (f'{res}x{res}/Conv0', (3, 3, prev, ch), _conv)
-        entries += [(f'{up[0]}/weight', f'synthesis.layer{2 * k}.weight', up[1], up[2]),
-                    (f'{up[0]}/bias', f'synthesis.layer{2 * k}.bias', (ch,), None),
-                    (f'{res}x{res}/Conv1/weight', f'synthesis.layer{2 * k + 1}.weight', (3, 3, ch, ch), _conv),
-                    (f'{res}x{res}/Conv1/bias', f'synthesis.layer{2 * k + 1}.bias', (ch,), None)]
+        rules += [Rule(f'{up[0]}/weight', f'synthesis.layer{2 * k}.weight', up[2], up[1]),
+                  Rule(f'{up[0]}/bias', f'synthesis.layer{2 * k}.bias', None, (ch,)),
+                  Rule(f'{res}x{res}/Conv1/weight', f'synthesis.layer{2 * k + 1}.weight', _conv, (3, 3, ch, ch)),
+                  Rule(f'{res}x{res}/Conv1/bias', f'synthesis.layer{2 * k + 1}.bias', None, (ch,))]
     for r in range(2, log2 + 1):
         ch, lod = config.channels(2 ** r), log2 - r
         rgb = (1, 1, ch, config.img_channels), (config.img_channels,)
         if lod == 0:
-            entries += [('ToRGB_lod0/weight', 'synthesis.torgb.weight', rgb[0], _conv),
-                        ('ToRGB_lod0/bias', 'synthesis.torgb.bias', rgb[1], None)]
+            rules += [Rule('ToRGB_lod0/weight', 'synthesis.torgb.weight', _conv, rgb[0]),
+                      Rule('ToRGB_lod0/bias', 'synthesis.torgb.bias', None, rgb[1])]
         else:  # ToRGB of a lower level of detail: unused at lod 0.
-            ignored[f'ToRGB_lod{lod}/weight'] = (rgb[0], None, False)
-            ignored[f'ToRGB_lod{lod}/bias'] = (rgb[1], None, False)
-    return entries, ignored
+            rules.append(ignore(f'ToRGB_lod{lod}/weight', rgb[0]))
+            rules.append(ignore(f'ToRGB_lod{lod}/bias', rgb[1]))
+    return rules
