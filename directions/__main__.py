@@ -15,6 +15,7 @@ import json
 import click
 
 import directions as catalog_lib
+from utils.indices import format_indices, parse_indices
 
 
 def _catalog_errors(func):
@@ -29,17 +30,8 @@ def _catalog_errors(func):
 
 
 def format_layers(layers):
-    """[4, 5, 6, 7] -> '4-7'; [0, 1, 8] -> '0-1,8'; None -> 'all'."""
-    if layers is None:
-        return 'all'
-    parts, start = [], None
-    for index, layer in enumerate(layers):
-        if start is None:
-            start = layer
-        if index + 1 == len(layers) or layers[index + 1] != layer + 1:
-            parts.append(str(start) if start == layer else f'{start}-{layer}')
-            start = None
-    return ','.join(parts)
+    """[4, 5, 6, 7] -> '4-7'; [0, 1, 8] -> '0-1,8'; None (no recommendation) -> '-'."""
+    return '-' if layers is None else format_indices(layers)
 
 
 def format_distances(distance_range):
@@ -63,15 +55,16 @@ def main():
               help='Which entries to show.')
 @_catalog_errors
 def list_entries(kind):
-    """Show the catalog: name, kind, model, layers, distances, and whether the file is here."""
+    """Show the catalog: name, kind, model, layers, distances, and where the file is (shipped, cached, missing)."""
     catalog = catalog_lib.load_catalog()
-    rows = [('name', 'kind', 'model', 'layers', 'distances', 'present')]
+    rows = [('name', 'kind', 'model', 'layers', 'distances', 'file')]
     for entry in catalog.select(None if kind == 'all' else kind):
         layers = format_layers(entry.recommended_layers) if entry.kind == 'direction' else '-'
         rows.append((entry.id, entry.kind, str(entry.get('model', '-')), layers,
                      format_distances(entry.distance_range), catalog_lib.file_status(entry)))
     click.echo(_table(rows))
-    click.echo(f'\nfiles go to {catalog_lib.directions_dir()}; user catalog: {catalog.user_catalog}')
+    click.echo(f'\nshipped files: {catalog_lib.FOLDER}; downloads go to {catalog_lib.directions_dir()}; '
+               f'user catalog: {catalog.user_catalog}')
 
 
 @main.command()
@@ -81,7 +74,7 @@ def show(name):
     """Print one entry as JSON, with where its file is."""
     entry = catalog_lib.load_catalog().lookup(name)
     record = entry.to_json()
-    record.update(origin=entry.origin, local_file=entry.local_file(), present=catalog_lib.file_status(entry))
+    record.update(origin=entry.origin, local_file=entry.local_file(), file=catalog_lib.file_status(entry))
     click.echo(json.dumps(record, indent=2))
 
 
@@ -91,7 +84,7 @@ def show(name):
 @click.option('--progress/--no-progress', default=True, show_default=True, help='Show download progress.')
 @_catalog_errors
 def fetch(names, fetch_all, progress):
-    """Download catalog files (verified by SHA-256) unless they are already here."""
+    """Print the verified file of each entry, downloading those that are neither shipped nor cached."""
     catalog = catalog_lib.load_catalog()
     if fetch_all == bool(names):
         raise click.UsageError('give NAME... or --all')
@@ -127,9 +120,8 @@ def add(name, path, sidecar, kind, layers, distance, description, model):
     """Record a file in the user catalog so that it resolves by NAME."""
     facts = {}
     if layers is not None:
-        from utils.options import parse_int_list
         try:
-            facts['recommended_layers'] = parse_int_list(layers)
+            facts['recommended_layers'] = parse_indices(layers, allow_all=False)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint='--layers') from None
     if distance is not None:

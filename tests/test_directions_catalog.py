@@ -1,4 +1,4 @@
-"""The catalog of published directions and latent codes: resolution, fetching, verification, user entries, CLI.
+"""The directions package: catalog, shipped files, downloads into the cache, verification, the readers, the CLI.
 
 The published copies in ../shared/published/ stand in for the public URLs (a
 local mirror); nothing here touches the network.
@@ -6,6 +6,7 @@ local mirror); nothing here touches the network.
 
 import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 import directions
 from directions.__main__ import main as cli
 from tests.conftest import PUBLISHED, ROOT
+from utils import download
 from utils.fileio import sha256_of
 
 MIRRORS = {'resefa': 'resefa-directions', 'sefa': 'sefa-latent-codes'}
@@ -41,14 +43,24 @@ def published_sums():
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """An empty cache, an empty user catalog, the published copies as the mirror, and a neutral working folder."""
-    cache = tmp_path / 'cache'
-    monkeypatch.setenv(directions.ENV_DIR, str(cache))
+    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / 'cache'))
+    monkeypatch.delenv(download.OFFLINE_ENV, raising=False)
+    monkeypatch.delenv(directions.ENV_DIR, raising=False)
     monkeypatch.setenv(directions.ENV_CATALOG, str(tmp_path / 'local.json'))
     monkeypatch.setenv(directions.ENV_URL, str(published()))
     work = tmp_path / 'work'
     work.mkdir()
     monkeypatch.chdir(work)
     return tmp_path
+
+
+@pytest.fixture
+def unshipped(env):
+    """The built-in catalog from a folder without the shipped files: every file has to be downloaded."""
+    home = env / 'package'
+    home.mkdir()
+    shutil.copy(directions.BUILTIN_CATALOG, home / 'catalog.json')
+    return directions.load_catalog(builtin=home / 'catalog.json')
 
 
 def one_line(error):
@@ -61,8 +73,12 @@ def published_copy(entry):
     return published() / MIRRORS[entry.get('source')] / entry.file
 
 
+def cache_files(env):
+    return sorted(str(p.relative_to(env / 'cache')) for p in (env / 'cache').rglob('*') if p.is_file())
+
+
 # ----------------------------------------------------------------------------
-# The built-in catalog.
+# The built-in catalog and the shipped files.
 
 def test_catalog_lists_every_published_file_with_its_sum_and_url(tmp_path):
     sums = published_sums()
@@ -92,35 +108,161 @@ def test_catalog_lists_every_published_file_with_its_sum_and_url(tmp_path):
                       'stylegan_car512': ('wp', (10, 16, 512)), 'stylegan_cat256': ('wp', (10, 14, 512))}
 
 
+def test_published_files_are_shipped_byte_for_byte_at_their_original_paths(tmp_path):
+    catalog = directions.load_catalog(user_catalog=tmp_path / 'none.json')
+    shipped = {}
+    for entry in catalog:
+        path = entry.shipped_file
+        shipped[os.path.relpath(path, ROOT).replace(os.sep, '/')] = entry
+        assert open(path, 'rb').read() == published_copy(entry).read_bytes(), entry.id
+        assert sha256_of(path) == entry.sha256
+    expected = {f'directions/ffhq/stylegan2/{n}.npy' for n in ('eyebrows', 'eyesize', 'gaze_direction', 'lipstick',
+                                                               'mouth', 'nose_length')}
+    expected |= {'directions/ffhq/stylegan3/eyes-r.npy', 'directions/afhq/stylegan3/eyes-r.npy'}
+    expected |= {f'directions/latent_codes/{n}_latents.npy' for n in ('pggan_celebahq1024', 'stylegan_animeface512',
+                                                                       'stylegan_car512', 'stylegan_cat256')}
+    assert set(shipped) == expected
+    for entry in catalog.select('direction'):  # The ReSeFa README's paths name the shipped files.
+        assert shipped[entry.path] == entry
+    notes = (ROOT / 'directions' / 'PUBLISHED.md').read_text()
+    for needle in ('973889c9c62fc7bf7c4e083df38637faa84e16cd', '0d16060208506f5a68df8826bd581a7e0cf0cb4c',
+                   'https://github.com/zhujiapeng/resefa', 'https://github.com/genforce/sefa', 'MIT'):
+        assert needle in notes
+    for licence in ('LICENSE.resefa', 'LICENSE.sefa'):
+        assert 'Permission is hereby granted, free of charge' in (ROOT / 'directions' / licence).read_text()
+    if shutil.which('git') and (ROOT / '.git').exists():  # Not ignored, so they are committed.
+        result = subprocess.run(['git', 'check-ignore', *sorted(shipped)], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 1 and not result.stdout, result.stdout
+
+
+def test_shipped_files_are_used_offline_without_downloading(env, monkeypatch):
+    monkeypatch.setenv(download.OFFLINE_ENV, '1')
+    monkeypatch.setenv(directions.ENV_URL, str(env / 'no-such-mirror'))
+    eyesize = os.path.join(directions.FOLDER, 'ffhq', 'stylegan2', 'eyesize.npy')
+    for name in ('eyesize', 'ffhq/stylegan2/eyesize', 'directions/ffhq/stylegan2/eyesize.npy'):
+        direction = directions.read_direction(name, w_dim=512)
+        assert direction.path == eyesize and direction.entry.id == 'ffhq/stylegan2/eyesize'
+        assert direction.label == 'eyesize'
+        np.testing.assert_array_equal(direction.array, np.load(published() / 'resefa-directions' / 'ffhq' /
+                                                               'stylegan2' / 'eyesize.npy'))
+    monkeypatch.chdir(ROOT)  # From the repository root, the README's path is the shipped file itself.
+    direction = directions.read_direction('directions/ffhq/stylegan2/eyesize.npy')
+    assert direction.path == 'directions/ffhq/stylegan2/eyesize.npy' and direction.entry.id == 'ffhq/stylegan2/eyesize'
+    path, codes, entry = directions.read_latents('stylegan_cat256')
+    assert path == os.path.join(directions.FOLDER, 'latent_codes', 'stylegan_cat256_latents.npy')
+    assert codes.shape == (10, 14, 512) and entry.id == 'stylegan_cat256'
+    assert all(directions.file_status(e) == 'shipped' for e in directions.load_catalog())
+    assert not (env / 'cache').exists()
+
+
+def test_a_modified_shipped_file_is_refused(env, unshipped):
+    entry = unshipped.lookup('mouth')
+    os.makedirs(os.path.dirname(entry.shipped_file))
+    np.save(entry.shipped_file, np.ones([1, 512], np.float32))
+    assert directions.file_status(entry) == 'modified'
+    with pytest.raises(directions.CatalogError) as error:
+        directions.read_direction('mouth', catalog=unshipped)
+    text = one_line(error)
+    assert entry.shipped_file in text and entry.sha256 in text and sha256_of(entry.shipped_file) in text
+    assert not (env / 'cache').exists()
+
+
 # ----------------------------------------------------------------------------
-# Resolution and fetching.
+# Downloads into the cache.
 
-def test_every_entry_resolves_from_a_local_mirror(env):
-    catalog = directions.load_catalog()
-    for entry in catalog.select():
+def test_cache_location_from_env(env, monkeypatch):
+    assert directions.directions_dir() == str(env / 'cache' / 'directions')
+    monkeypatch.delenv(download.CACHE_ENV)
+    monkeypatch.setenv('XDG_CACHE_HOME', str(env / 'xdg'))
+    assert directions.directions_dir() == str(env / 'xdg' / 'gansemantics' / 'directions')
+    monkeypatch.setenv(directions.ENV_DIR, str(env / 'mine'))
+    assert directions.directions_dir() == str(env / 'mine')
+
+
+def test_every_entry_downloads_from_a_local_mirror(env, unshipped):
+    for entry in unshipped:
         resolve = directions.resolve_direction if entry.kind == 'direction' else directions.resolve_latents
-        path, found = resolve(entry.id, progress=False)
+        path, found = resolve(entry.id, catalog=unshipped, progress=False)
         assert found == entry
-        assert path == os.path.join(env / 'cache', entry.source['cache_folder'], *entry.file.split('/'))
+        assert path == os.path.join(env / 'cache', 'directions', entry.source['local_folder'], *entry.file.split('/'))
         assert sha256_of(path) == entry.sha256 == sha256_of(published_copy(entry))
-        assert resolve(entry.path, download=False) == (path, entry)  # Now served from the cache.
-    assert not [name for _, _, files in os.walk(env / 'cache') for name in files if not name.endswith('.npy')]
+        assert directions.file_status(entry) == 'cached'
+        assert resolve(entry.path, catalog=unshipped, download=False) == (path, entry)  # Now from the cache.
+    assert len(cache_files(env)) == 12 and all(name.endswith('.npy') for name in cache_files(env))
 
 
-def test_names_paths_and_file_urls(env, monkeypatch):
+def test_names_paths_and_file_urls(env, unshipped, monkeypatch):
     monkeypatch.setenv(directions.ENV_URL, published().as_uri())
-    expected = os.path.join(env / 'cache', 'ffhq', 'stylegan2', 'eyesize.npy')
+    expected = os.path.join(env / 'cache', 'directions', 'ffhq', 'stylegan2', 'eyesize.npy')
     for name in ('eyesize', 'ffhq/stylegan2/eyesize', 'directions/ffhq/stylegan2/eyesize.npy',
                  'ffhq/stylegan2/eyesize.npy', './directions/ffhq/stylegan2/eyesize.npy'):
-        path, entry = directions.resolve_direction(name, progress=False)
+        path, entry = directions.resolve_direction(name, catalog=unshipped, progress=False)
         assert path == expected and entry.id == 'ffhq/stylegan2/eyesize'
     for name in ('afhq/stylegan3/eyes-r', 'directions/afhq/stylegan3/eyes-r.npy'):
-        assert directions.resolve_direction(name, progress=False).entry.id == 'afhq/stylegan3/eyes-r'
+        assert directions.resolve_direction(name, catalog=unshipped, progress=False).entry.id == 'afhq/stylegan3/eyes-r'
     for name in ('stylegan_cat256', 'latent_codes/stylegan_cat256_latents.npy', 'stylegan_cat256_latents'):
-        path, entry = directions.resolve_latents(name, progress=False)
+        path, entry = directions.resolve_latents(name, catalog=unshipped, progress=False)
         assert entry.id == 'stylegan_cat256'
-        assert path == os.path.join(env / 'cache', 'latent_codes', 'stylegan_cat256_latents.npy')
+        assert path == os.path.join(env / 'cache', 'directions', 'latent_codes', 'stylegan_cat256_latents.npy')
 
+
+def test_verified_on_every_use(env, unshipped, monkeypatch):
+    entry = unshipped.lookup('nose_length')
+    mirror = env / 'mirror'
+    bad = mirror / 'resefa-directions' / entry.file
+    bad.parent.mkdir(parents=True)
+    np.save(bad, np.ones([1, 512], dtype=np.float32))
+    monkeypatch.setenv(directions.ENV_URL, str(mirror))
+    with pytest.raises(directions.CatalogError) as error:
+        directions.resolve_direction('nose_length', catalog=unshipped, progress=False)
+    text = one_line(error)
+    assert entry.sha256 in text and sha256_of(bad) in text and 'nothing was saved' in text
+    assert cache_files(env) == []  # Nothing kept, not even a partial file.
+
+    monkeypatch.setenv(directions.ENV_URL, str(published()))
+    cached = directions.read_direction('nose_length', catalog=unshipped, progress=False).path
+    assert cached == entry.cache_file()
+    shutil.copy(bad, cached)  # Changed after the download: the next use is refused.
+    with pytest.raises(directions.CatalogError) as error:
+        directions.read_direction('ffhq/stylegan2/nose_length', catalog=unshipped, download=False)
+    text = one_line(error)
+    assert entry.sha256 in text and sha256_of(bad) in text and cached in text and 'delete the file' in text
+
+
+@pytest.mark.parametrize('mirror', ['folder', 'file_url', 'refused_port', 'no_download', 'offline_env'])
+def test_offline_message_names_url_and_path(env, unshipped, monkeypatch, mirror):
+    missing = env / 'no-such-mirror'
+    url = {'folder': str(missing), 'file_url': missing.as_uri(), 'refused_port': 'http://127.0.0.1:9/x',
+           'no_download': str(published()), 'offline_env': str(published())}[mirror]
+    monkeypatch.setenv(directions.ENV_URL, url)
+    if mirror == 'offline_env':
+        monkeypatch.setenv(download.OFFLINE_ENV, '1')
+    entry = unshipped.lookup('stylegan_car512')
+    with pytest.raises(directions.CatalogError) as error:
+        directions.read_latents('stylegan_car512', catalog=unshipped, download=mirror != 'no_download',
+                                progress=False)
+    text = one_line(error)
+    assert text.startswith('latent codes stylegan_car512 is not on this machine and cannot be downloaded (')
+    assert text.endswith(f': download {entry.download_url()} and save it as {entry.cache_file()}')
+    if mirror == 'offline_env':
+        assert '(GANSEMANTICS_OFFLINE is set)' in text
+    assert not (env / 'cache').exists()
+
+
+def test_public_url_without_a_mirror(monkeypatch, tmp_path, unshipped):
+    monkeypatch.delenv(directions.ENV_URL, raising=False)
+    entry = unshipped.lookup('lipstick')
+    assert entry.download_url() == entry.url
+    assert entry.cache_file(tmp_path) == os.path.join(tmp_path, 'ffhq', 'stylegan2', 'lipstick.npy')
+    with pytest.raises(directions.CatalogError) as error:
+        directions.fetch(entry, cache_dir=tmp_path, download=False)
+    text = one_line(error)
+    assert 'https://raw.githubusercontent.com/zhujiapeng/resefa/main/directions/ffhq/stylegan2/lipstick.npy' in text
+    assert os.path.join(tmp_path, 'ffhq', 'stylegan2', 'lipstick.npy') in text
+
+
+# ----------------------------------------------------------------------------
+# Names and paths.
 
 def test_existing_files_are_used_as_they_are(env):
     eyesize = directions.load_catalog().lookup('eyesize')
@@ -146,100 +288,210 @@ def test_original_layout_in_the_working_folder_is_verified(env):
     assert sha256_of(target) in text and entry.sha256 in text
 
 
-def test_checksum_mismatch_is_refused_with_both_sums(env, monkeypatch):
-    entry = directions.load_catalog().lookup('nose_length')
-    mirror = env / 'mirror'
-    bad = mirror / 'resefa-directions' / entry.file
-    bad.parent.mkdir(parents=True)
-    np.save(bad, np.ones([1, 512], dtype=np.float32))
-    monkeypatch.setenv(directions.ENV_URL, str(mirror))
-    with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('nose_length', progress=False)
-    text = one_line(error)
-    assert entry.sha256 in text and sha256_of(bad) in text
-    assert not any(p.is_file() for p in (env / 'cache').rglob('*'))  # Nothing kept, not even a partial file.
-
-    cached = entry.local_file()
-    os.makedirs(os.path.dirname(cached), exist_ok=True)
-    shutil.copy(bad, cached)
-    with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('ffhq/stylegan2/nose_length', download=False)
-    text = one_line(error)
-    assert entry.sha256 in text and sha256_of(bad) in text and cached in text
-
-
 def test_unknown_name_suggests_close_matches(env):
     with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('eyesise')
+        directions.read_direction('eyesise')
     assert 'ffhq/stylegan2/eyesize' in one_line(error)
     with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_latents('stylegan_cat512')
+        directions.read_latents('stylegan_cat512')
     assert 'stylegan_cat256' in one_line(error)
     with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('pggan_celebahq1024')
+        directions.read_direction('pggan_celebahq1024')
     assert 'latent codes' in one_line(error)
 
 
 def test_ambiguous_short_name(env):
     with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('eyes-r')
+        directions.read_direction('eyes-r')
     text = one_line(error)
     assert 'ffhq/stylegan3/eyes-r' in text and 'afhq/stylegan3/eyes-r' in text and 'ambiguous' in text
-    assert not (env / 'cache').exists()
-
-
-@pytest.mark.parametrize('mirror', ['folder', 'file_url', 'refused_port', 'no_download'])
-def test_offline_message_names_url_and_path(env, monkeypatch, mirror):
-    missing = env / 'no-such-mirror'
-    url = {'folder': str(missing), 'file_url': missing.as_uri(), 'refused_port': 'http://127.0.0.1:9/x',
-           'no_download': str(published())}[mirror]
-    monkeypatch.setenv(directions.ENV_URL, url)
-    entry = directions.load_catalog().lookup('stylegan_car512')
-    with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_latents('stylegan_car512', download=mirror != 'no_download', progress=False)
-    text = one_line(error)
-    assert entry.download_url() in text and entry.local_file() in text
-    assert not os.path.exists(entry.local_file())
-
-
-def test_public_url_without_a_mirror(monkeypatch, tmp_path):
-    monkeypatch.delenv(directions.ENV_URL, raising=False)
-    entry = directions.load_catalog(tmp_path / 'none.json').lookup('lipstick')
-    assert entry.download_url() == entry.url
-    assert entry.local_file(tmp_path) == os.path.join(tmp_path, 'ffhq', 'stylegan2', 'lipstick.npy')
-    with pytest.raises(directions.CatalogError) as error:
-        directions.fetch(entry, cache_dir=tmp_path, download=False)
-    text = one_line(error)
-    assert 'https://raw.githubusercontent.com/zhujiapeng/resefa/main/directions/ffhq/stylegan2/lipstick.npy' in text
-    assert os.path.join(tmp_path, 'ffhq', 'stylegan2', 'lipstick.npy') in text
+    labels = {directions.read_direction(name).label for name in ('ffhq/stylegan3/eyes-r', 'afhq/stylegan3/eyes-r')}
+    assert labels == {'ffhq_stylegan3_eyes-r', 'afhq_stylegan3_eyes-r'}
 
 
 # ----------------------------------------------------------------------------
-# Loading.
+# Reading direction files.
 
-def test_published_directions_load_as_unit_rows(env):
+def _npz(path):
+    with open(path, 'wb') as file:  # np.savez would add .npz to the name.
+        np.savez(file, directions=np.ones([1, 8], np.float32))
+
+
+def _pickle(path):
+    with open(path, 'wb') as file:
+        pickle.dump(np.ones([1, 8], np.float32), file)
+
+
+def _objects(path):
+    np.save(path, np.array([np.ones(8), None], dtype=object), allow_pickle=True)
+
+
+def _torch(path):
+    import torch
+    torch.save(torch.ones(1, 8), path)
+
+
+def _sidecar(text):
+    def write(path):
+        np.save(path, np.eye(2, 8, dtype=np.float32))
+        path.with_suffix('.json').write_text(text)
+    return write
+
+
+REFUSED = {  # name: (writer of the file, words of the one-line message)
+    'npz': (_npz, 'is an .npz archive (arrays directions); directions are a floating-point .npy array [K, w_dim]'),
+    'pickle': (_pickle, 'is a Python pickle; directions are a floating-point .npy array [K, w_dim]'),
+    'objects': (_objects, 'holds Python objects (a pickled object array); directions are a floating-point .npy'),
+    'torch': (_torch, 'is a PyTorch file (torch.save); directions are a floating-point .npy array [K, w_dim]'),
+    'text': (lambda p: p.write_text('0.1 0.2'), 'is not a .npy file; directions are a floating-point .npy array'),
+    'truncated': (lambda p: p.write_bytes(open(published_copy_of('eyesize'), 'rb').read()[:300]),
+                  'truncated or corrupt .npy file'),
+    'int': (lambda p: np.save(p, np.ones([2, 8], np.int64)), 'holds int64 numbers; directions are a floating-point'),
+    'complex': (lambda p: np.save(p, np.ones([2, 8], np.complex64)), 'holds complex64 numbers'),
+    '3d': (lambda p: np.save(p, np.ones([2, 3, 8], np.float32)), 'has shape [2, 3, 8]; directions are a floating'),
+    '4d': (lambda p: np.save(p, np.ones([1, 1, 1, 8], np.float32)), 'has shape [1, 1, 1, 8]'),
+    'empty': (lambda p: np.save(p, np.ones([0, 8], np.float32)), 'has shape [0, 8] and holds no direction'),
+    'nan': (lambda p: np.save(p, np.array([[1.0] * 7 + [np.nan]], np.float32)), 'directions hold NaN or infinite'),
+    'inf': (lambda p: np.save(p, np.full([1, 8], 1e300)), 'directions hold NaN or infinite values'),
+    'zero_row': (lambda p: np.save(p, np.stack([np.ones(8), np.zeros(8)])), 'direction 1 is all zeros'),
+    'width': (lambda p: np.save(p, np.ones([2, 7], np.float32)), 'directions have 7 values each, but the model has '
+                                                                 'w_dim=8'),
+    'sidecar_json': (_sidecar('{"layers": [4,'), 'cannot read the sidecar ('),
+    'sidecar_list': (_sidecar('[1, 2]'), 'the sidecar is not a JSON object'),
+    'sidecar_layers': (_sidecar('{"recommended_layers": "4-7"}'), "recommended_layers must be a list of layer "
+                                                                  "indices or null, got '4-7'"),
+    'sidecar_negative': (_sidecar('{"layers": [-1]}'), 'layers must be a list of layer indices or null, got [-1]'),
+    'sidecar_distance': (_sidecar('{"distance_range": [1]}'), 'distance_range must be [start, end], got [1]'),
+    'sidecar_shape': (_sidecar('{"shape": [3, 8]}'), 'the sidecar describes an array of shape [3, 8], but its '
+                                                     '.npy holds [2, 8]'),
+}
+
+
+def published_copy_of(name):
+    return published_copy(directions.load_catalog(user_catalog=os.devnull + '.none').lookup(name))
+
+
+@pytest.mark.parametrize('case', sorted(REFUSED))
+def test_read_direction_refuses(env, case):
+    write, words = REFUSED[case]
+    path = env / 'work' / f'{case}.npy'
+    write(path)
+    named = path.with_suffix('.json') if case.startswith('sidecar') else path
+    with pytest.raises(directions.CatalogError) as error:
+        directions.read_direction(path, w_dim=8)
+    text = one_line(error)
+    assert text.startswith(f'{named}: ') and words in text, text
+    assert 'allow_pickle' not in text
+    assert isinstance(error.value, ValueError)
+
+
+ACCEPTED = {  # name: (array as saved, array as read)
+    '1d': (np.arange(1, 9, dtype=np.float64), np.arange(1, 9, dtype=np.float32)[None]),
+    'k_1_w': (np.ones([3, 1, 8], np.float16), np.ones([3, 8], np.float32)),
+    'rows_as_stored': (np.full([2, 8], 3.0), np.full([2, 8], 3.0, np.float32)),
+    'fortran': (np.asfortranarray(np.arange(16, dtype=np.float32).reshape(2, 8) + 1),
+                np.arange(16, dtype=np.float32).reshape(2, 8) + 1),
+}
+
+
+@pytest.mark.parametrize('case', sorted(ACCEPTED))
+def test_read_direction_accepts(env, case):
+    stored, expected = ACCEPTED[case]
+    path = env / 'work' / f'{case}.npy'
+    np.save(path, stored)
+    direction = directions.read_direction(path, w_dim=8)
+    assert direction.array.dtype == np.float32 and direction.array.flags.c_contiguous
+    np.testing.assert_array_equal(direction.array, expected)
+    assert direction.path == str(path) and direction.sha256 == sha256_of(path)
+    assert direction.entry is None and direction.sidecar is None
+    assert direction.recommended_layers is None and direction.distance_range is None and direction.advice_from is None
+    assert direction.label == f'{case}-{direction.sha256[:8]}'
+
+
+def test_sidecar_advice_and_labels(env):
+    rows = np.linalg.qr(np.random.RandomState(0).randn(8, 3))[0].T.astype(np.float32)  # [3, 8]
+    first, second = env / 'work' / 'eyes', env / 'work' / 'mouth'
+    for folder, data in ((first, rows), (second, -rows)):
+        folder.mkdir()
+        np.save(folder / 'pooled_resefa.npy', data)
+    (first / 'pooled_resefa.json').write_text(json.dumps({
+        'method': 'resefa', 'layers': [2, 3], 'region': 'eyes', 'shape': [3, 8], 'distance_range': [-4, 4]}))
+    (second / 'pooled_resefa.json').write_text(json.dumps({
+        'method': 'sefa', 'layers': [0, 1], 'recommended_layers': [1], 'region': 'box 1,2,3,4'}))
+    one = directions.read_direction(first / 'pooled_resefa.npy')
+    two = directions.read_direction(second / 'pooled_resefa.npy')
+    np.testing.assert_array_equal(one.array, rows)
+    assert one.recommended_layers == [2, 3] and one.distance_range == (-4.0, 4.0)
+    assert one.advice_from == f'sidecar {first / "pooled_resefa.json"}' and one.sidecar['method'] == 'resefa'
+    assert two.recommended_layers == [1] and two.distance_range is None
+    assert one.label == f'pooled_resefa-eyes-{one.sha256[:8]}'
+    assert two.label == f'pooled_resefa-box_1_2_3_4-{two.sha256[:8]}'
+    assert one.sha256 != two.sha256 and one.label != two.label
+
+    same = env / 'work' / 'same'  # Same stem, no sidecar: the SHA-256 still tells them apart.
+    same.mkdir()
+    np.save(same / 'pooled_resefa.npy', rows[:2])
+    (first / 'pooled_resefa.json').unlink()
+    labels = {directions.read_direction(path).label for path in (first / 'pooled_resefa.npy',
+                                                                 same / 'pooled_resefa.npy')}
+    assert len(labels) == 2 and all(re.fullmatch(r'pooled_resefa-[0-9a-f]{8}', label) for label in labels)
+
+
+def test_catalog_advice_wins_over_the_sidecar(env):
+    copy = env / 'work' / 'copy.npy'
+    shutil.copy(published_copy_of('lipstick'), copy)
+    copy.with_suffix('.json').write_text(json.dumps({'layers': [0, 1], 'distance_range': [-1, 1], 'region': 'x'}))
+    direction = directions.read_direction(copy, w_dim=512)
+    assert direction.entry.id == 'ffhq/stylegan2/lipstick' and direction.label == 'lipstick'
+    assert direction.recommended_layers == [8, 9, 10, 11] and direction.distance_range == (-10.0, 10.0)
+    assert direction.advice_from == 'catalog entry ffhq/stylegan2/lipstick'
+    assert direction.sidecar == {'layers': [0, 1], 'distance_range': [-1, 1], 'region': 'x'}
+
+
+def test_published_directions_read_as_unit_rows(env):
     for entry in directions.load_catalog().select('direction'):
-        array = directions.load_direction(directions.resolve_direction(entry.id, progress=False), w_dim=512)
-        assert array.dtype == np.float32 and array.shape == (1, 512)
-        assert abs(float(np.linalg.norm(array[0])) - 1) <= 1e-6
+        direction = directions.read_direction(entry.id, w_dim=512)
+        assert direction.array.dtype == np.float32 and direction.array.shape == (1, 512)
+        assert abs(float(np.linalg.norm(direction.array[0])) - 1) <= 1e-6
+        assert direction.recommended_layers == entry.recommended_layers and direction.sha256 == entry.sha256
 
 
-def test_load_direction_validates(tmp_path):
-    one = tmp_path / 'one.npy'
-    np.save(one, np.arange(1, 9, dtype=np.float64))
-    array = directions.load_direction(one)
-    assert array.shape == (1, 8) and array.dtype == np.float32
-    cases = {'nan': np.full([2, 8], np.nan, np.float32), 'rank': np.ones([1, 2, 8], np.float32),
-             'int': np.ones([2, 8], np.int64), 'zero': np.zeros([2, 8], np.float32)}
-    for name, value in cases.items():
-        np.save(tmp_path / f'{name}.npy', value)
-        with pytest.raises(directions.CatalogError, match=re.escape(str(tmp_path / f'{name}.npy'))):
-            directions.load_direction(tmp_path / f'{name}.npy')
-    with pytest.raises(directions.CatalogError, match='w_dim 512'):
-        directions.load_direction(one, w_dim=512)
-    (tmp_path / 'text.npy').write_text('not an array')
-    with pytest.raises(directions.CatalogError, match='not a .npy array'):
-        directions.load_direction(tmp_path / 'text.npy')
+# ----------------------------------------------------------------------------
+# Reading latent codes.
+
+LATENTS_REFUSED = {
+    'npz': (_npz, 'is an .npz archive (arrays directions); latent codes are a floating-point .npy array'),
+    'pickle': (_pickle, 'is a Python pickle; latent codes are a floating-point .npy array [N, dim] or '
+                        '[N, num_ws, w_dim]'),
+    'objects': (_objects, 'holds Python objects (a pickled object array); latent codes are'),
+    'int': (lambda p: np.save(p, np.ones([2, 8], np.int32)), 'holds int32 numbers; latent codes are'),
+    '1d': (lambda p: np.save(p, np.ones(8, np.float32)), 'has shape [8]; latent codes are'),
+    '4d': (lambda p: np.save(p, np.ones([1, 2, 3, 8], np.float32)), 'has shape [1, 2, 3, 8]; latent codes are'),
+    'empty': (lambda p: np.save(p, np.ones([0, 8], np.float32)), 'has shape [0, 8] and holds no codes'),
+    'nan': (lambda p: np.save(p, np.full([2, 8], np.nan)), 'latent codes hold NaN or infinite values'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(LATENTS_REFUSED))
+def test_read_latents_refuses(env, case):
+    write, words = LATENTS_REFUSED[case]
+    path = env / 'work' / f'{case}.npy'
+    write(path)
+    with pytest.raises(directions.CatalogError) as error:
+        directions.read_latents(path)
+    text = one_line(error)
+    assert text.startswith(f'{path}: ') and words in text and 'allow_pickle' not in text, text
+
+
+def test_read_latents_by_name_and_path(env):
+    for entry in directions.load_catalog().select('latents'):
+        path, codes, found = directions.read_latents(entry.id)
+        assert found == entry and codes.dtype == np.float32 and codes.shape == entry.shape
+        np.testing.assert_array_equal(codes, np.load(published_copy(entry)))
+    mine = env / 'work' / 'w.npy'
+    np.save(mine, np.ones([4, 3, 8], np.float64))
+    path, codes, entry = directions.read_latents(mine)
+    assert path == str(mine) and codes.dtype == np.float32 and codes.shape == (4, 3, 8) and entry is None
 
 
 # ----------------------------------------------------------------------------
@@ -258,21 +510,22 @@ def test_add_local_entry_round_trip(env):
     assert entry.get('eigenvalues') == [3.0, 2.0, 1.0] and entry.get('sidecar_sha256') == 'abc'
     assert entry.get('sidecar_shape') is None and entry.shape == (3, 512)
 
-    path, found = directions.resolve_direction('cats')
-    assert path == str(npy) and found == entry and found.origin == 'local'
-    assert found.get('method') == 'sefa' and found.get('description') == 'my cats'
-    assert directions.resolve_direction('ffhq/mine/cats').entry == entry
-    np.testing.assert_array_equal(directions.load_direction(directions.Resolved(path, found)), rows)
-    assert directions.resolve_direction('eyesize', progress=False).entry.origin == 'builtin'
+    direction = directions.read_direction('cats')
+    assert direction.path == str(npy) and direction.entry == entry and direction.entry.origin == 'local'
+    assert direction.entry.get('method') == 'sefa' and direction.entry.get('description') == 'my cats'
+    assert direction.label == 'cats' and direction.advice_from == 'catalog entry ffhq/mine/cats'
+    assert directions.read_direction('ffhq/mine/cats').entry == entry
+    np.testing.assert_array_equal(direction.array, rows)
+    assert directions.read_direction('eyesize').entry.origin == 'builtin'
 
     entry = directions.add_local_entry('ffhq/mine/cats', npy, recommended_layers=[2, 3], distance_range=(-3, 3))
-    assert directions.resolve_direction('cats').entry.recommended_layers == [2, 3]
+    assert directions.read_direction('cats').recommended_layers == [2, 3]
     assert entry.distance_range == (-3.0, 3.0)
     assert len(json.loads((env / 'local.json').read_text())['entries']) == 1
 
     np.save(npy, -rows)
     with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('cats')
+        directions.read_direction('cats')
     assert sha256_of(npy) in one_line(error) and entry.sha256 in one_line(error)
     assert directions.resolve_direction(npy) == (str(npy), None)  # By path, a changed file is used as it is.
 
@@ -281,6 +534,16 @@ def test_add_local_entry_round_trip(env):
             directions.add_local_entry(taken, npy)
     with pytest.raises(directions.CatalogError, match='name'):
         directions.add_local_entry('bad name', npy)
+
+
+@pytest.mark.parametrize('case', ['objects', 'pickle', 'npz', 'zero_row', 'sidecar_layers'])
+def test_add_uses_the_same_rules(env, case):
+    write, words = REFUSED[case]
+    path = env / 'work' / f'{case}.npy'
+    write(path)
+    result = CliRunner().invoke(cli, ['add', 'mine', str(path)])
+    assert result.exit_code == 1 and words in result.output and 'allow_pickle' not in result.output, result.output
+    assert not (env / 'local.json').exists()
 
 
 def test_broken_user_catalog_is_named(env):
@@ -292,34 +555,38 @@ def test_broken_user_catalog_is_named(env):
 # ----------------------------------------------------------------------------
 # Command line.
 
-def test_cli_list(env):
-    directions.resolve_direction('lipstick', progress=False)
+def test_cli_list(env, unshipped):
     result = subprocess.run([sys.executable, '-m', 'directions', 'list'], cwd=ROOT, env=dict(os.environ),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ['name', 'kind', 'model', 'layers', 'distances', 'present']
+    assert lines[0].split() == ['name', 'kind', 'model', 'layers', 'distances', 'file']
     rows = {line.split()[0]: line.split() for line in lines[1:13]}
     assert len(rows) == 12
     assert rows['ffhq/stylegan2/lipstick'] == ['ffhq/stylegan2/lipstick', 'direction', 'stylegan2-ffhq-1024', '8-11',
-                                               '-10..10', 'yes']
-    assert rows['afhq/stylegan3/eyes-r'][1:] == ['direction', 'stylegan3-r-afhqv2-512', '4-7', '-10..10', 'no']
-    assert rows['pggan_celebahq1024'][1] == 'latents' and rows['pggan_celebahq1024'][-1] == 'no'
+                                               '-10..10', 'shipped']
+    assert rows['afhq/stylegan3/eyes-r'][1:] == ['direction', 'stylegan3-r-afhqv2-512', '4-7', '-10..10', 'shipped']
+    assert rows['pggan_celebahq1024'][1] == 'latents' and rows['pggan_celebahq1024'][-1] == 'shipped'
+    assert f'downloads go to {env / "cache" / "directions"}' in result.stdout
 
 
-def test_cli_fetch_and_add(env):
+def test_cli_fetch_show_and_add(env):
     runner = CliRunner()
     result = runner.invoke(cli, ['fetch', 'eyes-r'])
     assert result.exit_code == 1 and 'ambiguous' in result.output
     result = runner.invoke(cli, ['fetch', '--all', '--no-progress'])
     assert result.exit_code == 0, result.output
-    assert all(directions.file_status(e) == 'yes' for e in directions.load_catalog())
+    assert f'ffhq/stylegan2/eyesize: {os.path.join(directions.FOLDER, "ffhq", "stylegan2", "eyesize.npy")}' \
+        in result.output
+    assert not (env / 'cache').exists()  # Everything is shipped.
+    result = runner.invoke(cli, ['show', 'lipstick'])
+    assert result.exit_code == 0 and json.loads(result.output)['file'] == 'shipped'
 
     npy = env / 'work' / 'smile.npy'
     np.save(npy, np.linalg.qr(np.random.RandomState(1).randn(512, 2))[0].T.astype(np.float32))
     result = runner.invoke(cli, ['add', 'smile', str(npy), '--layers', '4-7', '--distance', '-5', '5'])
     assert result.exit_code == 0, result.output
-    entry = directions.resolve_direction('smile').entry
-    assert entry.recommended_layers == [4, 5, 6, 7] and entry.distance_range == (-5.0, 5.0)
+    direction = directions.read_direction('smile')
+    assert direction.recommended_layers == [4, 5, 6, 7] and direction.distance_range == (-5.0, 5.0)
     result = runner.invoke(cli, ['add', 'mouth', str(npy)])
     assert result.exit_code == 1 and 'taken' in result.output
