@@ -15,11 +15,13 @@ Examples:
     python compute_directions.py work_dirs/jacobians/ffhq/jacobians_w.npy --region mouth --full_rank
     python compute_directions.py jacobians_w.npy --mask parsing.png --labels 4,5 --data_name celeba
 
-Writes into `work_dirs/directions/<data_name>/<region>/`: per sample
+Writes into `work_dirs/directions/<data_name>/<model>/<samples>/<region>/` (see
+--save_dir; the model and samples are those of the Jacobians' run): per sample
 `image_XX_region_R_name_N.npy` ([w_dim, w_dim], one direction per row, most
 important first) and its `_mask.png`, as the reference does, plus
 `pooled_<name>.npy` (the directions of the summed Gram matrices of all samples)
-with a sidecar `pooled_<name>.json`.
+with a sidecar `pooled_<name>.json`. `work_dirs/directions/<data_name>/<region>`
+then points at this folder, so the original README's paths keep working.
 """
 
 import json
@@ -29,120 +31,142 @@ import click
 import numpy as np
 from tqdm import tqdm
 
+from cli.options import FiniteFloat, cli_errors, region_options
+from cli.regions import region_from_options
+from cli.runs import RunFolder, check_folder, file_label, link_latest, resolve_latest, safe_part
 from semantics import regions, resefa
 from utils.fileio import save_json, save_npy, sha256_of
 from utils.images import save_image
-from utils.options import cli_errors
+
+
+def _list_regions(ctx, _param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    for data_name in regions.dataset_names():
+        click.echo(f'{data_name}: ' + ', '.join(f'{name} {",".join(map(str, regions.named_box(data_name, name)))}'
+                                                for name in regions.region_names(data_name)))
+    ctx.exit()
 
 
 @click.command(help=__doc__)
 @click.argument('jaco_path', metavar='JACOBIANS')
-@click.option('--region', default=None, metavar='NAME',
-              help='Named region of --data_name (e.g. eyes, mouth, nose). [default: eyes]')
-@click.option('--box', default=None, metavar='CX,CY,H,W', help='A box on the 256-pixel grid instead of a named region.')
-@click.option('--mask', 'mask_path', default=None, metavar='FILE', help='Segmentation mask (.png or .npy).')
-@click.option('--labels', default=None, metavar='LIST', help='Labels of --mask forming the region, e.g. 4,5.')
+@region_options('whose directions to find [default: eyes]')
 @click.option('--save_dir', default=None, metavar='DIR',
-              help='Output folder. [default: work_dirs/directions/DATA_NAME/REGION]')
-@click.option('--job', default='directions', show_default=True, help='Name for the job.')
+              help='Root folder of the results. [default: work_dirs/directions/DATA_NAME]')
+@click.option('--job', default='directions', show_default=True, help='Name of the job (work_dirs/JOB/...).')
 @click.option('--name', default='resefa', show_default=True, help='Name used in the output file names.')
-@click.option('-d', '--data_name', default='ffhq', show_default=True, help='Dataset whose region table to use.')
+@click.option('-d', '--data_name', default='ffhq', show_default=True, help='Dataset whose named regions to use.')
 @click.option('--full_rank', is_flag=True, help='Regularise M_b with tao * trace(M_b) * I.')
-@click.option('--tao', type=float, default=resefa.DEFAULT_TAO, show_default=True,
+@click.option('--tao', type=FiniteFloat(min=0, min_open=True), default=resefa.DEFAULT_TAO, show_default=True,
               help='Coefficient of the identity under --full_rank.')
 @click.option('--per_sample/--pooled_only', default=True, show_default=True,
               help='Also write one direction file per sample, as the reference does.')
+@click.option('--list_regions', is_flag=True, expose_value=False, is_eager=True, callback=_list_regions,
+              help='List the named regions of every dataset (row centre, column centre, height, width) and exit.')
 @cli_errors
-def main(jaco_path, region, box, mask_path, labels, save_dir, job, name, data_name, full_rank, tao, per_sample):
-    if not os.path.isfile(jaco_path):
-        raise click.ClickException(f'{jaco_path}: no such file')
-    given = [flag for flag, value in (('--region', region), ('--box', box), ('--mask', mask_path)) if value]
-    if len(given) > 1:
-        raise click.BadParameter(f'give one of --region, --box, --mask (got {" and ".join(given)})',
-                                 param_hint='--region')
-    if labels and not mask_path:
-        raise click.BadParameter('--labels goes with --mask', param_hint='--labels')
-    if jaco_path.endswith('.npz'):
-        return _from_grams(jaco_path, save_dir, job, name, data_name, full_rank, tao, region)
+def main(**opts):
+    source, was_link = resolve_latest(opts['jaco_path'])
+    if not os.path.isfile(source):
+        raise click.BadParameter(f'{opts["jaco_path"]}: no such file', param_hint='JACOBIANS')
+    if was_link:
+        click.echo(f'{opts["jaco_path"]} is the latest run: {source}')
+    meta = _sidecar(source)
+    root = opts['save_dir'] or os.path.join('work_dirs', opts['job'], opts['data_name'])
+    check_folder(root, '--save_dir' if opts['save_dir'] else None)
+    if source.endswith('.npz'):
+        region_name = meta.get('settings', {}).get('region') or _grams_region(source)
+        accumulator = _read_grams(source, region_name, opts)
+        mask = accumulator.mask
+        grams, count = [accumulator.matrices()], accumulator.num_samples
+        per_sample = []
+    else:
+        jacobians = resefa.load_jacobians(source)
+        region_name, mask = region_from_options(opts, jacobians.shape[2], default='eyes')
+        grams, count, per_sample = None, len(jacobians), range(len(jacobians)) if opts['per_sample'] else []
+    variant = '_full_rank' + (f'_tao_{opts["tao"]:g}' if opts['tao'] != resefa.DEFAULT_TAO else '') \
+        if opts['full_rank'] else ''
+    if meta.get('model') and meta.get('run'):  # <model>/<samples of the Jacobians' run>/<region>
+        samples = os.path.basename(os.path.dirname(source))
+        run = RunFolder(os.path.join(root, safe_part(meta['model'])), samples, region_name + variant)
+    else:  # Jacobians of the reference code: named by their content
+        run = RunFolder(root, file_label(source), region_name + variant)
 
-    jacobians = resefa.load_jacobians(jaco_path)
-    size = jacobians.shape[2]
-    mask, region_name = _mask(region, box, mask_path, labels, data_name, size)
-    save_dir = save_dir or os.path.join('work_dirs', job, data_name, region_name)
-    grams = []
-    for index in tqdm(range(len(jacobians)), desc='directions', unit='sample'):
-        gram_f, gram_b, _, _ = resefa.gram_matrices(np.asarray(jacobians[index]), mask)
-        grams.append((gram_f, gram_b))
-        if per_sample:
-            directions, _ = _solve(gram_f, gram_b, full_rank, tao)
-            stem = os.path.join(save_dir, f'image_{index:02d}_region_{region_name}_name_{name}')
-            save_npy(f'{stem}.npy', directions.astype(np.float32))
-            save_image(f'{stem}_mask.png', np.repeat(mask[:, :, None], 3, axis=2).astype(np.uint8) * 255)
-    directions, eigenvalues = _solve(*resefa.accumulate(grams), full_rank, tao)
-    _write_pooled(save_dir, name, directions, eigenvalues, jaco_path, region_name, data_name, full_rank, tao,
-                  len(jacobians), mask)
-
-
-def _solve(gram_f, gram_b, full_rank, tao):
-    try:
-        return resefa.solve_directions(gram_f, gram_b, full_rank=full_rank, tao=tao)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _mask(region, box, mask_path, labels, data_name, size):
-    if box:
-        parsed = regions.parse_box(box)
-        return regions.box_mask(regions.scale_box(parsed, size), size, what=f'--box {box}'), \
-            'box_' + '_'.join(str(v) for v in parsed)
-    if mask_path:
-        if not labels:
-            raise click.BadParameter('--mask needs --labels', param_hint='--labels')
-        mask = regions.mask_from_file(mask_path, regions.parse_labels(labels), size)
-        return mask, 'mask_' + os.path.splitext(os.path.basename(mask_path))[0]
-    region = region or 'eyes'
-    return regions.region_mask(data_name, region, size), region
-
-
-def _from_grams(path, save_dir, job, name, data_name, full_rank, tao, region):
-    accumulator = resefa.GramAccumulator.load(path)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    region_name = stem[len('grams_'):] if stem.startswith('grams_') else (region or stem)
-    save_dir = save_dir or os.path.join('work_dirs', job, data_name, region_name)
-    directions, eigenvalues = _solve(*accumulator.matrices(), full_rank, tao)
-    _write_pooled(save_dir, name, directions, eigenvalues, path, region_name, data_name, full_rank, tao,
-                  accumulator.num_samples, accumulator.mask)
-
-
-def _write_pooled(save_dir, name, directions, eigenvalues, source, region_name, data_name, full_rank, tao,
-                  num_samples, mask):
-    out = os.path.join(save_dir, f'pooled_{name}.npy')
+    note = run.start(opts)
+    if note:
+        click.echo(note)
+    if grams is None:
+        grams = []
+        for index in tqdm(range(count), desc='directions', unit='sample'):
+            gram_f, gram_b, _, _ = resefa.gram_matrices(np.asarray(jacobians[index]), mask)
+            grams.append((gram_f, gram_b))
+            if index in per_sample:
+                directions, _ = _solve(gram_f, gram_b, opts, f'sample {index} of {source}')
+                stem = run.file(f'image_{index:02d}_region_{region_name}_name_{opts["name"]}')
+                save_npy(f'{stem}.npy', directions.astype(np.float32))
+                save_image(f'{stem}_mask.png', np.repeat(mask[:, :, None], 3, axis=2).astype(np.uint8) * 255)
+    directions, eigenvalues = _solve(*resefa.accumulate(grams), opts, source)
+    out = run.file(f'pooled_{opts["name"]}.npy')
     save_npy(out, directions.astype(np.float32))
-    jacobian_meta = {}
-    meta_path = os.path.splitext(source)[0] + '.json'
-    if os.path.isfile(meta_path):
-        with open(meta_path, encoding='utf-8') as file:
-            jacobian_meta = json.load(file)
-    save_json(os.path.splitext(out)[0] + '.json', {
-        'method': 'resefa',
-        'eigenvalues': [float(v) for v in eigenvalues],
-        'layers': jacobian_meta.get('layers'),
-        'region': region_name,
-        'data_name': data_name,
-        'region_pixels': int(np.count_nonzero(mask)),
-        'full_rank': bool(full_rank),
-        'tao': float(tao),
-        'num_samples': int(num_samples),
-        'jacobians': os.path.abspath(source),
-        'jacobians_sha256': sha256_of(source),
-        'source_checkpoint': jacobian_meta.get('source'),
-        'source_sha256': jacobian_meta.get('checkpoint_sha256'),
-        'shape': list(directions.shape),
+    save_json(run.file(f'pooled_{opts["name"]}.json'), {
+        'method': 'resefa', 'eigenvalues': [float(v) for v in eigenvalues],
+        'layers': meta.get('layers'), 'recommended_layers': meta.get('layers'),
+        'region': region_name, 'data_name': opts['data_name'], 'region_pixels': int(np.count_nonzero(mask)),
+        'full_rank': bool(opts['full_rank']), 'tao': float(opts['tao']), 'num_samples': int(count),
+        'jacobians': os.path.abspath(source), 'jacobians_sha256': sha256_of(source),
+        'model': meta.get('model'), 'source_checkpoint': meta.get('source'),
+        'source_sha256': meta.get('checkpoint_sha256'), 'family': meta.get('family'),
+        'w_dim': int(directions.shape[1]), 'num_ws': meta.get('num_ws'), 'shape': list(directions.shape),
     })
-    click.echo(f'{num_samples} samples, region {region_name} ({int(np.count_nonzero(mask))} pixels); '
+    click.echo(f'{int(count)} samples, region {region_name} ({int(np.count_nonzero(mask))} pixels); '
                f'top eigenvalues: {", ".join(f"{v:.4g}" for v in eigenvalues[:5])}')
     click.echo(f'Pooled directions {list(directions.shape)}: {out}')
-    click.echo(f'Per-sample directions and masks: {save_dir}/')
+    if per_sample:
+        click.echo(f'Per-sample directions and masks: {run.path}/')
+    note = link_latest(os.path.join(root, safe_part(region_name)), run.path)
+    if note:
+        click.echo(note)
+    latest = os.path.join(root, safe_part(region_name), f'pooled_{opts["name"]}.npy')
+    click.echo(f'Next: python manipulate.py MODEL {latest}   (that path points at this run)')
+
+
+def _solve(gram_f, gram_b, opts, what):
+    try:
+        return resefa.solve_directions(gram_f, gram_b, full_rank=opts['full_rank'], tao=opts['tao'])
+    except ValueError as error:
+        raise click.ClickException(f'{what}: {error}') from None
+
+
+def _sidecar(path):
+    """The sidecar compute_jacobian.py writes next to its outputs ({} for the reference's files)."""
+    sidecar = os.path.splitext(path)[0] + '.json'
+    if not os.path.isfile(sidecar):
+        return {}
+    try:
+        with open(sidecar, encoding='utf-8') as file:
+            data = json.load(file)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f'{sidecar}: not a readable sidecar ({error})') from None
+    if not isinstance(data, dict):
+        raise click.ClickException(f'{sidecar}: not a readable sidecar (not a JSON object)')
+    return data
+
+
+def _read_grams(path, region, opts):
+    """The Gram accumulator of a `grams_<region>.npz`; the region was fixed when it was computed."""
+    given = [flag for flag, key in (('--region', 'region'), ('--box', 'box'), ('--mask', 'mask_path'))
+             if opts.get(key) and not (key == 'region' and opts[key] == region)]
+    if given:
+        raise click.BadParameter(f'{path} holds the Gram matrices of region {region}; compute the Jacobians '
+                                 f'again for another region', param_hint=given[0])
+    try:
+        return resefa.GramAccumulator.load(path)
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise click.ClickException(f'{path}: not a Gram-matrix file of compute_jacobian.py ({error})') from None
+
+
+def _grams_region(path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return stem[len('grams_'):] if stem.startswith('grams_') else stem
 
 
 if __name__ == '__main__':

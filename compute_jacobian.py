@@ -1,8 +1,8 @@
 """Jacobians of generated images with respect to the latent w (ReSeFa step 1).
 
-Forward-mode differentiation (`w_dim` Jacobian-vector products per sample,
-vmapped in chunks) instead of the reference's one backward pass per pixel:
-identical numbers, seconds instead of hours per sample on a GPU.
+Forward-mode differentiation (`w_dim` Jacobian-vector products per sample, in
+chunks) instead of the reference's one backward pass per pixel: identical
+numbers, seconds instead of hours per sample on a GPU.
 
 Examples:
 
@@ -10,36 +10,39 @@ Examples:
     python compute_jacobian.py stylegan2-ffhq-config-f-1024x1024.pth --stylegan2
     python compute_jacobian.py MODEL --nums 100 --region eyes      # only the eyes' Gram matrices
 
-Writes into `work_dirs/jacobians/<data_name>/`: `latent_codes.npy` (w, [N, w_dim]),
-`jacobians_w.npy` in the reference layout ([N, 256, 256, 1, w_dim] for images
-larger than 256, summed over colour; else [N, C, H, W, 1, w_dim]), a sidecar
-`jacobians_w.json`, and with --save_jpg the images in `images/`. With
---region/--box/--mask it accumulates only the region's Gram matrices into
-`grams_<region>.npz` (MBs instead of 128 MiB per sample). An interrupted run,
-started again with the same options, resumes after the last finished sample.
+Writes into `work_dirs/jacobians/<data_name>/<model>/seed_<seed>_num_<nums>/`
+(see --save_dir): `latent_codes.npy` (w, [N, w_dim]), `jacobians_w.npy` in the
+reference layout ([N, 256, 256, 1, w_dim] for images larger than 256, summed
+over colour; else [N, C, H, W, 1, w_dim]) with its sidecar `jacobians_w.json`,
+and the images in `images/` (--no_save_jpg: not). With --region/--box/--mask it
+accumulates only the region's Gram matrices into `grams_<region>.npz` (MBs
+instead of 128 MiB per sample). `work_dirs/jacobians/<data_name>/jacobians_w.npy`
+(and `latent_codes.npy`, `grams_<region>.npz`) then point at the latest run, so
+the original README's next command works as written. An interrupted run,
+started again with the same options, resumes after the samples it finished.
 """
-
-import hashlib
-import json
-import os
 
 import click
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from semantics import jacobian as jac
-from utils import latents
-from utils.fileio import atomic_path, save_json, save_npy, sha256_of
+from cli.codes import codes_from_options
+from cli.options import (FiniteFloat, IndexList, class_option, cli_errors, describe_weights, load_model,
+                         model_options, output_options, region_options, sampling_options)
+from cli.regions import region_from_options
+from cli.runs import RunFolder, link_latest, model_part, root_of
+from semantics import editing, jacobian, sampling
+from semantics.jobs import JacobianJob
+from utils.cpu import keep_freed_memory
+from utils.fileio import save_npy
 from utils.images import save_image, to_uint8
-from utils.options import (IntListType, cli_errors, describe_weights, load_model, model_options, output_options,
-                           sampling_options, save_dir_of)
+from utils.indices import format_indices
 
 
 @click.command(help=__doc__)
 @model_options
 @sampling_options(nums=5)
-@output_options(job='jacobians')
+@output_options(job='jacobians', save_jpg=True)
 @click.option('--chunk_size', type=click.IntRange(min=1), default=None,
               help='Basis vectors per batched Jacobian-vector product; sets the peak memory. '
                    '[default: fit 2 GiB on CPU, 40% of free memory on CUDA]')
@@ -47,166 +50,95 @@ from utils.options import (IntListType, cli_errors, describe_weights, load_model
               help='Resolution of the Jacobian. [default: 256 for larger images, else the image size]')
 @click.option('--sum_channels/--per_channel', default=None,
               help='Sum the Jacobian over colour channels. [default: when the image is larger than 256]')
-@click.option('--layers', type=IntListType(), default=None, metavar='LIST',
+@click.option('--layers', type=IndexList(allow_all=False), default=None, metavar='LIST',
               help='Differentiate w.r.t. w on these layers only (the layers you will edit). [default: all]')
-@click.option('--region', default=None, metavar='NAME', help='Accumulate Gram matrices of this named region.')
-@click.option('--box', default=None, metavar='CX,CY,H,W', help='Accumulate Gram matrices of this box (256 grid).')
-@click.option('--mask', 'mask_path', default=None, metavar='FILE', help='Segmentation mask (.png or .npy) for the region.')
-@click.option('--labels', default=None, metavar='LIST', help='Labels of --mask that form the region, e.g. 4,5.')
-@click.option('--class', 'class_spec', default=None, metavar='CLASS', help='Class for a conditional model.')
-@click.option('--trunc_psi', type=float, default=1.0, show_default=True,
-              help='Truncation of the sampled w (the reference uses none).')
-@click.option('--trunc_layers', type=click.IntRange(min=0), default=0, show_default=True, hidden=True)
+@region_options('whose Gram matrices to accumulate instead of the Jacobians')
+@class_option
+@click.option('--trunc_psi', type=FiniteFloat(), default=1.0, show_default=True,
+              help='Truncation of the sampled w (the reference uses none; BigGAN: its truncation).')
+@click.option('--b', 'unused_b', type=FiniteFloat(), default=None, metavar='FLOAT',
+              help='Accepted for compatibility with the original script, which does not use it either.')
 @cli_errors
 def main(**opts):
-    generator, job_disc = load_model(opts)
+    generator = load_model(opts)
     click.echo(describe_weights(generator))
-    device = next(generator.parameters()).device
-    save_dir = opts['save_dir'] or save_dir_of(opts)
-
-    space, codes, labels = latents.codes_from_options(generator, opts, device)
-    if space == 'wp':
+    codes = codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    if codes.space == 'wp':
         raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
                                  param_hint='--latent_path')
-    ws = latents.codes_to_ws(generator, codes, space, opts['trunc_psi'], None, labels)
+    size, sum_channels = jacobian.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
+    layers = editing.check_layers(opts['layers'], generator.num_ws, '--layers')
+    region = region_from_options(opts, size)
+    chunk_size = opts['chunk_size'] or jacobian.auto_chunk_size(generator)
+    root = root_of(opts)
+    parts = [codes.part, layers and f'layers_{format_indices(layers)}',
+             opts['jacobian_size'] and f'size_{size}',
+             opts['sum_channels'] is not None and ('summed' if sum_channels else 'per_channel')]
+    run = RunFolder(root, model_part(generator, opts), *parts)
+
+    ws = codes.ws(generator, opts['trunc_psi'], None, opts['batch_size'])
     w = ws[:, 0].cpu().numpy().astype(np.float32)  # [N, w_dim]
-    size, sum_channels = jac.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
-    layers = opts['layers']
-    if layers is not None:
-        from semantics.editing import check_layers
-        layers = check_layers(layers, generator.num_ws, '--layers')
-    syn_kwargs = latents.synthesis_kwargs(generator, 'const', opts['trunc_psi'])
-    mask, region_name = _region(opts, size)
-    if opts['chunk_size'] is None:
-        opts['chunk_size'] = jac.auto_chunk_size(generator, device)
-    click.echo(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
-               f'{generator.w_dim} JVPs per sample in chunks of {opts["chunk_size"]}')
-
-    settings = {
-        'source': generator.source, 'family': generator.family, 'seed': opts['seed'], 'nums': len(w),
-        'latents_sha256': hashlib.sha256(w.tobytes()).hexdigest(), 'jacobian_size': size,
-        'sum_channels': sum_channels, 'layers': layers, 'region': region_name,
-        'transform': [opts['tx'], opts['ty'], opts['rotate']], 'noise_mode': 'const',
-    }
-    os.makedirs(save_dir, exist_ok=True)
-    save_npy(os.path.join(save_dir, 'latent_codes.npy'), w)
+    synthesis_kwargs = generator.synthesis_kwargs('const', opts['trunc_psi'], for_tangents=True)
+    settings = {'model': generator.model_name, 'checkpoint_sha256': generator.checkpoint_sha256,
+                'codes': codes.part, 'transform': [opts['tx'], opts['ty'], opts['rotate']],
+                'synthesis': {k: v for k, v in synthesis_kwargs.items() if k != 'fused_modconv'}}
+    job = JacobianJob(generator, w, run.path, layers, size, sum_channels, region, chunk_size, synthesis_kwargs,
+                      settings)
+    note = run.start(opts)
+    if note:
+        click.echo(note)
+    save_npy(run.file('latent_codes.npy'), w)
     if opts['save_jpg']:
-        with torch.no_grad():
-            for idx in range(len(w)):
-                wp = torch.from_numpy(w[idx:idx + 1]).to(device).unsqueeze(1).repeat(1, generator.num_ws, 1)
-                image = to_uint8(generator.synthesis(wp, **syn_kwargs))[0]
-                save_image(os.path.join(save_dir, 'images', f'{idx:06d}.jpg'), image)
-
-    sidecar = {**settings, 'checkpoint_sha256': _checkpoint_sha(generator.source), 'model': job_disc,
-               'w_dim': generator.w_dim, 'method': 'forward-mode jvp (torch.func), reference semantics'}
-    if mask is None:
-        out = _dense(generator, w, layers, size, sum_channels, opts['chunk_size'], syn_kwargs, save_dir, settings)
-        sidecar['shape'] = list(out)
-        save_json(os.path.join(save_dir, 'jacobians_w.json'), sidecar)
-        click.echo(f'Jacobians {list(out)}: {os.path.join(save_dir, "jacobians_w.npy")}')
-    else:
-        path = _grams(generator, w, layers, size, sum_channels, opts['chunk_size'], syn_kwargs, save_dir,
-                      settings, mask, region_name)
-        sidecar['grams'] = os.path.basename(path)
-        save_json(os.path.join(save_dir, f'grams_{region_name}.json'), sidecar)
-        click.echo(f'Gram matrices of region {region_name}: {path}')
-    click.echo(f'Latent codes: {os.path.join(save_dir, "latent_codes.npy")}')
-
-
-def _region(opts, size):
-    given = [k for k in ('region', 'box', 'mask_path') if opts[k]]
-    if len(given) > 1:
-        raise click.BadParameter('give one of --region, --box, --mask', param_hint='--region/--box/--mask')
-    if not given:
-        if opts['labels']:
-            raise click.BadParameter('--labels goes with --mask', param_hint='--labels')
-        return None, None
-    from semantics import regions
-    if opts['region']:
-        return regions.region_mask(opts['data_name'], opts['region'], size), opts['region']
-    if opts['box']:
-        box = regions.scale_box(regions.parse_box(opts['box']), size)
-        return regions.box_mask(box, size, what=f'--box {opts["box"]}'), 'box_' + opts['box'].replace(',', '_')
-    if not opts['labels']:
-        raise click.BadParameter('--mask needs --labels (the label values that form the region)', param_hint='--labels')
-    labels = regions.parse_labels(opts['labels'])
-    mask = regions.mask_from_file(opts['mask_path'], labels, size)
-    return mask, 'mask_' + os.path.splitext(os.path.basename(opts['mask_path']))[0]
+        for start in range(0, len(ws), opts['batch_size']):
+            images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',
+                                              opts['trunc_psi']))
+            for index, image in enumerate(images, start=start):
+                save_image(run.file('images', f'{index:06d}.jpg'), image)
+    click.echo(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
+               f'{generator.w_dim} JVPs per sample in chunks of {chunk_size}'
+               + (f'; only the Gram matrices of region {region[0]}' if region else ''))
+    _run(job, generator.w_dim)
+    facts = {'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
+             'model': generator.model_name, 'family': generator.family, 'variant': generator.variant,
+             'w_dim': generator.w_dim, 'num_ws': generator.num_ws, 'run': run.path, 'codes': codes.part,
+             'layers': layers, 'data_name': opts['data_name'],
+             'method': f'forward mode ({job.method}), reference semantics'}
+    path = job.finish(**facts)
+    click.echo(f'{"Gram matrices of region " + region[0] if region else "Jacobians " + str(list(job.shape))}: {path}')
+    click.echo(f'Latent codes: {run.file("latent_codes.npy")}')
+    names = [job.name + ('.npz' if region else '.npy'), job.name + '.json', 'latent_codes.npy']
+    for name in names:
+        note = link_latest(f'{root}/{name}', run.file(name))
+        if note:
+            click.echo(note)
+    click.echo(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
 
 
-def _checkpoint_sha(source):
-    return sha256_of(source) if os.path.exists(str(source)) else None
+def _run(job, w_dim):
+    """Run every pending sample with progress bars; on Ctrl-C say what is kept."""
+    if job.complete:
+        click.echo(f'Already computed with the same settings: {job.path}')
+        return
+    if job.replaces:
+        click.echo(f'Note: {job.path} holds a result of other settings; it is replaced when this run finishes')
+    pending = job.pending()
+    if len(pending) < len(job.w):
+        click.echo(f'Resuming: {len(job.w) - len(pending)} of {len(job.w)} samples are already done')
+    keep_freed_memory()
+    with tqdm(total=len(pending), desc='samples', unit='sample') as samples, \
+            tqdm(total=w_dim, desc='  tangents', unit='col', leave=False) as inner:
+        def on_chunk(count):
+            inner.update(count)
 
+        def on_sample(_):
+            samples.update(1)
+            inner.reset()
 
-def _progress(save_dir, name):
-    return os.path.join(save_dir, f'.{name}.progress.json')
-
-
-def _resume_point(progress_path, settings, partial):
-    """Samples already finished by an interrupted run with the same settings."""
-    if not (os.path.isfile(progress_path) and os.path.isfile(partial)):
-        return 0
-    try:
-        with open(progress_path, encoding='utf-8') as file:
-            state = json.load(file)
-    except (OSError, ValueError):
-        return 0
-    return int(state.get('done', 0)) if state.get('settings') == settings else 0
-
-
-def _mark(progress_path, settings, done):
-    save_json(progress_path, {'settings': settings, 'done': done})
-
-
-def _dense(generator, w, layers, size, sum_channels, chunk_size, syn_kwargs, save_dir, settings):
-    """Stream every sample's Jacobian into `jacobians_w.npy` (a memory-mapped partial file)."""
-    channels = [] if sum_channels else [generator.img_channels]
-    shape = (len(w), *channels, size, size, 1, generator.w_dim)
-    final = os.path.join(save_dir, 'jacobians_w.npy')
-    partial = os.path.join(save_dir, '.jacobians_w.npy.partial')
-    progress = _progress(save_dir, 'jacobians_w')
-    done = _resume_point(progress, settings, partial)
-    if done:
-        out = np.lib.format.open_memmap(partial, mode='r+')
-        if out.shape != shape:
-            done = 0
-    if not done:
-        out = np.lib.format.open_memmap(partial, mode='w+', dtype=np.float32, shape=shape)
-    if done:
-        click.echo(f'Resuming after {done} finished samples')
-    samples = jac.iter_jacobians(generator, w[done:], layers, size, sum_channels, chunk_size,
-                                 synthesis_kwargs=syn_kwargs)
-    for idx, j in enumerate(tqdm(samples, total=len(w) - done, desc='jacobians', unit='sample'), start=done):
-        out[idx] = jac.to_reference_layout(j).cpu().numpy()
-        out.flush()
-        _mark(progress, settings, idx + 1)
-    del out
-    os.replace(partial, final)
-    os.remove(progress)
-    return shape
-
-
-def _grams(generator, w, layers, size, sum_channels, chunk_size, syn_kwargs, save_dir, settings, mask, region):
-    """Accumulate the region's Gram matrices sample by sample (resumable)."""
-    from semantics.resefa import GramAccumulator
-    final = os.path.join(save_dir, f'grams_{region}.npz')
-    partial = os.path.join(save_dir, f'.grams_{region}.partial.npz')
-    progress = _progress(save_dir, f'grams_{region}')
-    done = _resume_point(progress, settings, partial)
-    acc = GramAccumulator.load(partial) if done else GramAccumulator(mask, generator.w_dim)
-    if done:
-        click.echo(f'Resuming after {done} finished samples')
-    samples = jac.iter_jacobians(generator, w[done:], layers, size, sum_channels, chunk_size,
-                                 synthesis_kwargs=syn_kwargs)
-    for idx, j in enumerate(tqdm(samples, total=len(w) - done, desc='jacobians', unit='sample'), start=done):
-        acc.update(jac.to_reference_layout(j).cpu().numpy()[None])
-        acc.save(partial)
-        _mark(progress, settings, idx + 1)
-    with atomic_path(final) as tmp:
-        os.replace(partial, tmp) if os.path.exists(partial) else acc.save(tmp)
-    if os.path.exists(progress):
-        os.remove(progress)
-    return final
+        try:
+            job.run(on_sample=on_sample, on_chunk=on_chunk)
+        except KeyboardInterrupt:
+            raise click.ClickException(f'interrupted: {len(job.done)} of {len(job.w)} samples are saved in '
+                                       f'{job.folder}; run the same command again to resume') from None
 
 
 if __name__ == '__main__':

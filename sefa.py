@@ -3,117 +3,136 @@
 Examples:
 
 \b
-    # A model of genforce's SeFa zoo (checkpoints/<name>.pth, downloaded when missing)
+    # A model of genforce's SeFa zoo (downloaded into the user cache when missing)
     python sefa.py stylegan_animeface512 -L 0-1 -N 5 -K 5
 \b
     # Any checkpoint file; only factorise and save the directions
     python sefa.py stylegan2-ffhq-1024x1024.pkl -L 4-7 -K 10 -N 0
+\b
+    # Edit given codes (the prepared codes of the original editor, or synthesis.py's)
+    python sefa.py stylegan_cat256 --latent_path stylegan_cat256 -N 4
 
-MODEL_NAME is a zoo name or a checkpoint path. Writes, under --save_dir,
-`<prefix>_sample_first.html` (one block per semantic: its eigenvalue, then every
-sample edited along it), `<prefix>_semantic_first.html` (one block per sample),
-and `<prefix>_directions.npy` (float32 [K, w_dim], unit rows, most important
-first) with its sidecar `<prefix>_directions.json`, where the prefix is
-`<model>_N<N>_K<K>_L<layer_idx>_seed<seed>`.
+MODEL_NAME is a zoo name, a checkpoint path or `builtin:NAME`. Writes into
+`<save_dir>/<model>/layers_<L>_K_<K>_seed_<seed>_num_<N>/`: `sample_first.html`
+(one block per semantic: its eigenvalue, then every sample edited along it),
+`semantic_first.html` (one block per sample), and `directions.npy` (float32
+[K, w_dim], unit rows, most important first) with its sidecar `directions.json`.
+Samples are drawn with `np.random.RandomState(seed)`, as every script of the
+toolkit draws them (the original script used torch's generator; pass its codes
+with --latent_path to edit exactly those).
 """
-
-import os
 
 import click
 import torch
 from tqdm import tqdm
 
-import models
-from models import zoo
-from semantics import sefa
-from semantics.editing import distances as edit_distances
-from utils import latents
-from utils.fileio import save_json, save_npy, sha256_of
+from cli.codes import codes_from_options
+from cli.options import (FiniteFloat, class_option, cli_errors, describe_weights, load_model, parse_device,
+                         sefa_model_options)
+from cli.pages import layers_note, settings_notes
+from cli.runs import RunFolder, check_folder
+from semantics import editing, sefa
+from utils.fileio import save_json, save_npy
 from utils.html import HtmlPage
 from utils.images import to_uint8
-from utils.options import cli_errors
+from utils.indices import format_indices
 
 
 @click.command(help=__doc__)
-@click.argument('model_name', metavar='MODEL_NAME')
+@sefa_model_options
 @click.option('--save_dir', default='results', show_default=True, metavar='DIR',
-              help='Directory to save the visualization pages.')
+              help='Root folder of the results (a folder per model and settings below it).')
 @click.option('-L', '--layer_idx', default='all', show_default=True, metavar='LAYERS',
               help="Indices of layers to interpret: 'all', '0-1', '2-5,8'.")
 @click.option('-N', '--num_samples', type=click.IntRange(min=0), default=5, show_default=True,
               help='Number of samples used for visualization (0: only save the directions).')
 @click.option('-K', '--num_semantics', type=click.IntRange(min=1), default=5, show_default=True,
               help='Number of semantic boundaries corresponding to the top-k eigen values.')
-@click.option('--start_distance', type=float, default=-3.0, show_default=True,
+@click.option('--start_distance', type=FiniteFloat(), default=-3.0, show_default=True,
               help='Start point for manipulation on each semantic.')
-@click.option('--end_distance', type=float, default=3.0, show_default=True,
+@click.option('--end_distance', type=FiniteFloat(), default=3.0, show_default=True,
               help='Ending point for manipulation on each semantic.')
 @click.option('--step', type=click.IntRange(min=1), default=11, show_default=True,
               help='Manipulation step on each semantic.')
-@click.option('--viz_size', type=click.IntRange(min=1), default=256, show_default=True,
-              help='Size of images to visualize on the HTML page.')
-@click.option('--trunc_psi', type=float, default=0.7, show_default=True,
-              help='Psi factor used for truncation (StyleGAN families; BigGAN: its truncation).')
+@click.option('--viz_size', type=click.IntRange(min=0), default=256, show_default=True,
+              help='Size of images to visualize on the HTML page (0: full size).')
+@click.option('--trunc_psi', type=FiniteFloat(), default=0.7, show_default=True,
+              help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).')
 @click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
               help='Number of layers to perform truncation (StyleGAN families).')
-@click.option('--seed', type=int, default=0, show_default=True, help='Seed for sampling.')
-@click.option('--gpu_id', default='0', show_default=True,
-              help='GPU to use (the first of a list); the CPU when CUDA is unavailable.')
-@click.option('--class', 'class_spec', default=None, metavar='CLASS',
-              help='Class index (or name) for a conditional model (BigGAN, conditional StyleGAN2).')
+@click.option('--seed', type=click.IntRange(0, 2 ** 32 - 1), default=0, show_default=True,
+              help='Seed for sampling (np.random.RandomState).')
+@click.option('--latent_path', default='', metavar='PATH',
+              help='Codes to edit instead of random samples (.npy or a catalog name): z, w or w+; the first N.')
+@click.option('--latent_space', type=click.Choice(['auto', 'z', 'w', 'wp']), default='auto', show_default=True,
+              help='How to read --latent_path (auto: from its shape).')
+@class_option
 @cli_errors
-def main(model_name, save_dir, layer_idx, num_samples, num_semantics, start_distance, end_distance, step,
-         viz_size, trunc_psi, trunc_layers, seed, gpu_id, class_spec):
-    device = _device(gpu_id)
-    _check_model_name(model_name)
-    generator = models.load_generator(model_name, device=device)
-    click.echo(f'Loaded {generator.family} ({generator.checkpoint_format}) from {model_name} on {device}')
+def main(**opts):
+    device = opts['device'] or _device_of_gpu_id(opts['gpu_id'])
+    generator = load_model({'weight_path': opts['model_name'], 'device': device},
+                           device_option='--device' if opts['device'] else '--gpu_id')
+    click.echo(describe_weights(generator))
+    try:
+        layers, directions, eigenvalues = sefa.factorize(generator, opts['layer_idx'])
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint='-L/--layer_idx') from None
+    count = opts['num_semantics']
+    if count > len(eigenvalues):
+        raise click.BadParameter(f'{count} semantics asked, but this model has {len(eigenvalues)} directions',
+                                 param_hint='-K/--num_semantics')
+    directions, values = directions[:count], eigenvalues[:count]
+    codes = codes_from_options(generator, opts, 'num_samples', truncation_psi=opts['trunc_psi'])
+    steps = editing.distances(opts['start_distance'], opts['end_distance'], opts['step'])
+    check_folder(opts['save_dir'], '--save_dir')
+    run = RunFolder(opts['save_dir'], generator.model_name, f'layers_{format_indices(layers)}_K_{count}', codes.part)
 
-    layers, directions, eigenvalues = sefa.factorize(generator, layer_idx)
-    if num_semantics > len(eigenvalues):
-        raise click.BadParameter(f'{num_semantics} semantics asked, but this model has {len(eigenvalues)} '
-                                 f'directions', param_hint='-K/--num_semantics')
-    directions, values = directions[:num_semantics], eigenvalues[:num_semantics]
-    prefix = f'{_model_stem(model_name)}_N{num_samples}_K{num_semantics}_L{layer_idx}_seed{seed}'
-    directions_path = os.path.join(save_dir, f'{prefix}_directions.npy')
-    save_npy(directions_path, directions)
-    save_json(os.path.join(save_dir, f'{prefix}_directions.json'), {
-        'method': 'sefa', 'source': model_name, 'checkpoint_sha256': _checkpoint_sha(model_name),
-        'family': generator.family, 'w_dim': generator.w_dim, 'num_ws': generator.num_ws,
-        'layer_idx': layer_idx, 'layers': layers, 'recommended_layers': layers,
-        'weights': [name for name, _ in sefa.selected_weights(generator, layers)],
-        'eigenvalues': [float(v) for v in values], 'distance_range': [start_distance, end_distance],
-        'shape': list(directions.shape),
+    note = run.start(opts)
+    if note:
+        click.echo(note)
+    save_npy(run.file('directions.npy'), directions)
+    save_json(run.file('directions.json'), {
+        'method': 'sefa', 'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
+        'model': generator.model_name, 'family': generator.family, 'w_dim': generator.w_dim,
+        'num_ws': generator.num_ws, 'img_resolution': generator.img_resolution,
+        'layer_idx': opts['layer_idx'], 'layers': layers, 'recommended_layers': layers,
+        'weights': [name for name, _ in generator.sefa_weights(layers)],
+        'eigenvalues': [float(v) for v in values],
+        'distance_range': [opts['start_distance'], opts['end_distance']], 'shape': list(directions.shape),
     })
-    click.echo(f'Directions {list(directions.shape)} (layers {layers}): {directions_path}')
-    if num_samples == 0:
+    click.echo(f'Directions {list(directions.shape)} (layers {format_indices(layers)}): {run.file("directions.npy")}')
+    if len(codes) == 0:
         return
 
-    labels = latents.labels_for(generator, class_spec, num_samples, device)
-    codes = sefa.sample_codes(generator, num_samples, seed, trunc_psi, trunc_layers, labels)  # [N, num_ws, w_dim]
-    steps = edit_distances(start_distance, end_distance, step)
-    pages = _pages(num_samples, num_semantics, steps, values, viz_size)
-    batch_size = 1 if device == 'cpu' else 16  # large CPU batches spend their time allocating memory
-    with tqdm(total=num_samples * num_semantics * step, desc='editing', unit='image') as bar:
-        for sam_id in range(num_samples):
-            for sem_id in range(num_semantics):
-                images = sefa.render_edits(generator, codes[sam_id:sam_id + 1], directions[sem_id], layers, steps,
-                                           truncation_psi=trunc_psi, batch_size=batch_size)
-                for col_id, image in enumerate(to_uint8(images), start=1):
-                    pages[0].set_cell(sem_id * (num_samples + 1) + sam_id + 1, col_id, image=image)
-                    pages[1].set_cell(sam_id * (num_semantics + 1) + sem_id + 1, col_id, image=image)
-                bar.update(step)
+    ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'])  # [N, num_ws, w_dim]
+    pages = _pages(len(codes), count, steps, values, opts['viz_size'])
+    notes = settings_notes(generator, codes, opts) + [
+        layers_note(layers, 'factorised and edited'),
+        f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({run.file("directions.npy")})']
+    for page in pages:
+        for line in notes:
+            page.add_note(line)
+    batch_size = 1 if generator.device.type == 'cpu' else 16  # large CPU batches spend their time allocating
+    grid = editing.edit_grid(generator, ws, directions, layers, steps, truncation_psi=opts['trunc_psi'],
+                             batch_size=batch_size)
+    num = len(codes)
+    for edit in tqdm(grid, total=num * count, desc='editing', unit='row'):
+        for col_id, image in enumerate(to_uint8(edit.images), start=1):
+            pages[0].set_cell(edit.direction * (num + 1) + edit.sample + 1, col_id, image=image)
+            pages[1].set_cell(edit.sample * (count + 1) + edit.direction + 1, col_id, image=image)
     for page, name in zip(pages, ('sample_first', 'semantic_first')):
-        path = os.path.join(save_dir, f'{prefix}_{name}.html')
-        page.save(path)
-        click.echo(f'HTML page: {path}')
+        page.save(run.file(f'{name}.html'))
+        click.echo(f'HTML page: {run.file(name + ".html")}')
 
 
 def _pages(num_samples, num_semantics, steps, values, viz_size):
     """The two pages of the original script, headers and row labels set."""
     headers = [''] + [f'Distance {d:.2f}' for d in steps]
-    by_semantic = HtmlPage(num_rows=num_semantics * (num_samples + 1), num_cols=len(steps) + 1, image_size=viz_size)
-    by_sample = HtmlPage(num_rows=num_samples * (num_semantics + 1), num_cols=len(steps) + 1, image_size=viz_size)
+    size = viz_size or None
+    by_semantic = HtmlPage(num_rows=num_semantics * (num_samples + 1), num_cols=len(steps) + 1, image_size=size,
+                           title='SeFa: each semantic on every sample')
+    by_sample = HtmlPage(num_rows=num_samples * (num_semantics + 1), num_cols=len(steps) + 1, image_size=size,
+                         title='SeFa: each sample along every semantic')
     for page in (by_semantic, by_sample):
         page.set_headers(headers)
     for sem_id, value in enumerate(values):
@@ -129,40 +148,16 @@ def _pages(num_samples, num_semantics, steps, values, viz_size):
     return by_semantic, by_sample
 
 
-def _device(gpu_id):
-    """'cuda:<first id>' when CUDA is available, else 'cpu'."""
+def _device_of_gpu_id(gpu_id):
+    """The original's --gpu_id: the first id of a list, the CPU for -1/cpu or without CUDA."""
+    if gpu_id is None:
+        return None
     first = str(gpu_id).split(',')[0].strip()
     if not torch.cuda.is_available() or first in ('', '-1', 'cpu'):
         return 'cpu'
     if not first.isdigit():
         raise click.BadParameter(f'{gpu_id!r} is not a GPU index', param_hint='--gpu_id')
-    if int(first) >= torch.cuda.device_count():
-        raise click.BadParameter(f'GPU {first} does not exist ({torch.cuda.device_count()} visible)',
-                                 param_hint='--gpu_id')
-    return f'cuda:{first}'
-
-
-def _check_model_name(model_name):
-    """A zoo name, `builtin:NAME` or an existing path; else a one-line error with close zoo names."""
-    if model_name.startswith('builtin:') or os.path.exists(model_name) or model_name in zoo.ZOO:
-        return
-    if os.sep in model_name or os.path.splitext(model_name)[1]:
-        raise ValueError(f'{model_name}: no such file')
-    zoo.entry(model_name)  # raises: unknown name, with close matches
-
-
-def _model_stem(model_name):
-    """The model part of the output prefix: the zoo name, or the checkpoint file name without extension."""
-    if model_name in zoo.ZOO and not os.path.exists(model_name):
-        return model_name
-    if model_name.startswith('builtin:'):
-        return model_name.replace(':', '_')
-    return os.path.splitext(os.path.basename(os.path.normpath(model_name)))[0]
-
-
-def _checkpoint_sha(model_name):
-    path = zoo.local_path(model_name) if zoo.is_zoo_name(model_name) else model_name
-    return sha256_of(path) if os.path.exists(path) else None
+    return parse_device(f'cuda:{first}', '--gpu_id')
 
 
 if __name__ == '__main__':

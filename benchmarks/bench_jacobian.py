@@ -90,12 +90,13 @@ def warm_up(G, w, chunk_size):
               help='Time the reference on this many random output values only and extrapolate to all '
                    '(each is one backward pass, as autograd.functional.jacobian runs them). [default: all]')
 @click.option('--threads', type=int, default=None, help='torch threads (default: torch decides).')
+@click.option('--device', default=None, help="'cpu' or 'cuda'. [default: cuda when available]")
 @click.option('--json_out', default=None, help='Also write the results as JSON here.')
-def main(res, w_dim, channel_max, samples, chunk_size, reference, reference_rows, threads, json_out):
+def main(res, w_dim, channel_max, samples, chunk_size, reference, reference_rows, threads, device, json_out):
     if threads:
         torch.set_num_threads(threads)
     keep_freed_memory()  # the setting compute_jacobian.py runs under; both methods share it
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     G = make_generator(res, w_dim, channel_max).to(device)
     z = torch.from_numpy(np.random.RandomState(4).randn(samples, w_dim).astype(np.float32)).to(device)
     with torch.no_grad():

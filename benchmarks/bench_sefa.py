@@ -12,6 +12,8 @@ On a StyleGAN2 at 1024x1024 (default channels, random weights):
 Usage: python benchmarks/bench_sefa.py [--repeats 5] [--resolution 1024]
 """
 
+import glob
+import json
 import os
 import statistics
 import subprocess
@@ -34,7 +36,7 @@ from semantics import sefa  # noqa: E402
 def reference_factorize(generator):
     """genforce's `factorize_weight` arithmetic for all layers: float32 A A^T, `np.linalg.eig`."""
     layers = sefa.parse_layers('all', generator)
-    weights = [w.cpu().numpy() for _, w in sefa.selected_weights(generator, layers)]
+    weights = [w.cpu().numpy() for _, w in generator.sefa_weights(layers)]
     weight = np.concatenate(weights, axis=1).astype(np.float32)
     weight = weight / np.linalg.norm(weight, axis=0, keepdims=True)
     eigenvalues, eigenvectors = np.linalg.eig(weight.dot(weight.T))
@@ -55,9 +57,12 @@ def median_time(func, repeats):
 @click.option('--resolution', type=int, default=1024, show_default=True, help='StyleGAN2 output resolution.')
 @click.option('--script_repeats', type=click.IntRange(min=0), default=2, show_default=True,
               help='Runs of `sefa.py -N 0` (0: skip).')
-def main(repeats, resolution, script_repeats):
+@click.option('--device', default='cpu', show_default=True, help="Where the model lives ('cpu' or 'cuda').")
+@click.option('--json_out', default=None, metavar='FILE', help='Also write the results as JSON here.')
+def main(repeats, resolution, script_repeats, device, json_out):
     torch.manual_seed(0)
     generator = models.build_generator('stylegan2', dict(img_resolution=resolution)).eval().requires_grad_(False)
+    generator = generator.to(device)
     print(f'StyleGAN2 {resolution}x{resolution}: w_dim={generator.w_dim}, num_ws={generator.num_ws}, '
           f'torch threads={torch.get_num_threads()}')
 
@@ -82,14 +87,14 @@ def main(repeats, resolution, script_repeats):
             path = os.path.join(tmp, 'stylegan2-random.pt')
             torch.save(generator.state_dict(), path)  # an NVlabs-named state dict
             command = [sys.executable, os.path.join(ROOT, 'sefa.py'), path, '-N', '0', '-K', '5',
-                       '--save_dir', os.path.join(tmp, 'out')]
+                       '--save_dir', os.path.join(tmp, 'out'), '--device', device]
             env = dict(os.environ, GANSEMANTICS_OFFLINE='1')
             times = []
             for _ in range(script_repeats):
                 start = time.perf_counter()
                 subprocess.run(command, check=True, env=env, capture_output=True)
                 times.append(time.perf_counter() - start)
-                if not os.path.isfile(os.path.join(tmp, 'out', 'stylegan2-random_N0_K5_Lall_seed0_directions.npy')):
+                if not glob.glob(os.path.join(tmp, 'out', 'stylegan2-random-*', '*', 'directions.npy')):
                     raise RuntimeError('sefa.py did not save the directions')
             rows.append(('sefa.py -N 0 (start to directions saved)', statistics.median(times), None))
 
@@ -100,6 +105,11 @@ def main(repeats, resolution, script_repeats):
         ref = f'{ref_s:13.4f}' if ref_s is not None else f'{"-":>13}'
         ratio = f'{ref_s / ours_s:7.1f}x' if ref_s is not None else f'{"-":>8}'
         print(f'| {what:<42} | {ours_s:9.4f} | {ref} | {ratio} |')
+    if json_out:
+        record = {'device': device, 'resolution': resolution, 'torch': torch.__version__,
+                  'rows': [{'what': w, 'ours_s': o, 'reference_s': r} for w, o, r in rows]}
+        with open(json_out, 'w', encoding='utf-8') as file:
+            json.dump(record, file, indent=2)
     print(f'\nmedian of {repeats} repeats ({script_repeats} for the script); reference = genforce factorize_weight '
           'method (np.linalg.eig)')
 

@@ -1,26 +1,35 @@
-"""Moving latent codes along directions on chosen layers."""
+"""Moving latent codes along directions on chosen layers, and the grid of edits the pages show."""
+
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
+
+from . import sampling
+
+__all__ = ['distances', 'check_layers', 'edit_codes', 'render_edits', 'region_change_share', 'Edit', 'edit_grid']
 
 
 def distances(start, end, steps):
     """`steps` evenly spaced distances from `start` to `end` (float32), as the original scripts."""
     if steps < 1:
         raise ValueError(f'step must be at least 1, got {steps}')
+    if not (np.isfinite(start) and np.isfinite(end)):
+        raise ValueError(f'distances must be finite numbers, got {start} to {end}')
     return np.linspace(start, end, steps).astype(np.float32)
 
 
-def check_layers(layers, num_ws, option='--mani_layers'):
+def check_layers(layers, num_ws, what='layers'):
     """Validate ws indices against the model; None stays None (all layers)."""
     if layers is None:
         return None
     bad = [i for i in layers if not 0 <= i < num_ws]
     if bad:
-        raise ValueError(f'{option}: layer {bad[0]} is out of range; this model has layers 0-{num_ws - 1}')
+        raise ValueError(f'{what}: layer {bad[0]} is out of range; this model has layers 0-{num_ws - 1}')
     if not layers:
-        raise ValueError(f'{option}: no layers selected')
-    return list(layers)
+        raise ValueError(f'{what}: no layers selected')
+    return sorted(set(int(i) for i in layers))
 
 
 def edit_codes(ws, direction, layers=None, distances=(0.0,)):
@@ -47,6 +56,26 @@ def edit_codes(ws, direction, layers=None, distances=(0.0,)):
     return torch.where(mask, edited, ws.unsqueeze(1).expand_as(edited))
 
 
+@torch.no_grad()
+def render_edits(generator, ws, direction, layers, distances, noise_mode='const', truncation_psi=1, batch_size=8):
+    """Images of one code moved along `direction` on `layers` by each distance.
+
+    Args:
+        ws: One code `[1, num_ws, w_dim]` (or `[num_ws, w_dim]`).
+        direction: `[w_dim]`.
+        layers: ws indices to move (None = all).
+        distances: `[S]`.
+        truncation_psi: The truncation the code was drawn with (see `sampling.render`).
+        batch_size: Images rendered at once.
+
+    Returns:
+        float32 images `[S, C, H, W]` on the model's device.
+    """
+    ws = torch.as_tensor(ws).reshape(1, generator.num_ws, generator.w_dim)
+    edited = edit_codes(ws, direction, layers, distances)[0]  # [S, num_ws, w_dim]
+    return sampling.render(generator, edited, noise_mode, truncation_psi, batch_size).float()
+
+
 def region_change_share(original, edited, mask):
     """Share of the absolute pixel change that falls inside `mask`.
 
@@ -59,9 +88,50 @@ def region_change_share(original, edited, mask):
         `[S]` numbers in [0, 1] (NaN where nothing changed).
     """
     change = (torch.as_tensor(edited) - torch.as_tensor(original).unsqueeze(0)).abs().sum(dim=1)  # [S, H, W]
-    mask = torch.as_tensor(np.asarray(mask), dtype=torch.float32)
+    mask = torch.as_tensor(np.asarray(mask), dtype=torch.float32, device=change.device)
     if mask.shape != change.shape[1:]:
         mask = torch.nn.functional.interpolate(mask[None, None], size=change.shape[1:], mode='nearest')[0, 0]
     inside = (change * mask).flatten(1).sum(1)
     total = change.flatten(1).sum(1)
-    return torch.where(total > 0, inside / total.clamp_min(1e-30), torch.full_like(total, float('nan'))).numpy()
+    share = torch.where(total > 0, inside / total.clamp_min(1e-30), torch.full_like(total, float('nan')))
+    return share.cpu().numpy()
+
+
+@dataclass
+class Edit:
+    """One cell row of an edit grid: a sample moved along one direction."""
+
+    sample: int                   # Index of the sample (row of ws).
+    direction: int                # Index of the direction (row of the directions array).
+    original: torch.Tensor        # [C, H, W] image of the unedited sample (CPU, float32).
+    images: torch.Tensor          # [S, C, H, W] images at each distance (CPU, float32).
+    share: Optional[float]        # Mean share of the pixel change inside the region (None without one).
+
+
+def edit_grid(generator, ws, directions, layers, distances, indices=None, noise_mode='const', truncation_psi=1,
+              region_mask=None, batch_size=8):
+    """Every sample moved along every direction: yields one `Edit` per (sample, direction), sample-major.
+
+    Args:
+        ws: `[N, num_ws, w_dim]` codes.
+        directions: `[K, w_dim]`.
+        layers: ws indices to move (None = all).
+        distances: `[S]`.
+        indices: Which direction rows to use (default: all), in order.
+        noise_mode, truncation_psi: Rendering settings (see `sampling.render`).
+        region_mask: bool `[h, w]`; each edit then reports the share of its change inside it.
+        batch_size: Images rendered at once.
+    """
+    directions = np.asarray(directions, dtype=np.float32)
+    indices = range(len(directions)) if indices is None else list(indices)
+    for sample in range(len(ws)):
+        code = torch.as_tensor(ws[sample:sample + 1])
+        original = sampling.render(generator, code, noise_mode, truncation_psi)[0].float().cpu()
+        for index in indices:
+            images = render_edits(generator, code, directions[index], layers, distances, noise_mode,
+                                  truncation_psi, batch_size).cpu()
+            share = None
+            if region_mask is not None:
+                shares = region_change_share(original, images, region_mask)
+                share = float(np.nanmean(shares)) if np.isfinite(shares).any() else float('nan')
+            yield Edit(sample, index, original, images, share)

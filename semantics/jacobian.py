@@ -28,8 +28,6 @@ import torch.nn.functional as F
 from torch.func import jvp, vmap
 from tqdm import tqdm
 
-from utils.cpu import keep_freed_memory
-
 CPU_CHUNK_BYTES = 16 * 2 ** 20  # largest feature map of a chunk of tangents on CPU: measured fastest
 
 
@@ -44,7 +42,7 @@ def reference_output_shape(generator, size=None, sum_channels=None):
 
 
 def make_image_function(generator, w_base=None, layers=None, size=None, sum_channels=None,
-                        noise_mode='const', synthesis_kwargs=None):
+                        synthesis_kwargs=None):
     """`f(w) -> image` with the reference wrapper's semantics, for one latent `w` `[w_dim]`.
 
     Args:
@@ -54,16 +52,13 @@ def make_image_function(generator, w_base=None, layers=None, size=None, sum_chan
         layers: ws indices that receive `w` (default: all).
         size: Output resolution of the Jacobian (default: the reference rule).
         sum_channels: Sum colour channels (default: the reference rule).
-        noise_mode: Noise of the synthesis network.
-        synthesis_kwargs: Extra keyword arguments for `generator.synthesis`.
+        synthesis_kwargs: Keyword arguments of `generator.synthesis` (default:
+            `generator.synthesis_kwargs(for_tangents=True)`, constant noise).
     """
     size, sum_channels = reference_output_shape(generator, size, sum_channels)
     res = generator.img_resolution
     num_ws = generator.num_ws
-    kwargs = dict(noise_mode=noise_mode)
-    if generator.family in ('stylegan2', 'stylegan3'):
-        kwargs['fused_modconv'] = False  # scale activations, shared conv: cheaper tangents
-    kwargs.update(synthesis_kwargs or {})
+    kwargs = generator.synthesis_kwargs(for_tangents=True) if synthesis_kwargs is None else dict(synthesis_kwargs)
     mask = None
     if layers is not None:
         mask = torch.zeros([num_ws, 1], dtype=torch.bool)
@@ -86,29 +81,13 @@ def make_image_function(generator, w_base=None, layers=None, size=None, sum_chan
 def auto_chunk_size(generator, device=None, budget_bytes=None):
     """Tangents per chunk (basis vectors pushed through together) within a memory budget.
 
-    A tangent costs about a dozen copies of the largest feature map (primal and
-    tangent of each intermediate of a layer); StyleGAN3's forward-mode pass,
-    whose largest maps are the upsampled ones inside its filtered leaky ReLUs,
-    measured about three. The budget is 2 GiB on CPU and 40%
-    of the free memory on CUDA, unless given. On CPU the chunk also keeps the
-    largest feature map of a chunk near 16 MiB (8 to 32 tangents): larger
-    batches fall out of the caches and run slower per tangent.
+    A tangent costs `generator.tangent_bytes()`: a few copies of the largest
+    feature map (primal and tangent of each intermediate of a layer). The budget
+    is 2 GiB on CPU and 40% of the free memory on CUDA, unless given. On CPU the
+    chunk also keeps the largest feature map of a chunk near 16 MiB (8 to 32
+    tangents): larger batches fall out of the caches and run slower per tangent.
     """
-    device = torch.device(device or next(generator.parameters()).device)
-    config = getattr(generator, 'config', None)
-    res = generator.img_resolution
-    copies = 12
-    specs = getattr(generator.synthesis, 'layer_specs', None)
-    if specs:  # StyleGAN3: channels x the upsampled size inside each layer
-        largest = max(spec.out_channels * (spec.in_size * spec.up_factor + sum(spec.padding[:2])) ** 2
-                      for spec in specs)
-        copies = 3
-    elif hasattr(config, 'channels'):
-        resolutions = [2 ** i for i in range(2, res.bit_length())]
-        largest = max(config.channels(r) * r * r for r in resolutions)
-    else:
-        largest = 128 * res * res
-    per_tangent = 4 * copies * largest
+    device = torch.device(device or generator.device)
     if budget_bytes is None:
         if device.type == 'cuda':
             free, _ = torch.cuda.mem_get_info(device)
@@ -117,8 +96,8 @@ def auto_chunk_size(generator, device=None, budget_bytes=None):
             budget_bytes = 2 * 2 ** 30
     cap = 128
     if device.type != 'cuda':
-        cap = int(min(max(CPU_CHUNK_BYTES // (4 * largest), 8), 32))
-    return int(max(1, min(cap, budget_bytes // per_tangent)))
+        cap = int(min(max(CPU_CHUNK_BYTES // (4 * generator.largest_feature_map()), 8), 32))
+    return int(max(1, min(cap, budget_bytes // generator.tangent_bytes())))
 
 
 METHODS = ('auto', 'tangent', 'jvp')
@@ -129,29 +108,29 @@ def pick_method(generator, synthesis_kwargs=None, method='auto'):
     if method not in METHODS:
         raise ValueError(f'method must be one of {METHODS}, got {method!r}')
     extra = set(synthesis_kwargs or {}) - {'fused_modconv', 'noise_mode'}
-    native = hasattr(generator.synthesis, 'linearize') and not extra
+    native = generator.has_forward_mode and not extra
     if method == 'tangent' and not native:
-        raise ValueError(f'{type(generator).__name__} has no forward-mode pass for these settings; use method="jvp"')
+        raise ValueError(f'{generator.variant} has no forward-mode pass for these settings; use method="jvp"')
     if method == 'auto':
         return 'tangent' if native else 'jvp'
     return method
 
 
 def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum_channels=None,
-                          noise_mode='const', synthesis_kwargs=None, method='auto'):
+                          synthesis_kwargs=None, method='auto'):
     """`push(tangents [K, w_dim]) -> [K, *out_shape]`: derivatives of the reference image at `w` `[w_dim]`.
 
     `method='tangent'` runs the generator's hand-written forward-mode pass
-    (`synthesis.linearize` once, then `synthesis.push` per call; StyleGAN2 and
-    StyleGAN3); 'jvp' runs `torch.func.jvp` of `make_image_function` under
-    `vmap`, which works for every generator. Both give the same numbers; 'auto'
-    picks the first where it exists.
+    (`generator.forward_mode_pass`; StyleGAN2 and StyleGAN3); 'jvp' runs
+    `torch.func.jvp` of `make_image_function` under `vmap`, which works for every
+    generator. Both give the same numbers; 'auto' picks the first where it exists.
     """
+    if synthesis_kwargs is None:
+        synthesis_kwargs = generator.synthesis_kwargs(for_tangents=True)
     method = pick_method(generator, synthesis_kwargs, method)
     if method == 'jvp':
-        image_of = make_image_function(generator, w_base, layers, size, sum_channels, noise_mode, synthesis_kwargs)
+        image_of = make_image_function(generator, w_base, layers, size, sum_channels, synthesis_kwargs)
         return vmap(lambda tangent: jvp(image_of, (w,), (tangent,))[1])
-    noise_mode = (synthesis_kwargs or {}).get('noise_mode', noise_mode)
     size, sum_channels = reference_output_shape(generator, size, sum_channels)
     res = generator.img_resolution
     num_ws = generator.num_ws
@@ -162,13 +141,10 @@ def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum
         wp = torch.where(mask, wp, w_base)
     else:
         moving = set(range(num_ws))
-    wp = wp.unsqueeze(0)
-    factors = []  # the primal pass, run on the first call only
+    pass_ = generator.forward_mode_pass(wp.unsqueeze(0), synthesis_kwargs.get('noise_mode', 'const'))
 
     def push(tangents):
-        if not factors:
-            factors.append(generator.synthesis.linearize(wp, noise_mode=noise_mode)[1])
-        image_t = generator.synthesis.push([tangents if i in moving else None for i in range(num_ws)], factors[0])
+        image_t = pass_([tangents if i in moving else None for i in range(num_ws)])
         if size != res:
             image_t = F.interpolate(image_t, scale_factor=size / res)
         if sum_channels:
@@ -178,26 +154,31 @@ def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum
     return push
 
 
-def jacobian_of_sample(push, w_dim, chunk_size=64, device=None):
+def jacobian_of_sample(push, w_dim, chunk_size=64, device=None, on_chunk=None):
     """Jacobian `[*out_shape, w_dim]` from `push` (see `make_tangent_function`), by chunks of basis vectors."""
     eye = torch.eye(w_dim, device=device)
     columns = []
     for start in range(0, w_dim, chunk_size):
         columns.append(push(eye[start:start + chunk_size]))  # [chunk, *out_shape]
+        if on_chunk is not None:
+            on_chunk(columns[-1].shape[0])
     jac = torch.cat(columns)  # [w_dim, *out_shape]
     return jac.movedim(0, -1)
 
 
-def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=None, noise_mode='const',
-                   w_base=None, progress=False, synthesis_kwargs=None, method='auto'):
+def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=None, w_base=None,
+                   progress=False, synthesis_kwargs=None, method='auto', on_chunk=None):
     """Yield each sample's Jacobian `[*out_shape, w_dim]` (a torch tensor on the model's device).
 
     Args:
         w: `[N, w_dim]` latents (or `[N, num_ws, w_dim]` when `layers` is a subset:
             the other layers keep their own codes).
+        synthesis_kwargs: Keyword arguments of `generator.synthesis` (default:
+            `generator.synthesis_kwargs(for_tangents=True)`, constant noise).
         method: 'auto', 'tangent' or 'jvp' (see `make_tangent_function`).
+        on_chunk: Called with the number of tangents after each chunk (progress inside a sample).
     """
-    device = next(generator.parameters()).device
+    device = generator.device
     w = torch.as_tensor(w, dtype=torch.float32, device=device)
     bases = None
     if w.ndim == 3:
@@ -207,18 +188,17 @@ def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chun
         w = w[:, list(layers)[0]]
     if w.ndim != 2 or w.shape[1] != generator.w_dim:
         raise ValueError(f'w must have shape [N, {generator.w_dim}], got {list(w.shape)}')
+    if synthesis_kwargs is None:
+        synthesis_kwargs = generator.synthesis_kwargs(for_tangents=True)
     pick_method(generator, synthesis_kwargs, method)  # fail before the first sample
-    if device.type == 'cpu':
-        keep_freed_memory()
     chunk_size = chunk_size or auto_chunk_size(generator, device)
     for idx in tqdm(range(len(w)), desc='jacobians', unit='sample', disable=not progress):
-        base = bases[idx] if bases is not None else (w_base if w_base is not None else None)
+        base = bases[idx] if bases is not None else w_base
         if layers is not None and base is None:
             base = w[idx].unsqueeze(0).expand(generator.num_ws, -1)
-        push = make_tangent_function(generator, w[idx], base, layers, size, sum_channels, noise_mode,
-                                     synthesis_kwargs, method)
+        push = make_tangent_function(generator, w[idx], base, layers, size, sum_channels, synthesis_kwargs, method)
         with torch.no_grad():
-            yield jacobian_of_sample(push, generator.w_dim, chunk_size, device)
+            yield jacobian_of_sample(push, generator.w_dim, chunk_size, device, on_chunk)
 
 
 def to_reference_layout(jac):
@@ -226,9 +206,19 @@ def to_reference_layout(jac):
     return jac.unsqueeze(-2)
 
 
-def compute_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=None,
-                      noise_mode='const', progress=False, synthesis_kwargs=None, method='auto'):
+def jacobian_shape(generator, num, size=None, sum_channels=None):
+    """Shape of `num` samples' Jacobians in the reference layout."""
+    size, sum_channels = reference_output_shape(generator, size, sum_channels)
+    channels = () if sum_channels else (generator.img_channels,)
+    return (num, *channels, size, size, 1, generator.w_dim)
+
+
+def compute_jacobians(generator, w, layers=None, size=None, sum_channels=None, chunk_size=None, progress=False,
+                      synthesis_kwargs=None, method='auto', out=None):
     """Jacobians of images w.r.t. `w` for `N` latents, in the reference layout.
+
+    Memory stays bounded by one sample's chunk of tangents: each sample is written
+    into `out` as soon as it is done.
 
     Args:
         generator: Generator following the toolkit's contract.
@@ -236,19 +226,26 @@ def compute_jacobians(generator, w, layers=None, size=None, sum_channels=None, c
         layers: ws indices to differentiate (default: all, like the reference).
         size: Jacobian resolution (default: 256 for larger images, else the image size).
         sum_channels: Sum over colour channels (default: when the image was reduced).
-        chunk_size: Basis vectors per vmapped JVP batch; sets the peak memory
+        chunk_size: Basis vectors per batched pass; sets the peak memory
             (default: `auto_chunk_size`).
-        noise_mode: Synthesis noise.
+        synthesis_kwargs: Keyword arguments of `generator.synthesis` (default: constant noise).
         method: 'auto', 'tangent' or 'jvp' (see `make_tangent_function`).
+        out: Array of `jacobian_shape(generator, N, size, sum_channels)` to fill
+            (e.g. a memory-mapped file); default: a new float32 array.
 
     Returns:
-        float32 array `[N, size, size, 1, w_dim]` (channel-summed) or
-        `[N, C, size, size, 1, w_dim]`.
+        `out`: float32 `[N, size, size, 1, w_dim]` (channel-summed) or `[N, C, size, size, 1, w_dim]`.
     """
-    out = [to_reference_layout(j).cpu().numpy() for j in iter_jacobians(
-        generator, w, layers, size, sum_channels, chunk_size, noise_mode, progress=progress,
-        synthesis_kwargs=synthesis_kwargs, method=method)]
-    return np.stack(out).astype(np.float32)
+    shape = jacobian_shape(generator, len(w), size, sum_channels)
+    if out is None:
+        out = np.empty(shape, dtype=np.float32)
+    elif tuple(out.shape) != shape:
+        raise ValueError(f'out has shape {list(out.shape)}, expected {list(shape)}')
+    samples = iter_jacobians(generator, w, layers, size, sum_channels, chunk_size, progress=progress,
+                             synthesis_kwargs=synthesis_kwargs, method=method)
+    for idx, jac in enumerate(samples):
+        out[idx] = to_reference_layout(jac).cpu().numpy()
+    return out
 
 
 def reverse_mode_jacobian(generator, w, noise_mode='const'):
@@ -258,10 +255,11 @@ def reverse_mode_jacobian(generator, w, noise_mode='const'):
     design (one backward pass per output value): used for checks and benchmarks.
     """
     num_ws = generator.num_ws
+    kwargs = generator.synthesis_kwargs(noise_mode)
 
     def syn2jaco(w):
         wp = w.unsqueeze(1).repeat((1, num_ws, 1))
-        image = generator.synthesis(wp, noise_mode=noise_mode)
+        image = generator.synthesis(wp, **kwargs)
         if image.shape[-1] > 256:
             image = F.interpolate(image, scale_factor=256 / image.shape[-1])
             image = torch.sum(image, dim=1)

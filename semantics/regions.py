@@ -23,6 +23,8 @@ import os
 
 import numpy as np
 
+from utils.indices import parse_indices
+
 # Resolution of the grid on which the named boxes are defined.
 BOX_RESOLUTION = 256
 
@@ -153,23 +155,11 @@ def region_mask(data_name, region_name, size):
 
 
 def parse_labels(text):
-    """Parse segmentation labels: `'1,3,5'`, a range `'3-10'`, or a mix (`'1,4-6'`)."""
-    if isinstance(text, (list, tuple, np.ndarray)):
-        parts = [str(v) for v in text]
-    else:
-        parts = [p for p in str(text).replace(' ', '').split(',') if p]
-    labels = []
-    for part in parts:
-        bounds = part.split('-')
-        if not all(b.isdigit() for b in bounds) or len(bounds) > 2:
-            raise ValueError(f'labels {text!r}: {part!r} is neither a non-negative integer nor a range a-b')
-        lo, hi = int(bounds[0]), int(bounds[-1])
-        if hi < lo:
-            raise ValueError(f'labels {text!r}: range {part!r} is decreasing')
-        labels.extend(range(lo, hi + 1))
-    if not labels:
-        raise ValueError(f'labels {text!r}: no label given')
-    return labels
+    """Parse segmentation labels: `'1,3,5'`, a range `'3-10'`, a mix (`'1,4-6'`), or a list of ints."""
+    try:
+        return parse_indices(text, allow_all=False)
+    except ValueError as error:
+        raise ValueError(f'labels: {error}') from None
 
 
 def _read_segmentation(path):

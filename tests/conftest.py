@@ -12,6 +12,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SHARED = Path(os.environ.get('GANSEMANTICS_SHARED', ROOT.parent / 'shared'))
+# Where the tests that take a device put their models: GANSEMANTICS_TEST_DEVICE=cuda runs them on the GPU.
+DEVICE = os.environ.get('GANSEMANTICS_TEST_DEVICE', 'cpu')
+if DEVICE != 'cpu' and not (DEVICE.startswith('cuda') and torch.cuda.is_available()):
+    raise RuntimeError(f'GANSEMANTICS_TEST_DEVICE={DEVICE}: no such device here')
 GOLDEN = SHARED / 'golden'
 PUBLISHED = SHARED / 'published'
 

@@ -6,7 +6,7 @@ manipulation, SeFa), and tiny random checkpoints written as NVlabs pickles for
 the Jacobian chain (the golden models take tens of seconds per Jacobian on a CPU).
 BigGAN: the golden HuggingFace folder. Every script runs in-process through
 click's test runner; images are compared as the generator's float output
-(recorded around `utils.latents.synthesize`), never as JPEG bytes.
+(recorded around `semantics.sampling.render`), never as JPEG bytes.
 """
 
 import json
@@ -14,18 +14,19 @@ import json
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 import compute_directions
 import compute_jacobian
 import manipulate
+import sefa
 import synthesis
 from models import build_generator, load_generator
 from models.biggan import truncated_noise
 from models.checkpoints import stylegan3_names
 from tests.conftest import PUBLISHED, golden_case, load_pt, max_abs_diff
 from tests.pickles import write_nvlabs_pickle
-from utils import latents
+from semantics import sampling
+from tests.clitools import assert_one_line_error, invoke, invoke_ok, printed
 
 TOL = 1e-4
 SG3_BUFFERS = ('w_avg', 'transform', 'freqs', 'phases', 'magnitude_ema', 'up_filter', 'down_filter')
@@ -42,40 +43,18 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def invoke(command, args):
-    return CliRunner().invoke(command.main, [str(a) for a in args], catch_exceptions=False)
-
-
-def invoke_ok(command, args):
-    result = invoke(command, args)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def assert_one_line_error(result, *fragments):
-    """A failed run whose error is one `Error:` line (only click's 'Try ... --help' may follow) holding `fragments`."""
-    assert result.exit_code != 0
-    assert 'Traceback' not in result.output
-    lines = [line for line in result.output.strip().splitlines() if line.strip()]
-    starts = [i for i, line in enumerate(lines) if line.startswith('Error:')]
-    assert len(starts) == 1, result.output
-    assert all(line.startswith('Try ') for line in lines[starts[0] + 1:]), result.output
-    for fragment in fragments:
-        assert fragment in lines[starts[0]], result.output
-
-
 @pytest.fixture
 def renders(monkeypatch):
-    """`[(ws, image)]` of every `latents.synthesize` call a script makes."""
+    """`[(ws, image)]` of every `sampling.render` call a script makes."""
     calls = []
-    real = latents.synthesize
+    real = sampling.render
 
     def record(generator, ws, *args, **kwargs):
         image = real(generator, ws, *args, **kwargs)
-        calls.append((ws.detach().cpu().clone(), image.detach().cpu().clone()))
+        calls.append((torch.as_tensor(ws).detach().cpu().clone(), image.detach().cpu().clone()))
         return image
 
-    monkeypatch.setattr(latents, 'synthesize', record)
+    monkeypatch.setattr(sampling, 'render', record)
     return calls
 
 
@@ -201,9 +180,10 @@ def biggan():
 def test_sg3_synthesis_transform_equals_golden(case, sg3_golden, renders, tmp_path):
     """--tx/--ty/--rotate with the golden's values give the official `img_transform`."""
     g = sg3_golden(case)
-    invoke_ok(synthesis, [g.path, '--stylegan3', '--cfg', g.cfg, '--seed', g.seed, '--nums', 2, '--trunc_psi', 1,
-                          *g.transform_args, '--save_dir', tmp_path, '--vis_size', 16])
-    job = tmp_path / f'seed_{g.seed}_num_2_stylegan3{g.cfg.lower()}'
+    result = invoke_ok(synthesis, [g.path, '--stylegan3', '--cfg', g.cfg, '--seed', g.seed, '--nums', 2,
+                                   '--trunc_psi', 1, *g.transform_args, '--save_dir', tmp_path, '--vis_size', 16])
+    job = printed(result, 'HTML page').parent
+    assert job.name == f'seed_{g.seed}_num_2' and '_tx_' in job.parent.name
     codes = np.load(job / 'latent_codes.npy')
     assert max_abs_diff(codes, g.ws) <= TOL
     assert len(renders) == 1 and max_abs_diff(renders[0][1], g.img_transform) <= TOL
@@ -211,16 +191,16 @@ def test_sg3_synthesis_transform_equals_golden(case, sg3_golden, renders, tmp_pa
     G.set_transform(g.tx, g.ty, g.rotate)
     with torch.no_grad():
         assert max_abs_diff(G.synthesis(torch.from_numpy(codes)), g.img_transform) <= TOL
-    assert (tmp_path / f'seed_{g.seed}_num_2_stylegan3{g.cfg.lower()}.html').is_file()
+    assert 'Transform: translate' in (job / 'synthesis.html').read_text()
 
 
 @pytest.mark.parametrize('case', ['hammer_sg3t_r32', 'nvlabs_sg3t_r32'])
 def test_sg3_synthesis_truncation_equals_golden(case, sg3_golden, renders, tmp_path):
     """The default --trunc_psi 0.7 (cutoff 8 for Hammer's golden, all layers for NVlabs')."""
     g = sg3_golden(case)
-    invoke_ok(synthesis, [g.path, '--seed', g.seed, '--nums', 2, '--trunc_layers', g.trunc_layers,
-                          '--save_dir', tmp_path, '--vis_size', 16])
-    codes = np.load(tmp_path / f'seed_{g.seed}_num_2_stylegan3{g.cfg.lower()}' / 'latent_codes.npy')
+    result = invoke_ok(synthesis, [g.path, '--seed', g.seed, '--nums', 2, '--trunc_layers', g.trunc_layers,
+                                   '--save_dir', tmp_path, '--vis_size', 16])
+    codes = np.load(printed(result, 'Latent codes').parent / 'latent_codes.npy')
     assert max_abs_diff(codes, g.ws_psi07) <= TOL
     assert max_abs_diff(renders[0][1], g.img_psi07) <= TOL
 
@@ -235,12 +215,14 @@ def test_sg3_manipulate_golden(case, sg3_golden, renders, tmp_path):
     directions = np.random.RandomState(1).randn(2, g.w_dim).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     np.save(tmp_path / 'dirs.npy', directions)
-    invoke_ok(manipulate, [g.path, tmp_path / 'dirs.npy', '--stylegan3', '--nums', 1, '--step', 2, '--start', 1,
-                           '--end', 2, *g.transform_args, '--save_dir', tmp_path / 'out', '--vis_size', 16])
-    job = tmp_path / 'out' / f'seed_4_num_1_stylegan3{g.cfg.lower()}_dirs'
+    result = invoke_ok(manipulate, [g.path, tmp_path / 'dirs.npy', '--stylegan3', '--nums', 1, '--step', 2,
+                                    '--start', 1, '--end', 2, *g.transform_args, '--save_dir', tmp_path / 'out',
+                                    '--vis_size', 16])
+    job = printed(result, 'HTML page').parent
+    assert job.name.startswith('seed_4_num_1_dirs-') and '_1-1_layers_4-7' in job.name
     assert (job / '000000_ind_000001.gif').is_file()
-    html = (tmp_path / 'out' / f'seed_4_num_1_stylegan3{g.cfg.lower()}_dirs_resefa.html').read_text()
-    assert 'Layers: 4,5,6,7 (default)' in html and html.count('data:image/jpeg') == 1 + 2
+    html = (job / 'resefa.html').read_text()
+    assert 'Layers: 4-7 (the default)' in html and html.count('data:image/jpeg') == 1 + 2
     G = load_generator(g.path)
     with torch.no_grad():
         wp = G.mapping(torch.from_numpy(np.random.RandomState(4).randn(1, g.z_dim).astype(np.float32)),
@@ -259,14 +241,13 @@ def test_sg3_sefa_golden(case, sg3_golden, tmp_path):
 
     One case also renders its pages (-N 1); the others only factorise (-N 0).
     """
-    sefa = pytest.importorskip('sefa', reason='sefa.py is not in the project yet')
     g = sg3_golden(case)
     num_samples = 1 if case == 'hammer_sg3t_r32' else 0
-    invoke_ok(sefa, [g.path, '-L', 'all', '-N', num_samples, '-K', 3, '--step', 2, '--viz_size', 16,
-                     '--save_dir', tmp_path])
-    stem = f'{g.path.stem}_N{num_samples}_K3_Lall_seed0'
-    directions = np.load(tmp_path / f'{stem}_directions.npy')
-    meta = json.loads((tmp_path / f'{stem}_directions.json').read_text())
+    result = invoke_ok(sefa, [g.path, '-L', 'all', '-N', num_samples, '-K', 3, '--step', 2, '--viz_size', 16,
+                              '--save_dir', tmp_path])
+    folder = printed(result, 'Directions').parent
+    directions = np.load(folder / 'directions.npy')
+    meta = json.loads((folder / 'directions.json').read_text())
     assert directions.shape == (3, g.w_dim) and directions.dtype == np.float32
     assert meta['layers'] == list(range(1, 16))
     G = load_generator(g.path)
@@ -278,7 +259,7 @@ def test_sg3_sefa_golden(case, sg3_golden, tmp_path):
     values, vectors = np.linalg.eigh(a @ a.T)
     assert sign_aligned_error(directions.astype(np.float64), vectors[:, ::-1][:, :3].T) <= TOL
     assert np.allclose(meta['eigenvalues'], values[::-1][:3], rtol=1e-4)
-    pages = sorted(tmp_path.glob('*.html'))
+    pages = sorted(folder.glob('*.html'))
     assert len(pages) == 2 * num_samples
     for page in pages:
         assert page.read_text().count('data:image/jpeg') == 3 * 2
@@ -298,7 +279,7 @@ def test_sg3_jacobian_chain(cfg, tiny_sg3, renders, tmp_path):
     w = np.load(tmp_path / 'jac' / 'latent_codes.npy')
     sidecar = json.loads((tmp_path / 'jac' / 'jacobians_w.json').read_text())
     assert jacobians.shape == (2, 3, 16, 16, 1, 8) and w.shape == (2, 8)
-    assert sidecar['transform'] == list(transform) and sidecar['model'] == f'stylegan3{cfg.lower()}'
+    assert sidecar['settings']['transform'] == list(transform) and sidecar['variant'] == f'stylegan3{cfg.lower()}'
     G = load_generator(path)
     with torch.no_grad():
         expected_w = G.mapping(torch.from_numpy(np.random.RandomState(4).randn(2, 8).astype(np.float32)))[:, 0]
@@ -309,14 +290,15 @@ def test_sg3_jacobian_chain(cfg, tiny_sg3, renders, tmp_path):
 
     invoke_ok(compute_directions, [tmp_path / 'jac' / 'jacobians_w.npy', '--region', 'eyes', '--full_rank',
                                    '--save_dir', tmp_path / 'dirs'])
-    pooled = np.load(tmp_path / 'dirs' / 'pooled_resefa.npy')
+    pooled = np.load(tmp_path / 'dirs' / 'eyes' / 'pooled_resefa.npy')
     assert pooled.shape == (8, 8) and np.allclose(np.linalg.norm(pooled, axis=1), 1, atol=1e-5)
-    assert np.load(tmp_path / 'dirs' / 'image_01_region_eyes_name_resefa.npy').shape == (8, 8)
+    assert np.load(tmp_path / 'dirs' / 'eyes' / 'image_01_region_eyes_name_resefa.npy').shape == (8, 8)
 
     renders.clear()
-    result = invoke_ok(manipulate, [path, tmp_path / 'dirs' / 'pooled_resefa.npy', '--nums', 1, '--step', 3,
-                                    '--region', 'eyes', '--save_dir', tmp_path / 'edit', '--vis_size', 16])
-    assert 'Share of pixel change inside the region' in result.output
+    result = invoke_ok(manipulate, [path, tmp_path / 'dirs' / 'eyes' / 'pooled_resefa.npy', '--nums', 1,
+                                    '--step', 3, '--region', 'eyes', '--save_dir', tmp_path / 'edit',
+                                    '--vis_size', 16])
+    assert 'Share of pixel change inside region eyes' in result.output
     (wp, original), (_, edits) = renders
     plain = load_generator(path)
     assert max_abs_diff(edits, edited_images(plain, wp, pooled[0], [4, 5, 6, 7], [-10, 0, 10])) <= TOL
@@ -331,12 +313,14 @@ def test_published_eyes_r_direction_applies(data_name, tmp_path, monkeypatch, re
         pytest.skip(f'{direction_path} not found (../shared/published is absent)')
     model = write_tiny_sg3(tmp_path / 'sg3r-w512.pkl', 'R', w_dim=512, seed=5)
     monkeypatch.chdir(tmp_path)
-    invoke_ok(manipulate, [model, direction_path, '--stylegan3', '--cfg', 'R', '--data_name', data_name,
-                           '--nums', 2, '--step', 3, '--vis_size', 16])
-    page = tmp_path / 'work_dirs' / 'manipulations' / data_name / 'seed_4_num_2_stylegan3r_eyes-r_resefa.html'
+    result = invoke_ok(manipulate, [model, direction_path, '--stylegan3', '--cfg', 'R', '--data_name', data_name,
+                                    '--nums', 2, '--step', 3, '--vis_size', 16])
+    page = printed(result, 'HTML page')
+    assert page.parts[:3] == ('work_dirs', 'manipulations', data_name)
+    assert page.parent.name == f'seed_4_num_2_{data_name}_stylegan3_eyes-r_layers_4-7'
     html = page.read_text()
     assert html.count('data:image/jpeg') == 2 * (1 + 3)
-    assert 'Layers: 4,5,6,7' in html
+    assert 'Layers: 4-7' in html
     direction = np.load(direction_path)
     assert direction.shape == (1, 512)
     G = load_generator(model)
@@ -392,9 +376,11 @@ def test_biggan_synthesis_class_index_equals_golden(truncation, biggan, renders,
     hf, inputs, outputs = biggan
     assert inputs['class_vector'][0].argmax().item() == 3 and inputs['class_vector'][0].max().item() == 1
     tag = f't{truncation:g}'
-    invoke_ok(synthesis, [hf, '--class', 3, '--seed', 412, '--nums', 2, '--trunc_psi', truncation,
-                          '--save_dir', tmp_path, '--vis_size', 16])
-    codes = np.load(tmp_path / 'seed_412_num_2_biggan' / 'latent_codes.npy')
+    result = invoke_ok(synthesis, [hf, '--class', 3, '--seed', 412, '--nums', 2, '--trunc_psi', truncation,
+                                   '--save_dir', tmp_path, '--vis_size', 16])
+    folder = printed(result, 'HTML page').parent
+    assert folder.name == 'seed_412_num_2_class_3'
+    codes = np.load(folder / 'latent_codes.npy')
     assert codes.shape == (2, 7, 64)
     assert max_abs_diff(codes[0], outputs[f'cond_vector_{tag}'][0].expand(7, -1)) <= TOL
     assert max_abs_diff(renders[0][1][0], outputs[f'img_{tag}'][0]) <= TOL
@@ -442,16 +428,19 @@ def test_biggan_jacobian_directions_manipulate(biggan, renders, tmp_path):
 
     invoke_ok(compute_directions, [tmp_path / 'jac' / 'jacobians_w.npy', '--data_name', 'biggan', '--region',
                                    'center0', '--full_rank', '--save_dir', tmp_path / 'dirs'])
-    pooled = np.load(tmp_path / 'dirs' / 'pooled_resefa.npy')
-    meta = json.loads((tmp_path / 'dirs' / 'pooled_resefa.json').read_text())
+    pooled = np.load(tmp_path / 'dirs' / 'center0' / 'pooled_resefa.npy')
+    meta = json.loads((tmp_path / 'dirs' / 'center0' / 'pooled_resefa.json').read_text())
     assert pooled.shape == (64, 64) and np.allclose(np.linalg.norm(pooled, axis=1), 1, atol=1e-5)
     assert meta['region'] == 'center0' and meta['region_pixels'] == 10 * 10  # (120, 120, 80, 80) at 32 px
 
     renders.clear()
-    result = invoke_ok(manipulate, [hf, tmp_path / 'dirs' / 'pooled_resefa.npy', '--class', 3, '--nums', 1, '--step', 2, '--data_name', 'biggan',
-                                    '--region', 'center0', '--save_dir', tmp_path / 'edit', '--vis_size', 16])
-    assert 'Layers: all (default)' in next((tmp_path / 'edit').glob('*.html')).read_text()
-    assert 'Share of pixel change inside the region' in result.output
+    result = invoke_ok(manipulate, [hf, tmp_path / 'dirs' / 'center0' / 'pooled_resefa.npy', '--class', 3,
+                                    '--nums', 1, '--step', 2, '--data_name', 'biggan', '--region', 'center0',
+                                    '--save_dir', tmp_path / 'edit', '--vis_size', 16])
+    html = printed(result, 'HTML page').read_text()
+    assert 'Layers: 0-6 (all: the default 4-7 does not fit 7 ws)' in html
+    assert 'Noise' not in html and 'Truncation: 0.7' in html and 'class 3' in html
+    assert 'Share of pixel change inside region center0' in result.output
     (wp, original), (_, edits) = renders
     with torch.no_grad():
         expected_wp = G.mapping(truncated_noise(1, G.z_dim, 0.7, 4), one_hot[:1])
@@ -463,11 +452,10 @@ def test_biggan_jacobian_directions_manipulate(biggan, renders, tmp_path):
 
 def test_biggan_sefa(biggan, tmp_path):
     """sefa.py on BigGAN: directions live on the z half of w (the class embedding half is zero)."""
-    sefa = pytest.importorskip('sefa', reason='sefa.py is not in the project yet')
     hf, _, _ = biggan
-    invoke_ok(sefa, [hf, '--class', 3, '-L', 'all', '-N', 1, '-K', 2, '--step', 2, '--viz_size', 16,
-                     '--save_dir', tmp_path])
-    directions = np.load(next(tmp_path.glob('*_directions.npy')))
+    result = invoke_ok(sefa, [hf, '--class', 3, '-L', 'all', '-N', 1, '-K', 2, '--step', 2, '--viz_size', 16,
+                              '--save_dir', tmp_path])
+    directions = np.load(printed(result, 'Directions'))
     assert directions.shape == (2, 64)
     assert np.abs(directions[:, 32:]).max() == 0
     assert np.allclose(np.linalg.norm(directions, axis=1), 1, atol=1e-5)

@@ -1,72 +1,83 @@
-"""manipulate.py with catalog names: published directions and prepared latent codes."""
+"""manipulate.py with the shipped published directions and prepared latent codes, offline."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 import manipulate
 from models import build_generator
-from tests.conftest import PUBLISHED
+from tests.clitools import assert_one_line_error, invoke, invoke_ok, printed
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
-def mirror(monkeypatch, tmp_path):
-    if not PUBLISHED.is_dir():
-        pytest.skip(f'published files not found under {PUBLISHED} (../shared is absent)')
-    monkeypatch.setenv('GANSEMANTICS_DIRECTIONS_URL', str(PUBLISHED))
-    monkeypatch.setenv('GANSEMANTICS_DIRECTIONS_DIR', str(tmp_path / 'cache'))
+def offline(monkeypatch, tmp_path):
+    """No download is possible, and the cache is empty: only the shipped files can serve."""
+    monkeypatch.setenv('GANSEMANTICS_OFFLINE', '1')
+    monkeypatch.setenv('GANSEMANTICS_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv('GANSEMANTICS_DIRECTIONS_DIR', raising=False)
+    monkeypatch.delenv('GANSEMANTICS_DIRECTIONS_URL', raising=False)
     return tmp_path
 
 
-def save_model(path, family, **config):
+def save_model(path, **config):
     torch.manual_seed(0)
-    G = build_generator(family, config)
-    if family == 'stylegan2':
-        torch.save(G.state_dict(), path)
-    else:
-        raise ValueError(family)
+    torch.save(build_generator('stylegan2', config).state_dict(), path)
     return path
 
 
-def run(args):
-    return CliRunner().invoke(manipulate.main, [str(a) for a in args], catch_exceptions=False)
-
-
-def test_catalog_name_sets_layers_and_distances(mirror):
-    model = save_model(mirror / 'g.pt', 'stylegan2', z_dim=512, w_dim=512, img_resolution=128, channel_base=256,
+def test_catalog_name_sets_layers_and_distances(offline):
+    model = save_model(offline / 'g.pt', z_dim=512, w_dim=512, img_resolution=128, channel_base=256,
                        channel_max=8, mapping_layers=2)
-    result = run([model, 'eyesize', '--nums', 2, '--step', 3, '--save_dir', mirror / 'out', '--no-gif'])
-    assert result.exit_code == 0, result.output
-    assert 'on layers 4,5,6,7 (recommended by the catalog), distances -10..10' in result.output
-    html = (mirror / 'out' / 'seed_4_num_2_stylegan2_eyesize_resefa.html').read_text()
-    assert 'Layers: 4,5,6,7 (recommended by the catalog); distances: -10, 0, 10' in html
-    assert 'catalog entry ffhq/stylegan2/eyesize' in html
-    result = run([model, 'lipstick', '--nums', 1, '--step', 2, '--save_dir', mirror / 'out2', '--no-gif'])
-    assert result.exit_code == 0, result.output
-    assert 'on layers 8,9,10,11 (recommended by the catalog)' in result.output
-    result = run([model, 'directions/ffhq/stylegan2/mouth.npy', '--nums', 1, '--step', 2, '--mani_layers', '2,3',
-                  '--start_distance', -2, '--save_dir', mirror / 'out3', '--no-gif'])
-    assert result.exit_code == 0, result.output
-    assert 'on layers 2,3 (given with --mani_layers), distances -2..10' in result.output
+    result = invoke_ok(manipulate, [model, 'eyesize', '--nums', 2, '--step', 3, '--save_dir', offline / 'out',
+                                    '--no-gif'])
+    assert ('on layers 4-7 (recommended by catalog entry ffhq/stylegan2/eyesize), distances -10..10'
+            in result.output)
+    page = printed(result, 'HTML page')
+    assert page.parent.name == 'seed_4_num_2_eyesize_layers_4-7'
+    html = page.read_text()
+    assert 'Layers: 4-7 (recommended by catalog entry ffhq/stylegan2/eyesize)' in html
+    assert 'Distances: -10, 0, 10' in html and 'catalog entry ffhq/stylegan2/eyesize' in html
+    result = invoke_ok(manipulate, [model, 'lipstick', '--nums', 1, '--step', 2, '--save_dir', offline / 'out2',
+                                    '--no-gif'])
+    assert 'on layers 8-11 (recommended by catalog entry ffhq/stylegan2/lipstick)' in result.output
+    result = invoke_ok(manipulate, [model, 'directions/ffhq/stylegan2/mouth.npy', '--nums', 1, '--step', 2,
+                                    '--mani_layers', '2,3', '--start_distance', -2, '--save_dir', offline / 'out3',
+                                    '--no-gif'])
+    assert 'on layers 2-3 (given with --mani_layers), distances -2..10' in result.output
+    assert not (offline / 'cache').exists() or not any((offline / 'cache').rglob('*.npy'))
 
 
-def test_published_direction_needs_matching_w_dim(mirror):
-    model = save_model(mirror / 'g.pt', 'stylegan2', z_dim=64, w_dim=64, img_resolution=16, channel_base=64,
+def test_readme_command_with_the_shipped_file_runs_as_written(offline, monkeypatch):
+    """`manipulate.py MODEL directions/ffhq/stylegan2/eyesize.npy --stylegan2` from the repository, offline."""
+    model = save_model(offline / 'g.pt', z_dim=512, w_dim=512, img_resolution=64, channel_base=128,
                        channel_max=4, mapping_layers=1)
-    result = run([model, 'eyesize', '--nums', 1, '--save_dir', mirror / 'out'])
-    assert result.exit_code != 0
-    assert 'directions have 512 values each, but the model has w_dim=64' in result.output
+    monkeypatch.chdir(ROOT)
+    result = invoke_ok(manipulate, [model, 'directions/ffhq/stylegan2/eyesize.npy', '--stylegan2', '--nums', 1,
+                                    '--step', 2, '--save_dir', offline / 'out', '--no-gif'])
+    assert 'recommended by catalog entry ffhq/stylegan2/eyesize' in result.output
 
 
-def test_prepared_wplus_codes_drive_manipulate(mirror):
-    model = save_model(mirror / 'g.pt', 'stylegan2', z_dim=512, w_dim=512, img_resolution=256, channel_base=256,
+def test_published_direction_needs_matching_w_dim(offline):
+    model = save_model(offline / 'g.pt', z_dim=64, w_dim=64, img_resolution=16, channel_base=64, channel_max=4,
+                       mapping_layers=1)
+    result = invoke(manipulate, [model, 'eyesize', '--nums', 1, '--save_dir', offline / 'out'])
+    assert_one_line_error(result, 'directions have 512 values each, but the model has w_dim=64')
+    assert not (offline / 'out').exists()
+
+
+def test_prepared_wplus_codes_drive_manipulate(offline):
+    model = save_model(offline / 'g.pt', z_dim=512, w_dim=512, img_resolution=256, channel_base=256,
                        channel_max=2, mapping_layers=1)
-    np.save(mirror / 'd.npy', np.eye(1, 512, dtype=np.float32))
-    result = run([model, mirror / 'd.npy', '--latent_path', 'stylegan_cat256', '--nums', 2, '--step', 2,
-                  '--save_dir', mirror / 'out', '--no-gif', '--vis_size', 32])
-    assert result.exit_code == 0, result.output
-    saved = np.load(next((mirror / 'out').rglob('latent_codes.npy')))
-    published = np.load(PUBLISHED / 'sefa-latent-codes' / 'stylegan_cat256_latents.npy')
+    np.save(offline / 'd.npy', np.eye(1, 512, dtype=np.float32))
+    result = invoke_ok(manipulate, [model, offline / 'd.npy', '--latent_path', 'stylegan_cat256', '--nums', 2,
+                                    '--step', 2, '--save_dir', offline / 'out', '--no-gif', '--vis_size', 32])
+    folder = printed(result, 'HTML page').parent
+    assert folder.name.startswith('latents_stylegan_cat256_latents-') and '_num_2_d-' in folder.name
+    saved = np.load(folder / 'latent_codes.npy')
+    published = np.load(ROOT / 'directions' / 'latent_codes' / 'stylegan_cat256_latents.npy')
     assert saved.shape == (2, 14, 512)
     assert np.array_equal(saved, published[:2].astype(np.float32))

@@ -13,6 +13,7 @@ import compute_jacobian
 import manipulate
 from models import build_generator, load_generator
 from semantics import editing, jacobian, regions
+from tests.clitools import assert_one_line_error, printed
 from tests.conftest import golden_case
 
 
@@ -141,11 +142,12 @@ def test_compute_directions_matches_reference_script(tmp_path):
     case = golden_case('resefa_sg2_r32')
     for region in ('eyes', 'mouth'):
         for full_rank in (False, True):
-            out = tmp_path / f'{region}_{int(full_rank)}'
-            args = [case / 'jacobians_w.npy', '--region', region, '--save_dir', out, '--name', f'resefa_fr{int(full_rank)}',
-                    '--tao', 0.001] + (['--full_rank'] if full_rank else [])
+            args = [case / 'jacobians_w.npy', '--region', region, '--save_dir', tmp_path, '--name',
+                    f'resefa_fr{int(full_rank)}', '--tao', 0.001] + (['--full_rank'] if full_rank else [])
             result = invoke(compute_directions, args)
             assert result.exit_code == 0, result.output
+            out = printed(result, 'Pooled directions').parent
+            assert out.name == region + ('_full_rank' if full_rank else '')
             for index in range(2):
                 name = f'image_{index:02d}_region_{region}_name_resefa_fr{int(full_rank)}.npy'
                 ours = np.load(out / name)
@@ -179,13 +181,14 @@ def test_readme_steps_as_written(hammer_model, tmp_path, monkeypatch):
     assert np.load(direction).shape == (32, 32)
     result = invoke(manipulate, [hammer_model, direction, '--stylegan2', '--nums', 2, '--step', 3])
     assert result.exit_code == 0, result.output
-    page = tmp_path / 'work_dirs/manipulations/ffhq/seed_4_num_2_stylegan2_image_00_region_eyes_name_resefa_resefa.html'
+    page = printed(result, 'HTML page')
+    assert page.parts[:3] == ('work_dirs', 'manipulations', 'ffhq') and page.name == 'resefa.html'
+    assert page.parent.name.startswith('seed_4_num_2_image_00_region_eyes_name_resefa-')
     html = page.read_text()
     assert html.count('<tr>') == 1 + 2  # header + one row per sample (one direction)
     assert html.count('data:image/jpeg') == 2 * (1 + 3)
-    assert 'Layers: 4,5,6,7 (default)' in html
-    job = tmp_path / 'work_dirs/manipulations/ffhq/seed_4_num_2_stylegan2_image_00_region_eyes_name_resefa'
-    assert (job / '000000_ind_000000.gif').is_file() and (job / 'latent_codes.npy').is_file()
+    assert 'Layers: 4-7 (the default)' in html
+    assert (page.parent / '000000_ind_000000.gif').is_file() and (page.parent / 'latent_codes.npy').is_file()
 
 
 def test_region_direction_is_local(hammer_model, tmp_path):
@@ -201,7 +204,7 @@ def test_region_direction_is_local(hammer_model, tmp_path):
     np.save(path, jacobian.compute_jacobians(G, w.numpy(), chunk_size=32))
     result = invoke(compute_directions, [path, '--region', 'eyes', '--save_dir', tmp_path / 'd', '--full_rank'])
     assert result.exit_code == 0, result.output
-    direction = np.load(tmp_path / 'd' / 'pooled_resefa.npy')[0]
+    direction = np.load(tmp_path / 'd' / 'eyes' / 'pooled_resefa.npy')[0]
     random = np.random.RandomState(1).randn(G.w_dim).astype(np.float32)
     random /= np.linalg.norm(random)
     mask = regions.region_mask('ffhq', 'eyes', 32)
@@ -229,7 +232,7 @@ def test_manipulate_reports_region_share(hammer_model, tmp_path):
     result = invoke(manipulate, [hammer_model, tmp_path / 'dirs.npy', '--nums', 1, '--step', 2, '--end', 2,
                                  '--region', 'mouth', '--save_dir', tmp_path / 'out', '--no-gif', '--save_jpg'])
     assert result.exit_code == 0, result.output
-    assert 'Share of pixel change inside the region' in result.output
+    assert 'Share of pixel change inside region mouth' in result.output
     assert len(list((tmp_path / 'out').rglob('*_mani_*.jpg'))) == 4
 
 
@@ -247,19 +250,19 @@ def test_compute_jacobian_resumes(hammer_model, tmp_path, monkeypatch):
     monkeypatch.setattr(jacobian, 'jacobian_of_sample', counting)
     args = [hammer_model, '--nums', 3, '--save_dir', tmp_path, '--chunk_size', 16]
     interrupted = CliRunner().invoke(compute_jacobian.main, [str(a) for a in args])
-    assert interrupted.exit_code != 0 and 'Aborted' in interrupted.output
+    assert_one_line_error(interrupted, 'interrupted: 1 of 3 samples are saved', 'run the same command again')
     assert not (tmp_path / 'jacobians_w.npy').exists()
     counting.resumed = True
     calls.clear()
     result = invoke(compute_jacobian, args)
     assert result.exit_code == 0, result.output
-    assert 'Resuming after 1 finished samples' in result.output
+    assert 'Resuming: 1 of 3 samples are already done' in result.output
     assert len(calls) == 2
     monkeypatch.setattr(jacobian, 'jacobian_of_sample', real)
     full = invoke(compute_jacobian, [hammer_model, '--nums', 3, '--save_dir', tmp_path / 'full', '--chunk_size', 16])
     assert full.exit_code == 0
     assert np.array_equal(np.load(tmp_path / 'jacobians_w.npy'), np.load(tmp_path / 'full' / 'jacobians_w.npy'))
-    assert not list(tmp_path.glob('.*partial*'))
+    assert not list(tmp_path.rglob('.*partial*')) and not list(tmp_path.rglob('.*progress*'))
 
 
 def test_gram_mode_equals_dense(hammer_model, tmp_path):
@@ -270,7 +273,7 @@ def test_gram_mode_equals_dense(hammer_model, tmp_path):
     for src, out in ((tmp_path / 'a' / 'jacobians_w.npy', 'da'), (tmp_path / 'b' / 'grams_eyes.npz', 'db')):
         result = invoke(compute_directions, [src, '--region', 'eyes', '--full_rank', '--save_dir', tmp_path / out])
         assert result.exit_code == 0, result.output
-    a, b = np.load(tmp_path / 'da' / 'pooled_resefa.npy'), np.load(tmp_path / 'db' / 'pooled_resefa.npy')
+    a, b = (np.load(tmp_path / out / 'eyes' / 'pooled_resefa.npy') for out in ('da', 'db'))
     assert sign_aligned_error(a[:8].astype(np.float64), b[:8].astype(np.float64)).max() <= 1e-4
 
 
@@ -300,7 +303,7 @@ def test_bad_jacobian_file(tmp_path):
 
 @pytest.mark.parametrize('content,message', [
     (np.zeros((2, 31), np.float32), 'w_dim=32'),
-    (np.zeros((2, 3, 32), np.float32), 'must be a float array'),
+    (np.zeros((2, 3, 32), np.float32), 'has shape [2, 3, 32]; directions are a floating-point .npy array'),
     (np.full((1, 32), np.nan, np.float32), 'NaN'),
 ])
 def test_bad_direction_files(hammer_model, tmp_path, content, message):

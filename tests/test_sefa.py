@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,12 @@ from PIL import Image
 import models
 import sefa as sefa_script
 from models import zoo
-from models.checkpoints import genforce
-from semantics import sefa
+from models.stylegan3 import StyleGAN3Config
+from semantics import editing, sampling, sefa
+from tests.clitools import assert_one_line_error, printed
+from tests.layouts import to_genforce_stylegan
 from tests.conftest import ROOT, golden_case, load_pt, max_abs_diff
+from utils.indices import format_indices
 
 CASES = ['sefa_pggan_r32', 'sefa_stylegan_r32', 'sefa_stylegan2_r32']
 SELECTIONS = {'all': 'all', '0to1': '0-1', '2to5': '2-5', '3_7_9': '3,7,9'}
@@ -71,7 +73,7 @@ def test_directions_are_deterministic_with_positive_peak():
 
 def test_stylegan2_layer_selection_uses_conv_affines_and_final_torgb():
     G = golden_generator('sefa_stylegan2_r32')
-    names = [name for name, _ in sefa.selected_weights(G, sefa.parse_layers('all', G))]
+    names = [name for name, _ in G.sefa_weights(sefa.parse_layers('all', G))]
     assert names == ['synthesis.b4.conv1', 'synthesis.b8.conv0', 'synthesis.b8.conv1', 'synthesis.b16.conv0',
                      'synthesis.b16.conv1', 'synthesis.b32.conv0', 'synthesis.b32.conv1', 'synthesis.b32.torgb']
 
@@ -84,12 +86,12 @@ def test_parse_layers(text, expected):
 
 
 @pytest.mark.parametrize('text, message', [('8', 'out of range'), ('0-9', 'out of range'), ('a', 'not an index'),
-                                           ('1-2-3', 'not an index'), ('3-1', 'empty range'), ('', 'no layers'),
+                                           ('1-2-3', 'not an index'), ('3-1', 'empty range'), ('', 'no indices'),
                                            ('-1', 'not an index'), ('1,,2', 'not an index')])
 def test_parse_layers_rejects(text, message):
     G = golden_generator('sefa_stylegan_r32')
     with pytest.raises(ValueError, match=message) as info:
-        sefa.parse_layers(text, G)
+        sefa.parse_layers(text, G, option='-L/--layer_idx')
     assert '\n' not in str(info.value) and '-L/--layer_idx' in str(info.value)
 
 
@@ -113,16 +115,15 @@ def test_biggan_factorizes_the_latent_columns_of_its_first_layer():
     gram = weight @ weight.T
     top = directions[0, :G.z_dim].astype(np.float64)
     assert abs(top @ gram @ top - expected[0]) <= 1e-4 * expected[0]
-    ws = sefa.sample_codes(G, 1, seed=0, truncation_psi=0.5, labels=torch.tensor([3]))
-    images = sefa.render_edits(G, ws, directions[0], layers, [-1.0, 0.0, 1.0], truncation_psi=0.5)
+    ws = sampling.sample_ws(G, 1, seed=0, truncation_psi=0.5, labels=torch.tensor([3]))
+    images = editing.render_edits(G, ws, directions[0], layers, [-1.0, 0.0, 1.0], truncation_psi=0.5)
     assert images.shape == (3, 3, 32, 32)
     reference = G(ws[:, 0, :G.z_dim], torch.tensor([3]), truncation_psi=0.5)
     assert max_abs_diff(images[1:2], reference) <= TOL
 
 
 def test_stylegan3_factorizes_its_style_layers():
-    stylegan3 = pytest.importorskip('models.stylegan3')
-    config = stylegan3.StyleGAN3Config(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max=16,
+    config = StyleGAN3Config(z_dim=16, w_dim=16, img_resolution=16, channel_base=256, channel_max=16,
                                        num_layers=4, num_critical=1, num_fp16_res=0)
     torch.manual_seed(1)
     G = models.build_generator('stylegan3', config).eval()
@@ -141,17 +142,18 @@ def test_edits_match_golden(case):
     G = golden_generator(case)
     edits = load_pt(golden_case(case) / 'sefa_edits.pt')
     golden = load_pt(golden_case(case) / 'sefa.pt')['all']
-    codes = sefa.sample_codes(G, 1, seed=0, truncation_psi=0.7, truncation_cutoff=8)  # [1, num_ws, w_dim]
+    z = torch.randn([1, G.z_dim], generator=torch.Generator().manual_seed(0))  # the reference script's draw
+    codes = sampling.to_ws(G, z, 'z', truncation_psi=0.7, truncation_cutoff=8)  # [1, num_ws, w_dim]
     assert max_abs_diff(codes.reshape(edits['codes'].shape), edits['codes']) <= TOL
     layers, directions, _ = sefa.factorize(G, 'all')
     boundary = golden['boundaries_raw'][int(edits['sem_id'])].numpy()  # the reference's raw order
     distances = edits['distances'].numpy()
     # The reference's boundary through our editing and rendering.
-    images = sefa.render_edits(G, codes, boundary, layers, distances)
+    images = editing.render_edits(G, codes, boundary, layers, distances)
     assert max_abs_diff(images, edits['images']) <= TOL
     # Our own top direction (its sign aligned with the reference's).
     ours = aligned(directions[:1], boundary[None])[0]
-    images = sefa.render_edits(G, codes, ours, layers, distances)
+    images = editing.render_edits(G, codes, ours, layers, distances)
     assert max_abs_diff(images, edits['images']) <= TOL
 
 
@@ -192,21 +194,23 @@ def test_sefa_script_pages(case, golden_zoo, tmp_path):
     result = run_cli([case, '-L', 'all', '-N', num, '-K', sem, '--step', step, '--viz_size', 32,
                       '--save_dir', tmp_path / 'out'])
     assert result.exit_code == 0, result.output
-    prefix = tmp_path / 'out' / f'{case}_N{num}_K{sem}_Lall_seed0'
+    folder = printed(result, 'Directions').parent
+    assert folder.parent.parent == tmp_path / 'out' and folder.parent.name.startswith(f'{case}-')
+    assert folder.name == f'layers_{format_indices(sefa.parse_layers("all", golden_generator(case)))}_K_{sem}_seed_0_num_{num}'
     G = golden_generator(case)
     layers, directions, eigenvalues = sefa.factorize(G, 'all')
 
-    saved = np.load(f'{prefix}_directions.npy')
+    saved = np.load(folder / 'directions.npy')
     assert saved.dtype == np.float32 and np.array_equal(saved, directions[:sem])
-    sidecar = json.loads(Path(f'{prefix}_directions.json').read_text())
+    sidecar = json.loads((folder / 'directions.json').read_text())
     assert sidecar['method'] == 'sefa' and sidecar['layers'] == layers == sidecar['recommended_layers']
     assert sidecar['checkpoint_sha256'] == __import__('hashlib').sha256(
         (golden_zoo / f'{case}.pth').read_bytes()).hexdigest()
     assert np.allclose(sidecar['eigenvalues'], eigenvalues[:sem])
 
     headers = [''] + [f'Distance {d:.2f}' for d in np.linspace(-3, 3, step)]
-    by_semantic = Path(f'{prefix}_sample_first.html').read_text()
-    by_sample = Path(f'{prefix}_semantic_first.html').read_text()
+    by_semantic = (folder / 'sample_first.html').read_text()
+    by_sample = (folder / 'semantic_first.html').read_text()
     for page in (by_semantic, by_sample):
         assert re.findall(r'<th[^>]*>(.*?)</th>', page) == headers
         assert all(len(row) == step + 1 for row in rows_of(page))
@@ -229,8 +233,8 @@ def test_sefa_script_pages(case, golden_zoo, tmp_path):
         for sem_id in range(sem):
             assert rows[sam_id * (sem + 1) + sem_id + 1][0] == f'Semantic {sem_id:03d}<br>({eigenvalues[sem_id]:.3f})'
     # The cell of sample 1, semantic 2, distance index 1 holds that edit (JPEG-compressed).
-    codes = sefa.sample_codes(G, num, 0, 0.7, 8)
-    expected = sefa.render_edits(G, codes[1:2], directions[2], layers, np.linspace(-3, 3, step).astype(np.float32))
+    codes = sampling.sample_ws(G, num, 0, 0.7, 8)
+    expected = editing.render_edits(G, codes[1:2], directions[2], layers, np.linspace(-3, 3, step).astype(np.float32))
     from utils.images import to_uint8
     target = to_uint8(expected)[1].astype(np.float64).mean(axis=2)  # luminance survives JPEG best
     errors = [np.abs(image.astype(np.float64).mean(axis=2) - target).mean() for image in decoded_images(by_semantic)]
@@ -240,11 +244,12 @@ def test_sefa_script_pages(case, golden_zoo, tmp_path):
 def test_sefa_script_n0_saves_only_directions(golden_zoo, tmp_path):
     result = run_cli(['sefa_stylegan_r32', '-L', '2-5', '-N', 0, '-K', 4, '--save_dir', tmp_path / 'out'])
     assert result.exit_code == 0, result.output
-    names = sorted(os.listdir(tmp_path / 'out'))
-    assert names == ['sefa_stylegan_r32_N0_K4_L2-5_seed0_directions.json',
-                     'sefa_stylegan_r32_N0_K4_L2-5_seed0_directions.npy']
+    folder = printed(result, 'Directions').parent
+    assert folder.name == 'layers_2-5_K_4_seed_0_num_0'
+    assert sorted(os.listdir(folder)) == ['directions.json', 'directions.npy', 'run.json']
+    assert 'HTML page' not in result.output
     golden = load_pt(golden_case('sefa_stylegan_r32') / 'sefa.pt')['2to5']['boundaries_sorted'][:4].numpy()
-    saved = np.load(tmp_path / 'out' / names[1])
+    saved = np.load(folder / 'directions.npy')
     assert max_abs_diff(aligned(saved, golden), golden) <= TOL
 
 
@@ -252,24 +257,29 @@ def test_sefa_script_accepts_a_checkpoint_path(tmp_path):
     path = golden_case('sefa_pggan_r32') / 'checkpoints' / 'sefa_pggan_r32.pth'
     result = run_cli([path, '-N', 1, '-K', 2, '--step', 2, '--viz_size', 16, '--save_dir', tmp_path])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / 'sefa_pggan_r32_N1_K2_Lall_seed0_semantic_first.html').is_file()
+    page = printed(result, 'HTML page')
+    assert page.name == 'semantic_first.html' and page.parent.parent.name.startswith('sefa_pggan_r32-')
 
 
 def test_sefa_script_on_biggan(tmp_path):
     path = golden_case('biggan_deep_r32') / 'hf'
     args = [path, '-N', 1, '-K', 2, '--step', 2, '--viz_size', 16, '--trunc_psi', 0.5, '--save_dir', tmp_path]
     result = CliRunner().invoke(sefa_script.main, [str(a) for a in args])
-    assert result.exit_code != 0 and 'pass --class' in result.output
+    assert_one_line_error(result, '--class', 'give a class')
+    assert not any(tmp_path.rglob('*.npy'))  # nothing written before every option is checked
     result = run_cli(args + ['--class', 3])
     assert result.exit_code == 0, result.output
-    page = (tmp_path / 'hf_N1_K2_Lall_seed0_sample_first.html').read_text()
+    folder = printed(result, 'Directions').parent
+    assert folder.name.endswith('_class_3')
+    page = (folder / 'sample_first.html').read_text()
     assert len(rows_of(page)) == 2 * 2 and len(decoded_images(page)) == 1 * 2 * 2
-    assert np.all(np.load(tmp_path / 'hf_N1_K2_Lall_seed0_directions.npy')[:, 32:] == 0)
+    assert np.all(np.load(folder / 'directions.npy')[:, 32:] == 0)
+    assert 'Truncation: 0.5' in page and 'Noise' not in page and 'class 3' in page
 
 
 def test_gpu_id_falls_back_to_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    assert sefa_script._device('0') == 'cpu' == sefa_script._device('1,2')
+    assert sefa_script._device_of_gpu_id('0') == 'cpu' == sefa_script._device_of_gpu_id('1,2')
 
 
 @pytest.mark.parametrize('args, message', [
@@ -290,12 +300,13 @@ def test_sefa_script_errors(golden_zoo, tmp_path, args, message):
 def test_missing_zoo_file_names_path_and_url(tmp_path, monkeypatch):
     monkeypatch.setenv('GANSEMANTICS_CHECKPOINTS', str(tmp_path / 'ckpt'))
     monkeypatch.setenv('GANSEMANTICS_OFFLINE', '1')
-    result = CliRunner().invoke(sefa_script.main, ['stylegan_animeface512', '--save_dir', str(tmp_path)])
-    assert result.exit_code != 0
-    expected = (f'Error: checkpoint for stylegan_animeface512 not found at '
-                f'{tmp_path / "ckpt" / "stylegan_animeface512.pth"}; download it from '
-                f'{zoo.ZOO["stylegan_animeface512"].url} and put it there')
+    result = CliRunner().invoke(sefa_script.main, ['stylegan_animeface512', '--save_dir', str(tmp_path / 'out')])
+    assert_one_line_error(result)
+    expected = (f'Error: checkpoint stylegan_animeface512 is not on this machine and cannot be downloaded '
+                f'(GANSEMANTICS_OFFLINE is set): download {zoo.ZOO["stylegan_animeface512"].url} and save it as '
+                f'{tmp_path / "ckpt" / "stylegan_animeface512.pth"}')
     assert result.output.strip().splitlines()[-1] == expected
+    assert not (tmp_path / 'out').exists()
 
 
 # ----------------------------------------------------------------------------
@@ -316,51 +327,6 @@ def test_zoo_names():
     assert all(e.sha256 is None or re.fullmatch('[0-9a-f]{64}', e.sha256) for e in zoo.ZOO.values())
 
 
-def test_zoo_resolve_uses_the_injected_downloader(tmp_path, monkeypatch):
-    monkeypatch.setenv('GANSEMANTICS_CHECKPOINTS', str(tmp_path))
-    monkeypatch.delenv('GANSEMANTICS_OFFLINE', raising=False)
-    calls = []
-
-    def fake(url, path, sha256):
-        calls.append((url, path, sha256))
-        Path(path).write_bytes(b'weights')
-
-    path = zoo.resolve('stylegan2-ffhq-256x256', download=fake)
-    assert path == str(tmp_path / 'stylegan2-ffhq-256x256.pkl') and Path(path).read_bytes() == b'weights'
-    assert calls == [(zoo.ZOO['stylegan2-ffhq-256x256'].url, path, None)]
-    assert zoo.resolve('stylegan2-ffhq-256x256', download=fake) == path and len(calls) == 1  # present: no fetch
-
-    def offline(url, path, sha256):
-        raise urllib.error.URLError('no route to host')
-
-    with pytest.raises(FileNotFoundError) as info:
-        zoo.resolve('pggan_bedroom256', download=offline)
-    message = str(info.value)
-    assert message.startswith(f'checkpoint for pggan_bedroom256 not found at {tmp_path / "pggan_bedroom256.pth"}; '
-                              f'download it from {zoo.ZOO["pggan_bedroom256"].url} and put it there')
-    assert 'no route to host' in message and '\n' not in message
-
-
-def test_zoo_offline_env_skips_the_download(tmp_path, monkeypatch):
-    monkeypatch.setenv('GANSEMANTICS_CHECKPOINTS', str(tmp_path))
-    monkeypatch.setenv('GANSEMANTICS_OFFLINE', '1')
-    with pytest.raises(FileNotFoundError, match='not found at'):
-        zoo.resolve('pggan_bedroom256', download=lambda *a: pytest.fail('downloaded while offline'))
-
-
-def test_download_url_checks_sha256_and_leaves_nothing_behind(tmp_path):
-    source = tmp_path / 'source.bin'
-    source.write_bytes(b'0123456789' * 1000)
-    digest = __import__('hashlib').sha256(source.read_bytes()).hexdigest()
-    target = tmp_path / 'dir' / 'model.pkl'
-    zoo.download_url(source.as_uri(), str(target), digest)
-    assert target.read_bytes() == source.read_bytes()
-    bad = tmp_path / 'dir' / 'bad.pkl'
-    with pytest.raises(ValueError, match='SHA-256'):
-        zoo.download_url(source.as_uri(), str(bad), '0' * 64)
-    assert sorted(os.listdir(tmp_path / 'dir')) == ['model.pkl']
-
-
 def test_is_zoo_name(tmp_path, monkeypatch):
     assert zoo.is_zoo_name('stylegan_ffhq1024') and not zoo.is_zoo_name('nonexistent')
     monkeypatch.chdir(tmp_path)
@@ -371,27 +337,12 @@ def test_is_zoo_name(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------
 # The README command, on a random-weight genforce StyleGAN at 512 (narrow channels, to keep CPU time small).
 
-def to_genforce_stylegan(generator):
-    """Our StyleGAN state dict in genforce's layout (the inverse of the genforce reader)."""
-    entries, ignored = genforce._stylegan_entries(generator.config)
-    inverse = {None: lambda v: v, genforce._squeeze0: lambda v: v[None], genforce._noise: lambda v: v[None, None]}
-    ours = generator.state_dict()
-    state = {src: inverse[transform](ours[dst]).clone() for src, dst, _, transform in entries}
-    generator_rng = torch.Generator().manual_seed(5)
-    for key, (shape, expected) in ignored.items():
-        if expected is not None:
-            state[key] = expected.clone()
-        else:
-            state[key] = torch.zeros(shape) if key.endswith('lod') else torch.randn(shape, generator=generator_rng)
-    return state
-
-
 def test_readme_command_animeface512(tmp_path):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(512)
         G = models.build_generator('stylegan', dict(img_resolution=512, channel_base=1024, channel_max=8)).eval()
     (tmp_path / 'checkpoints').mkdir()
-    torch.save({'generator_smooth': to_genforce_stylegan(G)}, tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
+    torch.save({'generator_smooth': to_genforce_stylegan(G.state_dict(), G.config)}, tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
     env = {k: v for k, v in os.environ.items() if k != 'GANSEMANTICS_CHECKPOINTS'}
     env.update(GANSEMANTICS_OFFLINE='1', PYTHONPATH=str(ROOT))
     # The README's command with 2 samples and 3 distances instead of 5 and 11, to keep CPU time small.
@@ -399,12 +350,14 @@ def test_readme_command_animeface512(tmp_path):
                '--step', '3', '--viz_size', '64']
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    prefix = tmp_path / 'results' / 'stylegan_animeface512_N2_K5_L0-1_seed0'
-    page = Path(f'{prefix}_sample_first.html').read_text()
+    folder = Path(re.search(r'^Directions .*: (\S+)$', result.stdout, flags=re.M).group(1)).parent
+    folder = tmp_path / folder
+    assert folder.parts[-3] == 'results' and folder.name == 'layers_0-1_K_5_seed_0_num_2'
+    page = (folder / 'sample_first.html').read_text()
     assert len(rows_of(page)) == 5 * (2 + 1) and len(decoded_images(page)) == 2 * 5 * 3
-    assert len(rows_of(Path(f'{prefix}_semantic_first.html').read_text())) == 2 * (5 + 1)
+    assert len(rows_of((folder / 'semantic_first.html').read_text())) == 2 * (5 + 1)
     loaded = models.load_generator(tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
     _, directions, _ = sefa.factorize(loaded, '0-1')
-    assert np.array_equal(np.load(f'{prefix}_directions.npy'), directions[:5])
+    assert np.array_equal(np.load(folder / 'directions.npy'), directions[:5])
     _, reference, _ = sefa.factorize(G, '0-1')
     assert np.array_equal(reference, directions)

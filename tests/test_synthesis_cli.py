@@ -6,17 +6,21 @@ import re
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
-
 import synthesis
+from tests.clitools import assert_one_line_error, invoke, printed
 from tests.conftest import golden_case, load_pt
 from tests.layouts import to_hammer, to_rosinality
 from tests.pickles import write_nvlabs_pickle
 
 
 def run(args):
-    result = CliRunner().invoke(synthesis.main, [str(a) for a in args], catch_exceptions=False)
-    return result
+    return invoke(synthesis, args)
+
+
+def folder_of(result):
+    """The run folder synthesis.py wrote into (it holds the page, the codes and the images)."""
+    assert result.exit_code == 0, result.output
+    return printed(result, 'HTML page').parent
 
 
 @pytest.fixture(scope='module')
@@ -39,9 +43,9 @@ def test_three_formats_give_identical_images(three_formats, tmp_path):
         save_dir = tmp_path / name
         result = run([path, '--stylegan2', '--nums', 8, '--img_size', 32, '--save_dir', save_dir, '--save_jpg',
                       '--vis_size', 32])
-        assert result.exit_code == 0, result.output
-        job = save_dir / 'seed_4_num_8_stylegan2'
-        assert (save_dir / 'seed_4_num_8_stylegan2.html').is_file()
+        job = folder_of(result)
+        assert job.name == 'seed_4_num_8' and job.parent.parent == save_dir
+        assert (job / 'synthesis.html').is_file()
         outputs[name] = (np.load(job / 'latent_codes.npy'), [(job / f'{i:06d}.jpg').read_bytes() for i in range(8)])
     ws_pkl, jpg_pkl = outputs['pkl']
     assert ws_pkl.shape == (8, 8, 64)
@@ -52,8 +56,7 @@ def test_three_formats_give_identical_images(three_formats, tmp_path):
 
 def test_page_shows_every_image(three_formats, tmp_path):
     result = run([three_formats['pth'], '--nums', 6, '--save_dir', tmp_path, '--vis_size', 32])
-    assert result.exit_code == 0, result.output
-    page = (tmp_path / 'seed_4_num_6_stylegan2.html').read_text()
+    page = (folder_of(result) / 'synthesis.html').read_text()
     uris = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)
     assert len(uris) == 6
     import base64
@@ -69,27 +72,23 @@ def test_same_seed_same_bytes(tmp_path):
     paths = []
     for name in ('a', 'b'):
         result = run(['builtin:stylegan2-tiny', '--nums', 3, '--save_dir', tmp_path / name, '--save_jpg'])
-        assert result.exit_code == 0, result.output
         assert 'RANDOM weights' in result.output
-        paths.append(tmp_path / name / 'seed_4_num_3_stylegan2')
+        paths.append(folder_of(result))
     for file in ('latent_codes.npy', '000000.jpg', '000002.jpg'):
         assert (paths[0] / file).read_bytes() == (paths[1] / file).read_bytes()
-    other = run(['builtin:stylegan2-tiny', '--nums', 3, '--seed', 5, '--save_dir', tmp_path / 'c'])
-    assert other.exit_code == 0
-    assert not np.array_equal(np.load(paths[0] / 'latent_codes.npy'),
-                              np.load(tmp_path / 'c' / 'seed_5_num_3_stylegan2' / 'latent_codes.npy'))
+    other = folder_of(run(['builtin:stylegan2-tiny', '--nums', 3, '--seed', 5, '--save_dir', tmp_path / 'c']))
+    assert other.name == 'seed_5_num_3'
+    assert not np.array_equal(np.load(paths[0] / 'latent_codes.npy'), np.load(other / 'latent_codes.npy'))
 
 
 def test_latent_path_reproduces_and_accepts_w_plus(tmp_path):
-    first = run(['builtin:stylegan2-tiny', '--nums', 2, '--save_dir', tmp_path / 'a', '--save_jpg'])
-    assert first.exit_code == 0
-    wp = tmp_path / 'a' / 'seed_4_num_2_stylegan2' / 'latent_codes.npy'
-    again = run(['builtin:stylegan2-tiny', '--nums', 2, '--latent_path', wp, '--save_dir', tmp_path / 'b',
-                 '--save_jpg'])
-    assert again.exit_code == 0, again.output
-    assert np.array_equal(np.load(wp), np.load(tmp_path / 'b' / 'seed_4_num_2_stylegan2' / 'latent_codes.npy'))
-    assert (tmp_path / 'a' / 'seed_4_num_2_stylegan2' / '000001.jpg').read_bytes() == \
-        (tmp_path / 'b' / 'seed_4_num_2_stylegan2' / '000001.jpg').read_bytes()
+    first = folder_of(run(['builtin:stylegan2-tiny', '--nums', 2, '--save_dir', tmp_path / 'a', '--save_jpg']))
+    wp = first / 'latent_codes.npy'
+    again = folder_of(run(['builtin:stylegan2-tiny', '--nums', 2, '--latent_path', wp, '--save_dir', tmp_path / 'b',
+                           '--save_jpg']))
+    assert again.name.startswith('latents_latent_codes-') and again.name.endswith('_num_2')
+    assert np.array_equal(np.load(wp), np.load(again / 'latent_codes.npy'))
+    assert (first / '000001.jpg').read_bytes() == (again / '000001.jpg').read_bytes()
 
 
 @pytest.mark.parametrize('args,message', [
@@ -97,15 +96,18 @@ def test_latent_path_reproduces_and_accepts_w_plus(tmp_path):
     (['builtin:nope'], "unknown built-in model 'nope'"),
     (['builtin:stylegan2-tiny', '--nums', 0], "Invalid value for '--nums'"),
     (['builtin:stylegan2-tiny', '--stylegan2', '--stylegan3'], 'at most one of --stylegan2 and --stylegan3'),
-    (['builtin:stylegan2-tiny', '--tx', 0.5], 'need a StyleGAN3 model'),
-    (['builtin:stylegan2-tiny', '--latent_path', 'nope.npy'], 'nope.npy: no such file'),
+    (['builtin:stylegan2-tiny', '--tx', 0.5], 'cannot be translated or rotated'),
+    (['builtin:stylegan2-tiny', '--trunc_psi', 'nan'], "Invalid value for '--trunc_psi'"),
+    (['builtin:stylegan2-tiny', '--seed', -1], "Invalid value for '--seed'"),
+    (['builtin:stylegan2-tiny', '--device', 'bogus'], "'bogus' is not a device"),
+    (['builtin:stylegan2-tiny', '--device', 'cuda:99'], 'cuda:99'),
+    (['builtin:stylegan2-tiny', '--latent_path', 'nope.npy'], "--latent_path: unknown latent codes 'nope.npy'"),
     (['builtin:stylegan2-tiny', '--randomize_noise', 'loud'], "Invalid value for '--randomize_noise'"),
 ])
 def test_bad_input_one_line_error(args, message, tmp_path):
-    result = run(list(args) + ['--save_dir', tmp_path])
-    assert result.exit_code != 0
-    assert message in result.output
-    assert 'Traceback' not in result.output
+    result = run(list(args) + ['--save_dir', tmp_path / 'out'])
+    assert_one_line_error(result, message)
+    assert not (tmp_path / 'out').exists()
 
 
 def test_bad_latent_shape(tmp_path):
@@ -127,6 +129,6 @@ def test_contradicting_flag(three_formats, tmp_path):
 def test_conditional_model_needs_class(tmp_path):
     case_dir = golden_case('nvlabs_sg2_cond_r32')
     result = run([case_dir / 'state_dict.pt', '--nums', 2, '--save_dir', tmp_path])
-    assert result.exit_code != 0 and 'pass --class' in result.output
+    assert_one_line_error(result, '--class', 'conditional (5 classes): give a class')
     result = run([case_dir / 'state_dict.pt', '--nums', 2, '--class', 3, '--save_dir', tmp_path])
-    assert result.exit_code == 0, result.output
+    assert folder_of(result).name == 'seed_4_num_2_class_3'

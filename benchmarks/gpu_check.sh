@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The checks only a GPU can show, in one command, ending with one table:
+#   1. the test suite with the models on CUDA (GANSEMANTICS_TEST_DEVICE=cuda);
+#   2. the Jacobian benchmark at 256 and 1024 with default channels (reference timed on a subset);
+#   3. the SeFa benchmark.
+#
+#   benchmarks/gpu_check.sh              # on a machine with CUDA
+#   benchmarks/gpu_check.sh --dry-run    # CPU, tiny sizes: checks this script itself in a minute or two
+#
+# Results (JSON per step, the table, the test log) go to $GPU_CHECK_OUT (default gpu_check_results/).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${PYTHON:-$here/.venv/bin/python}"
+[ -x "$python" ] || python=python3
+out="${GPU_CHECK_OUT:-gpu_check_results}"
+mkdir -p "$out"
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
+
+if [ "${1:-}" = "--dry-run" ]; then
+  device=cpu
+  tests=(tests/test_contract.py -q -x)
+  jac=("--res 32 --channel_max 32 --w_dim 64 --samples 1 --reference_rows 16"
+       "--res 64 --channel_max 32 --w_dim 64 --samples 1 --reference_rows 16")
+  sefa="--resolution 64 --repeats 1 --script_repeats 1"
+else
+  device=cuda
+  if ! "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    echo "gpu_check: CUDA is not available here (use --dry-run to check the script on CPU)" >&2
+    exit 2
+  fi
+  tests=(tests -q)
+  jac=("--res 256 --samples 2 --reference_rows 64" "--res 1024 --samples 1 --reference_rows 16")
+  sefa="--resolution 1024 --repeats 5 --script_repeats 2"
+fi
+
+status=0
+echo "== tests on $device"
+start=$(date +%s)
+(cd "$here" && GANSEMANTICS_TEST_DEVICE=$device "$python" -m pytest "${tests[@]}") > "$out/tests.log" 2>&1
+tests_rc=$?
+tail -n 3 "$out/tests.log"
+echo "{\"device\": \"$device\", \"exit_code\": $tests_rc, \"seconds\": $(( $(date +%s) - start )), \"summary\": \"$(tail -n 1 "$out/tests.log" | tr -d '"=')\"}" > "$out/tests.json"
+[ $tests_rc -eq 0 ] || status=1
+
+for i in "${!jac[@]}"; do
+  echo "== bench_jacobian.py ${jac[$i]}"
+  # shellcheck disable=SC2086
+  "$python" "$here/benchmarks/bench_jacobian.py" ${jac[$i]} --device $device --json_out "$out/jacobian_$i.json" \
+    | tail -n 4 || status=1
+done
+
+echo "== bench_sefa.py $sefa"
+# shellcheck disable=SC2086
+"$python" "$here/benchmarks/bench_sefa.py" $sefa --device $device --json_out "$out/sefa.json" | tail -n 6 || status=1
+
+echo
+"$python" "$here/benchmarks/gpu_table.py" "$out" | tee "$out/table.md"
+exit $status

@@ -1,0 +1,144 @@
+"""Where each run writes: self-describing folders, and the original paths pointing at the latest run.
+
+Every run gets a folder whose path names what made it:
+
+    <root>/<model>/<samples>[_class_<c>][_<more parts>]/
+
+- `<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>` (the original
+  scripts' layout; SeFa's default is `results`);
+- `<model>` is the model's `model_name` (checkpoint stem and a short hash of its
+  content, or the built-in name), so two checkpoints never share a folder;
+- `<samples>` is `seed_<seed>_num_<nums>`, or `latents_<file label>_num_<n>`
+  with `--latent_path`;
+- the script adds what else selects its result (layers, region, direction).
+
+Running the same command twice uses the same folder (and resumes a Jacobian
+job); changing the model, the codes, the class, the region or the direction
+always gives another folder. Each folder holds `run.json`, the command's
+settings; a run into a folder whose `run.json` records other settings (say,
+another truncation) replaces that result and says so.
+
+The original README's paths keep working: where a next step reads a fixed path
+(`work_dirs/jacobians/ffhq/jacobians_w.npy`, `work_dirs/directions/ffhq/eyes/`),
+that path is a symbolic link to the latest run's file or folder.
+"""
+
+import json
+import os
+import re
+
+import click
+
+from utils.fileio import save_json, sha256_of
+
+__all__ = ['safe_part', 'file_label', 'samples_part', 'model_part', 'root_of', 'RunFolder', 'link_latest', 'resolve_latest']
+
+
+def safe_part(text):
+    """`text` as one path component: only `[A-Za-z0-9._+-]`, others replaced by `_`."""
+    return re.sub(r'[^A-Za-z0-9._+-]', '_', str(text)).strip('.') or '_'
+
+
+def file_label(path):
+    """'<stem>-<first 8 hex of its SHA-256>': names a file by its content."""
+    stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+    return safe_part(f'{stem}-{sha256_of(path)[:8]}')
+
+
+def samples_part(seed, count, latent_path=None, latent_label=None):
+    """`seed_<seed>_num_<count>`, or `latents_<label>_num_<count>` for codes read from a file."""
+    if latent_path:
+        return f'latents_{latent_label or file_label(latent_path)}_num_{count}'
+    return f'seed_{seed}_num_{count}'
+
+
+def model_part(generator, opts):
+    """The model's name, plus the transform when one is set (it changes every image)."""
+    transform = [opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0]
+    if not any(transform):
+        return generator.model_name
+    return f'{generator.model_name}_tx_{transform[0]:g}_ty_{transform[1]:g}_rotate_{transform[2]:g}'
+
+
+def root_of(opts, job_key='job'):
+    """`--save_dir`, or `work_dirs/<job>/<data_name>`; an existing regular file is refused."""
+    root = opts.get('save_dir') or os.path.join('work_dirs', opts[job_key], opts['data_name'])
+    check_folder(root, '--save_dir' if opts.get('save_dir') else None)
+    return root
+
+
+def check_folder(path, option=None):
+    """Refuse a path that exists and is not a folder, or lies below a file (before anything is written)."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.isdir(probe):
+        return
+    if option:
+        raise click.BadParameter(f'{path}: {probe} is a file, not a folder', param_hint=option)
+    raise click.ClickException(f'{path}: {probe} is a file, not a folder')
+
+
+class RunFolder:
+    """The folder of one run: `<root>/<model>/<name>`, with the run's settings in `run.json`."""
+
+    def __init__(self, root, model_name, *parts):
+        name = '_'.join(safe_part(part) for part in parts if part)
+        self.path = os.path.join(root, safe_part(model_name), name)
+        check_folder(self.path)
+
+    def file(self, *names):
+        return os.path.join(self.path, *names)
+
+    def start(self, settings):
+        """Create the folder and record `settings`; returns a note when it replaces another run's results."""
+        record = self.file('run.json')
+        earlier = None
+        if os.path.isfile(record):
+            try:
+                with open(record, encoding='utf-8') as file:
+                    earlier = json.load(file).get('settings')
+            except (OSError, ValueError, AttributeError):
+                earlier = None
+        settings = json.loads(json.dumps(settings, default=str))
+        os.makedirs(self.path, exist_ok=True)
+        save_json(record, {'settings': settings})
+        if earlier is None or earlier == settings:
+            return None
+        changed = [f'{key} {earlier.get(key)!r} -> {value!r}' for key, value in settings.items()
+                   if earlier.get(key) != value]
+        return f'Note: {self.path} held a run with other settings ({"; ".join(changed[:4])}); its results are replaced'
+
+    def __str__(self):
+        return self.path
+
+
+def link_latest(link, target):
+    """Point `link` at `target` (relative symbolic link), replacing an older link.
+
+    Returns:
+        A note when the link cannot be made (a real file or folder is in the way, or
+        the file system has no links); None when it was made.
+    """
+    link, target = os.path.normpath(link), os.path.normpath(target)
+    if os.path.lexists(link) and not os.path.islink(link):
+        return f'Note: {link} is a real file or folder, so it was left as it is (the new result is {target})'
+    relative = os.path.relpath(target, os.path.dirname(os.path.abspath(link)))
+    tmp = f'{link}.{os.getpid()}.link'
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(link)), exist_ok=True)
+        os.symlink(relative, tmp)
+        os.replace(tmp, link)
+    except OSError as error:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        return f'Note: could not link {link} to the latest result ({error.strerror}); use {target}'
+    return None
+
+
+def resolve_latest(path):
+    """`(real path, whether path was a link to it)`: the run behind a latest-run path."""
+    real = os.path.realpath(path)
+    if real == os.path.abspath(path):
+        return path, False
+    return os.path.relpath(real), True
