@@ -31,9 +31,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from cli.options import FiniteFloat, cli_errors, region_options
-from cli.regions import region_from_options
-from cli.runs import RunFolder, check_folder, file_label, link_latest, resolve_latest, safe_part
+from cli import inputs, options, runs
 from semantics import regions, resefa
 from utils.fileio import save_json, save_npy, sha256_of
 from utils.images import save_image
@@ -50,29 +48,29 @@ def _list_regions(ctx, _param, value):
 
 @click.command(help=__doc__)
 @click.argument('jaco_path', metavar='JACOBIANS')
-@region_options('whose directions to find [default: eyes]')
+@options.region_options('whose directions to find [default: eyes]')
 @click.option('--save_dir', default=None, metavar='DIR',
               help='Root folder of the results. [default: work_dirs/directions/DATA_NAME]')
 @click.option('--job', default='directions', show_default=True, help='Name of the job (work_dirs/JOB/...).')
 @click.option('--name', default='resefa', show_default=True, help='Name used in the output file names.')
 @click.option('-d', '--data_name', default='ffhq', show_default=True, help='Dataset whose named regions to use.')
 @click.option('--full_rank', is_flag=True, help='Regularise M_b with tao * trace(M_b) * I.')
-@click.option('--tao', type=FiniteFloat(min=0, min_open=True), default=resefa.DEFAULT_TAO, show_default=True,
+@click.option('--tao', type=options.FiniteFloat(min=0, min_open=True), default=resefa.DEFAULT_TAO, show_default=True,
               help='Coefficient of the identity under --full_rank.')
 @click.option('--per_sample/--pooled_only', default=True, show_default=True,
               help='Also write one direction file per sample, as the reference does.')
 @click.option('--list_regions', is_flag=True, expose_value=False, is_eager=True, callback=_list_regions,
               help='List the named regions of every dataset (row centre, column centre, height, width) and exit.')
-@cli_errors
+@options.cli_errors
 def main(**opts):
-    source, was_link = resolve_latest(opts['jaco_path'])
+    source, was_link = runs.resolve_latest(opts['jaco_path'])
     if not os.path.isfile(source):
         raise click.BadParameter(f'{opts["jaco_path"]}: no such file', param_hint='JACOBIANS')
     if was_link:
         click.echo(f'{opts["jaco_path"]} is the latest run: {source}')
     meta = _sidecar(source)
     root = opts['save_dir'] or os.path.join('work_dirs', opts['job'], opts['data_name'])
-    check_folder(root, '--save_dir' if opts['save_dir'] else None)
+    runs.check_folder(root, '--save_dir' if opts['save_dir'] else None)
     if source.endswith('.npz'):
         region_name = meta.get('settings', {}).get('region') or _grams_region(source)
         accumulator = _read_grams(source, region_name, opts)
@@ -81,15 +79,15 @@ def main(**opts):
         per_sample = []
     else:
         jacobians = resefa.load_jacobians(source)
-        region_name, mask = region_from_options(opts, jacobians.shape[2], default='eyes')
+        region_name, mask = inputs.region_from_options(opts, jacobians.shape[2], default='eyes')
         grams, count, per_sample = None, len(jacobians), range(len(jacobians)) if opts['per_sample'] else []
     variant = '_full_rank' + (f'_tao_{opts["tao"]:g}' if opts['tao'] != resefa.DEFAULT_TAO else '') \
         if opts['full_rank'] else ''
     if meta.get('model') and meta.get('run'):  # <model>/<samples of the Jacobians' run>/<region>
         samples = os.path.basename(os.path.dirname(source))
-        run = RunFolder(os.path.join(root, safe_part(meta['model'])), samples, region_name + variant)
+        run = runs.RunFolder(os.path.join(root, runs.safe_part(meta['model'])), samples, region_name + variant)
     else:  # Jacobians of the reference code: named by their content
-        run = RunFolder(root, file_label(source), region_name + variant)
+        run = runs.RunFolder(root, runs.file_label(source), region_name + variant)
 
     note = run.start(opts)
     if note:
@@ -122,10 +120,10 @@ def main(**opts):
     click.echo(f'Pooled directions {list(directions.shape)}: {out}')
     if per_sample:
         click.echo(f'Per-sample directions and masks: {run.path}/')
-    note = link_latest(os.path.join(root, safe_part(region_name)), run.path)
+    note = runs.link_latest(os.path.join(root, runs.safe_part(region_name)), run.path)
     if note:
         click.echo(note)
-    latest = os.path.join(root, safe_part(region_name), f'pooled_{opts["name"]}.npy')
+    latest = os.path.join(root, runs.safe_part(region_name), f'pooled_{opts["name"]}.npy')
     click.echo(f'Next: python manipulate.py MODEL {latest}   (that path points at this run)')
 
 

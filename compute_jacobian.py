@@ -26,11 +26,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from cli.codes import codes_from_options
-from cli.options import (FiniteFloat, IndexList, class_option, cli_errors, describe_weights, load_model,
-                         model_options, output_options, region_options, sampling_options)
-from cli.regions import region_from_options
-from cli.runs import RunFolder, link_latest, model_part, root_of
+from cli import inputs, options, runs
 from semantics import editing, jacobian, sampling
 from semantics.jobs import JacobianJob
 from utils.cpu import keep_freed_memory
@@ -40,9 +36,9 @@ from utils.indices import format_indices
 
 
 @click.command(help=__doc__)
-@model_options
-@sampling_options(nums=5)
-@output_options(job='jacobians', save_jpg=True)
+@options.model_options
+@options.sampling_options(nums=5)
+@options.output_options(job='jacobians', save_jpg=True)
 @click.option('--chunk_size', type=click.IntRange(min=1), default=None,
               help='Basis vectors per batched Jacobian-vector product; sets the peak memory. '
                    '[default: fit 2 GiB on CPU, 40% of free memory on CUDA]')
@@ -50,31 +46,31 @@ from utils.indices import format_indices
               help='Resolution of the Jacobian. [default: 256 for larger images, else the image size]')
 @click.option('--sum_channels/--per_channel', default=None,
               help='Sum the Jacobian over colour channels. [default: when the image is larger than 256]')
-@click.option('--layers', type=IndexList(allow_all=False), default=None, metavar='LIST',
+@click.option('--layers', type=options.IndexList(allow_all=False), default=None, metavar='LIST',
               help='Differentiate w.r.t. w on these layers only (the layers you will edit). [default: all]')
-@region_options('whose Gram matrices to accumulate instead of the Jacobians')
-@class_option
-@click.option('--trunc_psi', type=FiniteFloat(), default=1.0, show_default=True,
+@options.region_options('whose Gram matrices to accumulate instead of the Jacobians')
+@options.class_option
+@click.option('--trunc_psi', type=options.FiniteFloat(), default=1.0, show_default=True,
               help='Truncation of the sampled w (the reference uses none; BigGAN: its truncation).')
-@click.option('--b', 'unused_b', type=FiniteFloat(), default=None, metavar='FLOAT',
+@click.option('--b', 'unused_b', type=options.FiniteFloat(), default=None, metavar='FLOAT',
               help='Accepted for compatibility with the original script, which does not use it either.')
-@cli_errors
+@options.cli_errors
 def main(**opts):
-    generator = load_model(opts)
-    click.echo(describe_weights(generator))
-    codes = codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    generator = options.load_model(opts)
+    click.echo(options.describe_weights(generator))
+    codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     if codes.space == 'wp':
         raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
                                  param_hint='--latent_path')
     size, sum_channels = jacobian.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
     layers = editing.check_layers(opts['layers'], generator.num_ws, '--layers')
-    region = region_from_options(opts, size)
+    region = inputs.region_from_options(opts, size)
     chunk_size = opts['chunk_size'] or jacobian.auto_chunk_size(generator)
-    root = root_of(opts)
+    root = runs.root_of(opts)
     parts = [codes.part, layers and f'layers_{format_indices(layers)}',
              opts['jacobian_size'] and f'size_{size}',
              opts['sum_channels'] is not None and ('summed' if sum_channels else 'per_channel')]
-    run = RunFolder(root, model_part(generator, opts), *parts)
+    run = runs.RunFolder(root, runs.model_part(generator, opts), *parts)
 
     ws = codes.ws(generator, opts['trunc_psi'], None, opts['batch_size'])
     w = ws[:, 0].cpu().numpy().astype(np.float32)  # [N, w_dim]
@@ -108,7 +104,7 @@ def main(**opts):
     click.echo(f'Latent codes: {run.file("latent_codes.npy")}')
     names = [job.name + ('.npz' if region else '.npy'), job.name + '.json', 'latent_codes.npy']
     for name in names:
-        note = link_latest(f'{root}/{name}', run.file(name))
+        note = runs.link_latest(f'{root}/{name}', run.file(name))
         if note:
             click.echo(note)
     click.echo(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')

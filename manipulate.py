@@ -20,12 +20,7 @@ import torch
 from tqdm import tqdm
 
 import directions as catalog
-from cli.codes import codes_from_options
-from cli.options import (FiniteFloat, IndexList, class_option, cli_errors, describe_weights, load_model,
-                         model_options, output_options, region_options, sampling_options, truncation_options)
-from cli.pages import layers_note, settings_notes
-from cli.regions import region_from_options
-from cli.runs import RunFolder, model_part, root_of
+from cli import inputs, notes, options, runs
 from semantics import editing
 from utils.fileio import save_npy
 from utils.html import HtmlPage
@@ -37,13 +32,13 @@ DEFAULT_DISTANCES = (-10.0, 10.0)
 
 
 @click.command(help=__doc__)
-@model_options
+@options.model_options
 @click.argument('boundary_path', metavar='DIRECTION')
-@sampling_options(nums=10)
-@truncation_options
-@output_options(job='manipulations')
+@options.sampling_options(nums=10)
+@options.truncation_options
+@options.output_options(job='manipulations')
 @click.option('--name', default='resefa', show_default=True, help='Name of the page file (<name>.html).')
-@click.option('--mani_layers', type=IndexList(), default=None, metavar='LIST',
+@click.option('--mani_layers', type=options.IndexList(), default=None, metavar='LIST',
               help="Layers to edit: '4,5,6,7', '8-11' or 'all'. "
                    "[default: the direction's recommendation (catalog or sidecar), else 4,5,6,7]")
 @click.option('--step', type=click.IntRange(min=1), default=7, show_default=True, help='Number of edit steps.')
@@ -51,17 +46,17 @@ DEFAULT_DISTANCES = (-10.0, 10.0)
               help='Index of the first direction to use.')
 @click.option('--end', type=click.IntRange(min=1), default=1, show_default=True,
               help='Index after the last direction to use.')
-@click.option('--start_distance', type=FiniteFloat(), default=None,
+@click.option('--start_distance', type=options.FiniteFloat(), default=None,
               help="Start distance. [default: the direction's recommendation, else -10]")
-@click.option('--end_distance', type=FiniteFloat(), default=None,
+@click.option('--end_distance', type=options.FiniteFloat(), default=None,
               help="End distance. [default: the direction's recommendation, else 10]")
-@region_options("inside which to report the share of each edit's pixel change")
+@options.region_options("inside which to report the share of each edit's pixel change")
 @click.option('--gif/--no-gif', default=True, show_default=True, help='Write an animated GIF per sample and direction.')
-@class_option
-@cli_errors
+@options.class_option
+@options.cli_errors
 def main(**opts):
-    generator = load_model(opts)
-    click.echo(describe_weights(generator))
+    generator = options.load_model(opts)
+    click.echo(options.describe_weights(generator))
     try:
         direction = catalog.read_direction(opts['boundary_path'], w_dim=generator.w_dim)
     except catalog.CatalogError as error:
@@ -74,10 +69,10 @@ def main(**opts):
     start_d = opts['start_distance'] if opts['start_distance'] is not None else span[0]
     end_d = opts['end_distance'] if opts['end_distance'] is not None else span[1]
     steps = editing.distances(start_d, end_d, opts['step'])
-    region = region_from_options(opts, generator.img_resolution)
-    codes = codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    region = inputs.region_from_options(opts, generator.img_resolution)
+    codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     picked = f'_{opts["start"]}-{opts["end"] - 1}' if (opts['start'], opts['end']) != (0, 1) else ''
-    run = RunFolder(root_of(opts), model_part(generator, opts), codes.part, direction.label + picked,
+    run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part, direction.label + picked,
                     f'layers_{format_indices(layers)}', region and region[0])
 
     note = run.start(opts)
@@ -151,11 +146,11 @@ def _page(generator, codes, opts, direction, layers, layer_origin, steps, region
     page = HtmlPage(num_rows=len(codes) * count, num_cols=opts['step'] + 2, image_size=opts['vis_size'] or None,
                     title=f'Edits of {generator.model_name} along {direction.label}')
     page.set_headers(['Name', 'Origin'] + [f'Step {i:02d}' for i in range(1, opts['step'] + 1)])
-    for line in settings_notes(generator, codes, opts):
+    for line in notes.settings_notes(generator, codes, opts):
         page.add_note(line)
     source = f' (catalog entry {direction.entry.id})' if direction.entry is not None else ''
     page.add_note(f'Direction: rows {opts["start"]}..{opts["end"] - 1} of {direction.path}{source}')
-    page.add_note(layers_note(layers, layer_origin))
+    page.add_note(notes.layers_note(layers, layer_origin))
     page.add_note('Distances: ' + ', '.join(f'{d:g}' for d in steps))
     if region is not None:
         page.add_note(f'Region: {region[0]}. "In region" is the share of each edit\'s pixel change (summed over '

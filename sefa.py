@@ -26,11 +26,7 @@ import click
 import torch
 from tqdm import tqdm
 
-from cli.codes import codes_from_options
-from cli.options import (FiniteFloat, class_option, cli_errors, describe_weights, load_model, parse_device,
-                         sefa_model_options)
-from cli.pages import layers_note, settings_notes
-from cli.runs import RunFolder, check_folder
+from cli import inputs, notes, options, runs
 from semantics import editing, sefa
 from utils.fileio import save_json, save_npy
 from utils.html import HtmlPage
@@ -39,7 +35,7 @@ from utils.indices import format_indices
 
 
 @click.command(help=__doc__)
-@sefa_model_options
+@options.sefa_model_options
 @click.option('--save_dir', default='results', show_default=True, metavar='DIR',
               help='Root folder of the results (a folder per model and settings below it).')
 @click.option('-L', '--layer_idx', default='all', show_default=True, metavar='LAYERS',
@@ -48,15 +44,15 @@ from utils.indices import format_indices
               help='Number of samples used for visualization (0: only save the directions).')
 @click.option('-K', '--num_semantics', type=click.IntRange(min=1), default=5, show_default=True,
               help='Number of semantic boundaries corresponding to the top-k eigen values.')
-@click.option('--start_distance', type=FiniteFloat(), default=-3.0, show_default=True,
+@click.option('--start_distance', type=options.FiniteFloat(), default=-3.0, show_default=True,
               help='Start point for manipulation on each semantic.')
-@click.option('--end_distance', type=FiniteFloat(), default=3.0, show_default=True,
+@click.option('--end_distance', type=options.FiniteFloat(), default=3.0, show_default=True,
               help='Ending point for manipulation on each semantic.')
 @click.option('--step', type=click.IntRange(min=1), default=11, show_default=True,
               help='Manipulation step on each semantic.')
 @click.option('--viz_size', type=click.IntRange(min=0), default=256, show_default=True,
               help='Size of images to visualize on the HTML page (0: full size).')
-@click.option('--trunc_psi', type=FiniteFloat(), default=0.7, show_default=True,
+@click.option('--trunc_psi', type=options.FiniteFloat(), default=0.7, show_default=True,
               help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).')
 @click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
               help='Number of layers to perform truncation (StyleGAN families).')
@@ -66,13 +62,13 @@ from utils.indices import format_indices
               help='Codes to edit instead of random samples (.npy or a catalog name): z, w or w+; the first N.')
 @click.option('--latent_space', type=click.Choice(['auto', 'z', 'w', 'wp']), default='auto', show_default=True,
               help='How to read --latent_path (auto: from its shape).')
-@class_option
-@cli_errors
+@options.class_option
+@options.cli_errors
 def main(**opts):
     device = opts['device'] or _device_of_gpu_id(opts['gpu_id'])
-    generator = load_model({'weight_path': opts['model_name'], 'device': device},
+    generator = options.load_model({'weight_path': opts['model_name'], 'device': device},
                            device_option='--device' if opts['device'] else '--gpu_id')
-    click.echo(describe_weights(generator))
+    click.echo(options.describe_weights(generator))
     try:
         layers, directions, eigenvalues = sefa.factorize(generator, opts['layer_idx'])
     except ValueError as error:
@@ -82,10 +78,11 @@ def main(**opts):
         raise click.BadParameter(f'{count} semantics asked, but this model has {len(eigenvalues)} directions',
                                  param_hint='-K/--num_semantics')
     directions, values = directions[:count], eigenvalues[:count]
-    codes = codes_from_options(generator, opts, 'num_samples', truncation_psi=opts['trunc_psi'])
+    codes = inputs.codes_from_options(generator, opts, 'num_samples', truncation_psi=opts['trunc_psi'])
     steps = editing.distances(opts['start_distance'], opts['end_distance'], opts['step'])
-    check_folder(opts['save_dir'], '--save_dir')
-    run = RunFolder(opts['save_dir'], generator.model_name, f'layers_{format_indices(layers)}_K_{count}', codes.part)
+    runs.check_folder(opts['save_dir'], '--save_dir')
+    run = runs.RunFolder(opts['save_dir'], generator.model_name, f'layers_{format_indices(layers)}_K_{count}',
+                         codes.part)
 
     note = run.start(opts)
     if note:
@@ -106,11 +103,11 @@ def main(**opts):
 
     ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'])  # [N, num_ws, w_dim]
     pages = _pages(len(codes), count, steps, values, opts['viz_size'])
-    notes = settings_notes(generator, codes, opts) + [
-        layers_note(layers, 'factorised and edited'),
+    lines = notes.settings_notes(generator, codes, opts) + [
+        notes.layers_note(layers, 'factorised and edited'),
         f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({run.file("directions.npy")})']
     for page in pages:
-        for line in notes:
+        for line in lines:
             page.add_note(line)
     batch_size = 1 if generator.device.type == 'cpu' else 16  # large CPU batches spend their time allocating
     grid = editing.edit_grid(generator, ws, directions, layers, steps, truncation_psi=opts['trunc_psi'],
@@ -157,7 +154,7 @@ def _device_of_gpu_id(gpu_id):
         return 'cpu'
     if not first.isdigit():
         raise click.BadParameter(f'{gpu_id!r} is not a GPU index', param_hint='--gpu_id')
-    return parse_device(f'cuda:{first}', '--gpu_id')
+    return options.parse_device(f'cuda:{first}', '--gpu_id')
 
 
 if __name__ == '__main__':

@@ -20,11 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cli.codes import codes_from_options
-from cli.options import (class_option, cli_errors, describe_weights, load_model, model_options, output_options,
-                         sampling_options, truncation_options)
-from cli.pages import settings_notes
-from cli.runs import RunFolder, model_part, root_of
+from cli import inputs, notes, options, runs
 from semantics import sampling
 from utils.fileio import save_npy
 from utils.html import HtmlPage
@@ -32,17 +28,17 @@ from utils.images import save_image, to_uint8
 
 
 @click.command(help=__doc__)
-@model_options
-@sampling_options(nums=100)
-@truncation_options
-@output_options(job='synthesize')
-@class_option
-@cli_errors
+@options.model_options
+@options.sampling_options(nums=100)
+@options.truncation_options
+@options.output_options(job='synthesize')
+@options.class_option
+@options.cli_errors
 def main(**opts):
-    generator = load_model(opts)
-    click.echo(describe_weights(generator))
-    codes = codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
-    run = RunFolder(root_of(opts), model_part(generator, opts), codes.part)
+    generator = options.load_model(opts)
+    click.echo(options.describe_weights(generator))
+    codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part)
 
     note = run.start(opts)
     if note:
@@ -50,7 +46,7 @@ def main(**opts):
     torch.manual_seed(opts['seed'])  # for --randomize_noise random
     page = HtmlPage(grid_size=len(codes), title=f'Synthesis: {generator.model_name}, {codes.part}',
                     image_size=opts['vis_size'] or None)
-    for line in settings_notes(generator, codes, opts):
+    for line in notes.settings_notes(generator, codes, opts):
         page.add_note(line)
     all_ws = []
     click.echo(f'Synthesizing {len(codes)} images ...')

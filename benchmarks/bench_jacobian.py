@@ -32,7 +32,7 @@ from utils.cpu import keep_freed_memory  # noqa: E402
 
 def make_generator(res, w_dim, channel_max, seed=0):
     torch.manual_seed(seed)
-    G = build_generator('stylegan2', dict(z_dim=w_dim, w_dim=w_dim, img_resolution=res, channel_max=channel_max))
+    G = build_generator('stylegan2', z_dim=w_dim, w_dim=w_dim, img_resolution=res, channel_max=channel_max)
     return G.eval().requires_grad_(False)
 
 

@@ -61,7 +61,7 @@ def median_time(func, repeats):
 @click.option('--json_out', default=None, metavar='FILE', help='Also write the results as JSON here.')
 def main(repeats, resolution, script_repeats, device, json_out):
     torch.manual_seed(0)
-    generator = models.build_generator('stylegan2', dict(img_resolution=resolution)).eval().requires_grad_(False)
+    generator = models.build_generator('stylegan2', img_resolution=resolution).eval().requires_grad_(False)
     generator = generator.to(device)
     print(f'StyleGAN2 {resolution}x{resolution}: w_dim={generator.w_dim}, num_ws={generator.num_ws}, '
           f'torch threads={torch.get_num_threads()}')

@@ -25,7 +25,8 @@ def rows(folder):
                     f'{verdict}: {record["summary"].strip()}'))
     for path in sorted(glob.glob(os.path.join(folder, 'jacobian_*.json'))):
         r = _load(path)
-        what = f'Jacobian StyleGAN2 {r["res"]}x{r["res"]}, w_dim {r["w_dim"]}, channel_max {r["channel_max"]} ({r["device"]})'
+        what = (f'Jacobian StyleGAN2 {r["res"]}x{r["res"]}, w_dim {r["w_dim"]}, channel_max {r["channel_max"]} '
+                f'({r["device"]})')
         ours = f'{r["ours_seconds_per_sample"]:.3f} s/sample'
         ref = f'{r["reference_seconds_per_sample"]:.1f} s/sample' if 'reference_seconds_per_sample' in r else '-'
         if r.get('reference_extrapolated'):

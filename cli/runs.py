@@ -31,7 +31,8 @@ import click
 
 from utils.fileio import save_json, sha256_of
 
-__all__ = ['safe_part', 'file_label', 'samples_part', 'model_part', 'root_of', 'RunFolder', 'link_latest', 'resolve_latest']
+__all__ = ['safe_part', 'file_label', 'samples_part', 'model_part', 'root_of', 'check_folder', 'RunFolder',
+           'link_latest', 'resolve_latest']
 
 
 def safe_part(text):

@@ -18,11 +18,23 @@ verifying, resolving names), `readers` (the rules for direction and latent
 files and sidecars), `user_catalog` (adding one's own entries).
 """
 
-from .catalog import (BUILTIN_CATALOG, CATALOG_FORMAT, ENV_CATALOG, ENV_DIR, ENV_URL, FOLDER, KINDS, Catalog,
-                      CatalogError, Entry, directions_dir, load_catalog, user_catalog_path)
+from .catalog import (
+                      BUILTIN_CATALOG,
+                      CATALOG_FORMAT,
+                      ENV_CATALOG,
+                      ENV_DIR,
+                      ENV_URL,
+                      FOLDER,
+                      KINDS,
+                      Catalog,
+                      CatalogError,
+                      Entry,
+                      directions_dir,
+                      load_catalog,
+                      user_catalog_path,
+)
 from .files import Resolved, fetch, file_status, resolve_direction, resolve_latents, verify
-from .readers import (Direction, Latents, direction_array, latents_array, read_direction, read_latents,
-                      read_sidecar)
+from .readers import Direction, Latents, direction_array, latents_array, read_direction, read_latents, read_sidecar
 from .user_catalog import add_local_entry
 
 __all__ = ['BUILTIN_CATALOG', 'CATALOG_FORMAT', 'ENV_CATALOG', 'ENV_DIR', 'ENV_URL', 'FOLDER', 'KINDS', 'Catalog',

@@ -9,7 +9,8 @@ there (`directions/ffhq/stylegan2/eyesize.npy`), else from
 import os
 from typing import NamedTuple, Optional
 
-from utils.download import DownloadError, cached_file, file_sha256, verify as verify_sha256
+from utils.download import DownloadError, cached_file, file_sha256
+from utils.download import verify as verify_sha256
 
 from .catalog import KIND_WORDS, CatalogError, Entry, load_catalog, one_line
 

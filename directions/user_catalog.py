@@ -7,8 +7,19 @@ import numpy as np
 
 from utils.fileio import save_json
 
-from .catalog import (CATALOG_FORMAT, KINDS, NAME_RE, CatalogError, check_layers, key_of, load_catalog, parse_entry,
-                      read_catalog_file, strong_keys, user_catalog_path)
+from .catalog import (
+    CATALOG_FORMAT,
+    KINDS,
+    NAME_RE,
+    CatalogError,
+    check_layers,
+    key_of,
+    load_catalog,
+    parse_entry,
+    read_catalog_file,
+    strong_keys,
+    user_catalog_path,
+)
 from .files import sha256_of_file
 from .readers import DIRECTION_LAYOUT, check_directions, latents_array, load_npy, read_sidecar
 

@@ -6,7 +6,6 @@ an `nn.Module` in eval mode that follows the generator contract of
 `models/base.py` (mapping / synthesis / forward, `z_dim`, `w_dim`, `num_ws`, ...).
 """
 
-import importlib
 import os
 import re
 
@@ -15,19 +14,11 @@ import torch
 from utils.fileio import sha256_of
 
 from .checkpoints import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded, check_expected, read_checkpoint
+from .registry import FAMILIES, build_generator
 
 __all__ = ['FAMILIES', 'BUILTIN', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
            'build_generator', 'builtin_generator', 'builtin_names', 'generator_from_checkpoint',
            'load_generator', 'model_name_of', 'read_checkpoint']
-
-# family -> (module, generator class, config class)
-FAMILIES = {
-    'stylegan2': ('stylegan2', 'StyleGAN2Generator', 'StyleGAN2Config'),
-    'stylegan3': ('stylegan3', 'StyleGAN3Generator', 'StyleGAN3Config'),
-    'stylegan': ('stylegan', 'StyleGANGenerator', 'StyleGANConfig'),
-    'pggan': ('pggan', 'PGGANGenerator', 'PGGANConfig'),
-    'biggan': ('biggan', 'BigGANGenerator', 'BigGANConfig'),
-}
 
 # Small random-weight models, for trying the scripts without any download.
 BUILTIN = {
@@ -35,23 +26,6 @@ BUILTIN = {
                                          channel_max=64, mapping_layers=4)),
 }
 BUILTIN_FORMAT = 'built-in random weights'  # `checkpoint_format` of the built-in models
-
-
-def family_classes(family):
-    """(generator class, config class) of a family, importing its module on demand."""
-    if family not in FAMILIES:
-        raise ValueError(f'unknown generator family {family!r}; choose from {sorted(FAMILIES)}')
-    module_name, generator, config = FAMILIES[family]
-    module = importlib.import_module(f'.{module_name}', __name__)
-    return getattr(module, generator), getattr(module, config)
-
-
-def build_generator(family, config):
-    """An untrained generator of `family` built from its config (dataclass or dict)."""
-    generator_class, config_class = family_classes(family)
-    if isinstance(config, dict):
-        config = config_class(**config)
-    return generator_class(config)
 
 
 def builtin_names():
@@ -65,7 +39,7 @@ def builtin_generator(name, seed=0):
     family, config = BUILTIN[name]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        generator = build_generator(family, config)
+        generator = build_generator(family, **config)
     return generator
 
 

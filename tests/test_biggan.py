@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
-
 from conftest import golden_case, load_pt, max_abs_diff
+
 from models import load_generator
 from models.biggan import BigGANConfig, BigGANGenerator, resolve_class, truncated_noise
 from models.checkpoints import CheckpointError, SettingMismatch, read_checkpoint, write_hf_biggan

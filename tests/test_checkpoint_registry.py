@@ -8,13 +8,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, golden_case, load_pt
 
 import models
-from conftest import ROOT, golden_case, load_pt
 from models import checkpoints, zoo
-from models.checkpoints import (READERS, CheckpointError, SettingMismatch, SettingNeeded, Source, find_reader,
-                                read_checkpoint)
-from models.checkpoints import names
+from models.checkpoints import (
+    READERS,
+    CheckpointError,
+    SettingMismatch,
+    SettingNeeded,
+    Source,
+    find_reader,
+    names,
+    read_checkpoint,
+)
 from models.checkpoints import stylegan3_names as sg3
 from models.checkpoints.names import Rule, ignore
 from tests.layouts import stylegan2_to_tf

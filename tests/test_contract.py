@@ -44,7 +44,7 @@ def build(name):
     family, config = TINY[name]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(sum(map(ord, name)))
-        G = models.build_generator(family, config).eval().requires_grad_(False)
+        G = models.build_generator(family, **config).eval().requires_grad_(False)
         with torch.no_grad():
             for tensor in G.parameters():
                 if tensor.ndim <= 1:

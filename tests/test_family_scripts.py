@@ -23,10 +23,10 @@ import synthesis
 from models import build_generator, load_generator
 from models.biggan import truncated_noise
 from models.checkpoints import stylegan3_names
-from tests.conftest import PUBLISHED, golden_case, load_pt, max_abs_diff
-from tests.pickles import write_nvlabs_pickle
 from semantics import sampling
 from tests.clitools import assert_one_line_error, invoke, invoke_ok, printed
+from tests.conftest import PUBLISHED, golden_case, load_pt, max_abs_diff
+from tests.pickles import write_nvlabs_pickle
 
 TOL = 1e-4
 SG3_BUFFERS = ('w_avg', 'transform', 'freqs', 'phases', 'magnitude_ema', 'up_filter', 'down_filter')
@@ -123,7 +123,8 @@ class Sg3Golden:
             self.path = write_nvlabs_pickle(tmp_dir / f'{case}.pkl', state, meta['init_kwargs'],
                                             buffer_names=SG3_BUFFERS)
             self.cfg = 'R' if meta['init_kwargs'].get('use_radial_filters') else 'T'
-            (self.tx, self.ty), self.rotate = inputs['transform_translate'].tolist(), inputs['transform_rotate_deg'].item()
+            (self.tx, self.ty) = inputs['transform_translate'].tolist()
+            self.rotate = inputs['transform_rotate_deg'].item()
             self.ws, self.ws_psi07 = outputs['ws'], outputs['ws_psi07']
             self.img_psi07, self.trunc_layers = outputs['img_const_psi07'], meta['num_ws']  # no cutoff
         self.img_transform = outputs['img_transform']

@@ -2,14 +2,20 @@
 
 import pytest
 import torch
-
 from conftest import golden_case, load_pt, max_abs_diff
+
 from models import CheckpointError, SettingMismatch
 from models.checkpoints import read_checkpoint
-from models.checkpoints.genforce import (checkpoint_from_genforce_state, config_from_genforce_pggan,
-                                         config_from_genforce_stylegan, config_from_genforce_stylegan2,
-                                         convert_genforce_pggan, convert_genforce_stylegan,
-                                         convert_genforce_stylegan2, detect_genforce_family)
+from models.checkpoints.genforce import (
+    checkpoint_from_genforce_state,
+    config_from_genforce_pggan,
+    config_from_genforce_stylegan,
+    config_from_genforce_stylegan2,
+    convert_genforce_pggan,
+    convert_genforce_stylegan,
+    convert_genforce_stylegan2,
+    detect_genforce_family,
+)
 from models.checkpoints.hammer import generator_state
 from models.pggan import PGGANConfig, PGGANGenerator
 from models.stylegan import StyleGANConfig, StyleGANGenerator

@@ -25,7 +25,7 @@ def offline(monkeypatch, tmp_path):
 
 def save_model(path, **config):
     torch.manual_seed(0)
-    torch.save(build_generator('stylegan2', config).state_dict(), path)
+    torch.save(build_generator('stylegan2', **config).state_dict(), path)
     return path
 
 

@@ -23,9 +23,9 @@ def invoke(command, args):
 
 def tiny_stylegan2(resolution, seed=0, channels=4, w_dim=8):
     torch.manual_seed(seed)
-    G = build_generator('stylegan2', dict(z_dim=w_dim, w_dim=w_dim, img_resolution=resolution,
+    G = build_generator('stylegan2', z_dim=w_dim, w_dim=w_dim, img_resolution=resolution,
                                           channel_base=channels * resolution, channel_max=channels,
-                                          mapping_layers=2))
+                                          mapping_layers=2)
     G.source = 'test'
     return G.eval().requires_grad_(False)
 
@@ -96,8 +96,8 @@ def test_layer_subset_jacobian():
 def test_stylegan2_linearize_push_equals_autograd(architecture, conv_clamp, layers):
     """The hand-written forward-mode pass gives torch's own Jacobian, with noise, biases and clamping active."""
     torch.manual_seed(1)
-    G = build_generator('stylegan2', dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=6,
-                                          mapping_layers=2, architecture=architecture, conv_clamp=conv_clamp))
+    G = build_generator('stylegan2', z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=6,
+                                          mapping_layers=2, architecture=architecture, conv_clamp=conv_clamp)
     G = G.eval().requires_grad_(False)
     with torch.no_grad():
         for name, param in G.named_parameters():

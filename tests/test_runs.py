@@ -36,8 +36,8 @@ def checkpoints(tmp_path_factory):
     paths = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        G = build_generator('stylegan2', dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=4,
-                                              mapping_layers=2))
+        G = build_generator('stylegan2', z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=4,
+                                              mapping_layers=2)
         (folder / f'm{seed}').mkdir()
         path = folder / f'm{seed}' / 'generator.pt'
         torch.save(G.state_dict(), path)
@@ -160,4 +160,4 @@ def test_run_wrapper_keeps_the_callers_folder(tmp_path):
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     page = tmp_path / 'work_dirs' / 'synthesize' / 'ffhq' / 'stylegan2-tiny' / 'seed_4_num_1' / 'synthesis.html'
-    assert page.is_file() and f'HTML page: work_dirs/synthesize/ffhq/stylegan2-tiny' in result.stdout
+    assert page.is_file() and 'HTML page: work_dirs/synthesize/ffhq/stylegan2-tiny' in result.stdout

@@ -110,6 +110,7 @@ def test_loading_needs_no_nvlabs_code(tmp_path):
     """In a fresh interpreter where importing NVlabs modules fails, a pickle still loads."""
     case_dir = golden_case('nvlabs_sg2_uncond_r32')
     import json
+
     from tests.pickles import write_nvlabs_pickle
     meta = json.loads((case_dir / 'meta.json').read_text())
     path = write_nvlabs_pickle(tmp_path / 'snap.pkl', load_pt(case_dir / 'state_dict.pt'), meta['init_kwargs'],

@@ -21,8 +21,8 @@ from models import zoo
 from models.stylegan3 import StyleGAN3Config
 from semantics import editing, sampling, sefa
 from tests.clitools import assert_one_line_error, printed
-from tests.layouts import to_genforce_stylegan
 from tests.conftest import ROOT, golden_case, load_pt, max_abs_diff
+from tests.layouts import to_genforce_stylegan
 from utils.indices import format_indices
 
 CASES = ['sefa_pggan_r32', 'sefa_stylegan_r32', 'sefa_stylegan2_r32']
@@ -196,7 +196,8 @@ def test_sefa_script_pages(case, golden_zoo, tmp_path):
     assert result.exit_code == 0, result.output
     folder = printed(result, 'Directions').parent
     assert folder.parent.parent == tmp_path / 'out' and folder.parent.name.startswith(f'{case}-')
-    assert folder.name == f'layers_{format_indices(sefa.parse_layers("all", golden_generator(case)))}_K_{sem}_seed_0_num_{num}'
+    all_layers = format_indices(sefa.parse_layers('all', golden_generator(case)))
+    assert folder.name == f'layers_{all_layers}_K_{sem}_seed_0_num_{num}'
     G = golden_generator(case)
     layers, directions, eigenvalues = sefa.factorize(G, 'all')
 
@@ -340,9 +341,10 @@ def test_is_zoo_name(tmp_path, monkeypatch):
 def test_readme_command_animeface512(tmp_path):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(512)
-        G = models.build_generator('stylegan', dict(img_resolution=512, channel_base=1024, channel_max=8)).eval()
+        G = models.build_generator('stylegan', img_resolution=512, channel_base=1024, channel_max=8).eval()
     (tmp_path / 'checkpoints').mkdir()
-    torch.save({'generator_smooth': to_genforce_stylegan(G.state_dict(), G.config)}, tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
+    torch.save({'generator_smooth': to_genforce_stylegan(G.state_dict(), G.config)},
+               tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
     env = {k: v for k, v in os.environ.items() if k != 'GANSEMANTICS_CHECKPOINTS'}
     env.update(GANSEMANTICS_OFFLINE='1', PYTHONPATH=str(ROOT))
     # The README's command with 2 samples and 3 distances instead of 5 and 11, to keep CPU time small.

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import golden_case, load_pt, max_abs_diff
+
 from models import ops
 from models.checkpoints import CheckpointError, SettingMismatch, read_checkpoint
 from models.checkpoints import stylegan3_names as names

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 import torch
+
 import synthesis
 from tests.clitools import assert_one_line_error, invoke, printed
 from tests.conftest import golden_case, load_pt

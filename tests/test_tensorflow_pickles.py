@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from conftest import golden_case, load_pt, max_abs_diff
+
 from models import CheckpointError, SettingMismatch, build_generator, load_generator
 from models.checkpoints import read_checkpoint
 from tests.layouts import pggan_to_tf, stylegan2_to_tf, stylegan_to_tf

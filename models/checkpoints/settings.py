@@ -20,6 +20,7 @@ import dataclasses
 
 import torch
 
+from ..registry import build_generator
 from .common import SettingMismatch
 
 __all__ = ['EXPECTED', 'HINTS', 'check_expected', 'checked_settings']
@@ -82,7 +83,6 @@ def check_expected(checkpoint, path, expected):
 
 def _meta_generator(family, config):
     """The generator of `config`, built on the meta device (shapes and members, no memory)."""
-    from .. import build_generator  # the family registry of `models`, which imports this package first
     with torch.device('meta'):
         return build_generator(family, config)
 

@@ -342,15 +342,17 @@ def _stylegan_rules(config):
                 Rule(f'{scope}/StyleMod/bias', f'{dst}.affine.bias', None, (2 * ch,)),
                 Rule(f'synthesis/noise{idx}', f'{dst}.noise_const', _squeeze01, (1, 1, res, res)),
             ]
-        rgb = (1, 1, ch, config.img_channels), (config.img_channels,)
-        lod = log2 - r
-        if lod == 0:
-            rules += [Rule('synthesis/ToRGB_lod0/weight', 'synthesis.torgb.weight', _conv, rgb[0]),
-                      Rule('synthesis/ToRGB_lod0/bias', 'synthesis.torgb.bias', None, rgb[1])]
-        else:  # ToRGB of a lower level of detail: unused at lod 0.
-            rules.append(ignore(f'synthesis/ToRGB_lod{lod}/weight', rgb[0]))
-            rules.append(ignore(f'synthesis/ToRGB_lod{lod}/bias', rgb[1]))
+        rules += _torgb_rules('synthesis/', log2 - r, ch, config.img_channels)
     return rules
+
+
+def _torgb_rules(scope, lod, channels, img_channels):
+    """The ToRGB layer of one level of detail: used at lod 0, shape-checked and dropped otherwise."""
+    weight, bias = (1, 1, channels, img_channels), (img_channels,)
+    if lod == 0:
+        return [Rule(f'{scope}ToRGB_lod0/weight', 'synthesis.torgb.weight', _conv, weight),
+                Rule(f'{scope}ToRGB_lod0/bias', 'synthesis.torgb.bias', None, bias)]
+    return [ignore(f'{scope}ToRGB_lod{lod}/weight', weight), ignore(f'{scope}ToRGB_lod{lod}/bias', bias)]
 
 
 # ----------------------------------------------------------------------------
@@ -411,12 +413,5 @@ def _pggan_rules(config):
                   Rule(f'{res}x{res}/Conv1/weight', f'synthesis.layer{2 * k + 1}.weight', _conv, (3, 3, ch, ch)),
                   Rule(f'{res}x{res}/Conv1/bias', f'synthesis.layer{2 * k + 1}.bias', None, (ch,))]
     for r in range(2, log2 + 1):
-        ch, lod = config.channels(2 ** r), log2 - r
-        rgb = (1, 1, ch, config.img_channels), (config.img_channels,)
-        if lod == 0:
-            rules += [Rule('ToRGB_lod0/weight', 'synthesis.torgb.weight', _conv, rgb[0]),
-                      Rule('ToRGB_lod0/bias', 'synthesis.torgb.bias', None, rgb[1])]
-        else:  # ToRGB of a lower level of detail: unused at lod 0.
-            rules.append(ignore(f'ToRGB_lod{lod}/weight', rgb[0]))
-            rules.append(ignore(f'ToRGB_lod{lod}/bias', rgb[1]))
+        rules += _torgb_rules('', log2 - r, config.channels(2 ** r), config.img_channels)
     return rules

@@ -11,7 +11,7 @@ def settings_notes(generator, codes, opts, truncation=True):
     """Lines naming the model, the codes, truncation, noise and transform (only what the family uses).
 
     Args:
-        codes: The `cli.codes.Codes` rendered.
+        codes: The `cli.inputs.Codes` rendered.
         opts: The script's options (`trunc_psi`, `trunc_layers`, `randomize_noise`, `tx`, `ty`, `rotate`).
         truncation: Whether the codes went through truncation (z codes drawn or read).
     """

@@ -1,0 +1,38 @@
+"""The registry of generator families: name -> generator class and config class."""
+
+import importlib
+
+__all__ = ['FAMILIES', 'family_classes', 'build_generator']
+
+# family -> (module, generator class, config class)
+FAMILIES = {
+    'stylegan2': ('stylegan2', 'StyleGAN2Generator', 'StyleGAN2Config'),
+    'stylegan3': ('stylegan3', 'StyleGAN3Generator', 'StyleGAN3Config'),
+    'stylegan': ('stylegan', 'StyleGANGenerator', 'StyleGANConfig'),
+    'pggan': ('pggan', 'PGGANGenerator', 'PGGANConfig'),
+    'biggan': ('biggan', 'BigGANGenerator', 'BigGANConfig'),
+}
+
+
+def family_classes(family):
+    """(generator class, config class) of a family, importing its module on demand."""
+    if family not in FAMILIES:
+        raise ValueError(f'unknown generator family {family!r}; choose from {sorted(FAMILIES)}')
+    module_name, generator, config = FAMILIES[family]
+    module = importlib.import_module(f'.{module_name}', __package__)
+    return getattr(module, generator), getattr(module, config)
+
+
+def build_generator(family, config=None, **fields):
+    """An untrained generator of `family`, from its config dataclass or from the config's fields.
+
+    `build_generator('stylegan2', StyleGAN2Config(img_resolution=64))` and
+    `build_generator('stylegan2', img_resolution=64)` build the same model.
+    """
+    generator_class, config_class = family_classes(family)
+    if config is None:
+        config = config_class(**fields)
+    elif fields or not isinstance(config, config_class):
+        raise ValueError(f'build_generator({family!r}, ...) takes a {config_class.__name__} or its fields, '
+                         f'not both and not a {type(config).__name__}')
+    return generator_class(config)
