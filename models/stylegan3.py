@@ -19,8 +19,6 @@ output image, as in NVlabs' `gen_images.py`; `set_transform` fills it.
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.signal
-import scipy.special
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -95,6 +93,8 @@ def design_lowpass_filter(numtaps, cutoff, width, fs, radial=False):
         raise ValueError(f'numtaps must be >= 1, got {numtaps!r}')
     if numtaps == 1:
         return None
+    import scipy.signal  # imported here: it takes a second and a half, and only StyleGAN3 needs it
+    import scipy.special
     if not radial:
         f = scipy.signal.firwin(numtaps=numtaps, cutoff=cutoff, width=width, fs=fs)
         return torch.as_tensor(f, dtype=torch.float32)
