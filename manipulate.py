@@ -148,8 +148,12 @@ def _page(generator, codes, opts, direction, layers, layer_origin, steps, region
     page.set_headers(['Name', 'Origin'] + [f'Step {i:02d}' for i in range(1, opts['step'] + 1)])
     for line in notes.settings_notes(generator, codes, opts):
         page.add_note(line)
-    source = f' (catalog entry {direction.entry.id})' if direction.entry is not None else ''
-    page.add_note(f'Direction: rows {opts["start"]}..{opts["end"] - 1} of {direction.path}{source}')
+    facts = [f'catalog entry {direction.entry.id}'] if direction.entry is not None else []
+    sidecar = direction.sidecar or {}
+    facts += [f'{key} {sidecar[key]}' for key in ('method', 'region', 'model') if sidecar.get(key)]
+    real, _ = runs.resolve_latest(direction.path)
+    page.add_note(f'Direction: rows {opts["start"]}..{opts["end"] - 1} of {real}'
+                  + (f' ({", ".join(facts)})' if facts else ''))
     page.add_note(notes.layers_note(layers, layer_origin))
     page.add_note('Distances: ' + ', '.join(f'{d:g}' for d in steps))
     if region is not None:

@@ -15,7 +15,7 @@ def settings_notes(generator, codes, opts, truncation=True):
         opts: The script's options (`trunc_psi`, `trunc_layers`, `randomize_noise`, `tx`, `ty`, `rotate`).
         truncation: Whether the codes went through truncation (z codes drawn or read).
     """
-    lines = [describe_weights(generator), f'Model: {generator.describe()}', f'Codes: {codes.description}']
+    lines = [describe_weights(generator), f'Codes: {codes.description}']
     if truncation and codes.space == 'z' and generator.has_truncation:
         psi = opts.get('trunc_psi', 1)
         if generator.has_truncation_cutoff and opts.get('trunc_layers') is not None:

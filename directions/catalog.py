@@ -37,8 +37,12 @@ def directions_dir():
 
 
 def user_catalog_path():
-    """The user catalog file: `$GANSEMANTICS_DIRECTIONS_CATALOG`, else `local.json` in this folder."""
-    return os.environ.get(ENV_CATALOG) or os.path.join(FOLDER, 'local.json')
+    """The user catalog file: `$GANSEMANTICS_DIRECTIONS_CATALOG`, else `directions.json` in the user's
+    configuration folder (`$XDG_CONFIG_HOME/gansemantics`, default `~/.config/gansemantics`)."""
+    if os.environ.get(ENV_CATALOG):
+        return os.environ[ENV_CATALOG]
+    config = os.environ.get('XDG_CONFIG_HOME') or os.path.join(os.path.expanduser('~'), '.config')
+    return os.path.join(config, 'gansemantics', 'directions.json')
 
 
 def one_line(text):

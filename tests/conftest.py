@@ -16,6 +16,11 @@ SHARED = Path(os.environ.get('GANSEMANTICS_SHARED', ROOT.parent / 'shared'))
 DEVICE = os.environ.get('GANSEMANTICS_TEST_DEVICE', 'cpu')
 if DEVICE != 'cpu' and not (DEVICE.startswith('cuda') and torch.cuda.is_available()):
     raise RuntimeError(f'GANSEMANTICS_TEST_DEVICE={DEVICE}: no such device here')
+if DEVICE != 'cpu':
+    # The golden tolerances (1e-4) are for float32 arithmetic: cuDNN convolutions default to TF32 on
+    # Ampere and later GPUs (about 1e-3 relative), so full float32 is asked for here.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 GOLDEN = SHARED / 'golden'
 PUBLISHED = SHARED / 'published'
 
@@ -28,13 +33,20 @@ def golden_case(name):
     return path
 
 
-def load_pt(path):
-    return torch.load(path, map_location='cpu', weights_only=True)
+def load_pt(path, device='cpu'):
+    """A tensor file (or a dict of tensors), its tensors put on `device`."""
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def _cpu_float64(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device='cpu', dtype=torch.float64)
+    return torch.as_tensor(x, dtype=torch.float64)
 
 
 def max_abs_diff(a, b):
-    a = torch.as_tensor(a, dtype=torch.float64)
-    b = torch.as_tensor(b, dtype=torch.float64)
+    """Largest |a - b|, in float64 on the CPU: either side may be a tensor on any device or a numpy array."""
+    a, b = _cpu_float64(a), _cpu_float64(b)
     assert a.shape == b.shape, f'shape {tuple(a.shape)} != {tuple(b.shape)}'
     return (a - b).abs().max().item()
 

@@ -1,12 +1,13 @@
 """BigGAN-deep against HuggingFace's pytorch-pretrained-BigGAN (golden case biggan_deep_r32)."""
 
+import copy
 import json
 import shutil
 
 import numpy as np
 import pytest
 import torch
-from conftest import golden_case, load_pt, max_abs_diff
+from conftest import DEVICE, golden_case, load_pt, max_abs_diff
 
 from models import load_generator
 from models.biggan import BigGANConfig, BigGANGenerator, resolve_class, truncated_noise
@@ -48,7 +49,9 @@ def _tiny_generator():
 # Golden case.
 
 def test_golden_outputs(case):
-    G, inputs, outputs = case['G'], case['inputs'], case['outputs']
+    # The shared fixture stays on the CPU (other tests compare its inputs with CPU tensors): a copy goes to DEVICE.
+    G = copy.deepcopy(case['G']).to(DEVICE)
+    inputs, outputs = load_pt(case['path'] / 'inputs.pt', DEVICE), load_pt(case['path'] / 'outputs.pt', DEVICE)
     checked = set()
     for t in inputs['truncations'].tolist():
         z, c = inputs[f'z_t{t:g}'], inputs['class_vector']

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import golden_case, load_pt, max_abs_diff
+from conftest import DEVICE, golden_case, load_pt, max_abs_diff
 
 from models import CheckpointError, SettingMismatch
 from models.checkpoints import read_checkpoint
@@ -26,8 +26,9 @@ TOL = 1e-4
 CLASSES = {'pggan': PGGANGenerator, 'stylegan': StyleGANGenerator, 'stylegan2': StyleGAN2Generator}
 
 
-def load_case(name):
-    """(generator, inputs, outputs, case folder) of a golden SeFa case, loaded from its .pth file."""
+def load_case(name, device='cpu'):
+    """(generator, inputs, outputs, case folder) of a golden SeFa case, loaded from its .pth file;
+    the generator, inputs and outputs on `device`."""
     path = golden_case(name)
     obj = load_pt(path / 'checkpoints' / f'{name}.pth')
     state, which, _ = generator_state(obj, name)
@@ -35,7 +36,8 @@ def load_case(name):
     checkpoint = checkpoint_from_genforce_state(state, where=name)
     generator = CLASSES[checkpoint.family](checkpoint.config)
     generator.load_state_dict(checkpoint.state_dict, strict=True)
-    return generator.eval(), load_pt(path / 'inputs.pt'), load_pt(path / 'outputs.pt'), path
+    return (generator.eval().to(device), load_pt(path / 'inputs.pt', device), load_pt(path / 'outputs.pt', device),
+            path)
 
 
 def check(name, ours, theirs):
@@ -52,11 +54,15 @@ def capture_styles(modules):
 
 
 def check_sefa_edits(generator, path, pggan=False):
-    """sefa.py's editing loop: seed-0 code, raw boundary 0 of 'all', distances -3, 0, 3."""
-    edits = load_pt(path / 'sefa_edits.pt')
-    sefa = load_pt(path / 'sefa.pt')['all']
+    """sefa.py's editing loop: seed-0 code, raw boundary 0 of 'all', distances -3, 0, 3.
+
+    Runs on the generator's device; the seed-0 code is drawn on the CPU, as sefa.py drew it, then moved there.
+    """
+    device = generator.device
+    edits = load_pt(path / 'sefa_edits.pt', device)
+    sefa = load_pt(path / 'sefa.pt', device)['all']
     torch.manual_seed(0)
-    z = torch.randn(1, generator.z_dim)
+    z = torch.randn(1, generator.z_dim).to(device)
     with torch.no_grad():
         codes = generator.mapping(z, truncation_psi=0.7, truncation_cutoff=8)
     codes = codes[:, 0] if pggan else codes
@@ -82,7 +88,7 @@ def check_sefa_edits(generator, path, pggan=False):
 # Golden cases.
 
 def test_pggan_golden():
-    generator, inputs, outputs, path = load_case('sefa_pggan_r32')
+    generator, inputs, outputs, path = load_case('sefa_pggan_r32', DEVICE)
     assert (generator.num_ws, generator.w_dim, generator.img_resolution) == (1, 32, 32)
     z = inputs['z']
     with torch.no_grad():
@@ -94,7 +100,7 @@ def test_pggan_golden():
 
 
 def test_stylegan_golden():
-    generator, inputs, outputs, path = load_case('sefa_stylegan_r32')
+    generator, inputs, outputs, path = load_case('sefa_stylegan_r32', DEVICE)
     assert (generator.num_ws, generator.w_dim) == (8, 32)
     styles = capture_styles({f'style{idx:02d}': module for idx, _, module in generator.style_layers()})
     z = inputs['z']
@@ -114,7 +120,7 @@ def test_stylegan_golden():
 
 
 def test_stylegan2_golden():
-    generator, inputs, outputs, path = load_case('sefa_stylegan2_r32')
+    generator, inputs, outputs, path = load_case('sefa_stylegan2_r32', DEVICE)
     assert (generator.num_ws, generator.w_dim) == (8, 32)
     synthesis = generator.synthesis
     modules = {'style00': synthesis.b4.conv1.affine, 'output_style0': synthesis.b4.torgb.affine}

@@ -14,7 +14,7 @@ import manipulate
 from models import build_generator, load_generator
 from semantics import editing, jacobian, regions
 from tests.clitools import assert_one_line_error, printed
-from tests.conftest import golden_case
+from tests.conftest import DEVICE, golden_case
 
 
 def invoke(command, args):
@@ -42,8 +42,8 @@ def sign_aligned_error(ours, ref):
 
 def test_jacobians_match_reference_golden():
     case = golden_case('resefa_sg2_r32')
-    G = load_generator(golden_case('hammer_sg2_r32') / 'hammer_checkpoint.pth')
-    w = np.load(case / 'latent_codes.npy')
+    G = load_generator(golden_case('hammer_sg2_r32') / 'hammer_checkpoint.pth', device=DEVICE)
+    w = np.load(case / 'latent_codes.npy')  # compute_jacobians puts w on G's device and returns a numpy array
     ref = np.load(case / 'jacobians_w.npy')
     ours = jacobian.compute_jacobians(G, w, chunk_size=16)
     assert ours.shape == ref.shape == (2, 3, 32, 32, 1, 32)

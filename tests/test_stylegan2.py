@@ -7,7 +7,7 @@ import torch
 
 from models import load_generator
 from models.checkpoints import read_checkpoint
-from tests.conftest import golden_case, load_pt, max_abs_diff
+from tests.conftest import DEVICE, golden_case, load_pt, max_abs_diff
 from tests.pickles import write_nvlabs_pickle
 
 TOL = 1e-4
@@ -42,8 +42,8 @@ def _affine_outputs(generator, call):
 def test_nvlabs_golden(case, fmt, tmp_path):
     case_dir = golden_case(case)
     path = case_dir / 'state_dict.pt' if fmt == 'state_dict' else _nvlabs_pickle(case_dir, tmp_path)
-    G = load_generator(path)
-    inputs, ref = load_pt(case_dir / 'inputs.pt'), load_pt(case_dir / 'outputs.pt')
+    G = load_generator(path, device=DEVICE)
+    inputs, ref = load_pt(case_dir / 'inputs.pt', DEVICE), load_pt(case_dir / 'outputs.pt', DEVICE)
     z, c = inputs['z'], inputs['c'] if inputs['c'].shape[1] else None
     with torch.no_grad():
         ours = {
@@ -73,8 +73,8 @@ def test_nvlabs_pickle_config_from_init_kwargs(tmp_path):
 
 def test_nonfused_modconv_matches(tmp_path):
     case_dir = golden_case('nvlabs_sg2_uncond_r32')
-    G = load_generator(case_dir / 'state_dict.pt')
-    ref = load_pt(case_dir / 'outputs.pt')
+    G = load_generator(case_dir / 'state_dict.pt', device=DEVICE)
+    ref = load_pt(case_dir / 'outputs.pt', DEVICE)
     with torch.no_grad():
         img = G.synthesis(ref['ws'], fused_modconv=False)
     assert max_abs_diff(img, ref['img_synthesis_ws']) <= TOL
@@ -82,9 +82,9 @@ def test_nonfused_modconv_matches(tmp_path):
 
 def test_rosinality_golden():
     case_dir = golden_case('rosinality_sg2_r32')
-    G = load_generator(case_dir / 'rosinality_ckpt.pt')
+    G = load_generator(case_dir / 'rosinality_ckpt.pt', device=DEVICE)
     assert G.config.img_resolution == 32 and G.num_ws == 8 and G.config.channel_max == 32
-    inputs, ref = load_pt(case_dir / 'inputs.pt'), load_pt(case_dir / 'outputs.pt')
+    inputs, ref = load_pt(case_dir / 'inputs.pt', DEVICE), load_pt(case_dir / 'outputs.pt', DEVICE)
     z, z2 = inputs['z'], inputs['z2']
     with torch.no_grad():
         ws = G.mapping(z)
@@ -118,8 +118,8 @@ def test_hammer_golden():
     case_dir = golden_case('hammer_sg2_r32')
     checkpoint = read_checkpoint(case_dir / 'hammer_checkpoint.pth')
     assert checkpoint.extra['which'] == 'generator_smooth'
-    G = load_generator(case_dir / 'hammer_checkpoint.pth')
-    inputs, ref = load_pt(case_dir / 'inputs.pt'), load_pt(case_dir / 'outputs.pt')
+    G = load_generator(case_dir / 'hammer_checkpoint.pth', device=DEVICE)
+    inputs, ref = load_pt(case_dir / 'inputs.pt', DEVICE), load_pt(case_dir / 'outputs.pt', DEVICE)
     z = inputs['z']
     with torch.no_grad():
         ours = {

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import golden_case, load_pt, max_abs_diff
+from conftest import DEVICE, golden_case, load_pt, max_abs_diff
 
 from models import ops
 from models.checkpoints import CheckpointError, SettingMismatch, read_checkpoint
@@ -34,10 +34,10 @@ def hammer_case(name):
     return path, models[which], kwargs
 
 
-def build(config, state):
+def build(config, state, device='cpu'):
     G = StyleGAN3Generator(config).eval()
     G.load_state_dict(state, strict=True)
-    return G
+    return G.to(device)
 
 
 def record_styles(G, key_of):
@@ -64,8 +64,8 @@ def check_all(ours, golden):
 def test_nvlabs_golden(case):
     path, config, state = nvlabs_case(case)
     assert names.is_nvlabs_stylegan3_state(state) and not names.is_hammer_stylegan3_state(state)
-    G = build(config, names.convert_nvlabs_state(state, config))
-    inputs, golden = load_pt(path / 'inputs.pt'), load_pt(path / 'outputs.pt')
+    G = build(config, names.convert_nvlabs_state(state, config), DEVICE)
+    inputs, golden = load_pt(path / 'inputs.pt', DEVICE), load_pt(path / 'outputs.pt', DEVICE)
     z, c = inputs['z'], inputs['c']
     styles, hooks = record_styles(G, lambda name: name[:-len('.affine')] + '.affine')
     ours = {}
@@ -92,8 +92,8 @@ def test_hammer_golden(case, use_kwargs):
     path, state, kwargs = hammer_case(case)
     assert names.is_hammer_stylegan3_state(state) and not names.is_nvlabs_stylegan3_state(state)
     config = names.config_from_hammer(state, kwargs if use_kwargs else None)
-    G = build(config, names.convert_hammer_state(state, config))
-    inputs, golden = load_pt(path / 'inputs.pt'), load_pt(path / 'outputs.pt')
+    G = build(config, names.convert_hammer_state(state, config), DEVICE)
+    inputs, golden = load_pt(path / 'inputs.pt', DEVICE), load_pt(path / 'outputs.pt', DEVICE)
     z = inputs['z']
     layer_index = {name: idx for idx, name in enumerate(G.synthesis.layer_names)}
     styles, hooks = record_styles(G, lambda name: (f'style{layer_index[name.split(".")[1]]}'
