@@ -64,6 +64,9 @@ def main(**opts):
     if not opts['start'] < opts['end'] <= len(direction.array):
         raise click.BadParameter(f'--start {opts["start"]} / --end {opts["end"]} must select directions '
                                  f'within the {len(direction.array)} in {direction.path}', param_hint='--start/--end')
+    mismatch = inputs.direction_mismatch(direction, generator)
+    if mismatch:
+        click.echo(mismatch)
     layers, layer_origin = _layers(opts, direction, generator.num_ws)
     span = direction.distance_range or DEFAULT_DISTANCES
     start_d = opts['start_distance'] if opts['start_distance'] is not None else span[0]
@@ -84,6 +87,8 @@ def main(**opts):
                f'{direction.path} on layers {format_indices(layers)} ({layer_origin}), '
                f'distances {start_d:g}..{end_d:g} in {opts["step"]} steps')
     page = _page(generator, codes, opts, direction, layers, layer_origin, steps, region)
+    if mismatch:
+        page.add_note(mismatch)
     count = opts['end'] - opts['start']
     shares = []
     grid = editing.edit_grid(generator, ws, direction.array, layers, steps, range(opts['start'], opts['end']),

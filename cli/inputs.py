@@ -15,7 +15,7 @@ from utils.indices import format_indices
 from .options import class_index_of
 from .runs import file_label, samples_part
 
-__all__ = ['Codes', 'codes_from_options', 'region_from_options']
+__all__ = ['Codes', 'codes_from_options', 'region_from_options', 'direction_mismatch']
 
 
 @dataclass
@@ -124,3 +124,31 @@ def _named_region(data_name, name, size):
     except ValueError as error:
         raise click.BadParameter(f'{error}; or give any box with --box CX,CY,H,W', param_hint='--region') from None
     return regions.region_mask(data_name, name, size)
+
+
+# ----------------------------------------------------------------------------
+# Directions.
+
+def direction_mismatch(direction, generator):
+    """A warning line when the direction's catalog entry or sidecar names another model than `generator`.
+
+    Compares the family, resolution, `w_dim`, `num_ws` and, where the sidecar
+    records one, the checkpoint's SHA-256. None when nothing differs (or
+    nothing is known). Not an error: directions are transferred on purpose.
+    """
+    facts = dict(direction.sidecar or {})
+    if direction.entry is not None:
+        facts.update(direction.entry.facts)
+    made = {'family': facts.get('family'), 'img_resolution': facts.get('img_resolution'),
+            'w_dim': facts.get('w_dim'), 'num_ws': facts.get('num_ws'),
+            'checkpoint_sha256': facts.get('checkpoint_sha256') or facts.get('source_sha256')}
+    held = {'family': generator.family, 'img_resolution': generator.img_resolution, 'w_dim': generator.w_dim,
+            'num_ws': generator.num_ws, 'checkpoint_sha256': generator.checkpoint_sha256}
+    differ = [key for key, value in made.items() if value is not None and held[key] is not None and value != held[key]]
+    if not differ:
+        return None
+    name = facts.get('model_description') or facts.get('model') or facts.get('source_checkpoint') or 'another model'
+    shown = ', '.join(f'{key} {made[key] if key != "checkpoint_sha256" else made[key][:8]}' for key in differ)
+    mine = ', '.join(f'{key} {held[key] if key != "checkpoint_sha256" else held[key][:8]}' for key in differ)
+    return (f'Warning: {direction.path} was made for {name} ({shown}), but the model loaded is '
+            f'{generator.model_name} ({mine}); it is applied anyway')

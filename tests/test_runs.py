@@ -161,3 +161,20 @@ def test_run_wrapper_keeps_the_callers_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     page = tmp_path / 'work_dirs' / 'synthesize' / 'ffhq' / 'stylegan2-tiny' / 'seed_4_num_1' / 'synthesis.html'
     assert page.is_file() and 'HTML page: work_dirs/synthesize/ffhq/stylegan2-tiny' in result.stdout
+
+
+def test_direction_of_another_model_is_applied_with_a_warning(checkpoints, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    invoke_ok(compute_jacobian, [checkpoints[0], '--nums', 2, '--chunk_size', 8, '--no_save_jpg'])
+    invoke_ok(compute_directions, ['work_dirs/jacobians/ffhq/jacobians_w.npy', '--full_rank'])
+    direction = 'work_dirs/directions/ffhq/eyes/pooled_resefa.npy'
+    same = invoke_ok(manipulate, [checkpoints[0], direction, '--nums', 1, '--step', 2, '--no-gif'])
+    assert 'Warning' not in same.output
+    other = invoke_ok(manipulate, [checkpoints[1], direction, '--nums', 1, '--step', 2, '--no-gif'])
+    warning = [line for line in other.output.splitlines() if line.startswith('Warning:')]
+    assert len(warning) == 1 and 'generator-' in warning[0] and 'applied anyway' in warning[0]
+    assert warning[0] in printed(other, 'HTML page').read_text()
+    # A published direction names its model: a w_dim-8 StyleGAN2 is not the FFHQ 1024 model.
+    np.save('wide.npy', np.ones((1, 8), np.float32))
+    published = invoke_ok(manipulate, [checkpoints[1], 'wide.npy', '--nums', 1, '--step', 2, '--no-gif'])
+    assert 'Warning' not in published.output  # no sidecar, no catalog entry: nothing to compare
