@@ -36,6 +36,8 @@ def test_catalog_name_sets_layers_and_distances(offline):
                                     '--no-gif'])
     assert ('on layers 4-7 (recommended by catalog entry ffhq/stylegan2/eyesize), distances -10..10'
             in result.output)
+    assert ('was made for StyleGAN2 FFHQ 1024x1024, config-f (official NVlabs release) (img_resolution 1024, '
+            'num_ws 18), but the model loaded is g-') in result.output
     page = printed(result, 'HTML page')
     assert page.parent.name == 'seed_4_num_2_eyesize_layers_4-7'
     html = page.read_text()
