@@ -89,20 +89,24 @@ def main(**opts):
     else:  # Jacobians of the reference code: named by their content
         run = runs.RunFolder(root, runs.file_label(source), region_name + variant)
 
-    note = run.start(opts)
-    if note:
-        click.echo(note)
+    samples = {}  # sample index -> its directions, written once every result is known to be good
     if grams is None:
         grams = []
         for index in tqdm(range(count), desc='directions', unit='sample'):
             gram_f, gram_b, _, _ = resefa.gram_matrices(np.asarray(jacobians[index]), mask)
             grams.append((gram_f, gram_b))
             if index in per_sample:
-                directions, _ = _solve(gram_f, gram_b, opts, f'sample {index} of {source}')
-                stem = run.file(f'image_{index:02d}_region_{region_name}_name_{opts["name"]}')
-                save_npy(f'{stem}.npy', directions.astype(np.float32))
-                save_image(f'{stem}_mask.png', np.repeat(mask[:, :, None], 3, axis=2).astype(np.uint8) * 255)
+                samples[index] = _solve(gram_f, gram_b, opts, f'sample {index} of {source}')[0].astype(np.float32)
     directions, eigenvalues = _solve(*resefa.accumulate(grams), opts, source)
+
+    note = run.start(opts)
+    if note:
+        click.echo(note)
+    mask_image = np.repeat(mask[:, :, None], 3, axis=2).astype(np.uint8) * 255
+    for index, sample_directions in samples.items():
+        stem = run.file(f'image_{index:02d}_region_{region_name}_name_{opts["name"]}')
+        save_npy(f'{stem}.npy', sample_directions)
+        save_image(f'{stem}_mask.png', mask_image)
     out = run.file(f'pooled_{opts["name"]}.npy')
     save_npy(out, directions.astype(np.float32))
     save_json(run.file(f'pooled_{opts["name"]}.json'), {

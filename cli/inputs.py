@@ -119,6 +119,10 @@ def region_from_options(opts, size, default=None):
 
 def _named_region(data_name, name, size):
     """Mask of a named box; an unknown name lists the known ones and points to --box."""
+    if data_name not in regions.dataset_names():
+        raise click.BadParameter(f'no named regions for dataset {data_name!r}; the datasets with named regions '
+                                 f'are {", ".join(regions.dataset_names())} (or give any box with --box)',
+                                 param_hint='-d/--data_name')
     try:
         regions.named_box(data_name, name)
     except ValueError as error:

@@ -283,7 +283,7 @@ def test_gram_mode_equals_dense(hammer_model, tmp_path):
     (['--box', '300,300,10,10'], 'outside'),
     (['--box', '128,128,256,256'], 'covers the whole'),
     (['--region', 'eyes', '--box', '1,2,3,4'], 'give one of'),
-    (['--data_name', 'nope'], "unknown dataset 'nope'"),
+    (['--data_name', 'nope'], "no named regions for dataset 'nope'"),
 ])
 def test_bad_regions(args, message, tmp_path):
     case = golden_case('resefa_sg2_r32')

@@ -54,7 +54,8 @@ def read_checkpoint(path, **expected):
     """Read a checkpoint file or folder into `Checkpoint(family, config, state_dict, format, extra)`.
 
     Args:
-        path: File (or, for HuggingFace BigGAN, folder) to read.
+        path: File to read; or a folder: a HuggingFace BigGAN, or one that holds a single
+            checkpoint file.
         **expected: Settings the checkpoint must agree with, in the models'
             vocabulary: `family`, `cfg`, `img_resolution`, `w_dim`, `z_dim`,
             `channel_base`, `channel_max`, and the config fields `c_dim`,
@@ -68,6 +69,8 @@ def read_checkpoint(path, **expected):
     """
     expected = checked_settings(expected)
     source = Source(path)
+    if source.is_dir and not huggingface.claims(source):  # a folder holding one checkpoint file
+        source = Source(source.only_file())
     checkpoint = find_reader(source).read(source, expected)
     check_expected(checkpoint, source.path, expected)
     return checkpoint

@@ -9,6 +9,7 @@ from .common import CheckpointError
 from .safe_pickle import UnsafePickleError, is_pickle, load_pickle
 
 _TORCH_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
+_ZIP_MAGIC = b'PK\x03\x04'
 _NOT_LOADED = object()
 
 
@@ -43,9 +44,28 @@ class Source:
                 raise CheckpointError(f'{self.path}: the file is empty')
         self.is_torch_file = not self.is_dir and (zipfile.is_zipfile(self.path)
                                                   or self.head.startswith(_TORCH_LEGACY_MAGIC))
+        if not self.is_torch_file and self.head.startswith(_ZIP_MAGIC):
+            raise CheckpointError(f'{self.path}: the file is truncated or damaged (a zip archive, as torch.save '
+                                  f'writes, whose end is missing); download or copy it again')
         self.is_pickle = not self.is_torch_file and is_pickle(self.head)
         self.is_json = self.head.lstrip().startswith(b'{')
         self._torch = self._pickle = _NOT_LOADED
+
+    def only_file(self):
+        """The one checkpoint file in a folder that holds nothing else (notes such as .json/.txt/.md aside).
+
+        Raises:
+            CheckpointError: the folder holds no file, or several, naming them.
+        """
+        names = sorted(name for name in os.listdir(self.path)
+                       if os.path.isfile(os.path.join(self.path, name)) and not name.startswith('.')
+                       and not name.endswith(('.json', '.sha256', '.txt', '.md')))
+        if len(names) == 1:
+            return os.path.join(self.path, names[0])
+        if not names:
+            raise CheckpointError(f'{self.path}: a folder without a checkpoint file')
+        raise CheckpointError(f'{self.path}: a folder holding several files ({", ".join(names[:6])}'
+                              f'{" ..." if len(names) > 6 else ""}); give the checkpoint file itself')
 
     def __repr__(self):
         return f'Source({self.path!r})'
