@@ -69,7 +69,7 @@ def read_checkpoint(path, **expected):
     """
     expected = checked_settings(expected)
     source = Source(path)
-    if source.is_dir and not huggingface.claims(source):  # a folder holding one checkpoint file
+    if source.is_dir and not huggingface.claims(source) and source.only_file():  # a folder holding one file
         source = Source(source.only_file())
     checkpoint = find_reader(source).read(source, expected)
     check_expected(checkpoint, source.path, expected)

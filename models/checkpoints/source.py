@@ -54,8 +54,11 @@ class Source:
     def only_file(self):
         """The one checkpoint file in a folder that holds nothing else (notes such as .json/.txt/.md aside).
 
+        Returns:
+            Its path, or None when the folder holds no such file.
+
         Raises:
-            CheckpointError: the folder holds no file, or several, naming them.
+            CheckpointError: the folder holds several files, naming them.
         """
         names = sorted(name for name in os.listdir(self.path)
                        if os.path.isfile(os.path.join(self.path, name)) and not name.startswith('.')
@@ -63,7 +66,7 @@ class Source:
         if len(names) == 1:
             return os.path.join(self.path, names[0])
         if not names:
-            raise CheckpointError(f'{self.path}: a folder without a checkpoint file')
+            return None
         raise CheckpointError(f'{self.path}: a folder holding several files ({", ".join(names[:6])}'
                               f'{" ..." if len(names) > 6 else ""}); give the checkpoint file itself')
 
