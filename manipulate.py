@@ -24,7 +24,7 @@ from cli import inputs, notes, options, runs
 from semantics import editing
 from utils.fileio import save_npy
 from utils.html import HtmlPage
-from utils.images import save_gif, save_image, to_uint8
+from utils.images import outline, resize, save_gif, save_image, to_uint8
 from utils.indices import format_indices
 
 DEFAULT_LAYERS = [4, 5, 6, 7]  # the original script's default
@@ -96,13 +96,15 @@ def main(**opts):
     for edit in tqdm(grid, total=len(ws) * count, desc='manipulate', unit='edit'):
         row = edit.sample * count + edit.direction - opts['start']
         original = to_uint8(edit.original[None])[0]
+        shown = original if region is None else outline(resize(original, opts['vis_size'] or original.shape[0]),
+                                                        region[1])
         frames = to_uint8(edit.images)
         text = f'{edit.sample:06d}_{edit.direction:03d}'
         if edit.share is not None:
             shares.append(edit.share)
             text += f' (in region: {edit.share:.0%})'
         page.set_cell(row, 0, text=text)
-        page.set_cell(row, 1, image=original)
+        page.set_cell(row, 1, image=shown)
         for i, frame in enumerate(frames):
             page.set_cell(row, i + 2, text=f'{steps[i]:+g}', image=frame)
             if opts['save_jpg']:
@@ -162,8 +164,9 @@ def _page(generator, codes, opts, direction, layers, layer_origin, steps, region
     page.add_note(notes.layers_note(layers, layer_origin))
     page.add_note('Distances: ' + ', '.join(f'{d:g}' for d in steps))
     if region is not None:
-        page.add_note(f'Region: {region[0]}. "In region" is the share of each edit\'s pixel change (summed over '
-                      f'colour, averaged over the steps) that falls inside it: 100% means nothing outside moved.')
+        page.add_note(f'Region: {region[0]}, outlined in yellow on the origin image. "In region" is the share of '
+                      f'each edit\'s pixel change (summed over colour, averaged over the steps) that falls inside '
+                      f'it: 100% means nothing outside moved.')
     return page
 
 

@@ -13,6 +13,7 @@ import click
 import torch
 
 import models
+from semantics import regions
 from utils.indices import parse_indices
 
 __all__ = ['FiniteFloat', 'IndexList', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model',
@@ -246,7 +247,9 @@ def region_options(purpose):
     """--region / --box / --mask / --labels, with one set of names and rules for every script."""
     return compose(
         click.option('--region', default=None, metavar='NAME',
-                     help=f'Named region of --data_name {purpose} (see compute_directions.py --list_regions).'),
+                     help=f'Named region of --data_name {purpose}: ' + '; '.join(
+                         f'{data}: {", ".join(regions.region_names(data))}' for data in regions.dataset_names())
+                     + ' (boxes: compute_directions.py --list_regions).'),
         click.option('--box', default=None, metavar='CX,CY,H,W',
                      help=f'A box on the 256-pixel grid (row centre, column centre, height, width) {purpose}.'),
         click.option('--mask', 'mask_path', default=None, metavar='FILE',

@@ -80,3 +80,23 @@ def load_image(path):
     """Read an image file as uint8 `[H, W, C]`."""
     with Image.open(path) as image:
         return np.asarray(image.convert('RGB'))
+
+
+def outline(image, mask, color=(255, 214, 0), width=2):
+    """`image` (uint8 `[H, W, C]`) with the border of `mask` (bool, any size: nearest-resized) drawn in `color`."""
+    height, width_px = image.shape[:2]
+    mask = np.asarray(mask, dtype=bool)
+    rows = np.floor(np.arange(height) * (mask.shape[0] / height)).astype(np.int64)
+    cols = np.floor(np.arange(width_px) * (mask.shape[1] / width_px)).astype(np.int64)
+    mask = mask[rows][:, cols]
+    inner = mask.copy()
+    for _ in range(width):  # erode by one pixel per step: what remains of the mask is its inside
+        shrunk = inner.copy()
+        shrunk[1:] &= inner[:-1]
+        shrunk[:-1] &= inner[1:]
+        shrunk[:, 1:] &= inner[:, :-1]
+        shrunk[:, :-1] &= inner[:, 1:]
+        inner = shrunk
+    out = np.array(image, copy=True)
+    out[mask & ~inner] = np.asarray(color, dtype=np.uint8)[:out.shape[2]]
+    return out
