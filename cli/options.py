@@ -192,8 +192,8 @@ def load_model(opts, device_option='--device'):
 def describe_weights(generator):
     """One line saying what was loaded (and loudly, when weights are random)."""
     if generator.checkpoint_sha256 is None and str(generator.source).startswith('builtin:'):
-        return (f'NOTE: {generator.source} is a small built-in {generator.family} with RANDOM weights: '
-                'images are noise-like patterns, not pictures. Pass a checkpoint for real results.')
+        return (f'NOTE: {generator.source} is a small built-in model ({generator.describe()}) with RANDOM '
+                'weights: images are noise-like patterns, not pictures. Pass a checkpoint for real results.')
     return (f'Loaded {generator.describe()} ({generator.checkpoint_format}) from {generator.source} '
             f'as {generator.model_name}')
 

@@ -21,6 +21,7 @@ import manipulate
 import sefa
 import synthesis
 from models import build_generator
+from models.checkpoints import write_hf_biggan
 from semantics.resefa import GramAccumulator
 from semantics.regions import region_mask
 
@@ -36,6 +37,10 @@ def files(tmp_path_factory):
     tiny = dict(z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=4, mapping_layers=2)
     torch.save(build_generator('stylegan2', **tiny).state_dict(), root / 'g.pt')
     torch.save(build_generator('stylegan2', c_dim=3, **tiny).state_dict(), root / 'cond.pt')
+    biggan = build_generator('biggan', output_dim=16, z_dim=8, class_embed_dim=8, channel_width=4, num_classes=5,
+                             layers=[(False, 16, 8), (True, 8, 4), (False, 4, 2), (True, 2, 1)],
+                             attention_layer_position=1)
+    write_hf_biggan(biggan, root / 'biggan')
     data = (root / 'g.pt').read_bytes()
     (root / 'trunc.pt').write_bytes(data[:len(data) // 2])
     (root / 'empty.pt').write_bytes(b'')
@@ -85,6 +90,7 @@ CASES = [
     ('synthesis', ['{g.pt}', '--device', 'bogus'], ['--device', "'bogus' is not a device"]),
     ('synthesis', ['{g.pt}', '--device', 'cuda:99'], ['--device', 'cuda:99']),
     ('synthesis', ['{g.pt}', '--device', 'tpu'], ['--device', 'tpu']),
+    ('synthesis', ['{g.pt}', '--device', 'cuda'], ['--device', "'cuda'"]),
     ('synthesis', ['{g.pt}', '--stylegan2', '--stylegan3'], ['--stylegan2', '--stylegan3']),
     ('synthesis', ['{g.pt}', '--stylegan2', '--cfg', 'T'], ['--cfg']),
     ('synthesis', ['{g.pt}', '--cfg', 'X'], ['--cfg']),
@@ -119,6 +125,10 @@ CASES = [
     ('synthesis', ['{cond.pt}'], ['--class', 'conditional (3 classes)']),
     ('synthesis', ['{cond.pt}', '--class', '7'], ['--class', 'out of range']),
     ('synthesis', ['{cond.pt}', '--class', 'cat'], ['--class', "'cat'"]),
+    ('synthesis', ['{biggan}'], ['--class', 'conditional (5 classes)']),
+    ('synthesis', ['{biggan}', '--class', '1', '--trunc_psi', '0'], ['--trunc_psi', 'BigGAN truncation_psi']),
+    ('synthesis', ['{biggan}', '--class', '1', '--trunc_psi', '1.5'], ['--trunc_psi', 'BigGAN truncation_psi']),
+    ('synthesis', ['{biggan}', '--class', 'tigr shark'], ['--class', 'tiger shark']),
     ('synthesis', ['{g.pt}', '--vis_size', '-1'], ['--vis_size']),
     ('synthesis', ['{g.pt}', '--randomize_noise', 'loud'], ['--randomize_noise']),
     ('synthesis', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'a_file', 'is a file, not a folder']),
@@ -191,6 +201,8 @@ CASES = [
     ('sefa', ['{g.pt}', '-N', '-1'], ['-N']),
     ('sefa', ['{g.pt}', '--class', '1'], ['--class', 'unconditional']),
     ('sefa', ['{cond.pt}'], ['--class', 'conditional']),
+    ('sefa', ['{biggan}', '-N', '1'], ['--class', 'conditional']),
+    ('sefa', ['{biggan}', '--class', '2', '--trunc_psi', '0'], ['--trunc_psi']),
     ('sefa', ['{g.pt}', '--device', 'bogus'], ['--device']),
     ('sefa', ['{g.pt}', '--start_distance', 'nan'], ['--start_distance']),
     ('sefa', ['{g.pt}', '--step', '0'], ['--step']),

@@ -178,3 +178,17 @@ def test_direction_of_another_model_is_applied_with_a_warning(checkpoints, tmp_p
     np.save('wide.npy', np.ones((1, 8), np.float32))
     published = invoke_ok(manipulate, [checkpoints[1], 'wide.npy', '--nums', 1, '--step', 2, '--no-gif'])
     assert 'Warning' not in published.output  # no sidecar, no catalog entry: nothing to compare
+
+
+def test_sefa_edits_given_codes(tmp_path):
+    """sefa.py --latent_path: the codes synthesis.py saved drive the SeFa pages (the first N of them)."""
+    page = printed(invoke_ok(synthesis, ['builtin:stylegan2-tiny', '--nums', 3, '--save_dir', tmp_path / 's']),
+                   'HTML page')
+    codes = page.parent / 'latent_codes.npy'
+    result = invoke_ok(sefa, ['builtin:stylegan2-tiny', '--latent_path', codes, '-N', 2, '-K', 2, '--step', 3,
+                              '--viz_size', 32, '--save_dir', tmp_path / 'r'])
+    folder = printed(result, 'Directions').parent
+    assert folder.name.startswith('layers_0-9_K_2_latents_latent_codes-') and folder.name.endswith('_num_2')
+    html = (folder / 'sample_first.html').read_text()
+    assert 'Codes: 2 codes (wp) from' in html and 'no truncation' in html
+    assert html.count('data:image/jpeg') == 2 * 2 * 3
