@@ -184,6 +184,19 @@ def _plus_one(value):
 # ----------------------------------------------------------------------------
 # StyleGAN2 (official TensorFlow and StyleGAN2-ADA TensorFlow) -> our StyleGAN2 module.
 
+def _synthesis_widths(variables, scope, first, axis, where):
+    """`(resolutions, channel_base, channel_max)` of the synthesis blocks `<scope><res>x<res>/Conv1`.
+
+    The 4x4 block's width is axis `axis` of `<scope>4x4/<first>`; the others are the
+    output channels of their `Conv1` kernel.
+    """
+    resolutions = _resolutions(variables, scope + '{0}x{0}/Conv1/weight')
+    channels = {4: _shape(variables, f'{scope}4x4/{first}', where, ndim=4)[axis]}
+    for res in resolutions[1:]:
+        channels[res] = _shape(variables, f'{scope}{res}x{res}/Conv1/weight', where, ndim=4)[3]
+    return (resolutions, *infer_channel_formula(channels, where))
+
+
 def _read_stylegan2(variables, kwargs, where):
     _check_kwargs(kwargs, _SG2_FIXED, where)
     if 'mapping/LabelConcat/weight' in variables:
@@ -200,11 +213,7 @@ def _read_stylegan2(variables, kwargs, where):
         c_dim, embed = _shape(variables, 'mapping/LabelEmbed/weight', where, ndim=2)
     z_dim = dense0[0] - embed
     hidden = dense0[1] if mapping_layers > 1 else w_dim
-    resolutions = _resolutions(variables, 'synthesis/{0}x{0}/Conv1/weight')
-    channels = {4: _shape(variables, 'synthesis/4x4/Conv/weight', where, ndim=4)[3]}
-    for res in resolutions[1:]:
-        channels[res] = _shape(variables, f'synthesis/{res}x{res}/Conv1/weight', where, ndim=4)[3]
-    channel_base, channel_max = infer_channel_formula(channels, where)
+    resolutions, channel_base, channel_max = _synthesis_widths(variables, 'synthesis/', 'Conv/weight', 3, where)
     resolution = resolutions[-1]
     if any(name.endswith('/Skip/weight') for name in variables):
         architecture = 'resnet'
@@ -290,11 +299,7 @@ def _read_stylegan(variables, kwargs, where):
         c_dim, z_dim = _shape(variables, 'mapping/LabelConcat/weight', where, ndim=2)
     else:
         c_dim, z_dim = 0, dense0[0]
-    resolutions = _resolutions(variables, 'synthesis/{0}x{0}/Conv1/weight')
-    channels = {4: _shape(variables, 'synthesis/4x4/Const/const', where, ndim=4)[1]}
-    for res in resolutions[1:]:
-        channels[res] = _shape(variables, f'synthesis/{res}x{res}/Conv1/weight', where, ndim=4)[3]
-    channel_base, channel_max = infer_channel_formula(channels, where)
+    resolutions, channel_base, channel_max = _synthesis_widths(variables, 'synthesis/', 'Const/const', 1, where)
     resolution = resolutions[-1]
     img_channels = _shape(variables, 'synthesis/ToRGB_lod0/weight', where, ndim=4)[3]
     _check_kwarg_values(kwargs, {'latent_size': z_dim, 'dlatent_size': w_dim, 'label_size': c_dim,
@@ -360,11 +365,7 @@ def _torgb_rules(scope, lod, channels, img_channels):
 
 def _read_pggan(variables, kwargs, where):
     _check_kwargs(kwargs, _PGGAN_FIXED, where)
-    resolutions = _resolutions(variables, '{0}x{0}/Conv1/weight')
-    channels = {4: _shape(variables, '4x4/Conv/weight', where, ndim=4)[3]}
-    for res in resolutions[1:]:
-        channels[res] = _shape(variables, f'{res}x{res}/Conv1/weight', where, ndim=4)[3]
-    channel_base, channel_max = infer_channel_formula(channels, where)
+    resolutions, channel_base, channel_max = _synthesis_widths(variables, '', 'Conv/weight', 3, where)
     resolution = resolutions[-1]
     fused = [f'{res}x{res}/Conv0_up/weight' in variables for res in resolutions[1:]]
     if len(set(fused)) > 1:
