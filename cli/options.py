@@ -176,7 +176,6 @@ def load_model(opts, device_option='--device'):
     """Load the generator the model options name (device checked first), with its transform applied."""
     device = parse_device(opts.get('device'), device_option)
     expected, flags = _expected_settings(opts)
-    flags.update({'img_resolution': '--img_size', 'w_dim': '--w_dim'})
     try:
         generator = models.load_generator(opts['weight_path'], device=device, **expected)
     except models.CheckpointError as error:
