@@ -22,11 +22,14 @@ the original README's next command works as written. An interrupted run,
 started again with the same options, resumes after the samples it finished.
 """
 
+import os
+
 import click
 import numpy as np
 from tqdm import tqdm
 
 from cli import inputs, options, runs
+from cli.ranks import Ranks
 from semantics import editing, jacobian, sampling
 from semantics.jobs import JacobianJob
 from utils.cpu import keep_freed_memory
@@ -56,8 +59,10 @@ from utils.indices import format_indices
               help='Accepted for compatibility with the original script, which does not use it either.')
 @options.cli_errors
 def main(**opts):
-    generator = options.load_model(opts)
-    click.echo(options.describe_weights(generator))
+    ranks = Ranks.from_environment()
+    say = click.echo if ranks.is_main else _quiet
+    generator = options.load_model({**opts, 'device': ranks.device(opts['device'])})
+    say(options.describe_weights(generator))
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     if codes.space == 'wp':
         raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
@@ -80,49 +85,58 @@ def main(**opts):
                 'synthesis': {k: v for k, v in synthesis_kwargs.items() if k != 'fused_modconv'}}
     job = JacobianJob(generator, w, run.path, layers, size, sum_channels, region, chunk_size, synthesis_kwargs,
                       settings)
-    note = run.start(opts)
-    if note:
-        click.echo(note)
-    save_npy(run.file('latent_codes.npy'), w)
-    if opts['save_jpg']:
-        for start in range(0, len(ws), opts['batch_size']):
-            images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',
-                                              opts['trunc_psi']))
-            for index, image in enumerate(images, start=start):
-                save_image(run.file('images', f'{index:06d}.jpg'), image)
-    click.echo(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
-               f'{generator.w_dim} JVPs per sample in chunks of {chunk_size}'
-               + (f'; only the Gram matrices of region {region[0]}' if region else ''))
-    _run(job, generator.w_dim)
+    ranks.check_same({**job.settings, 'folder': os.path.abspath(run.path)})
+    if ranks.is_main:
+        note = run.start(opts)
+        if note:
+            say(note)
+        save_npy(run.file('latent_codes.npy'), w)
+        if opts['save_jpg']:
+            for start in range(0, len(ws), opts['batch_size']):
+                images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',
+                                                  opts['trunc_psi']))
+                for index, image in enumerate(images, start=start):
+                    save_image(run.file('images', f'{index:06d}.jpg'), image)
+        say(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
+            f'{generator.w_dim} JVPs per sample in chunks of {chunk_size}'
+            + (f'; only the Gram matrices of region {region[0]}' if region else '')
+            + (f'; {ranks.world} processes' if ranks.distributed else ''))
+    _run(job, generator.w_dim, ranks, say)
+    if not ranks.is_main:
+        return
     facts = {'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
              'model': generator.model_name, 'family': generator.family, 'variant': generator.variant,
              'w_dim': generator.w_dim, 'num_ws': generator.num_ws, 'run': run.path, 'codes': codes.part,
-             'layers': layers, 'data_name': opts['data_name'],
+             'layers': layers, 'data_name': opts['data_name'], 'processes': ranks.world,
              'method': f'forward mode ({job.method}), reference semantics'}
     path = job.finish(**facts)
-    click.echo(f'{"Gram matrices of region " + region[0] if region else "Jacobians " + str(list(job.shape))}: {path}')
-    click.echo(f'Latent codes: {run.file("latent_codes.npy")}')
+    say(f'{"Gram matrices of region " + region[0] if region else "Jacobians " + str(list(job.shape))}: {path}')
+    say(f'Latent codes: {run.file("latent_codes.npy")}')
     names = [job.name + ('.npz' if region else '.npy'), job.name + '.json', 'latent_codes.npy']
     for name in names:
         note = runs.link_latest(f'{root}/{name}', run.file(name))
         if note:
-            click.echo(note)
-    click.echo(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
+            say(note)
+    say(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
 
 
-def _run(job, w_dim):
-    """Run every pending sample with progress bars; on Ctrl-C say what is kept."""
+def _run(job, w_dim, ranks, say):
+    """Run this process's pending samples with progress bars; on Ctrl-C say what is kept."""
     if job.complete:
-        click.echo(f'Already computed with the same settings: {job.path}')
+        say(f'Already computed with the same settings: {job.path}')
         return
     if job.replaces:
-        click.echo(f'Note: {job.path} holds a result of other settings; it is replaced when this run finishes')
-    pending = job.pending()
-    if len(pending) < len(job.w):
-        click.echo(f'Resuming: {len(job.w) - len(pending)} of {len(job.w)} samples are already done')
+        say(f'Note: {job.path} holds a result of other settings; it is replaced when this run finishes')
+    if ranks.is_main:
+        done = job.prepare()
+        if done:
+            say(f'Resuming: {done} of {len(job.w)} samples are already done')
+    ranks.barrier()  # the partial files exist before any process writes into them
+    share = job.pending(job.share(ranks.rank, ranks.world))
     keep_freed_memory()
-    with tqdm(total=len(pending), desc='samples', unit='sample') as samples, \
-            tqdm(total=w_dim, desc='  tangents', unit='col', leave=False) as inner:
+    label = f'process {ranks.rank}' if ranks.distributed else 'samples'
+    with tqdm(total=len(share), desc=label, unit='sample', position=2 * ranks.rank) as samples, \
+            tqdm(total=w_dim, desc='  tangents', unit='col', leave=False, position=2 * ranks.rank + 1) as inner:
         def on_chunk(count):
             inner.update(count)
 
@@ -131,10 +145,15 @@ def _run(job, w_dim):
             inner.reset()
 
         try:
-            job.run(on_sample=on_sample, on_chunk=on_chunk)
+            job.run(share, on_sample=on_sample, on_chunk=on_chunk)
         except KeyboardInterrupt:
-            raise click.ClickException(f'interrupted: {len(job.done)} of {len(job.w)} samples are saved in '
+            raise click.ClickException(f'interrupted: {len(job.done())} of {len(job.w)} samples are saved in '
                                        f'{job.folder}; run the same command again to resume') from None
+    ranks.barrier()  # every share is done before the result is put together
+
+
+def _quiet(*args, **kwargs):
+    """What the other processes print: nothing (process 0 speaks for the job)."""
 
 
 if __name__ == '__main__':

@@ -80,6 +80,10 @@ def check_folder(path, option=None):
     raise click.ClickException(f'{path}: {probe} is a file, not a folder')
 
 
+# Options that change how a run computes, not what: they are not compared between runs.
+_UNCHANGING = ('device', 'gpu_id', 'batch_size', 'chunk_size')
+
+
 class RunFolder:
     """The folder of one run: `<root>/<model>/<name>`, with the run's settings in `run.json`."""
 
@@ -101,7 +105,8 @@ class RunFolder:
                     earlier = json.load(file).get('settings')
             except (OSError, ValueError, AttributeError):
                 earlier = None
-        settings = json.loads(json.dumps(settings, default=str))
+        settings = json.loads(json.dumps({key: value for key, value in settings.items() if key not in _UNCHANGING},
+                                         default=str))
         os.makedirs(self.path, exist_ok=True)
         save_json(record, {'settings': settings})
         if earlier is None or earlier == settings:

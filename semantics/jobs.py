@@ -1,27 +1,39 @@
-"""Long jobs as library objects: Jacobians of many samples streamed to disk, resumable.
+"""Long jobs as library objects: Jacobians of many samples streamed to disk, resumable and shardable.
 
 `JacobianJob` computes the Jacobian of each sample (see `semantics.jacobian`)
 and either writes it into one memory-mapped `jacobians_w.npy` in the reference
-layout, or, with a region, adds it to that region's Gram matrices (a few MB
-whatever the number of samples). After every sample it records which samples
-are done, so a run that stops (Ctrl-C, a crash, a lost machine) is resumed by
-the same job: finished samples are never computed again. Until the last sample
-is done the data lives under a hidden partial name; `finish()` renames it into
-place, so a final file is always complete.
+layout, or, with a region, adds it to that region's Gram matrices (a few MB per
+block of samples whatever the image size). Every finished sample is recorded on
+disk as soon as it is saved, so a run that stops (Ctrl-C, a crash, a lost
+machine) is resumed by the same job, with any number of processes: finished
+samples are never computed again. Until the last sample is done the data lives
+under hidden partial names; `finish()` puts the result in place, so a final
+file is always complete.
 
-The job is driven by a caller that decides which samples to run and how to show
-progress (`compute_jacobian.py` with tqdm, the editor with its own bar); it may
-run a share of the samples (`run(indices)`), which is how several processes can
-split one job.
+The job is driven by callers that decide which samples each runs and how to
+show progress: `compute_jacobian.py` in one process, or in several under
+`torchrun` (`share(rank, world)`), the editor with its own bar. The steps:
+
+    job.prepare()           # one process, before any sample runs
+    job.run(indices)        # any number of processes, each on its share
+    job.finish(**facts)     # one process, once every sample is done
+
+Results do not depend on how the samples are shared. A sample's Jacobian rows
+are its own. Gram matrices are summed in float64 in fixed blocks of
+`GRAM_BLOCK` consecutive samples, each block in sample order by whichever
+process owns it, and the block sums are added in block order at the end: one
+process or eight give the same bits.
 
 Files in the job's folder (`<name>` is `jacobians_w` or `grams_<region>`):
 
 | file | while running | when finished |
 | --- | --- | --- |
 | `<name>.npy` / `<name>.npz` | absent | the result |
-| `.<name>.partial.npy` / `.npz` | the samples done so far | renamed to the result |
-| `.<name>.progress.json` | settings and the samples done | removed |
-| `<name>.json` | absent | the settings, plus what the caller adds |
+| `<name>.json` | absent | its settings, plus what the caller adds |
+| `.<name>.progress.json` | the settings of the partial data | removed |
+| `.<name>.partial.npy` | Jacobians: every sample's rows, memory-mapped | renamed to the result |
+| `.<name>.done/<index>` | Jacobians: one empty file per finished sample | removed |
+| `.<name>.partial/block_<b>.npz` | Gram matrices: the running sum of each block | added up into the result |
 
 Running a finished job again with the same settings computes nothing.
 """
@@ -29,19 +41,22 @@ Running a finished job again with the same settings computes nothing.
 import hashlib
 import json
 import os
+import shutil
 
 import numpy as np
 
-from utils.fileio import atomic_path, save_json
+from utils.fileio import save_json
 
 from . import jacobian as jac
 from .resefa import GramAccumulator
 
-__all__ = ['JacobianJob']
+__all__ = ['GRAM_BLOCK', 'JacobianJob']
+
+GRAM_BLOCK = 16  # samples per partial Gram sum: fixed, so that the total does not depend on the sharing
 
 
 class JacobianJob:
-    """Jacobians (or a region's Gram matrices) of N samples, streamed to a folder and resumable."""
+    """Jacobians (or a region's Gram matrices) of N samples, streamed to a folder, resumable and shardable."""
 
     def __init__(self,
         generator,              # Generator following the contract of `models.base`.
@@ -68,88 +83,114 @@ class JacobianJob:
         self.synthesis_kwargs = (generator.synthesis_kwargs(for_tangents=True) if synthesis_kwargs is None
                                  else dict(synthesis_kwargs))
         self.method = jac.pick_method(generator, self.synthesis_kwargs, method)
-        self.name = 'jacobians_w' if self.mask is None else f'grams_{self.region_name}'
-        ext = '.npy' if self.mask is None else '.npz'
-        self.path = os.path.join(self.folder, self.name + ext)
-        self.partial_path = os.path.join(self.folder, f'.{self.name}.partial{ext}')
+        self.grams = self.mask is not None
+        self.name = f'grams_{self.region_name}' if self.grams else 'jacobians_w'
+        self.path = os.path.join(self.folder, self.name + ('.npz' if self.grams else '.npy'))
+        self.sidecar_path = os.path.join(self.folder, self.name + '.json')
         self.progress_path = os.path.join(self.folder, f'.{self.name}.progress.json')
+        self.partial_path = os.path.join(self.folder, f'.{self.name}.partial' + ('' if self.grams else '.npy'))
+        self.done_dir = os.path.join(self.folder, f'.{self.name}.done')
         self.shape = jac.jacobian_shape(generator, len(self.w), self.size, self.sum_channels)
-        self.settings = {
+        self.settings = json.loads(json.dumps({
             **(settings or {}),
             'w_dim': generator.w_dim, 'num_samples': len(self.w),
             'latents_sha256': hashlib.sha256(self.w.tobytes()).hexdigest(),
             'jacobian_size': self.size, 'sum_channels': self.sum_channels, 'layers': self.layers,
-            'region': self.region_name,
+            'region': self.region_name, 'gram_block': GRAM_BLOCK if self.grams else None,
             'mask_sha256': None if self.mask is None else hashlib.sha256(np.packbits(self.mask)).hexdigest(),
-        }
-        self.done = self._read_progress()
-        self._out = None
-        self._accumulator = None
+        }))
 
     # ------------------------------------------------------------------------
-    # Progress.
+    # State on disk.
 
     @property
-    def sidecar_path(self):
-        return os.path.splitext(self.path)[0] + '.json'
-
-    def _read_progress(self):
-        """Samples finished by an earlier run with the same settings (empty when none or different)."""
-        settings = json.loads(json.dumps(self.settings))
-        if os.path.isfile(self.path):
-            state = _read_json(self.sidecar_path)
-            self.complete = state.get('settings') == settings
-            return list(range(len(self.w))) if self.complete else []
-        self.complete = False
-        if not os.path.isfile(self.partial_path):
-            return []
-        state = _read_json(self.progress_path)
-        if state.get('settings') != settings:
-            return []
-        done = state.get('done', [])
-        return sorted(int(i) for i in done) if isinstance(done, list) else []
+    def complete(self):
+        """Whether the result of these settings is in place (running again computes nothing)."""
+        return os.path.isfile(self.path) and _read_json(self.sidecar_path).get('settings') == self.settings
 
     @property
     def replaces(self):
-        """Whether a finished result with other settings is in the folder (the run replaces it)."""
+        """Whether a finished result of other settings is in the folder (this run replaces it)."""
         return os.path.isfile(self.path) and not self.complete
 
-    def pending(self, indices=None):
-        """Sample indices (of `indices`, default all) that are not done yet."""
-        done = set(self.done)
-        candidates = range(len(self.w)) if indices is None else indices
-        return [int(i) for i in candidates if int(i) not in done]
+    def _partial_matches(self):
+        return _read_json(self.progress_path).get('settings') == self.settings
 
-    def _mark(self, index):
-        self.done.append(int(index))
-        save_json(self.progress_path, {'settings': self.settings, 'done': self.done})
+    def done(self):
+        """Indices of the finished samples, whichever process finished them (sorted)."""
+        if self.complete:
+            return list(range(len(self.w)))
+        if not self._partial_matches():
+            return []
+        if not self.grams:
+            names = os.listdir(self.done_dir) if os.path.isdir(self.done_dir) else []
+            return sorted(int(name) for name in names if name.isdigit())
+        found = []
+        for block in range(self.num_blocks):
+            count = self._block_count(block)
+            found += list(range(block * GRAM_BLOCK, block * GRAM_BLOCK + count))
+        return found
+
+    def pending(self, indices=None):
+        """Sample indices (of `indices`, default all) that are not done yet, in order."""
+        done = set(self.done())
+        candidates = range(len(self.w)) if indices is None else indices
+        return sorted(int(i) for i in candidates if int(i) not in done)
+
+    @property
+    def num_blocks(self):
+        return -(-len(self.w) // GRAM_BLOCK)
+
+    def share(self, rank, world):
+        """The samples process `rank` of `world` runs: by sample index (Jacobians) or by block (Gram matrices)."""
+        if not 0 <= rank < world:
+            raise ValueError(f'rank {rank} is not one of the {world} processes')
+        if not self.grams:
+            return list(range(rank, len(self.w), world))
+        return [i for block in range(rank, self.num_blocks, world)
+                for i in range(block * GRAM_BLOCK, min((block + 1) * GRAM_BLOCK, len(self.w)))]
+
+    def _block_path(self, block):
+        return os.path.join(self.partial_path, f'block_{block:05d}.npz')
+
+    def _block_count(self, block):
+        """Samples summed in a block's partial file (they are its first ones, in order)."""
+        path = self._block_path(block)
+        if not os.path.isfile(path):
+            return 0
+        with np.load(path, allow_pickle=False) as state:
+            return int(state['rows_seen']) // self.size
 
     # ------------------------------------------------------------------------
-    # Running.
+    # The three steps.
 
-    def _open(self):
-        """The partial output: a memory-mapped array, or a Gram accumulator."""
+    def prepare(self):
+        """Make the partial files (one process, before any `run`); keep those of an interrupted run.
+
+        Returns:
+            The number of samples already done.
+        """
+        if self.complete:
+            return len(self.w)
+        if not self._partial_matches():
+            self._clear()
         os.makedirs(self.folder, exist_ok=True)
-        if self.mask is None:
-            if self._out is None:
-                resume = bool(self.done)
-                if resume:
-                    self._out = np.lib.format.open_memmap(self.partial_path, mode='r+')
-                    if tuple(self._out.shape) != self.shape:
-                        resume = False
-                if not resume:
-                    self.done = []
-                    self._out = np.lib.format.open_memmap(self.partial_path, mode='w+', dtype=np.float32,
-                                                          shape=self.shape)
-        elif self._accumulator is None:
-            self._accumulator = GramAccumulator.load(self.partial_path) if self.done else \
-                GramAccumulator(self.mask, self.generator.w_dim)
+        if self.grams:
+            os.makedirs(self.partial_path, exist_ok=True)
+        else:
+            os.makedirs(self.done_dir, exist_ok=True)
+            if not os.path.isfile(self.partial_path):
+                np.lib.format.open_memmap(self.partial_path, mode='w+', dtype=np.float32, shape=self.shape).flush()
+        save_json(self.progress_path, {'settings': self.settings})
+        return len(self.done())
 
     def run(self, indices=None, on_sample=None, on_chunk=None):
-        """Compute the samples of `indices` (default: all) that are not done yet.
+        """Compute the samples of `indices` (default all) that are not done yet.
+
+        With Gram matrices, `indices` must hold whole blocks (see `share`).
 
         Args:
-            indices: Sample indices this caller runs (a share of the job).
+            indices: Sample indices this caller runs (its share of the job).
             on_sample: Called with the sample index after each sample is saved.
             on_chunk: Called with the number of tangents after each chunk (progress inside a sample).
 
@@ -159,26 +200,35 @@ class JacobianJob:
         todo = self.pending(indices)
         if not todo:
             return 0
-        self._open()
-        todo = self.pending(indices)  # `_open` may have dropped a partial file that no longer fits
+        if not self._partial_matches():
+            raise ValueError(f'{self.folder}: the job is not prepared (prepare() runs first, in one process)')
+        out = None if self.grams else np.lib.format.open_memmap(self.partial_path, mode='r+')
+        accumulators = {}
         samples = jac.iter_jacobians(self.generator, self.w[todo], self.layers, self.size, self.sum_channels,
                                      self.chunk_size, synthesis_kwargs=self.synthesis_kwargs, method=self.method,
                                      on_chunk=on_chunk)
         for index, jacobian in zip(todo, samples):
             rows = jac.to_reference_layout(jacobian).cpu().numpy()
-            if self.mask is None:
-                self._out[index] = rows
-                self._out.flush()
+            if self.grams:
+                block = index // GRAM_BLOCK
+                if block not in accumulators:
+                    path = self._block_path(block)
+                    accumulators[block] = GramAccumulator.load(path) if os.path.isfile(path) else \
+                        GramAccumulator(self.mask, self.generator.w_dim)
+                if index != block * GRAM_BLOCK + int(accumulators[block].num_samples):
+                    raise ValueError(f'sample {index} would be added out of order to Gram block {block}')
+                accumulators[block].update(rows[None])
+                accumulators[block].save(self._block_path(block))
             else:
-                self._accumulator.update(rows[None])
-                self._accumulator.save(self.partial_path)
-            self._mark(index)
+                out[index] = rows
+                out.flush()
+                open(os.path.join(self.done_dir, str(index)), 'w').close()  # noqa: SIM115 - an empty marker
             if on_sample is not None:
                 on_sample(index)
         return len(todo)
 
     def finish(self, **facts):
-        """Put the result in place once every sample is done, with its sidecar; returns its path.
+        """Put the result in place once every sample is done, with its sidecar (one process); returns its path.
 
         Args:
             **facts: Written into the sidecar `<name>.json` beside the settings.
@@ -192,19 +242,27 @@ class JacobianJob:
         if missing:
             raise ValueError(f'{self.path}: {len(missing)} of {len(self.w)} samples are not done yet '
                              f'(first: {missing[0]})')
-        if self.mask is None:
-            if self._out is not None:
-                self._out.flush()
-                self._out = None
-            os.replace(self.partial_path, self.path)
+        if self.grams:
+            total = GramAccumulator(self.mask, self.generator.w_dim)
+            for block in range(self.num_blocks):  # in block order, whatever process summed each block
+                total.add(GramAccumulator.load(self._block_path(block)))
+            total.save(self.path)
         else:
-            with atomic_path(self.path) as tmp:
-                os.replace(self.partial_path, tmp)
-        save_json(self.sidecar_path, {**facts, 'shape': list(self.shape) if self.mask is None else None,
+            os.replace(self.partial_path, self.path)
+        save_json(self.sidecar_path, {**facts, 'shape': None if self.grams else list(self.shape),
                                       'settings': self.settings})
-        os.remove(self.progress_path)
-        self.complete = True
+        self._clear()
         return self.path
+
+    def _clear(self):
+        """Remove the partial files (of an interrupted run with other settings, or of a finished one)."""
+        for path in (self.partial_path, self.done_dir):
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.isfile(path):
+                os.remove(path)
+        if os.path.isfile(self.progress_path):
+            os.remove(self.progress_path)
 
 
 def _read_json(path):

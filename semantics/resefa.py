@@ -314,6 +314,18 @@ class GramAccumulator:
         self.rows_seen += num * height
         return self
 
+    def add(self, other):
+        """Add the sums of another accumulator of the same region (samples seen by another job or process)."""
+        if other.w_dim != self.w_dim or not np.array_equal(other.mask, self.mask):
+            raise ValueError('cannot add Gram sums of another region or width')
+        if other.channels is not None and self.channels not in (None, other.channels):
+            raise ValueError(f'cannot add Gram sums of {other.channels} channel(s) to sums of {self.channels}')
+        self.channels = self.channels or other.channels
+        self.sum_f += other.sum_f
+        self.sum_b += other.sum_b
+        self.rows_seen += other.rows_seen
+        return self
+
     def row_counts(self):
         """Rows per sample inside and outside the region: `(n_f, n_b)`."""
         channels = self.channels or 1
