@@ -8,7 +8,7 @@ import torch
 
 from . import sampling
 
-__all__ = ['distances', 'check_layers', 'edit_codes', 'render_edits', 'region_change_share', 'Edit', 'edit_grid']
+__all__ = ['distances', 'check_layers', 'edit_codes', 'apply_edits', 'render_edits', 'region_change_share', 'Edit', 'edit_grid']
 
 
 def distances(start, end, steps):
@@ -54,6 +54,22 @@ def edit_codes(ws, direction, layers=None, distances=(0.0,)):
     mask[:, :, slice(None) if layers is None else list(layers)] = True
     edited = ws.unsqueeze(1) + delta
     return torch.where(mask, edited, ws.unsqueeze(1).expand_as(edited))
+
+
+def apply_edits(ws, edits):
+    """`ws` `[N, num_ws, w_dim]` moved along several directions at once: `ws + sum of d_i * v_i` on each one's layers.
+
+    Args:
+        edits: `(direction [w_dim], layers or None for all, distance)` triples.
+    """
+    ws = torch.as_tensor(ws, dtype=torch.float32).clone()
+    for direction, layers, distance in edits:
+        vector = torch.as_tensor(np.asarray(direction, dtype=np.float32), device=ws.device).reshape(-1)
+        if vector.shape[0] != ws.shape[-1]:
+            raise ValueError(f'direction has {vector.shape[0]} values but w_dim is {ws.shape[-1]}')
+        rows = slice(None) if layers is None else list(layers)
+        ws[:, rows] += float(distance) * vector
+    return ws
 
 
 @torch.no_grad()

@@ -66,14 +66,30 @@ def encode_data_uri(image, size=None, fmt='JPEG'):
     return f'data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}'
 
 
-def save_gif(path, frames, duration_ms=120, size=None, boomerang=True):
-    """Animated GIF of uint8 frames `[H, W, C]`; `boomerang` plays forward then back."""
+def gif_bytes(frames, duration_ms=120, size=None, boomerang=True):
+    """An animated GIF of uint8 frames `[H, W, C]`, as bytes; `boomerang` plays forward then back."""
     frames = [resize(f, size) if size else f for f in frames]
     if boomerang and len(frames) > 2:
         frames = frames + frames[-2:0:-1]
     pils = [_pil(f).convert('RGB') for f in frames]
+    buffer = io.BytesIO()
+    pils[0].save(buffer, format='GIF', save_all=True, append_images=pils[1:], duration=duration_ms, loop=0)
+    return buffer.getvalue()
+
+
+def save_gif(path, frames, duration_ms=120, size=None, boomerang=True):
+    """Animated GIF of uint8 frames `[H, W, C]` written to `path` (see `gif_bytes`), atomically."""
+    data = gif_bytes(frames, duration_ms, size, boomerang)
     with atomic_path(path) as tmp:
-        pils[0].save(tmp, format='GIF', save_all=True, append_images=pils[1:], duration=duration_ms, loop=0)
+        with open(tmp, 'wb') as file:
+            file.write(data)
+
+
+def png_bytes(image):
+    """A uint8 `[H, W, C]` image as PNG bytes."""
+    buffer = io.BytesIO()
+    _pil(image).save(buffer, format='PNG')
+    return buffer.getvalue()
 
 
 def load_image(path):

@@ -1,0 +1,1 @@
+"""The browser editor: a standard-library HTTP server (`server`) over the editing session (`session`)."""

@@ -1,0 +1,62 @@
+"""The interactive editor, in the browser: SeFa sliders, direction files, and ReSeFa directions of any box.
+
+Examples:
+
+\b
+    python interface.py builtin:stylegan2-tiny                 # then open the URL it prints
+    python interface.py stylegan2-ffhq-1024x1024.pkl --port 8080
+    python interface.py MODEL --host 0.0.0.0                   # reachable from other machines (see the warning)
+
+Starts a local web server for MODEL (any checkpoint, zoo name or `builtin:`
+name; it is fixed at start, the page never names a file) and serves one page:
+codes (seed, random, prepared codes, uploads, truncation), one slider per SeFa
+semantic of the layers you choose, the published directions and those under
+--work_dir, and the ReSeFa directions of a named region or a box you drag on
+the image, computed from the current sample's Jacobian. The page works offline.
+Ctrl-C stops the server. See docs/interface.md.
+"""
+
+import click
+
+from cli import options
+from editor.server import make_server
+from editor.session import Editor
+
+
+@click.command(help=__doc__)
+@options.model_options
+@click.option('--host', default='127.0.0.1', show_default=True,
+              help='Address to listen on (127.0.0.1: this machine only).')
+@click.option('--port', type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help='Port to listen on (0: any free port).')
+@click.option('-d', '--data_name', default='ffhq', show_default=True, help='Dataset whose named regions to offer.')
+@click.option('--work_dir', default='.', show_default=True, metavar='DIR',
+              help='Folder searched for direction files (work_dirs/, results/).')
+@click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
+              help='Number of layers truncation applies to (StyleGAN families).')
+@options.cli_errors
+def main(**opts):
+    generator = options.load_model(opts)
+    click.echo(options.describe_weights(generator))
+    try:
+        server = make_server(Editor(generator, opts['data_name'], opts['work_dir'], opts['trunc_layers']),
+                             opts['host'], opts['port'])
+    except OSError as error:
+        raise click.BadParameter(f'cannot listen on {opts["host"]}:{opts["port"]} ({error.strerror})',
+                                 param_hint='--host/--port') from None
+    host, port = server.server_address[:2]
+    if opts['host'] not in ('127.0.0.1', 'localhost', '::1'):
+        click.echo(f'Warning: listening on {host}: anyone who can reach this address can use the editor '
+                   f'and the machine it runs on.')
+    shown = '127.0.0.1' if host in ('0.0.0.0', '::') else host
+    click.echo(f'Editor of {generator.model_name}: http://{shown}:{port}/   (Ctrl-C stops it)', color=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo('Stopped.')
+    finally:
+        server.server_close()
+
+
+if __name__ == '__main__':
+    main()  # pylint: disable=no-value-for-parameter
