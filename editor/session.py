@@ -64,7 +64,8 @@ class JacobianTask:
         self.done = 0
         self.state = 'running'
         self.error = None
-        self.result = None  # [C, H, W, 1, w_dim] (reference layout of one sample)
+        self.result = None  # [C, H, W, 1, w_dim] or [H, W, 1, w_dim] (reference layout of one sample)
+        self.visible = None  # bool [C, H, W]: pixels not clipped in the image (per-channel Jacobians)
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(editor, w), daemon=True)
         self._thread.start()
@@ -78,9 +79,12 @@ class JacobianTask:
             self.done += count
 
         try:
-            samples = jacobian.iter_jacobians(G, w[None], size=editor.jacobian_size, sum_channels=True,
-                                              on_chunk=on_chunk)
+            samples = jacobian.iter_jacobians(G, w[None], on_chunk=on_chunk)  # w+: every layer its own code
             self.result = jacobian.to_reference_layout(next(samples)).cpu().numpy()
+            if self.result.ndim == 5:  # per channel: the pixels clipped on display would not show a change
+                with torch.no_grad():
+                    image = sampling.render(G, torch.as_tensor(w[None]), 'const')[0].cpu().numpy()
+                self.visible = np.abs(image) < 1  # [C, H, W]
             self.state = 'done'
         except InterruptedError:
             self.state = 'cancelled'
@@ -109,7 +113,7 @@ class Editor:
         self.generator = generator
         self.data_name = data_name if data_name in regions.dataset_names() else 'ffhq'
         self.truncation_cutoff = truncation_cutoff
-        self.jacobian_size, _ = jacobian.reference_output_shape(generator)
+        self.jacobian_size, _ = jacobian.reference_output_shape(generator)  # 256 at most, as the reference
         self.render_lock = threading.Lock()
         self.state_lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -172,6 +176,8 @@ class Editor:
             'layer_groups': self.layer_groups(),
             'data_name': self.data_name,
             'regions': regions.region_names(self.data_name),
+            'region_boxes': {name: list(regions.named_box(self.data_name, name))
+                             for name in regions.region_names(self.data_name)},
             'prepared': [{'name': name, 'count': len(codes), 'space': space}
                          for name, (space, codes) in self.prepared.items()],
             'files': [{'name': name, 'count': len(d.array), 'layers': d.recommended_layers,
@@ -398,8 +404,8 @@ class Editor:
             for task in self.tasks.values():
                 if task.key == key and task.state in ('running', 'done'):
                     return task.describe()
-            task = JacobianTask(f'j{next(self._ids)}', self, key, ws[0, 0].cpu().numpy())
-            _lru_put(self.tasks, task.id, task, 4)  # Jacobians are large: keep the last few samples
+            task = JacobianTask(f'j{next(self._ids)}', self, key, ws[0].cpu().numpy())
+            _lru_put(self.tasks, task.id, task, 2)  # Jacobians are large: keep the last two samples
         return task.describe()
 
     def task(self, task_id):
@@ -445,7 +451,7 @@ class Editor:
         except ValueError as error:
             raise RequestError(str(error)) from None
         vectors = vectors[:count].astype(np.float32)
-        shares = _linear_shares(task.result, mask, vectors)
+        shares = _linear_shares(task.result, mask, vectors, task.visible)
         region_id = f'r{next(self._ids)}'
         with self.state_lock:
             _lru_put(self.regions, region_id, {'name': name, 'box': box, 'directions': vectors,
@@ -520,11 +526,20 @@ class Editor:
         return {'command': '\n'.join(lines) if lines else '# move a slider first: no edit to apply'}
 
 
-def _linear_shares(jacobian_rows, mask, vectors):
-    """Share of each direction's first-order pixel change `|J v|` that falls inside `mask` (summed over rows)."""
+def _linear_shares(jacobian_rows, mask, vectors, visible=None):
+    """Share of each direction's first-order pixel change `|J v|` that falls inside `mask`.
+
+    Args:
+        jacobian_rows: `[C, H, W, 1, w_dim]` or `[H, W, 1, w_dim]` (one sample, reference layout).
+        mask: bool `[H, W]`.
+        vectors: `[K, w_dim]`.
+        visible: bool `[C, H, W]`: pixels that are not clipped on display (their change shows).
+    """
     view = np.asarray(jacobian_rows)[..., 0, :]  # [(C,) H, W, w_dim]
     change = np.abs(view @ vectors.T)  # [(C,) H, W, K]
     if change.ndim == 4:
+        if visible is not None:
+            change = change * visible[..., None]
         change = change.sum(axis=0)
     inside = change[mask].sum(axis=0)
     total = change.sum(axis=(0, 1))

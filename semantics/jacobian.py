@@ -41,15 +41,40 @@ def reference_output_shape(generator, size=None, sum_channels=None):
     return int(size), bool(sum_channels)
 
 
-def make_image_function(generator, w_base=None, layers=None, size=None, sum_channels=None,
-                        synthesis_kwargs=None):
-    """`f(w) -> image` with the reference wrapper's semantics, for one latent `w` `[w_dim]`.
+def point_of(generator, w, w_base=None, layers=None):
+    """The ws `[num_ws, w_dim]` a Jacobian is taken at.
+
+    Args:
+        w: `[w_dim]` (on `layers`, `w_base` elsewhere; on every layer by default), or
+            `[num_ws, w_dim]` (each layer its own code: a w+ point).
+        w_base: `[num_ws, w_dim]` codes of the layers outside `layers`.
+    """
+    w = torch.as_tensor(w, dtype=torch.float32, device=generator.device)
+    if w.ndim == 2:
+        return w
+    point = w.unsqueeze(0).expand(generator.num_ws, -1)
+    if layers is not None and w_base is not None:
+        point = torch.where(_moving(generator.num_ws, layers, w.device), point,
+                            torch.as_tensor(w_base, dtype=torch.float32, device=w.device))
+    return point
+
+
+def _moving(num_ws, layers, device):
+    """bool `[num_ws, 1]`: the layers a tangent moves (all when `layers` is None)."""
+    mask = torch.ones([num_ws, 1], dtype=torch.bool, device=device)
+    if layers is not None:
+        mask[:] = False
+        mask[list(layers)] = True
+    return mask
+
+
+def make_image_function(generator, point, layers=None, size=None, sum_channels=None, synthesis_kwargs=None):
+    """`f(delta) -> image` with the reference wrapper's semantics: the image of ws `point` plus `delta` on `layers`.
 
     Args:
         generator: Generator following the toolkit's contract.
-        w_base: `[num_ws, w_dim]` codes for the layers that are not differentiated
-            (default: `w` itself on every layer).
-        layers: ws indices that receive `w` (default: all).
+        point: `[num_ws, w_dim]` ws the Jacobian is taken at (see `point_of`).
+        layers: ws indices that `delta` `[w_dim]` moves (default: all).
         size: Output resolution of the Jacobian (default: the reference rule).
         sum_channels: Sum colour channels (default: the reference rule).
         synthesis_kwargs: Keyword arguments of `generator.synthesis` (default:
@@ -57,17 +82,11 @@ def make_image_function(generator, w_base=None, layers=None, size=None, sum_chan
     """
     size, sum_channels = reference_output_shape(generator, size, sum_channels)
     res = generator.img_resolution
-    num_ws = generator.num_ws
     kwargs = generator.synthesis_kwargs(for_tangents=True) if synthesis_kwargs is None else dict(synthesis_kwargs)
-    mask = None
-    if layers is not None:
-        mask = torch.zeros([num_ws, 1], dtype=torch.bool)
-        mask[list(layers)] = True
+    moving = _moving(generator.num_ws, layers, point.device).to(point.dtype)
 
-    def image_of(w):
-        wp = w.unsqueeze(0).expand(num_ws, -1)  # [num_ws, w_dim]
-        if mask is not None:
-            wp = torch.where(mask.to(w.device), wp, w_base)
+    def image_of(delta):
+        wp = point + moving * delta  # [num_ws, w_dim]
         image = generator.synthesis(wp.unsqueeze(0), **kwargs)  # [1, C, res, res]
         if size != res:
             image = F.interpolate(image, scale_factor=size / res)
@@ -116,9 +135,13 @@ def pick_method(generator, synthesis_kwargs=None, method='auto'):
     return method
 
 
-def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum_channels=None,
-                          synthesis_kwargs=None, method='auto'):
-    """`push(tangents [K, w_dim]) -> [K, *out_shape]`: derivatives of the reference image at `w` `[w_dim]`.
+def make_tangent_function(generator, point, layers=None, size=None, sum_channels=None, synthesis_kwargs=None,
+                          method='auto'):
+    """`push(tangents [K, w_dim]) -> [K, *out_shape]`: derivatives of the reference image at ws `point`.
+
+    Args:
+        point: `[num_ws, w_dim]` ws (see `point_of`), or `[w_dim]`, the same code on every layer.
+        layers: ws indices a tangent moves (default: all).
 
     `method='tangent'` runs the generator's hand-written forward-mode pass
     (`generator.forward_mode_pass`; StyleGAN2 and StyleGAN3); 'jvp' runs
@@ -128,23 +151,18 @@ def make_tangent_function(generator, w, w_base=None, layers=None, size=None, sum
     if synthesis_kwargs is None:
         synthesis_kwargs = generator.synthesis_kwargs(for_tangents=True)
     method = pick_method(generator, synthesis_kwargs, method)
+    point = point_of(generator, point)
     if method == 'jvp':
-        image_of = make_image_function(generator, w_base, layers, size, sum_channels, synthesis_kwargs)
-        return vmap(lambda tangent: jvp(image_of, (w,), (tangent,))[1])
+        image_of = make_image_function(generator, point, layers, size, sum_channels, synthesis_kwargs)
+        origin = torch.zeros(point.shape[1], dtype=point.dtype, device=point.device)
+        return vmap(lambda tangent: jvp(image_of, (origin,), (tangent,))[1])
     size, sum_channels = reference_output_shape(generator, size, sum_channels)
     res = generator.img_resolution
-    num_ws = generator.num_ws
-    wp = w.unsqueeze(0).expand(num_ws, -1)
-    if layers is not None:
-        moving = set(int(i) for i in layers)
-        mask = torch.tensor([i in moving for i in range(num_ws)], device=w.device).unsqueeze(1)
-        wp = torch.where(mask, wp, w_base)
-    else:
-        moving = set(range(num_ws))
-    pass_ = generator.forward_mode_pass(wp.unsqueeze(0), synthesis_kwargs.get('noise_mode', 'const'))
+    moving = set(range(generator.num_ws)) if layers is None else set(int(i) for i in layers)
+    pass_ = generator.forward_mode_pass(point.unsqueeze(0), synthesis_kwargs.get('noise_mode', 'const'))
 
     def push(tangents):
-        image_t = pass_([tangents if i in moving else None for i in range(num_ws)])
+        image_t = pass_([tangents if i in moving else None for i in range(generator.num_ws)])
         if size != res:
             image_t = F.interpolate(image_t, scale_factor=size / res)
         if sum_channels:
@@ -171,8 +189,9 @@ def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chun
     """Yield each sample's Jacobian `[*out_shape, w_dim]` (a torch tensor on the model's device).
 
     Args:
-        w: `[N, w_dim]` latents (or `[N, num_ws, w_dim]` when `layers` is a subset:
-            the other layers keep their own codes).
+        w: `[N, w_dim]` latents, one `w` on every layer (or on `layers`, with `w_base`
+            `[num_ws, w_dim]` elsewhere); or `[N, num_ws, w_dim]` w+ codes, each
+            layer its own (the derivative moves `layers`, all by default, together).
         synthesis_kwargs: Keyword arguments of `generator.synthesis` (default:
             `generator.synthesis_kwargs(for_tangents=True)`, constant noise).
         method: 'auto', 'tangent' or 'jvp' (see `make_tangent_function`).
@@ -180,23 +199,16 @@ def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chun
     """
     device = generator.device
     w = torch.as_tensor(w, dtype=torch.float32, device=device)
-    bases = None
-    if w.ndim == 3:
-        bases = w
-        if layers is None:
-            raise ValueError('w+ codes need `layers`: the ws indices to differentiate')
-        w = w[:, list(layers)[0]]
-    if w.ndim != 2 or w.shape[1] != generator.w_dim:
-        raise ValueError(f'w must have shape [N, {generator.w_dim}], got {list(w.shape)}')
+    if w.ndim not in (2, 3) or w.shape[-1] != generator.w_dim or (w.ndim == 3 and w.shape[1] != generator.num_ws):
+        raise ValueError(f'w must have shape [N, {generator.w_dim}] or [N, {generator.num_ws}, {generator.w_dim}], '
+                         f'got {list(w.shape)}')
     if synthesis_kwargs is None:
         synthesis_kwargs = generator.synthesis_kwargs(for_tangents=True)
     pick_method(generator, synthesis_kwargs, method)  # fail before the first sample
     chunk_size = chunk_size or auto_chunk_size(generator, device)
     for idx in tqdm(range(len(w)), desc='jacobians', unit='sample', disable=not progress):
-        base = bases[idx] if bases is not None else w_base
-        if layers is not None and base is None:
-            base = w[idx].unsqueeze(0).expand(generator.num_ws, -1)
-        push = make_tangent_function(generator, w[idx], base, layers, size, sum_channels, synthesis_kwargs, method)
+        point = point_of(generator, w[idx], w_base, layers)
+        push = make_tangent_function(generator, point, layers, size, sum_channels, synthesis_kwargs, method)
         with torch.no_grad():
             yield jacobian_of_sample(push, generator.w_dim, chunk_size, device, on_chunk)
 
