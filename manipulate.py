@@ -14,6 +14,8 @@ origin, steps), the codes `latent_codes.npy`, an animated GIF per sample and
 direction, and with --save_jpg every image.
 """
 
+import os
+
 import click
 import numpy as np
 import torch
@@ -51,6 +53,8 @@ DEFAULT_DISTANCES = (-10.0, 10.0)
 @click.option('--end_distance', type=options.FiniteFloat(), default=None,
               help="End distance. [default: the direction's recommendation, else 10]")
 @options.region_options("inside which to report the share of each edit's pixel change")
+@click.option('--noise', 'noise_path', default=None, metavar='FILE',
+              help="Noise inputs to render with (a <name>_noise.npz of invert.py --optimize_noise).")
 @click.option('--gif/--no-gif', default=True, show_default=True, help='Write an animated GIF per sample and direction.')
 @options.class_option
 @options.cli_errors
@@ -73,6 +77,8 @@ def main(**opts):
     end_d = opts['end_distance'] if opts['end_distance'] is not None else span[1]
     steps = editing.distances(start_d, end_d, opts['step'])
     region = inputs.region_from_options(opts, generator.img_resolution)
+    if opts['noise_path']:
+        _load_noise(generator, opts['noise_path'])
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     picked = f'_{opts["start"]}-{opts["end"] - 1}' if (opts['start'], opts['end']) != (0, 1) else ''
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part, direction.label + picked,
@@ -124,6 +130,18 @@ def main(**opts):
     if opts['gif']:
         click.echo(f'GIFs: {run.path}/')
     click.echo(f'HTML page: {html_path}')
+
+
+def _load_noise(generator, path):
+    """Put the noise inputs of an `.npz` (invert.py --optimize_noise) into the model."""
+    if not os.path.isfile(path):
+        raise click.BadParameter(f'{path}: no such file', param_hint='--noise')
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            buffers = {name: torch.from_numpy(archive[name]) for name in archive.files}
+        generator.set_noise_buffers(buffers)
+    except (ValueError, OSError, EOFError, AttributeError) as error:
+        raise click.BadParameter(f'{path}: {" ".join(str(error).split())[:160]}', param_hint='--noise') from None
 
 
 def _layers(opts, direction, num_ws):

@@ -514,12 +514,13 @@ class Editor:
         psi = f' --trunc_psi {self._psi(body):g}' if G.has_truncation else ''
         cls = f' --class {key[2]}' if key[2] is not None else ''
         lines = []
-        for vector, layers, distance, facts in edits:
+        for _, layers, distance, facts in edits:
             if distance == 0:
                 continue
             source = facts.get('file') or f'{_direction_name(facts)}.npy'
             layer_text = format_indices(layers) if layers is not None else 'all'
-            rows = f' --start {facts["index"]} --end {facts["index"] + 1}' if facts.get('file') and facts['index'] else ''
+            index = facts['index']
+            rows = f' --start {index} --end {index + 1}' if facts.get('file') and index else ''
             line = (f'python manipulate.py {G.source} {source}{rows} --mani_layers {layer_text} '
                     f'--start_distance {-abs(distance):g} --end_distance {abs(distance):g}{psi}{cls} {codes}')
             lines.append(line)

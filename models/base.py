@@ -21,7 +21,8 @@ Identity (set by `models.load_generator`; defaults for a model built in code):
 `source` (what the user named), `checkpoint_format`, `checkpoint_sha256`
 (None for built-in models) and `model_name`, a short name for output paths.
 
-Declared capabilities (class attributes): `has_noise` (synthesis reads
+Declared capabilities (class attributes): `has_mapping` (a learned mapping
+network: images can be projected into `w`), `has_noise` (synthesis reads
 `noise_mode`), `has_truncation` (codes can be truncated),
 `has_truncation_cutoff` (truncation can stop after the first
 `truncation_cutoff` ws), `has_transform` (the output can be translated and
@@ -30,6 +31,7 @@ hand-written forward-mode pass).
 """
 
 import numpy as np
+import torch
 from torch import nn
 
 __all__ = ['Generator']
@@ -39,6 +41,7 @@ class Generator(nn.Module):
     """Base class of every family's generator; see the module docstring for the contract."""
 
     family = None                 # Registry name of the family.
+    has_mapping = True            # mapping() is a learned network (images can be projected into w).
     has_noise = True              # synthesis() reads noise_mode.
     has_truncation = True         # Codes can be truncated (mapping() or sampling reads truncation_psi).
     has_truncation_cutoff = True  # mapping() can truncate only the first truncation_cutoff ws.
@@ -133,6 +136,26 @@ class Generator(nn.Module):
         if not 0 <= index < self.c_dim:
             raise ValueError(f'class {index} is out of range 0-{self.c_dim - 1}')
         return index
+
+    def noise_buffers(self):
+        """`{name: tensor}`: the constant noise inputs `noise_mode='const'` renders with (empty without noise)."""
+        return {name: buffer for name, buffer in self.synthesis.named_buffers() if name.endswith('noise_const')}
+
+    def set_noise_buffers(self, buffers):
+        """Replace the constant noise inputs (e.g. those an image's projection optimised).
+
+        Raises:
+            ValueError: a name this model does not have, or a shape that differs.
+        """
+        own = self.noise_buffers()
+        for name, value in buffers.items():
+            if name not in own:
+                raise ValueError(f'noise buffer {name!r} is not one of this model\'s ({len(own)} buffers)')
+            if tuple(value.shape) != tuple(own[name].shape):
+                raise ValueError(f'noise buffer {name} has shape {list(value.shape)}, the model\'s is '
+                                 f'{list(own[name].shape)}')
+        for name, value in buffers.items():
+            own[name].copy_(torch.as_tensor(value, dtype=own[name].dtype))
 
     def class_name(self, index):
         """Human-readable name of a class index (the index itself where the family has no names)."""

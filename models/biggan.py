@@ -440,6 +440,7 @@ class BigGANGenerator(Generator):
     """BigGAN-deep generator following the toolkit's generator contract (see the module docstring)."""
 
     family = 'biggan'
+    has_mapping = False
     has_noise = False
     has_truncation_cutoff = False
 

@@ -170,6 +170,7 @@ class PGGANGenerator(Generator):
     """
 
     family = 'pggan'
+    has_mapping = False
     has_noise = False
     has_truncation = False
     has_truncation_cutoff = False

@@ -8,7 +8,8 @@ import torch
 
 from . import sampling
 
-__all__ = ['distances', 'check_layers', 'edit_codes', 'apply_edits', 'render_edits', 'region_change_share', 'Edit', 'edit_grid']
+__all__ = ['distances', 'check_layers', 'edit_codes', 'apply_edits', 'render_edits', 'region_change_share', 'Edit',
+           'edit_grid']
 
 
 def distances(start, end, steps):

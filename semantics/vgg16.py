@@ -1,0 +1,134 @@
+"""VGG16 features for the perceptual distance of image projection, from weights the user downloaded.
+
+NVlabs' `projector.py` measures the distance of two images as LPIPS does:
+the squared difference of the unit-normalised features of VGG16 at five
+stages (after `relu1_2`, `relu2_2`, `relu3_3`, `relu4_3`, `relu5_3`). The
+toolkit does the same, with equal weights on the five stages, from the
+ImageNet VGG16 weights that torchvision publishes:
+
+    https://download.pytorch.org/models/vgg16-397923af.pth   (528 MB)
+
+The file is a plain state dict; it is read with `torch.load(weights_only=True)`
+(tensors only: nothing in the file is run), identified by its SHA-256 (the
+first eight hex digits are in its name) and by the names and shapes of its
+tensors. A file with the right tensors but another SHA-256 (weights of one's
+own) is used with a warning. NVlabs' `vgg16.pt` is a TorchScript program (code
+and weights in one archive); it is refused with a message saying which file
+to use instead, because reading it as weights would mean relying on its
+internal names, which NVlabs does not document.
+"""
+
+import hashlib
+import zipfile
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ['VGG16Error', 'TORCHVISION_SHA256_PREFIX', 'VGG16Features', 'load_vgg16', 'perceptual_distance']
+
+TORCHVISION_SHA256_PREFIX = '397923af'
+# (out channels) of the 13 convolutions; 'M' is a 2x2 max pool. Stages end at the ReLU before each pool.
+_LAYOUT = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M']
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VGG16Error(ValueError):
+    """A VGG16 weight file that cannot be used; the message names the file."""
+
+
+def _conv_indices():
+    """torchvision's `features.<i>` index of each convolution."""
+    indices, index = [], 0
+    for item in _LAYOUT:
+        if item == 'M':
+            index += 1
+        else:
+            indices.append(index)
+            index += 2  # the convolution and its ReLU
+    return indices
+
+
+class VGG16Features(torch.nn.Module):
+    """The convolutional part of VGG16, returning the features of its five stages."""
+
+    def __init__(self, state):
+        super().__init__()
+        self.weights = torch.nn.ParameterList()
+        self.biases = torch.nn.ParameterList()
+        for index in _conv_indices():
+            self.weights.append(torch.nn.Parameter(state[f'features.{index}.weight'], requires_grad=False))
+            self.biases.append(torch.nn.Parameter(state[f'features.{index}.bias'], requires_grad=False))
+        self.register_buffer('mean', torch.tensor(_IMAGENET_MEAN).reshape(1, 3, 1, 1))
+        self.register_buffer('std', torch.tensor(_IMAGENET_STD).reshape(1, 3, 1, 1))
+
+    def forward(self, images):
+        """Features `[N, C_k, H_k, W_k]` of the five stages of images `[N, 3, H, W]` in [-1, 1]."""
+        x = ((images + 1) / 2 - self.mean) / self.std
+        features, conv = [], 0
+        for item in _LAYOUT:
+            if item == 'M':
+                features.append(x)
+                x = F.max_pool2d(x, 2)
+            else:
+                x = F.relu(F.conv2d(x, self.weights[conv], self.biases[conv], padding=1))
+                conv += 1
+        return features
+
+
+def load_vgg16(path):
+    """`(VGG16Features, note)`: the network of a torchvision VGG16 weight file (note: it is not the published one).
+
+    Raises:
+        VGG16Error: not a torch file, a TorchScript program, or tensors that are not VGG16's.
+    """
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if any(name.endswith('/code/') or '/code/' in name or name.endswith('constants.pkl')
+                   for name in archive.namelist()):
+                raise VGG16Error(f'{path}: a TorchScript program (NVlabs\' vgg16.pt), not weights; download '
+                                 f'torchvision\'s https://download.pytorch.org/models/vgg16-397923af.pth instead')
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # torch raises many types for bad files
+        raise VGG16Error(f'{path}: not a torch file of tensors ({" ".join(str(error).split())[:160]})') from None
+    if not isinstance(state, dict):
+        raise VGG16Error(f'{path}: holds a {type(state).__name__}, not a state dict')
+    in_channels = 3
+    for conv, index in zip([c for c in _LAYOUT if c != 'M'], _conv_indices()):
+        expected = ((f'features.{index}.weight', (conv, in_channels, 3, 3)), (f'features.{index}.bias', (conv,)))
+        for key, shape in expected:
+            value = state.get(key)
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+                found = 'missing' if value is None else f'shape {list(getattr(value, "shape", []))}'
+                raise VGG16Error(f'{path}: not VGG16 weights in torchvision\'s layout ({key}: {found}, '
+                                 f'expected {list(shape)})')
+        in_channels = conv
+    digest = hashlib.sha256()
+    with open(path, 'rb') as file:
+        for block in iter(lambda: file.read(1 << 20), b''):
+            digest.update(block)
+    sha = digest.hexdigest()
+    note = None if sha.startswith(TORCHVISION_SHA256_PREFIX) else \
+        (f'{path}: VGG16 weights with SHA-256 {sha[:16]}..., not torchvision\'s published vgg16-397923af.pth; '
+         f'using them as they are')
+    state = {key: value.float() for key, value in state.items() if key.startswith('features.')}
+    return VGG16Features(state).eval(), note
+
+
+def perceptual_distance(network, synth, target_features):
+    """LPIPS-style distance: the mean over stages of the squared difference of unit-normalised features.
+
+    Args:
+        network: `VGG16Features`.
+        synth: `[N, 3, H, W]` images in [-1, 1] (reduced to 256 pixels first when larger, as NVlabs does).
+        target_features: `network(target)` (computed once).
+    """
+    if synth.shape[-1] > 256:
+        synth = F.interpolate(synth, size=(256, 256), mode='area')
+    distance = 0
+    for mine, theirs in zip(network(synth), target_features):
+        mine = mine / (mine.square().sum(dim=1, keepdim=True).sqrt() + 1e-10)
+        theirs = theirs / (theirs.square().sum(dim=1, keepdim=True).sqrt() + 1e-10)
+        distance = distance + (mine - theirs).square().sum(dim=1).mean()
+    return distance / 5
