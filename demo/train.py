@@ -38,7 +38,8 @@ from utils.fileio import atomic_path, save_json
 
 # The architecture of the built-in model: 64x64, 32 feature maps at 64, 64 at 32, 128 below; one z
 # coordinate per factor of the renderer.
-CONFIG = dict(z_dim=faces.Z_DIM, w_dim=128, img_resolution=64, mapping_layers=6, channel_base=2048, channel_max=128)
+CONFIG = dict(z_dim=faces.Z_DIM, w_dim=128, img_resolution=64, mapping_layers=6, channel_base=2048, channel_max=128,
+              mapping_lr_multiplier=1.0)  # the mapping must learn the factor rule: no 100x slower learning rate
 SIZE = CONFIG['img_resolution']
 
 
