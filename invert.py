@@ -47,24 +47,11 @@ def read_target(path, resolution, channels):
     try:
         with Image.open(path) as image:
             image.load()
-            mode = 'L' if channels == 1 else 'RGB'
-            image = image.convert(mode)
+            target, note = inversion.fit_target(image, resolution, channels)
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise click.BadParameter(f'{path}: not an image ({" ".join(str(error).split())[:120]})',
                                  param_hint='IMAGE') from None
-    width, height = image.size
-    note = None
-    if (width, height) != (resolution, resolution):
-        scale = resolution / min(width, height)
-        size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
-        image = image.resize(size, Image.LANCZOS)
-        left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
-        image = image.crop((left, top, left + resolution, top + resolution))
-        note = (f'{path}: {width}x{height} resized to {size[0]}x{size[1]} and centre-cropped to '
-                f'{resolution}x{resolution}')
-    array = np.asarray(image, dtype=np.float32)
-    array = array[:, :, None] if array.ndim == 2 else array
-    return torch.from_numpy(array).permute(2, 0, 1)[None] / 127.5 - 1, note
+    return target, note and f'{path}: {note}'
 
 
 @click.command(help=__doc__)

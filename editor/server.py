@@ -12,7 +12,7 @@ import os
 import socketserver
 import urllib.parse
 
-from .session import MAX_UPLOAD_BYTES, RequestError
+from .session import MAX_UPLOAD_BYTES, InversionTask, RequestError
 
 __all__ = ['make_server', 'STATIC_DIR']
 
@@ -152,7 +152,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._json(self.editor.task(ids[0]).describe())
 
     def _jacobian_cancel(self, query):
-        self._json(self.editor.cancel_jacobian(self._json_body()))
+        self._json(self.editor.cancel_task(self._json_body()))
+
+    def _invert(self, query):
+        self._json(self.editor.start_inversion(self._body(MAX_UPLOAD_BYTES), query))
+
+    def _invert_state(self, query):
+        ids = query.get('id')
+        if not ids:
+            raise RequestError('id is missing (GET /api/invert?id=...)')
+        self._json(self.editor.task(ids[0], InversionTask).describe())
+
+    def _invert_cancel(self, query):
+        self._json(self.editor.cancel_task(self._json_body(), InversionTask))
 
     def _region(self, query):
         self._json(self.editor.region_directions(self._json_body()))
@@ -187,6 +199,9 @@ ROUTES = {
     ('GET', '/api/jacobian'): Handler._jacobian_state,
     ('POST', '/api/jacobian/cancel'): Handler._jacobian_cancel,
     ('POST', '/api/region'): Handler._region,
+    ('POST', '/api/invert'): Handler._invert,
+    ('GET', '/api/invert'): Handler._invert_state,
+    ('POST', '/api/invert/cancel'): Handler._invert_cancel,
     ('POST', '/api/export/image'): Handler._export_image,
     ('POST', '/api/export/gif'): Handler._export_gif,
     ('POST', '/api/export/direction'): Handler._export_direction,

@@ -29,7 +29,7 @@ import torch
 
 import directions as catalog
 from models import BUILTIN_FORMAT
-from semantics import editing, jacobian, regions, resefa, sampling, sefa
+from semantics import editing, inversion, jacobian, regions, resefa, sampling, sefa
 from utils.images import gif_bytes, png_bytes, to_uint8
 from utils.indices import format_indices
 
@@ -98,6 +98,47 @@ class JacobianTask:
 
     def describe(self):
         return {'id': self.id, 'state': self.state, 'done': self.done, 'total': self.total, 'error': self.error}
+
+
+class InversionTask:
+    """One image projected into w or w+ in a thread; progress in steps, cancellable; the result becomes an upload."""
+
+    def __init__(self, task_id, editor, target, settings):
+        self.id = task_id
+        self.total = settings.steps
+        self.done = 0
+        self.state = 'running'
+        self.error = None
+        self.psnr = None
+        self.upload = None  # {'id', 'count', 'space'} of the projected code, once done
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(editor, target, settings), daemon=True)
+        self._thread.start()
+
+    def _run(self, editor, target, settings):
+        def on_step(step, loss):
+            if self._cancel.is_set():
+                raise InterruptedError
+            self.done = step + 1
+
+        try:
+            result = inversion.project(editor.generator, target, settings, on_step=on_step)
+            self.psnr = inversion.psnr(result.image, target)
+            self.upload = editor.add_codes('wp', result.ws.numpy())
+            self.state = 'done'
+        except InterruptedError:
+            self.state = 'cancelled'
+        except Exception as error:  # the thread must report, not die silently
+            self.state = 'failed'
+            self.error = ' '.join(str(error).split())[:300] or type(error).__name__
+
+    def cancel(self):
+        self._cancel.set()
+        self._thread.join(timeout=30)
+
+    def describe(self):
+        return {'id': self.id, 'state': self.state, 'done': self.done, 'total': self.total, 'error': self.error,
+                'psnr': self.psnr, 'upload': self.upload}
 
 
 class Editor:
@@ -171,7 +212,7 @@ class Editor:
         return {
             'model': {'name': G.model_name, 'description': G.describe(), 'family': G.family, 'variant': G.variant,
                       'z_dim': G.z_dim, 'w_dim': G.w_dim, 'num_ws': G.num_ws, 'img_resolution': G.img_resolution,
-                      'c_dim': G.c_dim, 'source': str(G.source),
+                      'c_dim': G.c_dim, 'source': str(G.source), 'has_mapping': G.has_mapping,
                       'random_weights': G.checkpoint_format == BUILTIN_FORMAT},
             'layer_groups': self.layer_groups(),
             'data_name': self.data_name,
@@ -390,10 +431,42 @@ class Editor:
             space, codes = sampling.check_codes(self.generator, codes, what='the upload')
         except ValueError as error:
             raise RequestError(str(error)) from None
+        return self.add_codes(space, codes)
+
+    def add_codes(self, space, codes):
+        """Keep codes (an upload, a projection) under a new id: `{'id', 'count', 'space'}`."""
         upload_id = f'u{next(self._ids)}'
         with self.state_lock:
             _lru_put(self.uploads, upload_id, (space, codes[:1000]), 16)
         return {'id': upload_id, 'count': len(codes[:1000]), 'space': space}
+
+    # ------------------------------------------------------------------------
+    # Projecting images.
+
+    def start_inversion(self, data, query):
+        """Project an uploaded image (raw bytes of any image file) into w or w+, in a thread."""
+        G = self.generator
+        if not G.has_mapping or G.c_dim:
+            raise RequestError(f'images cannot be projected into this {G.variant} (it needs an unconditional '
+                               f'StyleGAN, StyleGAN2 or StyleGAN3)')
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise RequestError(f'the image is larger than {MAX_UPLOAD_BYTES // 2 ** 20} MB', 413)
+        steps = _query_int(query, 'steps', 300, 1, 5000)
+        space = (query.get('space') or ['w'])[0]
+        if space not in ('w', 'wp'):
+            raise RequestError(f"space must be 'w' or 'wp', got {space!r}")
+        try:
+            from PIL import Image
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                target, _ = inversion.fit_target(image, G.img_resolution, G.img_channels)
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise RequestError(f'the upload is not an image ({" ".join(str(error).split())[:120]})') from None
+        task = InversionTask(f'i{next(self._ids)}', self, target.to(G.device),
+                             inversion.ProjectionSettings(steps=steps, space=space))
+        with self.state_lock:
+            _lru_put(self.tasks, task.id, task, 8)
+        return task.describe()
 
     # ------------------------------------------------------------------------
     # Jacobians and regions.
@@ -401,31 +474,38 @@ class Editor:
     def start_jacobian(self, body):
         key, ws = self.ws_of(body)
         with self.state_lock:
-            for task in self.tasks.values():
+            for task in self.jacobians():
                 if task.key == key and task.state in ('running', 'done'):
                     return task.describe()
+            for old in self.jacobians()[:-1]:  # Jacobians are large: keep the last two samples
+                self.tasks.pop(old.id)
             task = JacobianTask(f'j{next(self._ids)}', self, key, ws[0].cpu().numpy())
-            _lru_put(self.tasks, task.id, task, 2)  # Jacobians are large: keep the last two samples
+            _lru_put(self.tasks, task.id, task, 16)
         return task.describe()
 
-    def task(self, task_id):
+    def task(self, task_id, kind=JacobianTask):
         with self.state_lock:
             task = self.tasks.get(task_id)
-        if task is None:
-            raise RequestError(f'no Jacobian with id {task_id!r}', 404)
+        if not isinstance(task, kind):
+            what = 'Jacobian' if kind is JacobianTask else 'projection'
+            raise RequestError(f'no {what} with id {task_id!r}', 404)
         return task
 
-    def cancel_jacobian(self, body):
-        task = self.task(self._field(body, 'id', str, required=True))
+    def cancel_task(self, body, kind=JacobianTask):
+        task = self.task(self._field(body, 'id', str, required=True), kind)
         if task.state == 'running':
             task.cancel()
         return task.describe()
+
+    def jacobians(self):
+        """The Jacobian tasks, oldest first (call with `state_lock` held)."""
+        return [task for task in self.tasks.values() if isinstance(task, JacobianTask)]
 
     def region_directions(self, body):
         """ReSeFa directions of a named region or a box, from the cached Jacobian of the request's sample."""
         key, ws = self.ws_of(body)
         with self.state_lock:
-            task = next((t for t in self.tasks.values() if t.key == key and t.state == 'done'), None)
+            task = next((t for t in self.jacobians() if t.key == key and t.state == 'done'), None)
         if task is None:
             raise RequestError('compute the Jacobian of this sample first', 409)
         size = self.jacobian_size
@@ -525,6 +605,15 @@ class Editor:
                     f'--start_distance {-abs(distance):g} --end_distance {abs(distance):g}{psi}{cls} {codes}')
             lines.append(line)
         return {'command': '\n'.join(lines) if lines else '# move a slider first: no edit to apply'}
+
+
+def _query_int(query, name, default, low, high):
+    values = query.get(name)
+    if not values:
+        return default
+    if not values[0].lstrip('-').isdigit() or not low <= int(values[0]) <= high:
+        raise RequestError(f'{name} must be an integer in {low}..{high}, got {values[0]!r}')
+    return int(values[0])
 
 
 def _linear_shares(jacobian_rows, mask, vectors, visible=None):

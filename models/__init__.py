@@ -1,7 +1,7 @@
 """Generators and checkpoint loading.
 
 `load_generator(source)` takes a checkpoint path in any supported format, a
-model-zoo name, or `builtin:NAME` for a small random-weight model, and returns
+model-zoo name, or `builtin:NAME` for a shipped model (`models.builtin`), and returns
 an `nn.Module` in eval mode that follows the generator contract of
 `models/base.py` (mapping / synthesis / forward, `z_dim`, `w_dim`, `num_ws`, ...).
 """
@@ -14,33 +14,18 @@ import torch
 from utils.fileio import sha256_of
 
 from .checkpoints import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded, check_expected, read_checkpoint
+from . import builtin
 from .registry import FAMILIES, build_generator
 
-__all__ = ['FAMILIES', 'BUILTIN', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
-           'build_generator', 'builtin_generator', 'builtin_names', 'generator_from_checkpoint',
+__all__ = ['FAMILIES', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
+           'build_generator', 'builtin_names', 'generator_from_checkpoint',
            'load_generator', 'model_name_of', 'read_checkpoint']
 
-# Small random-weight models, for trying the scripts without any download.
-BUILTIN = {
-    'stylegan2-tiny': ('stylegan2', dict(z_dim=64, w_dim=64, img_resolution=64, channel_base=2048,
-                                         channel_max=64, mapping_layers=4)),
-}
-BUILTIN_FORMAT = 'built-in random weights'  # `checkpoint_format` of the built-in models
+BUILTIN_FORMAT = builtin.RANDOM_FORMAT  # `checkpoint_format` of the built-in random-weight models
 
 
 def builtin_names():
-    return sorted(BUILTIN)
-
-
-def builtin_generator(name, seed=0):
-    """A small built-in generator with random weights (seeded, so always the same)."""
-    if name not in BUILTIN:
-        raise ValueError(f'unknown built-in model {name!r}; choose from {builtin_names()}')
-    family, config = BUILTIN[name]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        generator = build_generator(family, **config)
-    return generator
+    return builtin.names()
 
 
 def load_generator(source, device='cpu', **expected):
@@ -57,7 +42,7 @@ def load_generator(source, device='cpu', **expected):
 
     Returns:
         The generator in eval mode, with its identity: `source` (as given),
-        `checkpoint_format`, `checkpoint_sha256` (None for built-in models) and
+        `checkpoint_format`, `checkpoint_sha256` (None for built-in random weights) and
         `model_name` (a short name for output paths, see `model_name_of`).
 
     Raises:
@@ -70,9 +55,9 @@ def load_generator(source, device='cpu', **expected):
     source = str(source)
     if source.startswith('builtin:'):
         name = source.split(':', 1)[1]
-        generator = builtin_generator(name)
-        check_expected(Checkpoint(generator.family, generator.config, {}, BUILTIN_FORMAT), source, expected)
-        generator.checkpoint_format, generator.checkpoint_sha256, generator.model_name = BUILTIN_FORMAT, None, name
+        generator, fmt, sha256 = builtin.load(name)
+        check_expected(Checkpoint(generator.family, generator.config, {}, fmt), source, expected)
+        generator.checkpoint_format, generator.checkpoint_sha256, generator.model_name = fmt, sha256, name
     else:
         path = source
         from . import zoo

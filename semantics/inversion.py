@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ['ProjectionSettings', 'Projection', 'project', 'psnr', 'ssim', 'image_distance']
+__all__ = ['ProjectionSettings', 'Projection', 'fit_target', 'project', 'psnr', 'ssim', 'image_distance']
 
 
 @dataclass
@@ -66,6 +66,28 @@ class Projection:
     noise: dict                             # {buffer name: tensor} when the noise was optimised, else {}.
     losses: list = field(default_factory=list)   # The loss at every step.
     frames: list = field(default_factory=list)   # [C, H, W] images every `record_every` steps.
+
+
+def fit_target(image, resolution, channels=3):
+    """`(target [1, C, R, R] in [-1, 1], note or None)` of a PIL image of any size.
+
+    The image is resized (LANCZOS) so that its shorter side is `resolution`, then
+    centre-cropped to a square; the note says so when the size changed.
+    """
+    from PIL import Image
+    image = image.convert('L' if channels == 1 else 'RGB')
+    width, height = image.size
+    note = None
+    if (width, height) != (resolution, resolution):
+        scale = resolution / min(width, height)
+        size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
+        image = image.resize(size, Image.LANCZOS)
+        left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
+        image = image.crop((left, top, left + resolution, top + resolution))
+        note = f'{width}x{height} resized to {size[0]}x{size[1]} and centre-cropped to {resolution}x{resolution}'
+    array = np.asarray(image, dtype=np.float32)
+    array = array[:, :, None] if array.ndim == 2 else array
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None] / 127.5 - 1, note
 
 
 def _gaussian_window(size=11, sigma=1.5, device='cpu'):

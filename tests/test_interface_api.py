@@ -251,3 +251,29 @@ def test_many_requests_at_once(server):
     for thread in threads:
         thread.join(timeout=120)
     assert not errors and len(results) == 24 and all(results)
+
+
+def test_project_an_uploaded_image(server):
+    """An image file sent to /api/invert becomes a code (an upload) whose render is close to it."""
+    base, G = server
+    target = call(base, '/api/render', STATE)[2]  # a PNG the model can reach
+    task = json.loads(call(base, '/api/invert?steps=120&space=wp', raw=target)[2])
+    assert task['state'] == 'running' and task['total'] == 120
+    for _ in range(600):
+        task = ok_json(base, f'/api/invert?id={task["id"]}')
+        if task['state'] != 'running':
+            break
+        time.sleep(0.05)
+    assert task['state'] == 'done' and task['done'] == 120 and task['psnr'] > 20, task
+    assert task['upload']['count'] == 1 and task['upload']['space'] == 'wp'
+    code = {'kind': 'upload', 'id': task['upload']['id'], 'index': 0}
+    rendered = image_of(call(base, '/api/render', {**STATE, 'code': code})[2])
+    error = np.abs(rendered - image_of(target)).mean()
+    assert error < np.abs(image_of(target) - image_of(target).mean()).mean() / 2  # much closer than a flat image
+    for query, data, message in (('?steps=0', target, 'steps must be'), ('?space=z', target, "space must be"),
+                                 ('', b'not an image', 'not an image')):
+        status, _, answer = call(base, f'/api/invert{query}', raw=data)
+        assert status == 400 and message in json.loads(answer)['error']
+    assert call(base, '/api/invert?id=j1')[0] == 404  # a Jacobian's id is not a projection's
+    started = json.loads(call(base, '/api/invert?steps=5000', raw=target)[2])
+    assert ok_json(base, '/api/invert/cancel', {'id': started['id']})['state'] == 'cancelled'

@@ -262,6 +262,24 @@ def test_upload_codes(page, tmp_path):
     assert np.abs(pixels(page) - first).mean() > 1.0
 
 
+def test_project_an_image(page, tmp_path):
+    """An image file given to the page is projected (progress shown) and its code becomes the shown sample."""
+    from PIL import Image
+    target = pixels(page).astype(np.uint8)  # the current image: a target the model can reach
+    Image.fromarray(target).save(tmp_path / 'photo.png')
+    page.execute('document.getElementById("project-steps").value = 150')
+    renders = page.execute(RENDERS)
+    page.send_keys(page.find('#project'), str(tmp_path / 'photo.png'))
+    page.wait_for(f'return window.editor.renders > {renders} && window.editor.idle', timeout=120,
+                  message='the projected code was not shown')
+    assert page.execute(TEXT, '#code-label') == 'photo.png (projected) #0'
+    assert page.execute(TEXT, '#project-count') == '150/150 done'
+    label = page.execute(TEXT, '#upload-label')
+    assert label.startswith('photo.png: projected, PSNR') and float(label.split('PSNR ')[1].split(' ')[0]) > 20
+    shown = pixels(page)
+    assert np.abs(shown - target).mean() < np.abs(target - target.mean()).mean() / 2
+
+
 def test_api_error_shows_in_status_line(page):
     page.execute('const layers = document.getElementById("sefa-layers"); layers.value = "99"; '
                  'layers.dispatchEvent(new Event("change", {bubbles: true}))')

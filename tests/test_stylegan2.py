@@ -152,8 +152,7 @@ def test_three_formats_same_weights_same_images(tmp_path):
 
 
 def test_style_layers_cover_every_ws_index():
-    from models import builtin_generator
-    G = builtin_generator('stylegan2-tiny')
+    G = load_generator('builtin:stylegan2-tiny')
     indices = sorted({index for index, _, _ in G.style_layers()})
     assert indices == list(range(G.num_ws))
     assert len(G.style_layers()) == G.num_ws + len(G.synthesis.block_resolutions) - 1

@@ -16,6 +16,7 @@ const editor = {
   code: {kind: 'seed', seed: 0},
   prepared: {name: null, index: 0},
   upload: null,                      // {id, count, space, index, name}
+  projection: null,                  // id of the image projection in progress
   sliders: [],                       // {group, direction, input, output, row, min, max, label}
   lastSlider: null,
   box: null,                         // drawn box, [center_row, center_col, height, width] on the grid
@@ -286,6 +287,62 @@ async function uploadFile() {
     report(error);
   } finally {
     $('upload').value = '';
+  }
+}
+
+// ---------------------------------------------------------------- Projecting an image
+
+async function projectImage() {
+  const file = $('project').files[0];
+  if (!file) return;
+  const steps = Math.max(1, Math.floor(Number($('project-steps').value) || 300));
+  const space = $('project-space').value;
+  try {
+    const bytes = await file.arrayBuffer();
+    let job = await tracked((await request('POST', `/api/invert?steps=${steps}&space=${space}`, bytes, true)).json());
+    editor.projection = job.id;
+    $('project-cancel').hidden = false;
+    $('project-progress-row').hidden = false;
+    setStatus(`Projecting ${file.name} into ${space === 'wp' ? 'w+' : 'w'}…`);
+    editor.busy += 1;
+    try {
+      while (job.state === 'running') {
+        $('project-progress').value = job.done / job.total;
+        $('project-count').textContent = `${job.done}/${job.total} steps`;
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        job = await getJSON(`/api/invert?id=${job.id}`);
+      }
+    } finally {
+      editor.busy -= 1;
+    }
+    $('project-progress').value = job.done / job.total;
+    $('project-count').textContent = `${job.done}/${job.total} ${job.state}`;
+    $('project-cancel').hidden = true;
+    if (job.state === 'done') {
+      editor.upload = {id: job.upload.id, count: job.upload.count, space: job.upload.space, index: -1,
+                       name: `${file.name} (projected)`};
+      $('upload-row').hidden = false;
+      $('upload-label').textContent = `${file.name}: projected, PSNR ${fmt(job.psnr, 1)} dB`;
+      setStatus(`Projected ${file.name}: PSNR ${fmt(job.psnr, 1)} dB. Its code is shown; edit it with the sliders.`);
+      stepUpload(1);
+    } else if (job.state === 'failed') {
+      setStatus(`Projection failed: ${job.error}`, 'error');
+    } else {
+      setStatus('Projection cancelled.');
+    }
+  } catch (error) {
+    report(error);
+  } finally {
+    $('project').value = '';
+  }
+}
+
+async function cancelProjection() {
+  if (!editor.projection) return;
+  try {
+    await request('POST', '/api/invert/cancel', {id: editor.projection});
+  } catch (error) {
+    report(error);
   }
 }
 
@@ -665,6 +722,9 @@ function buildPage(info) {
   $('code-label').textContent = codeLabel();
   $('seed').classList.add('active');
 
+  const projectable = model.has_mapping && !(model.c_dim > 0);
+  $('project-row').hidden = !projectable;
+  $('project-options').hidden = !projectable;
   $('class-row').hidden = !(model.c_dim > 0);
   if (model.c_dim > 0) {
     $('class').max = model.c_dim - 1;
@@ -712,6 +772,8 @@ function wire() {
   $('prepared-prev').addEventListener('click', () => stepPrepared(-1));
   $('prepared-next').addEventListener('click', () => stepPrepared(1));
   $('upload').addEventListener('change', uploadFile);
+  $('project').addEventListener('change', projectImage);
+  $('project-cancel').addEventListener('click', cancelProjection);
   $('upload-prev').addEventListener('click', () => stepUpload(-1));
   $('upload-next').addEventListener('click', () => stepUpload(1));
   const truncation = () => {

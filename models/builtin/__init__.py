@@ -1,0 +1,59 @@
+"""Built-in models, loaded as `builtin:NAME`: no download needed.
+
+- `stylegan2-tiny`: a small StyleGAN2 with random weights (seeded, so always
+  the same), for tests and for trying the scripts.
+- `faces64`: a StyleGAN2 at 64x64 trained on the toolkit's procedural
+  cartoon faces, whose factors are known (`demo/faces.py`); see
+  `docs/builtin_faces64.md`. Its weights are shipped in this folder
+  (`faces64.pt`, float16), read with `torch.load(weights_only=True)`.
+"""
+
+import os
+
+import torch
+
+from utils.fileio import sha256_of
+
+from ..registry import build_generator
+
+__all__ = ['RANDOM', 'TRAINED', 'RANDOM_FORMAT', 'names', 'load']
+
+FOLDER = os.path.dirname(os.path.abspath(__file__))
+RANDOM = {  # name: (family, config fields)
+    'stylegan2-tiny': ('stylegan2', dict(z_dim=64, w_dim=64, img_resolution=64, channel_base=2048,
+                                         channel_max=64, mapping_layers=4)),
+}
+TRAINED = {  # name: file in this folder
+    'faces64': 'faces64.pt',
+}
+RANDOM_FORMAT = 'built-in random weights'
+
+
+def names():
+    return sorted(set(RANDOM) | set(TRAINED))
+
+
+def load(name, seed=0):
+    """`(generator, format, sha256 or None)` of a built-in model.
+
+    Raises:
+        ValueError: an unknown name (naming the known ones), or a shipped file that is missing or damaged.
+    """
+    if name in RANDOM:
+        family, config = RANDOM[name]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_generator(family, **config), RANDOM_FORMAT, None
+    if name not in TRAINED:
+        raise ValueError(f'unknown built-in model {name!r}; choose from {names()}')
+    path = os.path.join(FOLDER, TRAINED[name])
+    if not os.path.isfile(path):
+        raise ValueError(f'{path}: the weights of builtin:{name} are missing from this copy of the toolkit')
+    try:
+        shipped = torch.load(path, map_location='cpu', weights_only=True)
+        generator = build_generator(shipped['family'], **shipped['config'])
+        generator.load_state_dict({key: value.float() if value.is_floating_point() else value
+                                   for key, value in shipped['state_dict'].items()}, strict=True)
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f'{path}: not the weights of builtin:{name} ({" ".join(str(error).split())[:160]})') from None
+    return generator, f'built-in trained weights ({TRAINED[name]})', sha256_of(path)
