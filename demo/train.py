@@ -94,7 +94,7 @@ def export(generator, path, meta):
 
 @click.command(help=__doc__)
 @click.option('--out', default='demo/runs/faces64', show_default=True, metavar='DIR', help='Run folder.')
-@click.option('--kimg', type=click.IntRange(min=1), default=400, show_default=True,
+@click.option('--kimg', type=click.IntRange(min=1), default=200, show_default=True,
               help='Thousands of faces to train on.')
 @click.option('--batch', type=click.IntRange(min=1), default=32, show_default=True, help='Faces per step.')
 @click.option('--lr', type=float, default=2e-3, show_default=True, help='Adam learning rate (cosine decay to 5%).')
@@ -155,7 +155,7 @@ def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads):
         if step % max(1, snapshot_kimg * 1000 // batch) == 0 or step == total_steps:
             with torch.no_grad():
                 samples = G_ema(torch.from_numpy(fixed_z), noise_mode='const')
-            save_grid(os.path.join(out, f'samples_{step * batch // 1000:05d}.png'),
+            save_grid(os.path.join(out, f'samples_{round(step * batch / 1000):05d}.png'),
                       torch.cat([samples, fixed_targets]), columns=8)
             with atomic_path(state_path) as tmp:
                 torch.save({'G': G.state_dict(), 'G_ema': G_ema.state_dict(), 'optimizer': optimizer.state_dict(),

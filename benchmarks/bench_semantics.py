@@ -1,0 +1,91 @@
+"""Do SeFa and ReSeFa find the built-in face model's semantics? Checked against the renderer's ground truth.
+
+- ReSeFa: for the eyes, the mouth and the nose, the first direction of
+  `compute_directions.py` (pooled over `--samples` Jacobians), edited as
+  `manipulate.py --region` edits it (its default distances, every layer) on
+  codes the Jacobians never saw; the share of each edit's pixel change inside
+  the region, against a random unit direction edited the same way, and the
+  share of the image the region covers.
+- SeFa: the top 5 directions of `sefa.py -L all`; for each, how far every
+  factor of the renderer moves between the two ends of the edit (read by the
+  factor reader of `demo.factors`, as a share of the factor's range), the
+  factor that moves most and its share of all the movement.
+
+    python benchmarks/bench_semantics.py
+    python benchmarks/bench_semantics.py --samples 32 --edits 16 --json_out semantics.json
+"""
+
+import json
+import os
+import sys
+import time
+
+import click
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import models  # noqa: E402
+from demo import checks  # noqa: E402
+from demo import factors as factor_reader  # noqa: E402
+
+
+@click.command()
+@click.option('--model', default='builtin:faces64', show_default=True, help='A model of the face renderer.')
+@click.option('--samples', type=click.IntRange(min=1), default=16, show_default=True,
+              help='Jacobians pooled for the ReSeFa directions.')
+@click.option('--edits', type=click.IntRange(min=1), default=16, show_default=True,
+              help='Codes edited to measure each direction.')
+@click.option('--regions', default='eyes,mouth,nose', show_default=True)
+@click.option('--json_out', default=None, metavar='FILE')
+def main(model, samples, edits, regions, json_out):
+    generator = models.load_generator(model)
+    reader = factor_reader.load_reader()
+    record = {'model': model, 'samples': samples, 'edits': edits, 'resefa': [], 'sefa': []}
+    start = time.perf_counter()
+    jacobians = checks.sample_jacobians(generator, samples)
+    for region in regions.split(','):
+        result = checks.resefa_locality(generator, jacobians, region, edit_samples=edits)
+        record['resefa'].append({'region': region, 'area': round(result.area, 3),
+                                 'resefa_share': round(result.resefa, 3), 'random_share': round(result.random, 3),
+                                 'resefa_min': round(float(np.nanmin(result.resefa_shares)), 3),
+                                 'eigenvalue': round(result.eigenvalue, 2)})
+        click.echo(json.dumps(record['resefa'][-1]))
+    for result in checks.sefa_factors(generator, reader, count=5, samples=edits):
+        (first, moved, share), (second, moved2, _) = result.top(2)
+        record['sefa'].append({'direction': result.index, 'eigenvalue': round(result.eigenvalue, 3),
+                               'factor': first, 'movement': round(moved, 3), 'share': round(share, 3),
+                               'next_factor': second, 'next_movement': round(moved2, 3),
+                               'movement_by_factor': {name: round(float(v), 3)
+                                                      for name, v in zip(factor_reader.faces.FACTOR_NAMES,
+                                                                         result.change)}})
+        click.echo(json.dumps({k: v for k, v in record['sefa'][-1].items() if k != 'movement_by_factor'}))
+    record['seconds'] = round(time.perf_counter() - start, 1)
+
+    click.echo()
+    click.echo(f'ReSeFa on {model} ({samples} Jacobians, {edits} edited codes, manipulate.py distances '
+               f'{checks.MANIPULATE_DISTANCES[0]:g}..{checks.MANIPULATE_DISTANCES[1]:g}):')
+    click.echo('| region | area of image | ReSeFa share inside (mean) | lowest | random direction |')
+    click.echo('| --- | --- | --- | --- | --- |')
+    for r in record['resefa']:
+        click.echo(f'| {r["region"]} | {r["area"]:.1%} | {r["resefa_share"]:.1%} | {r["resefa_min"]:.1%} '
+                   f'| {r["random_share"]:.1%} |')
+    click.echo()
+    click.echo(f'SeFa -L all on {model}, factors read between distances {checks.SEFA_DISTANCES[0]:g} and '
+               f'{checks.SEFA_DISTANCES[1]:g} ({edits} codes):')
+    click.echo('| direction | eigenvalue | factor moved most | movement (share of range) | share of all movement '
+               '| next factor |')
+    click.echo('| --- | --- | --- | --- | --- | --- |')
+    for r in record['sefa']:
+        click.echo(f'| {r["direction"]} | {r["eigenvalue"]:.2f} | {r["factor"]} | {r["movement"]:.2f} '
+                   f'| {r["share"]:.0%} | {r["next_factor"]} ({r["next_movement"]:.2f}) |')
+    click.echo(f'\n{record["seconds"]} s')
+    if json_out:
+        with open(json_out, 'w', encoding='utf-8') as file:
+            json.dump(record, file, indent=2)
+
+
+if __name__ == '__main__':
+    main()  # pylint: disable=no-value-for-parameter

@@ -1,0 +1,117 @@
+"""The methods checked against the ground truth of the built-in face model.
+
+Two measures, shared by `benchmarks/bench_semantics.py` and the tests:
+
+- `resefa_locality`: ReSeFa's directions of a region (the steps of
+  `compute_jacobian.py`, `compute_directions.py` and `manipulate.py --region`,
+  at their defaults), and the share of each edit's pixel change that falls
+  inside the region, against a random direction edited the same way.
+- `sefa_factors`: SeFa's top directions (`sefa.py -L all`), and which of the
+  renderer's factors each one moves, read from the edited images by the factor
+  reader of `demo.factors`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from demo import faces
+from demo import factors as factor_reader
+from semantics import editing, jacobian, regions, resefa, sampling, sefa
+
+__all__ = ['Locality', 'sample_jacobians', 'region_directions', 'resefa_locality', 'SefaFactor', 'sefa_factors',
+           'MANIPULATE_DISTANCES', 'SEFA_DISTANCES']
+
+MANIPULATE_DISTANCES = (-10.0, 10.0, 7)   # manipulate.py's defaults: --start_distance, --end_distance, --step
+SEFA_DISTANCES = (-3.0, 3.0, 11)          # sefa.py's defaults
+SEFA_TRUNCATION = (0.7, 8)                # sefa.py's --trunc_psi and --trunc_layers
+
+
+@dataclass
+class Locality:
+    """Where the edits of a region's first ReSeFa direction change the image."""
+
+    region: str
+    area: float                 # Share of the image the region covers.
+    resefa_shares: np.ndarray   # [edit samples] share of each edit's pixel change inside the region.
+    random_shares: np.ndarray   # [edit samples] the same for a random unit direction.
+    eigenvalue: float           # The direction's ratio of change inside to change outside (pooled Gram matrices).
+
+    @property
+    def resefa(self):
+        return float(np.nanmean(self.resefa_shares))
+
+    @property
+    def random(self):
+        return float(np.nanmean(self.random_shares))
+
+
+def sample_jacobians(generator, samples=8, seed=4):
+    """The Jacobians `compute_jacobian.py` computes at its defaults: `samples` codes drawn with `seed`,
+    untruncated, every layer moved together, constant noise (reference layout)."""
+    ws = sampling.sample_ws(generator, samples, seed)
+    return jacobian.compute_jacobians(generator, ws[:, 0])
+
+
+def region_directions(jacobians, region, data_name='ffhq'):
+    """`(directions [w_dim, w_dim], eigenvalues, mask)`: the pooled directions of `compute_directions.py`."""
+    mask = regions.region_mask(data_name, region, jacobians.shape[-3])
+    grams = (resefa.gram_matrices(sample, mask) for sample in jacobians)
+    directions, eigenvalues = resefa.pooled_directions(grams)
+    return directions, eigenvalues, mask
+
+
+def resefa_locality(generator, jacobians, region, edit_samples=8, edit_seed=2026, data_name='ffhq'):
+    """A region's first ReSeFa direction, and a random one, edited as `manipulate.py --region` does.
+
+    The edits move codes other than those of the Jacobians (`edit_seed`), by `manipulate.py`'s
+    default distances, on every layer.
+    """
+    directions, eigenvalues, mask = region_directions(jacobians, region, data_name)
+    rng = np.random.RandomState(edit_seed)
+    random = rng.randn(generator.w_dim)
+    random /= np.linalg.norm(random)
+    ws = sampling.sample_ws(generator, edit_samples, edit_seed)
+    steps = editing.distances(*MANIPULATE_DISTANCES)
+    shares = []
+    for direction in (directions[0], random):
+        grid = editing.edit_grid(generator, ws, direction[None], None, steps, region_mask=mask)
+        shares.append(np.array([edit.share for edit in grid]))
+    return Locality(region, float(mask.mean()), shares[0], shares[1], float(eigenvalues[0]))
+
+
+@dataclass
+class SefaFactor:
+    """Which factors of the renderer one SeFa direction moves."""
+
+    index: int
+    eigenvalue: float
+    change: np.ndarray      # [Z_DIM] mean movement of each factor between the ends of the edit (share of its range).
+
+    def top(self, count=2):
+        """`[(factor name, movement, share of the total movement)]` of the factors that move most."""
+        order = np.argsort(-self.change)[:count]
+        total = float(self.change.sum())
+        return [(faces.FACTOR_NAMES[i], float(self.change[i]), float(self.change[i]) / total if total else 0.0)
+                for i in order]
+
+
+@torch.no_grad()
+def sefa_factors(generator, reader, count=5, samples=16, seed=0, layers='all'):
+    """The first `count` SeFa directions of `layers`, each with the factor movement it causes.
+
+    Codes are drawn as `sefa.py` draws them (`seed`, truncation 0.7 on the first 8 layers); each is
+    moved to both ends of `sefa.py`'s default distances, and the reader compares the two images.
+    """
+    layer_list, directions, eigenvalues = sefa.factorize(generator, layers)
+    ws = sampling.sample_ws(generator, samples, seed, *SEFA_TRUNCATION)
+    low, high, _ = SEFA_DISTANCES
+    results = []
+    for index in range(count):
+        ends = editing.edit_codes(ws, directions[index], layer_list, [low, high])  # [N, 2, num_ws, w_dim]
+        images = sampling.render(generator, ends.flatten(0, 1)).float().cpu()
+        read = factor_reader.read_factors(reader, images).reshape(len(ws), 2, faces.Z_DIM)
+        change = factor_reader.factor_change(read[:, 0], read[:, 1]).mean(0).numpy()
+        results.append(SefaFactor(index, float(eigenvalues[index]), change))
+    return results
