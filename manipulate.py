@@ -29,8 +29,8 @@ from utils.html import HtmlPage
 from utils.images import outline, resize, save_gif, save_image, to_uint8
 from utils.indices import format_indices
 
-DEFAULT_LAYERS = [4, 5, 6, 7]  # the original script's default
-DEFAULT_DISTANCES = (-10.0, 10.0)
+DEFAULT_LAYERS = editing.DEFAULT_LAYERS
+DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 
 
 @click.command(help=__doc__)
@@ -43,7 +43,8 @@ DEFAULT_DISTANCES = (-10.0, 10.0)
 @click.option('--mani_layers', type=options.IndexList(), default=None, metavar='LIST',
               help="Layers to edit: '4,5,6,7', '8-11' or 'all'. "
                    "[default: the direction's recommendation (catalog or sidecar), else 4,5,6,7]")
-@click.option('--step', type=click.IntRange(min=1), default=7, show_default=True, help='Number of edit steps.')
+@click.option('--step', type=click.IntRange(min=1), default=editing.DEFAULT_STEPS, show_default=True,
+              help='Number of edit steps.')
 @click.option('--start', type=click.IntRange(min=0), default=0, show_default=True,
               help='Index of the first direction to use.')
 @click.option('--end', type=click.IntRange(min=1), default=1, show_default=True,
@@ -152,7 +153,7 @@ def _layers(opts, direction, num_ws):
         layers, origin = None, 'all, given with --mani_layers'
     elif direction.recommended_layers:
         layers, origin = direction.recommended_layers, f'recommended by {direction.advice_from}'
-    elif num_ws > max(DEFAULT_LAYERS):
+    elif editing.default_layers(num_ws):
         layers, origin = DEFAULT_LAYERS, 'the default'
     else:
         layers, origin = None, f'all: the default {format_indices(DEFAULT_LAYERS)} does not fit {num_ws} ws'

@@ -2,7 +2,7 @@
 
 - ReSeFa: for the eyes, the mouth and the nose, the first direction of
   `compute_directions.py` (pooled over `--samples` Jacobians), edited as
-  `manipulate.py --region` edits it (its default distances, every layer) on
+  `manipulate.py --region` edits it (its default distances and layers) on
   codes the Jacobians never saw; the share of each edit's pixel change inside
   the region, against a random unit direction edited the same way, and the
   share of the image the region covers.

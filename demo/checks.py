@@ -23,7 +23,7 @@ from semantics import editing, jacobian, regions, resefa, sampling, sefa
 __all__ = ['Locality', 'sample_jacobians', 'region_directions', 'resefa_locality', 'SefaFactor', 'sefa_factors',
            'MANIPULATE_DISTANCES', 'SEFA_DISTANCES']
 
-MANIPULATE_DISTANCES = (-10.0, 10.0, 7)   # manipulate.py's defaults: --start_distance, --end_distance, --step
+MANIPULATE_DISTANCES = (*editing.DEFAULT_DISTANCES, editing.DEFAULT_STEPS)  # manipulate.py's defaults
 SEFA_DISTANCES = (-3.0, 3.0, 11)          # sefa.py's defaults
 SEFA_TRUNCATION = (0.7, 8)                # sefa.py's --trunc_psi and --trunc_layers
 
@@ -66,7 +66,7 @@ def resefa_locality(generator, jacobians, region, edit_samples=8, edit_seed=2026
     """A region's first ReSeFa direction, and a random one, edited as `manipulate.py --region` does.
 
     The edits move codes other than those of the Jacobians (`edit_seed`), by `manipulate.py`'s
-    default distances, on every layer.
+    default distances, on its default layers (ReSeFa's 4-7 where the model has them).
     """
     directions, eigenvalues, mask = region_directions(jacobians, region, data_name)
     rng = np.random.RandomState(edit_seed)
@@ -76,7 +76,8 @@ def resefa_locality(generator, jacobians, region, edit_samples=8, edit_seed=2026
     steps = editing.distances(*MANIPULATE_DISTANCES)
     shares = []
     for direction in (directions[0], random):
-        grid = editing.edit_grid(generator, ws, direction[None], None, steps, region_mask=mask)
+        grid = editing.edit_grid(generator, ws, direction[None], editing.default_layers(generator.num_ws), steps,
+                                 region_mask=mask)
         shares.append(np.array([edit.share for edit in grid]))
     return Locality(region, float(mask.mean()), shares[0], shares[1], float(eigenvalues[0]))
 

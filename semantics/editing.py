@@ -8,8 +8,18 @@ import torch
 
 from . import sampling
 
-__all__ = ['distances', 'check_layers', 'edit_codes', 'apply_edits', 'render_edits', 'region_change_share', 'Edit',
+__all__ = ['DEFAULT_LAYERS', 'DEFAULT_DISTANCES', 'DEFAULT_STEPS', 'default_layers', 'distances',
+           'check_layers', 'edit_codes', 'apply_edits', 'render_edits', 'region_change_share', 'Edit',
            'edit_grid']
+
+DEFAULT_LAYERS = [4, 5, 6, 7]       # the layers ReSeFa's manipulate.py edits by default
+DEFAULT_DISTANCES = (-10.0, 10.0)   # and its distances, in DEFAULT_STEPS steps
+DEFAULT_STEPS = 7
+
+
+def default_layers(num_ws):
+    """ReSeFa's default layers where the model has them, else None (all)."""
+    return DEFAULT_LAYERS if num_ws > max(DEFAULT_LAYERS) else None
 
 
 def distances(start, end, steps):

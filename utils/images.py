@@ -67,13 +67,22 @@ def encode_data_uri(image, size=None, fmt='JPEG'):
 
 
 def gif_bytes(frames, duration_ms=120, size=None, boomerang=True):
-    """An animated GIF of uint8 frames `[H, W, C]`, as bytes; `boomerang` plays forward then back."""
-    frames = [resize(f, size) if size else f for f in frames]
-    if boomerang and len(frames) > 2:
-        frames = frames + frames[-2:0:-1]
-    pils = [_pil(f).convert('RGB') for f in frames]
+    """An animated GIF of uint8 frames `[H, W, C]`, as bytes; `boomerang` plays forward then back.
+
+    All frames share one 256-colour palette, computed once from all of them (no colour flicker between
+    frames, and each frame is only mapped onto it, which is fast).
+    """
+    frames = [_pil(resize(f, size) if size else f).convert('RGB') for f in frames]
+    width, height = frames[0].size
+    mosaic = Image.new('RGB', (width, height * len(frames)))
+    for i, frame in enumerate(frames):
+        mosaic.paste(frame, (0, i * height))
+    palette = mosaic.quantize(colors=256, method=Image.Quantize.FASTOCTREE)
+    indexed = [frame.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for frame in frames]
+    if boomerang and len(indexed) > 2:
+        indexed = indexed + indexed[-2:0:-1]
     buffer = io.BytesIO()
-    pils[0].save(buffer, format='GIF', save_all=True, append_images=pils[1:], duration=duration_ms, loop=0)
+    indexed[0].save(buffer, format='GIF', save_all=True, append_images=indexed[1:], duration=duration_ms, loop=0)
     return buffer.getvalue()
 
 
