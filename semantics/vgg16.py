@@ -100,7 +100,12 @@ def load_vgg16(path):
         for key, shape in expected:
             value = state.get(key)
             if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
-                found = 'missing' if value is None else f'shape {list(getattr(value, "shape", []))}'
+                if value is None:
+                    found = 'missing'
+                elif isinstance(value, torch.Tensor):
+                    found = f'shape {list(value.shape)}'
+                else:
+                    found = f'a {type(value).__name__}'
                 raise VGG16Error(f'{path}: not VGG16 weights in torchvision\'s layout ({key}: {found}, '
                                  f'expected {list(shape)})')
         in_channels = conv
