@@ -128,7 +128,17 @@ def main(**opts):
     if note:
         click.echo(note)
     latest = os.path.join(root, runs.safe_part(region_name), f'pooled_{opts["name"]}.npy')
-    click.echo(f'Next: python manipulate.py MODEL {latest}   (that path points at this run)')
+    model = meta.get('source') or 'MODEL'
+    same_region = ''
+    if opts.get('box'):
+        same_region = f' --box {",".join(str(v) for v in regions.parse_box(opts["box"]))}'
+    elif opts.get('mask_path'):
+        same_region = f' --mask {opts["mask_path"]} --labels {inputs.format_indices(opts["labels"])}'
+    elif region_name in regions.BOXES.get(opts['data_name'], {}):
+        same_region = f' --region {region_name}'
+    if same_region and opts['data_name'] != 'ffhq':
+        same_region += f' --data_name {opts["data_name"]}'
+    click.echo(f'Next: python manipulate.py {model} {latest}{same_region}   (that path points at this run)')
 
 
 def _solve(gram_f, gram_b, opts, what):

@@ -10,7 +10,7 @@ convolutions, constant noise), so every script reads the result unchanged.
 An exponential moving average of the weights is what is shipped, with `w_avg`
 set to the mean `w` of 10,000 codes (for truncation).
 
-    python -m demo.train                          # about two hours on a 2-core CPU
+    python -m demo.train                          # about 80 minutes on a 2-core CPU
     python -m demo.train --kimg 2 --out /tmp/try  # a quick trial
 
 Writes into `--out`: `state.pt` (everything needed to resume, every
@@ -94,9 +94,9 @@ def export(generator, path, meta):
 
 @click.command(help=__doc__)
 @click.option('--out', default='demo/runs/faces64', show_default=True, metavar='DIR', help='Run folder.')
-@click.option('--kimg', type=click.IntRange(min=1), default=200, show_default=True,
+@click.option('--kimg', type=click.IntRange(min=1), default=150, show_default=True,
               help='Thousands of faces to train on.')
-@click.option('--batch', type=click.IntRange(min=1), default=32, show_default=True, help='Faces per step.')
+@click.option('--batch', type=click.IntRange(min=1), default=8, show_default=True, help='Faces per step.')
 @click.option('--lr', type=float, default=2e-3, show_default=True, help='Adam learning rate (cosine decay to 5%).')
 @click.option('--ema_kimg', type=float, default=5.0, show_default=True,
               help='Half-life of the weight average, in thousands of faces.')

@@ -177,6 +177,9 @@ def test_readme_steps_as_written(hammer_model, tmp_path, monkeypatch):
     assert np.load('work_dirs/jacobians/ffhq/latent_codes.npy').shape == (3, 32)
     result = invoke(compute_directions, ['work_dirs/jacobians/ffhq/jacobians_w.npy'])
     assert result.exit_code == 0, result.output
+    next_step = [line for line in result.output.splitlines() if line.startswith('Next:')]
+    assert next_step == [f'Next: python manipulate.py {hammer_model} work_dirs/directions/ffhq/eyes/pooled_resefa.npy '
+                         f'--region eyes   (that path points at this run)']
     direction = 'work_dirs/directions/ffhq/eyes/image_00_region_eyes_name_resefa.npy'
     assert np.load(direction).shape == (32, 32)
     result = invoke(manipulate, [hammer_model, direction, '--stylegan2', '--nums', 2, '--step', 3])
