@@ -80,12 +80,13 @@ def save_grid(path, images, columns):
 def mean_w(generator, seed=123, num=10000):
     """The mean `w` of `num` codes (the model's `w_avg`, the centre of truncation)."""
     z = torch.from_numpy(np.random.RandomState(seed).randn(num, generator.z_dim).astype(np.float32))
+    z = z.to(generator.mapping.w_avg.device)
     return torch.cat([generator.mapping(z[i:i + 1000])[:, 0] for i in range(0, num, 1000)]).mean(0)
 
 
 def export(generator, path, meta):
     """The shipped file: config, float16 weights (w_avg included) and facts; read by `models.builtin`."""
-    state = {key: value.detach().to(torch.float16) if value.is_floating_point() else value
+    state = {key: value.detach().cpu().to(torch.float16) if value.is_floating_point() else value.cpu()
              for key, value in generator.state_dict().items()}
     with atomic_path(path) as tmp:
         torch.save({'family': 'stylegan2', 'config': generator.config.to_dict(), 'state_dict': state,
@@ -104,37 +105,50 @@ def export(generator, path, meta):
               help='Save the state and a sample grid this often.')
 @click.option('--seed', type=int, default=0, show_default=True, help='Seed of the weights and of the codes.')
 @click.option('--threads', type=click.IntRange(min=1), default=None, help='torch threads. [default: torch decides]')
-def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads):
+@click.option('--device', default='cpu', show_default=True,
+              help="'cpu', 'cuda' or 'cuda:N' (the faces are still drawn on the CPU).")
+def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads, device):
+    for name, value in (('--lr', lr), ('--ema_kimg', ema_kimg)):
+        if not math.isfinite(value) or value <= 0:
+            raise click.BadParameter(f'{value} is not a positive number', param_hint=name)
     if threads:
         torch.set_num_threads(threads)
+    try:
+        device = torch.device(device)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        raise click.BadParameter(f'{device}: not a usable device ({" ".join(str(error).split())[:120]})',
+                                 param_hint='--device') from None
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise click.BadParameter(f'{out}: exists and is not a folder', param_hint='--out')
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(seed)
-    G = build_generator('stylegan2', **CONFIG).train()
-    G_ema = build_generator('stylegan2', **CONFIG).eval().requires_grad_(False)
+    G = build_generator('stylegan2', **CONFIG).train().to(device)
+    G_ema = build_generator('stylegan2', **CONFIG).eval().requires_grad_(False).to(device)
     G_ema.load_state_dict(G.state_dict())
     optimizer = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-8)
     total_steps = kimg * 1000 // batch
     step, seconds = 0, 0.0
     state_path = os.path.join(out, 'state.pt')
     if os.path.isfile(state_path):
-        state = torch.load(state_path, map_location='cpu', weights_only=True)
+        state = torch.load(state_path, map_location=device, weights_only=True)
         G.load_state_dict(state['G'])
         G_ema.load_state_dict(state['G_ema'])
         optimizer.load_state_dict(state['optimizer'])
         step, seconds = int(state['step']), float(state['seconds'])
         click.echo(f'Resuming at {step * batch / 1000:.1f} kimg')
     fixed_z = np.random.RandomState(seed + 1).randn(16, CONFIG['z_dim']).astype(np.float32)
-    fixed_targets = targets(fixed_z)
+    fixed_targets = targets(fixed_z).to(device)
     ema_beta = 0.5 ** (batch / (ema_kimg * 1000))
     log = open(os.path.join(out, 'log.jsonl'), 'a', encoding='utf-8')
     bar = tqdm(total=total_steps, initial=step, desc='training', unit='step')
     while step < total_steps:
         start = time.perf_counter()
         z = np.random.RandomState([seed, step]).randn(batch, CONFIG['z_dim']).astype(np.float32)
-        real = targets(z)
+        real = targets(z).to(device)
         for group in optimizer.param_groups:
             group['lr'] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
-        fake = G(torch.from_numpy(z), noise_mode='const')
+        fake = G(torch.from_numpy(z).to(device), noise_mode='const')
         loss = image_loss(fake, real)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -154,7 +168,7 @@ def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads):
             log.flush()
         if step % max(1, snapshot_kimg * 1000 // batch) == 0 or step == total_steps:
             with torch.no_grad():
-                samples = G_ema(torch.from_numpy(fixed_z), noise_mode='const')
+                samples = G_ema(torch.from_numpy(fixed_z).to(device), noise_mode='const')
             save_grid(os.path.join(out, f'samples_{round(step * batch / 1000):05d}.png'),
                       torch.cat([samples, fixed_targets]), columns=8)
             with atomic_path(state_path) as tmp:
@@ -165,7 +179,7 @@ def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads):
     G_ema.mapping.w_avg.copy_(mean_w(G_ema))
     meta = {'method': 'regression onto demo.faces (L1 + L2, three scales), weights averaged',
             'kimg': kimg, 'batch': batch, 'lr': lr, 'seed': seed, 'seconds': round(seconds),
-            'threads': torch.get_num_threads(), 'torch': torch.__version__,
+            'threads': torch.get_num_threads(), 'torch': str(torch.__version__),
             'command': 'python -m demo.train ' + ' '.join(sys.argv[1:])}
     export(G_ema, os.path.join(out, 'faces64.pt'), meta)
     save_json(os.path.join(out, 'meta.json'), meta)

@@ -9,6 +9,7 @@
 """
 
 import os
+import pickle
 
 import torch
 
@@ -54,6 +55,6 @@ def load(name, seed=0):
         generator = build_generator(shipped['family'], **shipped['config'])
         generator.load_state_dict({key: value.float() if value.is_floating_point() else value
                                    for key, value in shipped['state_dict'].items()}, strict=True)
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as error:
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as error:
         raise ValueError(f'{path}: not the weights of builtin:{name} ({" ".join(str(error).split())[:160]})') from None
     return generator, f'built-in trained weights ({TRAINED[name]})', sha256_of(path)

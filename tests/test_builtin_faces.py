@@ -1,0 +1,151 @@
+"""The shipped face model: it draws the renderer's faces, and the methods find their semantics.
+
+These run on the weights in `models/builtin/faces64.pt` and the factor reader in
+`demo/factor_reader.pt` (both shipped; nothing is trained here).
+"""
+
+import json
+import os
+import re
+import shlex
+
+import numpy as np
+import pytest
+import torch
+
+import compute_directions
+import compute_jacobian
+import manipulate
+import models
+import sefa as sefa_script
+from demo import checks, faces, train
+from demo import factors as factor_reader
+from models import builtin
+from tests.clitools import assert_one_line_error, invoke, invoke_ok, printed
+from tests.conftest import ROOT
+
+SCRIPTS = {'sefa.py': sefa_script, 'compute_jacobian.py': compute_jacobian,
+           'compute_directions.py': compute_directions, 'manipulate.py': manipulate}
+
+
+@pytest.fixture(scope='module')
+def generator():
+    return models.load_generator('builtin:faces64')
+
+
+@pytest.fixture(scope='module')
+def jacobians(generator):
+    return checks.sample_jacobians(generator, samples=6)
+
+
+def test_shipped_file_is_small_and_describes_itself():
+    path = os.path.join(builtin.FOLDER, builtin.TRAINED['faces64'])
+    assert os.path.getsize(path) <= 5 * 1024 * 1024
+    shipped = torch.load(path, map_location='cpu', weights_only=True)
+    assert shipped['config'] == models.build_generator('stylegan2', **train.CONFIG).config.to_dict()
+    assert all(v.dtype == torch.float16 for v in shipped['state_dict'].values() if v.is_floating_point())
+    assert 'regression' in shipped['meta']['method']
+
+
+def test_loads_with_its_format_and_hash(generator):
+    G, weights_format, sha = builtin.load('faces64')
+    assert weights_format == 'built-in trained weights (faces64.pt)'
+    assert len(sha) == 64
+    assert (generator.img_resolution, generator.z_dim, generator.w_dim) == (64, faces.Z_DIM, 128)
+
+
+@torch.no_grad()
+def test_samples_are_the_renderers_faces(generator):
+    z = np.random.RandomState(77).randn(16, faces.Z_DIM).astype(np.float32)
+    fake = generator(torch.from_numpy(z), noise_mode='const')
+    real = train.targets(z)
+    error = (fake - real).abs().mean().item()
+    shuffled = (fake - real.roll(1, dims=0)).abs().mean().item()
+    assert error < 0.08, error                # within 4% of the range per pixel, on average
+    assert error < 0.4 * shuffled, (error, shuffled)  # each sample is its own face, not an average face
+
+
+def test_factor_reader_reads_the_renderers_faces():
+    reader = factor_reader.load_reader()
+    rng = np.random.RandomState(5)
+    z = rng.randn(64, faces.Z_DIM).astype(np.float32)
+    images = torch.from_numpy(faces.render_batch(z, size=64)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    from scipy.stats import norm
+    error = factor_reader.factor_change(torch.from_numpy(norm.cdf(z)).float(),
+                                        factor_reader.read_factors(reader, images)).mean(0).numpy()
+    continuous = [i for i, f in enumerate(faces.FACTORS) if f.kind == 'continuous' and f.name not in ('roll', 'shift')]
+    assert error[continuous].max() < 0.1, dict(zip(faces.FACTOR_NAMES, error.round(3)))
+
+
+@pytest.mark.parametrize('region, factor', [('eyes', 1.5), ('mouth', 1.1)])
+def test_resefa_directions_beat_a_random_direction(generator, jacobians, region, factor):
+    """The region's first direction puts more of its change inside the region than a random one does."""
+    result = checks.resefa_locality(generator, jacobians, region, edit_samples=4)
+    assert result.resefa > factor * result.random, (region, result.resefa_shares, result.random_shares)
+
+
+@pytest.mark.xfail(strict=True, reason='the shipped model is not yet accurate enough for local ReSeFa edits: '
+                   'about 6% of the change of an eyes edit falls in the eyes region (docs/builtin_faces64.md)')
+def test_resefa_eyes_directions_keep_most_of_their_change_inside(generator, jacobians):
+    """The target: at least 80% of an eyes edit's pixel change inside the eyes region."""
+    result = checks.resefa_locality(generator, jacobians, 'eyes', edit_samples=4)
+    assert result.resefa >= 0.8, result.resefa_shares
+
+
+def test_sefa_directions_move_factors(generator):
+    table = checks.sefa_factors(generator, factor_reader.load_reader(), count=5, samples=6)
+    assert [row.index for row in table] == list(range(5))
+    assert all(np.isfinite(row.change).all() for row in table)
+    assert table[0].eigenvalue >= table[-1].eigenvalue
+    # The strongest SeFa direction moves some factor by at least a tenth of its range.
+    assert max(row.top(1)[0][1] for row in table) > 0.1
+
+
+def _readme_blocks():
+    """The command blocks of the README's quick start: `[[argv, ...], ...]` (`./run` dropped)."""
+    readme = (ROOT / 'README.md').read_text()
+    section = readme[readme.index('## Quick start'):readme.index('**On a GPU box**')]
+    blocks = re.findall(r'```\n(.*?)```', section, flags=re.S)
+    return [[shlex.split(line)[1:] for line in block.strip().splitlines()] for block in blocks]
+
+
+def test_readme_quick_start_runs_as_written(tmp_path, monkeypatch):
+    """The quick start's first command, then ReSeFa's three steps, run from an empty folder as printed."""
+    monkeypatch.chdir(tmp_path)
+    (first, tests), steps = _readme_blocks()
+    assert first == ['sefa.py', 'builtin:faces64'] and tests == ['tests']
+    page = printed(invoke_ok(SCRIPTS[first[0]], first[1:]), 'HTML page')
+    assert (tmp_path / page).is_file() and str(page.parent) in (ROOT / 'README.md').read_text()
+    assert [step[0] for step in steps] == ['compute_jacobian.py', 'compute_directions.py', 'manipulate.py']
+    for step, after in zip(steps, [*steps[1:], None]):
+        result = invoke_ok(SCRIPTS[step[0]], step[1:])
+        if after is not None:  # each step prints the next one (the README adds the options it chooses)
+            assert f'Next: python {shlex.join(after[:2])}' in result.output, result.output
+    share = re.search(r'Share of pixel change inside region eyes: mean ([0-9.]+)%', result.output)
+    assert share and 0 < float(share.group(1)) <= 100, result.output
+    assert printed(result, 'HTML page').is_file()
+
+
+def test_training_runs_resumes_and_exports(tmp_path):
+    """`python -m demo.train` at a tiny size: sample grids, a resumable state, and the shipped format."""
+    out = tmp_path / 'run'
+    args = ['--out', out, '--kimg', 1, '--batch', 16, '--snapshot_kimg', 1, '--threads', 1]
+    first = invoke_ok(train, args)
+    assert 'Trained 1 kimg' in first.output
+    assert (out / 'samples_00001.png').is_file() and (out / 'state.pt').is_file()
+    losses = [json.loads(line)['loss'] for line in (out / 'log.jsonl').read_text().splitlines()]
+    assert losses and all(np.isfinite(losses))
+    shipped = torch.load(out / 'faces64.pt', map_location='cpu', weights_only=True)
+    generator = models.build_generator(shipped['family'], **shipped['config'])
+    generator.load_state_dict({k: v.float() for k, v in shipped['state_dict'].items()})
+    assert shipped['meta']['kimg'] == 1 and shipped['meta']['batch'] == 16
+    again = invoke_ok(train, args)  # the same command again resumes at the end and only exports
+    assert 'Resuming at 1.0 kimg' in again.output
+    assert torch.equal(torch.load(out / 'faces64.pt', weights_only=True)['state_dict']['synthesis.b4.const'],
+                       shipped['state_dict']['synthesis.b4.const'])
+
+
+def test_training_rejects_a_bad_device(tmp_path):
+    result = invoke(train, ['--out', tmp_path / 'run', '--device', 'bogus'])
+    assert_one_line_error(result, '--device')
+    assert not (tmp_path / 'run').exists()
