@@ -54,43 +54,38 @@ def _lru_put(cache, key, value, size):
         cache.popitem(last=False)
 
 
-class JacobianTask:
-    """One sample's Jacobian, computed in a thread; progress in tangents, cancellable."""
+class _Task:
+    """Work run in a daemon thread: progress as `done` of `total`, cancellable, errors reported in `error`."""
 
-    def __init__(self, task_id, editor, key, w):
+    def __init__(self, task_id, total, *args):
         self.id = task_id
-        self.key = key
-        self.total = editor.generator.w_dim
+        self.total = total
         self.done = 0
         self.state = 'running'
         self.error = None
-        self.result = None  # [C, H, W, 1, w_dim] or [H, W, 1, w_dim] (reference layout of one sample)
-        self.visible = None  # bool [C, H, W]: pixels not clipped in the image (per-channel Jacobians)
         self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(editor, w), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=args, daemon=True)
+
+    def _start(self):
         self._thread.start()
 
-    def _run(self, editor, w):
-        G = editor.generator
+    def _check(self):
+        """Called from the work's progress callbacks: stops it once cancelled."""
+        if self._cancel.is_set():
+            raise InterruptedError
 
-        def on_chunk(count):
-            if self._cancel.is_set():
-                raise InterruptedError
-            self.done += count
-
+    def _run(self, *args):
         try:
-            samples = jacobian.iter_jacobians(G, w[None], on_chunk=on_chunk)  # w+: every layer its own code
-            self.result = jacobian.to_reference_layout(next(samples)).cpu().numpy()
-            if self.result.ndim == 5:  # per channel: the pixels clipped on display would not show a change
-                with torch.no_grad():
-                    image = sampling.render(G, torch.as_tensor(w[None]), 'const')[0].cpu().numpy()
-                self.visible = np.abs(image) < 1  # [C, H, W]
+            self._work(*args)
             self.state = 'done'
         except InterruptedError:
             self.state = 'cancelled'
         except Exception as error:  # the thread must report, not die silently
             self.state = 'failed'
             self.error = ' '.join(str(error).split())[:300] or type(error).__name__
+
+    def _work(self, *args):
+        raise NotImplementedError
 
     def cancel(self):
         self._cancel.set()
@@ -100,45 +95,51 @@ class JacobianTask:
         return {'id': self.id, 'state': self.state, 'done': self.done, 'total': self.total, 'error': self.error}
 
 
-class InversionTask:
+class JacobianTask(_Task):
+    """One sample's Jacobian, computed in a thread; progress in tangents, cancellable."""
+
+    def __init__(self, task_id, editor, key, w):
+        super().__init__(task_id, editor.generator.w_dim, editor, w)
+        self.key = key
+        self.result = None  # [C, H, W, 1, w_dim] or [H, W, 1, w_dim] (reference layout of one sample)
+        self.visible = None  # bool [C, H, W]: pixels not clipped in the image (per-channel Jacobians)
+        self._start()
+
+    def _work(self, editor, w):
+        G = editor.generator
+
+        def on_chunk(count):
+            self._check()
+            self.done += count
+
+        samples = jacobian.iter_jacobians(G, w[None], on_chunk=on_chunk)  # w+: every layer its own code
+        self.result = jacobian.to_reference_layout(next(samples)).cpu().numpy()
+        if self.result.ndim == 5:  # per channel: the pixels clipped on display would not show a change
+            with torch.no_grad():
+                image = sampling.render(G, torch.as_tensor(w[None]), 'const')[0].cpu().numpy()
+            self.visible = np.abs(image) < 1  # [C, H, W]
+
+
+class InversionTask(_Task):
     """One image projected into w or w+ in a thread; progress in steps, cancellable; the result becomes an upload."""
 
     def __init__(self, task_id, editor, target, settings):
-        self.id = task_id
-        self.total = settings.steps
-        self.done = 0
-        self.state = 'running'
-        self.error = None
+        super().__init__(task_id, settings.steps, editor, target, settings)
         self.psnr = None
         self.upload = None  # {'id', 'count', 'space'} of the projected code, once done
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(editor, target, settings), daemon=True)
-        self._thread.start()
+        self._start()
 
-    def _run(self, editor, target, settings):
+    def _work(self, editor, target, settings):
         def on_step(step, loss):
-            if self._cancel.is_set():
-                raise InterruptedError
+            self._check()
             self.done = step + 1
 
-        try:
-            result = inversion.project(editor.generator, target, settings, on_step=on_step)
-            self.psnr = inversion.psnr(result.image, target)
-            self.upload = editor.add_codes('wp', result.ws.numpy())
-            self.state = 'done'
-        except InterruptedError:
-            self.state = 'cancelled'
-        except Exception as error:  # the thread must report, not die silently
-            self.state = 'failed'
-            self.error = ' '.join(str(error).split())[:300] or type(error).__name__
-
-    def cancel(self):
-        self._cancel.set()
-        self._thread.join(timeout=30)
+        result = inversion.project(editor.generator, target, settings, on_step=on_step)
+        self.psnr = inversion.psnr(result.image, target)
+        self.upload = editor.add_codes('wp', result.ws.numpy())
 
     def describe(self):
-        return {'id': self.id, 'state': self.state, 'done': self.done, 'total': self.total, 'error': self.error,
-                'psnr': self.psnr, 'upload': self.upload}
+        return {**super().describe(), 'psnr': self.psnr, 'upload': self.upload}
 
 
 class Editor:
