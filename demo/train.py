@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from cli.options import parse_device
 from demo import faces
 from models import build_generator
 from utils.fileio import atomic_path, save_json
@@ -113,12 +114,7 @@ def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads, device):
             raise click.BadParameter(f'{value} is not a positive number', param_hint=name)
     if threads:
         torch.set_num_threads(threads)
-    try:
-        device = torch.device(device)
-        torch.empty(0, device=device)
-    except (RuntimeError, AssertionError) as error:
-        raise click.BadParameter(f'{device}: not a usable device ({" ".join(str(error).split())[:120]})',
-                                 param_hint='--device') from None
+    device = torch.device(parse_device(device))
     if os.path.exists(out) and not os.path.isdir(out):
         raise click.BadParameter(f'{out}: exists and is not a folder', param_hint='--out')
     os.makedirs(out, exist_ok=True)
