@@ -46,7 +46,7 @@ def main(images, steps, steps_256, json_out):
     for space in ('w', 'wp'):
         for index in range(images):
             face = faces.render(faces.sample_factors(rng), size=G.img_resolution)
-            target = torch.from_numpy(face).permute(2, 0, 1)[None].float() / 127.5 - 1
+            target = torch.tensor(face).permute(2, 0, 1)[None].float() / 127.5 - 1
             seconds, psnr = timed_projection(G, target, steps, space)
             results.append({'model': 'builtin:faces64', 'space': space, 'image': f'renderer face {index}',
                             'steps': steps, 'seconds': round(seconds, 1), 'psnr_db': round(psnr, 2)})
@@ -63,7 +63,8 @@ def main(images, steps, steps_256, json_out):
     click.echo('| model | space | image | steps | seconds | PSNR |')
     click.echo('| --- | --- | --- | --- | --- | --- |')
     for r in results:
-        click.echo(f'| {r["model"]} | {r["space"]} | {r["image"]} | {r["steps"]} | {r["seconds"]} | {r["psnr_db"]} dB |')
+        click.echo(f'| {r["model"]} | {r["space"]} | {r["image"]} | {r["steps"]} | {r["seconds"]} '
+                   f'| {r["psnr_db"]} dB |')
     if json_out:
         with open(json_out, 'w', encoding='utf-8') as file:
             json.dump(results, file, indent=2)

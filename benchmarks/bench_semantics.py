@@ -13,6 +13,14 @@
 
     python benchmarks/bench_semantics.py
     python benchmarks/bench_semantics.py --samples 32 --edits 16 --json_out semantics.json
+    python benchmarks/bench_semantics.py --sweep --change_map docs/images/faces64_region_edits.png
+
+`--sweep` also measures the shares at smaller distances (down to the linear
+regime), on `manipulate.py`'s layers and on all layers (those the Jacobians
+were taken for). `--change_map` draws, for each region, three codes at both ends of the edit
+of the region's first direction and, last, where the edits change the image
+(the mean absolute change of all edited codes, brightest where it is largest,
+the region in red).
 """
 
 import json
@@ -22,6 +30,7 @@ import time
 
 import click
 import numpy as np
+from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -30,6 +39,43 @@ if ROOT not in sys.path:
 import models  # noqa: E402
 from demo import checks  # noqa: E402
 from demo import factors as factor_reader  # noqa: E402
+from semantics import editing, sampling  # noqa: E402
+from utils.fileio import atomic_path  # noqa: E402
+from utils.images import to_uint8  # noqa: E402
+
+SWEEP_DISTANCES = (10.0, 3.0, 1.0, 0.3)
+
+
+def distance_sweep(generator, jacobians, region, edits):
+    """`{(layers name, distance): (ReSeFa share, random share)}` for edits to +-distance only."""
+    directions, _, mask = checks.region_directions(jacobians, region)
+    random = np.random.RandomState(0).randn(generator.w_dim)
+    random /= np.linalg.norm(random)
+    ws = sampling.sample_ws(generator, edits, 2026)
+    out = {}
+    for name, layers in (('manipulate.py layers', editing.default_layers(generator.num_ws)), ('all layers', None)):
+        for distance in SWEEP_DISTANCES:
+            ends = np.array([-distance, distance], dtype=np.float32)
+            out[name, distance] = tuple(
+                float(np.nanmean([edit.share for edit in editing.edit_grid(generator, ws, direction[None], layers,
+                                                                           ends, region_mask=mask)]))
+                for direction in (directions[0], random))
+    return out
+
+
+def change_map_row(generator, jacobians, region, edits, shown=3, scale=2):
+    """One row of the change map: `shown` codes at both ends of the region's edit, then the mean change."""
+    directions, _, mask = checks.region_directions(jacobians, region)
+    low, high, _ = checks.MANIPULATE_DISTANCES
+    ws = sampling.sample_ws(generator, edits, 2026)
+    grid = list(editing.edit_grid(generator, ws, directions[0][None], editing.default_layers(generator.num_ws),
+                                  np.array([low, high], dtype=np.float32), region_mask=mask))
+    tiles = [to_uint8(edit.images) for edit in grid[:shown]]
+    change = np.mean([(edit.images[1] - edit.images[0]).abs().sum(0).float().cpu().numpy() for edit in grid], 0)
+    heat = (np.clip(change / change.max(), 0, 1) * 255).astype(np.uint8)
+    heat = np.stack([np.maximum(heat, mask.astype(np.uint8) * 110), heat, heat], -1)
+    row = np.concatenate([image for pair in tiles for image in pair] + [heat], axis=1)
+    return row.repeat(scale, 0).repeat(scale, 1)
 
 
 @click.command()
@@ -40,7 +86,9 @@ from demo import factors as factor_reader  # noqa: E402
               help='Codes edited to measure each direction.')
 @click.option('--regions', default='eyes,mouth,nose', show_default=True)
 @click.option('--json_out', default=None, metavar='FILE')
-def main(model, samples, edits, regions, json_out):
+@click.option('--sweep', is_flag=True, help='Also measure the shares at smaller distances and on all layers.')
+@click.option('--change_map', default=None, metavar='PNG', help='Also draw where the region edits change the image.')
+def main(model, samples, edits, regions, json_out, sweep, change_map):
     generator = models.load_generator(model)
     reader = factor_reader.load_reader()
     record = {'model': model, 'samples': samples, 'edits': edits, 'resefa': [], 'sefa': []}
@@ -81,10 +129,29 @@ def main(model, samples, edits, regions, json_out):
     for r in record['sefa']:
         click.echo(f'| {r["direction"]} | {r["eigenvalue"]:.2f} | {r["factor"]} | {r["movement"]:.2f} '
                    f'| {r["share"]:.0%} | {r["next_factor"]} ({r["next_movement"]:.2f}) |')
+    if sweep:
+        record['sweep'] = []
+        click.echo()
+        click.echo('ReSeFa share inside (random direction), edits to -d and +d only:')
+        click.echo('| region | layers | ' + ' | '.join(f'd = {d:g}' for d in SWEEP_DISTANCES) + ' |')
+        click.echo('| --- | --- |' + ' --- |' * len(SWEEP_DISTANCES))
+        for region in regions.split(','):
+            shares = distance_sweep(generator, jacobians, region, edits)
+            for name in ('manipulate.py layers', 'all layers'):
+                cells = [shares[name, d] for d in SWEEP_DISTANCES]
+                record['sweep'].append({'region': region, 'layers': name, 'distances': list(SWEEP_DISTANCES),
+                                        'resefa': [round(c[0], 3) for c in cells],
+                                        'random': [round(c[1], 3) for c in cells]})
+                click.echo(f'| {region} | {name} | ' + ' | '.join(f'{a:.1%} ({b:.1%})' for a, b in cells) + ' |')
     click.echo(f'\n{record["seconds"]} s')
     if json_out:
         with open(json_out, 'w', encoding='utf-8') as file:
             json.dump(record, file, indent=2)
+    if change_map:
+        rows = [change_map_row(generator, jacobians, region, edits) for region in regions.split(',')]
+        with atomic_path(change_map) as tmp:
+            Image.fromarray(np.concatenate(rows, axis=0)).save(tmp, format='PNG')
+        click.echo(f'Change map: {change_map}')
 
 
 if __name__ == '__main__':

@@ -10,8 +10,15 @@ convolutions, constant noise), so every script reads the result unchanged.
 An exponential moving average of the weights is what is shipped, with `w_avg`
 set to the mean `w` of 10,000 codes (for truncation).
 
-    python -m demo.train                          # about 80 minutes on a 2-core CPU
+    python -m demo.train                          # about 90 minutes on a 2-core CPU
     python -m demo.train --kimg 2 --out /tmp/try  # a quick trial
+    python -m demo.train --device cuda --workers 12 --batch 32 --minutes 5 --init models/builtin/faces64.pt \
+        --out demo/runs/faces64-gpu                # more training on a GPU, from the shipped weights
+
+On a GPU the renderer is the bottleneck: `--workers` draws the faces in that many
+processes (each batch is seeded by its step alone, so the faces do not depend on it).
+`--minutes` bounds the training time: the learning rate then decays over
+whichever of `--kimg` and `--minutes` runs out first.
 
 Writes into `--out`: `state.pt` (everything needed to resume, every
 `--snapshot_kimg`), `samples_<kimg>.png` (a grid of generated faces above the
@@ -19,9 +26,12 @@ rendered targets), `log.jsonl`, and at the end `faces64.pt`, the shipped file.
 Running the same command again resumes from `state.pt`.
 """
 
+import collections
 import json
 import math
+import multiprocessing
 import os
+import pickle
 import sys
 import time
 
@@ -44,15 +54,80 @@ CONFIG = dict(z_dim=faces.Z_DIM, w_dim=128, img_resolution=64, mapping_layers=6,
 SIZE = CONFIG['img_resolution']
 
 
-def targets(z):
-    """Rendered faces of codes `z` `[N, z_dim]` (numpy), as float images `[N, 3, 64, 64]` in [-1, 1].
+def rendered(z):
+    """The renderer's faces of codes `z` `[N, z_dim]` (numpy), uint8 `[N, 64, 64, 3]`.
 
     The factors are read from `z` normalised to unit mean square, as the mapping network sees it
     (it normalises `z` first, so the length of `z` could not be learned).
     """
     z = z / np.sqrt(np.mean(np.square(z), axis=1, keepdims=True) + 1e-8)
-    images = faces.render_batch(z, size=SIZE)  # uint8 [N, 64, 64, 3]
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return faces.render_batch(z, size=SIZE)
+
+
+def as_images(faces_uint8, device='cpu'):
+    """uint8 faces `[N, H, W, 3]` (numpy) as float images `[N, 3, H, W]` in [-1, 1] on `device`."""
+    return torch.from_numpy(faces_uint8).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def targets(z):
+    """Rendered faces of codes `z` `[N, z_dim]` (numpy), as float images `[N, 3, 64, 64]` in [-1, 1]."""
+    return as_images(rendered(z))
+
+
+def batch_codes(seed, step, batch):
+    """The codes of training step `step`: seeded by the step alone, so resuming draws the same ones."""
+    return np.random.RandomState([seed, step]).randn(batch, CONFIG['z_dim']).astype(np.float32)
+
+
+def _render_step(args):
+    seed, step, batch = args
+    z = batch_codes(seed, step, batch)
+    return z, rendered(z)
+
+
+class Batches:
+    """`(z, faces)` of the steps from `first` on, drawn ahead by `workers` processes (none: drawn here)."""
+
+    def __init__(self, seed, batch, first, workers):
+        self.seed, self.batch, self.next_step = seed, batch, first
+        self.pool = multiprocessing.get_context('spawn').Pool(workers) if workers else None
+        self.pending = collections.deque()
+        self.ahead = 2 * workers
+
+    def _submit(self):
+        args = (self.seed, self.next_step, self.batch)
+        self.pending.append(self.pool.apply_async(_render_step, (args,)))
+        self.next_step += 1
+
+    def get(self):
+        if self.pool is None:
+            result = _render_step((self.seed, self.next_step, self.batch))
+            self.next_step += 1
+            return result
+        while len(self.pending) < self.ahead:
+            self._submit()
+        return self.pending.popleft().get()
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+
+def load_init(path):
+    """The state dict of a shipped export (`faces64.pt`) of this architecture, as float32."""
+    try:
+        shipped = torch.load(path, map_location='cpu', weights_only=True)
+        config = shipped['config']
+        state = {key: value.float() if value.is_floating_point() else value
+                 for key, value in shipped['state_dict'].items()}
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as error:
+        raise click.BadParameter(f'{path}: not an exported face model ({" ".join(str(error).split())[:120]})',
+                                 param_hint='--init') from None
+    expected = build_generator('stylegan2', **CONFIG).config.to_dict()
+    if shipped.get('family') != 'stylegan2' or config != expected:
+        raise click.BadParameter(f'{path}: a model of another architecture than {CONFIG}', param_hint='--init')
+    return state
 
 
 def image_loss(fake, real):
@@ -98,33 +173,43 @@ def export(generator, path, meta):
 @click.option('--out', default='demo/runs/faces64', show_default=True, metavar='DIR', help='Run folder.')
 @click.option('--kimg', type=click.IntRange(min=1), default=150, show_default=True,
               help='Thousands of faces to train on.')
+@click.option('--minutes', type=float, default=None,
+              help='Stop after this much training time (the learning rate decays over it). [default: no limit]')
 @click.option('--batch', type=click.IntRange(min=1), default=8, show_default=True, help='Faces per step.')
 @click.option('--lr', type=float, default=2e-3, show_default=True, help='Adam learning rate (cosine decay to 5%).')
 @click.option('--ema_kimg', type=float, default=5.0, show_default=True,
               help='Half-life of the weight average, in thousands of faces.')
+@click.option('--init', 'init_path', default=None, metavar='FILE',
+              help='Start from these weights (an exported faces64.pt) instead of random ones.')
 @click.option('--snapshot_kimg', type=click.IntRange(min=1), default=10, show_default=True,
               help='Save the state and a sample grid this often.')
 @click.option('--seed', type=int, default=0, show_default=True, help='Seed of the weights and of the codes.')
 @click.option('--threads', type=click.IntRange(min=1), default=None, help='torch threads. [default: torch decides]')
+@click.option('--workers', type=click.IntRange(min=0), default=0, show_default=True,
+              help='Processes drawing the faces ahead of the training steps (0: drawn between steps).')
 @click.option('--device', default='cpu', show_default=True,
               help="'cpu', 'cuda' or 'cuda:N' (the faces are still drawn on the CPU).")
-def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads, device):
-    for name, value in (('--lr', lr), ('--ema_kimg', ema_kimg)):
-        if not math.isfinite(value) or value <= 0:
+def main(out, kimg, minutes, batch, lr, ema_kimg, init_path, snapshot_kimg, seed, threads, workers, device):
+    for name, value in (('--lr', lr), ('--ema_kimg', ema_kimg), ('--minutes', minutes)):
+        if value is not None and (not math.isfinite(value) or value <= 0):
             raise click.BadParameter(f'{value} is not a positive number', param_hint=name)
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(parse_device(device))
     if os.path.exists(out) and not os.path.isdir(out):
         raise click.BadParameter(f'{out}: exists and is not a folder', param_hint='--out')
+    init = load_init(init_path) if init_path else None
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(seed)
     G = build_generator('stylegan2', **CONFIG).train().to(device)
+    if init is not None:
+        G.load_state_dict(init)
     G_ema = build_generator('stylegan2', **CONFIG).eval().requires_grad_(False).to(device)
     G_ema.load_state_dict(G.state_dict())
     optimizer = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-8)
-    total_steps = kimg * 1000 // batch
-    step, seconds = 0, 0.0
+    total_images = kimg * 1000
+    budget = minutes * 60 if minutes else math.inf
+    step, images, seconds = 0, 0, 0.0
     state_path = os.path.join(out, 'state.pt')
     if os.path.isfile(state_path):
         state = torch.load(state_path, map_location=device, weights_only=True)
@@ -132,54 +217,72 @@ def main(out, kimg, batch, lr, ema_kimg, snapshot_kimg, seed, threads, device):
         G_ema.load_state_dict(state['G_ema'])
         optimizer.load_state_dict(state['optimizer'])
         step, seconds = int(state['step']), float(state['seconds'])
-        click.echo(f'Resuming at {step * batch / 1000:.1f} kimg')
+        images = int(state.get('images', step * batch))
+        click.echo(f'Resuming at {images / 1000:.1f} kimg')
+
+    def progress():
+        return min(1.0, max(images / total_images, seconds / budget))
+
     fixed_z = np.random.RandomState(seed + 1).randn(16, CONFIG['z_dim']).astype(np.float32)
     fixed_targets = targets(fixed_z).to(device)
     ema_beta = 0.5 ** (batch / (ema_kimg * 1000))
+    snapshot_every = max(1, snapshot_kimg * 1000 // batch)
     log = open(os.path.join(out, 'log.jsonl'), 'a', encoding='utf-8')
-    bar = tqdm(total=total_steps, initial=step, desc='training', unit='step')
-    while step < total_steps:
-        start = time.perf_counter()
-        z = np.random.RandomState([seed, step]).randn(batch, CONFIG['z_dim']).astype(np.float32)
-        real = targets(z).to(device)
-        for group in optimizer.param_groups:
-            group['lr'] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
-        fake = G(torch.from_numpy(z).to(device), noise_mode='const')
-        loss = image_loss(fake, real)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        with torch.no_grad():
-            for ema, param in zip(G_ema.parameters(), G.parameters()):
-                ema.lerp_(param, 1 - ema_beta)
-            for ema, buffer in zip(G_ema.buffers(), G.buffers()):
-                ema.copy_(buffer)
-        step += 1
-        seconds += time.perf_counter() - start
-        bar.update(1)
-        bar.set_postfix(loss=f'{loss.item():.4f}', kimg=f'{step * batch / 1000:.1f}')
-        if step % 50 == 0:
-            log.write(json.dumps({'step': step, 'kimg': step * batch / 1000, 'loss': loss.item(),
-                                  'seconds': seconds}) + '\n')
-            log.flush()
-        if step % max(1, snapshot_kimg * 1000 // batch) == 0 or step == total_steps:
+    batches = Batches(seed, batch, step, workers)
+    bar = tqdm(total=1000, initial=round(1000 * progress()), desc='training', unit='‰')
+    try:
+        while progress() < 1:
+            start = time.perf_counter()
+            z, faces_uint8 = batches.get()
+            real = as_images(faces_uint8, device)
+            for group in optimizer.param_groups:
+                group['lr'] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress())))
+            fake = G(torch.from_numpy(z).to(device), noise_mode='const')
+            loss = image_loss(fake, real)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
             with torch.no_grad():
-                samples = G_ema(torch.from_numpy(fixed_z).to(device), noise_mode='const')
-            save_grid(os.path.join(out, f'samples_{round(step * batch / 1000):05d}.png'),
-                      torch.cat([samples, fixed_targets]), columns=8)
-            with atomic_path(state_path) as tmp:
-                torch.save({'G': G.state_dict(), 'G_ema': G_ema.state_dict(), 'optimizer': optimizer.state_dict(),
-                            'step': step, 'seconds': seconds}, tmp)
-    bar.close()
-    log.close()
+                torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - ema_beta)
+                for ema, buffer in zip(G_ema.buffers(), G.buffers()):
+                    ema.copy_(buffer)
+            step += 1
+            images += batch
+            if step % 50 == 0 or device.type == 'cpu':
+                loss_value = loss.item()  # on a GPU, waiting for the step only now and then
+                bar.set_postfix(loss=f'{loss_value:.4f}', kimg=f'{images / 1000:.1f}')
+            seconds += time.perf_counter() - start
+            bar.update(round(1000 * progress()) - bar.n)
+            if step % 50 == 0:
+                log.write(json.dumps({'step': step, 'kimg': images / 1000, 'loss': loss_value,
+                                      'seconds': seconds}) + '\n')
+                log.flush()
+            if step % snapshot_every == 0 or progress() >= 1:
+                with torch.no_grad():
+                    samples = G_ema(torch.from_numpy(fixed_z).to(device), noise_mode='const')
+                save_grid(os.path.join(out, f'samples_{round(images / 1000):05d}.png'),
+                          torch.cat([samples, fixed_targets]), columns=8)
+                with atomic_path(state_path) as tmp:
+                    torch.save({'G': G.state_dict(), 'G_ema': G_ema.state_dict(),
+                                'optimizer': optimizer.state_dict(), 'step': step, 'images': images,
+                                'seconds': seconds}, tmp)
+    finally:
+        batches.close()
+        bar.close()
+        log.close()
     G_ema.mapping.w_avg.copy_(mean_w(G_ema))
     meta = {'method': 'regression onto demo.faces (L1 + L2, three scales), weights averaged',
-            'kimg': kimg, 'batch': batch, 'lr': lr, 'seed': seed, 'seconds': round(seconds),
-            'threads': torch.get_num_threads(), 'torch': str(torch.__version__),
-            'command': 'python -m demo.train ' + ' '.join(sys.argv[1:])}
+            'kimg': round(images / 1000, 1), 'images': images, 'batch': batch, 'lr': lr, 'seed': seed,
+            'seconds': round(seconds),
+            'device': str(device), 'threads': torch.get_num_threads(), 'workers': workers,
+            'torch': str(torch.__version__), 'command': 'python -m demo.train ' + ' '.join(sys.argv[1:])}
+    if init_path:
+        meta['init'] = os.path.basename(init_path)
+    if device.type == 'cuda':
+        meta['gpu'] = torch.cuda.get_device_name(device)
     export(G_ema, os.path.join(out, 'faces64.pt'), meta)
     save_json(os.path.join(out, 'meta.json'), meta)
-    click.echo(f'Trained {kimg} kimg in {seconds / 3600:.2f} h: {os.path.join(out, "faces64.pt")}')
+    click.echo(f'Trained {images / 1000:.1f} kimg in {seconds / 3600:.2f} h: {os.path.join(out, "faces64.pt")}')
 
 
 if __name__ == '__main__':

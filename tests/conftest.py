@@ -16,6 +16,12 @@ SHARED = Path(os.environ.get('GANSEMANTICS_SHARED', ROOT.parent / 'shared'))
 DEVICE = os.environ.get('GANSEMANTICS_TEST_DEVICE', 'cpu')
 if DEVICE != 'cpu' and not (DEVICE.startswith('cuda') and torch.cuda.is_available()):
     raise RuntimeError(f'GANSEMANTICS_TEST_DEVICE={DEVICE}: no such device here')
+if torch.cuda.is_available():
+    # Several tests compare two runs bit for bit (a rebuilt model, a resumed job). cuDNN's transposed
+    # convolutions (the FIR upsampling) may otherwise pick algorithms that sum in a varying order.
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 if DEVICE != 'cpu':
     # The golden tolerances (1e-4) are for float32 arithmetic: cuDNN convolutions default to TF32 on
     # Ampere and later GPUs (about 1e-3 relative), so full float32 is asked for here.

@@ -61,7 +61,7 @@ def test_samples_are_the_renderers_faces(generator):
     real = train.targets(z)
     error = (fake - real).abs().mean().item()
     shuffled = (fake - real.roll(1, dims=0)).abs().mean().item()
-    assert error < 0.08, error                # within 4% of the range per pixel, on average
+    assert error < 0.05, error                # within 2.5% of the range per pixel, on average
     assert error < 0.4 * shuffled, (error, shuffled)  # each sample is its own face, not an average face
 
 
@@ -77,7 +77,7 @@ def test_factor_reader_reads_the_renderers_faces():
     assert error[continuous].max() < 0.1, dict(zip(faces.FACTOR_NAMES, error.round(3)))
 
 
-@pytest.mark.parametrize('region, factor', [('eyes', 1.5), ('mouth', 1.1)])
+@pytest.mark.parametrize('region, factor', [('eyes', 2.5), ('mouth', 1.6)])
 def test_resefa_directions_beat_a_random_direction(generator, jacobians, region, factor):
     """The region's first direction puts more of its change inside the region than a random one does."""
     result = checks.resefa_locality(generator, jacobians, region, edit_samples=4)
@@ -85,7 +85,7 @@ def test_resefa_directions_beat_a_random_direction(generator, jacobians, region,
 
 
 @pytest.mark.xfail(strict=True, reason='the shipped model is not yet accurate enough for local ReSeFa edits: '
-                   'about 6% of the change of an eyes edit falls in the eyes region (docs/builtin_faces64.md)')
+                   'about 9% of the change of an eyes edit falls in the eyes region (docs/builtin_faces64.md)')
 def test_resefa_eyes_directions_keep_most_of_their_change_inside(generator, jacobians):
     """The target: at least 80% of an eyes edit's pixel change inside the eyes region."""
     result = checks.resefa_locality(generator, jacobians, 'eyes', edit_samples=4)
@@ -131,7 +131,7 @@ def test_training_runs_resumes_and_exports(tmp_path):
     out = tmp_path / 'run'
     args = ['--out', out, '--kimg', 1, '--batch', 16, '--snapshot_kimg', 1, '--threads', 1]
     first = invoke_ok(train, args)
-    assert 'Trained 1 kimg' in first.output
+    assert 'Trained 1.0 kimg' in first.output
     assert (out / 'samples_00001.png').is_file() and (out / 'state.pt').is_file()
     losses = [json.loads(line)['loss'] for line in (out / 'log.jsonl').read_text().splitlines()]
     assert losses and all(np.isfinite(losses))
@@ -143,6 +143,51 @@ def test_training_runs_resumes_and_exports(tmp_path):
     assert 'Resuming at 1.0 kimg' in again.output
     assert torch.equal(torch.load(out / 'faces64.pt', weights_only=True)['state_dict']['synthesis.b4.const'],
                        shipped['state_dict']['synthesis.b4.const'])
+
+
+def test_training_batches_do_not_depend_on_the_workers():
+    """Each step's faces are seeded by the step alone: drawn here or by worker processes, they are the same."""
+    here, ahead = train.Batches(0, 3, 5, workers=0), train.Batches(0, 3, 5, workers=2)
+    try:
+        for _ in range(3):
+            (z0, faces0), (z1, faces1) = here.get(), ahead.get()
+            assert np.array_equal(z0, z1) and np.array_equal(faces0, faces1)
+        assert faces0.dtype == np.uint8 and faces0.shape == (3, 64, 64, 3)
+        assert np.array_equal(z0, train.batch_codes(0, 7, 3))
+    finally:
+        ahead.close()
+
+
+def test_training_continues_from_the_shipped_weights_within_a_time_limit(tmp_path):
+    """`--init` starts from an export (the fit is already good), `--minutes` ends the run before `--kimg`."""
+    out = tmp_path / 'run'
+    shipped = ROOT / 'models' / 'builtin' / 'faces64.pt'
+    result = invoke_ok(train, ['--out', out, '--init', shipped, '--kimg', 100, '--minutes', 0.05, '--batch', 4,
+                               '--lr', 1e-5, '--threads', 1, '--workers', 1])
+    meta = json.loads((out / 'meta.json').read_text())
+    assert 0 < meta['images'] < 100_000 and meta['seconds'] <= 10 and meta['init'] == 'faces64.pt'
+    assert f'Trained {meta["kimg"]:.1f} kimg' in result.output
+    before = models.load_generator('builtin:faces64')
+    exported = torch.load(out / 'faces64.pt', map_location='cpu', weights_only=True)['state_dict']
+    for name, value in before.state_dict().items():
+        if name != 'mapping.w_avg':
+            assert torch.allclose(exported[name].float(), value, atol=2e-3), name
+
+
+def test_training_rejects_bad_options(tmp_path):
+    text = tmp_path / 'notes.txt'
+    text.write_text('not weights')
+    other = tmp_path / 'other.pt'
+    tiny = models.build_generator('stylegan2', z_dim=8, w_dim=8, img_resolution=16, channel_max=16)
+    torch.save({'family': 'stylegan2', 'config': tiny.config.to_dict(), 'state_dict': tiny.state_dict()}, other)
+    for args, fragments in ((['--init', text], ['--init', 'notes.txt', 'not an exported face model']),
+                            (['--init', other], ['--init', 'other.pt', 'another architecture']),
+                            (['--init', tmp_path / 'missing.pt'], ['--init', 'missing.pt']),
+                            (['--minutes', 0], ['--minutes', 'not a positive number']),
+                            (['--workers', -1], ['--workers'])):
+        result = invoke(train, ['--out', tmp_path / 'run', *args])
+        assert_one_line_error(result, *fragments)
+        assert not (tmp_path / 'run').exists()
 
 
 def test_training_rejects_a_bad_device(tmp_path):

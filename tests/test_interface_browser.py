@@ -5,7 +5,6 @@ image, a SeFa slider re-renders it (with at most one render in flight), a box
 dragged over the image gets ReSeFa directions whose edit stays mostly inside
 it, and API errors reach the status line. Needs the Debian packages chromium
 and chromium-driver (`.ci/run` installs them); without them the tests fail.
-GANSEMANTICS_WRITE_SCREENSHOT=1 also writes docs/images/interface.png.
 """
 
 import os
@@ -22,7 +21,6 @@ from tests.browser import Chromium, http_json, missing_message
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = 'builtin:stylegan2-tiny'
-DOCS_SCREENSHOT = os.path.join(ROOT, 'docs', 'images', 'interface.png')
 GRID = 256  # boxes of the API are on the 256-pixel grid
 
 # Scripts run in the page (function bodies; `arguments` are the values passed).
@@ -214,8 +212,6 @@ def test_drawn_box_directions_edit_inside_the_box(page, tmp_path):
     # A SeFa slider too, for a screenshot that shows sliders of both kinds.
     move_slider(page, '#sefa-sliders input[type=range]', 1, 2.5)
     page.save_screenshot(str(tmp_path / 'interface_region.png'))
-    if os.environ.get('GANSEMANTICS_WRITE_SCREENSHOT') == '1':
-        page.save_screenshot(DOCS_SCREENSHOT)
 
     # Another sample: the region directions are marked as computed for another one.
     page.execute('const seed = document.getElementById("seed"); seed.value = 5; '
