@@ -9,12 +9,10 @@ an `nn.Module` in eval mode that follows the generator contract of
 import os
 import re
 
-import torch
-
 from utils.fileio import sha256_of
 
-from .checkpoints import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded, check_expected, read_checkpoint
 from . import builtin
+from .checkpoints import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded, check_expected, read_checkpoint
 from .registry import FAMILIES, build_generator
 
 __all__ = ['FAMILIES', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
