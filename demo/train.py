@@ -116,17 +116,20 @@ class Batches:
 
 def load_init(path):
     """The state dict of a shipped export (`faces64.pt`) of this architecture, as float32."""
+    expected = build_generator('stylegan2', **CONFIG)
     try:
         shipped = torch.load(path, map_location='cpu', weights_only=True)
-        config = shipped['config']
+        if not isinstance(shipped, dict) or not isinstance(shipped.get('state_dict'), dict):
+            raise ValueError('no state_dict in it')
+        if shipped.get('family') != 'stylegan2' or shipped.get('config') != expected.config.to_dict():
+            raise click.BadParameter(f'{path}: a model of another architecture than {CONFIG}', param_hint='--init')
         state = {key: value.float() if value.is_floating_point() else value
                  for key, value in shipped['state_dict'].items()}
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as error:
+        expected.load_state_dict(state, strict=True)
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError,
+            pickle.UnpicklingError) as error:
         raise click.BadParameter(f'{path}: not an exported face model ({" ".join(str(error).split())[:120]})',
                                  param_hint='--init') from None
-    expected = build_generator('stylegan2', **CONFIG).config.to_dict()
-    if shipped.get('family') != 'stylegan2' or config != expected:
-        raise click.BadParameter(f'{path}: a model of another architecture than {CONFIG}', param_hint='--init')
     return state
 
 

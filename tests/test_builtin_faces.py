@@ -180,8 +180,13 @@ def test_training_rejects_bad_options(tmp_path):
     other = tmp_path / 'other.pt'
     tiny = models.build_generator('stylegan2', z_dim=8, w_dim=8, img_resolution=16, channel_max=16)
     torch.save({'family': 'stylegan2', 'config': tiny.config.to_dict(), 'state_dict': tiny.state_dict()}, other)
+    partial = tmp_path / 'partial.pt'
+    shipped = torch.load(ROOT / 'models' / 'builtin' / 'faces64.pt', map_location='cpu', weights_only=True)
+    del shipped['state_dict']['synthesis.b4.const']
+    torch.save(shipped, partial)
     for args, fragments in ((['--init', text], ['--init', 'notes.txt', 'not an exported face model']),
                             (['--init', other], ['--init', 'other.pt', 'another architecture']),
+                            (['--init', partial], ['--init', 'partial.pt', 'synthesis.b4.const']),
                             (['--init', tmp_path / 'missing.pt'], ['--init', 'missing.pt']),
                             (['--minutes', 0], ['--minutes', 'not a positive number']),
                             (['--workers', -1], ['--workers'])):
