@@ -25,6 +25,7 @@ if ROOT not in sys.path:
 import models  # noqa: E402
 from demo import faces  # noqa: E402
 from semantics import inversion, sampling  # noqa: E402
+from utils.images import from_uint8  # noqa: E402
 
 
 def timed_projection(generator, target, steps, space):
@@ -46,7 +47,7 @@ def main(images, steps, steps_256, json_out):
     for space in ('w', 'wp'):
         for index in range(images):
             face = faces.render(faces.sample_factors(rng), size=G.img_resolution)
-            target = torch.tensor(face).permute(2, 0, 1)[None].float() / 127.5 - 1
+            target = from_uint8(face[None])
             seconds, psnr = timed_projection(G, target, steps, space)
             results.append({'model': 'builtin:faces64', 'space': space, 'image': f'renderer face {index}',
                             'steps': steps, 'seconds': round(seconds, 1), 'psnr_db': round(psnr, 2)})

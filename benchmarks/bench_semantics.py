@@ -48,18 +48,12 @@ SWEEP_DISTANCES = (10.0, 3.0, 1.0, 0.3)
 
 def distance_sweep(generator, jacobians, region, edits):
     """`{(layers name, distance): (ReSeFa share, random share)}` for edits to +-distance only."""
-    directions, _, mask = checks.region_directions(jacobians, region)
-    random = np.random.RandomState(0).randn(generator.w_dim)
-    random /= np.linalg.norm(random)
-    ws = sampling.sample_ws(generator, edits, 2026)
     out = {}
-    for name, layers in (('manipulate.py layers', editing.default_layers(generator.num_ws)), ('all layers', None)):
+    for name, all_layers in (('manipulate.py layers', False), ('all layers', True)):
         for distance in SWEEP_DISTANCES:
-            ends = np.array([-distance, distance], dtype=np.float32)
-            out[name, distance] = tuple(
-                float(np.nanmean([edit.share for edit in editing.edit_grid(generator, ws, direction[None], layers,
-                                                                           ends, region_mask=mask)]))
-                for direction in (directions[0], random))
+            result = checks.resefa_locality(generator, jacobians, region, edit_samples=edits, all_layers=all_layers,
+                                            steps=np.array([-distance, distance], dtype=np.float32))
+            out[name, distance] = (result.resefa, result.random)
     return out
 
 

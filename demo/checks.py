@@ -62,22 +62,24 @@ def region_directions(jacobians, region, data_name='ffhq'):
     return directions, eigenvalues, mask
 
 
-def resefa_locality(generator, jacobians, region, edit_samples=8, edit_seed=2026, data_name='ffhq'):
+def resefa_locality(generator, jacobians, region, edit_samples=8, edit_seed=2026, data_name='ffhq', steps=None,
+                    all_layers=False):
     """A region's first ReSeFa direction, and a random one, edited as `manipulate.py --region` does.
 
     The edits move codes other than those of the Jacobians (`edit_seed`), by `manipulate.py`'s
-    default distances, on its default layers (ReSeFa's 4-7 where the model has them).
+    default distances (or `steps`), on its default layers (ReSeFa's 4-7 where the model has them;
+    every layer with `all_layers`).
     """
     directions, eigenvalues, mask = region_directions(jacobians, region, data_name)
     rng = np.random.RandomState(edit_seed)
     random = rng.randn(generator.w_dim)
     random /= np.linalg.norm(random)
     ws = sampling.sample_ws(generator, edit_samples, edit_seed)
-    steps = editing.distances(*MANIPULATE_DISTANCES)
+    steps = editing.distances(*MANIPULATE_DISTANCES) if steps is None else steps
+    layers = None if all_layers else editing.default_layers(generator.num_ws)
     shares = []
     for direction in (directions[0], random):
-        grid = editing.edit_grid(generator, ws, direction[None], editing.default_layers(generator.num_ws), steps,
-                                 region_mask=mask)
+        grid = editing.edit_grid(generator, ws, direction[None], layers, steps, region_mask=mask)
         shares.append(np.array([edit.share for edit in grid]))
     return Locality(region, float(mask.mean()), shares[0], shares[1], float(eigenvalues[0]))
 

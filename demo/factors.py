@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from demo import faces
 from utils.fileio import atomic_path
+from utils.images import from_uint8
 
 __all__ = ['FactorReader', 'load_reader', 'read_factors', 'factor_change', 'WEIGHTS']
 
@@ -69,8 +70,7 @@ def _positions(outputs):
 def _batch(rng, size):
     """Rendered faces `[N, 3, 64, 64]` in [-1, 1] and their positions `u` `[N, Z_DIM]`."""
     z = rng.randn(size, faces.Z_DIM).astype(np.float32)
-    images = torch.from_numpy(faces.render_batch(z, size=64)).permute(0, 3, 1, 2).float() / 127.5 - 1
-    return images, norm.cdf(z)
+    return from_uint8(faces.render_batch(z, size=64)), norm.cdf(z)
 
 
 def load_reader(path=WEIGHTS):

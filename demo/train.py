@@ -31,7 +31,6 @@ import json
 import math
 import multiprocessing
 import os
-import pickle
 import sys
 import time
 
@@ -44,8 +43,9 @@ from tqdm import tqdm
 
 from cli.options import parse_device
 from demo import faces
-from models import build_generator
+from models import build_generator, builtin
 from utils.fileio import atomic_path, save_json
+from utils.images import from_uint8
 
 # The architecture of the built-in model: 64x64, 32 feature maps at 64, 64 at 32, 128 below; one z
 # coordinate per factor of the renderer.
@@ -64,14 +64,9 @@ def rendered(z):
     return faces.render_batch(z, size=SIZE)
 
 
-def as_images(faces_uint8, device='cpu'):
-    """uint8 faces `[N, H, W, 3]` (numpy) as float images `[N, 3, H, W]` in [-1, 1] on `device`."""
-    return torch.from_numpy(faces_uint8).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
 def targets(z):
     """Rendered faces of codes `z` `[N, z_dim]` (numpy), as float images `[N, 3, 64, 64]` in [-1, 1]."""
-    return as_images(rendered(z))
+    return from_uint8(rendered(z))
 
 
 def batch_codes(seed, step, batch):
@@ -115,22 +110,14 @@ class Batches:
 
 
 def load_init(path):
-    """The state dict of a shipped export (`faces64.pt`) of this architecture, as float32."""
-    expected = build_generator('stylegan2', **CONFIG)
+    """The state dict of an exported model (`faces64.pt`) of this architecture, as float32."""
     try:
-        shipped = torch.load(path, map_location='cpu', weights_only=True)
-        if not isinstance(shipped, dict) or not isinstance(shipped.get('state_dict'), dict):
-            raise ValueError('no state_dict in it')
-        if shipped.get('family') != 'stylegan2' or shipped.get('config') != expected.config.to_dict():
-            raise click.BadParameter(f'{path}: a model of another architecture than {CONFIG}', param_hint='--init')
-        state = {key: value.float() if value.is_floating_point() else value
-                 for key, value in shipped['state_dict'].items()}
-        expected.load_state_dict(state, strict=True)
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError,
-            pickle.UnpicklingError) as error:
-        raise click.BadParameter(f'{path}: not an exported face model ({" ".join(str(error).split())[:120]})',
-                                 param_hint='--init') from None
-    return state
+        generator = builtin.read_trained(path)
+    except ValueError as error:
+        raise click.BadParameter(f'{path}: not an exported face model ({error})', param_hint='--init') from None
+    if generator.config.to_dict() != build_generator('stylegan2', **CONFIG).config.to_dict():
+        raise click.BadParameter(f'{path}: a model of another architecture than {CONFIG}', param_hint='--init')
+    return generator.state_dict()
 
 
 def image_loss(fake, real):
@@ -237,7 +224,7 @@ def main(out, kimg, minutes, batch, lr, ema_kimg, init_path, snapshot_kimg, seed
         while progress() < 1:
             start = time.perf_counter()
             z, faces_uint8 = batches.get()
-            real = as_images(faces_uint8, device)
+            real = from_uint8(faces_uint8, device)
             for group in optimizer.param_groups:
                 group['lr'] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress())))
             fake = G(torch.from_numpy(z).to(device), noise_mode='const')

@@ -23,6 +23,7 @@ from demo import factors as factor_reader
 from models import builtin
 from tests.clitools import assert_one_line_error, invoke, invoke_ok, printed
 from tests.conftest import ROOT
+from utils.images import from_uint8
 
 SCRIPTS = {'sefa.py': sefa_script, 'compute_jacobian.py': compute_jacobian,
            'compute_directions.py': compute_directions, 'manipulate.py': manipulate}
@@ -69,7 +70,7 @@ def test_factor_reader_reads_the_renderers_faces():
     reader = factor_reader.load_reader()
     rng = np.random.RandomState(5)
     z = rng.randn(64, faces.Z_DIM).astype(np.float32)
-    images = torch.from_numpy(faces.render_batch(z, size=64)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    images = from_uint8(faces.render_batch(z, size=64))
     from scipy.stats import norm
     error = factor_reader.factor_change(torch.from_numpy(norm.cdf(z)).float(),
                                         factor_reader.read_factors(reader, images)).mean(0).numpy()

@@ -26,6 +26,11 @@ def to_uint8(images, min_val=-1.0, max_val=1.0):
     return images.transpose(0, 2, 3, 1)
 
 
+def from_uint8(images, device='cpu'):
+    """uint8 images `[N, H, W, C]` (numpy) -> float32 `[N, C, H, W]` in [-1, 1] on `device` (inverse of `to_uint8`)."""
+    return torch.tensor(np.asarray(images, dtype=np.uint8), device=device).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
 def _pil(image):
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 1:

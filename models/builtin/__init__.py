@@ -17,7 +17,7 @@ from utils.fileio import sha256_of
 
 from ..registry import build_generator
 
-__all__ = ['RANDOM', 'TRAINED', 'RANDOM_FORMAT', 'names', 'load']
+__all__ = ['RANDOM', 'TRAINED', 'RANDOM_FORMAT', 'names', 'load', 'read_trained']
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 RANDOM = {  # name: (family, config fields)
@@ -51,10 +51,26 @@ def load(name, seed=0):
     if not os.path.isfile(path):
         raise ValueError(f'{path}: the weights of builtin:{name} are missing from this copy of the toolkit')
     try:
+        generator = read_trained(path)
+    except ValueError as error:
+        raise ValueError(f'{path}: not the weights of builtin:{name} ({error})') from None
+    return generator, f'built-in trained weights ({TRAINED[name]})', sha256_of(path)
+
+
+def read_trained(path):
+    """The generator of a trained model's file (`family`, `config`, float16 `state_dict`, `meta`), as float32.
+
+    Raises:
+        ValueError: the file cannot be read or is not such a file (the reason, on one line).
+    """
+    try:
         shipped = torch.load(path, map_location='cpu', weights_only=True)
+        if not isinstance(shipped, dict) or not isinstance(shipped.get('state_dict'), dict):
+            raise ValueError('no state_dict in it')
         generator = build_generator(shipped['family'], **shipped['config'])
         generator.load_state_dict({key: value.float() if value.is_floating_point() else value
                                    for key, value in shipped['state_dict'].items()}, strict=True)
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as error:
-        raise ValueError(f'{path}: not the weights of builtin:{name} ({" ".join(str(error).split())[:160]})') from None
-    return generator, f'built-in trained weights ({TRAINED[name]})', sha256_of(path)
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError,
+            pickle.UnpicklingError) as error:
+        raise ValueError(' '.join(str(error).split())[:160]) from None
+    return generator
