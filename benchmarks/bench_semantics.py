@@ -17,10 +17,16 @@
 
 `--sweep` also measures the shares at smaller distances (down to the linear
 regime), on `manipulate.py`'s layers and on all layers (those the Jacobians
-were taken for). `--change_map` draws, for each region, three codes at both ends of the edit
-of the region's first direction and, last, where the edits change the image
-(the mean absolute change of all edited codes, brightest where it is largest,
-the region in red).
+were taken for), and ReSeFa's bound in the model: each Jacobian's code edited
+along its own first direction (no pooling), in the linear range, on all layers,
+with the contrast (mean change per pixel inside over outside) it reaches and
+the contrast 80% inside would need. `--model` also takes a file that
+`python -m demo.train` wrote, to compare stages of training.
+
+`--change_map` draws, for each region, three codes at both ends of the edit of
+the region's first direction and, last, where the edits change the image (the
+mean absolute change of all edited codes, brightest where it is largest, the
+region in red).
 """
 
 import json
@@ -40,10 +46,12 @@ import models  # noqa: E402
 from demo import checks  # noqa: E402
 from demo import factors as factor_reader  # noqa: E402
 from semantics import editing, sampling  # noqa: E402
+from semantics.regions import region_mask  # noqa: E402
 from utils.fileio import atomic_path  # noqa: E402
 from utils.images import to_uint8  # noqa: E402
 
 SWEEP_DISTANCES = (10.0, 3.0, 1.0, 0.3)
+TARGET_SHARE = 0.8
 
 
 def distance_sweep(generator, jacobians, region, edits):
@@ -137,6 +145,24 @@ def main(model, samples, edits, regions, json_out, sweep, change_map):
                                         'resefa': [round(c[0], 3) for c in cells],
                                         'random': [round(c[1], 3) for c in cells]})
                 click.echo(f'| {region} | {name} | ' + ' | '.join(f'{a:.1%} ({b:.1%})' for a, b in cells) + ' |')
+        record['bound'] = []
+        click.echo()
+        click.echo(f'ReSeFa\'s bound: each code\'s own first direction, edits to -{SWEEP_DISTANCES[-1]:g} and '
+                   f'+{SWEEP_DISTANCES[-1]:g} on all layers ({samples} codes):')
+        click.echo('| region | share inside (mean) | lowest | highest | contrast inside/outside '
+                   f'| contrast needed for {TARGET_SHARE:.0%} | eigenvalue (median) |')
+        click.echo('| --- | --- | --- | --- | --- | --- | --- |')
+        for region in regions.split(','):
+            shares, ratios = checks.own_direction_locality(generator, jacobians, region, SWEEP_DISTANCES[-1])
+            area = float(region_mask('ffhq', region, jacobians.shape[-3]).mean())
+            row = {'region': region, 'share': round(float(shares.mean()), 3),
+                   'lowest': round(float(shares.min()), 3), 'highest': round(float(shares.max()), 3),
+                   'contrast': round(float(checks.contrast(shares.mean(), area)), 1),
+                   'contrast_needed': round(float(checks.contrast(TARGET_SHARE, area)), 1),
+                   'eigenvalue_median': round(float(np.median(ratios)), 1)}
+            record['bound'].append(row)
+            click.echo(f'| {region} | {row["share"]:.1%} | {row["lowest"]:.1%} | {row["highest"]:.1%} '
+                       f'| {row["contrast"]:.1f} | {row["contrast_needed"]:.0f} | {row["eigenvalue_median"]:.0f} |')
     click.echo(f'\n{record["seconds"]} s')
     if json_out:
         with open(json_out, 'w', encoding='utf-8') as file:

@@ -6,6 +6,9 @@ Two measures, shared by `benchmarks/bench_semantics.py` and the tests:
   `compute_jacobian.py`, `compute_directions.py` and `manipulate.py --region`,
   at their defaults), and the share of each edit's pixel change that falls
   inside the region, against a random direction edited the same way.
+- `own_direction_locality`: the same share in ReSeFa's most favourable setting
+  (each code's own direction, small edits, every layer), a bound on what its
+  directions can do in a given model.
 - `sefa_factors`: SeFa's top directions (`sefa.py -L all`), and which of the
   renderer's factors each one moves, read from the edited images by the factor
   reader of `demo.factors`.
@@ -20,12 +23,13 @@ from demo import faces
 from demo import factors as factor_reader
 from semantics import editing, jacobian, regions, resefa, sampling, sefa
 
-__all__ = ['Locality', 'sample_jacobians', 'region_directions', 'resefa_locality', 'SefaFactor', 'sefa_factors',
-           'MANIPULATE_DISTANCES', 'SEFA_DISTANCES']
+__all__ = ['Locality', 'sample_jacobians', 'region_directions', 'resefa_locality', 'own_direction_locality',
+           'contrast', 'SefaFactor', 'sefa_factors', 'MANIPULATE_DISTANCES', 'SEFA_DISTANCES']
 
 MANIPULATE_DISTANCES = (*editing.DEFAULT_DISTANCES, editing.DEFAULT_STEPS)  # manipulate.py's defaults
 SEFA_DISTANCES = (-3.0, 3.0, 11)          # sefa.py's defaults
 SEFA_TRUNCATION = (0.7, 8)                # sefa.py's --trunc_psi and --trunc_layers
+JACOBIAN_SEED = 4                         # compute_jacobian.py's default seed
 
 
 @dataclass
@@ -47,11 +51,18 @@ class Locality:
         return float(np.nanmean(self.random_shares))
 
 
-def sample_jacobians(generator, samples=8, seed=4):
+def sample_jacobians(generator, samples=8, seed=JACOBIAN_SEED):
     """The Jacobians `compute_jacobian.py` computes at its defaults: `samples` codes drawn with `seed`,
     untruncated, every layer moved together, constant noise (reference layout)."""
     ws = sampling.sample_ws(generator, samples, seed)
     return jacobian.compute_jacobians(generator, ws[:, 0])
+
+
+def contrast(share, area):
+    """How many times the mean pixel change inside a region of `area` exceeds that outside, for an edit
+    that keeps `share` of its change inside (e.g. 80% inside 3.5% of the image needs about 110)."""
+    share = np.asarray(share, dtype=np.float64)
+    return share * (1 - area) / ((1 - share) * area)
 
 
 def region_directions(jacobians, region, data_name='ffhq'):
@@ -82,6 +93,29 @@ def resefa_locality(generator, jacobians, region, edit_samples=8, edit_seed=2026
         grid = editing.edit_grid(generator, ws, direction[None], layers, steps, region_mask=mask)
         shares.append(np.array([edit.share for edit in grid]))
     return Locality(region, float(mask.mean()), shares[0], shares[1], float(eigenvalues[0]))
+
+
+def own_direction_locality(generator, jacobians, region, distance=0.3, seed=JACOBIAN_SEED, data_name='ffhq'):
+    """ReSeFa in its most favourable setting: a bound on how local its directions can be in this model.
+
+    Each code of `sample_jacobians(generator, len(jacobians), seed)` is moved along the first direction
+    of its own Jacobian alone (no pooling), by -`distance` and +`distance` (small: the linear range), on
+    every layer (those the Jacobian was taken for).
+
+    Returns:
+        `(shares [N], eigenvalues [N])`: the share of each edit's change inside the region, and each
+        direction's ratio of mean squared change inside to outside.
+    """
+    mask = regions.region_mask(data_name, region, jacobians.shape[-3])
+    ws = sampling.sample_ws(generator, len(jacobians), seed)
+    steps = np.array([-distance, distance], dtype=np.float32)
+    shares, ratios = [], []
+    for w, sample in zip(ws, jacobians):
+        directions, eigenvalues = resefa.directions_for_sample(sample, mask)
+        edit, = editing.edit_grid(generator, w[None], directions[:1], None, steps, region_mask=mask)
+        shares.append(edit.share)
+        ratios.append(eigenvalues[0])
+    return np.array(shares), np.array(ratios)
 
 
 @dataclass

@@ -22,7 +22,8 @@ whichever of `--kimg` and `--minutes` runs out first.
 
 Writes into `--out`: `state.pt` (everything needed to resume, every
 `--snapshot_kimg`), `samples_<kimg>.png` (a grid of generated faces above the
-rendered targets), `log.jsonl`, and at the end `faces64.pt`, the shipped file.
+rendered targets), `log.jsonl`, and at the end `faces64.pt`, in the shipped file's format: every
+script reads it as a model (`python sefa.py demo/runs/faces64/faces64.pt`).
 Running the same command again resumes from `state.pt`.
 """
 
@@ -151,7 +152,7 @@ def mean_w(generator, seed=123, num=10000):
 
 
 def export(generator, path, meta):
-    """The shipped file: config, float16 weights (w_avg included) and facts; read by `models.builtin`."""
+    """The shipped file: config, float16 weights (w_avg included) and facts (the toolkit export format)."""
     state = {key: value.detach().cpu().to(torch.float16) if value.is_floating_point() else value.cpu()
              for key, value in generator.state_dict().items()}
     with atomic_path(path) as tmp:

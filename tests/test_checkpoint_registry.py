@@ -72,15 +72,17 @@ def format_files(tmp_path_factory):
         'huggingface_folder': (hf, checkpoints.huggingface, 'biggan', 'HuggingFace BigGAN'),
         'huggingface_config': (hf / 'config.json', checkpoints.huggingface, 'biggan', 'HuggingFace BigGAN'),
         'huggingface_weights': (hf / 'pytorch_model.bin', checkpoints.huggingface, 'biggan', 'HuggingFace BigGAN'),
+        'toolkit_export': (ROOT / 'models' / 'builtin' / 'faces64.pt', checkpoints.toolkit, 'stylegan2',
+                           'toolkit export'),
     }
 
 
 def test_readers_in_order_with_one_interface():
     assert [reader.__name__.rsplit('.', 1)[1] for reader in READERS] == [
-        'nvlabs_pickle', 'tensorflow_pickle', 'rosinality', 'hammer', 'nvlabs_state_dict', 'huggingface']
+        'nvlabs_pickle', 'tensorflow_pickle', 'rosinality', 'hammer', 'nvlabs_state_dict', 'huggingface', 'toolkit']
     assert [reader.FORMAT for reader in READERS] == [
         'NVlabs pickle', 'NVlabs TensorFlow pickle', 'rosinality .pt', 'Hammer / genforce .pth',
-        'NVlabs state dict', 'HuggingFace BigGAN']
+        'NVlabs state dict', 'HuggingFace BigGAN', 'toolkit export']
     for reader in READERS:
         assert callable(reader.claims) and callable(reader.read)
 
@@ -146,6 +148,41 @@ def test_unclaimed_files_say_what_they_look_like(tmp_path, content, looks_like):
     message = str(info.value)
     assert message.startswith(f'{path}: not a checkpoint this toolkit reads: {looks_like}')
     assert '\n' not in message and 'Hammer / genforce .pth' in message
+
+
+def test_a_toolkit_export_loads_as_its_builtin(tmp_path):
+    """A file written by `demo.train` is read by every script: the shipped faces64.pt, copied elsewhere."""
+    path = tmp_path / 'my_faces.pt'
+    shutil.copy(ROOT / 'models' / 'builtin' / 'faces64.pt', path)
+    generator, builtin = models.load_generator(path), models.load_generator('builtin:faces64')
+    assert generator.checkpoint_format == 'toolkit export' and generator.model_name.startswith('my_faces-')
+    assert generator.checkpoint_sha256 == builtin.checkpoint_sha256
+    z = torch.randn(2, generator.z_dim, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(generator(z), builtin(z))
+    assert read_checkpoint(path).extra['meta']['kimg'] > 0
+
+
+@pytest.mark.parametrize('edit, fragment', [
+    (lambda obj: obj.update(family='gan'), "family 'gan' is not one of"),
+    (lambda obj: obj.update(config=[64]), 'config is a list, not a dict of settings'),
+    (lambda obj: obj['config'].update(img_resolution=48), 'config does not build a stylegan2 generator'),
+    (lambda obj: obj['config'].update(colour=True), 'config does not build a stylegan2 generator'),
+    (lambda obj: obj.update(state_dict={'a': 'b'}), 'state_dict is not a dict of tensors'),
+    (lambda obj: obj['state_dict'].pop('synthesis.b4.const'), 'missing tensor synthesis.b4.const'),
+    (lambda obj: obj['state_dict'].update(extra=torch.zeros(1)), 'unexpected tensor extra'),
+    (lambda obj: obj['state_dict']['synthesis.b4.const'].view(-1)[7].fill_(float('nan')),
+     'synthesis.b4.const holds NaN or infinite values'),
+    (lambda obj: obj['config'].update(w_dim=64), 'affine.weight has shape [128, 128], expected [128, 64]'),
+])
+def test_a_damaged_toolkit_export_gives_one_line(tmp_path, edit, fragment):
+    obj = torch.load(ROOT / 'models' / 'builtin' / 'faces64.pt', map_location='cpu', weights_only=True)
+    edit(obj)
+    path = tmp_path / 'faces.pt'
+    torch.save(obj, path)
+    with pytest.raises(CheckpointError) as info:
+        models.load_generator(path)
+    message = str(info.value)
+    assert message.startswith(f'{path}: ') and fragment in message and '\n' not in message, message
 
 
 # ----------------------------------------------------------------------------

@@ -9,12 +9,14 @@
 """
 
 import os
-import pickle
 
 import torch
 
 from utils.fileio import sha256_of
 
+from ..checkpoints import toolkit
+from ..checkpoints.common import CheckpointError
+from ..checkpoints.source import Source
 from ..registry import build_generator
 
 __all__ = ['RANDOM', 'TRAINED', 'RANDOM_FORMAT', 'names', 'load', 'read_trained']
@@ -64,13 +66,14 @@ def read_trained(path):
         ValueError: the file cannot be read or is not such a file (the reason, on one line).
     """
     try:
-        shipped = torch.load(path, map_location='cpu', weights_only=True)
-        if not isinstance(shipped, dict) or not isinstance(shipped.get('state_dict'), dict):
-            raise ValueError('no state_dict in it')
-        generator = build_generator(shipped['family'], **shipped['config'])
-        generator.load_state_dict({key: value.float() if value.is_floating_point() else value
-                                   for key, value in shipped['state_dict'].items()}, strict=True)
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError,
-            pickle.UnpicklingError) as error:
+        source = Source(path)
+        if not toolkit.claims(source):
+            raise CheckpointError(f'{source.path}: not a dict of {", ".join(toolkit.KEYS)}')
+        checkpoint = toolkit.read(source, {})
+        generator = build_generator(checkpoint.family, checkpoint.config)
+        generator.load_state_dict(checkpoint.state_dict, strict=True)
+    except CheckpointError as error:
+        raise ValueError(str(error).removeprefix(f'{os.fspath(path)}: ')) from None
+    except RuntimeError as error:  # the tensors do not fit the config
         raise ValueError(' '.join(str(error).split())[:160]) from None
     return generator

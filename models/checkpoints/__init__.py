@@ -17,7 +17,7 @@ format). `torch.load` is always called with `weights_only=True`, and pickles
 go through `safe_pickle`, so reading a checkpoint never runs code from it.
 """
 
-from . import hammer, huggingface, nvlabs_pickle, nvlabs_state_dict, rosinality, tensorflow_pickle
+from . import hammer, huggingface, nvlabs_pickle, nvlabs_state_dict, rosinality, tensorflow_pickle, toolkit
 from .common import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded
 from .huggingface import write_hf_biggan
 from .settings import EXPECTED, HINTS, check_expected, checked_settings
@@ -34,6 +34,7 @@ READERS = [
     hammer,              # torch file {'models': {'generator_smooth', 'generator'}, ...}, or a genforce state dict
     nvlabs_state_dict,   # torch file of tensors with NVlabs names
     huggingface,         # folder or either file of config.json + pytorch_model.bin
+    toolkit,             # torch file {'family', 'config', 'state_dict', 'meta'} written by demo.train
 ]
 
 
