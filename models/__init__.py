@@ -12,7 +12,15 @@ import re
 from utils.fileio import sha256_of
 
 from . import builtin
-from .checkpoints import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded, check_expected, read_checkpoint
+from .checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    SettingMismatch,
+    SettingNeeded,
+    check_expected,
+    generator_from_checkpoint,
+    read_checkpoint,
+)
 from .registry import FAMILIES, build_generator
 
 __all__ = ['FAMILIES', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
@@ -80,21 +88,3 @@ def model_name_of(path, sha256):
     path = os.path.normpath(os.fspath(path))
     stem = os.path.basename(path) if os.path.isdir(path) else os.path.splitext(os.path.basename(path))[0]
     return re.sub(r'[^A-Za-z0-9._+-]', '_', f'{stem}-{sha256[:8]}')
-
-
-def generator_from_checkpoint(checkpoint, path='checkpoint'):
-    """Build the generator of a `Checkpoint` and load its weights strictly."""
-    generator = build_generator(checkpoint.family, checkpoint.config)
-    expected = generator.state_dict()
-    missing = [key for key in expected if key not in checkpoint.state_dict]
-    if missing:
-        raise CheckpointError(f'{path}: missing tensor {missing[0]} for a {checkpoint.family} generator'
-                              + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
-    for key, value in checkpoint.state_dict.items():
-        if key not in expected:
-            raise CheckpointError(f'{path}: unexpected tensor {key} for a {checkpoint.family} generator')
-        if tuple(value.shape) != tuple(expected[key].shape):
-            raise CheckpointError(f'{path}: {key} has shape {list(value.shape)}, '
-                                  f'expected {list(expected[key].shape)}')
-    generator.load_state_dict(checkpoint.state_dict, strict=True)
-    return generator

@@ -14,9 +14,7 @@ import torch
 
 from utils.fileio import sha256_of
 
-from ..checkpoints import toolkit
-from ..checkpoints.common import CheckpointError
-from ..checkpoints.source import Source
+from ..checkpoints import CheckpointError, Source, generator_from_checkpoint, toolkit
 from ..registry import build_generator
 
 __all__ = ['RANDOM', 'TRAINED', 'RANDOM_FORMAT', 'names', 'load', 'read_trained']
@@ -69,11 +67,6 @@ def read_trained(path):
         source = Source(path)
         if not toolkit.claims(source):
             raise CheckpointError(f'{source.path}: not a dict of {", ".join(toolkit.KEYS)}')
-        checkpoint = toolkit.read(source, {})
-        generator = build_generator(checkpoint.family, checkpoint.config)
-        generator.load_state_dict(checkpoint.state_dict, strict=True)
+        return generator_from_checkpoint(toolkit.read(source, {}), source.path)
     except CheckpointError as error:
         raise ValueError(str(error).removeprefix(f'{os.fspath(path)}: ')) from None
-    except RuntimeError as error:  # the tensors do not fit the config
-        raise ValueError(' '.join(str(error).split())[:160]) from None
-    return generator

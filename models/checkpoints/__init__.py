@@ -17,6 +17,7 @@ format). `torch.load` is always called with `weights_only=True`, and pickles
 go through `safe_pickle`, so reading a checkpoint never runs code from it.
 """
 
+from ..registry import build_generator
 from . import hammer, huggingface, nvlabs_pickle, nvlabs_state_dict, rosinality, tensorflow_pickle, toolkit
 from .common import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded
 from .huggingface import write_hf_biggan
@@ -24,7 +25,8 @@ from .settings import EXPECTED, HINTS, check_expected, checked_settings
 from .source import Source
 
 __all__ = ['READERS', 'EXPECTED', 'HINTS', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
-           'Source', 'check_expected', 'find_reader', 'read_checkpoint', 'write_hf_biggan']
+           'Source', 'check_expected', 'find_reader', 'generator_from_checkpoint', 'read_checkpoint',
+           'write_hf_biggan']
 
 # In the order they are asked; each claims only its own format.
 READERS = [
@@ -75,3 +77,21 @@ def read_checkpoint(path, **expected):
     checkpoint = find_reader(source).read(source, expected)
     check_expected(checkpoint, source.path, expected)
     return checkpoint
+
+
+def generator_from_checkpoint(checkpoint, path='checkpoint'):
+    """Build the generator of a `Checkpoint` and load its weights strictly."""
+    generator = build_generator(checkpoint.family, checkpoint.config)
+    expected = generator.state_dict()
+    missing = [key for key in expected if key not in checkpoint.state_dict]
+    if missing:
+        raise CheckpointError(f'{path}: missing tensor {missing[0]} for a {checkpoint.family} generator'
+                              + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
+    for key, value in checkpoint.state_dict.items():
+        if key not in expected:
+            raise CheckpointError(f'{path}: unexpected tensor {key} for a {checkpoint.family} generator')
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise CheckpointError(f'{path}: {key} has shape {list(value.shape)}, '
+                                  f'expected {list(expected[key].shape)}')
+    generator.load_state_dict(checkpoint.state_dict, strict=True)
+    return generator

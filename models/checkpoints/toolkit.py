@@ -8,7 +8,7 @@ the training.
 
 import torch
 
-from ..registry import FAMILIES, build_generator
+from ..registry import FAMILIES, family_classes
 from .common import Checkpoint, CheckpointError
 
 FORMAT = 'toolkit export'
@@ -33,8 +33,8 @@ def read(source, hints):
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f'{where}: state_dict is not a dict of tensors')
     try:
-        config = build_generator(family, **fields).config
-    except (TypeError, ValueError, AssertionError, RuntimeError) as error:
+        config = family_classes(family)[1](**fields)
+    except (TypeError, ValueError) as error:
         raise CheckpointError(f'{where}: config does not build a {family} generator '
                               f'({" ".join(str(error).split())[:160]})') from None
     state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
