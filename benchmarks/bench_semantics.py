@@ -20,7 +20,10 @@ regime), on `manipulate.py`'s layers and on all layers (those the Jacobians
 were taken for), and ReSeFa's bound in the model: each Jacobian's code edited
 along its own first direction (no pooling), in the linear range, on all layers,
 with the contrast (mean change per pixel inside over outside) it reaches and
-the contrast 80% inside would need. `--model` also takes a file that
+the contrast 80% inside would need. Last, not a method but the model itself:
+each factor of the eyes, nose and mouth moved by a step of its own `z`
+coordinate, drawn by the generator and by the renderer (the truth of the rule
+it was trained on). `--model` also takes a file that
 `python -m demo.train` wrote, to compare stages of training.
 
 `--change_map` draws, for each region, three codes at both ends of the edit of
@@ -43,7 +46,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import models  # noqa: E402
-from demo import checks  # noqa: E402
+from demo import checks, train  # noqa: E402
 from demo import factors as factor_reader  # noqa: E402
 from semantics import editing, sampling  # noqa: E402
 from semantics.regions import region_mask  # noqa: E402
@@ -51,6 +54,9 @@ from utils.fileio import atomic_path  # noqa: E402
 from utils.images import to_uint8  # noqa: E402
 
 SWEEP_DISTANCES = (10.0, 3.0, 1.0, 0.3)
+CODE_STEP = 0.5
+REGION_FACTORS = [name for name, factor in zip(factor_reader.faces.FACTOR_NAMES, factor_reader.faces.FACTORS)
+                  if factor.region in ('eyes', 'nose', 'mouth')]
 TARGET_SHARE = 0.8
 
 
@@ -163,6 +169,20 @@ def main(model, samples, edits, regions, json_out, sweep, change_map):
             record['bound'].append(row)
             click.echo(f'| {region} | {row["share"]:.1%} | {row["lowest"]:.1%} | {row["highest"]:.1%} '
                        f'| {row["contrast"]:.1f} | {row["contrast_needed"]:.0f} | {row["eigenvalue_median"]:.0f} |')
+        record['code_steps'] = []
+        click.echo()
+        click.echo(f'The model along its code\'s axes: one factor\'s z coordinate moved by {CODE_STEP:g} '
+                   '(32 codes), drawn by the generator and by the renderer:')
+        click.echo('| factor | region | renderer: share inside | generator: share inside '
+                   '| generator\'s change inside, share of the renderer\'s |')
+        click.echo('| --- | --- | --- | --- | --- |')
+        for row in checks.code_steps(generator, train.targets, REGION_FACTORS, CODE_STEP):
+            record['code_steps'].append({'factor': row.factor, 'region': row.region,
+                                         'renderer_share': round(row.renderer_share, 3),
+                                         'generator_share': round(row.generator_share, 3),
+                                         'response': round(row.response, 3)})
+            click.echo(f'| {row.factor} | {row.region} | {row.renderer_share:.1%} | {row.generator_share:.1%} '
+                       f'| {row.response:.0%} |')
     click.echo(f'\n{record["seconds"]} s')
     if json_out:
         with open(json_out, 'w', encoding='utf-8') as file:

@@ -9,6 +9,9 @@ Two measures, shared by `benchmarks/bench_semantics.py` and the tests:
 - `own_direction_locality`: the same share in ReSeFa's most favourable setting
   (each code's own direction, small edits, every layer), a bound on what its
   directions can do in a given model.
+- `code_steps`: not a method but the model: a step of one factor's `z`
+  coordinate, drawn by the generator and by the renderer (the truth), and the
+  share of each change inside the factor's region.
 - `sefa_factors`: SeFa's top directions (`sefa.py -L all`), and which of the
   renderer's factors each one moves, read from the edited images by the factor
   reader of `demo.factors`.
@@ -24,7 +27,7 @@ from demo import factors as factor_reader
 from semantics import editing, jacobian, regions, resefa, sampling, sefa
 
 __all__ = ['Locality', 'sample_jacobians', 'region_directions', 'resefa_locality', 'own_direction_locality',
-           'contrast', 'SefaFactor', 'sefa_factors', 'MANIPULATE_DISTANCES', 'SEFA_DISTANCES']
+           'contrast', 'CodeStep', 'code_steps', 'SefaFactor', 'sefa_factors', 'MANIPULATE_DISTANCES', 'SEFA_DISTANCES']
 
 MANIPULATE_DISTANCES = (*editing.DEFAULT_DISTANCES, editing.DEFAULT_STEPS)  # manipulate.py's defaults
 SEFA_DISTANCES = (-3.0, 3.0, 11)          # sefa.py's defaults
@@ -116,6 +119,45 @@ def own_direction_locality(generator, jacobians, region, distance=0.3, seed=JACO
         shares.append(edit.share)
         ratios.append(eigenvalues[0])
     return np.array(shares), np.array(ratios)
+
+
+@dataclass
+class CodeStep:
+    """A step of one factor's `z` coordinate, drawn by the generator and by the renderer."""
+
+    factor: str
+    region: str
+    generator_share: float      # Share of the generator's pixel change inside the region (all codes pooled).
+    renderer_share: float       # The same for the renderer's faces: the truth of the model's factor rule.
+    response: float             # Generator's mean change inside the region over the renderer's.
+
+
+@torch.no_grad()
+def code_steps(generator, targets, factors, step=0.5, samples=32, seed=77):
+    """Each of `factors` (names of `demo.faces.FACTORS` drawn in an ffhq region) moved by a step of its
+    own `z` coordinate on `samples` codes.
+
+    Args:
+        targets: the renderer's faces of codes, `[N, z_dim]` numpy to `[N, 3, H, W]` in [-1, 1]
+            (`demo.train.targets` for the built-in model: the rule the generator was trained on).
+    """
+    z = np.random.RandomState(seed).randn(samples, generator.z_dim).astype(np.float32)
+    before = sampling.render(generator, sampling.to_ws(generator, z, 'z')).float().cpu()
+    truth = targets(z)
+    results = []
+    for name in factors:
+        index = faces.FACTOR_NAMES.index(name)
+        region = faces.FACTORS[index].region
+        mask = torch.from_numpy(regions.region_mask('ffhq', region, before.shape[-1]))
+        moved = z.copy()
+        moved[:, index] += step
+        after = sampling.render(generator, sampling.to_ws(generator, moved, 'z')).float().cpu()
+        change = (after - before).abs().sum(1)                 # [N, H, W]
+        true_change = (targets(moved) - truth).abs().sum(1)
+        results.append(CodeStep(name, region, float(change[:, mask].sum() / change.sum()),
+                                float(true_change[:, mask].sum() / true_change.sum()),
+                                float(change[:, mask].mean() / true_change[:, mask].mean())))
+    return results
 
 
 @dataclass

@@ -111,6 +111,22 @@ def test_contrast_is_the_change_per_pixel_inside_over_outside():
     assert checks.contrast(0.8, 0.035) == pytest.approx(110.3, abs=0.1)
 
 
+def test_code_steps_compare_the_generator_with_the_renderer(generator):
+    """A step of one factor's own z coordinate, drawn by the generator and by the renderer."""
+    eyes, mouth = checks.code_steps(generator, train.targets, ['eye_size', 'smile'], samples=8)
+    assert (eyes.factor, eyes.region, mouth.region) == ('eye_size', 'eyes', 'mouth')
+    for row in (eyes, mouth):
+        assert row.renderer_share > 2 * 0.035, row  # the truth is concentrated in the region (3.5% of the image)
+        assert 0 < row.generator_share < 1 and 0 < row.response < 1, row  # the generator draws a part of it
+
+    def own_images(z):
+        return generator(torch.from_numpy(z), noise_mode='const')
+
+    same, = checks.code_steps(generator, own_images, ['eye_size'], samples=8)  # the generator as its own truth
+    assert same.generator_share == pytest.approx(same.renderer_share, abs=1e-6)
+    assert same.response == pytest.approx(1, abs=1e-5)
+
+
 def test_sefa_directions_move_factors(generator):
     table = checks.sefa_factors(generator, factor_reader.load_reader(), count=5, samples=6)
     assert [row.index for row in table] == list(range(5))
