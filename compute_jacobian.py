@@ -23,6 +23,7 @@ started again with the same options, resumes after the samples it finished.
 """
 
 import os
+import shutil
 
 import click
 import numpy as np
@@ -68,6 +69,9 @@ def main(**opts):
         raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
                                  param_hint='--latent_path')
     size, sum_channels = jacobian.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
+    if size > max(generator.img_resolution, 256):
+        raise click.BadParameter(f'{size} is larger than the image ({generator.img_resolution}x'
+                                 f'{generator.img_resolution}) and than 256', param_hint='--jacobian_size')
     layers = editing.check_layers(opts['layers'], generator.num_ws, '--layers')
     region = inputs.region_from_options(opts, size)
     chunk_size = opts['chunk_size'] or jacobian.auto_chunk_size(generator)
@@ -76,6 +80,8 @@ def main(**opts):
              opts['jacobian_size'] and f'size_{size}',
              opts['sum_channels'] is not None and ('summed' if sum_channels else 'per_channel')]
     run = runs.RunFolder(root, runs.model_part(generator, opts), *parts)
+    if not region:
+        _check_disk(run.path, 4 * int(np.prod(jacobian.jacobian_shape(generator, len(codes), size, sum_channels))))
 
     ws = codes.ws(generator, opts['trunc_psi'], None, opts['batch_size'])
     w = ws[:, 0].cpu().numpy().astype(np.float32)  # [N, w_dim]
@@ -120,6 +126,28 @@ def main(**opts):
     say(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
 
 
+def _check_disk(folder, needed):
+    """Refuse a run whose Jacobians cannot fit on the disk of `folder` (before anything is written); what an
+    interrupted run already wrote there counts as free."""
+    kept = [os.path.join(folder, name) for name in ('.jacobians_w.partial.npy', 'jacobians_w.npy')]
+    needed -= sum(os.path.getsize(path) for path in kept if os.path.isfile(path))
+    probe = os.path.abspath(folder)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    free = shutil.disk_usage(probe).free
+    if needed > free:
+        raise click.ClickException(f'{folder}: the Jacobians need {_size(needed)} and the disk has '
+                                   f'{_size(free)} free; ask for fewer samples (--nums) or a smaller '
+                                   '--jacobian_size, or give --region to keep only its Gram matrices')
+
+
+def _size(count):
+    for unit, scale in (('GiB', 2 ** 30), ('MiB', 2 ** 20)):
+        if count >= scale:
+            return f'{count / scale:.1f} {unit}'
+    return f'{max(count, 0) / 2 ** 10:.0f} KiB'
+
+
 def _run(job, w_dim, ranks, say):
     """Run this process's pending samples with progress bars; on Ctrl-C say what is kept."""
     if job.complete:
@@ -129,6 +157,9 @@ def _run(job, w_dim, ranks, say):
         say(f'Note: {job.path} holds a result of other settings; it is replaced when this run finishes')
     if ranks.is_main:
         done = job.prepare()
+        if job.discarded:
+            say(f'Note: the saved samples of an interrupted run in {job.folder} were damaged (cut short?), '
+                'so the run starts over')
         if done:
             say(f'Resuming: {done} of {len(job.w)} samples are already done')
     ranks.barrier()  # the partial files exist before any process writes into them

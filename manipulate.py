@@ -15,6 +15,7 @@ direction, and with --save_jpg every image.
 """
 
 import os
+import zipfile
 
 import click
 import numpy as np
@@ -138,10 +139,16 @@ def _load_noise(generator, path):
     if not os.path.isfile(path):
         raise click.BadParameter(f'{path}: no such file', param_hint='--noise')
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError('not an .npz archive of noise inputs (invert.py --optimize_noise writes one)')
+        with archive:
             buffers = {name: torch.from_numpy(archive[name]) for name in archive.files}
+        bad = [name for name, value in buffers.items() if value.is_floating_point() and not value.isfinite().all()]
+        if bad:
+            raise ValueError(f'noise input {bad[0]} holds NaN or infinite values')
         generator.set_noise_buffers(buffers)
-    except (ValueError, OSError, EOFError, AttributeError) as error:
+    except (ValueError, OSError, EOFError, AttributeError, zipfile.BadZipFile) as error:
         raise click.BadParameter(f'{path}: {" ".join(str(error).split())[:160]}', param_hint='--noise') from None
 
 

@@ -70,17 +70,40 @@ class IndexList(click.ParamType):
 
 
 def cli_errors(func):
-    """Turn the toolkit's ValueErrors into one-line click errors (exit code 1)."""
+    """Turn the toolkit's ValueErrors, file system errors and a lack of memory into one-line click errors
+    (exit code 1)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except click.ClickException:
             raise
-        except (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as error:
-            text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise click.ClickException(text) from None
+        except (ValueError, EOFError) as error:  # EOFError: a file cut short (click would say only 'Aborted!')
+            raise click.ClickException(_first_line(error)) from None
+        except OSError as error:
+            if error.filename is not None and error.strerror:
+                raise click.ClickException(f'{error.filename}: {error.strerror}') from None
+            raise click.ClickException(_first_line(error)) from None
+        except MemoryError:
+            raise click.ClickException('not enough memory for this run: ask for fewer or smaller results '
+                                       '(samples, sizes)') from None
+        except RuntimeError as error:
+            if not _is_out_of_memory(error):
+                raise
+            raise click.ClickException(f'not enough memory for this run ({_first_line(error)}): ask for fewer '
+                                       'or smaller results (samples, sizes, --batch_size)') from None
     return wrapper
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _is_out_of_memory(error):
+    text = str(error).lower()
+    return isinstance(error, getattr(torch, 'OutOfMemoryError', ())) or any(
+        phrase in text for phrase in ('out of memory', 'not enough memory', "can't allocate memory"))
 
 
 # ----------------------------------------------------------------------------

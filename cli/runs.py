@@ -107,8 +107,12 @@ class RunFolder:
                 earlier = None
         settings = json.loads(json.dumps({key: value for key, value in settings.items() if key not in _UNCHANGING},
                                          default=str))
-        os.makedirs(self.path, exist_ok=True)
-        save_json(record, {'settings': settings})
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            save_json(record, {'settings': settings})
+        except OSError as error:
+            raise click.ClickException(f'cannot write the run folder {self.path}: {error.strerror or error}'
+                                       + (f' ({error.filename})' if error.filename else '')) from None
         if earlier is None or earlier == settings:
             return None
         changed = [f'{key} {earlier.get(key)!r} -> {value!r}' for key, value in settings.items()

@@ -42,6 +42,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 
 import numpy as np
 
@@ -76,6 +77,7 @@ class JacobianJob:
         if self.w.ndim != 2 or self.w.shape[1] != generator.w_dim:
             raise ValueError(f'w must have shape [N, {generator.w_dim}], got {list(self.w.shape)}')
         self.folder = os.fspath(folder)
+        self.discarded = False  # prepare() found the partial files of an interrupted run damaged
         self.layers = None if layers is None else sorted(int(i) for i in layers)
         self.size, self.sum_channels = jac.reference_output_shape(generator, size, sum_channels)
         self.region_name, self.mask = region if region is not None else (None, None)
@@ -115,6 +117,20 @@ class JacobianJob:
 
     def _partial_matches(self):
         return _read_json(self.progress_path).get('settings') == self.settings
+
+    def _partial_intact(self):
+        """Whether the partial files can be read as they were written (not cut short or damaged)."""
+        try:
+            if not self.grams:
+                if not os.path.isfile(self.partial_path):
+                    return True
+                data = np.load(self.partial_path, mmap_mode='r', allow_pickle=False)
+                return data.shape == tuple(self.shape) and data.dtype == np.float32
+            for block in range(self.num_blocks):
+                self._block_count(block)
+            return True
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+            return False
 
     def done(self):
         """Indices of the finished samples, whichever process finished them (sorted)."""
@@ -172,7 +188,8 @@ class JacobianJob:
         """
         if self.complete:
             return len(self.w)
-        if not self._partial_matches():
+        self.discarded = self._partial_matches() and not self._partial_intact()
+        if self.discarded or not self._partial_matches():
             self._clear()
         os.makedirs(self.folder, exist_ok=True)
         if self.grams:

@@ -168,11 +168,17 @@ def _read_segmentation(path):
         seg = np.load(path, allow_pickle=False)
     elif ext == '.png':
         from PIL import Image
-        with Image.open(path) as image:
-            if image.mode not in ('L', 'P', 'I', 'I;16', '1'):
-                raise ValueError(f'segmentation {path}: PNG mode {image.mode} is not a label map '
-                                 f'(expected a single-channel L, P, I or I;16 image)')
-            seg = np.array(image)
+        try:
+            with Image.open(path) as image:
+                if image.mode not in ('L', 'P', 'I', 'I;16', '1'):
+                    raise ValueError(f'segmentation {path}: PNG mode {image.mode} is not a label map '
+                                     f'(expected a single-channel L, P, I or I;16 image)')
+                seg = np.array(image)
+        except (OSError, SyntaxError) as error:  # PIL: not an image, or cut short
+            if isinstance(error, FileNotFoundError):
+                raise
+            raise ValueError(f'segmentation {path}: not a readable PNG ({" ".join(str(error).split())[:120]})') \
+                from None
     else:
         raise ValueError(f'segmentation {path}: unsupported file type {ext!r}; use .png or .npy')
     if seg.ndim == 3 and seg.shape[-1] == 1:

@@ -25,6 +25,7 @@ from Jacobians given a block of samples or a block of image rows at a time.
 """
 
 import os
+import zipfile
 
 import numpy as np
 import scipy.linalg
@@ -78,7 +79,7 @@ def load_jacobians(path, mmap_mode='r'):
         raise ValueError(f'Jacobians {path}: expected a .npy file')
     try:
         jacobians = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, EOFError) as error:
         raise ValueError(f'Jacobians {path}: cannot read as .npy ({error})') from None
     if jacobians.dtype.kind != 'f':
         raise ValueError(f'Jacobians {path}: expected floats, got dtype {jacobians.dtype}')
@@ -364,6 +365,10 @@ class GramAccumulator:
             if value.shape != (acc.w_dim, acc.w_dim):
                 raise ValueError(f'accumulator state {key} has shape {list(value.shape)}, '
                                  f'expected {[acc.w_dim, acc.w_dim]}')
+            if not np.isfinite(value).all():
+                raise ValueError(f'accumulator state {key} holds NaN or infinite values')
+            if not np.allclose(value, value.T, rtol=1e-5, atol=1e-8 * max(1.0, float(np.abs(value).max()))):
+                raise ValueError(f'accumulator state {key} is not symmetric, so it is not a sum of Gram matrices')
             setattr(acc, key, value.copy())
         acc.channels = int(state['channels']) or None
         acc.rows_seen = int(state['rows_seen'])
@@ -376,5 +381,11 @@ class GramAccumulator:
 
     @classmethod
     def load(cls, path):
-        with np.load(path, allow_pickle=False) as state:
+        try:
+            state = np.load(path, allow_pickle=False)
+        except zipfile.BadZipFile as error:
+            raise ValueError(f'not a readable .npz archive, damaged or cut short ({error})') from None
+        if not isinstance(state, np.lib.npyio.NpzFile):
+            raise ValueError('not an .npz archive')
+        with state:
             return cls.from_state(state)

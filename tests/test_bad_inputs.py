@@ -8,7 +8,9 @@ file at fault, that no traceback is shown, and that nothing was written.
 
 import os
 import pickle
+import shutil
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -20,6 +22,7 @@ import compute_jacobian
 import manipulate
 import sefa
 import synthesis
+from cli import options
 from models import build_generator
 from models.checkpoints import write_hf_biggan
 from semantics.regions import region_mask
@@ -74,6 +77,13 @@ def files(tmp_path_factory):
     Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16) % 6).save(root / 'mask.png')
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(root / 'mask_rgb.png')
     (root / 'a_file').write_text('a file where a folder should be')
+    (root / 'empty_j.npy').write_bytes(b'')
+    (root / 'grams_eyes_cut.npz').write_bytes((root / 'grams_eyes.npz').read_bytes()[:200])
+    state = accumulator.state_dict()
+    state['sum_f'] = state['sum_f'] + np.triu(np.ones_like(state['sum_f']), 1)
+    np.savez(root / 'grams_eyes_asym.npz', **state)
+    png = (root / 'mask.png').read_bytes()
+    (root / 'mask_cut.png').write_bytes(png[:len(png) // 2])
     return root
 
 
@@ -156,6 +166,18 @@ CASES = [
     ('compute_jacobian', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'is a file']),
     # compute_directions.py.
     ('compute_directions', ['{missing.npy}'], ['missing.npy: no such file']),
+    ('compute_directions', ['{empty_j.npy}'], ['empty_j.npy', 'cannot read']),
+    ('compute_directions', ['{grams_eyes_cut.npz}'], ['grams_eyes_cut.npz', 'damaged or cut short']),
+    ('compute_directions', ['{grams_eyes_asym.npz}'], ['grams_eyes_asym.npz', 'not symmetric']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--noise', '{d.npy}'], ['--noise', 'd.npy', 'not an .npz']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--noise', '{grams_eyes_cut.npz}'], ['--noise', 'grams_eyes_cut.npz']),
+    ('compute_jacobian', ['{g.pt}', '--mask', '{mask_cut.png}', '--labels', '1'],
+     ['--mask', 'mask_cut.png', 'not a readable PNG']),
+    ('compute_jacobian', ['{g.pt}', '--jacobian_size', '100000'], ['--jacobian_size', 'larger than the image']),
+    ('sefa', ['{g.pt}', '-N', '1000000000000'], ['not enough memory']),
+    *[(script, ['{g.pt}', *(['{d.npy}'] if script == 'manipulate' else []), '--save_dir', '/proc/no_such/out'],
+       ['/proc/no_such/out']) for script in ('sefa', 'synthesis', 'manipulate',
+                                                                          'compute_jacobian')],
     ('compute_directions', ['{text.txt}'], ['text.txt']),
     ('compute_directions', ['{badshape_j.npy}'], ['badshape_j.npy']),
     ('compute_directions', ['{rect_j.npy}'], ['rect_j.npy', 'square']),
@@ -247,3 +269,33 @@ def test_bad_input(script, args, fragments, files, tmp_path, monkeypatch):
     for fragment in fragments:
         assert fragment in lines[errors[0]], result.output
     assert sorted(os.listdir(tmp_path)) == [], os.listdir(tmp_path)  # nothing written, not even a folder
+
+
+def test_jacobians_larger_than_the_free_disk_are_refused(files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(compute_jacobian.shutil, 'disk_usage', lambda path: shutil._ntuple_diskusage(1, 1, 2048))
+    result = CliRunner().invoke(compute_jacobian.main, [str(files / 'g.pt'), '--nums', '2', '--save_dir', 'out'])
+    assert result.exit_code == 1, result.output
+    error, = [line for line in result.output.splitlines() if line.startswith('Error:')]
+    assert 'the Jacobians need 48 KiB and the disk has 2 KiB free' in error, result.output  # 2 x 3x16x16x8 floats
+    assert os.listdir(tmp_path) == []
+
+
+def test_running_out_of_memory_is_one_line_and_other_errors_are_not_hidden():
+    @click.command()
+    @click.argument('kind')
+    @options.cli_errors
+    def main(kind):
+        if kind == 'torch':
+            raise RuntimeError('[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: not enough memory: '
+                               'you tried to allocate 3800000000000 bytes.\nmore')
+        if kind == 'numpy':
+            raise MemoryError('Unable to allocate 7.3 TiB for an array')
+        raise RuntimeError('a bug')
+
+    for kind in ('torch', 'numpy'):
+        result = CliRunner().invoke(main, [kind])
+        assert result.exit_code == 1 and 'Traceback' not in result.output
+        assert result.output.startswith('Error: not enough memory for this run') and result.output.count('\n') == 1
+    result = CliRunner().invoke(main, ['bug'])
+    assert isinstance(result.exception, RuntimeError) and str(result.exception) == 'a bug'

@@ -137,6 +137,30 @@ def test_an_interrupted_share_resumes_with_another_process_count(model, tmp_path
     assert sorted(os.listdir(tmp_path / 'job')) == sorted(os.listdir(tmp_path / 'reference'))
 
 
+@pytest.mark.parametrize('region', [None, 'eyes'])
+def test_damaged_partial_files_are_computed_again_not_resumed(model, tmp_path, region):
+    """Partial files cut short (a full disk, a bad copy) are not read as samples: the run starts over."""
+    nums = 3 if region is None else GRAM_BLOCK + 2
+    reference = job_of(model, tmp_path / 'reference', nums, region)
+    reference.prepare()
+    reference.run()
+    reference.finish()
+    job = job_of(model, tmp_path / 'job', nums, region)
+    job.prepare()
+    job.run(list(range(nums - 1)))
+    if region is None:
+        damaged = job.partial_path
+    else:
+        damaged = os.path.join(job.partial_path, sorted(os.listdir(job.partial_path))[0])
+    with open(damaged, 'r+b') as file:
+        file.truncate(1000)
+    again = job_of(model, tmp_path / 'job', nums, region)
+    assert again.prepare() == 0 and again.discarded
+    assert again.run() == nums
+    a, b = np.load(again.finish()), np.load(reference.path)
+    assert all(np.array_equal(a[key], b[key]) for key in a.files) if region else np.array_equal(a, b)
+
+
 def test_killed_torchrun_resumes_with_one_process(tmp_path):
     """torchrun with two processes is killed mid-run; `python compute_jacobian.py` (one process) finishes it."""
     torch.manual_seed(1)
