@@ -26,6 +26,7 @@ reconstructions as PNG, `inversion.html` (target, reconstruction, PSNR), with
 noise of each image (`<name>_noise.npz`, for `manipulate.py --noise`).
 """
 
+import hashlib
 import os
 
 import click
@@ -88,7 +89,9 @@ def main(**opts):
         targets.append(read_target(path, generator.img_resolution, generator.img_channels))
     distance = _distance(opts['vgg16_path'], generator.device)
     labels = [runs.file_label(path) for path in opts['images']]
-    part = labels[0] if len(labels) == 1 else f'{len(labels)}_images_{runs.safe_part(labels[0])}'
+    # Several images: the first one's label and a hash of all, so that another set of images gets another folder.
+    part = labels[0] if len(labels) == 1 else \
+        f'{len(labels)}_images_{labels[0]}_{hashlib.sha256(" ".join(labels).encode()).hexdigest()[:8]}'
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), part,
                          f'{opts["space"]}_steps_{opts["steps"]}' + ('_noise' if opts['optimize_noise'] else '')
                          + ('_vgg16' if opts['vgg16_path'] else ''))

@@ -113,6 +113,20 @@ def test_any_image_size_is_resized_and_cropped(model, tmp_path):
     assert image.shape == (1, 3, 32, 32) and -1 <= image.min() and image.max() <= 1 and note
 
 
+def test_two_sets_of_images_starting_alike_get_their_own_folders(model, tmp_path):
+    folder = model[0]
+    Image.open(folder / 'target.png').transpose(Image.FLIP_LEFT_RIGHT).save(tmp_path / 'flipped.png')
+    pages = []
+    for second in (tmp_path / 'flipped.png', folder / 'target.png'):
+        result = invoke_ok(invert, [folder / 'g.pt', folder / 'target.png', second, '--steps', 2,
+                                    '--save_dir', tmp_path / 'o'])
+        assert 'replaced' not in result.output
+        pages.append(printed(result, 'HTML page'))
+    first, again = (page.parent for page in pages)
+    assert first != again and first.name.startswith('2_images_target-') and again.name.startswith('2_images_target-')
+    assert all(page.is_file() for page in pages)
+
+
 def test_noise_of_a_projection_drives_manipulate(model, tmp_path):
     folder, G, _, _ = model
     result = invoke_ok(invert, [folder / 'g.pt', folder / 'target.png', '--steps', 30, '--optimize_noise',
