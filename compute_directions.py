@@ -52,8 +52,10 @@ def _list_regions(ctx, _param, value):
 @click.option('--save_dir', default=None, metavar='DIR',
               help='Root folder of the results. [default: work_dirs/directions/DATA_NAME]')
 @click.option('--job', default='directions', show_default=True, help='Name of the job (work_dirs/JOB/...).')
-@click.option('--name', default='resefa', show_default=True, help='Name used in the output file names.')
-@click.option('-d', '--data_name', default='ffhq', show_default=True, help='Dataset whose named regions to use.')
+@click.option('--name', type=options.FileName(), default='resefa', show_default=True,
+              help='Name used in the output file names.')
+@click.option('-d', '--data_name', type=options.FileName(), default='ffhq', show_default=True,
+              help='Dataset whose named regions to use.')
 @click.option('--full_rank', is_flag=True, help='Regularise M_b with tao * trace(M_b) * I.')
 @click.option('--tao', type=options.FiniteFloat(min=0, min_open=True), default=resefa.DEFAULT_TAO, show_default=True,
               help='Coefficient of the identity under --full_rank.')

@@ -21,6 +21,7 @@ import click
 from cli import options
 from editor.server import make_server
 from editor.session import Editor
+from semantics import regions
 
 
 @click.command(help=__doc__)
@@ -29,8 +30,10 @@ from editor.session import Editor
               help='Address to listen on (127.0.0.1: this machine only).')
 @click.option('--port', type=click.IntRange(0, 65535), default=8000, show_default=True,
               help='Port to listen on (0: any free port).')
-@click.option('-d', '--data_name', default='ffhq', show_default=True, help='Dataset whose named regions to offer.')
-@click.option('--work_dir', default='.', show_default=True, metavar='DIR',
+@click.option('-d', '--data_name', type=click.Choice(regions.dataset_names()), default='ffhq', show_default=True,
+              help='Dataset whose named regions to offer.')
+@click.option('--work_dir', type=click.Path(exists=True, file_okay=False), default='.', show_default=True,
+              metavar='DIR',
               help='Folder searched for direction files (work_dirs/, results/).')
 @click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
               help='Number of layers truncation applies to (StyleGAN families).')

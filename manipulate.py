@@ -40,7 +40,8 @@ DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 @options.sampling_options(nums=10)
 @options.truncation_options
 @options.output_options(job='manipulations')
-@click.option('--name', default='resefa', show_default=True, help='Name of the page file (<name>.html).')
+@click.option('--name', type=options.FileName(), default='resefa', show_default=True,
+              help='Name of the page file (<name>.html).')
 @click.option('--mani_layers', type=options.IndexList(), default=None, metavar='LIST',
               help="Layers to edit: '4,5,6,7', '8-11' or 'all'. "
                    "[default: the direction's recommendation (catalog or sidecar), else 4,5,6,7]")

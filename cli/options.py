@@ -52,6 +52,18 @@ class FiniteFloat(click.ParamType):
         return number
 
 
+class FileName(click.ParamType):
+    """A name that becomes one file or folder name: not empty, no path separator, not `.` or `..`."""
+
+    name = 'name'
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if not text.strip() or text.strip() in ('.', '..') or any(c in text for c in '/\\\0'):
+            self.fail(f'{text!r} is not a file name (give a plain name, without / or \\)', param, ctx)
+        return text
+
+
 class IndexList(click.ParamType):
     """Index lists: '4,5,6,7', '0-3', '0-1,8', or 'all' (None)."""
 
@@ -256,8 +268,9 @@ def output_options(job, save_jpg=False):
         click.option('--save_dir', type=str, default=None, metavar='DIR',
                      help=f'Root folder of the results; each run gets a folder named after its model and '
                           f'settings below it. [default: work_dirs/{job}/DATA_NAME]'),
-        click.option('--job', type=str, default=job, show_default=True, help='Name of the job (work_dirs/JOB/...).'),
-        click.option('-d', '--data_name', type=str, default='ffhq', show_default=True,
+        click.option('--job', type=FileName(), default=job, show_default=True,
+                     help='Name of the job (work_dirs/JOB/...).'),
+        click.option('-d', '--data_name', type=FileName(), default='ffhq', show_default=True,
                      help='Name of the dataset (selects the named regions; part of the default --save_dir).'),
         click.option('--save_jpg/--no_save_jpg', default=save_jpg, show_default=True, help=save_help),
         click.option('--vis_size', type=click.IntRange(min=0), default=256, show_default=True,

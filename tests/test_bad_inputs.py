@@ -19,6 +19,7 @@ from PIL import Image
 
 import compute_directions
 import compute_jacobian
+import interface
 import manipulate
 import sefa
 import synthesis
@@ -166,6 +167,11 @@ CASES = [
     ('compute_jacobian', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'is a file']),
     # compute_directions.py.
     ('compute_directions', ['{missing.npy}'], ['missing.npy: no such file']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--name', '../x'], ['--name', "'../x' is not a file name"]),
+    ('compute_directions', ['{j.npy}', '--name', 'a/b'], ['--name', "'a/b' is not a file name"]),
+    ('compute_directions', ['{j.npy}', '-d', ''], ['--data_name', 'not a file name']),
+    ('synthesis', ['{g.pt}', '--job', '..'], ['--job', "'..' is not a file name"]),
+    ('compute_jacobian', ['{g.pt}', '--job', ''], ['--job', 'not a file name']),
     ('compute_directions', ['{empty_j.npy}'], ['empty_j.npy', 'cannot read']),
     ('compute_directions', ['{grams_eyes_cut.npz}'], ['grams_eyes_cut.npz', 'damaged or cut short']),
     ('compute_directions', ['{grams_eyes_asym.npz}'], ['grams_eyes_asym.npz', 'not symmetric']),
@@ -299,3 +305,15 @@ def test_running_out_of_memory_is_one_line_and_other_errors_are_not_hidden():
         assert result.output.startswith('Error: not enough memory for this run') and result.output.count('\n') == 1
     result = CliRunner().invoke(main, ['bug'])
     assert isinstance(result.exception, RuntimeError) and str(result.exception) == 'a bug'
+
+
+@pytest.mark.parametrize('args, fragment', [(['--work_dir', 'no_such_folder'], "'--work_dir'"),
+                                            (['--work_dir', '{a_file}'], "'--work_dir'"),
+                                            (['-d', 'bogus'], "'bogus' is not one of")])
+def test_the_editor_refuses_bad_options_before_it_listens(args, fragment, files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [str(files / 'g.pt'), '--port', '0', *(str(files / a[1:-1]) if a.startswith('{') else a for a in args)]
+    result = CliRunner().invoke(interface.main, argv)
+    assert result.exit_code == 2 and 'Traceback' not in result.output, result.output
+    error, = [line for line in result.output.splitlines() if line.startswith('Error:')]
+    assert fragment in error, result.output
