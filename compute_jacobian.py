@@ -119,7 +119,12 @@ def main(**opts):
     say(f'{"Gram matrices of region " + region[0] if region else "Jacobians " + str(list(job.shape))}: {path}')
     say(f'Latent codes: {run.file("latent_codes.npy")}')
     names = [job.name + ('.npz' if region else '.npy'), job.name + '.json', 'latent_codes.npy']
-    for name in names:
+    note = runs.link_latest(f'{root}/{names[0]}', run.file(names[0]))
+    if note:  # a real file is in the way: the result's files keep their links together, so none is moved
+        say(note)
+        say(f'Next: python compute_directions.py {path}')
+        return
+    for name in names[1:]:
         note = runs.link_latest(f'{root}/{name}', run.file(name))
         if note:
             say(note)

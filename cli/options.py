@@ -215,12 +215,29 @@ def load_model(opts, device_option='--device'):
         generator = models.load_generator(opts['weight_path'], device=device, **expected)
     except models.CheckpointError as error:
         raise click.ClickException(_translate(error, flags)) from None
+    _check_scales(generator, opts, flags)
     transform = (opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0)
     try:
         generator.set_transform(*transform)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint='--tx/--ty/--rotate') from None
     return generator
+
+
+def _check_scales(generator, opts, flags):
+    """The channel-scale flags the checkpoint's family did not check while loading: each one must name the
+    loaded architecture and agree with it (the reference ignores a flag of another architecture)."""
+    for variant in ('stylegan2', 'stylegan3r', 'stylegan3t'):
+        flag = f'--scale_{variant}'
+        value = opts.get(flag[2:])
+        if value is None or flags.get('channel_base') == flag:
+            continue
+        if generator.variant != variant:
+            raise click.BadParameter(f'{flag} is a setting of a {variant} generator, but {generator.source} holds '
+                                     f'a {generator.variant} one', param_hint=flag)
+        if generator.config.channel_base != int(value * _SCALE):
+            raise click.BadParameter(f'{flag} gives channel_base={int(value * _SCALE)}, but {generator.source} '
+                                     f'holds channel_base={generator.config.channel_base}', param_hint=flag)
 
 
 def describe_weights(generator):

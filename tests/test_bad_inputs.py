@@ -113,6 +113,8 @@ CASES = [
     ('synthesis', ['{g.pt}', '--scale_stylegan2', 'nan'], ['--scale_stylegan2']),
     ('synthesis', ['{g.pt}', '--scale_stylegan2', '0.001'], ['--scale_stylegan2 gives channel_base=32']),
     ('synthesis', ['{g.pt}', '--tx', '0.5'], ['--tx', 'StyleGAN3']),
+    ('synthesis', ['{g.pt}', '--scale_stylegan3r', '1'], ['--scale_stylegan3r', 'stylegan3r generator', 'stylegan2']),
+    ('synthesis', ['{g.pt}', '--scale_stylegan3t', '1'], ['--scale_stylegan3t', 'stylegan3t generator']),
     ('synthesis', ['{g.pt}', '--rotate', 'nan'], ['--rotate']),
     # Sampling, truncation, classes, outputs.
     ('synthesis', ['{g.pt}', '--trunc_psi', 'nan'], ['--trunc_psi']),
@@ -317,3 +319,19 @@ def test_the_editor_refuses_bad_options_before_it_listens(args, fragment, files,
     assert result.exit_code == 2 and 'Traceback' not in result.output, result.output
     error, = [line for line in result.output.splitlines() if line.startswith('Error:')]
     assert fragment in error, result.output
+
+
+def test_a_real_file_in_place_of_the_latest_link_keeps_every_link_where_it_was(files, tmp_path, monkeypatch):
+    """The user's own jacobians_w.npy stays, and no link beside it is moved to the new run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'out').mkdir()
+    (tmp_path / 'out' / 'jacobians_w.npy').write_bytes(b'the user\'s file')
+    result = CliRunner().invoke(compute_jacobian.main, [str(files / 'g.pt'), '--nums', '1', '--save_dir', 'out',
+                                                        '--no_save_jpg'])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / 'out' / 'jacobians_w.npy').read_bytes() == b'the user\'s file'
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir() if p.is_symlink()) == []
+    assert 'is a real file or folder, so it was left as it is' in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith('Next: python compute_directions.py out/') and last.endswith('/jacobians_w.npy')
+    assert 'points at this run' not in result.output and os.path.isfile(last.split()[-1])
