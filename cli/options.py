@@ -114,7 +114,7 @@ def _first_line(error):
 
 def _is_out_of_memory(error):
     text = str(error).lower()
-    return isinstance(error, getattr(torch, 'OutOfMemoryError', ())) or any(
+    return isinstance(error, torch.cuda.OutOfMemoryError) or any(
         phrase in text for phrase in ('out of memory', 'not enough memory', "can't allocate memory"))
 
 
