@@ -103,14 +103,20 @@ def job_of(model_path, folder, nums, region):
     return JacobianJob(G, w.numpy(), folder, region=mask, chunk_size=8, settings={'test': 1})
 
 
+def finished_job(model_path, folder, nums, region):
+    """A job run to the end in one process: the result every other way of running it must give."""
+    job = job_of(model_path, folder, nums, region)
+    job.prepare()
+    job.run()
+    job.finish()
+    return job
+
+
 @pytest.mark.parametrize('region', [None, 'eyes'])
 def test_an_interrupted_share_resumes_with_another_process_count(model, tmp_path, region):
     """Process 1 of 2 dies after one sample; one process finishes the job: the result of an uninterrupted run."""
     nums = 6 if region is None else 2 * GRAM_BLOCK + 2
-    reference = job_of(model, tmp_path / 'reference', nums, region)
-    reference.prepare()
-    reference.run()
-    reference.finish()
+    reference = finished_job(model, tmp_path / 'reference', nums, region)
     job = job_of(model, tmp_path / 'job', nums, region)
     job.prepare()
     job.run(job.share(0, 2))
@@ -141,10 +147,7 @@ def test_an_interrupted_share_resumes_with_another_process_count(model, tmp_path
 def test_damaged_partial_files_are_computed_again_not_resumed(model, tmp_path, region):
     """Partial files cut short (a full disk, a bad copy) are not read as samples: the run starts over."""
     nums = 3 if region is None else GRAM_BLOCK + 2
-    reference = job_of(model, tmp_path / 'reference', nums, region)
-    reference.prepare()
-    reference.run()
-    reference.finish()
+    reference = finished_job(model, tmp_path / 'reference', nums, region)
     job = job_of(model, tmp_path / 'job', nums, region)
     job.prepare()
     job.run(list(range(nums - 1)))
