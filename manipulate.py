@@ -51,9 +51,9 @@ DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
               help='Index of the first direction to use.')
 @click.option('--end', type=click.IntRange(min=1), default=1, show_default=True,
               help='Index after the last direction to use.')
-@click.option('--start_distance', type=options.FiniteFloat(), default=None,
+@click.option('--start_distance', type=options.distance_type(), default=None,
               help="Start distance. [default: the direction's recommendation, else -10]")
-@click.option('--end_distance', type=options.FiniteFloat(), default=None,
+@click.option('--end_distance', type=options.distance_type(), default=None,
               help="End distance. [default: the direction's recommendation, else 10]")
 @options.region_options("inside which to report the share of each edit's pixel change")
 @click.option('--noise', 'noise_path', default=None, metavar='FILE',

@@ -44,9 +44,9 @@ from utils.indices import format_indices
               help='Number of samples used for visualization (0: only save the directions).')
 @click.option('-K', '--num_semantics', type=click.IntRange(min=1), default=5, show_default=True,
               help='Number of semantic boundaries corresponding to the top-k eigen values.')
-@click.option('--start_distance', type=options.FiniteFloat(), default=-3.0, show_default=True,
+@click.option('--start_distance', type=options.distance_type(), default=-3.0, show_default=True,
               help='Start point for manipulation on each semantic.')
-@click.option('--end_distance', type=options.FiniteFloat(), default=3.0, show_default=True,
+@click.option('--end_distance', type=options.distance_type(), default=3.0, show_default=True,
               help='Ending point for manipulation on each semantic.')
 @click.option('--step', type=click.IntRange(min=1), default=11, show_default=True,
               help='Manipulation step on each semantic.')

@@ -16,7 +16,7 @@ import models
 from semantics import regions
 from utils.indices import parse_indices
 
-__all__ = ['FiniteFloat', 'IndexList', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model',
+__all__ = ['FiniteFloat', 'FileName', 'MAX_DISTANCE', 'distance_type', 'IndexList', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model',
            'describe_weights', 'sampling_options', 'truncation_options', 'output_options', 'region_options',
            'class_option', 'class_index_of', 'parse_device']
 
@@ -50,6 +50,14 @@ class FiniteFloat(click.ParamType):
         if self.max is not None and number > self.max:
             self.fail(f'{value} must be <= {self.max}', param, ctx)
         return number
+
+
+# Distances beyond this move codes out of what float32 synthesis can draw (NaN images, not edits).
+MAX_DISTANCE = 1e6
+
+
+def distance_type():
+    return FiniteFloat(min=-MAX_DISTANCE, max=MAX_DISTANCE)
 
 
 class FileName(click.ParamType):
@@ -295,16 +303,22 @@ def output_options(job, save_jpg=False):
     )
 
 
+def _not_empty(ctx, param, value):
+    if value is not None and not str(value).strip():
+        raise click.BadParameter('an empty value; leave the option out instead', ctx, param)
+    return value
+
+
 def region_options(purpose):
     """--region / --box / --mask / --labels, with one set of names and rules for every script."""
     return compose(
-        click.option('--region', default=None, metavar='NAME',
+        click.option('--region', default=None, metavar='NAME', callback=_not_empty,
                      help=f'Named region of --data_name {purpose}: ' + '; '.join(
                          f'{data}: {", ".join(regions.region_names(data))}' for data in regions.dataset_names())
                      + ' (boxes: compute_directions.py --list_regions).'),
-        click.option('--box', default=None, metavar='CX,CY,H,W',
+        click.option('--box', default=None, metavar='CX,CY,H,W', callback=_not_empty,
                      help=f'A box on the 256-pixel grid (row centre, column centre, height, width) {purpose}.'),
-        click.option('--mask', 'mask_path', default=None, metavar='FILE',
+        click.option('--mask', 'mask_path', default=None, metavar='FILE', callback=_not_empty,
                      help=f'Segmentation mask (.png or .npy) {purpose}; with --labels.'),
         click.option('--labels', type=IndexList(allow_all=False), default=None, metavar='LIST',
                      help='Labels of --mask that form the region, e.g. 4,5 or 1,3-6.'),

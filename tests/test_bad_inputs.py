@@ -169,6 +169,8 @@ CASES = [
     ('compute_jacobian', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'is a file']),
     # compute_directions.py.
     ('compute_directions', ['{missing.npy}'], ['missing.npy: no such file']),
+    ('compute_directions', ['{j.npy}', '--region', ''], ['--region', 'an empty value']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--box', ' '], ['--box', 'an empty value']),
     ('manipulate', ['{g.pt}', '{d.npy}', '--name', '../x'], ['--name', "'../x' is not a file name"]),
     ('compute_directions', ['{j.npy}', '--name', 'a/b'], ['--name', "'a/b' is not a file name"]),
     ('compute_directions', ['{j.npy}', '-d', ''], ['--data_name', 'not a file name']),
@@ -235,6 +237,8 @@ CASES = [
     ('sefa', ['{biggan}', '--class', '2', '--trunc_psi', '0'], ['--trunc_psi']),
     ('sefa', ['{g.pt}', '--device', 'bogus'], ['--device']),
     ('sefa', ['{g.pt}', '--start_distance', 'nan'], ['--start_distance']),
+    ('sefa', ['{g.pt}', '--start_distance', '-1e308'], ['--start_distance', 'must be >= -1000000']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--end_distance', '1e38'], ['--end_distance', 'must be <= 1000000']),
     ('sefa', ['{g.pt}', '--step', '0'], ['--step']),
     ('sefa', ['{g.pt}', '--viz_size', '-1'], ['--viz_size']),
     ('sefa', ['{g.pt}', '--trunc_psi', 'nan'], ['--trunc_psi']),
