@@ -16,7 +16,8 @@ import models
 from semantics import regions
 from utils.indices import parse_indices
 
-__all__ = ['FiniteFloat', 'FileName', 'MAX_DISTANCE', 'distance_type', 'IndexList', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model',
+__all__ = ['FiniteFloat', 'FileName', 'MAX_DISTANCE', 'distance_type', 'IndexList', 'cli_errors', 'model_options',
+           'sefa_model_options', 'load_model',
            'describe_weights', 'sampling_options', 'truncation_options', 'output_options', 'region_options',
            'class_option', 'class_index_of', 'parse_device']
 
