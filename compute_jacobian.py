@@ -136,10 +136,7 @@ def _check_disk(folder, needed):
     interrupted run already wrote there counts as free."""
     kept = [os.path.join(folder, name) for name in ('.jacobians_w.partial.npy', 'jacobians_w.npy')]
     needed -= sum(os.path.getsize(path) for path in kept if os.path.isfile(path))
-    probe = os.path.abspath(folder)
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    free = shutil.disk_usage(probe).free
+    free = shutil.disk_usage(runs.existing_ancestor(folder)).free
     if needed > free:
         raise click.ClickException(f'{folder}: the Jacobians need {_size(needed)} and the disk has '
                                    f'{_size(free)} free; ask for fewer samples (--nums) or a smaller '

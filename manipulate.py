@@ -15,7 +15,6 @@ direction, and with --save_jpg every image.
 """
 
 import os
-import zipfile
 
 import click
 import numpy as np
@@ -25,7 +24,7 @@ from tqdm import tqdm
 import directions as catalog
 from cli import inputs, notes, options, runs
 from semantics import editing
-from utils.fileio import save_npy
+from utils.fileio import load_npz, save_npy
 from utils.html import HtmlPage
 from utils.images import outline, resize, save_gif, save_image, to_uint8
 from utils.indices import format_indices
@@ -140,16 +139,13 @@ def _load_noise(generator, path):
     if not os.path.isfile(path):
         raise click.BadParameter(f'{path}: no such file', param_hint='--noise')
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError('not an .npz archive of noise inputs (invert.py --optimize_noise writes one)')
-        with archive:
+        with load_npz(path) as archive:
             buffers = {name: torch.from_numpy(archive[name]) for name in archive.files}
         bad = [name for name, value in buffers.items() if value.is_floating_point() and not value.isfinite().all()]
         if bad:
             raise ValueError(f'noise input {bad[0]} holds NaN or infinite values')
         generator.set_noise_buffers(buffers)
-    except (ValueError, OSError, EOFError, AttributeError, zipfile.BadZipFile) as error:
+    except (ValueError, OSError, EOFError, AttributeError) as error:
         raise click.BadParameter(f'{path}: {" ".join(str(error).split())[:160]}', param_hint='--noise') from None
 
 

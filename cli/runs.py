@@ -68,11 +68,17 @@ def root_of(opts, job_key='job'):
     return root
 
 
-def check_folder(path, option=None):
-    """Refuse a path that exists and is not a folder, or lies below a file (before anything is written)."""
+def existing_ancestor(path):
+    """`path` (absolute) if it exists, else the nearest folder above it that does."""
     probe = os.path.abspath(path)
     while not os.path.exists(probe) and os.path.dirname(probe) != probe:
         probe = os.path.dirname(probe)
+    return probe
+
+
+def check_folder(path, option=None):
+    """Refuse a path that exists and is not a folder, or lies below a file (before anything is written)."""
+    probe = existing_ancestor(path)
     if os.path.isdir(probe):
         return
     if option:

@@ -25,7 +25,6 @@ from Jacobians given a block of samples or a block of image rows at a time.
 """
 
 import os
-import zipfile
 
 import numpy as np
 import scipy.linalg
@@ -381,11 +380,6 @@ class GramAccumulator:
 
     @classmethod
     def load(cls, path):
-        try:
-            state = np.load(path, allow_pickle=False)
-        except zipfile.BadZipFile as error:
-            raise ValueError(f'not a readable .npz archive, damaged or cut short ({error})') from None
-        if not isinstance(state, np.lib.npyio.NpzFile):
-            raise ValueError('not an .npz archive')
-        with state:
+        from utils.fileio import load_npz
+        with load_npz(path) as state:
             return cls.from_state(state)

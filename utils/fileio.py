@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -39,6 +40,17 @@ def save_npz(path, **arrays):
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as file:
             np.savez(file, **arrays)
+
+
+def load_npz(path):
+    """An `.npz` archive, opened (use it in a `with`); ValueError when the file is not one, or is damaged."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except zipfile.BadZipFile as error:
+        raise ValueError(f'not a readable .npz archive, damaged or cut short ({error})') from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError('not an .npz archive')
+    return archive
 
 
 def save_json(path, data):
