@@ -57,14 +57,17 @@ def _list_regions(ctx, _param, value):
 @click.option('-d', '--data_name', type=options.FileName(), default='ffhq', show_default=True,
               help='Dataset whose named regions to use.')
 @click.option('--full_rank', is_flag=True, help='Regularise M_b with tao * trace(M_b) * I.')
-@click.option('--tao', type=options.FiniteFloat(min=0, min_open=True), default=resefa.DEFAULT_TAO, show_default=True,
-              help='Coefficient of the identity under --full_rank.')
+@click.option('--tao', type=options.FiniteFloat(min=0, min_open=True), default=None,
+              help=f'Coefficient of the identity under --full_rank.  [default: {resefa.DEFAULT_TAO:g}]')
 @click.option('--per_sample/--pooled_only', default=True, show_default=True,
               help='Also write one direction file per sample, as the reference does.')
 @click.option('--list_regions', is_flag=True, expose_value=False, is_eager=True, callback=_list_regions,
               help='List the named regions of every dataset (row centre, column centre, height, width) and exit.')
 @options.cli_errors
 def main(**opts):
+    if opts['tao'] is not None and not opts['full_rank']:  # the reference takes it, and ignores it
+        click.echo(f'Note: --tao {opts["tao"]:g} is not used without --full_rank')
+    opts['tao'] = resefa.DEFAULT_TAO if opts['tao'] is None else opts['tao']
     source, was_link = runs.resolve_latest(opts['jaco_path'])
     if not os.path.isfile(source):
         raise click.BadParameter(f'{opts["jaco_path"]}: no such file', param_hint='JACOBIANS')
@@ -101,7 +104,8 @@ def main(**opts):
                 samples[index] = _solve(gram_f, gram_b, opts, f'sample {index} of {source}')[0].astype(np.float32)
     directions, eigenvalues = _solve(*resefa.accumulate(grams), opts, source)
 
-    note = run.start(opts)
+    # Results of other --name values stay beside these (their files carry the name), so it is not compared.
+    note = run.start({key: value for key, value in opts.items() if key != 'name'})
     if note:
         click.echo(note)
     mask_image = np.repeat(mask[:, :, None], 3, axis=2).astype(np.uint8) * 255

@@ -54,7 +54,7 @@ from utils.indices import format_indices
               help='Differentiate w.r.t. w on these layers only (the layers you will edit). [default: all]')
 @options.region_options('whose Gram matrices to accumulate instead of the Jacobians')
 @options.class_option
-@click.option('--trunc_psi', type=options.FiniteFloat(), default=1.0, show_default=True,
+@click.option('--trunc_psi', type=options.psi_type(), default=1.0, show_default=True,
               help='Truncation of the sampled w (the reference uses none; BigGAN: its truncation).')
 @click.option('--b', 'unused_b', type=options.FiniteFloat(), default=None, metavar='FLOAT',
               help='Accepted for compatibility with the original script, which does not use it either.')

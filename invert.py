@@ -96,54 +96,54 @@ def main(**opts):
                          f'{opts["space"]}_steps_{opts["steps"]}' + ('_noise' if opts['optimize_noise'] else '')
                          + ('_vgg16' if opts['vgg16_path'] else ''))
 
-    note = run.start(opts)
-    if note:
-        click.echo(note)
-    settings = inversion.ProjectionSettings(steps=opts['steps'], space=opts['space'], seed=opts['seed'],
-                                            optimize_noise=opts['optimize_noise'],
-                                            record_every=max(1, opts['steps'] // 40) if opts['gif'] else 0)
-    page = HtmlPage(num_rows=len(targets), num_cols=3, image_size=opts['vis_size'] or None,
-                    title=f'Projections into {opts["space"]} of {generator.model_name}')
-    page.set_headers(['Image', 'Target', 'Reconstruction'])
-    page.add_note(options.describe_weights(generator))
-    page.add_note(f'Space {opts["space"]}, {opts["steps"]} steps (NVlabs\' projector schedule), seed {opts["seed"]}, '
-                  f'distance: multi-scale squared error + {settings.ssim_weight:g} (1 - SSIM)'
-                  + (' + VGG16 perceptual' if opts['vgg16_path'] else '')
-                  + ('; noise inputs optimised' if opts['optimize_noise'] else '; noise inputs fixed'))
-    ws, ws_w, scores = [], [], []
-    for index, ((target, resized), path, label) in enumerate(zip(targets, opts['images'], labels)):
-        if resized:
-            click.echo(f'Note: {resized}')
-            page.add_note(resized)
-        with tqdm(total=opts['steps'], desc=f'{index + 1}/{len(targets)} {os.path.basename(path)}',
-                  unit='step') as bar:
-            def on_step(step, loss):
-                bar.update(1)
-                if step % 20 == 0:
-                    bar.set_postfix(loss=f'{loss:.4f}')
+    with run.writing(opts) as note:
+        if note:
+            click.echo(note)
+        settings = inversion.ProjectionSettings(steps=opts['steps'], space=opts['space'], seed=opts['seed'],
+                                                optimize_noise=opts['optimize_noise'],
+                                                record_every=max(1, opts['steps'] // 40) if opts['gif'] else 0)
+        page = HtmlPage(num_rows=len(targets), num_cols=3, image_size=opts['vis_size'] or None,
+                        title=f'Projections into {opts["space"]} of {generator.model_name}')
+        page.set_headers(['Image', 'Target', 'Reconstruction'])
+        page.add_note(options.describe_weights(generator))
+        page.add_note(f'Space {opts["space"]}, {opts["steps"]} steps (NVlabs\' projector schedule), '
+                      f'seed {opts["seed"]}, distance: multi-scale squared error + {settings.ssim_weight:g} (1 - SSIM)'
+                      + (' + VGG16 perceptual' if opts['vgg16_path'] else '')
+                      + ('; noise inputs optimised' if opts['optimize_noise'] else '; noise inputs fixed'))
+        ws, ws_w, scores = [], [], []
+        for index, ((target, resized), path, label) in enumerate(zip(targets, opts['images'], labels)):
+            if resized:
+                click.echo(f'Note: {resized}')
+                page.add_note(resized)
+            with tqdm(total=opts['steps'], desc=f'{index + 1}/{len(targets)} {os.path.basename(path)}',
+                      unit='step') as bar:
+                def on_step(step, loss):
+                    bar.update(1)
+                    if step % 20 == 0:
+                        bar.set_postfix(loss=f'{loss:.4f}')
 
-            result = inversion.project(generator, target, settings, distance(target) if distance else None, on_step)
-        score = inversion.psnr(result.image, target)
-        scores.append(score)
-        ws.append(result.ws.numpy())
-        ws_w.append(result.w.numpy())
-        original, reconstruction = to_uint8(target)[0], to_uint8(result.image)[0]
-        save_image(run.file(f'{label}_target.png'), original)
-        save_image(run.file(f'{label}_projected.png'), reconstruction)
-        page.set_cell(index, 0, text=f'{os.path.basename(path)}\nPSNR {score:.2f} dB')
-        page.set_cell(index, 1, image=original)
-        page.set_cell(index, 2, image=reconstruction)
-        if result.noise:
-            save_npz(run.file(f'{label}_noise.npz'), **{k: v.numpy() for k, v in result.noise.items()})
-        if opts['gif'] and result.frames:
-            save_gif(run.file(f'{label}_progress.gif'), list(to_uint8(torch.stack(result.frames))),
-                     size=opts['vis_size'] or None, boomerang=False)
-        click.echo(f'{path}: PSNR {score:.2f} dB after {opts["steps"]} steps')
-    codes = np.concatenate(ws).astype(np.float32)
-    save_npy(run.file('latent_codes.npy'), codes)
-    if opts['space'] == 'w':
-        save_npy(run.file('w.npy'), np.concatenate(ws_w).astype(np.float32))
-    page.save(run.file('inversion.html'))
+                result = inversion.project(generator, target, settings, distance(target) if distance else None, on_step)
+            score = inversion.psnr(result.image, target)
+            scores.append(score)
+            ws.append(result.ws.numpy())
+            ws_w.append(result.w.numpy())
+            original, reconstruction = to_uint8(target)[0], to_uint8(result.image)[0]
+            save_image(run.file(f'{label}_target.png'), original)
+            save_image(run.file(f'{label}_projected.png'), reconstruction)
+            page.set_cell(index, 0, text=f'{os.path.basename(path)}\nPSNR {score:.2f} dB')
+            page.set_cell(index, 1, image=original)
+            page.set_cell(index, 2, image=reconstruction)
+            if result.noise:
+                save_npz(run.file(f'{label}_noise.npz'), **{k: v.numpy() for k, v in result.noise.items()})
+            if opts['gif'] and result.frames:
+                save_gif(run.file(f'{label}_progress.gif'), list(to_uint8(torch.stack(result.frames))),
+                         size=opts['vis_size'] or None, boomerang=False)
+            click.echo(f'{path}: PSNR {score:.2f} dB after {opts["steps"]} steps')
+        codes = np.concatenate(ws).astype(np.float32)
+        save_npy(run.file('latent_codes.npy'), codes)
+        if opts['space'] == 'w':
+            save_npy(run.file('w.npy'), np.concatenate(ws_w).astype(np.float32))
+        page.save(run.file('inversion.html'))
     click.echo(f'Latent codes {list(codes.shape)} (w+, for --latent_path): {run.file("latent_codes.npy")}')
     click.echo(f'HTML page: {run.file("inversion.html")}')
     click.echo(f'Next: python manipulate.py {generator.source} DIRECTION --latent_path {run.file("latent_codes.npy")}'

@@ -86,52 +86,51 @@ def main(**opts):
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part, direction.label + picked,
                     f'layers_{format_indices(layers)}', region and region[0])
 
-    note = run.start(opts)
-    if note:
-        click.echo(note)
-    ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'], opts['batch_size'])
-    torch.manual_seed(opts['seed'])  # for --randomize_noise random
-    click.echo(f'Editing {len(ws)} samples with directions {opts["start"]}..{opts["end"] - 1} of '
-               f'{direction.path} on layers {format_indices(layers)} ({layer_origin}), '
-               f'distances {start_d:g}..{end_d:g} in {opts["step"]} steps')
-    page = _page(generator, codes, opts, direction, layers, layer_origin, steps, region)
-    if mismatch:
-        page.add_note(mismatch)
-    count = opts['end'] - opts['start']
-    shares = []
-    grid = editing.edit_grid(generator, ws, direction.array, layers, steps, range(opts['start'], opts['end']),
-                             opts['randomize_noise'], opts['trunc_psi'], region and region[1], opts['batch_size'])
-    for edit in tqdm(grid, total=len(ws) * count, desc='manipulate', unit='edit'):
-        row = edit.sample * count + edit.direction - opts['start']
-        original = to_uint8(edit.original[None])[0]
-        shown = original if region is None else outline(resize(original, opts['vis_size'] or original.shape[0]),
-                                                        region[1])
-        frames = to_uint8(edit.images)
-        text = f'{edit.sample:06d}_{edit.direction:03d}'
-        if edit.share is not None:
-            shares.append(edit.share)
-            text += f' (in region: {edit.share:.0%})'
-        page.set_cell(row, 0, text=text)
-        page.set_cell(row, 1, image=shown)
-        for i, frame in enumerate(frames):
-            page.set_cell(row, i + 2, text=f'{steps[i]:+g}', image=frame)
-            if opts['save_jpg']:
-                save_image(run.file(f'{edit.sample:06d}_ind_{edit.direction:06d}_mani_{i:06d}.jpg'), frame)
-        if opts['save_jpg'] and edit.direction == opts['start']:
-            save_image(run.file(f'{edit.sample:06d}_orin.jpg'), original)
-        if opts['gif']:
-            save_gif(run.file(f'{edit.sample:06d}_ind_{edit.direction:06d}.gif'), list(frames),
-                     size=opts['vis_size'] or None)
+    with run.writing(opts) as note:
+        if note:
+            click.echo(note)
+        ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'], opts['batch_size'])
+        torch.manual_seed(opts['seed'])  # for --randomize_noise random
+        click.echo(f'Editing {len(ws)} samples with directions {opts["start"]}..{opts["end"] - 1} of '
+                   f'{direction.path} on layers {format_indices(layers)} ({layer_origin}), '
+                   f'distances {start_d:g}..{end_d:g} in {opts["step"]} steps')
+        page = _page(generator, codes, opts, direction, layers, layer_origin, steps, region)
+        if mismatch:
+            page.add_note(mismatch)
+        count = opts['end'] - opts['start']
+        shares = []
+        grid = editing.edit_grid(generator, ws, direction.array, layers, steps, range(opts['start'], opts['end']),
+                                 opts['randomize_noise'], opts['trunc_psi'], region and region[1], opts['batch_size'])
+        for edit in tqdm(grid, total=len(ws) * count, desc='manipulate', unit='edit'):
+            row = edit.sample * count + edit.direction - opts['start']
+            original = to_uint8(edit.original[None])[0]
+            shown = original if region is None else outline(resize(original, opts['vis_size'] or original.shape[0]),
+                                                            region[1])
+            frames = to_uint8(edit.images)
+            text = f'{edit.sample:06d}_{edit.direction:03d}'
+            if edit.share is not None:
+                shares.append(edit.share)
+                text += f' (in region: {edit.share:.0%})'
+            page.set_cell(row, 0, text=text)
+            page.set_cell(row, 1, image=shown)
+            for i, frame in enumerate(frames):
+                page.set_cell(row, i + 2, text=f'{steps[i]:+g}', image=frame)
+                if opts['save_jpg']:
+                    save_image(run.file(f'{edit.sample:06d}_ind_{edit.direction:06d}_mani_{i:06d}.jpg'), frame)
+            if opts['save_jpg'] and edit.direction == opts['start']:
+                save_image(run.file(f'{edit.sample:06d}_orin.jpg'), original)
+            if opts['gif']:
+                save_gif(run.file(f'{edit.sample:06d}_ind_{edit.direction:06d}.gif'), list(frames),
+                         size=opts['vis_size'] or None)
 
-    save_npy(run.file('latent_codes.npy'), ws.cpu().numpy().astype(np.float32))
-    html_path = run.file(f'{opts["name"]}.html')
-    page.save(html_path)
+        save_npy(run.file('latent_codes.npy'), ws.cpu().numpy().astype(np.float32))
+        page.save(run.file(f'{opts["name"]}.html'))
     if shares:
         click.echo(f'Share of pixel change inside region {region[0]}: mean {np.nanmean(shares):.1%} '
                    f'(per edit: {", ".join(f"{s:.0%}" for s in shares)})')
     if opts['gif']:
         click.echo(f'GIFs: {run.path}/')
-    click.echo(f'HTML page: {html_path}')
+    click.echo(f'HTML page: {run.file(opts["name"] + ".html")}')
 
 
 def _load_noise(generator, path):

@@ -50,9 +50,9 @@ from utils.indices import format_indices
               help='Ending point for manipulation on each semantic.')
 @click.option('--step', type=click.IntRange(min=1), default=11, show_default=True,
               help='Manipulation step on each semantic.')
-@click.option('--viz_size', type=click.IntRange(min=0), default=256, show_default=True,
+@click.option('--viz_size', type=options.view_size_type(), default=256, show_default=True,
               help='Size of images to visualize on the HTML page (0: full size).')
-@click.option('--trunc_psi', type=options.FiniteFloat(), default=0.7, show_default=True,
+@click.option('--trunc_psi', type=options.psi_type(), default=0.7, show_default=True,
               help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).')
 @click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
               help='Number of layers to perform truncation (StyleGAN families).')
@@ -84,28 +84,40 @@ def main(**opts):
     run = runs.RunFolder(opts['save_dir'], generator.model_name, f'layers_{format_indices(layers)}_K_{count}',
                          codes.part)
 
-    note = run.start(opts)
-    if note:
-        click.echo(note)
-    save_npy(run.file('directions.npy'), directions)
-    save_json(run.file('directions.json'), {
-        'method': 'sefa', 'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
-        'model': generator.model_name, 'family': generator.family, 'w_dim': generator.w_dim,
-        'num_ws': generator.num_ws, 'img_resolution': generator.img_resolution,
-        'layer_idx': opts['layer_idx'], 'layers': layers, 'recommended_layers': layers,
-        'weights': [name for name, _ in generator.sefa_weights(layers)],
-        'eigenvalues': [float(v) for v in values],
-        'distance_range': [opts['start_distance'], opts['end_distance']], 'shape': list(directions.shape),
-    })
+    with run.writing(opts) as note:
+        if note:
+            click.echo(note)
+        save_npy(run.file('directions.npy'), directions)
+        save_json(run.file('directions.json'), {
+            'method': 'sefa', 'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
+            'model': generator.model_name, 'family': generator.family, 'w_dim': generator.w_dim,
+            'num_ws': generator.num_ws, 'img_resolution': generator.img_resolution,
+            'layer_idx': opts['layer_idx'], 'layers': layers, 'recommended_layers': layers,
+            'weights': [name for name, _ in generator.sefa_weights(layers)],
+            'eigenvalues': [float(v) for v in values],
+            'distance_range': [opts['start_distance'], opts['end_distance']], 'shape': list(directions.shape),
+        })
+        if len(codes):
+            pages = _edited_pages(generator, codes, opts, layers, directions, values, steps,
+                                  run.result('directions.npy'))
+            for page, name in zip(pages, _PAGE_NAMES):
+                page.save(run.file(f'{name}.html'))
     click.echo(f'Directions {list(directions.shape)} (layers {format_indices(layers)}): {run.file("directions.npy")}')
-    if len(codes) == 0:
-        return
+    for name in _PAGE_NAMES if len(codes) else ():
+        click.echo(f'HTML page: {run.file(name + ".html")}')
 
+
+_PAGE_NAMES = ('sample_first', 'semantic_first')
+
+
+def _edited_pages(generator, codes, opts, layers, directions, values, steps, directions_path):
+    """The two pages: every code edited along every direction, at every distance."""
+    count = len(directions)
     ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'])  # [N, num_ws, w_dim]
     pages = _pages(len(codes), count, steps, values, opts['viz_size'])
     lines = notes.settings_notes(generator, codes, opts) + [
         notes.layers_note(layers, 'factorised and edited'),
-        f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({run.file("directions.npy")})']
+        f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({directions_path})']
     for page in pages:
         for line in lines:
             page.add_note(line)
@@ -117,9 +129,7 @@ def main(**opts):
         for col_id, image in enumerate(to_uint8(edit.images), start=1):
             pages[0].set_cell(edit.direction * (num + 1) + edit.sample + 1, col_id, image=image)
             pages[1].set_cell(edit.sample * (count + 1) + edit.direction + 1, col_id, image=image)
-    for page, name in zip(pages, ('sample_first', 'semantic_first')):
-        page.save(run.file(f'{name}.html'))
-        click.echo(f'HTML page: {run.file(name + ".html")}')
+    return pages
 
 
 def _pages(num_samples, num_semantics, steps, values, viz_size):

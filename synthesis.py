@@ -40,32 +40,32 @@ def main(**opts):
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part)
 
-    note = run.start(opts)
-    if note:
-        click.echo(note)
-    torch.manual_seed(opts['seed'])  # for --randomize_noise random
-    page = HtmlPage(grid_size=len(codes), title=f'Synthesis: {generator.model_name}, {codes.part}',
-                    image_size=opts['vis_size'] or None)
-    for line in notes.settings_notes(generator, codes, opts):
-        page.add_note(line)
-    all_ws = []
-    click.echo(f'Synthesizing {len(codes)} images ...')
-    for start in tqdm(range(0, len(codes), opts['batch_size']), desc='synthesis', unit='batch'):
-        ws = sampling.to_ws(generator, codes.values[start:start + opts['batch_size']], codes.space,
-                            opts['trunc_psi'], opts['trunc_layers'],
-                            None if codes.labels is None else codes.labels[start:start + opts['batch_size']])
-        images = to_uint8(sampling.render(generator, ws, opts['randomize_noise'], opts['trunc_psi']))
-        for offset, image in enumerate(images):
-            index = start + offset
-            row, col = divmod(index, page.num_cols)
-            page.set_cell(row, col, text=f'Sample {index:06d}', image=image)
-            if opts['save_jpg']:
-                save_image(run.file(f'{index:06d}.jpg'), image)
-        all_ws.append(ws.cpu().numpy())
+    with run.writing(opts) as note:
+        if note:
+            click.echo(note)
+        torch.manual_seed(opts['seed'])  # for --randomize_noise random
+        page = HtmlPage(grid_size=len(codes), title=f'Synthesis: {generator.model_name}, {codes.part}',
+                        image_size=opts['vis_size'] or None)
+        for line in notes.settings_notes(generator, codes, opts):
+            page.add_note(line)
+        all_ws = []
+        click.echo(f'Synthesizing {len(codes)} images ...')
+        for start in tqdm(range(0, len(codes), opts['batch_size']), desc='synthesis', unit='batch'):
+            ws = sampling.to_ws(generator, codes.values[start:start + opts['batch_size']], codes.space,
+                                opts['trunc_psi'], opts['trunc_layers'],
+                                None if codes.labels is None else codes.labels[start:start + opts['batch_size']])
+            images = to_uint8(sampling.render(generator, ws, opts['randomize_noise'], opts['trunc_psi']))
+            for offset, image in enumerate(images):
+                index = start + offset
+                row, col = divmod(index, page.num_cols)
+                page.set_cell(row, col, text=f'Sample {index:06d}', image=image)
+                if opts['save_jpg']:
+                    save_image(run.file(f'{index:06d}.jpg'), image)
+            all_ws.append(ws.cpu().numpy())
 
-    all_ws = np.concatenate(all_ws).astype(np.float32)
-    save_npy(run.file('latent_codes.npy'), all_ws)
-    page.save(run.file('synthesis.html'))
+        all_ws = np.concatenate(all_ws).astype(np.float32)
+        save_npy(run.file('latent_codes.npy'), all_ws)
+        page.save(run.file('synthesis.html'))
     click.echo(f'Latent codes {list(all_ws.shape)} (w+, for --latent_path): {run.file("latent_codes.npy")}')
     if opts['save_jpg']:
         click.echo(f'Images: {run.path}/')

@@ -16,10 +16,10 @@ import models
 from semantics import regions
 from utils.indices import parse_indices
 
-__all__ = ['FiniteFloat', 'FileName', 'MAX_DISTANCE', 'distance_type', 'IndexList', 'cli_errors', 'model_options',
-           'sefa_model_options', 'load_model',
-           'describe_weights', 'sampling_options', 'truncation_options', 'output_options', 'region_options',
-           'class_option', 'class_index_of', 'parse_device']
+__all__ = ['FiniteFloat', 'FileName', 'MAX_DISTANCE', 'distance_type', 'psi_type', 'MAX_VIEW_SIZE', 'view_size_type',
+           'IndexList', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model', 'describe_weights',
+           'sampling_options', 'truncation_options', 'output_options', 'region_options', 'class_option',
+           'class_index_of', 'parse_device']
 
 
 def compose(*decorators):
@@ -59,6 +59,18 @@ MAX_DISTANCE = 1e6
 
 def distance_type():
     return FiniteFloat(min=-MAX_DISTANCE, max=MAX_DISTANCE)
+
+
+# Images on a page are drawn at most this large (100000 pixels a side would exhaust the memory).
+MAX_VIEW_SIZE = 4096
+
+
+def view_size_type():
+    return click.IntRange(0, MAX_VIEW_SIZE)
+
+
+def psi_type():
+    return FiniteFloat(min=-models.MAX_TRUNCATION_PSI, max=models.MAX_TRUNCATION_PSI)
 
 
 class FileName(click.ParamType):
@@ -278,7 +290,7 @@ def sampling_options(nums, seed=4):
 
 
 truncation_options = compose(
-    click.option('--trunc_psi', type=FiniteFloat(), default=0.7, show_default=True,
+    click.option('--trunc_psi', type=psi_type(), default=0.7, show_default=True,
                  help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).'),
     click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
                  help='Number of layers to perform truncation (StyleGAN families).'),
@@ -299,7 +311,7 @@ def output_options(job, save_jpg=False):
         click.option('-d', '--data_name', type=FileName(), default='ffhq', show_default=True,
                      help='Name of the dataset (selects the named regions; part of the default --save_dir).'),
         click.option('--save_jpg/--no_save_jpg', default=save_jpg, show_default=True, help=save_help),
-        click.option('--vis_size', type=click.IntRange(min=0), default=256, show_default=True,
+        click.option('--vis_size', type=view_size_type(), default=256, show_default=True,
                      help='Size of the images on the HTML page (0: full size).'),
     )
 

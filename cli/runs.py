@@ -18,14 +18,23 @@ always gives another folder. Each folder holds `run.json`, the command's
 settings; a run into a folder whose `run.json` records other settings (say,
 another truncation) replaces that result and says so.
 
+A run's files are written into a hidden folder beside its own
+(`.<name>.writing-<host>-<pid>`), which takes the folder's place once every
+file is written: a folder never mixes two runs' files, and a run that fails
+or is stopped leaves the earlier result untouched. (The Jacobian job writes
+in place instead, as it resumes from its partial files.)
+
 The original README's paths keep working: where a next step reads a fixed path
 (`work_dirs/jacobians/ffhq/jacobians_w.npy`, `work_dirs/directions/ffhq/eyes/`),
 that path is a symbolic link to the latest run's file or folder.
 """
 
+import contextlib
 import json
 import os
 import re
+import shutil
+import socket
 
 import click
 
@@ -86,6 +95,27 @@ def check_folder(path, option=None):
     raise click.ClickException(f'{path}: {probe} is a file, not a folder')
 
 
+_HOST = safe_part(socket.gethostname())
+
+
+def _alive(pid):
+    """Whether process `pid` runs on this machine."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _unwritable(folder, error):
+    return click.ClickException(f'cannot write the run folder {folder}: {error.strerror or error}'
+                                + (f' ({error.filename})' if error.filename else ''))
+
+
 # Options that change how a run computes, not what: they are not compared between runs.
 _UNCHANGING = ('device', 'gpu_id', 'batch_size', 'chunk_size')
 
@@ -96,15 +126,67 @@ class RunFolder:
     def __init__(self, root, model_name, *parts):
         name = '_'.join(safe_part(part) for part in parts if part)
         self.path = os.path.join(root, safe_part(model_name), name)
+        self._staging = None
         check_folder(self.path)
 
     def file(self, *names):
+        """Where to write `names`: inside the hidden folder while `writing`, else in the run's folder."""
+        return os.path.join(self._staging or self.path, *names)
+
+    def result(self, *names):
+        """The path `names` has once the run is done (for messages and pages written before that)."""
         return os.path.join(self.path, *names)
 
     def start(self, settings):
-        """Create the folder and record `settings`; returns a note when it replaces another run's results."""
-        record = self.file('run.json')
+        """Create the folder and record `settings` (a run that writes in place, such as a resumable job).
+
+        Returns:
+            A note when the folder held a run with other settings, else None.
+        """
+        settings, note = self._compare(settings)
+        self._record(self.path, settings)
+        return note
+
+    @contextlib.contextmanager
+    def writing(self, settings):
+        """Write the run's files in a hidden folder beside its own, which takes the folder's place at the end.
+
+        The folder so only ever holds one whole run: nothing of an earlier run with other settings stays
+        behind, and a run that fails or is interrupted leaves the earlier results as they were. Yields the
+        note of `start`; inside the block `file` names paths in the hidden folder, `result` the final ones.
+        """
+        settings, note = self._compare(settings)
+        parent, name = os.path.split(self.path)
+        self._remove_abandoned(parent, name)
+        staging = os.path.join(parent, f'.{name}.writing-{_HOST}-{os.getpid()}')
+        self._record(staging, settings)
+        self._staging = staging
+        try:
+            yield note
+            self._staging = None
+            self._replace_with(staging)
+        finally:
+            self._staging = None
+            if os.path.lexists(staging):
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def _replace_with(self, staging):
+        """Put the folder `staging` in the run folder's place, removing what was there."""
+        parent, name = os.path.split(self.path)
+        old = os.path.join(parent, f'.{name}.replaced-{_HOST}-{os.getpid()}')
+        try:
+            if os.path.lexists(self.path):
+                os.rename(self.path, old)
+            os.rename(staging, self.path)
+        except OSError as error:
+            raise _unwritable(self.path, error) from None
+        if os.path.lexists(old):
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _compare(self, settings):
+        """`settings` as recorded, and a note when the folder's `run.json` records other ones."""
         earlier = None
+        record = os.path.join(self.path, 'run.json')
         if os.path.isfile(record):
             try:
                 with open(record, encoding='utf-8') as file:
@@ -113,17 +195,30 @@ class RunFolder:
                 earlier = None
         settings = json.loads(json.dumps({key: value for key, value in settings.items() if key not in _UNCHANGING},
                                          default=str))
-        try:
-            os.makedirs(self.path, exist_ok=True)
-            save_json(record, {'settings': settings})
-        except OSError as error:
-            raise click.ClickException(f'cannot write the run folder {self.path}: {error.strerror or error}'
-                                       + (f' ({error.filename})' if error.filename else '')) from None
         if earlier is None or earlier == settings:
-            return None
+            return settings, None
         changed = [f'{key} {earlier.get(key)!r} -> {value!r}' for key, value in settings.items()
                    if earlier.get(key) != value]
-        return f'Note: {self.path} held a run with other settings ({"; ".join(changed[:4])}); its results are replaced'
+        return settings, (f'Note: {self.path} held a run with other settings ({"; ".join(changed[:4])}); '
+                          'its results are replaced')
+
+    def _record(self, folder, settings):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            save_json(os.path.join(folder, 'run.json'), {'settings': settings})
+        except OSError as error:
+            raise _unwritable(self.path, error) from None
+
+    @staticmethod
+    def _remove_abandoned(parent, name):
+        """Remove hidden folders of runs of this folder that were killed on this machine (their process is gone)."""
+        if not os.path.isdir(parent):
+            return
+        pattern = re.compile(rf'^\.{re.escape(name)}\.(?:writing|replaced)-{re.escape(_HOST)}-(\d+)$')
+        for entry in os.listdir(parent):
+            match = pattern.match(entry)
+            if match and not _alive(int(match.group(1))):
+                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
 
     def __str__(self):
         return self.path

@@ -12,6 +12,7 @@ import re
 from utils.fileio import sha256_of
 
 from . import builtin
+from .base import MAX_TRUNCATION_PSI
 from .checkpoints import (
     Checkpoint,
     CheckpointError,
@@ -23,7 +24,7 @@ from .checkpoints import (
 )
 from .registry import FAMILIES, build_generator
 
-__all__ = ['FAMILIES', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
+__all__ = ['FAMILIES', 'MAX_TRUNCATION_PSI', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
            'build_generator', 'builtin_names', 'generator_from_checkpoint',
            'load_generator', 'model_name_of', 'read_checkpoint']
 

@@ -34,7 +34,11 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ['Generator']
+__all__ = ['Generator', 'MAX_TRUNCATION_PSI']
+
+# Truncation pulls codes towards the mean (|psi| < 1) or pushes them away; far beyond this bound codes leave
+# what any model draws (psi 1e30 gives NaN images).
+MAX_TRUNCATION_PSI = 10.0
 
 
 class Generator(nn.Module):
@@ -103,6 +107,9 @@ class Generator(nn.Module):
         """`truncation_psi` if this family accepts it; ValueError otherwise."""
         if not np.isfinite(truncation_psi):
             raise ValueError(f'truncation_psi must be a finite number, got {truncation_psi}')
+        if abs(truncation_psi) > MAX_TRUNCATION_PSI:
+            raise ValueError(f'truncation_psi must lie in [-{MAX_TRUNCATION_PSI:g}, {MAX_TRUNCATION_PSI:g}], '
+                             f'got {truncation_psi:g}')
         return truncation_psi
 
     def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):

@@ -212,6 +212,9 @@ def mask_from_file(path, labels, size):
     """
     labels = parse_labels(labels)
     seg = _read_segmentation(path)
+    if seg.shape[0] != seg.shape[1]:
+        raise ValueError(f'segmentation {os.path.basename(os.fspath(path))} is {seg.shape[1]}x{seg.shape[0]} '
+                         f'pixels: it must be square, as the images are')
     mask = np.isin(seg, np.asarray(labels))
     if mask.shape != (size, size):
         mask = resize_nearest(mask, size)

@@ -77,6 +77,7 @@ def files(tmp_path_factory):
     accumulator.save(root / 'grams_eyes.npz')
     Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16) % 6).save(root / 'mask.png')
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(root / 'mask_rgb.png')
+    Image.fromarray(np.arange(512, dtype=np.uint8).reshape(16, 32) % 6).save(root / 'mask_wide.png')
     (root / 'a_file').write_text('a file where a folder should be')
     (root / 'empty_j.npy').write_bytes(b'')
     (root / 'grams_eyes_cut.npz').write_bytes((root / 'grams_eyes.npz').read_bytes()[:200])
@@ -119,6 +120,8 @@ CASES = [
     # Sampling, truncation, classes, outputs.
     ('synthesis', ['{g.pt}', '--trunc_psi', 'nan'], ['--trunc_psi']),
     ('synthesis', ['{g.pt}', '--trunc_psi', 'inf'], ['--trunc_psi']),
+    ('synthesis', ['{g.pt}', '--trunc_psi', '1e30'], ['--trunc_psi', '<= 10']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--trunc_psi', '-11'], ['--trunc_psi', '>= -10']),
     ('synthesis', ['{g.pt}', '--trunc_layers', '-1'], ['--trunc_layers']),
     ('synthesis', ['{g.pt}', '--seed', '-1'], ['--seed']),
     ('synthesis', ['{g.pt}', '--seed', '4294967296'], ['--seed']),
@@ -143,6 +146,7 @@ CASES = [
     ('synthesis', ['{biggan}', '--class', '1', '--trunc_psi', '1.5'], ['--trunc_psi', 'BigGAN truncation_psi']),
     ('synthesis', ['{biggan}', '--class', 'tigr shark'], ['--class', 'tiger shark']),
     ('synthesis', ['{g.pt}', '--vis_size', '-1'], ['--vis_size']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--vis_size', '100000'], ['--vis_size', '0<=x<=4096']),
     ('synthesis', ['{g.pt}', '--randomize_noise', 'loud'], ['--randomize_noise']),
     ('synthesis', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'a_file', 'is a file, not a folder']),
     # compute_jacobian.py.
@@ -165,6 +169,8 @@ CASES = [
     ('compute_jacobian', ['{g.pt}', '--jacobian_size', '0'], ['--jacobian_size']),
     ('compute_jacobian', ['{g.pt}', '--latent_path', '{wp_codes.npy}'], ['--latent_path', 'single w']),
     ('compute_jacobian', ['{g.pt}', '--trunc_psi', 'nan'], ['--trunc_psi']),
+    ('compute_jacobian', ['{g.pt}', '--trunc_psi', '1e30'], ['--trunc_psi']),
+    ('compute_jacobian', ['{g.pt}', '--mask', '{mask_wide.png}', '--labels', '1'], ['--mask', '32x16', 'square']),
     ('compute_jacobian', ['{g.pt}', '--b', 'nan'], ['--b']),
     ('compute_jacobian', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'is a file']),
     # compute_directions.py.
@@ -241,6 +247,8 @@ CASES = [
     ('manipulate', ['{g.pt}', '{d.npy}', '--end_distance', '1e38'], ['--end_distance', 'must be <= 1000000']),
     ('sefa', ['{g.pt}', '--step', '0'], ['--step']),
     ('sefa', ['{g.pt}', '--viz_size', '-1'], ['--viz_size']),
+    ('sefa', ['{g.pt}', '--viz_size', '100000'], ['--viz_size']),
+    ('sefa', ['{g.pt}', '--trunc_psi', '1e30'], ['--trunc_psi']),
     ('sefa', ['{g.pt}', '--trunc_psi', 'nan'], ['--trunc_psi']),
     ('sefa', ['{g.pt}', '--latent_path', '{d.npz}'], ['--latent_path', 'd.npz']),
     ('sefa', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'is a file']),

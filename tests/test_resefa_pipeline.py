@@ -168,6 +168,19 @@ def hammer_model():
     return golden_case('hammer_sg2_r32') / 'hammer_checkpoint.pth'
 
 
+def test_tao_without_full_rank_is_accepted_and_said_to_be_unused(tmp_path):
+    jacobians = tmp_path / 'j.npy'
+    np.save(jacobians, np.random.RandomState(0).randn(2, 3, 16, 16, 1, 8).astype(np.float32))
+    plain = invoke(compute_directions, [jacobians, '--save_dir', tmp_path / 'a'])
+    with_tao = invoke(compute_directions, [jacobians, '--save_dir', tmp_path / 'b', '--tao', 0.5])
+    assert plain.exit_code == 0 and with_tao.exit_code == 0, with_tao.output
+    assert 'Note: --tao 0.5 is not used without --full_rank' in with_tao.output and 'Note:' not in plain.output
+    np.testing.assert_array_equal(np.load(printed(plain, 'Pooled directions')),
+                                  np.load(printed(with_tao, 'Pooled directions')))
+    full = invoke(compute_directions, [jacobians, '--save_dir', tmp_path / 'c', '--tao', 0.5, '--full_rank'])
+    assert 'not used' not in full.output and printed(full, 'Pooled directions').parent.name == 'eyes_full_rank_tao_0.5'
+
+
 def test_readme_steps_as_written(hammer_model, tmp_path, monkeypatch):
     """compute_jacobian.py -> compute_directions.py -> manipulate.py with the README's paths."""
     monkeypatch.chdir(tmp_path)

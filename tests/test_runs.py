@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 from PIL import Image
 
 import compute_directions
@@ -23,6 +25,7 @@ import compute_jacobian
 import manipulate
 import sefa
 import synthesis
+from cli import runs
 from models import build_generator
 from tests.clitools import invoke, invoke_ok, printed
 
@@ -107,6 +110,49 @@ def test_changed_settings_in_the_same_folder_are_announced(tmp_path):
     # --vis_size 0 keeps the images at full size, as in the original.
     uri = re.search(r'src="data:image/jpeg;base64,([^"]+)"', page.read_text()).group(1)
     assert Image.open(io.BytesIO(base64.b64decode(uri))).size == (64, 64)
+
+
+def test_a_replaced_run_leaves_none_of_its_files_behind(tmp_path):
+    args = ['builtin:stylegan2-tiny', '--nums', 2, '--save_dir', tmp_path]
+    folder = printed(invoke_ok(synthesis, args + ['--save_jpg']), 'HTML page').parent
+    assert sorted(os.listdir(folder)) == ['000000.jpg', '000001.jpg', 'latent_codes.npy', 'run.json',
+                                          'synthesis.html']
+    changed = invoke_ok(synthesis, args + ['--trunc_psi', 0.5])
+    assert 'held a run with other settings' in changed.output
+    assert sorted(os.listdir(folder)) == ['latent_codes.npy', 'run.json', 'synthesis.html']
+    assert json.loads((folder / 'run.json').read_text())['settings']['trunc_psi'] == 0.5
+    assert sorted(os.listdir(folder.parent)) == [folder.name]  # no hidden folder left beside it
+
+
+@pytest.mark.parametrize('failure', [OSError(28, 'No space left on device'), KeyboardInterrupt()])
+def test_a_failed_run_leaves_the_earlier_result_untouched(tmp_path, monkeypatch, failure):
+    args = ['builtin:stylegan2-tiny', '--nums', 2, '--save_dir', tmp_path]
+    page = printed(invoke_ok(synthesis, args), 'HTML page')
+    before = {name: (page.parent / name).read_bytes() for name in os.listdir(page.parent)}
+
+    def fail(self, path):
+        raise failure
+
+    monkeypatch.setattr(synthesis.HtmlPage, 'save', fail)
+    result = CliRunner().invoke(synthesis.main, [str(a) for a in args + ['--trunc_psi', 0.5, '--save_jpg']])
+    assert result.exit_code != 0
+    assert {name: (page.parent / name).read_bytes() for name in os.listdir(page.parent)} == before
+    assert sorted(os.listdir(page.parent.parent)) == [page.parent.name]
+
+
+def test_the_hidden_folder_of_a_killed_run_is_removed(tmp_path):
+    args = ['builtin:stylegan2-tiny', '--nums', 2, '--save_dir', tmp_path]
+    folder = printed(invoke_ok(synthesis, args), 'HTML page').parent
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    host = runs.safe_part(socket.gethostname())
+    abandoned = folder.parent / f'.{folder.name}.writing-{host}-{dead}'
+    other_host = folder.parent / f'.{folder.name}.writing-elsewhere-{dead}'
+    for path in (abandoned, other_host):
+        path.mkdir()
+        (path / '000000.jpg').write_bytes(b'partial')
+    invoke_ok(synthesis, args)
+    assert not abandoned.exists() and other_host.exists()  # another machine's run may still be writing
 
 
 def test_class_and_latents_name_their_folders(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import synthesis
+from models import load_generator
 from tests.clitools import assert_one_line_error, invoke, printed
 from tests.conftest import golden_case, load_pt
 from tests.layouts import to_hammer, to_rosinality
@@ -80,6 +81,21 @@ def test_same_seed_same_bytes(tmp_path):
     other = folder_of(run(['builtin:stylegan2-tiny', '--nums', 3, '--seed', 5, '--save_dir', tmp_path / 'c']))
     assert other.name == 'seed_5_num_3'
     assert not np.array_equal(np.load(paths[0] / 'latent_codes.npy'), np.load(other / 'latent_codes.npy'))
+
+
+def test_the_page_says_which_layers_were_truncated(tmp_path):
+    num_ws = load_generator('builtin:stylegan2-tiny').num_ws
+    for cutoff, said in ((2, 'psi 0.7 on the first 2 layers'), (num_ws, f'psi 0.7 on all {num_ws} layers'),
+                         (num_ws + 5, f'psi 0.7 on all {num_ws} layers (--trunc_layers {num_ws + 5} is more than '
+                                      'the model has)')):
+        page = printed(run(['builtin:stylegan2-tiny', '--nums', 1, '--trunc_layers', cutoff,
+                            '--save_dir', tmp_path]), 'HTML page').read_text()
+        assert f'Truncation: {said}' in page
+    full = np.load(printed(run(['builtin:stylegan2-tiny', '--nums', 1, '--trunc_layers', num_ws, '--save_dir',
+                                tmp_path / 'a']), 'Latent codes'))
+    beyond = np.load(printed(run(['builtin:stylegan2-tiny', '--nums', 1, '--trunc_layers', num_ws + 5,
+                                  '--save_dir', tmp_path / 'b']), 'Latent codes'))
+    np.testing.assert_array_equal(full, beyond)
 
 
 def test_latent_path_reproduces_and_accepts_w_plus(tmp_path):
