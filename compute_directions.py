@@ -35,6 +35,7 @@ from cli import inputs, options, runs
 from semantics import regions, resefa
 from utils.fileio import save_json, save_npy, sha256_of
 from utils.images import save_image
+from utils.indices import MAX_INDEX
 
 
 def _list_regions(ctx, _param, value):
@@ -49,7 +50,7 @@ def _list_regions(ctx, _param, value):
 @click.command(help=__doc__)
 @click.argument('jaco_path', metavar='JACOBIANS')
 @options.region_options('whose directions to find [default: eyes]')
-@click.option('--save_dir', default=None, metavar='DIR',
+@click.option('--save_dir', callback=options.not_empty, default=None, metavar='DIR',
               help='Root folder of the results. [default: work_dirs/directions/DATA_NAME]')
 @click.option('--job', default='directions', show_default=True, help='Name of the job (work_dirs/JOB/...).')
 @click.option('--name', type=options.FileName(), default='resefa', show_default=True,
@@ -82,8 +83,10 @@ def main(**opts):
         mask = accumulator.mask
         grams, count = [accumulator.matrices()], accumulator.num_samples
         per_sample = []
+        _check_sidecar(meta, source, None, grams[0][0].shape[-1])
     else:
         jacobians = resefa.load_jacobians(source)
+        _check_sidecar(meta, source, jacobians.shape, jacobians.shape[-1])
         region_name, mask = inputs.region_from_options(opts, jacobians.shape[2], default='eyes')
         grams, count, per_sample = None, len(jacobians), range(len(jacobians)) if opts['per_sample'] else []
     variant = '_full_rank' + (f'_tao_{opts["tao"]:g}' if opts['tao'] != resefa.DEFAULT_TAO else '') \
@@ -167,6 +170,27 @@ def _sidecar(path):
     if not isinstance(data, dict):
         raise click.ClickException(f'{sidecar}: not a readable sidecar (not a JSON object)')
     return data
+
+
+def _check_sidecar(meta, path, shape, w_dim):
+    """Refuse a sidecar that describes other data than `path` holds (its model and layers are passed on)."""
+    sidecar = os.path.splitext(path)[0] + '.json'
+    if 'shape' in meta and shape is not None and meta['shape'] != list(shape):
+        raise click.ClickException(f'{sidecar}: describes Jacobians of shape {meta["shape"]}, but {path} holds '
+                                   f'{list(shape)}')
+    if 'w_dim' in meta and meta['w_dim'] != w_dim:
+        raise click.ClickException(f'{sidecar}: gives w_dim {meta["w_dim"]!r}, but {path} holds w_dim {w_dim}')
+    num_ws, layers = meta.get('num_ws'), meta.get('layers')
+    if num_ws is not None and not _is_index(num_ws - 1 if isinstance(num_ws, int) else None, MAX_INDEX + 1):
+        raise click.ClickException(f'{sidecar}: num_ws {num_ws!r} is not a number of layers')
+    if layers is not None and not (isinstance(layers, list) and layers
+                                   and all(_is_index(v, num_ws or MAX_INDEX + 1) for v in layers)):
+        raise click.ClickException(f'{sidecar}: layers {layers!r} are not layer indices'
+                                   + (f' of a model with {num_ws} ws' if num_ws else ''))
+
+
+def _is_index(value, limit):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < limit
 
 
 def _read_grams(path, region, opts):

@@ -42,7 +42,7 @@ from utils.indices import format_indices
 @click.command(help=__doc__)
 @options.model_options
 @options.sampling_options(nums=5)
-@options.output_options(job='jacobians', save_jpg=True)
+@options.output_options(job='jacobians', save_jpg=True, page=False)
 @click.option('--chunk_size', type=click.IntRange(min=1), default=None,
               help='Basis vectors per batched Jacobian-vector product; sets the peak memory. '
                    '[default: fit 2 GiB on CPU, 40% of free memory on CUDA]')
@@ -64,6 +64,8 @@ def main(**opts):
     say = click.echo if ranks.is_main else _quiet
     generator = options.load_model({**opts, 'device': ranks.device(opts['device'])})
     say(options.describe_weights(generator))
+    if opts['vis_size'] is not None:
+        say('Note: --vis_size is not used: compute_jacobian.py writes no page')
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     if codes.space == 'wp':
         raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',

@@ -26,7 +26,7 @@ from semantics import regions
 
 @click.command(help=__doc__)
 @options.model_options
-@click.option('--host', default='127.0.0.1', show_default=True,
+@click.option('--host', default='127.0.0.1', show_default=True, callback=options.not_empty,
               help='Address to listen on (127.0.0.1: this machine only).')
 @click.option('--port', type=click.IntRange(0, 65535), default=8000, show_default=True,
               help='Port to listen on (0: any free port).')

@@ -44,7 +44,7 @@ DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 @click.option('--mani_layers', type=options.IndexList(), default=None, metavar='LIST',
               help="Layers to edit: '4,5,6,7', '8-11' or 'all'. "
                    "[default: the direction's recommendation (catalog or sidecar), else 4,5,6,7]")
-@click.option('--step', type=click.IntRange(min=1), default=editing.DEFAULT_STEPS, show_default=True,
+@click.option('--step', type=click.IntRange(1, editing.MAX_STEPS), default=editing.DEFAULT_STEPS, show_default=True,
               help='Number of edit steps.')
 @click.option('--start', type=click.IntRange(min=0), default=0, show_default=True,
               help='Index of the first direction to use.')
@@ -140,6 +140,8 @@ def _load_noise(generator, path):
     try:
         with load_npz(path) as archive:
             buffers = {name: torch.from_numpy(archive[name]) for name in archive.files}
+        if not buffers:
+            raise ValueError('holds no noise inputs')
         bad = [name for name, value in buffers.items() if value.is_floating_point() and not value.isfinite().all()]
         if bad:
             raise ValueError(f'noise input {bad[0]} holds NaN or infinite values')

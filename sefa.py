@@ -36,7 +36,7 @@ from utils.indices import format_indices
 
 @click.command(help=__doc__)
 @options.sefa_model_options
-@click.option('--save_dir', default='results', show_default=True, metavar='DIR',
+@click.option('--save_dir', callback=options.not_empty, default='results', show_default=True, metavar='DIR',
               help='Root folder of the results (a folder per model and settings below it).')
 @click.option('-L', '--layer_idx', default='all', show_default=True, metavar='LAYERS',
               help="Indices of layers to interpret: 'all', '0-1', '2-5,8'.")
@@ -48,7 +48,7 @@ from utils.indices import format_indices
               help='Start point for manipulation on each semantic.')
 @click.option('--end_distance', type=options.distance_type(), default=3.0, show_default=True,
               help='Ending point for manipulation on each semantic.')
-@click.option('--step', type=click.IntRange(min=1), default=11, show_default=True,
+@click.option('--step', type=click.IntRange(1, editing.MAX_STEPS), default=11, show_default=True,
               help='Manipulation step on each semantic.')
 @click.option('--viz_size', type=options.view_size_type(), default=256, show_default=True,
               help='Size of images to visualize on the HTML page (0: full size).')
@@ -160,10 +160,12 @@ def _device_of_gpu_id(gpu_id):
     if gpu_id is None:
         return None
     first = str(gpu_id).split(',')[0].strip()
-    if not torch.cuda.is_available() or first in ('', '-1', 'cpu'):
+    if first in ('', '-1', 'cpu'):
         return 'cpu'
     if not first.isdigit():
         raise click.BadParameter(f'{gpu_id!r} is not a GPU index', param_hint='--gpu_id')
+    if not torch.cuda.is_available():
+        return 'cpu'
     return options.parse_device(f'cuda:{first}', '--gpu_id')
 
 

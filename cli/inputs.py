@@ -98,7 +98,9 @@ def region_from_options(opts, size, default=None):
     try:
         if opts.get('box'):
             box = regions.parse_box(opts['box'])
-            mask = regions.box_mask(regions.scale_box(box, size), size, what=f'--box {opts["box"]}')
+            what = f'--box {opts["box"]}'
+            regions.box_mask(box, regions.BOX_RESOLUTION, what=f'{what} (on the {regions.BOX_RESOLUTION} grid)')
+            mask = regions.box_mask(regions.scale_box(box, size), size, what=what, clip=True)
             return 'box_' + '_'.join(str(v) for v in box), mask
         if opts.get('mask_path'):
             if not opts.get('labels'):

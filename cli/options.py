@@ -17,9 +17,9 @@ from semantics import regions
 from utils.indices import parse_indices
 
 __all__ = ['FiniteFloat', 'FileName', 'MAX_DISTANCE', 'distance_type', 'psi_type', 'MAX_VIEW_SIZE', 'view_size_type',
-           'IndexList', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model', 'describe_weights',
-           'sampling_options', 'truncation_options', 'output_options', 'region_options', 'class_option',
-           'class_index_of', 'parse_device']
+           'IndexList', 'not_empty', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model',
+           'describe_weights', 'sampling_options', 'truncation_options', 'output_options', 'region_options',
+           'class_option', 'class_index_of', 'parse_device']
 
 
 def compose(*decorators):
@@ -73,6 +73,10 @@ def psi_type():
     return FiniteFloat(min=-models.MAX_TRUNCATION_PSI, max=models.MAX_TRUNCATION_PSI)
 
 
+# Room for what a script adds to a name (`pooled_`, `.json`, `image_00_region_..._name_`) within 255 bytes.
+MAX_NAME_BYTES = 100
+
+
 class FileName(click.ParamType):
     """A name that becomes one file or folder name: not empty, no path separator, not `.` or `..`."""
 
@@ -82,6 +86,9 @@ class FileName(click.ParamType):
         text = str(value)
         if not text.strip() or text.strip() in ('.', '..') or any(c in text for c in '/\\\0'):
             self.fail(f'{text!r} is not a file name (give a plain name, without / or \\)', param, ctx)
+        if len(text.encode('utf-8', 'surrogateescape')) > MAX_NAME_BYTES:
+            self.fail(f'{text[:20]!r}... is {len(text.encode("utf-8", "surrogateescape"))} bytes long: names '
+                      f'go up to {MAX_NAME_BYTES} (file systems cut file names at 255)', param, ctx)
         return text
 
 
@@ -299,11 +306,15 @@ truncation_options = compose(
 )
 
 
-def output_options(job, save_jpg=False):
+def output_options(job, save_jpg=False, page=True):
+    """--save_dir, --job, --data_name, --save_jpg and --vis_size (only accepted, without `page`)."""
     save_help = ('Save every image as a JPEG file too.' if not save_jpg else
                  'Save the images the Jacobians are taken of (--no_save_jpg: do not).')
+    vis_size = click.option('--vis_size', type=view_size_type(), default=256, show_default=True,
+                            help='Size of the images on the HTML page (0: full size).') if page else \
+        click.option('--vis_size', type=view_size_type(), default=None, hidden=True)  # the original's; no page here
     return compose(
-        click.option('--save_dir', type=str, default=None, metavar='DIR',
+        click.option('--save_dir', type=str, default=None, metavar='DIR', callback=not_empty,
                      help=f'Root folder of the results; each run gets a folder named after its model and '
                           f'settings below it. [default: work_dirs/{job}/DATA_NAME]'),
         click.option('--job', type=FileName(), default=job, show_default=True,
@@ -311,12 +322,12 @@ def output_options(job, save_jpg=False):
         click.option('-d', '--data_name', type=FileName(), default='ffhq', show_default=True,
                      help='Name of the dataset (selects the named regions; part of the default --save_dir).'),
         click.option('--save_jpg/--no_save_jpg', default=save_jpg, show_default=True, help=save_help),
-        click.option('--vis_size', type=view_size_type(), default=256, show_default=True,
-                     help='Size of the images on the HTML page (0: full size).'),
+        vis_size,
     )
 
 
-def _not_empty(ctx, param, value):
+def not_empty(ctx, param, value):
+    """Click callback refusing an empty or blank value."""
     if value is not None and not str(value).strip():
         raise click.BadParameter('an empty value; leave the option out instead', ctx, param)
     return value
@@ -325,13 +336,13 @@ def _not_empty(ctx, param, value):
 def region_options(purpose):
     """--region / --box / --mask / --labels, with one set of names and rules for every script."""
     return compose(
-        click.option('--region', default=None, metavar='NAME', callback=_not_empty,
+        click.option('--region', default=None, metavar='NAME', callback=not_empty,
                      help=f'Named region of --data_name {purpose}: ' + '; '.join(
                          f'{data}: {", ".join(regions.region_names(data))}' for data in regions.dataset_names())
                      + ' (boxes: compute_directions.py --list_regions).'),
-        click.option('--box', default=None, metavar='CX,CY,H,W', callback=_not_empty,
+        click.option('--box', default=None, metavar='CX,CY,H,W', callback=not_empty,
                      help=f'A box on the 256-pixel grid (row centre, column centre, height, width) {purpose}.'),
-        click.option('--mask', 'mask_path', default=None, metavar='FILE', callback=_not_empty,
+        click.option('--mask', 'mask_path', default=None, metavar='FILE', callback=not_empty,
                      help=f'Segmentation mask (.png or .npy) {purpose}; with --labels.'),
         click.option('--labels', type=IndexList(allow_all=False), default=None, metavar='LIST',
                      help='Labels of --mask that form the region, e.g. 4,5 or 1,3-6.'),

@@ -8,13 +8,14 @@ import torch
 
 from . import sampling
 
-__all__ = ['DEFAULT_LAYERS', 'DEFAULT_DISTANCES', 'DEFAULT_STEPS', 'default_layers', 'distances',
+__all__ = ['DEFAULT_LAYERS', 'DEFAULT_DISTANCES', 'DEFAULT_STEPS', 'MAX_STEPS', 'default_layers', 'distances',
            'check_layers', 'edit_codes', 'apply_edits', 'render_edits', 'region_change_share', 'Edit',
            'edit_grid']
 
 DEFAULT_LAYERS = [4, 5, 6, 7]       # the layers ReSeFa's manipulate.py edits by default
 DEFAULT_DISTANCES = (-10.0, 10.0)   # and its distances, in DEFAULT_STEPS steps
 DEFAULT_STEPS = 7
+MAX_STEPS = 1000  # distances per edit: a page or GIF of more frames than this is not a picture to look at
 
 
 def default_layers(num_ws):
@@ -24,8 +25,8 @@ def default_layers(num_ws):
 
 def distances(start, end, steps):
     """`steps` evenly spaced distances from `start` to `end` (float32), as the original scripts."""
-    if steps < 1:
-        raise ValueError(f'step must be at least 1, got {steps}')
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f'step must be in 1..{MAX_STEPS}, got {steps}')
     if not (np.isfinite(start) and np.isfinite(end)):
         raise ValueError(f'distances must be finite numbers, got {start} to {end}')
     return np.linspace(start, end, steps).astype(np.float32)

@@ -129,17 +129,24 @@ def check_mask(mask, what='region'):
     return mask
 
 
-def box_mask(box, size, what=None):
+def box_mask(box, size, what=None, clip=False):
     """Boolean mask [size, size] of a box given in `size` pixel coordinates.
 
+    Args:
+        clip: Move a box that crosses the image's edges back inside (a box inside the 256 grid may cross
+            them once scaled, by rounding) instead of refusing it.
+
     Raises:
-        ValueError: the box reaches outside the image, or is empty / the whole image.
+        ValueError: the box reaches outside the image (without `clip`), or is empty / the whole image.
     """
     cx, cy, h, w = (int(v) for v in box)
     what = what or f'box {cx},{cy},{h},{w}'
     if h < 1 or w < 1:
         raise ValueError(f'{what} is empty: height and width must be at least 1, got {h}x{w}')
     top, left = cx - h // 2, cy - w // 2
+    if clip:  # rounding moved a box at the edge over it: move it back
+        h, w = min(h, size), min(w, size)
+        top, left = min(max(top, 0), size - h), min(max(left, 0), size - w)
     if top < 0 or left < 0 or top + h > size or left + w > size:
         raise ValueError(f'{what} spans rows {top}..{top + h - 1} and columns {left}..{left + w - 1}, '
                          f'outside the {size}x{size} image')
@@ -165,7 +172,12 @@ def parse_labels(text):
 def _read_segmentation(path):
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext == '.npy':
-        seg = np.load(path, allow_pickle=False)
+        try:
+            seg = np.load(path, allow_pickle=False)
+        except ValueError as error:
+            what = 'holds Python objects (a pickled object array)' if 'allow_pickle' in str(error) else \
+                f'not a readable .npy ({" ".join(str(error).split())[:120]})'
+            raise ValueError(f'segmentation {path}: {what}; a label map is an integer [H, W] array') from None
     elif ext == '.png':
         from PIL import Image
         try:
@@ -186,7 +198,9 @@ def _read_segmentation(path):
     if seg.ndim != 2:
         raise ValueError(f'segmentation {path}: expected a [H, W] label map, got shape {list(seg.shape)}')
     if seg.dtype.kind not in 'biuf' or (seg.dtype.kind == 'f' and not np.all(np.mod(seg, 1) == 0)):
-        raise ValueError(f'segmentation {path}: labels must be integers, got dtype {seg.dtype}')
+        kind = 'NaN or infinite values' if seg.dtype.kind == 'f' and not np.isfinite(seg).all() else \
+            'values that are not whole numbers' if seg.dtype.kind == 'f' else f'dtype {seg.dtype}'
+        raise ValueError(f'segmentation {path}: labels must be integers, got {kind}')
     return seg
 
 
@@ -213,7 +227,7 @@ def mask_from_file(path, labels, size):
     labels = parse_labels(labels)
     seg = _read_segmentation(path)
     if seg.shape[0] != seg.shape[1]:
-        raise ValueError(f'segmentation {os.path.basename(os.fspath(path))} is {seg.shape[1]}x{seg.shape[0]} '
+        raise ValueError(f'segmentation {path} is {seg.shape[1]}x{seg.shape[0]} '
                          f'pixels: it must be square, as the images are')
     mask = np.isin(seg, np.asarray(labels))
     if mask.shape != (size, size):

@@ -10,7 +10,7 @@ turned into ws `[N, num_ws, w_dim]` before editing or rendering.
 import numpy as np
 import torch
 
-__all__ = ['SPACES', 'sample_z', 'detect_space', 'check_codes', 'class_labels', 'to_ws', 'sample_ws', 'render']
+__all__ = ['SPACES', 'MAX_CODE', 'sample_z', 'detect_space', 'check_codes', 'class_labels', 'to_ws', 'sample_ws', 'render']
 
 SPACES = ('z', 'w', 'wp')
 
@@ -39,6 +39,11 @@ def detect_space(generator, codes, what='latent codes'):
                      f'w [N, {generator.w_dim}] nor w+ [N, {generator.num_ws}, {generator.w_dim}]')
 
 
+# No model's codes come near this size; z codes far beyond it overflow their float32 normalisation (and are
+# drawn as z = 0).
+MAX_CODE = 1e6
+
+
 def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
     """Validate codes for this model; returns `(space, float32 array)`, the first `nums` rows.
 
@@ -52,6 +57,9 @@ def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
         raise ValueError(f'{what}: codes must be floating-point numbers, got {codes.dtype}')
     if not np.isfinite(codes).all():
         raise ValueError(f'{what}: codes hold NaN or infinite values')
+    if codes.size and np.abs(codes).max() > MAX_CODE:
+        raise ValueError(f'{what}: codes hold values beyond +-{MAX_CODE:g} ({np.abs(codes).max():.3g}), which '
+                         f'float32 synthesis cannot draw (z codes so large normalise to zero)')
     detected = detect_space(generator, codes, what)
     if space not in ('auto', None):
         if space not in SPACES:

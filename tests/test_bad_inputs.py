@@ -65,6 +65,10 @@ def files(tmp_path_factory):
         'nan_j.npy': np.full((2, 3, 16, 16, 1, 8), np.nan, np.float32),
         'zero_j.npy': np.zeros((2, 3, 16, 16, 1, 8), np.float32),
         'badshape_j.npy': np.ones((2, 5, 5), np.float32), 'rect_j.npy': np.ones((1, 16, 8, 1, 8), np.float32),
+        'wdim_j.npy': np.ones((2, 3, 16, 16, 1, 8), np.float32), 'layers_j.npy': np.ones((2, 3, 16, 16, 1, 8),
+                                                                                          np.float32),
+        'huge_codes.npy': np.full((2, 8), 1e20, np.float32), 'nan_mask.npy': np.full((16, 16), np.nan),
+        'wide_mask.npy': np.zeros((16, 8), np.int64),
     }
     for name, array in arrays.items():
         np.save(root / name, array)
@@ -72,6 +76,9 @@ def files(tmp_path_factory):
     np.savez(root / 'd.npz', a=np.ones((1, 8), np.float32))
     np.savez(root / 'badgram.npz', x=np.ones(3))
     (root / 'bad_sidecar.json').write_text('{"layers": [4, 5,')
+    (root / 'wdim_j.json').write_text('{"w_dim": 99}')
+    (root / 'layers_j.json').write_text('{"num_ws": 6, "layers": [2, 99]}')
+    np.savez(root / 'no_noise.npz')
     accumulator = GramAccumulator(region_mask('ffhq', 'eyes', 16), 8)
     accumulator.update(arrays['j.npy'])
     accumulator.save(root / 'grams_eyes.npz')
@@ -171,6 +178,24 @@ CASES = [
     ('compute_jacobian', ['{g.pt}', '--trunc_psi', 'nan'], ['--trunc_psi']),
     ('compute_jacobian', ['{g.pt}', '--trunc_psi', '1e30'], ['--trunc_psi']),
     ('compute_jacobian', ['{g.pt}', '--mask', '{mask_wide.png}', '--labels', '1'], ['--mask', '32x16', 'square']),
+    ('compute_jacobian', ['{g.pt}', '--mask', '{wide_mask.npy}', '--labels', '1'], ['--mask', '8x16', 'square']),
+    ('compute_jacobian', ['{g.pt}', '--mask', '{obj.npy}', '--labels', '1'], ['--mask', 'obj.npy', 'Python objects']),
+    ('compute_jacobian', ['{g.pt}', '--mask', '{nan_mask.npy}', '--labels', '1'], ['--mask', 'NaN']),
+    ('compute_jacobian', ['{g.pt}', '--layers', '0-100000000000'], ['--layers', 'too large']),
+    ('compute_jacobian', ['{g.pt}', '--mask', '{mask.png}', '--labels', '0-99999999'], ['--labels', 'too large']),
+    ('compute_directions', ['{wdim_j.npy}'], ['wdim_j.json', 'w_dim 99', 'w_dim 8']),
+    ('compute_directions', ['{layers_j.npy}'], ['layers_j.json', '[2, 99]', '6 ws']),
+    ('compute_directions', ['{j.npy}', '--save_dir', ''], ['--save_dir', 'empty']),
+    ('synthesis', ['{g.pt}', '--save_dir', ' '], ['--save_dir', 'empty']),
+    ('synthesis', ['{g.pt}', '--latent_path', '{huge_codes.npy}'], ['--latent_path', 'beyond']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--mani_layers', '0-100000000000'], ['--mani_layers', 'too large']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--noise', '{no_noise.npz}'], ['--noise', 'no noise inputs']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--name', 'x' * 300], ['--name', '300 bytes']),
+    ('manipulate', ['{g.pt}', '{d.npy}', '--step', '100000000'], ['--step', '1<=x<=1000']),
+    ('sefa', ['{g.pt}', '--step', '100000000'], ['--step']),
+    ('sefa', ['{g.pt}', '-L', '0-1000000000000'], ['-L/--layer_idx', 'too large']),
+    ('sefa', ['{g.pt}', '--gpu_id', 'abc'], ['--gpu_id', "'abc' is not a GPU index"]),
+    ('sefa', ['{g.pt}', '--save_dir', ''], ['--save_dir', 'empty']),
     ('compute_jacobian', ['{g.pt}', '--b', 'nan'], ['--b']),
     ('compute_jacobian', ['{g.pt}', '--save_dir', '{a_file}'], ['--save_dir', 'is a file']),
     # compute_directions.py.
@@ -323,7 +348,8 @@ def test_running_out_of_memory_is_one_line_and_other_errors_are_not_hidden():
 
 @pytest.mark.parametrize('args, fragment', [(['--work_dir', 'no_such_folder'], "'--work_dir'"),
                                             (['--work_dir', '{a_file}'], "'--work_dir'"),
-                                            (['-d', 'bogus'], "'bogus' is not one of")])
+                                            (['-d', 'bogus'], "'bogus' is not one of"),
+                                            (['--host', ''], "'--host': an empty value")])
 def test_the_editor_refuses_bad_options_before_it_listens(args, fragment, files, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     argv = [str(files / 'g.pt'), '--port', '0', *(str(files / a[1:-1]) if a.startswith('{') else a for a in args)]

@@ -2,10 +2,12 @@
 
 import json
 
+import click
 import numpy as np
 import pytest
 from PIL import Image
 
+from cli import inputs
 from semantics import regions, resefa
 from tests.conftest import golden_case, max_abs_diff
 
@@ -103,6 +105,19 @@ def test_bad_boxes_raise():
 def test_parse_box_errors(text, message):
     with pytest.raises(ValueError, match=message):
         regions.parse_box(text)
+
+
+@pytest.mark.parametrize('box, size, rows', [((254, 128, 4, 64), 16, (15, 15)), ((254, 128, 4, 64), 64, (63, 63)),
+                                              ((248, 128, 16, 64), 64, (60, 63)), ((2, 128, 4, 64), 64, (1, 1)),
+                                              ((254, 128, 4, 64), 256, (252, 255))])
+def test_a_box_at_the_edge_of_the_256_grid_stays_at_the_edge_when_scaled(box, size, rows):
+    opts = {'box': ','.join(map(str, box)), 'data_name': 'ffhq'}
+    name, mask = inputs.region_from_options(opts, size)
+    found = np.flatnonzero(mask.any(axis=1))
+    assert name == 'box_' + '_'.join(map(str, box)) and (found[0], found[-1]) == rows
+    assert mask.sum() == (rows[1] - rows[0] + 1) * max(1, int(np.floor(64 * size / 256 + 0.5)))
+    with pytest.raises(click.BadParameter, match='outside the 256x256 image'):
+        inputs.region_from_options({**opts, 'box': '255,128,4,64'}, size)
 
 
 def test_parse_box_and_labels():

@@ -179,6 +179,10 @@ def test_compute_jacobian_original_flags(checkpoints, tmp_path):
     result = invoke_ok(compute_jacobian, [checkpoints[0], '--nums', 1, '--b', 0.001, '--batch_size', 2,
                                           '--no_save_jpg', '--save_dir', tmp_path, '--chunk_size', 8])
     assert not (printed(result, 'Jacobians').parent / 'images').exists()
+    assert 'vis_size' not in result.output
+    noted = invoke_ok(compute_jacobian, [checkpoints[0], '--nums', 1, '--vis_size', 512, '--no_save_jpg',
+                                         '--save_dir', tmp_path, '--chunk_size', 8])
+    assert 'Note: --vis_size is not used: compute_jacobian.py writes no page' in noted.output
 
 
 @pytest.mark.parametrize('script, args', [

@@ -2,9 +2,12 @@
 
 import re
 
-__all__ = ['parse_indices', 'format_indices']
+__all__ = ['MAX_INDEX', 'parse_indices', 'format_indices']
 
 _PART = re.compile(r'(\d+)(?:-(\d+))?')
+
+# No model has this many layers and no label map this many labels; it keeps '0-10^12' from filling the memory.
+MAX_INDEX = 65535
 
 
 def parse_indices(text, allow_all=True):
@@ -26,8 +29,8 @@ def parse_indices(text, allow_all=True):
             values = sorted({int(v) for v in text})
         except (TypeError, ValueError):
             raise ValueError(f'{list(text)!r} is not a list of indices') from None
-        if not values or values[0] < 0:
-            raise ValueError(f'{list(text)!r} is not a non-empty list of non-negative indices')
+        if not values or values[0] < 0 or values[-1] > MAX_INDEX:
+            raise ValueError(f'{list(text)!r} is not a non-empty list of indices in 0..{MAX_INDEX}')
         return values
     cleaned = str(text).replace(' ', '').lower()
     if cleaned == 'all':
@@ -46,6 +49,8 @@ def parse_indices(text, allow_all=True):
         hi = int(match.group(2)) if match.group(2) is not None else lo
         if lo > hi:
             raise ValueError(f'{part!r} in {text!r} is an empty range')
+        if hi > MAX_INDEX:
+            raise ValueError(f'{hi} in {text!r} is too large (indices go up to {MAX_INDEX})')
         values.update(range(lo, hi + 1))
     return sorted(values)
 

@@ -1,6 +1,8 @@
 """A checkpoint on disk, opened once and shared by the readers that look at it."""
 
 import os
+import re
+import warnings
 import zipfile
 
 import torch
@@ -79,13 +81,17 @@ class Source:
             return None
         if self._torch is _NOT_LOADED:
             try:
-                self._torch = torch.load(self.path, map_location='cpu', weights_only=True)
+                with warnings.catch_warnings():  # torch warns about storages of damaged files before failing
+                    warnings.simplefilter('ignore')
+                    self._torch = torch.load(self.path, map_location='cpu', weights_only=True)
             except Exception as error:  # torch raises many types for bad files
                 text = str(error).strip()
                 message = text.splitlines()[0] if text else type(error).__name__
-                if 'weights_only' in text or 'Unsupported global' in text:
-                    raise CheckpointError(f'{self.path}: refused to load: it holds objects that are not tensors '
-                                          f'({message[:200]})') from None
+                if 'weights_only' in text or 'Unsupported global' in text:  # torch's text advises unsafe loading
+                    found = re.search(r'GLOBAL ([\w.]+)', text)
+                    raise CheckpointError(f'{self.path}: refused to load: it holds Python objects'
+                                          + (f' ({found.group(1)})' if found else '')
+                                          + ', and only tensors are read from torch files') from None
                 raise CheckpointError(f'{self.path}: cannot be read as a torch file, it may be truncated '
                                       f'({message[:200]})') from None
         return self._torch
