@@ -22,6 +22,7 @@ the original README's next command works as written. An interrupted run,
 started again with the same options, resumes after the samples it finished.
 """
 
+import contextlib
 import os
 import shutil
 
@@ -94,43 +95,44 @@ def main(**opts):
     job = JacobianJob(generator, w, run.path, layers, size, sum_channels, region, chunk_size, synthesis_kwargs,
                       settings)
     ranks.check_same({**job.settings, 'folder': os.path.abspath(run.path)})
-    if ranks.is_main:
-        note = run.start(opts)
-        if note:
+    with _claimed(job, ranks):
+        if ranks.is_main:
+            note = run.start(opts)
+            if note:
+                say(note)
+            save_npy(run.file('latent_codes.npy'), w)
+            if opts['save_jpg']:
+                for start in range(0, len(ws), opts['batch_size']):
+                    images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',
+                                                      opts['trunc_psi']))
+                    for index, image in enumerate(images, start=start):
+                        save_image(run.file('images', f'{index:06d}.jpg'), image)
+            say(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
+                f'{generator.w_dim} JVPs per sample in chunks of {chunk_size}'
+                + (f'; only the Gram matrices of region {region[0]}' if region else '')
+                + (f'; {ranks.world} processes' if ranks.distributed else ''))
+        _run(job, generator.w_dim, ranks, say)
+        if not ranks.is_main:
+            return
+        facts = {'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
+                 'model': generator.model_name, 'family': generator.family, 'variant': generator.variant,
+                 'w_dim': generator.w_dim, 'num_ws': generator.num_ws, 'run': run.path, 'codes': codes.part,
+                 'layers': layers, 'data_name': opts['data_name'], 'processes': ranks.world,
+                 'method': f'forward mode ({job.method}), reference semantics'}
+        path = job.finish(**facts)
+        say(f'{"Gram matrices of region " + region[0] if region else "Jacobians " + str(list(job.shape))}: {path}')
+        say(f'Latent codes: {run.file("latent_codes.npy")}')
+        names = [job.name + ('.npz' if region else '.npy'), job.name + '.json', 'latent_codes.npy']
+        note = runs.link_latest(f'{root}/{names[0]}', run.file(names[0]))
+        if note:  # a real file is in the way: the result's files keep their links together, so none is moved
             say(note)
-        save_npy(run.file('latent_codes.npy'), w)
-        if opts['save_jpg']:
-            for start in range(0, len(ws), opts['batch_size']):
-                images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',
-                                                  opts['trunc_psi']))
-                for index, image in enumerate(images, start=start):
-                    save_image(run.file('images', f'{index:06d}.jpg'), image)
-        say(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
-            f'{generator.w_dim} JVPs per sample in chunks of {chunk_size}'
-            + (f'; only the Gram matrices of region {region[0]}' if region else '')
-            + (f'; {ranks.world} processes' if ranks.distributed else ''))
-    _run(job, generator.w_dim, ranks, say)
-    if not ranks.is_main:
-        return
-    facts = {'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
-             'model': generator.model_name, 'family': generator.family, 'variant': generator.variant,
-             'w_dim': generator.w_dim, 'num_ws': generator.num_ws, 'run': run.path, 'codes': codes.part,
-             'layers': layers, 'data_name': opts['data_name'], 'processes': ranks.world,
-             'method': f'forward mode ({job.method}), reference semantics'}
-    path = job.finish(**facts)
-    say(f'{"Gram matrices of region " + region[0] if region else "Jacobians " + str(list(job.shape))}: {path}')
-    say(f'Latent codes: {run.file("latent_codes.npy")}')
-    names = [job.name + ('.npz' if region else '.npy'), job.name + '.json', 'latent_codes.npy']
-    note = runs.link_latest(f'{root}/{names[0]}', run.file(names[0]))
-    if note:  # a real file is in the way: the result's files keep their links together, so none is moved
-        say(note)
-        say(f'Next: python compute_directions.py {path}')
-        return
-    for name in names[1:]:
-        note = runs.link_latest(f'{root}/{name}', run.file(name))
-        if note:
-            say(note)
-    say(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
+            say(f'Next: python compute_directions.py {path}')
+            return
+        for name in names[1:]:
+            note = runs.link_latest(f'{root}/{name}', run.file(name))
+            if note:
+                say(note)
+        say(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
 
 
 def _check_disk(folder, needed):
@@ -185,6 +187,19 @@ def _run(job, w_dim, ranks, say):
             raise click.ClickException(f'interrupted: {len(job.done())} of {len(job.w)} samples are saved in '
                                        f'{job.folder}; run the same command again to resume') from None
     ranks.barrier()  # every share is done before the result is put together
+
+
+@contextlib.contextmanager
+def _claimed(job, ranks):
+    """The job's files held by this command (process 0 holds them for all): the same job started twice at once
+    is refused, not left to write into the other's partial files."""
+    busy = ranks.gather(job.claim() if ranks.is_main else None)[0]
+    if busy:
+        raise click.ClickException(busy)
+    try:
+        yield
+    finally:
+        job.release()
 
 
 def _quiet(*args, **kwargs):

@@ -11,8 +11,10 @@ Examples:
     python manipulate.py MODEL eyesize --latent_path work_dirs/inversions/ffhq/<model>/<run>/latent_codes.npy
 
 Each image (any size) is resized so that its shorter side is the model's
-resolution and centre-cropped to a square, with a note. The optimisation
-starts at w_avg and follows NVlabs' `projector.py` (Adam, learning-rate ramp,
+resolution and centre-cropped to a square; of an animation the first frame is
+used, transparent pixels are composited onto white, and 16-bit, 32-bit and
+float grey images are scaled to 8 bits; a note says each of these. The
+optimisation starts at w_avg and follows NVlabs' `projector.py` (Adam, learning-rate ramp,
 decaying noise on w; see docs/inversion.md). The distance needs no download:
 multi-scale squared error plus an SSIM term; `--vgg16` adds the VGG16
 perceptual distance NVlabs uses, from torchvision's weight file.
@@ -44,15 +46,27 @@ from utils.images import save_gif, save_image, to_uint8
 
 
 def read_target(path, resolution, channels):
-    """`(image [1, C, R, R] in [-1, 1], note or None)`: an image file resized and centre-cropped to the model."""
+    """`(image [1, C, R, R] in [-1, 1], note or None)`: an image file fitted to the model (`inversion.fit_target`)."""
     try:
         with Image.open(path) as image:
             image.load()
             target, note = inversion.fit_target(image, resolution, channels)
+    except inversion.ImageError as error:
+        raise click.BadParameter(f'{path}: {error}', param_hint='IMAGE') from None
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise click.BadParameter(f'{path}: not an image ({" ".join(str(error).split())[:120]})',
                                  param_hint='IMAGE') from None
     return target, note and f'{path}: {note}'
+
+
+def check_file(path, hint):
+    """Refuse an empty name, a folder or a missing file given as `hint`."""
+    if not str(path).strip():
+        raise click.BadParameter('an empty value, not a file name', param_hint=hint)
+    if os.path.isdir(path):
+        raise click.BadParameter(f'{path}: is a folder, not a file', param_hint=hint)
+    if not os.path.isfile(path):
+        raise click.BadParameter(f'{path}: no such file', param_hint=hint)
 
 
 @click.command(help=__doc__)
@@ -82,11 +96,11 @@ def main(**opts):
                                  param_hint='MODEL')
     if opts['optimize_noise'] and not generator.noise_buffers():
         raise click.BadParameter(f'a {generator.variant} has no noise inputs', param_hint='--optimize_noise')
-    targets = []
     for path in opts['images']:
-        if not os.path.isfile(path):
-            raise click.BadParameter(f'{path}: no such file', param_hint='IMAGE')
-        targets.append(read_target(path, generator.img_resolution, generator.img_channels))
+        check_file(path, 'IMAGE')
+    if opts['vgg16_path'] is not None:
+        check_file(opts['vgg16_path'], '--vgg16')
+    targets = [read_target(path, generator.img_resolution, generator.img_channels) for path in opts['images']]
     distance = _distance(opts['vgg16_path'], generator.device)
     labels = [runs.file_label(path) for path in opts['images']]
     # Several images: the first one's label and a hash of all, so that another set of images gets another folder.
@@ -111,10 +125,10 @@ def main(**opts):
                       + (' + VGG16 perceptual' if opts['vgg16_path'] else '')
                       + ('; noise inputs optimised' if opts['optimize_noise'] else '; noise inputs fixed'))
         ws, ws_w, scores = [], [], []
-        for index, ((target, resized), path, label) in enumerate(zip(targets, opts['images'], labels)):
-            if resized:
-                click.echo(f'Note: {resized}')
-                page.add_note(resized)
+        for index, ((target, fitted), path, label) in enumerate(zip(targets, opts['images'], labels)):
+            if fitted:
+                click.echo(f'Note: {fitted}')
+                page.add_note(fitted)
             with tqdm(total=opts['steps'], desc=f'{index + 1}/{len(targets)} {os.path.basename(path)}',
                       unit='step') as bar:
                 def on_step(step, loss):
@@ -154,8 +168,6 @@ def _distance(vgg16_path, device):
     """`f(target) -> distance(synth, target)` adding the VGG16 distance, or None for the default one."""
     if vgg16_path is None:
         return None
-    if not os.path.isfile(vgg16_path):
-        raise click.BadParameter(f'{vgg16_path}: no such file', param_hint='--vgg16')
     try:
         network, note = load_vgg16(vgg16_path)
     except VGG16Error as error:

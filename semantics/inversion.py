@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ['ProjectionSettings', 'Projection', 'fit_target', 'project', 'psnr', 'ssim', 'image_distance']
+__all__ = ['ProjectionSettings', 'Projection', 'ImageError', 'fit_target', 'project', 'psnr', 'ssim', 'image_distance']
 
 
 @dataclass
@@ -68,26 +68,74 @@ class Projection:
     frames: list = field(default_factory=list)   # [C, H, W] images every `record_every` steps.
 
 
+class ImageError(ValueError):
+    """An image whose pixel values have no 8-bit reading (NaN, or beyond the range of its type)."""
+
+
 def fit_target(image, resolution, channels=3):
     """`(target [1, C, R, R] in [-1, 1], note or None)` of a PIL image of any size.
 
-    The image is resized (LANCZOS) so that its shorter side is `resolution`, then
-    centre-cropped to a square; the note says so when the size changed.
+    The first frame is used; 16-bit, 32-bit and float grey values are scaled to 8 bits (see `_to_8bit`);
+    transparent pixels are composited onto white; the image is resized (LANCZOS) so that its shorter side
+    is `resolution`, then centre-cropped to a square. The note says what of this changed the image.
+
+    Raises:
+        ImageError: pixel values that cannot be read as an 8-bit image.
     """
     from PIL import Image
+    notes = []
+    try:
+        frames = image.n_frames
+    except AttributeError:  # formats that hold one frame only
+        frames = 1
+    if frames > 1:
+        image.seek(0)
+        notes.append(f'first of {frames} frames used')
+    image, note = _to_8bit(image)
+    notes += [note] if note else []
+    if image.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or 'transparency' in image.info:
+        image = image.convert('RGBA')
+        if image.getchannel('A').getextrema()[0] < 255:
+            image = Image.alpha_composite(Image.new('RGBA', image.size, (255, 255, 255, 255)), image)
+            notes.append('transparent pixels composited onto white')
     image = image.convert('L' if channels == 1 else 'RGB')
     width, height = image.size
-    note = None
     if (width, height) != (resolution, resolution):
         scale = resolution / min(width, height)
         size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
         image = image.resize(size, Image.LANCZOS)
         left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
         image = image.crop((left, top, left + resolution, top + resolution))
-        note = f'{width}x{height} resized to {size[0]}x{size[1]} and centre-cropped to {resolution}x{resolution}'
+        notes.append(f'{width}x{height} resized to {size[0]}x{size[1]} and centre-cropped to {resolution}x{resolution}')
     array = np.asarray(image, dtype=np.float32)
     array = array[:, :, None] if array.ndim == 2 else array
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None] / 127.5 - 1, note
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)[None] / 127.5 - 1, '; '.join(notes) or None
+
+
+def _to_8bit(image):
+    """`(image, note or None)`: a 16-bit, 32-bit or float grey image as 8-bit grey; other images unchanged.
+
+    16-bit values are divided by 257; 32-bit integers must lie in [0, 65535] (read as 16-bit); floats
+    in [0, 1] are multiplied by 255, floats in [0, 255] kept.
+    """
+    from PIL import Image
+    if not (image.mode.startswith('I') or image.mode == 'F'):
+        return image, None
+    values = np.asarray(image).astype(np.float64)
+    if image.mode == 'F':
+        if not np.isfinite(values).all():
+            raise ImageError('float pixel values that are NaN or infinite')
+        low, high = float(values.min()), float(values.max())
+        if low < 0 or high > 255:
+            raise ImageError(f'float pixel values in [{low:g}, {high:g}], neither in [0, 1] nor in [0, 255]')
+        scale, note = (255, 'float grey in [0, 1] scaled to 8 bits') if high <= 1 else \
+            (1, 'float grey in [0, 255] rounded to 8 bits')
+    else:
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high > 65535:
+            raise ImageError(f'integer pixel values in [{low}, {high}], beyond the 16-bit range [0, 65535]')
+        scale, note = 1 / 257, f'{"16" if image.mode.startswith("I;16") else "32"}-bit grey scaled to 8 bits'
+    return Image.fromarray(np.clip(np.round(values * scale), 0, 255).astype(np.uint8)), note
 
 
 def _gaussian_window(size=11, sigma=1.5, device='cpu'):

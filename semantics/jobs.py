@@ -34,6 +34,7 @@ Files in the job's folder (`<name>` is `jacobians_w` or `grams_<region>`):
 | `.<name>.partial.npy` | Jacobians: every sample's rows, memory-mapped | renamed to the result |
 | `.<name>.done/<index>` | Jacobians: one empty file per finished sample | removed |
 | `.<name>.partial/block_<b>.npz` | Gram matrices: the running sum of each block | added up into the result |
+| `.<name>.lock` | locked by the process that runs the job (`claim`) | kept, unlocked |
 
 Running a finished job again with the same settings computes nothing.
 """
@@ -43,6 +44,11 @@ import json
 import os
 import shutil
 import zipfile
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import numpy as np
 
@@ -92,6 +98,8 @@ class JacobianJob:
         self.progress_path = os.path.join(self.folder, f'.{self.name}.progress.json')
         self.partial_path = os.path.join(self.folder, f'.{self.name}.partial' + ('' if self.grams else '.npy'))
         self.done_dir = os.path.join(self.folder, f'.{self.name}.done')
+        self.lock_path = os.path.join(self.folder, f'.{self.name}.lock')
+        self._lock = None
         self.shape = jac.jacobian_shape(generator, len(self.w), self.size, self.sum_channels)
         self.settings = json.loads(json.dumps({
             **(settings or {}),
@@ -179,6 +187,31 @@ class JacobianJob:
 
     # ------------------------------------------------------------------------
     # The three steps.
+
+    def claim(self):
+        """Hold the job's files for this process until `release` (or its end).
+
+        Returns:
+            None, or a message when another process holds them (the same job run twice at once would write
+            into each other's partial files).
+        """
+        if fcntl is None:  # no advisory locks on this system: nothing is checked
+            return None
+        os.makedirs(self.folder, exist_ok=True)
+        handle = open(self.lock_path, 'a')  # pylint: disable=consider-using-with
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return (f'another run is computing {self.name} in {self.folder}: wait for it to finish (or stop it), '
+                    'then run this again to use or resume its result')
+        self._lock = handle
+        return None
+
+    def release(self):
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def prepare(self):
         """Make the partial files (one process, before any `run`); keep those of an interrupted run.

@@ -205,3 +205,74 @@ def test_bad_inputs(model, tmp_path):
     assert_one_line_error(invoke(invert, [tmp_path / 'biggan', folder / 'target.png', '--save_dir', tmp_path / 'out']),
                           'no mapping network')
     assert not (tmp_path / 'out').exists()
+
+
+def target_of(result, name):
+    """The target an invert.py run saved for the image file `name` (uint8 `[H, W, C]`)."""
+    run = printed(result, 'HTML page').parent
+    return np.asarray(Image.open(next(run.glob(f'{name}-*_target.png'))))
+
+
+def test_deep_and_float_grey_images_are_scaled_to_8_bits(model, tmp_path):
+    folder = model[0]
+    levels = np.arange(32 * 32).reshape(32, 32) % 256  # every 8-bit level, no resizing (the model is 32x32)
+    Image.fromarray((levels * 257).astype(np.uint16)).save(tmp_path / 'deep.png')
+    Image.fromarray((levels / 255).astype(np.float32)).save(tmp_path / 'unit.tif')
+    assert Image.open(tmp_path / 'deep.png').mode == 'I;16' and Image.open(tmp_path / 'unit.tif').mode == 'F'
+    result = invoke_ok(invert, [folder / 'g.pt', tmp_path / 'deep.png', tmp_path / 'unit.tif', '--steps', 1,
+                                '--save_dir', tmp_path / 'o'])
+    for name in ('deep', 'unit'):
+        assert np.array_equal(target_of(result, name), np.repeat(levels[:, :, None], 3, axis=2).astype(np.uint8))
+    page = printed(result, 'HTML page').read_text()
+    for note in ('deep.png: 16-bit grey scaled to 8 bits', 'unit.tif: float grey in [0, 1] scaled to 8 bits'):
+        assert note in result.output and note in page
+    # 32-bit integers in the 16-bit range, and floats in [0, 255], read alike.
+    for array, note in [((levels * 257).astype(np.int32), '32-bit grey scaled'),
+                        (levels.astype(np.float32), 'float grey in [0, 255] rounded')]:
+        Image.fromarray(array).save(tmp_path / 'other.tif')
+        image, said = invert.read_target(tmp_path / 'other.tif', 32, 1)
+        assert torch.equal(image[0, 0], torch.from_numpy(levels).float() / 127.5 - 1) and note in said
+
+
+def test_grey_values_without_an_8_bit_reading_are_refused(model, tmp_path):
+    folder = model[0]
+    cases = [(np.full((32, 32), np.nan, np.float32), 'NaN or infinite'),
+             (np.full((32, 32), np.inf, np.float32), 'NaN or infinite'),
+             (np.linspace(-0.5, 1, 32 * 32, dtype=np.float32).reshape(32, 32), '[-0.5, 1], neither in [0, 1]'),
+             (np.full((32, 32), 300, np.float32), '[300, 300], neither in [0, 1] nor in [0, 255]'),
+             (np.full((32, 32), 70000, np.int32), '[70000, 70000], beyond the 16-bit range')]
+    for index, (array, fragment) in enumerate(cases):
+        Image.fromarray(array).save(tmp_path / f'bad{index}.tif')
+        result = invoke(invert, [folder / 'g.pt', tmp_path / f'bad{index}.tif', '--save_dir', tmp_path / 'out'])
+        assert_one_line_error(result, 'IMAGE', f'bad{index}.tif: ', fragment)
+    assert not (tmp_path / 'out').exists()
+
+
+def test_transparency_and_animations_are_noted(model, tmp_path):
+    folder = model[0]
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[:, 16:, 3] = 255  # black, transparent on the left half
+    Image.fromarray(rgba).save(tmp_path / 'clear.png')
+    frames = [Image.new('RGB', (32, 32), colour) for colour in ((200, 10, 10), (10, 10, 200), (10, 200, 10))]
+    frames[0].save(tmp_path / 'anim.gif', save_all=True, append_images=frames[1:])
+    result = invoke_ok(invert, [folder / 'g.pt', tmp_path / 'clear.png', tmp_path / 'anim.gif', '--steps', 1,
+                                '--save_dir', tmp_path / 'o'])
+    clear, anim = target_of(result, 'clear'), target_of(result, 'anim')
+    assert (clear[:, :16] == 255).all() and (clear[:, 16:] == 0).all()  # composited onto white
+    assert np.abs(anim.astype(int) - (200, 10, 10)).max() <= 8  # the first frame (GIF palette: nearly exact)
+    page = printed(result, 'HTML page').read_text()
+    for note in ('clear.png: transparent pixels composited onto white', 'anim.gif: first of 3 frames used'):
+        assert note in result.output and note in page
+
+
+def test_folders_and_empty_names_are_refused(model, tmp_path):
+    folder = model[0]
+    (tmp_path / 'somedir').mkdir()
+    image = folder / 'target.png'
+    cases = [([tmp_path / 'somedir'], ['IMAGE', 'somedir: is a folder, not a file']),
+             ([''], ['IMAGE', 'an empty value']),
+             ([image, '--vgg16', tmp_path / 'somedir'], ['--vgg16', 'somedir: is a folder, not a file']),
+             ([image, '--vgg16', ''], ['--vgg16', 'an empty value'])]
+    for args, fragments in cases:
+        assert_one_line_error(invoke(invert, [folder / 'g.pt'] + args + ['--save_dir', tmp_path / 'out']), *fragments)
+    assert not (tmp_path / 'out').exists()

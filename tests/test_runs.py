@@ -155,6 +155,25 @@ def test_the_hidden_folder_of_a_killed_run_is_removed(tmp_path):
     assert not abandoned.exists() and other_host.exists()  # another machine's run may still be writing
 
 
+@pytest.mark.skipif(sys.platform == 'win32', reason='advisory file locks are POSIX')
+def test_the_same_jacobian_job_twice_at_once_is_refused(checkpoints, tmp_path):
+    import fcntl
+    args = [checkpoints[0], '--nums', 1, '--no_save_jpg', '--save_dir', tmp_path, '--chunk_size', 8]
+    first = invoke_ok(compute_jacobian, args)
+    folder = printed(first, 'Jacobians').parent
+    with open(folder / '.jacobians_w.lock', 'a') as held:  # as a run still computing holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = invoke(compute_jacobian, args)
+        assert busy.exit_code == 1
+        assert busy.output.strip().splitlines()[-1] == (
+            f'Error: another run is computing jacobians_w in {folder}: wait for it to finish (or stop it), then '
+            'run this again to use or resume its result')
+        other_job = invoke_ok(compute_jacobian, args + ['--region', 'eyes'])  # other files: it may run beside it
+        assert printed(other_job, 'Gram matrices').parent == folder
+    again = invoke_ok(compute_jacobian, args)
+    assert 'Already computed with the same settings' in again.output
+
+
 def test_class_and_latents_name_their_folders(tmp_path):
     codes = tmp_path / 'codes.npy'
     np.save(codes, np.random.RandomState(0).randn(3, 64).astype(np.float32))
