@@ -165,7 +165,7 @@ def _sidecar(path):
     try:
         with open(sidecar, encoding='utf-8') as file:
             data = json.load(file)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise click.ClickException(f'{sidecar}: not a readable sidecar ({error})') from None
     if not isinstance(data, dict):
         raise click.ClickException(f'{sidecar}: not a readable sidecar (not a JSON object)')

@@ -157,7 +157,7 @@ def _layers(opts, direction, num_ws):
     elif click.get_current_context().get_parameter_source('mani_layers') != click.core.ParameterSource.DEFAULT:
         layers, origin = None, 'all, given with --mani_layers'
     elif direction.recommended_layers:
-        layers, origin = direction.recommended_layers, f'recommended by {direction.advice_from}'
+        layers, origin = direction.layers_for(num_ws), f'recommended by {direction.advice_from}'
     elif editing.default_layers(num_ws):
         layers, origin = DEFAULT_LAYERS, 'the default'
     else:

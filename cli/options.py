@@ -12,6 +12,7 @@ import math
 import click
 import torch
 
+import directions
 import models
 from semantics import regions
 from utils.indices import parse_indices
@@ -53,8 +54,7 @@ class FiniteFloat(click.ParamType):
         return number
 
 
-# Distances beyond this move codes out of what float32 synthesis can draw (NaN images, not edits).
-MAX_DISTANCE = 1e6
+MAX_DISTANCE = directions.catalog.MAX_DISTANCE  # the bound of direction files and catalog entries too
 
 
 def distance_type():

@@ -191,7 +191,7 @@ class RunFolder:
             try:
                 with open(record, encoding='utf-8') as file:
                     earlier = json.load(file).get('settings')
-            except (OSError, ValueError, AttributeError):
+            except (OSError, ValueError, AttributeError, RecursionError):
                 earlier = None
         settings = json.loads(json.dumps({key: value for key, value in settings.items() if key not in _UNCHANGING},
                                          default=str))

@@ -5,8 +5,8 @@ that the ReSeFa repository publishes and the latent codes that the SeFa
 repository prepares for its editor, each with its public URL and SHA-256; the
 files themselves are shipped in this folder at their original paths
 (`directions/ffhq/stylegan2/eyesize.npy`, `directions/latent_codes/...`). A
-user catalog (`$GANSEMANTICS_DIRECTIONS_CATALOG`, default `local.json` next to
-this file) adds one's own files by name. See README.md in this folder.
+user catalog (`$GANSEMANTICS_DIRECTIONS_CATALOG`, default
+`~/.config/gansemantics/directions.json`) adds one's own files by name. See README.md in this folder.
 
     direction = read_direction('eyesize', w_dim=512)   # or 'ffhq/stylegan2/eyesize', or any .npy path
     direction.array                                     # [K, w_dim] float32

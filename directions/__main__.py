@@ -15,6 +15,7 @@ import json
 import click
 
 import directions as catalog_lib
+from directions.catalog import DISTANCE_BOUNDS, check_distances
 from utils.indices import format_indices, parse_indices
 
 
@@ -112,7 +113,7 @@ def fetch(names, fetch_all, progress):
 @click.option('--layers', default=None, metavar='LIST',
               help="Recommended layers, e.g. '4-7' or '0,1,8'.  [default: the sidecar's layers]")
 @click.option('--distance', type=(float, float), default=None, metavar='START END',
-              help='Recommended distance range.')
+              help=f'Recommended distance range, START and END {DISTANCE_BOUNDS}.')
 @click.option('--description', default=None, help='One line saying what the edit does.')
 @click.option('--model', default=None, help='Model the file belongs to.')
 @_catalog_errors
@@ -125,6 +126,9 @@ def add(name, path, sidecar, kind, layers, distance, description, model):
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint='--layers') from None
     if distance is not None:
+        if not check_distances(distance):
+            raise click.BadParameter(f'{distance[0]:g} {distance[1]:g}: START and END must be numbers '
+                                     f'{DISTANCE_BOUNDS}', param_hint='--distance')
         facts['distance_range'] = list(distance)
     if description is not None:
         facts['description'] = description

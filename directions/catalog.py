@@ -2,14 +2,13 @@
 
 import difflib
 import json
+import numbers
 import os
 import pathlib
 import re
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Optional
-
-import numpy as np
 
 from utils.download import cache_dir
 
@@ -22,6 +21,12 @@ KIND_WORDS = {'direction': 'direction', 'latents': 'latent codes', None: 'catalo
 ENV_URL = 'GANSEMANTICS_DIRECTIONS_URL'                  # Mirror root replacing the public URLs.
 ENV_DIR = 'GANSEMANTICS_DIRECTIONS_DIR'                  # Where downloaded files go (default <cache>/directions).
 ENV_CATALOG = 'GANSEMANTICS_DIRECTIONS_CATALOG'          # The user catalog file.
+
+# Edit distances beyond this move codes out of what float32 synthesis can draw (NaN images, not edits).
+MAX_DISTANCE = 1e6
+LAYERS_RULE = 'a list of layer indices'
+DISTANCE_BOUNDS = f'from {-MAX_DISTANCE:.0f} to {MAX_DISTANCE:.0f}'
+DISTANCES_RULE = f'[start, end], two numbers {DISTANCE_BOUNDS}'
 
 _REQUIRED = ('id', 'kind', 'path', 'sha256', 'shape')
 NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+\-]*(/[A-Za-z0-9][A-Za-z0-9_.+\-]*)*')
@@ -38,15 +43,40 @@ def directions_dir():
 
 def user_catalog_path():
     """The user catalog file: `$GANSEMANTICS_DIRECTIONS_CATALOG`, else `directions.json` in the user's
-    configuration folder (`$XDG_CONFIG_HOME/gansemantics`, default `~/.config/gansemantics`)."""
-    if os.environ.get(ENV_CATALOG):
-        return os.environ[ENV_CATALOG]
+    configuration folder (`$XDG_CONFIG_HOME/gansemantics`, default `~/.config/gansemantics`).
+
+    Raises:
+        CatalogError: `$GANSEMANTICS_DIRECTIONS_CATALOG` names a folder.
+    """
+    path = os.environ.get(ENV_CATALOG)
+    if path:
+        if os.path.isdir(path):
+            raise CatalogError(f'{ENV_CATALOG}={path}: is a folder, not a file; it names the user catalog file '
+                               f'(e.g. {os.path.join(path, "directions.json")})')
+        return path
     config = os.environ.get('XDG_CONFIG_HOME') or os.path.join(os.path.expanduser('~'), '.config')
     return os.path.join(config, 'gansemantics', 'directions.json')
 
 
 def one_line(text):
     return ' '.join(str(text).split())
+
+
+def shown(value, limit=60):
+    """`repr(value)` cut to `limit` characters, for messages."""
+    text = one_line(repr(value))
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def read_json(path, what):
+    """The JSON value of a file; a one-line CatalogError naming `path` and `what` ('sidecar', 'catalog') otherwise."""
+    try:
+        with open(path, encoding='utf-8') as file:
+            return json.load(file)
+    except RecursionError:
+        raise CatalogError(f'{path}: cannot read the {what} (not valid JSON: nested too deeply)') from None
+    except (OSError, ValueError) as error:
+        raise CatalogError(f'{path}: cannot read the {what} ({one_line(error)})') from None
 
 
 # ----------------------------------------------------------------------------
@@ -163,14 +193,14 @@ def strong_keys(entry):
 
 def check_layers(value):
     """Whether `value` is a non-empty list of layer indices."""
-    return isinstance(value, list) and value and all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in value)
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(
+        isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in value)
 
 
 def check_distances(value):
-    """Whether `value` is [start, end], two finite numbers."""
+    """Whether `value` is [start, end], two numbers within +-MAX_DISTANCE (so neither NaN nor infinite)."""
     return isinstance(value, (list, tuple)) and len(value) == 2 and all(
-        isinstance(d, (int, float)) and not isinstance(d, bool) and np.isfinite(d) for d in value)
+        isinstance(d, numbers.Real) and not isinstance(d, bool) and abs(d) <= MAX_DISTANCE for d in value)
 
 
 def parse_entry(data, origin, sources, where, home=None):
@@ -192,9 +222,11 @@ def parse_entry(data, origin, sources, where, home=None):
     if not isinstance(shape, list) or not shape or not all(isinstance(n, int) and n > 0 for n in shape):
         raise CatalogError(f'{where}: entry {ident}: shape must be a list of positive integers')
     if data.get('recommended_layers') is not None and not check_layers(data['recommended_layers']):
-        raise CatalogError(f'{where}: entry {ident}: recommended_layers must be a list of layer indices or null')
+        raise CatalogError(f'{where}: entry {ident}: recommended_layers must be {LAYERS_RULE} or null, got '
+                           f'{shown(data["recommended_layers"])}')
     if data.get('distance_range') is not None and not check_distances(data['distance_range']):
-        raise CatalogError(f'{where}: entry {ident}: distance_range must be [start, end] or null')
+        raise CatalogError(f'{where}: entry {ident}: distance_range must be {DISTANCES_RULE}, or null, got '
+                           f'{shown(data["distance_range"])}')
     path = data['path']
     if not isinstance(path, str) or not path:
         raise CatalogError(f'{where}: entry {ident}: path must be a non-empty string')
@@ -214,11 +246,7 @@ def parse_entry(data, origin, sources, where, home=None):
 
 def read_catalog_file(path):
     """The raw JSON of a catalog file."""
-    try:
-        with open(path, encoding='utf-8') as file:
-            data = json.load(file)
-    except (OSError, ValueError) as error:
-        raise CatalogError(f'{path}: cannot read the catalog ({one_line(error)})') from None
+    data = read_json(path, 'catalog')
     if not isinstance(data, dict) or data.get('format') != CATALOG_FORMAT or not isinstance(data.get('entries'), list):
         raise CatalogError(f'{path}: not a catalog (expected {{"format": {CATALOG_FORMAT}, "entries": [...]}})')
     return data
@@ -320,6 +348,8 @@ def load_catalog(user_catalog=None, builtin=None):
     """
     entries = _read_catalog(os.fspath(builtin) if builtin is not None else BUILTIN_CATALOG, 'builtin')
     user = os.fspath(user_catalog) if user_catalog is not None else user_catalog_path()
+    if os.path.isdir(user):
+        raise CatalogError(f'{user}: the user catalog is a folder, not a file')
     if os.path.isfile(user):
         entries += _read_catalog(user, 'local')
     return Catalog(entries, user_catalog=user)

@@ -3,6 +3,7 @@
     direction = read_direction('eyesize', w_dim=G.w_dim)   # or any path to a .npy
     direction.array                 # [K, w_dim] float32, rows as stored
     direction.recommended_layers    # [4, 5, 6, 7] (catalog entry, else sidecar), or None
+    direction.layers_for(num_ws)    # the same, refused (naming entry or sidecar) when the model lacks a layer
     direction.label                 # 'eyesize'; 'pooled_resefa-eyes-1a2b3c4d' for a file of one's own
 
 A direction file is a `.npy` array of floating-point numbers, `[K, w_dim]`
@@ -12,7 +13,6 @@ a floating-point `.npy` array `[N, dim]` or `[N, num_ws, w_dim]`. Every error
 is a `CatalogError` with one line naming the file.
 """
 
-import json
 import os
 import re
 import zipfile
@@ -21,7 +21,18 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .catalog import CatalogError, Entry, check_distances, check_layers, load_catalog, one_line
+from .catalog import (
+    DISTANCES_RULE,
+    LAYERS_RULE,
+    CatalogError,
+    Entry,
+    check_distances,
+    check_layers,
+    load_catalog,
+    one_line,
+    read_json,
+    shown,
+)
 from .files import resolve, sha256_of_file
 
 DIRECTION_LAYOUT = 'directions are a floating-point .npy array [K, w_dim]'
@@ -42,6 +53,19 @@ class Direction:
     distance_range: Optional[tuple]     # (start, end): the entry's, else the sidecar's.
     advice_from: Optional[str]          # 'catalog entry <id>' or 'sidecar <path>' (the two above), or None.
     label: str                          # For output paths: 'eyesize', or '<stem>[-<region>]-<sha8>'.
+    layers_from: Optional[str] = None   # 'catalog entry <id>' or 'sidecar <path>' (the layers alone), or None.
+
+    def layers_for(self, num_ws):
+        """The recommended layers, checked against a model with `num_ws` ws; None when none are recommended.
+
+        Raises:
+            CatalogError: a recommended layer is not below `num_ws`; the message names the entry or sidecar.
+        """
+        bad = [i for i in self.recommended_layers or () if i >= num_ws]
+        if bad:
+            raise CatalogError(f'{self.layers_from}: recommended layer {shown(bad[0])} is out of range; this model '
+                               f'has layers 0-{num_ws - 1} (--mani_layers overrides the recommended layers)')
+        return self.recommended_layers
 
 
 class Latents(NamedTuple):
@@ -186,43 +210,35 @@ def read_sidecar(json_path, shape=None):
         CatalogError: unreadable, not a JSON object, or a `recommended_layers`,
             `layers`, `distance_range` or `shape` that is malformed or wrong.
     """
-    try:
-        with open(json_path, encoding='utf-8') as file:
-            data = json.load(file)
-    except (OSError, ValueError) as error:
-        raise CatalogError(f'{json_path}: cannot read the sidecar ({one_line(error)})') from None
+    data = read_json(json_path, 'sidecar')
     if not isinstance(data, dict):
         raise CatalogError(f'{json_path}: the sidecar is not a JSON object')
     for key in ('recommended_layers', 'layers'):
         if data.get(key) is not None and not check_layers(data[key]):
-            raise CatalogError(f'{json_path}: {key} must be a list of layer indices or null, got {data[key]!r}')
+            raise CatalogError(f'{json_path}: {key} must be {LAYERS_RULE} or null, got {shown(data[key])}')
     if data.get('distance_range') is not None and not check_distances(data['distance_range']):
-        raise CatalogError(f'{json_path}: distance_range must be [start, end], got {data["distance_range"]!r}')
+        raise CatalogError(f'{json_path}: distance_range must be {DISTANCES_RULE}, got '
+                           f'{shown(data["distance_range"])}')
     stated = data.get('shape')
     if stated is not None and shape is not None and stated != list(shape):
-        raise CatalogError(f'{json_path}: the sidecar describes an array of shape {stated}, but its .npy holds '
-                           f'{list(shape)}')
+        raise CatalogError(f'{json_path}: the sidecar describes an array of shape {shown(stated)}, but its .npy '
+                           f'holds {list(shape)}')
     return data
 
 
 def _advice(entry, sidecar, json_path):
-    """(recommended layers, distance range, where they came from)."""
-    sources = []
-    layers = distances = None
+    """(recommended layers, where they came from, distance range, where it came from)."""
+    layers = layers_from = distances = distances_from = None
     if entry is not None and entry.recommended_layers is not None:
-        layers = entry.recommended_layers
-        sources.append(f'catalog entry {entry.id}')
+        layers, layers_from = entry.recommended_layers, f'catalog entry {entry.id}'
     elif sidecar is not None and (sidecar.get('recommended_layers') or sidecar.get('layers')) is not None:
-        layers = list(sidecar.get('recommended_layers') or sidecar['layers'])
-        sources.append(f'sidecar {json_path}')
+        layers, layers_from = list(sidecar.get('recommended_layers') or sidecar['layers']), f'sidecar {json_path}'
     if entry is not None and entry.distance_range is not None:
-        distances = entry.distance_range
-        sources.append(f'catalog entry {entry.id}')
+        distances, distances_from = entry.distance_range, f'catalog entry {entry.id}'
     elif sidecar is not None and sidecar.get('distance_range') is not None:
         distances = (float(sidecar['distance_range'][0]), float(sidecar['distance_range'][1]))
-        sources.append(f'sidecar {json_path}')
-    sources = list(dict.fromkeys(sources))
-    return layers, distances, ' and '.join(sources) or None
+        distances_from = f'sidecar {json_path}'
+    return layers, layers_from, distances, distances_from
 
 
 def _label(path, sha256, entry, sidecar, catalog):
@@ -264,10 +280,11 @@ def read_direction(name_or_path, w_dim=None, catalog=None, download=True, progre
     sha256 = sha256_of_file(path)
     json_path = sidecar_path(path)
     sidecar = read_sidecar(json_path, stored.shape) if os.path.isfile(json_path) else None
-    layers, distances, advice_from = _advice(entry, sidecar, json_path)
+    layers, layers_from, distances, distances_from = _advice(entry, sidecar, json_path)
+    advice_from = ' and '.join(dict.fromkeys(s for s in (layers_from, distances_from) if s)) or None
     return Direction(path=path, array=array, sha256=sha256, entry=entry, sidecar=sidecar,
                      recommended_layers=layers, distance_range=distances, advice_from=advice_from,
-                     label=_label(path, sha256, entry, sidecar, catalog))
+                     label=_label(path, sha256, entry, sidecar, catalog), layers_from=layers_from)
 
 
 def read_latents(name_or_path, catalog=None, download=True, progress=True):

@@ -9,14 +9,18 @@ from utils.fileio import save_json
 
 from .catalog import (
     CATALOG_FORMAT,
+    DISTANCES_RULE,
     KINDS,
+    LAYERS_RULE,
     NAME_RE,
     CatalogError,
+    check_distances,
     check_layers,
     key_of,
     load_catalog,
     parse_entry,
     read_catalog_file,
+    shown,
     strong_keys,
     user_catalog_path,
 )
@@ -53,6 +57,10 @@ def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path
         raise CatalogError(f'kind {kind!r} is not one of {", ".join(KINDS)}')
     if not NAME_RE.fullmatch(name):
         raise CatalogError(f'name {name!r}: use letters, digits, _ . + - and / between parts (e.g. ffhq/mine/smile)')
+    for key, check, rule in (('recommended_layers', check_layers, LAYERS_RULE),
+                             ('distance_range', check_distances, DISTANCES_RULE)):
+        if facts.get(key) is not None and not check(facts[key]):
+            raise CatalogError(f'{key} must be {rule}, got {shown(facts[key])}')
     npy_path = os.path.abspath(os.fspath(npy_path))
     if not os.path.isfile(npy_path):
         raise CatalogError(f'{npy_path}: no such file')

@@ -320,6 +320,6 @@ def _read_json(path):
     try:
         with open(path, encoding='utf-8') as file:
             data = json.load(file)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}

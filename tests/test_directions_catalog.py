@@ -17,7 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 import directions
+from cli.options import MAX_DISTANCE
 from directions.__main__ import main as cli
+from tests.clitools import assert_one_line_error
 from tests.conftest import PUBLISHED, ROOT
 from utils import download
 from utils.fileio import sha256_of
@@ -361,7 +363,15 @@ REFUSED = {  # name: (writer of the file, words of the one-line message)
     'sidecar_layers': (_sidecar('{"recommended_layers": "4-7"}'), "recommended_layers must be a list of layer "
                                                                   "indices or null, got '4-7'"),
     'sidecar_negative': (_sidecar('{"layers": [-1]}'), 'layers must be a list of layer indices or null, got [-1]'),
-    'sidecar_distance': (_sidecar('{"distance_range": [1]}'), 'distance_range must be [start, end], got [1]'),
+    'sidecar_distance': (_sidecar('{"distance_range": [1]}'), 'distance_range must be [start, end], two numbers '
+                                                              'from -1000000 to 1000000, got [1]'),
+    'sidecar_far': (_sidecar('{"distance_range": [-1e30, 1e30]}'), 'distance_range must be [start, end], two '
+                                                                   'numbers from -1000000 to 1000000, got [-1e+30'),
+    'sidecar_huge_int': (_sidecar(f'{{"distance_range": [-1{"0" * 400}, 1{"0" * 400}]}}'),
+                         'distance_range must be [start, end], two numbers from -1000000 to 1000000, got [-1000'),
+    'sidecar_nan': (_sidecar('{"distance_range": [NaN, 1]}'), 'two numbers from -1000000 to 1000000, got [nan, 1]'),
+    'sidecar_nested': (_sidecar('{"a": ' + '[' * 100000 + ']' * 100000 + '}'),
+                       'cannot read the sidecar (not valid JSON: nested too deeply)'),
     'sidecar_shape': (_sidecar('{"shape": [3, 8]}'), 'the sidecar describes an array of shape [3, 8], but its '
                                                      '.npy holds [2, 8]'),
 }
@@ -446,6 +456,32 @@ def test_catalog_advice_wins_over_the_sidecar(env):
     assert direction.recommended_layers == [8, 9, 10, 11] and direction.distance_range == (-10.0, 10.0)
     assert direction.advice_from == 'catalog entry ffhq/stylegan2/lipstick'
     assert direction.sidecar == {'layers': [0, 1], 'distance_range': [-1, 1], 'region': 'x'}
+
+
+def test_max_distance_is_the_command_line_bound():
+    assert directions.catalog.check_distances([-MAX_DISTANCE, MAX_DISTANCE])
+    assert not directions.catalog.check_distances([0, MAX_DISTANCE * 1.5])
+
+
+def test_layers_for_names_where_the_layers_came_from(env):
+    npy = env / 'work' / 'd.npy'
+    np.save(npy, np.eye(2, 8, dtype=np.float32))
+    npy.with_suffix('.json').write_text('{"layers": [4, 6]}')
+    direction = directions.read_direction(npy)
+    assert direction.layers_for(7) == [4, 6] and direction.layers_from == f'sidecar {npy.with_suffix(".json")}'
+    with pytest.raises(directions.CatalogError) as error:
+        direction.layers_for(6)
+    assert one_line(error) == (f'sidecar {npy.with_suffix(".json")}: recommended layer 6 is out of range; this model '
+                               f'has layers 0-5 (--mani_layers overrides the recommended layers)')
+
+    directions.add_local_entry('mine', npy, recommended_layers=[9], distance_range=[-2, 2])
+    direction = directions.read_direction('mine')
+    assert direction.layers_for(10) == [9] and direction.advice_from == 'catalog entry mine'
+    with pytest.raises(directions.CatalogError) as error:
+        direction.layers_for(6)
+    assert one_line(error) == ('catalog entry mine: recommended layer 9 is out of range; this model has layers 0-5 '
+                               '(--mani_layers overrides the recommended layers)')
+    assert directions.read_direction(published_copy_of('eyesize')).layers_for(18) == [4, 5, 6, 7]
 
 
 def test_published_directions_read_as_unit_rows(env):
@@ -546,10 +582,46 @@ def test_add_uses_the_same_rules(env, case):
     assert not (env / 'local.json').exists()
 
 
-def test_broken_user_catalog_is_named(env):
-    (env / 'local.json').write_text('{"format": 1, "entries": [{"id": "x"}]}')
-    with pytest.raises(directions.CatalogError, match=re.escape(str(env / 'local.json'))):
+def _user_entry(**fields):
+    return json.dumps({'format': 1, 'entries': [{'id': 'x', 'kind': 'direction', 'path': 'x.npy', 'sha256': '0' * 64,
+                                                 'shape': [1, 8], **fields}]})
+
+
+BROKEN_USER_CATALOGS = {  # name: (text of the user catalog, words of the one-line message after its path)
+    'lacks_fields': ('{"format": 1, "entries": [{"id": "x"}]}', "entry 'x' lacks kind, path, sha256, shape"),
+    'far': (_user_entry(distance_range=[-1e30, 1e30]), 'entry x: distance_range must be [start, end], two numbers '
+                                                       'from -1000000 to 1000000, or null, got [-1e+30, 1e+30]'),
+    'huge_int': (_user_entry(distance_range=[0, 10 ** 400]), 'entry x: distance_range must be [start, end], two '
+                                                             'numbers from -1000000 to 1000000, or null, got [0, 1000'),
+    'layers': (_user_entry(recommended_layers=[-1]), 'entry x: recommended_layers must be a list of layer indices or '
+                                                     'null, got [-1]'),
+    'nested': ('[' * 100000 + ']' * 100000, 'cannot read the catalog (not valid JSON: nested too deeply)'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BROKEN_USER_CATALOGS))
+def test_broken_user_catalog_is_named(env, case):
+    text, words = BROKEN_USER_CATALOGS[case]
+    (env / 'local.json').write_text(text)
+    with pytest.raises(directions.CatalogError) as error:
         directions.load_catalog()
+    assert one_line(error).startswith(f'{env / "local.json"}: {words}'), one_line(error)
+
+
+def test_user_catalog_variable_naming_a_folder_is_refused(env, monkeypatch):
+    folder = env / 'catalogs'
+    folder.mkdir()
+    monkeypatch.setenv(directions.ENV_CATALOG, str(folder))
+    words = f'GANSEMANTICS_DIRECTIONS_CATALOG={folder}: is a folder, not a file'
+    with pytest.raises(directions.CatalogError, match=re.escape(words)):
+        directions.load_catalog()
+    npy = env / 'work' / 'd.npy'
+    np.save(npy, np.eye(2, 8, dtype=np.float32))
+    for args in (['list'], ['add', 'mine', npy]):
+        assert_one_line_error(CliRunner().invoke(cli, [str(a) for a in args]), words)
+    assert list(folder.iterdir()) == []
+    with pytest.raises(directions.CatalogError, match=re.escape(f'{folder}: the user catalog is a folder, not a file')):
+        directions.load_catalog(user_catalog=folder)
 
 
 # ----------------------------------------------------------------------------
@@ -590,3 +662,16 @@ def test_cli_fetch_show_and_add(env):
     assert direction.recommended_layers == [4, 5, 6, 7] and direction.distance_range == (-5.0, 5.0)
     result = runner.invoke(cli, ['add', 'mouth', str(npy)])
     assert result.exit_code == 1 and 'taken' in result.output
+
+
+@pytest.mark.parametrize('distance', [['nan', '1'], ['-1e30', '1e30'], ['0', '1000001']])
+def test_cli_add_refuses_distances_beyond_the_bound(env, distance):
+    npy = env / 'work' / 'd.npy'
+    np.save(npy, np.eye(2, 8, dtype=np.float32))
+    result = CliRunner().invoke(cli, ['add', 'big', str(npy), '--distance', *distance])
+    assert_one_line_error(result, '--distance', 'START and END must be numbers from -1000000 to 1000000')
+    assert 'local.json' not in result.output and not (env / 'local.json').exists()
+    with pytest.raises(directions.CatalogError) as error:
+        directions.add_local_entry('big', npy, distance_range=[float(d) for d in distance])
+    assert one_line(error).startswith('distance_range must be [start, end], two numbers from -1000000 to 1000000')
+    assert not (env / 'local.json').exists()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import directions.__main__ as directions_cli
 import manipulate
 from models import build_generator
 from tests.clitools import assert_one_line_error, invoke, invoke_ok, printed
@@ -83,3 +84,56 @@ def test_prepared_wplus_codes_drive_manipulate(offline):
     published = np.load(ROOT / 'directions' / 'latent_codes' / 'stylegan_cat256_latents.npy')
     assert saved.shape == (2, 14, 512)
     assert np.array_equal(saved, published[:2].astype(np.float32))
+
+
+@pytest.fixture()
+def tiny(offline, monkeypatch):
+    """A 6-ws model, a direction file `d.npy` [2, 8] and an empty user catalog."""
+    monkeypatch.setenv('GANSEMANTICS_DIRECTIONS_CATALOG', str(offline / 'local.json'))
+    save_model(offline / 'g.pt', z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=4,
+               mapping_layers=2)
+    np.save(offline / 'd.npy', np.eye(2, 8, dtype=np.float32))
+    return offline
+
+
+BOUND = 'distance_range must be [start, end], two numbers from -1000000 to 1000000, got'
+SIDECARS_REFUSED = {  # name: (sidecar text, words of the one-line message after the sidecar's path)
+    'far': ('{"distance_range": [-1e30, 1e30]}', f'{BOUND} [-1e+30, 1e+30]'),
+    'huge_int': (f'{{"distance_range": [-1{"0" * 400}, 1{"0" * 400}]}}', f'{BOUND} [-1000000000'),
+    'nested': ('{"a": ' + '[' * 100000 + ']' * 100000 + '}', 'cannot read the sidecar (not valid JSON: nested too '
+                                                             'deeply)'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(SIDECARS_REFUSED))
+def test_sidecar_refused_before_anything_is_written(tiny, case):
+    text, words = SIDECARS_REFUSED[case]
+    (tiny / 'd.json').write_text(text)
+    result = invoke(manipulate, [tiny / 'g.pt', tiny / 'd.npy', '--nums', 1, '--step', 2, '--save_dir', tiny / 'out'])
+    assert_one_line_error(result, 'DIRECTION', f'{tiny / "d.json"}: {words}')
+    assert not (tiny / 'out').exists()
+
+
+def test_recommended_layers_beyond_the_model_name_their_origin(tiny):
+    (tiny / 'd.json').write_text('{"layers": [6]}')
+    args = [tiny / 'g.pt', tiny / 'd.npy', '--nums', 1, '--step', 2, '--no-gif']
+    result = invoke(manipulate, args + ['--save_dir', tiny / 'out'])
+    assert_one_line_error(result, f'sidecar {tiny / "d.json"}: recommended layer 6 is out of range; this model has '
+                                  f'layers 0-5 (--mani_layers overrides the recommended layers)')
+    assert not (tiny / 'out').exists()
+    result = invoke_ok(manipulate, args + ['--mani_layers', '1', '--save_dir', tiny / 'out'])
+    assert 'on layers 1 (given with --mani_layers)' in result.output
+
+    (tiny / 'd.json').unlink()
+    invoke_ok(directions_cli, ['add', 'mine', tiny / 'd.npy', '--layers', '2,9'])
+    result = invoke(manipulate, [tiny / 'g.pt', 'mine', '--nums', 1, '--save_dir', tiny / 'out2'])
+    assert_one_line_error(result, 'catalog entry mine: recommended layer 9 is out of range; this model has layers '
+                                  '0-5 (--mani_layers overrides the recommended layers)')
+    assert not (tiny / 'out2').exists()
+
+
+def test_user_catalog_variable_naming_a_folder_is_refused(tiny, monkeypatch):
+    monkeypatch.setenv('GANSEMANTICS_DIRECTIONS_CATALOG', str(tiny))
+    result = invoke(manipulate, [tiny / 'g.pt', tiny / 'd.npy', '--nums', 1, '--save_dir', tiny / 'out'])
+    assert_one_line_error(result, f'GANSEMANTICS_DIRECTIONS_CATALOG={tiny}: is a folder, not a file')
+    assert not (tiny / 'out').exists()

@@ -90,7 +90,7 @@ def read_config(path):
     try:
         with open(path, 'r', encoding='utf-8') as file:
             values = json.load(file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deeply
         raise CheckpointError(f'{path}: not a readable JSON config ({error})') from None
     if not isinstance(values, dict):
         raise CheckpointError(f'{path}: the config is a {type(values).__name__}, not an object')
