@@ -53,6 +53,9 @@ def files(tmp_path_factory):
     for name in ('a.pt', 'b.pt'):
         (root / 'twofolder' / name).write_bytes(data)
     (root / 'pickled.pt').write_bytes(pickle.dumps({'G_ema': 'a string'}))
+    state = torch.load(root / 'g.pt', weights_only=True)
+    state['synthesis.b4.const'] = state['synthesis.b4.const'].round().long()
+    torch.save(state, root / 'int_weights.pt')
     arrays = {
         'd.npy': np.eye(8, dtype=np.float32)[:2], 'zero.npy': np.zeros((1, 8), np.float32),
         'nan_d.npy': np.full((1, 8), np.nan, np.float32), 'wide.npy': np.ones((1, 9), np.float32),
@@ -104,6 +107,7 @@ CASES = [
     ('synthesis', ['{trunc.pt}'], ['trunc.pt', 'truncated']),
     ('synthesis', ['{text.txt}'], ['text.txt', 'not a checkpoint']),
     ('synthesis', ['{pickled.pt}'], ['pickled.pt', 'G_ema']),
+    ('synthesis', ['{int_weights.pt}'], ['int_weights.pt', 'synthesis.b4.const holds int64', 'floating-point']),
     ('synthesis', ['{twofolder}'], ['twofolder', 'a.pt, b.pt']),
     ('synthesis', ['no_such_zoo_name'], ["unknown model name 'no_such_zoo_name'"]),
     ('synthesis', ['{g.pt}', '--device', 'bogus'], ['--device', "'bogus' is not a device"]),

@@ -93,5 +93,8 @@ def generator_from_checkpoint(checkpoint, path='checkpoint'):
         if tuple(value.shape) != tuple(expected[key].shape):
             raise CheckpointError(f'{path}: {key} has shape {list(value.shape)}, '
                                   f'expected {list(expected[key].shape)}')
+        if expected[key].is_floating_point() and not value.is_floating_point():  # would be read as rounded weights
+            raise CheckpointError(f'{path}: {key} holds {str(value.dtype).replace("torch.", "")} values, '
+                                  f'expected floating-point weights')
     generator.load_state_dict(checkpoint.state_dict, strict=True)
     return generator
