@@ -461,6 +461,8 @@ class Editor:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 target, _ = inversion.fit_target(image, G.img_resolution, G.img_channels)
+        except inversion.ImageError as error:
+            raise RequestError(f'the uploaded image cannot be read as an 8-bit picture: {error}') from None
         except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise RequestError(f'the upload is not an image ({" ".join(str(error).split())[:120]})') from None
         task = InversionTask(f'i{next(self._ids)}', self, target.to(G.device),
