@@ -24,7 +24,6 @@ with a sidecar `pooled_<name>.json`. `work_dirs/directions/<data_name>/<region>`
 then points at this folder, so the original README's paths keep working.
 """
 
-import json
 import os
 
 import click
@@ -33,7 +32,7 @@ from tqdm import tqdm
 
 from cli import inputs, options, runs
 from semantics import regions, resefa
-from utils.fileio import save_json, save_npy, sha256_of
+from utils.fileio import load_json, save_json, save_npy, sha256_of
 from utils.images import save_image
 from utils.indices import MAX_INDEX
 
@@ -163,9 +162,8 @@ def _sidecar(path):
     if not os.path.isfile(sidecar):
         return {}
     try:
-        with open(sidecar, encoding='utf-8') as file:
-            data = json.load(file)
-    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deeply
+        data = load_json(sidecar)
+    except (OSError, ValueError) as error:
         raise click.ClickException(f'{sidecar}: not a readable sidecar ({error})') from None
     if not isinstance(data, dict):
         raise click.ClickException(f'{sidecar}: not a readable sidecar (not a JSON object)')
@@ -181,7 +179,7 @@ def _check_sidecar(meta, path, shape, w_dim):
     if 'w_dim' in meta and meta['w_dim'] != w_dim:
         raise click.ClickException(f'{sidecar}: gives w_dim {meta["w_dim"]!r}, but {path} holds w_dim {w_dim}')
     num_ws, layers = meta.get('num_ws'), meta.get('layers')
-    if num_ws is not None and not _is_index(num_ws - 1 if isinstance(num_ws, int) else None, MAX_INDEX + 1):
+    if num_ws is not None and not (_is_index(num_ws, MAX_INDEX + 2) and num_ws > 0):
         raise click.ClickException(f'{sidecar}: num_ws {num_ws!r} is not a number of layers')
     if layers is not None and not (isinstance(layers, list) and layers
                                    and all(_is_index(v, num_ws or MAX_INDEX + 1) for v in layers)):

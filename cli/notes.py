@@ -19,11 +19,12 @@ def settings_notes(generator, codes, opts, truncation=True):
     if truncation and codes.space == 'z' and generator.has_truncation:
         psi = opts.get('trunc_psi', 1)
         if generator.has_truncation_cutoff and opts.get('trunc_layers') is not None:
-            cutoff = opts['trunc_layers']
-            lines.append(f'Truncation: psi {psi:g} on the first {cutoff} layers' if cutoff < generator.num_ws else
-                         f'Truncation: psi {psi:g} on all {generator.num_ws} layers'
-                         + (f' (--trunc_layers {cutoff} is more than the model has)' if cutoff > generator.num_ws
-                            else ''))
+            cutoff, num_ws = opts['trunc_layers'], generator.num_ws
+            if cutoff < num_ws:
+                lines.append(f'Truncation: psi {psi:g} on the first {cutoff} layers')
+            else:
+                beyond = f' (--trunc_layers {cutoff} is more than the model has)' if cutoff > num_ws else ''
+                lines.append(f'Truncation: psi {psi:g} on all {num_ws} layers{beyond}')
         else:
             lines.append(f'Truncation: {psi:g}')
     elif codes.space != 'z':

@@ -38,7 +38,7 @@ import socket
 
 import click
 
-from utils.fileio import save_json, sha256_of
+from utils.fileio import load_json, save_json, sha256_of
 
 __all__ = ['safe_part', 'file_label', 'samples_part', 'model_part', 'root_of', 'check_folder', 'RunFolder',
            'link_latest', 'resolve_latest']
@@ -163,7 +163,6 @@ class RunFolder:
         self._staging = staging
         try:
             yield note
-            self._staging = None
             self._replace_with(staging)
         finally:
             self._staging = None
@@ -189,9 +188,8 @@ class RunFolder:
         record = os.path.join(self.path, 'run.json')
         if os.path.isfile(record):
             try:
-                with open(record, encoding='utf-8') as file:
-                    earlier = json.load(file).get('settings')
-            except (OSError, ValueError, AttributeError, RecursionError):
+                earlier = load_json(record).get('settings')
+            except (OSError, ValueError, AttributeError):
                 earlier = None
         settings = json.loads(json.dumps({key: value for key, value in settings.items() if key not in _UNCHANGING},
                                          default=str))

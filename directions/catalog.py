@@ -1,7 +1,6 @@
 """Catalog entries: the built-in `catalog.json` plus the user catalog, looked up by id, original path or short name."""
 
 import difflib
-import json
 import numbers
 import os
 import pathlib
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from utils.download import cache_dir
+from utils.fileio import load_json
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))     # The package folder, which holds the shipped files.
 BUILTIN_CATALOG = os.path.join(FOLDER, 'catalog.json')
@@ -71,10 +71,7 @@ def shown(value, limit=60):
 def read_json(path, what):
     """The JSON value of a file; a one-line CatalogError naming `path` and `what` ('sidecar', 'catalog') otherwise."""
     try:
-        with open(path, encoding='utf-8') as file:
-            return json.load(file)
-    except RecursionError:
-        raise CatalogError(f'{path}: cannot read the {what} (not valid JSON: nested too deeply)') from None
+        return load_json(path)
     except (OSError, ValueError) as error:
         raise CatalogError(f'{path}: cannot read the {what} ({one_line(error)})') from None
 

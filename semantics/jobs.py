@@ -52,7 +52,7 @@ except ImportError:  # Windows
 
 import numpy as np
 
-from utils.fileio import save_json
+from utils.fileio import load_json, save_json
 
 from . import jacobian as jac
 from .resefa import GramAccumulator
@@ -318,8 +318,7 @@ class JacobianJob:
 def _read_json(path):
     """A JSON object from `path`, or {} when it is absent or unreadable."""
     try:
-        with open(path, encoding='utf-8') as file:
-            data = json.load(file)
-    except (OSError, ValueError, RecursionError):
+        data = load_json(path)
+    except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}

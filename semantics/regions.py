@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from utils.fileio import load_npy
 from utils.indices import parse_indices
 
 # Resolution of the grid on which the named boxes are defined.
@@ -173,11 +174,9 @@ def _read_segmentation(path):
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext == '.npy':
         try:
-            seg = np.load(path, allow_pickle=False)
+            seg = load_npy(path)
         except ValueError as error:
-            what = 'holds Python objects (a pickled object array)' if 'allow_pickle' in str(error) else \
-                f'not a readable .npy ({" ".join(str(error).split())[:120]})'
-            raise ValueError(f'segmentation {path}: {what}; a label map is an integer [H, W] array') from None
+            raise ValueError(f'segmentation {path}: {error}; a label map is an integer [H, W] array') from None
     elif ext == '.png':
         from PIL import Image
         try:

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.linalg
 
 from semantics.regions import check_mask
+from utils.fileio import load_npy, load_npz, save_npz
 
 DEFAULT_TAO = 1e-3  # reference default of --tao
 
@@ -77,9 +78,9 @@ def load_jacobians(path, mmap_mode='r'):
     if not path.endswith('.npy'):
         raise ValueError(f'Jacobians {path}: expected a .npy file')
     try:
-        jacobians = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f'Jacobians {path}: cannot read as .npy ({error})') from None
+        jacobians = load_npy(path, mmap_mode)
+    except (OSError, ValueError) as error:
+        raise ValueError(f'Jacobians {path}: {error}') from None
     if jacobians.dtype.kind != 'f':
         raise ValueError(f'Jacobians {path}: expected floats, got dtype {jacobians.dtype}')
     try:
@@ -375,11 +376,9 @@ class GramAccumulator:
 
     def save(self, path):
         """Write the state to an `.npz` file (atomically)."""
-        from utils.fileio import save_npz
         save_npz(path, **self.state_dict())
 
     @classmethod
     def load(cls, path):
-        from utils.fileio import load_npz
         with load_npz(path) as state:
             return cls.from_state(state)

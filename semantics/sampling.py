@@ -10,7 +10,8 @@ turned into ws `[N, num_ws, w_dim]` before editing or rendering.
 import numpy as np
 import torch
 
-__all__ = ['SPACES', 'MAX_CODE', 'sample_z', 'detect_space', 'check_codes', 'class_labels', 'to_ws', 'sample_ws', 'render']
+__all__ = ['SPACES', 'MAX_CODE', 'sample_z', 'detect_space', 'check_codes', 'class_labels', 'to_ws', 'sample_ws',
+           'render']
 
 SPACES = ('z', 'w', 'wp')
 

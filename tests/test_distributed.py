@@ -190,7 +190,8 @@ def test_killed_torchrun_resumes_with_one_process(tmp_path):
     resumed = compute_jacobian(args, 1, tmp_path)
     assert f'Resuming: {len(finished)} of 24 samples are already done' in resumed.stdout, resumed.stdout
     compute_jacobian([model, '--nums', 24, '--chunk_size', 4, '--no_save_jpg', '--save_dir', 'clean'], 1, tmp_path)
-    assert np.array_equal(np.load(tmp_path / 'out' / 'jacobians_w.npy'), np.load(tmp_path / 'clean' / 'jacobians_w.npy'))
+    assert np.array_equal(np.load(tmp_path / 'out' / 'jacobians_w.npy'),
+                          np.load(tmp_path / 'clean' / 'jacobians_w.npy'))
 
 
 def test_processes_started_with_other_options_stop(model, tmp_path):

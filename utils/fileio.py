@@ -1,4 +1,5 @@
-"""Atomic file output: write to a temporary name in the same folder, then rename."""
+"""Atomic file output (write to a temporary name in the same folder, then rename), and readers of .npy, .npz
+and JSON files whose every failure is an OSError or a one-line ValueError."""
 
 import contextlib
 import json
@@ -42,6 +43,16 @@ def save_npz(path, **arrays):
             np.savez(file, **arrays)
 
 
+def load_npy(path, mmap_mode=None):
+    """An `.npy` array; ValueError when the file is not one, is damaged, or holds Python objects."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (ValueError, EOFError) as error:
+        if 'allow_pickle' in str(error):
+            raise ValueError('holds Python objects (a pickled object array)') from None
+        raise ValueError(f'cannot read as .npy ({" ".join(str(error).split())[:120]})') from None
+
+
 def load_npz(path):
     """An `.npz` archive, opened (use it in a `with`); ValueError when the file is not one, or is damaged."""
     try:
@@ -51,6 +62,15 @@ def load_npz(path):
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError('not an .npz archive')
     return archive
+
+
+def load_json(path):
+    """The JSON value of a file; ValueError when it is not JSON (nested too deeply included)."""
+    try:
+        with open(path, encoding='utf-8') as file:
+            return json.load(file)
+    except RecursionError:  # the parser's own limit, reached by deeply nested arrays
+        raise ValueError('not valid JSON: nested too deeply') from None
 
 
 def save_json(path, data):

@@ -7,13 +7,12 @@ module uses `weight_orig / (u . weight_orig v)`, which is computed here once, in
 the same way, and stored as our plain `weight`.
 """
 
-import json
 import math
 import os
 
 import torch
 
-from utils.fileio import atomic_path, save_json
+from utils.fileio import atomic_path, load_json, save_json
 
 from ..biggan import BigGANConfig
 from . import names
@@ -88,9 +87,8 @@ def read(source, hints):
 def read_config(path):
     """BigGANConfig from an official `config.json`."""
     try:
-        with open(path, 'r', encoding='utf-8') as file:
-            values = json.load(file)
-    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nested too deeply
+        values = load_json(path)
+    except (OSError, ValueError) as error:
         raise CheckpointError(f'{path}: not a readable JSON config ({error})') from None
     if not isinstance(values, dict):
         raise CheckpointError(f'{path}: the config is a {type(values).__name__}, not an object')
