@@ -166,7 +166,7 @@ class SefaFactor:
 
     index: int
     eigenvalue: float
-    change: np.ndarray      # [Z_DIM] mean movement of each factor between the ends of the edit (share of its range).
+    change: np.ndarray      # [NUM_FACTORS] mean movement of each factor between the ends of the edit (share of its range).
 
     def top(self, count=2):
         """`[(factor name, movement, share of the total movement)]` of the factors that move most."""
@@ -190,7 +190,7 @@ def sefa_factors(generator, reader, count=5, samples=16, seed=0, layers='all'):
     for index in range(count):
         ends = editing.edit_codes(ws, directions[index], layer_list, [low, high])  # [N, 2, num_ws, w_dim]
         images = sampling.render(generator, ends.flatten(0, 1)).float().cpu()
-        read = factor_reader.read_factors(reader, images).reshape(len(ws), 2, faces.Z_DIM)
+        read = factor_reader.read_factors(reader, images).reshape(len(ws), 2, faces.NUM_FACTORS)
         change = factor_reader.factor_change(read[:, 0], read[:, 1]).mean(0).numpy()
         results.append(SefaFactor(index, float(eigenvalues[index]), change))
     return results

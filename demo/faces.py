@@ -13,6 +13,11 @@ Shapes are PIL polygons drawn at 4x the output size and reduced by a 4x4 box
 average, which anti-aliases and keeps every change local: an output pixel
 depends only on the 16 canvas pixels under it.
 
+The rule from a latent code to factors gives each factor its own coordinate:
+factor i reads z[i] against the length of the last Z_DIM - NUM_FACTORS
+coordinates (`positions`), so a step of z[i] moves factor i and nothing else,
+and the mapping network's normalisation of z (a common scale) changes nothing.
+
     rng = np.random.RandomState(0)
     image = render(sample_factors(rng))                  # [256, 256, 3] uint8
     batch = render_batch(np.random.RandomState(1).randn(8, Z_DIM))   # [8, 64, 64, 3]
@@ -27,7 +32,7 @@ from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy.special import ndtr
+from scipy.special import ndtr, stdtr
 
 from semantics.regions import region_mask as named_region_mask
 
@@ -90,7 +95,8 @@ FACTORS = [
     Factor('shift', 'continuous', -3.0, 3.0, (), 'global', 'horizontal shift of the figure, px on the 256 grid'),
 ]
 FACTOR_NAMES = [factor.name for factor in FACTORS]
-Z_DIM = len(FACTORS)    # factor i reads z[i]; the rest of a longer z is ignored
+NUM_FACTORS = len(FACTORS)
+Z_DIM = 512             # the face model's z: factor i reads z[i] against the length of z[NUM_FACTORS:]
 
 DEFAULT_FACTORS = {
     'face_width': 0.5, 'jaw': 0.5, 'skin': 0.25, 'hair_colour': 0.25, 'hair_style': 'short',
@@ -150,7 +156,7 @@ def _unknown(kind, name, allowed):
 
 
 def _factors_from_u(u):
-    """Factors from u [Z_DIM] in [0, 1): continuous ranges linearly, discrete choices by quantiles."""
+    """Factors from positions u [NUM_FACTORS] in [0, 1): continuous ranges linearly, discrete choices by quantiles."""
     factors = {}
     for factor, value in zip(FACTORS, u):
         if factor.kind == 'discrete':
@@ -167,30 +173,29 @@ def sample_factors(rng):
     Args:
         rng: `np.random.RandomState` or `np.random.Generator`; only its `uniform` is called.
     """
-    return _factors_from_u(rng.uniform(size=Z_DIM))
+    return _factors_from_u(rng.uniform(size=NUM_FACTORS))
 
 
-def _check_z(z, ndim):
+def positions(z):
+    """Where each factor of codes `z` `[..., num_z]` sits in its range: u `[..., NUM_FACTORS]` in (0, 1).
+
+    Factor i reads t_i = z[i] / rms(z[NUM_FACTORS:]) through the CDF of Student's t with
+    num_z - NUM_FACTORS degrees of freedom, the law of t_i when z ~ N(0, I): so each factor is uniform,
+    a step of z[i] moves factor i alone, and scaling z (as the mapping network's normalisation does)
+    changes nothing. A code of exactly NUM_FACTORS coordinates (the first face model, `faces64-v1`)
+    reads them normalised to unit mean square, through the normal CDF.
+    """
     z = np.asarray(z, dtype=np.float64)
-    if z.ndim != ndim or z.shape[-1] < Z_DIM:
-        shape = '[num_z]' if ndim == 1 else '[N, num_z]'
-        raise ValueError(f'z must be {shape} with num_z >= Z_DIM = {Z_DIM}, got shape {list(z.shape)}')
-    if not np.all(np.isfinite(z[..., :Z_DIM])):
-        raise ValueError('z holds NaN or infinite values')
-    return z[..., :Z_DIM]
+    if z.shape[-1] == NUM_FACTORS:
+        return ndtr(z / np.sqrt(np.mean(np.square(z), axis=-1, keepdims=True) + 1e-8))
+    assert z.shape[-1] > NUM_FACTORS, z.shape
+    tail = np.sqrt(np.mean(np.square(z[..., NUM_FACTORS:]), axis=-1, keepdims=True))
+    return stdtr(z.shape[-1] - NUM_FACTORS, z[..., :NUM_FACTORS] / tail)
 
 
 def factors_from_z(z):
-    """The fixed rule from a latent code to factors.
-
-    Factor i reads z[i] only, through the standard normal CDF: u = Phi(z[i]) in (0, 1) maps
-    linearly onto a continuous or colour range, and a discrete factor with k choices takes
-    choice floor(u * k). So z ~ N(0, I) gives factors uniform over their ranges.
-
-    Args:
-        z: [num_z] floats, num_z >= Z_DIM; coordinates from Z_DIM on are ignored.
-    """
-    return _factors_from_u(ndtr(_check_z(z, ndim=1)))
+    """The fixed rule from a latent code `z` `[num_z]` to factors: `positions`, then each range."""
+    return _factors_from_u(positions(z))
 
 
 def check_factors(factors):
@@ -519,18 +524,16 @@ def render(factors, size=256):
 
 
 def render_batch(z_batch, size=64):
-    """Render the faces of a batch of latent codes, the training data of the demo generator.
+    """Render the faces of a batch of latent codes, the training data of the face model.
 
     Args:
-        z_batch: [N, num_z] floats (numpy or a CPU tensor), num_z >= Z_DIM.
+        z_batch: [N, num_z] floats (numpy or a CPU tensor), read by `positions`.
         size: output resolution.
 
     Returns:
         uint8 array [N, size, size, 3].
     """
-    u = ndtr(_check_z(z_batch, ndim=2))
-    if not isinstance(size, int) or size < 8:
-        raise ValueError(f'size must be an integer of at least 8, got {size!r}')
+    u = positions(z_batch)
     images = np.empty([len(u), size, size, 3], dtype=np.uint8)
     for i, row in enumerate(u):
         images[i] = _render(_factors_from_u(row), size)

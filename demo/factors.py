@@ -1,7 +1,7 @@
 """A small network that reads the renderer's factors back from a face image: the ruler of the semantics checks.
 
 For each factor of `demo.faces`, the network predicts where the image sits in
-that factor's range, `u` in [0, 1] (the normal CDF of its z coordinate, which
+that factor's range, `u` in [0, 1] (`demo.faces.positions` of its code, which
 `factors_from_z` maps onto the range); for the two cyclic hues it predicts the
 angle `(cos 2 pi u, sin 2 pi u)`. Trained on faces the renderer draws (64x64),
 it measures what an edit of a generated face changed: `factor_change` gives,
@@ -17,7 +17,6 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import norm
 from torch import nn
 from tqdm import tqdm
 
@@ -29,12 +28,12 @@ __all__ = ['FactorReader', 'load_reader', 'read_factors', 'factor_change', 'WEIG
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'factor_reader.pt')
 CYCLIC = [i for i, factor in enumerate(faces.FACTORS) if factor.name in ('iris_hue', 'background')]
-PLAIN = [i for i in range(faces.Z_DIM) if i not in CYCLIC]
+PLAIN = [i for i in range(faces.NUM_FACTORS) if i not in CYCLIC]
 OUTPUTS = len(PLAIN) + 2 * len(CYCLIC)  # u of each plain factor, then cos and sin of each cyclic one
 
 
 class FactorReader(nn.Module):
-    """64x64 face image in [-1, 1] -> the factors' positions `u` `[N, Z_DIM]` in [0, 1]."""
+    """64x64 face image in [-1, 1] -> the factors' positions `u` `[N, NUM_FACTORS]` in [0, 1]."""
 
     def __init__(self, width=32):
         super().__init__()
@@ -52,14 +51,14 @@ class FactorReader(nn.Module):
 
 
 def _targets(u):
-    """Training targets `[N, OUTPUTS]` of positions `u` `[N, Z_DIM]`."""
+    """Training targets `[N, OUTPUTS]` of positions `u` `[N, NUM_FACTORS]`."""
     angles = 2 * np.pi * u[:, CYCLIC]
     return np.concatenate([u[:, PLAIN], np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
 
 
 def _positions(outputs):
-    """Positions `u` `[N, Z_DIM]` in [0, 1] of network outputs."""
-    u = torch.empty([len(outputs), faces.Z_DIM], dtype=outputs.dtype, device=outputs.device)
+    """Positions `u` `[N, NUM_FACTORS]` in [0, 1] of network outputs."""
+    u = torch.empty([len(outputs), faces.NUM_FACTORS], dtype=outputs.dtype, device=outputs.device)
     u[:, PLAIN] = outputs[:, :len(PLAIN)].clamp(0, 1)
     k = len(CYCLIC)
     cos, sin = outputs[:, len(PLAIN):len(PLAIN) + k], outputs[:, len(PLAIN) + k:]
@@ -68,9 +67,9 @@ def _positions(outputs):
 
 
 def _batch(rng, size):
-    """Rendered faces `[N, 3, 64, 64]` in [-1, 1] and their positions `u` `[N, Z_DIM]`."""
+    """Rendered faces `[N, 3, 64, 64]` in [-1, 1] and their positions `u` `[N, NUM_FACTORS]`."""
     z = rng.randn(size, faces.Z_DIM).astype(np.float32)
-    return from_uint8(faces.render_batch(z, size=64)), norm.cdf(z)
+    return from_uint8(faces.render_batch(z, size=64)), faces.positions(z)
 
 
 def load_reader(path=WEIGHTS):
@@ -85,7 +84,7 @@ def load_reader(path=WEIGHTS):
 
 @torch.no_grad()
 def read_factors(reader, images):
-    """Positions `u` `[N, Z_DIM]` of the factors of images `[N, 3, 64, 64]` in [-1, 1] (larger images are reduced)."""
+    """Positions `u` `[N, NUM_FACTORS]` of the factors of images `[N, 3, 64, 64]` in [-1, 1] (larger images are reduced)."""
     images = torch.as_tensor(images, dtype=torch.float32)
     if images.shape[-1] != 64:
         images = F.interpolate(images, size=(64, 64), mode='area')
@@ -93,7 +92,7 @@ def read_factors(reader, images):
 
 
 def factor_change(before, after):
-    """Per factor, how far the positions moved `[N, Z_DIM]`, as a share of the range (cyclic: the shorter way)."""
+    """Per factor, how far the positions moved `[N, NUM_FACTORS]`, as a share of the range (cyclic: the shorter way)."""
     delta = (after - before).abs()
     delta[:, CYCLIC] = torch.minimum(delta[:, CYCLIC], 1 - delta[:, CYCLIC])
     return delta

@@ -4,13 +4,17 @@ Method (stated plainly, as in the model card `docs/builtin_faces64.md`): this is
 not adversarial training. Each step draws latent codes `z`, maps each to the
 renderer's factors by the fixed rule `demo.faces.factors_from_z`, renders the
 faces, and moves the generator so that `G(z)` reproduces them: an L1 + L2
-loss on the image and on its 2x and 4x reductions. The generator is the
+loss on the image and on its 2x and 4x reductions, weighted `--feature_weight`
+times inside the boxes of the eyes, brows, nose and mouth. Half of each batch
+are pairs: a code and the same code with one local factor's coordinate drawn
+again, and a second loss asks the generator's change between the two to be the
+renderer's (`--pair_weight`), which is zero outside that factor's region. The generator is the
 toolkit's own `StyleGAN2Generator` (mapping network, styles, modulated
 convolutions, constant noise), so every script reads the result unchanged.
 An exponential moving average of the weights is what is shipped, with `w_avg`
 set to the mean `w` of 10,000 codes (for truncation).
 
-    python -m demo.train                          # about 90 minutes on a 2-core CPU
+    python -m demo.train --minutes 420 --threads 1   # from random weights on a CPU core
     python -m demo.train --kimg 2 --out /tmp/try  # a quick trial
     python -m demo.train --device cuda --workers 12 --batch 32 --minutes 5 --init models/builtin/faces64.pt \
         --out demo/runs/faces64-gpu                # more training on a GPU, from the shipped weights
@@ -20,10 +24,10 @@ processes (each batch is seeded by its step alone, so the faces do not depend on
 `--minutes` bounds the training time: the learning rate then decays over
 whichever of `--kimg` and `--minutes` runs out first.
 
-Writes into `--out`: `state.pt` (everything needed to resume, every
-`--snapshot_kimg`), `samples_<kimg>.png` (a grid of generated faces above the
-rendered targets), `log.jsonl`, and at the end `faces64.pt`, in the shipped file's format: every
-script reads it as a model (`python sefa.py demo/runs/faces64/faces64.pt`).
+Writes into `--out`, every `--snapshot_kimg`: `state.pt` (everything needed to
+resume), `samples_<kimg>.png` (a grid of generated faces above the rendered
+targets), and `faces64.pt`, in the shipped file's format (every
+script reads it as a model: `python sefa.py demo/runs/faces64/faces64.pt`); and `log.jsonl`.
 Running the same command again resumes from `state.pt`.
 """
 
@@ -48,20 +52,15 @@ from models import build_generator, builtin
 from utils.fileio import atomic_path, save_json
 from utils.images import from_uint8
 
-# The architecture of the built-in model: 64x64, 32 feature maps at 64, 64 at 32, 128 below; one z
-# coordinate per factor of the renderer.
+# The architecture of the built-in model: 64x64, 32 feature maps at 64, 64 at 32, 128 below; z of 512
+# coordinates, the first 20 the renderer's factors (demo.faces.positions).
 CONFIG = dict(z_dim=faces.Z_DIM, w_dim=128, img_resolution=64, mapping_layers=6, channel_base=2048, channel_max=128,
               mapping_lr_multiplier=1.0)  # the mapping must learn the factor rule: no 100x slower learning rate
 SIZE = CONFIG['img_resolution']
 
 
 def rendered(z):
-    """The renderer's faces of codes `z` `[N, z_dim]` (numpy), uint8 `[N, 64, 64, 3]`.
-
-    The factors are read from `z` normalised to unit mean square, as the mapping network sees it
-    (it normalises `z` first, so the length of `z` could not be learned).
-    """
-    z = z / np.sqrt(np.mean(np.square(z), axis=1, keepdims=True) + 1e-8)
+    """The renderer's faces of codes `z` `[N, z_dim]` (numpy) by the rule of `demo.faces.positions`, uint8."""
     return faces.render_batch(z, size=SIZE)
 
 
@@ -70,9 +69,29 @@ def targets(z):
     return from_uint8(rendered(z))
 
 
+# The factors drawn inside a box of their own: the pairs of a batch differ in one of these.
+LOCAL = [i for i, factor in enumerate(faces.FACTORS) if factor.region != 'global']
+FEATURES = ('eyes', 'brows', 'nose', 'mouth')
+
+
 def batch_codes(seed, step, batch):
-    """The codes of training step `step`: seeded by the step alone, so resuming draws the same ones."""
-    return np.random.RandomState([seed, step]).randn(batch, CONFIG['z_dim']).astype(np.float32)
+    """The codes of training step `step`, seeded by the step alone, so resuming draws the same ones.
+
+    The second half repeats the first with one local factor's coordinate drawn again: pairs of faces
+    that differ in that factor only.
+    """
+    rng = np.random.RandomState([seed, step])
+    z = rng.randn(batch, CONFIG['z_dim']).astype(np.float32)
+    half = batch // 2
+    z[batch - half:] = z[:half]
+    z[np.arange(batch - half, batch), rng.choice(LOCAL, half)] = rng.randn(half)
+    return z
+
+
+def feature_weights(feature_weight, device):
+    """`[1, 1, 64, 64]`: `feature_weight` inside the boxes of FEATURES, 1 elsewhere."""
+    mask = np.any([faces.region_mask(name, SIZE) for name in FEATURES], axis=0)
+    return torch.from_numpy(1 + (feature_weight - 1) * mask.astype(np.float32))[None, None].to(device)
 
 
 def _render_step(args):
@@ -121,13 +140,20 @@ def load_init(path):
     return generator.state_dict()
 
 
-def image_loss(fake, real):
-    """L1 + L2 on the image and on its 2x and 4x reductions (coarse structure weighs as much as detail)."""
+def image_loss(fake, real, weights):
+    """Weighted L1 + L2 on the image and on its 2x and 4x reductions (coarse structure weighs as much as detail)."""
     loss = 0
     for _ in range(3):
-        loss = loss + (fake - real).abs().mean() + (fake - real).square().mean()
-        fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
+        difference = fake - real
+        loss = loss + (weights * (difference.abs() + difference.square())).mean()
+        fake, real, weights = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2), F.avg_pool2d(weights, 2)
     return loss
+
+
+def pair_loss(fake, real, weights):
+    """`image_loss` of the change within each pair (second half minus first) against the renderer's."""
+    half = len(fake) // 2
+    return image_loss(fake[-half:] - fake[:half], real[-half:] - real[:half], weights)
 
 
 def save_grid(path, images, columns):
@@ -166,7 +192,12 @@ def export(generator, path, meta):
               help='Thousands of faces to train on.')
 @click.option('--minutes', type=float, default=None,
               help='Stop after this much training time (the learning rate decays over it). [default: no limit]')
-@click.option('--batch', type=click.IntRange(min=1), default=8, show_default=True, help='Faces per step.')
+@click.option('--batch', type=click.IntRange(min=2), default=16, show_default=True,
+              help='Faces per step, half of them in pairs.')
+@click.option('--feature_weight', type=click.FloatRange(min=1), default=4.0, show_default=True,
+              help='Weight of the loss inside the eyes, brows, nose and mouth boxes.')
+@click.option('--pair_weight', type=click.FloatRange(min=0), default=4.0, show_default=True,
+              help='Weight of the loss on the change within each pair.')
 @click.option('--lr', type=float, default=2e-3, show_default=True, help='Adam learning rate (cosine decay to 5%).')
 @click.option('--ema_kimg', type=float, default=5.0, show_default=True,
               help='Half-life of the weight average, in thousands of faces.')
@@ -180,7 +211,8 @@ def export(generator, path, meta):
               help='Processes drawing the faces ahead of the training steps (0: drawn between steps).')
 @click.option('--device', default='cpu', show_default=True,
               help="'cpu', 'cuda' or 'cuda:N' (the faces are still drawn on the CPU).")
-def main(out, kimg, minutes, batch, lr, ema_kimg, init_path, snapshot_kimg, seed, threads, workers, device):
+def main(out, kimg, minutes, batch, feature_weight, pair_weight, lr, ema_kimg, init_path, snapshot_kimg, seed, threads,
+         workers, device):
     for name, value in (('--lr', lr), ('--ema_kimg', ema_kimg), ('--minutes', minutes)):
         if value is not None and (not math.isfinite(value) or value <= 0):
             raise click.BadParameter(f'{value} is not a positive number', param_hint=name)
@@ -214,6 +246,7 @@ def main(out, kimg, minutes, batch, lr, ema_kimg, init_path, snapshot_kimg, seed
     def progress():
         return min(1.0, max(images / total_images, seconds / budget))
 
+    weights = feature_weights(feature_weight, device)
     fixed_z = np.random.RandomState(seed + 1).randn(16, CONFIG['z_dim']).astype(np.float32)
     fixed_targets = targets(fixed_z).to(device)
     ema_beta = 0.5 ** (batch / (ema_kimg * 1000))
@@ -229,7 +262,7 @@ def main(out, kimg, minutes, batch, lr, ema_kimg, init_path, snapshot_kimg, seed
             for group in optimizer.param_groups:
                 group['lr'] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress())))
             fake = G(torch.from_numpy(z).to(device), noise_mode='const')
-            loss = image_loss(fake, real)
+            loss = image_loss(fake, real, weights) + pair_weight * pair_loss(fake, real, weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -257,22 +290,24 @@ def main(out, kimg, minutes, batch, lr, ema_kimg, init_path, snapshot_kimg, seed
                     torch.save({'G': G.state_dict(), 'G_ema': G_ema.state_dict(),
                                 'optimizer': optimizer.state_dict(), 'step': step, 'images': images,
                                 'seconds': seconds}, tmp)
+                G_ema.mapping.w_avg.copy_(mean_w(G_ema))
+                meta = {'method': 'regression onto demo.faces (L1 + L2, three scales, features weighted, '
+                                  'pairs differing in one factor), weights averaged',
+                        'kimg': round(images / 1000, 1), 'images': images, 'batch': batch, 'lr': lr,
+                        'feature_weight': feature_weight, 'pair_weight': pair_weight, 'seed': seed,
+                        'seconds': round(seconds), 'device': str(device), 'threads': torch.get_num_threads(),
+                        'workers': workers, 'torch': str(torch.__version__),
+                        'command': 'python -m demo.train ' + ' '.join(sys.argv[1:])}
+                if init_path:
+                    meta['init'] = os.path.basename(init_path)
+                if device.type == 'cuda':
+                    meta['gpu'] = torch.cuda.get_device_name(device)
+                export(G_ema, os.path.join(out, 'faces64.pt'), meta)
+                save_json(os.path.join(out, 'meta.json'), meta)
     finally:
         batches.close()
         bar.close()
         log.close()
-    G_ema.mapping.w_avg.copy_(mean_w(G_ema))
-    meta = {'method': 'regression onto demo.faces (L1 + L2, three scales), weights averaged',
-            'kimg': round(images / 1000, 1), 'images': images, 'batch': batch, 'lr': lr, 'seed': seed,
-            'seconds': round(seconds),
-            'device': str(device), 'threads': torch.get_num_threads(), 'workers': workers,
-            'torch': str(torch.__version__), 'command': 'python -m demo.train ' + ' '.join(sys.argv[1:])}
-    if init_path:
-        meta['init'] = os.path.basename(init_path)
-    if device.type == 'cuda':
-        meta['gpu'] = torch.cuda.get_device_name(device)
-    export(G_ema, os.path.join(out, 'faces64.pt'), meta)
-    save_json(os.path.join(out, 'meta.json'), meta)
     click.echo(f'Trained {images / 1000:.1f} kimg in {seconds / 3600:.2f} h: {os.path.join(out, "faces64.pt")}')
 
 

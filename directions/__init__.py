@@ -34,10 +34,11 @@ from .catalog import (
                       user_catalog_path,
 )
 from .files import Resolved, fetch, file_status, resolve_direction, resolve_latents, verify
-from .readers import Direction, Latents, direction_array, latents_array, read_direction, read_latents, read_sidecar
+from .readers import (Direction, Latents, direction_array, latents_array, read_direction, read_latents, read_sidecar,
+                      save_directions)
 from .user_catalog import add_local_entry
 
 __all__ = ['BUILTIN_CATALOG', 'CATALOG_FORMAT', 'ENV_CATALOG', 'ENV_DIR', 'ENV_URL', 'FOLDER', 'KINDS', 'Catalog',
            'CatalogError', 'Direction', 'Entry', 'Latents', 'Resolved', 'add_local_entry', 'direction_array',
            'directions_dir', 'fetch', 'file_status', 'latents_array', 'load_catalog', 'read_direction',
-           'read_latents', 'read_sidecar', 'resolve_direction', 'resolve_latents', 'user_catalog_path', 'verify']
+           'read_latents', 'read_sidecar', 'resolve_direction', 'save_directions', 'resolve_latents', 'user_catalog_path', 'verify']

@@ -33,6 +33,8 @@ from .catalog import (
     read_json,
     shown,
 )
+from utils.fileio import save_json, save_npy
+
 from .files import resolve, sha256_of_file
 
 DIRECTION_LAYOUT = 'directions are a floating-point .npy array [K, w_dim]'
@@ -197,6 +199,24 @@ def latents_array(path):
 def sidecar_path(path):
     """`NAME.json` for `NAME.npy`."""
     return os.path.splitext(os.fspath(path))[0] + '.json'
+
+
+def save_directions(path, array, method, generator=None, **facts):
+    """Write directions `[K, w_dim]` to `path` (float32 `.npy`) and their sidecar `NAME.json` beside it.
+
+    The sidecar holds the method, the array's shape, the generator's identity when it is given (model name,
+    source checkpoint and its SHA-256, family, w_dim, num_ws, resolution), then `facts` (layers,
+    recommended_layers, eigenvalues, region, distance_range, ...), which `read_direction` reads back.
+    """
+    array = np.asarray(array, dtype=np.float32)
+    sidecar = {'method': method, 'shape': list(array.shape), 'w_dim': int(array.shape[-1])}
+    if generator is not None:
+        sidecar.update(model=generator.model_name, source=generator.source,
+                       checkpoint_sha256=generator.checkpoint_sha256, family=generator.family,
+                       num_ws=generator.num_ws, img_resolution=generator.img_resolution)
+    sidecar.update(facts)
+    save_npy(path, array)
+    save_json(sidecar_path(path), sidecar)
 
 
 def read_sidecar(json_path, shape=None):
