@@ -1,20 +1,18 @@
-"""The methods checked against the ground truth of the built-in face model.
+"""The face model checked against the renderer's ground truth: the measures of `benchmarks/bench_semantics.py`
+and of the tests.
 
-Two measures, shared by `benchmarks/bench_semantics.py` and the tests:
+Every measure says where an edit changes the image with respect to a region (`Change`): the share of
+the absolute pixel change inside it (what `manipulate.py` prints), the share of the squared change
+(the energy that ReSeFa's quotient maximises), and the concentration (mean change of a pixel inside
+over that of a pixel outside).
 
-- `resefa_locality`: ReSeFa's directions of a region (the steps of
-  `compute_jacobian.py`, `compute_directions.py` and `manipulate.py --region`,
-  at their defaults), and the share of each edit's pixel change that falls
-  inside the region, against a random direction edited the same way.
-- `own_direction_locality`: the same share in ReSeFa's most favourable setting
-  (each code's own direction, small edits, every layer), a bound on what its
-  directions can do in a given model.
-- `code_steps`: not a method but the model: a step of one factor's `z`
-  coordinate, drawn by the generator and by the renderer (the truth), and the
-  share of each change inside the factor's region.
-- `sefa_factors`: SeFa's top directions (`sefa.py -L all`), and which of the
-  renderer's factors each one moves, read from the edited images by the factor
-  reader of `demo.factors`.
+- `code_steps`: not a method but the model: a step of one factor's own `z` coordinate, drawn by the
+  generator and by the renderer (the truth).
+- `region_edits`: ReSeFa's pooled first direction of a region (the directions of
+  `compute_directions.py`), a step on every layer, against a random direction; and which factors
+  the step moves, read by the factor reader.
+- `own_directions`: each code moved along the first direction of its own Jacobian alone.
+- `sefa_factors`: SeFa's top directions (`sefa.py -L all`) and the factors each one moves.
 """
 
 from dataclasses import dataclass
@@ -26,99 +24,39 @@ from demo import faces
 from demo import factors as factor_reader
 from semantics import editing, jacobian, regions, resefa, sampling, sefa
 
-__all__ = ['Locality', 'sample_jacobians', 'region_directions', 'resefa_locality', 'own_direction_locality',
-           'contrast', 'CodeStep', 'code_steps', 'SefaFactor', 'sefa_factors', 'MANIPULATE_DISTANCES', 'SEFA_DISTANCES']
-
-MANIPULATE_DISTANCES = (*editing.DEFAULT_DISTANCES, editing.DEFAULT_STEPS)  # manipulate.py's defaults
-SEFA_DISTANCES = (-3.0, 3.0, 11)          # sefa.py's defaults
+SEFA_DISTANCES = (-3.0, 3.0)              # sefa.py's default ends
 SEFA_TRUNCATION = (0.7, 8)                # sefa.py's --trunc_psi and --trunc_layers
 JACOBIAN_SEED = 4                         # compute_jacobian.py's default seed
+EDIT_SEED = 2026                          # codes edited to measure a direction: not those of the Jacobians
+REGION_OF = {factor.name: factor.region for factor in faces.FACTORS}
 
 
 @dataclass
-class Locality:
-    """Where the edits of a region's first ReSeFa direction change the image."""
+class Change:
+    """Where a change of images falls with respect to a region, pooled over the images."""
 
-    region: str
-    area: float                 # Share of the image the region covers.
-    resefa_shares: np.ndarray   # [edit samples] share of each edit's pixel change inside the region.
-    random_shares: np.ndarray   # [edit samples] the same for a random unit direction.
-    eigenvalue: float           # The direction's ratio of change inside to change outside (pooled Gram matrices).
+    share: float            # Share of the absolute change inside the region.
+    energy: float           # Share of the squared change inside the region.
+    concentration: float    # Mean absolute change of a pixel inside over that of a pixel outside.
 
-    @property
-    def resefa(self):
-        return float(np.nanmean(self.resefa_shares))
 
-    @property
-    def random(self):
-        return float(np.nanmean(self.random_shares))
+def change_in(before, after, mask):
+    """`Change` from images `before` to `after` `[N, C, H, W]` for a region `mask` bool `[H, W]`."""
+    difference = (torch.as_tensor(after) - torch.as_tensor(before)).float().cpu()
+    size, square = difference.abs().sum(1), difference.square().sum(1)    # [N, H, W]
+    inside = torch.from_numpy(mask)
+    return Change(float(size[:, inside].sum() / size.sum()), float(square[:, inside].sum() / square.sum()),
+                  float(size[:, inside].mean() / size[:, ~inside].mean()))
 
 
 def sample_jacobians(generator, samples=8, seed=JACOBIAN_SEED):
     """The Jacobians `compute_jacobian.py` computes at its defaults: `samples` codes drawn with `seed`,
     untruncated, every layer moved together, constant noise (reference layout)."""
-    ws = sampling.sample_ws(generator, samples, seed)
-    return jacobian.compute_jacobians(generator, ws[:, 0])
+    return jacobian.compute_jacobians(generator, sampling.sample_ws(generator, samples, seed)[:, 0])
 
 
-def contrast(share, area):
-    """How many times the mean pixel change inside a region of `area` exceeds that outside, for an edit
-    that keeps `share` of its change inside (e.g. 80% inside 3.5% of the image needs about 110)."""
-    share = np.asarray(share, dtype=np.float64)
-    return share * (1 - area) / ((1 - share) * area)
-
-
-def region_directions(jacobians, region, data_name='ffhq'):
-    """`(directions [w_dim, w_dim], eigenvalues, mask)`: the pooled directions of `compute_directions.py`."""
-    mask = regions.region_mask(data_name, region, jacobians.shape[-3])
-    grams = (resefa.gram_matrices(sample, mask) for sample in jacobians)
-    directions, eigenvalues = resefa.pooled_directions(grams)
-    return directions, eigenvalues, mask
-
-
-def resefa_locality(generator, jacobians, region, edit_samples=8, edit_seed=2026, data_name='ffhq', steps=None,
-                    all_layers=False):
-    """A region's first ReSeFa direction, and a random one, edited as `manipulate.py --region` does.
-
-    The edits move codes other than those of the Jacobians (`edit_seed`), by `manipulate.py`'s
-    default distances (or `steps`), on its default layers (ReSeFa's 4-7 where the model has them;
-    every layer with `all_layers`).
-    """
-    directions, eigenvalues, mask = region_directions(jacobians, region, data_name)
-    rng = np.random.RandomState(edit_seed)
-    random = rng.randn(generator.w_dim)
-    random /= np.linalg.norm(random)
-    ws = sampling.sample_ws(generator, edit_samples, edit_seed)
-    steps = editing.distances(*MANIPULATE_DISTANCES) if steps is None else steps
-    layers = None if all_layers else editing.default_layers(generator.num_ws)
-    shares = []
-    for direction in (directions[0], random):
-        grid = editing.edit_grid(generator, ws, direction[None], layers, steps, region_mask=mask)
-        shares.append(np.array([edit.share for edit in grid]))
-    return Locality(region, float(mask.mean()), shares[0], shares[1], float(eigenvalues[0]))
-
-
-def own_direction_locality(generator, jacobians, region, distance=0.3, seed=JACOBIAN_SEED, data_name='ffhq'):
-    """ReSeFa in its most favourable setting: a bound on how local its directions can be in this model.
-
-    Each code of `sample_jacobians(generator, len(jacobians), seed)` is moved along the first direction
-    of its own Jacobian alone (no pooling), by -`distance` and +`distance` (small: the linear range), on
-    every layer (those the Jacobian was taken for).
-
-    Returns:
-        `(shares [N], eigenvalues [N])`: the share of each edit's change inside the region, and each
-        direction's ratio of mean squared change inside to outside.
-    """
-    mask = regions.region_mask(data_name, region, jacobians.shape[-3])
-    ws = sampling.sample_ws(generator, len(jacobians), seed)
-    steps = np.array([-distance, distance], dtype=np.float32)
-    shares, ratios = [], []
-    for w, sample in zip(ws, jacobians):
-        directions, eigenvalues = resefa.directions_for_sample(sample, mask)
-        edit, = editing.edit_grid(generator, w[None], directions[:1], None, steps, region_mask=mask)
-        shares.append(edit.share)
-        ratios.append(eigenvalues[0])
-    return np.array(shares), np.array(ratios)
+def box(region, size=64):
+    return regions.region_mask('ffhq', region, size)
 
 
 @dataclass
@@ -127,37 +65,92 @@ class CodeStep:
 
     factor: str
     region: str
-    generator_share: float      # Share of the generator's pixel change inside the region (all codes pooled).
-    renderer_share: float       # The same for the renderer's faces: the truth of the model's factor rule.
-    response: float             # Generator's mean change inside the region over the renderer's.
+    generator: Change
+    renderer: Change        # The truth of the rule the model was trained on.
+    response: float         # The generator's mean change inside the region over the renderer's.
 
 
 @torch.no_grad()
 def code_steps(generator, targets, factors, step=0.5, samples=32, seed=77):
-    """Each of `factors` (names of `demo.faces.FACTORS` drawn in an ffhq region) moved by a step of its
-    own `z` coordinate on `samples` codes.
+    """Each of `factors` (drawn in an ffhq box) moved by a step of its own `z` coordinate on `samples` codes.
 
     Args:
         targets: the renderer's faces of codes, `[N, z_dim]` numpy to `[N, 3, H, W]` in [-1, 1]
-            (`demo.train.targets` for the built-in model: the rule the generator was trained on).
+            (`demo.train.targets`: the rule the model was trained on).
     """
     z = np.random.RandomState(seed).randn(samples, generator.z_dim).astype(np.float32)
-    before = sampling.render(generator, sampling.to_ws(generator, z, 'z')).float().cpu()
+    before = generator(torch.from_numpy(z)).cpu()
     truth = targets(z)
-    results = []
+    rows = []
     for name in factors:
-        index = faces.FACTOR_NAMES.index(name)
-        region = faces.FACTORS[index].region
-        mask = torch.from_numpy(regions.region_mask('ffhq', region, before.shape[-1]))
         moved = z.copy()
-        moved[:, index] += step
-        after = sampling.render(generator, sampling.to_ws(generator, moved, 'z')).float().cpu()
-        change = (after - before).abs().sum(1)                 # [N, H, W]
-        true_change = (targets(moved) - truth).abs().sum(1)
-        results.append(CodeStep(name, region, float(change[:, mask].sum() / change.sum()),
-                                float(true_change[:, mask].sum() / true_change.sum()),
-                                float(change[:, mask].mean() / true_change[:, mask].mean())))
-    return results
+        moved[:, faces.FACTOR_NAMES.index(name)] += step
+        mask = box(REGION_OF[name], before.shape[-1])
+        after, true_after = generator(torch.from_numpy(moved)).cpu(), targets(moved)
+        inside = torch.from_numpy(mask)
+        response = (after - before).abs()[..., inside].mean() / (true_after - truth).abs()[..., inside].mean()
+        rows.append(CodeStep(name, REGION_OF[name], change_in(before, after, mask),
+                             change_in(truth, true_after, mask), float(response)))
+    return rows
+
+
+def region_directions(jacobians, region):
+    """`(directions [w_dim, w_dim], eigenvalues)` of a region: the pooled directions of `compute_directions.py`."""
+    mask = box(region, jacobians.shape[-3])
+    return resefa.pooled_directions(resefa.gram_matrices(sample, mask) for sample in jacobians)
+
+
+@torch.no_grad()
+def step_images(generator, ws, direction, distance, layers=None):
+    """Images of `ws` `[N, num_ws, w_dim]` before and after a step of `distance` along `direction` `[w_dim]`."""
+    ends = editing.edit_codes(ws, direction, layers, [0.0, distance])     # [N, 2, num_ws, w_dim]
+    images = sampling.render(generator, ends.flatten(0, 1)).float().cpu()
+    return images[0::2], images[1::2]
+
+
+def factor_movement(reader, before, after):
+    """Mean movement of each factor `[NUM_FACTORS]` between two sets of images, as a share of its range."""
+    read = factor_reader.read_factors(reader, torch.cat([before, after]))
+    return factor_reader.factor_change(read[:len(before)], read[len(before):]).mean(0).numpy()
+
+
+@dataclass
+class RegionEdit:
+    """A step along a region's pooled first ReSeFa direction, and along a random direction."""
+
+    region: str
+    resefa: Change
+    random: Change
+    own_factors: float      # Share of the factor reader's movement carried by the region's own factors.
+    eigenvalue: float       # The direction's quotient: mean squared change inside over outside (pooled).
+
+
+def region_edits(generator, jacobians, region, reader, distance=1.0, samples=16, layers=None, seed=EDIT_SEED):
+    """A region's first ReSeFa direction and a random unit direction, each a step of `distance` on `layers`
+    (all: those the Jacobians were taken for) of `samples` codes the Jacobians never saw."""
+    directions, eigenvalues = region_directions(jacobians, region)
+    rng = np.random.RandomState(seed)
+    random = rng.randn(generator.w_dim)
+    ws = sampling.sample_ws(generator, samples, seed)
+    mask = box(region)
+    before, after = step_images(generator, ws, directions[0], distance, layers)
+    movement = factor_movement(reader, before, after)
+    own = [i for i, name in enumerate(faces.FACTOR_NAMES) if REGION_OF[name] == region]
+    return RegionEdit(region, change_in(before, after, mask),
+                      change_in(*step_images(generator, ws, random / np.linalg.norm(random), distance, layers), mask),
+                      float(movement[own].sum() / movement.sum()), float(eigenvalues[0]))
+
+
+def own_directions(generator, jacobians, region, distance=1.0, seed=JACOBIAN_SEED):
+    """Each code of `sample_jacobians(generator, len(jacobians), seed)` moved along the first direction of its
+    own Jacobian alone (no pooling) by `distance` on every layer: `[Change]`, one per code."""
+    mask = box(region, jacobians.shape[-3])
+    ws = sampling.sample_ws(generator, len(jacobians), seed)
+    changes = []
+    for w, sample in zip(ws, jacobians):
+        directions, _ = resefa.directions_for_sample(sample, mask)
+        changes.append(change_in(*step_images(generator, w[None], directions[0], distance), mask))
+    return changes
 
 
 @dataclass
@@ -166,17 +159,15 @@ class SefaFactor:
 
     index: int
     eigenvalue: float
-    change: np.ndarray      # [NUM_FACTORS] mean movement of each factor between the ends of the edit (share of its range).
+    change: np.ndarray      # [NUM_FACTORS] mean movement of each factor between the ends of the edit.
 
     def top(self, count=2):
         """`[(factor name, movement, share of the total movement)]` of the factors that move most."""
         order = np.argsort(-self.change)[:count]
         total = float(self.change.sum())
-        return [(faces.FACTOR_NAMES[i], float(self.change[i]), float(self.change[i]) / total if total else 0.0)
-                for i in order]
+        return [(faces.FACTOR_NAMES[i], float(self.change[i]), float(self.change[i]) / total) for i in order]
 
 
-@torch.no_grad()
 def sefa_factors(generator, reader, count=5, samples=16, seed=0, layers='all'):
     """The first `count` SeFa directions of `layers`, each with the factor movement it causes.
 
@@ -185,12 +176,10 @@ def sefa_factors(generator, reader, count=5, samples=16, seed=0, layers='all'):
     """
     layer_list, directions, eigenvalues = sefa.factorize(generator, layers)
     ws = sampling.sample_ws(generator, samples, seed, *SEFA_TRUNCATION)
-    low, high, _ = SEFA_DISTANCES
-    results = []
+    low, high = SEFA_DISTANCES
+    rows = []
     for index in range(count):
-        ends = editing.edit_codes(ws, directions[index], layer_list, [low, high])  # [N, 2, num_ws, w_dim]
-        images = sampling.render(generator, ends.flatten(0, 1)).float().cpu()
-        read = factor_reader.read_factors(reader, images).reshape(len(ws), 2, faces.NUM_FACTORS)
-        change = factor_reader.factor_change(read[:, 0], read[:, 1]).mean(0).numpy()
-        results.append(SefaFactor(index, float(eigenvalues[index]), change))
-    return results
+        start = editing.edit_codes(ws, directions[index], layer_list, [low])[:, 0]
+        before, after = step_images(generator, start, directions[index], high - low, layer_list)
+        rows.append(SefaFactor(index, float(eigenvalues[index]), factor_movement(reader, before, after)))
+    return rows

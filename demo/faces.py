@@ -134,21 +134,9 @@ REGIONS = {
 
 
 def region_mask(region, size=GRID):
-    """Boolean mask [size, size] of a region of REGIONS: every output pixel that overlaps it."""
-    if region not in REGIONS:
-        raise _unknown('region', region, REGIONS)
-    if GRID % size and size % GRID:
-        raise ValueError(f'size {size} must divide {GRID} or be a multiple of it')
-    if size >= GRID:
-        return np.kron(REGIONS[region], np.ones([size // GRID, size // GRID], dtype=bool))
+    """Boolean mask [size, size] of a region of REGIONS: every output pixel that overlaps it (size divides 256)."""
     step = GRID // size
     return REGIONS[region].reshape(size, step, size, step).any(axis=(1, 3))
-
-
-def _unknown(kind, name, allowed):
-    close = difflib.get_close_matches(str(name), list(allowed), n=3)
-    hint = f'; did you mean {", ".join(repr(c) for c in close)}?' if close else ''
-    return ValueError(f'unknown {kind} {name!r}; choose from {", ".join(allowed)}{hint}')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,19 +188,15 @@ def factors_from_z(z):
 
 def check_factors(factors):
     """Raise ValueError unless `factors` names every factor once, each inside its range."""
-    unknown = [name for name in factors if name not in FACTOR_NAMES]
+    unknown = sorted(set(factors) - set(FACTOR_NAMES))
     if unknown:
-        raise _unknown('factor', unknown[0], FACTOR_NAMES)
+        close = difflib.get_close_matches(unknown[0], FACTOR_NAMES, n=1)
+        raise ValueError(f'unknown factor {unknown[0]!r}' + (f'; did you mean {close[0]!r}?' if close else ''))
     missing = [name for name in FACTOR_NAMES if name not in factors]
-    if missing:
-        raise ValueError(f'factors miss {", ".join(missing)}; start from {{**DEFAULT_FACTORS, ...}}')
-    for factor in FACTORS:
-        value = factors[factor.name]
-        if factor.kind == 'discrete':
-            if value not in factor.choices:
-                raise ValueError(f'{factor.name} = {value!r}; choose from {factor.choices}')
-        elif not factor.low <= value <= factor.high:
-            raise ValueError(f'{factor.name} = {value!r} is outside [{factor.low}, {factor.high}]')
+    wrong = [f'{f.name} = {factors[f.name]!r}' for f in FACTORS if f.name in factors and not (
+        factors[f.name] in f.choices if f.kind == 'discrete' else f.low <= factors[f.name] <= f.high)]
+    if missing or wrong:
+        raise ValueError(f'factors miss {", ".join(missing)}' if missing else f'{wrong[0]} is out of its range')
 
 
 def colour(name, value):
@@ -220,8 +204,6 @@ def colour(name, value):
     if name in _HUES:
         saturation, brightness = _HUES[name]
         return tuple(round(255 * c) for c in colorsys.hsv_to_rgb(value % 1.0, saturation, brightness))
-    if name not in _RAMPS:
-        raise _unknown('colour factor', name, list(_RAMPS) + list(_HUES))
     anchors = np.asarray(_RAMPS[name], dtype=np.float64)
     position = float(np.clip(value, 0.0, 1.0)) * (len(anchors) - 1)
     i = min(int(position), len(anchors) - 2)
@@ -518,8 +500,6 @@ def render(factors, size=256):
         uint8 array [size, size, 3]; the same factors always give the same bytes.
     """
     check_factors(factors)
-    if not isinstance(size, int) or size < 8:
-        raise ValueError(f'size must be an integer of at least 8, got {size!r}')
     return _render(factors, size)
 
 

@@ -21,7 +21,6 @@ import sefa as sefa_script
 from demo import checks, faces, train
 from demo import factors as factor_reader
 from models import builtin
-from semantics import editing
 from tests.clitools import assert_one_line_error, invoke, invoke_ok, printed
 from tests.conftest import ROOT
 from utils.images import from_uint8
@@ -69,62 +68,79 @@ def test_samples_are_the_renderers_faces(generator):
 
 def test_factor_reader_reads_the_renderers_faces():
     reader = factor_reader.load_reader()
-    rng = np.random.RandomState(5)
-    z = rng.randn(64, faces.Z_DIM).astype(np.float32)
+    z = np.random.RandomState(5).randn(64, faces.Z_DIM).astype(np.float32)
     images = from_uint8(faces.render_batch(z, size=64))
-    from scipy.stats import norm
-    error = factor_reader.factor_change(torch.from_numpy(norm.cdf(z)).float(),
+    error = factor_reader.factor_change(torch.from_numpy(faces.positions(z)).float(),
                                         factor_reader.read_factors(reader, images)).mean(0).numpy()
     continuous = [i for i, f in enumerate(faces.FACTORS) if f.kind == 'continuous' and f.name not in ('roll', 'shift')]
     assert error[continuous].max() < 0.1, dict(zip(faces.FACTOR_NAMES, error.round(3)))
 
 
-@pytest.mark.parametrize('region, factor', [('eyes', 2.5), ('mouth', 1.6)])
-def test_resefa_directions_beat_a_random_direction(generator, jacobians, region, factor):
-    """The region's first direction puts more of its change inside the region than a random one does."""
-    result = checks.resefa_locality(generator, jacobians, region, edit_samples=4)
-    assert result.resefa > factor * result.random, (region, result.resefa_shares, result.random_shares)
-
-
-@pytest.mark.xfail(strict=True, reason='the shipped model is not yet accurate enough for local ReSeFa edits: '
-                   'about 9% of the change of an eyes edit falls in the eyes region (docs/builtin_faces64.md)')
-def test_resefa_eyes_directions_keep_most_of_their_change_inside(generator, jacobians):
-    """The target: at least 80% of an eyes edit's pixel change inside the eyes region."""
-    result = checks.resefa_locality(generator, jacobians, 'eyes', edit_samples=4)
-    assert result.resefa >= 0.8, result.resefa_shares
-
-
-def test_own_directions_bound_the_pooled_ones(generator, jacobians):
-    """Each code's own eyes direction, in the linear range on every layer, is more local than the pooled one."""
-    shares, ratios = checks.own_direction_locality(generator, jacobians, 'eyes')
-    pooled = checks.resefa_locality(generator, jacobians, 'eyes', edit_samples=4)
-    assert shares.shape == ratios.shape == (len(jacobians),) and (ratios > 1).all()
-    assert shares.mean() > 2 * pooled.resefa, (shares, pooled.resefa_shares)  # about 26% against 9%
-
-
-def test_contrast_is_the_change_per_pixel_inside_over_outside():
+def test_change_in_measures_share_energy_and_concentration():
     mask = np.zeros([8, 8], dtype=bool)
-    mask[2:4, 1:6] = True
-    edited = torch.where(torch.from_numpy(mask), 0.9, 0.02).expand(1, 3, 8, 8)
-    share = editing.region_change_share(torch.zeros(3, 8, 8), edited, mask)[0]
-    assert checks.contrast(share, mask.mean()) == pytest.approx(0.9 / 0.02, rel=1e-5)
-    assert checks.contrast(0.8, 0.035) == pytest.approx(110.3, abs=0.1)
+    mask[2:4, 1:6] = True                                   # 10 of 64 pixels
+    after = torch.where(torch.from_numpy(mask), 0.9, 0.02).expand(2, 3, 8, 8)
+    change = checks.change_in(torch.zeros(2, 3, 8, 8), after, mask)
+    assert change.share == pytest.approx(10 * 0.9 / (10 * 0.9 + 54 * 0.02), rel=1e-5)
+    assert change.energy == pytest.approx(10 * 0.81 / (10 * 0.81 + 54 * 0.0004), rel=1e-5)
+    assert change.concentration == pytest.approx(0.9 / 0.02, rel=1e-5)
 
 
 def test_code_steps_compare_the_generator_with_the_renderer(generator):
-    """A step of one factor's own z coordinate, drawn by the generator and by the renderer."""
+    """A step of one factor's own z coordinate: the renderer keeps it in its box; the generator as its own truth."""
     eyes, mouth = checks.code_steps(generator, train.targets, ['eye_size', 'smile'], samples=8)
-    assert (eyes.factor, eyes.region, mouth.region) == ('eye_size', 'eyes', 'mouth')
+    assert (eyes.region, mouth.region) == ('eyes', 'mouth')
     for row in (eyes, mouth):
-        assert row.renderer_share > 2 * 0.035, row  # the truth is concentrated in the region (3.5% of the image)
-        assert 0 < row.generator_share < 1 and 0 < row.response < 1, row  # the generator draws a part of it
+        assert row.renderer.energy >= 0.95 and row.renderer.share >= 0.95, row
+        assert 0 < row.generator.share < 1 and row.response > 0, row
 
     def own_images(z):
-        return generator(torch.from_numpy(z), noise_mode='const')
+        return generator(torch.from_numpy(z))
 
-    same, = checks.code_steps(generator, own_images, ['eye_size'], samples=8)  # the generator as its own truth
-    assert same.generator_share == pytest.approx(same.renderer_share, abs=1e-6)
+    same, = checks.code_steps(generator, own_images, ['eye_size'], samples=8)
+    assert same.generator.energy == pytest.approx(same.renderer.energy, abs=1e-6)
     assert same.response == pytest.approx(1, abs=1e-5)
+
+
+# The gates of the model card (docs/builtin_faces64.md), measured on fewer codes than the benchmark.
+# A gate the shipped model does not meet stays an expected failure, so a model that meets it shows up.
+LOCAL_FACTORS = ['eye_size', 'iris_hue', 'gaze', 'mouth_width', 'smile', 'mouth_open']
+UNMET_CODE_GATES = set(LOCAL_FACTORS)
+UNMET_RESEFA_GATES = {'eyes', 'mouth'}
+
+
+def _gate(param, unmet, reason):
+    return pytest.param(param, marks=pytest.mark.xfail(strict=True, reason=reason) if param in unmet else ())
+
+
+@pytest.mark.parametrize('factor', [_gate(f, UNMET_CODE_GATES, 'the generator does not follow this factor closely '
+                                          'enough yet (docs/builtin_faces64.md)') for f in LOCAL_FACTORS])
+def test_the_model_follows_its_local_factors(generator, factor):
+    """Along a local factor's own code direction: at least half the renderer's change inside its box, and at
+    least 80% of the generator's energy there."""
+    row, = checks.code_steps(generator, train.targets, [factor], samples=16)
+    assert row.response >= 0.5 and row.generator.energy >= 0.8, row
+
+
+@pytest.mark.parametrize('region', [_gate(r, UNMET_RESEFA_GATES, 'ReSeFa\'s directions of this region are not '
+                                          'local enough in the shipped model yet (docs/builtin_faces64.md)')
+                                    for r in ('eyes', 'mouth')])
+def test_resefa_finds_the_region(generator, jacobians, region):
+    """The pooled direction, a step of 1.0 on every layer: >= 80% of its energy and >= 50% of its change inside;
+    each code's own direction >= 80% of its energy; the region's own factors carry >= 50% of the movement."""
+    edit = checks.region_edits(generator, jacobians, region, factor_reader.load_reader(), samples=8)
+    own = checks.own_directions(generator, jacobians, region)
+    assert edit.resefa.energy >= 0.8 and edit.resefa.share >= 0.5, edit
+    assert min(change.energy for change in own) >= 0.8, own
+    assert edit.own_factors >= 0.5, edit
+
+
+@pytest.mark.parametrize('region', ['eyes', 'mouth', 'nose'])
+def test_resefa_directions_beat_a_random_direction(generator, jacobians, region):
+    """The region's pooled direction puts several times more of its energy inside than a random one."""
+    edit = checks.region_edits(generator, jacobians, region, factor_reader.load_reader(), samples=4)
+    assert edit.resefa.energy > 3 * edit.random.energy, edit
+    assert edit.resefa.concentration > 2 * edit.random.concentration, edit
 
 
 def test_sefa_directions_move_factors(generator):
@@ -134,6 +150,15 @@ def test_sefa_directions_move_factors(generator):
     assert table[0].eigenvalue >= table[-1].eigenvalue
     # The strongest SeFa direction moves some factor by at least a tenth of its range.
     assert max(row.top(1)[0][1] for row in table) > 0.1
+
+
+def test_the_first_face_model_is_kept():
+    """`builtin:faces64-v1`, the model of the first rule (z of 20 coordinates), loads and draws its faces."""
+    first = models.load_generator('builtin:faces64-v1')
+    z = np.random.RandomState(77).randn(8, first.z_dim).astype(np.float32)
+    with torch.no_grad():
+        error = (first(torch.from_numpy(z)) - train.targets(z)).abs().mean().item()
+    assert first.z_dim == faces.NUM_FACTORS and error < 0.05, error
 
 
 def _readme_blocks():
