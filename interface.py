@@ -12,8 +12,10 @@ name; it is fixed at start, the page never names a file) and serves one page:
 codes (seed, random, prepared codes, uploads, truncation), one slider per SeFa
 semantic of the layers you choose, the published directions and those under
 --work_dir, and the ReSeFa directions of a named region or a box you drag on
-the image, computed from the current sample's Jacobian. The page works offline.
-Ctrl-C stops the server. See docs/interface.md.
+the image, computed from the current sample's Jacobian. Edits of every kind
+combine; the page exports them as one archive that `python -m editor.replay`
+renders again. The page works offline. Ctrl-C stops the server. See
+docs/interface.md.
 """
 
 import click
@@ -42,8 +44,9 @@ def main(**opts):
     generator = options.load_model(opts)
     click.echo(options.describe_weights(generator))
     try:
-        server = make_server(Editor(generator, opts['data_name'], opts['work_dir'], opts['trunc_layers']),
-                             opts['host'], opts['port'])
+        editor = Editor(generator, opts['data_name'], opts['work_dir'], opts['trunc_layers'],
+                        transform=(opts['tx'], opts['ty'], opts['rotate']))
+        server = make_server(editor, opts['host'], opts['port'])
     except OSError as error:
         raise click.BadParameter(f'cannot listen on {opts["host"]}:{opts["port"]} ({error.strerror})',
                                  param_hint='--host/--port') from None
