@@ -1,7 +1,7 @@
 """The editor's one request parser: every field of every request is checked here, into small dataclasses.
 
-Past this module the session trusts what it is given. A bad field is a `RequestError` of one line that
-starts with the field's name: `edits[1].distance: must be a number in -1e+06..1e+06, got "x"`.
+Past this module the session trusts what it is given. A bad field is a `RequestError` of one line that starts
+with the field's name: `edits[1].distance: must be a number in -1000000..1000000, got "x"`.
 """
 
 import contextlib
@@ -22,7 +22,7 @@ from semantics import editing, inversion, regions, sampling
 from utils.indices import format_indices, parse_indices
 
 MAX_SEED = 2 ** 32 - 1
-PROJECTION_STEPS = 150  # the page's default: a few seconds on a CPU for the built-in model
+PROJECTION_STEPS = 150  # the page's default: a short wait on a CPU
 REQUIRED = object()
 TYPES = {int: 'an integer', float: 'a number', str: 'a text', list: 'a list', dict: 'a JSON object'}
 
@@ -53,10 +53,6 @@ def blame(field):
         fail(field, error)
 
 
-def shown(value):
-    return json.dumps(value)[:60]
-
-
 def get(fields, name, kind, default=REQUIRED, low=None, high=None, where=''):
     """Field `name` of a JSON object: of type `kind`, within `low..high`; `default` when absent or null."""
     value = fields.get(name)
@@ -65,23 +61,22 @@ def get(fields, name, kind, default=REQUIRED, low=None, high=None, where=''):
         return default
     typed = not isinstance(value, bool) and (isinstance(value, (int, float)) and math.isfinite(value)
                                              if kind is float else isinstance(value, kind))
-    inside = typed and (low is None or value >= low) and (high is None or value <= high)
     bounds = f' in {low:.10g}..{high:.10g}' if high is not None else f' of at least {low}' if low is not None else ''
-    need(inside, where + name, f'must be {TYPES[kind]}{bounds}, got {shown(value)}')
+    need(typed and (low is None or value >= low) and (high is None or value <= high), where + name,
+         f'must be {TYPES[kind]}{bounds}, got {json.dumps(value)[:60]}')
     return float(value) if kind is float else value
 
 
 def choice(fields, name, allowed, default=REQUIRED, where=''):
     value = get(fields, name, str, default, where=where)
-    need(value in allowed, where + name, f'must be one of {", ".join(map(repr, allowed))}, got {shown(value)}')
+    need(value in allowed, where + name, f'must be one of {", ".join(map(repr, allowed))}, got {value!r:.60}')
     return value
 
 
 def lookup(table, key, field, what):
     """`table[key]`, or a 404 naming the field."""
-    found = table.get(key)
-    need(found is not None, field, f'no {what} {key!r}', 404)
-    return found
+    need(key in table, field, f'no {what} {key!r}', 404)
+    return table[key]
 
 
 def row(array, index, field):
@@ -89,12 +84,8 @@ def row(array, index, field):
     return array[index]
 
 
-# ----------------------------------------------------------------------------
-# What requests hold.
-
 @dataclass(frozen=True)
-class Sample:
-    """The image before any edit; hashable, the key of its codes and its Jacobian."""
+class Sample:  # the image before any edit; the key of its codes and of its Jacobian
     code: tuple                     # ('seed', seed), ('prepared', name, row) or ('upload', id, row).
     truncation_psi: float
     class_index: Optional[int]
@@ -111,12 +102,11 @@ class Direction:
 class Edit:
     direction: Direction
     distance: float
-    layers: Optional[tuple]         # ws indices it moves; None: the direction's own.
+    layers: Optional[list]          # ws indices it moves; None: the direction's own.
 
 
 @dataclass(frozen=True)
-class State:
-    """What the image shows: a sample and its edits."""
+class State:  # what the image shows
     sample: Sample
     edits: tuple
 
@@ -131,7 +121,7 @@ class Region:
 
 
 # ----------------------------------------------------------------------------
-# Requests, one function each: `(fields, editor, raw)` -> what the session method takes.
+# The requests, one function each: `(fields, editor, raw body)` -> what the session's method takes.
 
 def sample(fields, editor, raw=None):
     G = editor.generator
@@ -153,7 +143,7 @@ def sample(fields, editor, raw=None):
 
 
 def sefa_layers(text, editor, field='layers'):
-    """SeFa's layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
+    """The layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
     own = editor.generator.sefa_layers()
     with blame(field):
         layers = parse_indices(text)
@@ -162,29 +152,22 @@ def sefa_layers(text, editor, field='layers'):
     return tuple(layers or own)
 
 
-def direction(fields, editor, where='direction.'):
-    kind = choice(fields, 'kind', tuple(editor.DIRECTIONS), where=where)
-    name, default, convert, _ = editor.DIRECTIONS[kind]
-    value = get(fields, name, str, default, where=where)
-    value = convert(value, editor, where + name) if convert else value
-    return Direction(kind, value, get(fields, 'index', int, 0, low=0, where=where))
-
-
-def layers(value, editor, field):
-    """ws indices: null, 'all', a list, or a text like '4-7'."""
-    need(isinstance(value, (list, str, type(None))), field, f'must be null, a list or a text, got {shown(value)}')
-    with blame(field):
-        return None if value is None else editing.check_layers(parse_indices(value), editor.generator.num_ws)
-
-
 def state(fields, editor, raw=None):
-    edits = []
+    G, edits = editor.generator, []
     for i, edit in enumerate(get(fields, 'edits', list, [])):
         where = f'edits[{i}].'
         need(isinstance(edit, dict), where[:-1], 'must be a JSON object')
-        edits.append(Edit(direction(get(edit, 'direction', dict, where=where), editor, where + 'direction.'),
-                          get(edit, 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE, where),
-                          layers(edit.get('layers'), editor, where + 'layers')))
+        ref = get(edit, 'direction', dict, where=where)
+        kind = choice(ref, 'kind', tuple(editor.DIRECTIONS), where=where + 'direction.')
+        name, default, convert, _ = editor.DIRECTIONS[kind]
+        value = get(ref, name, str, default, where=where + 'direction.')
+        direction = Direction(kind, convert(value, editor, f'{where}direction.{name}') if convert else value,
+                              get(ref, 'index', int, 0, low=0, where=where + 'direction.'))
+        layers = edit.get('layers')  # ws indices: null, 'all', a list, or a text like '4-7'
+        need(isinstance(layers, (list, str, type(None))), where + 'layers', f'must be null, a list or a text')
+        with blame(where + 'layers'):
+            layers = None if layers is None else editing.check_layers(parse_indices(layers), G.num_ws)
+        edits.append(Edit(direction, get(edit, 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE, where), layers))
     return State(sample(fields, editor), tuple(edits))
 
 
@@ -212,10 +195,10 @@ def region(fields, editor, raw=None):
 
 
 def gif(fields, editor, raw=None):
-    shown_state = state(get(fields, 'state', dict), editor)
+    shown = state(get(fields, 'state', dict), editor)
     edit = get(fields, 'edit', int, 0, low=0)
-    need(edit < len(shown_state.edits), 'edit', f'{edit} is out of range: the state has {len(shown_state.edits)} edits')
-    return (shown_state, edit, get(fields, 'steps', int, 9, 2, editing.MAX_STEPS),
+    need(edit < len(shown.edits), 'edit', f'{edit} is out of range: the state has {len(shown.edits)} edits')
+    return (shown, edit, get(fields, 'steps', int, 9, 2, editing.MAX_STEPS),
             get(fields, 'start', float, -3.0, -MAX_DISTANCE, MAX_DISTANCE),
             get(fields, 'end', float, 3.0, -MAX_DISTANCE, MAX_DISTANCE))
 

@@ -8,6 +8,7 @@ for each edit its file, layers and distance), `edited.png` (the editor's image) 
 """
 
 import os
+import shutil
 import tempfile
 import zipfile
 
@@ -17,7 +18,7 @@ import torch
 import directions
 from cli import options
 from semantics import editing, sampling
-from utils.fileio import load_json, save_json, save_npy
+from utils.fileio import load_json, save_json, save_npy, save_text
 from utils.images import save_image, to_uint8
 
 RECIPE = 'edit.json'
@@ -28,32 +29,25 @@ def render(generator, ws, edits, truncation_psi):
     return to_uint8(sampling.render(generator, editing.apply_edits(ws, edits), 'const', truncation_psi))[0]
 
 
-def archive(generator, ws, edits, truncation_psi, png, transform, name):
-    """`(zip bytes, command)` of an edit; `edits` are `(vector [w_dim], layers, distance, facts)`."""
+def archive(generator, ws, edits, truncation_psi, image, transform, name):
+    """`(zip bytes, command)` of an edit: `edits` are `(vector [w_dim], layers, distance, facts)`, `image` the
+    editor's (uint8 `[H, W, C]`)."""
     command = f'python -m editor.replay {name}.zip {name}.png'
-    recipe = {'model': str(generator.source), 'checkpoint_sha256': generator.checkpoint_sha256,
-              'truncation_psi': truncation_psi, 'transform': list(transform), 'code': 'code.npy', 'edits': [],
-              'command': command}
+    recipe = {'model': str(generator.source), 'checkpoint_sha256': generator.checkpoint_sha256, 'code': 'code.npy',
+              'truncation_psi': truncation_psi, 'transform': list(transform), 'command': command, 'edits': []}
     with tempfile.TemporaryDirectory() as folder:
-        save_npy(os.path.join(folder, 'code.npy'), ws.cpu().numpy())
+        content = os.path.join(folder, name)
         for i, (vector, layers, distance, facts) in enumerate(edits):
             path = f'directions/{i}_{facts["label"]}.npy'
-            directions.save_directions(os.path.join(folder, path), vector[None], generator=generator,
+            directions.save_directions(os.path.join(content, path), vector[None], generator=generator,
                                        **{**facts, 'recommended_layers': layers})
             recipe['edits'].append({'file': path, 'layers': layers, 'distance': distance})
-        save_json(os.path.join(folder, RECIPE), recipe)
-        with open(os.path.join(folder, 'edited.png'), 'wb') as file:
-            file.write(png)
-        with open(os.path.join(folder, 'README.txt'), 'w', encoding='utf-8') as file:
-            file.write(f'An edit of {generator.model_name} made in the editor (interface.py); edited.png shows it.\n'
-                       f'From the toolkit\'s folder, this command renders it again:\n\n    {command}\n')
-        target = os.path.join(folder, f'{name}.zip')
-        with zipfile.ZipFile(target, 'w', zipfile.ZIP_DEFLATED) as files:
-            for root, _, names in sorted(os.walk(folder)):
-                for item in sorted(names):
-                    if item != f'{name}.zip':
-                        files.write(os.path.join(root, item), os.path.relpath(os.path.join(root, item), folder))
-        with open(target, 'rb') as file:
+        save_npy(os.path.join(content, 'code.npy'), ws.cpu().numpy())
+        save_json(os.path.join(content, RECIPE), recipe)
+        save_image(os.path.join(content, 'edited.png'), image)
+        save_text(os.path.join(content, 'README.txt'), f'An edit of {generator.model_name} made with interface.py, '
+                  f'shown in edited.png. From the toolkit\'s folder,\n\n    {command}\n\nrenders it again.\n')
+        with open(shutil.make_archive(content, 'zip', content), 'rb') as file:
             return file.read(), command
 
 
@@ -66,26 +60,22 @@ def archive(generator, ws, edits, truncation_psi, png, transform, name):
 def main(archive_path, out, model, device):
     """Render the image of an edit exported by the editor (its "Edit .zip") into OUT.png."""
     with tempfile.TemporaryDirectory() as folder:
-        try:
+        try:  # the files of the archive, as the editor writes them
             with zipfile.ZipFile(archive_path) as files:
                 files.extractall(folder)
             recipe = load_json(os.path.join(folder, RECIPE))
             tx, ty, rotate = recipe['transform']
-            generator = options.load_model({'weight_path': model or recipe['model'], 'device': device,
-                                            'tx': tx, 'ty': ty, 'rotate': rotate})
-            expected, edits = recipe['checkpoint_sha256'], recipe['edits']
-            if expected not in (None, generator.checkpoint_sha256):
-                raise click.BadParameter(f'{generator.source} is not the model of the edit (SHA-256 '
-                                         f'{expected[:12]}...)', param_hint='--model')
-            _, ws = sampling.check_codes(generator, directions.latents_array(os.path.join(folder, recipe['code'])),
-                                         'wp', what=recipe['code'])
-            edits = [(directions.read_direction(os.path.join(folder, edit['file']), generator.w_dim,
-                                                download=False).array[0], edit['layers'], edit['distance'])
-                     for edit in edits]
+            G = options.load_model({'weight_path': model or recipe['model'], 'device': device, 'tx': tx, 'ty': ty,
+                                    'rotate': rotate})
+            if recipe['checkpoint_sha256'] not in (None, G.checkpoint_sha256):
+                raise click.BadParameter(f'{G.source} is not the model of the edit', param_hint='--model')
+            ws = sampling.check_codes(G, directions.latents_array(os.path.join(folder, recipe['code'])), 'wp')[1]
+            edits = [(directions.read_direction(os.path.join(folder, edit['file']), G.w_dim, download=False).array[0],
+                      edit['layers'], edit['distance']) for edit in recipe['edits']]
         except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:
             raise click.BadParameter(f'{archive_path}: not an edit archive of the editor ({error})',
                                      param_hint='ARCHIVE') from None
-        save_image(out, render(generator, torch.from_numpy(ws), edits, recipe['truncation_psi']))
+        save_image(out, render(G, torch.from_numpy(ws), edits, recipe['truncation_psi']))
     click.echo(f'Wrote {out}')
 
 

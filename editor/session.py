@@ -1,9 +1,9 @@
 """The editor's state and work, independent of HTTP: one model, the codes it shows, the directions it moves
 them along, the Jacobians and regions of samples, and the files it exports.
 
-Every method takes what `editor.parse` made of a request (checked there) and answers a JSON-ready dict or
-a `File`. Renders take one lock, so requests from several tabs are served one at a time; a Jacobian or a
-projection runs in a thread of its own (`editor.tasks`).
+Every method takes what `editor.parse` made of a request and answers a JSON-ready dict or a `File`. Renders
+take one lock, so requests from several tabs are served one at a time; a Jacobian or a projection runs in a
+thread of its own (`editor.tasks`).
 """
 
 import glob
@@ -12,7 +12,7 @@ import itertools
 import os
 import threading
 import time
-from typing import NamedTuple
+from collections import namedtuple
 
 import numpy as np
 import torch
@@ -27,30 +27,14 @@ from . import parse, replay
 from .parse import lookup, need, row
 from .tasks import LRU, Task
 
-__all__ = ['Editor', 'File']
+File = namedtuple('File', 'data content_type name headers', defaults=(None, {}))  # a download when it has a name
+RegionDirections = namedtuple('RegionDirections', 'id name box rows values')  # rows [w_dim, w_dim], best first
 
 
-class File(NamedTuple):
-    """An answer that is not JSON: an image, or a download when it has a `name`."""
-    data: bytes
-    content_type: str
-    name: str = None
-    headers: dict = {}
-
-
-class RegionDirections(NamedTuple):
-    id: str
-    name: str
-    box: list
-    rows: np.ndarray                # [w_dim, w_dim] float32, the ReSeFa directions of the region, best first.
-    values: np.ndarray              # [w_dim] their eigenvalues.
-
-
-# ----------------------------------------------------------------------------
-# Directions: each kind resolves its name to `(rows [K, w_dim], default layers, facts)`.
+# Each kind of direction resolves its name to `(rows [K, w_dim], default layers, facts)`.
 
 def _sefa_rows(editor, layers, where):
-    layers, rows, values = editor.factorization(layers)
+    layers, rows, values = editor.sefa_cache.find(layers, lambda: sefa.factorize(editor.generator, list(layers)))
     return rows, layers, {'method': 'sefa', 'label': f'sefa_layers_{format_indices(layers)}', 'layers': layers,
                           'eigenvalues': values}
 
@@ -62,8 +46,7 @@ def _file_rows(editor, name, where):
 
 
 def _region_rows(editor, region_id, where):
-    with editor.lock:
-        found = lookup({r.id: r for r in editor.regions.values()}, region_id, where + 'id', 'region directions')
+    found = lookup({r.id: r for r in editor.regions.now()}, region_id, where + 'id', 'region directions')
     return found.rows, None, {'method': 'resefa', 'label': f'resefa_{found.name}', 'region': found.name,
                               'box': found.box, 'eigenvalues': found.values}
 
@@ -89,30 +72,26 @@ class Editor:
         self.data_name = data_name if data_name in regions.dataset_names() else 'ffhq'
         self.truncation_cutoff, self.transform = truncation_cutoff, transform
         self.jacobian_size, _ = jacobian.reference_output_shape(generator)  # 256 at most, as the reference
-        self.render_lock, self.lock = threading.Lock(), threading.RLock()
-        self._ids = itertools.count(1)
+        self.render_lock, self.ids = threading.Lock(), itertools.count(1)
         catalog_ = catalog_ if catalog_ is not None else catalog.load_catalog()
-        self.prepared = _prepared_codes(generator, catalog_)
-        self.files = _direction_files(generator, catalog_, work_dir)
+        self.prepared, self.files = _prepared_codes(generator, catalog_), _direction_files(generator, catalog_,
+                                                                                            work_dir)
         self.uploads, self.ws_cache, self.sefa_cache = LRU(16), LRU(256), LRU(64)
         self.tasks, self.regions = LRU(16), LRU(32)  # regions: (sample, name) -> RegionDirections
 
-    def info(self, request=None):
-        G = self.generator
-        layers = G.sefa_layers()
-        cut = [0, len(layers) // 3, 2 * len(layers) // 3, len(layers)] if len(layers) >= 3 else []
-        groups = [{'name': f'{name} ({format_indices(layers[lo:hi])})', 'layers': format_indices(layers[lo:hi])}
-                  for name, lo, hi in zip(('coarse', 'middle', 'fine'), cut[:-1], cut[1:])]
+    def info(self):
+        G, layers, names = self.generator, self.generator.sefa_layers(), regions.region_names(self.data_name)
+        thirds = [layers[len(layers) * i // 3:len(layers) * (i + 1) // 3] for i in range(3)] if len(layers) > 2 else []
         return {
             'model': {'name': G.model_name, 'description': G.describe(), 'family': G.family, 'variant': G.variant,
                       'z_dim': G.z_dim, 'w_dim': G.w_dim, 'num_ws': G.num_ws, 'img_resolution': G.img_resolution,
                       'c_dim': G.c_dim, 'source': str(G.source), 'has_mapping': G.has_mapping,
                       'random_weights': G.checkpoint_format == BUILTIN_FORMAT},
-            'layer_groups': [{'name': f'all ({format_indices(layers)})', 'layers': 'all'}] + groups,
-            'data_name': self.data_name,
-            'regions': regions.region_names(self.data_name),
-            'region_boxes': {name: list(regions.named_box(self.data_name, name))
-                             for name in regions.region_names(self.data_name)},
+            'layer_groups': [{'name': f'all ({format_indices(layers)})', 'layers': 'all'}] + [
+                {'name': f'{name} ({format_indices(part)})', 'layers': format_indices(part)}
+                for name, part in zip(('coarse', 'middle', 'fine'), thirds)],
+            'data_name': self.data_name, 'regions': names,
+            'region_boxes': {name: list(regions.named_box(self.data_name, name)) for name in names},
             'prepared': [{'name': name, 'count': len(codes), 'space': space}
                          for name, (space, codes) in self.prepared.items()],
             'files': [{'name': name, 'count': len(d.array), 'layers': d.recommended_layers,
@@ -124,37 +103,20 @@ class Editor:
         }
 
     # ------------------------------------------------------------------------
-    # Codes, directions, images.
+    # Codes, edits, images.
 
     def ws_of(self, sample):
         """ws `[1, num_ws, w_dim]` of a sample (cached)."""
         G, (kind, name, *index) = self.generator, sample.code
-        space, codes = 'z', None
-        if kind != 'seed':
+        if kind == 'seed':
+            space, codes = 'z', sampling.sample_z(G, 1, name, sample.truncation_psi)
+        else:
             table, field = (self.prepared, 'name') if kind == 'prepared' else (self.uploads, 'id')
             space, codes = lookup(table, name, f'code.{field}', f'{kind} codes')
             codes = row(codes, index[0], 'code.index')[None]
-        key = (sample.code, sample.truncation_psi if space == 'z' else None, sample.class_index)
-        with self.lock:
-            ws = self.ws_cache.find(key)
-        if ws is None:
-            if kind == 'seed':
-                codes = sampling.sample_z(G, 1, name, sample.truncation_psi)
-            labels = sampling.class_labels(G, sample.class_index, 1, G.device)
-            ws = sampling.to_ws(G, codes, space, sample.truncation_psi, self.truncation_cutoff, labels)
-            with self.lock:
-                self.ws_cache.put(key, ws)
-        return ws
-
-    def factorization(self, layers):
-        """SeFa's `(layers, directions, eigenvalues)` of a tuple of layers (cached)."""
-        with self.lock:
-            found = self.sefa_cache.find(layers)
-        if found is None:
-            found = sefa.factorize(self.generator, list(layers))
-            with self.lock:
-                self.sefa_cache.put(layers, found)
-        return found
+        return self.ws_cache.find((sample.code, sample.truncation_psi if space == 'z' else None, sample.class_index),
+                                  lambda: sampling.to_ws(G, codes, space, sample.truncation_psi, self.truncation_cutoff,
+                                                         sampling.class_labels(G, sample.class_index, 1, G.device)))
 
     def edits_of(self, state):
         """`[(vector [w_dim], layers, distance, facts)]` of a state's edits."""
@@ -183,47 +145,40 @@ class Editor:
         return File(png_bytes(image), 'image/png', headers={'X-Render-Ms': f'{ms:.1f}'})
 
     def factorize(self, request):
-        layers, count = request
-        layers, _, values = self.factorization(layers)
-        return {'layers': layers, 'eigenvalues': [float(v) for v in values[:count]]}
+        (layers, count), G = request, self.generator
+        layers, _, values = self.sefa_cache.find(layers, lambda: sefa.factorize(G, list(layers)))
+        return {'layers': layers, 'text': format_indices(layers), 'eigenvalues': [float(v) for v in values[:count]]}
 
     def add_codes(self, space, codes):
         """Keep codes (an upload, a projection) under a new id: `{'id', 'count', 'space'}`."""
-        upload_id = f'u{next(self._ids)}'
-        with self.lock:
-            self.uploads.put(upload_id, (space, codes[:1000]))
+        upload_id = f'u{next(self.ids)}'
+        self.uploads.put(upload_id, (space, codes[:1000]))
         return {'id': upload_id, 'count': len(codes[:1000]), 'space': space}
 
     # ------------------------------------------------------------------------
-    # Work in threads: Jacobians and projections.
+    # Work in threads: Jacobians and projections; a region's directions.
 
     def _start(self, kind, key, total, work):
-        task = Task(f'{kind[0].lower()}{next(self._ids)}', kind, key, total, work)
-        with self.lock:
-            self.tasks.put(task.id, task)
-        return task.describe()
+        task = Task(f'{kind[0].lower()}{next(self.ids)}', kind, key, total, work)
+        return self.tasks.put(task.id, task).describe()
 
     def task(self, task_id, kind):
-        with self.lock:
-            task = self.tasks.get(task_id)
+        task = self.tasks.find(task_id)
         need(task is not None and task.kind == kind, 'id', f'no {kind} with id {task_id!r}', 404)
         return task
 
-    def jacobians(self, sample=None, state=None):
-        """The Jacobian tasks (of `sample`, in `state`), oldest first."""
-        with self.lock:
-            return [t for t in self.tasks.values() if t.kind == 'Jacobian' and sample in (None, t.key)
-                    and state in (None, t.state)]
+    def jacobians(self, sample=None, *states):
+        """The Jacobian tasks (of `sample`, in one of `states`), oldest first."""
+        return [t for t in self.tasks.now() if t.kind == 'Jacobian' and sample in (None, t.key)
+                and (not states or t.state in states)]
 
     def start_jacobian(self, sample):
-        with self.lock:
-            found = [t for t in self.jacobians(sample) if t.state in ('running', 'done')]
-            if found:
-                return found[0].describe()
-            for old in self.jacobians()[:-1]:  # Jacobians are large: keep the last two samples
-                self.tasks.pop(old.id)
-            G, w = self.generator, self.ws_of(sample)[0].cpu().numpy()
-            return self._start('Jacobian', sample, G.w_dim, lambda task: _jacobian(G, w, task))
+        found, G, w = self.jacobians(sample, 'running', 'done'), self.generator, self.ws_of(sample)[0].cpu().numpy()
+        if found:
+            return found[0].describe()
+        for old in self.jacobians()[:-1]:  # Jacobians are large: keep the last two samples
+            self.tasks.drop(old.id)
+        return self._start('Jacobian', sample, G.w_dim, lambda task: _jacobian(G, w, task))
 
     def start_inversion(self, request):
         G, (target, settings) = self.generator, request
@@ -235,22 +190,19 @@ class Editor:
         return self._start('projection', None, settings.steps, work)
 
     def region_directions(self, region):
-        """ReSeFa directions of a region, from the cached Jacobian of the request's sample (once per region)."""
+        """ReSeFa directions of a region, from the Jacobian of the request's sample (solved once per region)."""
         done = self.jacobians(region.sample, 'done')
         need(done, 'code', 'compute the Jacobian of this sample first', 409)
         rows, visible = done[-1].result
-        with self.lock:
-            found = self.regions.find((region.sample, region.name))
-        if found is None:
+
+        def solve():
             vectors, values = resefa.solve_directions(*resefa.gram_matrices(rows, region.mask)[:2], full_rank=True)
-            found = RegionDirections(f'r{next(self._ids)}', region.name, list(region.box),
-                                     vectors.astype(np.float32), values)
-            with self.lock:
-                self.regions.put((region.sample, region.name), found)
-        vectors = found.rows[:region.count]
+            return RegionDirections(f'r{next(self.ids)}', region.name, list(region.box), vectors.astype(np.float32),
+                                    values)
+        found = self.regions.find((region.sample, region.name), solve)
         return {'id': found.id, 'name': found.name, 'box': found.box,
                 'eigenvalues': [float(v) for v in found.values[:region.count]],
-                'shares': _linear_shares(rows, region.mask, vectors, visible)}
+                'shares': _linear_shares(rows, region.mask, found.rows[:region.count], visible)}
 
     # ------------------------------------------------------------------------
     # Exports.
@@ -259,16 +211,15 @@ class Editor:
         return File(png_bytes(self.image(state)[0]), 'image/png', f'{self.generator.model_name}_edited.png')
 
     def export_code(self, state):
-        ws, edits = self.ws_of(state.sample), self.edits_of(state)
         data = io.BytesIO()
-        np.save(data, editing.apply_edits(ws, [e[:3] for e in edits]).cpu().numpy())
+        np.save(data, editing.apply_edits(self.ws_of(state.sample), [e[:3] for e in self.edits_of(state)]).cpu().numpy())
         return File(data.getvalue(), 'application/octet-stream', f'{self.generator.model_name}_code.npy')
 
     def export_edit(self, state):
         """The archive of `editor.replay`: the code, every direction moved, the recipe, the image."""
-        G, name = self.generator, f'{self.generator.model_name}_edit'
-        data, command = replay.archive(G, self.ws_of(state.sample), self.edits_of(state), state.sample.truncation_psi,
-                                       png_bytes(self.image(state)[0]), self.transform, name)
+        name = f'{self.generator.model_name}_edit'
+        data, command = replay.archive(self.generator, self.ws_of(state.sample), self.edits_of(state),
+                                       state.sample.truncation_psi, self.image(state)[0], self.transform, name)
         return File(data, 'application/zip', f'{name}.zip', {'X-Replay-Command': command})
 
     def export_gif(self, request):
@@ -280,9 +231,6 @@ class Editor:
                                       truncation_psi=state.sample.truncation_psi)
         return File(gif_bytes(list(to_uint8(frames))), 'image/gif', f'{self.generator.model_name}_edit.gif')
 
-
-# ----------------------------------------------------------------------------
-# Helpers.
 
 def _prepared_codes(G, catalog_):
     """Prepared code files of the catalog that fit the model: name -> (space, codes)."""
@@ -297,18 +245,16 @@ def _prepared_codes(G, catalog_):
 
 
 def _direction_files(G, catalog_, work_dir):
-    """Published directions and files under `work_dir` that fit the model: name -> catalog.Direction."""
-    found = {}
-    names = [entry.id for entry in catalog_.select('direction')]
+    """Published directions and files under `work_dir` that fit the model: label -> `directions.Direction`."""
+    found, names = {}, [entry.id for entry in catalog_.select('direction')]
     for pattern in ('work_dirs/**/pooled_*.npy', 'results/**/directions.npy'):
         names += sorted(glob.glob(os.path.join(work_dir, pattern), recursive=True))[:200]
     for name in names:
         try:
-            direction = catalog.read_direction(name, w_dim=G.w_dim, catalog=catalog_, download=False,
-                                               progress=False)
-            direction.layers_for(G.num_ws)
+            direction = catalog.read_direction(name, w_dim=G.w_dim, catalog=catalog_, download=False, progress=False)
+            direction.layers_for(G.num_ws)  # its recommended layers are this model's
         except ValueError:
-            continue
+            continue  # another model's, or not on this machine
         found.setdefault(direction.label, direction)
     return found
 
@@ -316,8 +262,7 @@ def _direction_files(G, catalog_, work_dir):
 def _jacobian(G, w, task):
     """`(rows, visible)`: the Jacobian `[(C,) H, W, 1, w_dim]` of one w+ code `w` `[num_ws, w_dim]`, and for
     per-channel Jacobians the pixels `[C, H, W]` not clipped on display (their change shows)."""
-    rows = jacobian.to_reference_layout(next(jacobian.iter_jacobians(G, w[None], on_chunk=task.step)))
-    rows = rows.cpu().numpy()
+    rows = jacobian.to_reference_layout(next(jacobian.iter_jacobians(G, w[None], on_chunk=task.step))).cpu().numpy()
     if rows.ndim < 5:
         return rows, None
     with torch.no_grad():

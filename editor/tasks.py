@@ -1,32 +1,45 @@
-"""Work the editor runs in daemon threads (a sample's Jacobian, an image's projection): progress, cancelling,
-and a one-line error when the work fails."""
+"""What the editor keeps and runs beside its answers: caches shared by the server's threads, and work in
+threads of its own (a sample's Jacobian, an image's projection) with progress, cancelling and a one-line
+error when it fails."""
 
 import threading
 from collections import OrderedDict
 
 
 class LRU(OrderedDict):
-    """A dict that keeps its `size` entries used last (`find` and `put` count as a use)."""
+    """A dict that keeps its `size` entries used last, safe to share between threads."""
 
     def __init__(self, size):
         super().__init__()
-        self.size = size
-
-    def find(self, key):
-        if key in self:
-            self.move_to_end(key)
-        return self.get(key)
+        self.size, self.lock = size, threading.Lock()
 
     def put(self, key, value):
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
+        with self.lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > self.size:
+                self.popitem(last=False)
         return value
+
+    def find(self, key, make=None):
+        """The value of `key`; when missing, `make()`'s, kept (made outside the lock: it may take a while)."""
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        return self.put(key, make()) if make else None
+
+    def drop(self, key):
+        with self.lock:
+            self.pop(key, None)
+
+    def now(self):
+        with self.lock:
+            return list(self.values())
 
 
 class Task:
-    """`work(task)` run in a thread; it calls `task.step(count)` as it goes, and may add to `task.facts`."""
+    """`work(task)` run in a thread; it calls `task.step(count)` as it goes and may add to `task.facts`."""
 
     def __init__(self, task_id, kind, key, total, work):
         self.id, self.kind, self.key, self.total = task_id, kind, key, total
@@ -43,13 +56,11 @@ class Task:
 
     def _run(self, work):
         try:
-            self.result = work(self)
-            self.state = 'done'
+            self.result, self.state = work(self), 'done'
         except InterruptedError:
             self.state = 'cancelled'
         except Exception as error:  # the thread must report, not die silently
-            self.state = 'failed'
-            self.error = ' '.join(str(error).split())[:300] or type(error).__name__
+            self.state, self.error = 'failed', ' '.join(str(error).split())[:300] or type(error).__name__
 
     def cancel(self):
         if self.state == 'running':

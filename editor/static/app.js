@@ -13,13 +13,16 @@ const GIF_STEPS = 9;
 const DRAWN_BOX = '__box__';         // value of the "drawn box" choice of the region select
 
 const $ = (id) => document.getElementById(id);
-const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+const el = (tag, properties, ...children) => {
+  const element = Object.assign(document.createElement(tag), properties);
+  element.append(...children.filter(Boolean));
+  return element;
+};
 
 const editor = {
-  info: null,
-  code: {kind: 'seed', seed: 0},
-  prepared: {name: null, index: 0},
-  upload: null,                      // {id, count, space, index, name}
+  info: null,                        // what /api/info says
+  code: {kind: 'seed', seed: 0},     // the code shown
+  codes: {},                         // kind ('prepared', 'upload') -> {name, count, index, label}: rows to step through
   projection: null,                  // id of the image projection in progress
   sets: new Map(),                   // key -> {kind, key, label, element, sliders, ...}
   shown: {},                         // kind -> the set of that kind shown
@@ -28,12 +31,8 @@ const editor = {
   shownBox: null,                    // box drawn on the overlay (drawn or the named region's)
   jacobian: null,                    // {id, key, state, done, total}
   latest: {},                        // kind -> number of the latest request of that kind
-  // Rendering: at most one request in flight, only the latest state waits.
-  inFlight: false,
-  pending: null,
-  shownKey: null,
-  sentKey: null,
-  renders: 0,
+  // Rendering: at most one request in flight, only the latest state waits (pending).
+  inFlight: false, pending: null, shownKey: null, sentKey: null, renders: 0,
   busy: 0,                           // other requests and polls in progress
   get idle() { return !this.inFlight && !this.pending && this.busy === 0; },
   get sliders() { return [...this.sets.values()].flatMap((set) => set.sliders); },
@@ -44,17 +43,13 @@ window.editor = editor;
 
 // The answer of one request (parsed as `as`: 'json', 'blob', or null for the response itself).
 async function api(method, path, body, {raw = false, as = 'json'} = {}) {
-  const options = {method, headers: {}};
-  if (body !== undefined) {
-    options.body = raw ? body : JSON.stringify(body);
-    options.headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
-  }
+  const headers = {'Content-Type': raw ? 'application/octet-stream' : 'application/json'};
   editor.busy += 1;
   try {
-    const response = await fetch(path, options);
+    const response = await fetch(path, body === undefined ? {method}
+      : {method, headers, body: raw ? body : JSON.stringify(body)});
     if (!response.ok) {
-      const answer = await response.json().catch(() => ({}));
-      throw new Error(answer.error || `${response.status} ${response.statusText}`);
+      throw new Error((await response.json().catch(() => ({}))).error || `${response.status} ${response.statusText}`);
     }
     return as ? await response[as]() : response;
   } finally {
@@ -64,8 +59,7 @@ async function api(method, path, body, {raw = false, as = 'json'} = {}) {
 
 // "Latest answer wins": the returned check stays true until a newer request of the same kind starts.
 function latest(kind) {
-  const number = (editor.latest[kind] || 0) + 1;
-  editor.latest[kind] = number;
+  const number = editor.latest[kind] = (editor.latest[kind] || 0) + 1;
   return () => editor.latest[kind] === number;
 }
 
@@ -77,7 +71,7 @@ async function follow(path, job, show, current) {
     for (;;) {
       show(job);
       if (job.state !== 'running') return job;
-      await sleep(POLL_MS);
+      await new Promise((resolve) => { setTimeout(resolve, POLL_MS); });
       const next = current() && await api('GET', `${path}?id=${encodeURIComponent(job.id)}`);
       if (!current()) return null;
       job = next;
@@ -87,47 +81,22 @@ async function follow(path, job, show, current) {
   }
 }
 
-function setStatus(message, kind) {
-  $('status').textContent = message;
-  $('status').className = kind || 'info';
-}
-
-function report(error) {
-  setStatus(error.message || String(error), 'error');
-}
+const setStatus = (message, kind = 'info') => Object.assign($('status'), {textContent: message, className: kind});
+const report = (error) => { setStatus(error.message || String(error), 'error'); };
 
 const fmt = (value, digits = 2) => Number(value).toFixed(digits);
 const span = () => editor.info.defaults.distance;
 
-function formatLayers(layers) {  // [0, 1, 2, 3, 6] -> "0-3,6"
-  if (!Array.isArray(layers)) return layers === null || layers === undefined ? 'all' : String(layers);
-  const parts = [];
-  for (let i = 0, j = 0; i < layers.length; i = j + 1) {
-    for (j = i; j + 1 < layers.length && layers[j + 1] === layers[j] + 1;) j += 1;
-    parts.push(j > i ? `${layers[i]}-${layers[j]}` : `${layers[i]}`);
-  }
-  return parts.join(',');
-}
-
 // ---------------------------------------------------------------- state
 
-function sample() {
-  return {
-    code: editor.code,
-    truncation_psi: Number($('truncation').value),
-    class: editor.info.model.c_dim > 0 ? Number($('class').value) : null,
-  };
-}
+const sample = () => ({code: editor.code, truncation_psi: Number($('truncation').value),
+                       class: editor.info.model.c_dim > 0 ? Number($('class').value) : null});
 
 const sampleKey = () => JSON.stringify(sample());
 
-function edits(include) {
-  return editor.sliders
-    .filter((s) => Number(s.input.value) !== 0 || s === include)
-    .map((s) => ({direction: s.direction, distance: Number(s.input.value), layers: null}));
-}
-
-const state = (include) => Object.assign(sample(), {edits: edits(include)});
+// The state the image shows: the sample, and every slider away from 0 (and `include`, for a GIF of it).
+const state = (include) => ({...sample(), edits: editor.sliders.filter((s) => Number(s.input.value) !== 0 || s === include)
+  .map((s) => ({direction: s.direction, distance: Number(s.input.value), layers: null}))});
 
 // ---------------------------------------------------------------- rendering
 
@@ -148,10 +117,8 @@ async function sendRender(next, key) {
   editor.sentKey = key;
   try {
     const response = await api('POST', '/api/render', next, {as: null});
-    const url = URL.createObjectURL(await response.blob());
-    const image = $('image');
-    const old = image.src;
-    image.src = url;
+    const image = $('image'), old = image.src;
+    image.src = URL.createObjectURL(await response.blob());
     await image.decode();
     if (old.startsWith('blob:')) URL.revokeObjectURL(old);
     editor.shownKey = key;
@@ -171,21 +138,16 @@ async function sendRender(next, key) {
 // ---------------------------------------------------------------- sliders and their sets
 
 function sliderSet(kind, key, label, container) {
-  let set = editor.sets.get(key);
-  if (!set) {
-    const element = document.createElement('div');
-    element.className = 'sliders';
-    container.append(element);
-    set = {kind, key, label, element, sliders: []};
+  if (!editor.sets.has(key)) {
+    const set = {kind, key, label, element: el('div', {className: 'sliders'}), sliders: []};
+    container.append(set.element);
     editor.sets.set(key, set);
   }
-  return set;
+  return editor.sets.get(key);
 }
 
-function showSet(kind, set) {
-  for (const other of editor.sets.values()) {
-    if (other.kind === kind) other.element.hidden = other !== set;
-  }
+function showSet(kind, set) {  // show `set` (or none), hide the other sets of its kind
+  editor.sets.forEach((other) => { if (other.kind === kind) other.element.hidden = other !== set; });
   editor.shown[kind] = set;
 }
 
@@ -206,19 +168,11 @@ function fillSet(set, entries) {
 }
 
 function makeSlider(set, options) {
-  const row = document.createElement('div');
-  row.className = options.wide ? 'slider-row wide' : 'slider-row';
-  const name = document.createElement('label');
-  const input = Object.assign(document.createElement('input'), {
-    type: 'range', min: options.min, max: options.max, step: options.step, value: 0,
-    id: `slider-${editor.sliders.length}-${Math.random().toString(36).slice(2, 8)}`,
-  });
-  name.htmlFor = input.id;
-  const output = document.createElement('output');
-  output.htmlFor = input.id;
-  output.textContent = fmt(0);
-  row.append(name, input, output);
-  if (options.extra) row.append(options.extra);
+  const id = `slider-${editor.sliders.length}-${Math.random().toString(36).slice(2, 8)}`;
+  const input = el('input', {type: 'range', id, min: options.min, max: options.max, step: options.step, value: 0});
+  const name = el('label', {htmlFor: id});
+  const output = el('output', {htmlFor: id, textContent: fmt(0)});
+  const row = el('div', {className: options.wide ? 'slider-row wide' : 'slider-row'}, name, input, output, options.extra);
   set.element.append(row);
   const slider = {set, input, output, row, name, min: Number(options.min), max: Number(options.max)};
   const moved = () => {
@@ -228,35 +182,28 @@ function makeSlider(set, options) {
   };
   input.addEventListener('input', moved);
   input.addEventListener('change', moved);
-  name.addEventListener('dblclick', () => { input.value = 0; moved(); });
+  name.addEventListener('dblclick', () => setSlider(slider, 0));
   set.sliders.push(slider);
   return slider;
 }
 
-function resetSliders(kind) {
-  for (const slider of editor.sliders) {
-    if (kind && slider.set.kind !== kind) continue;
-    slider.input.value = 0;
-    slider.output.textContent = fmt(0);
-  }
+function setSlider(slider, value) {
+  slider.input.value = value;
+  slider.output.textContent = fmt(value);
   scheduleRender();
+}
+
+function resetSliders(kind) {
+  editor.sliders.filter((slider) => !kind || slider.set.kind === kind).forEach((slider) => setSlider(slider, 0));
 }
 
 // The list of edits (every slider away from 0, shown or not), and which regions hold some.
 function showEdits() {
   const moved = editor.sliders.filter((s) => Number(s.input.value) !== 0);
   $('edit-list').replaceChildren(...moved.map((slider) => {
-    const item = document.createElement('li');
-    item.textContent = `${slider.set.label} · ${slider.short}: ${fmt(slider.input.value)}`;
-    const clear = Object.assign(document.createElement('button'), {type: 'button', className: 'small', textContent: '×',
-                                                                   title: 'Back to 0'});
-    clear.addEventListener('click', () => {
-      slider.input.value = 0;
-      slider.output.textContent = fmt(0);
-      scheduleRender();
-    });
-    item.append(clear);
-    return item;
+    const clear = el('button', {type: 'button', className: 'small', textContent: '×', title: 'Back to 0'});
+    clear.addEventListener('click', () => setSlider(slider, 0));
+    return el('li', {}, `${slider.set.label} · ${slider.short}: ${fmt(slider.input.value)}`, clear);
   }));
   $('edit-note').hidden = moved.length > 0;
   const holding = new Set(moved.filter((s) => s.set.kind === 'region').map((s) => s.set.choice));
@@ -272,8 +219,7 @@ function showEdits() {
 function codeLabel() {
   const code = editor.code;
   if (code.kind === 'seed') return `seed ${code.seed}`;
-  if (code.kind === 'prepared') return `${code.name} #${code.index}`;
-  return `${editor.upload ? editor.upload.name : 'upload'} #${code.index}`;
+  return `${code.kind === 'prepared' ? code.name : editor.codes.upload.label} #${code.index}`;
 }
 
 function setCode(code) {
@@ -284,84 +230,65 @@ function setCode(code) {
   scheduleRender();
 }
 
-function seedCode() {
+function seedCode() {  // the seeds of the scripts' --seed
   const seed = Math.floor(Number($('seed').value));
-  if (!Number.isFinite(seed) || seed < 0 || seed > 4294967295) {
-    setStatus('The seed is a whole number from 0 to 4294967295.', 'error');
-  } else {
-    setCode({kind: 'seed', seed});
-  }
+  if (Number.isFinite(seed) && seed >= 0 && seed <= 4294967295) setCode({kind: 'seed', seed});
+  else setStatus('The seed is a whole number from 0 to 4294967295.', 'error');
 }
 
-function stepPrepared(delta) {
-  const entry = editor.info.prepared.find((p) => p.name === $('prepared-select').value);
-  if (!entry) return;
-  const index = editor.prepared.name === entry.name ? (editor.prepared.index + delta + entry.count) % entry.count : 0;
-  editor.prepared = {name: entry.name, index};
-  $('prepared-index').textContent = `#${index} of ${entry.count}`;
-  setCode({kind: 'prepared', name: entry.name, index});
+// Step through the rows of a file of codes: the prepared codes chosen, or the upload.
+function stepCodes(kind, delta) {
+  const codes = editor.codes[kind];
+  if (!codes) return;
+  codes.index = (codes.index + delta + codes.count) % codes.count;
+  $(`${kind}-index`).textContent = `#${codes.index} of ${codes.count}`;
+  setCode({kind, [kind === 'prepared' ? 'name' : 'id']: codes.name, index: codes.index});
 }
 
-function stepUpload(delta) {
-  const upload = editor.upload;
-  if (!upload) return;
-  upload.index = (upload.index + delta + upload.count) % upload.count;
-  $('upload-index').textContent = `#${upload.index} of ${upload.count}`;
-  setCode({kind: 'upload', id: upload.id, index: upload.index});
-}
-
-function useUpload(answer, name, label) {
-  editor.upload = {id: answer.id, count: answer.count, space: answer.space, index: -1, name};
+function useUpload(answer, label, note) {
+  editor.codes.upload = {name: answer.id, count: answer.count, index: -1, label};
   $('upload-row').hidden = false;
-  $('upload-label').textContent = label;
-  stepUpload(1);
+  $('upload-label').textContent = note;
+  stepCodes('upload', 1);
 }
 
 async function uploadFile() {
   const file = $('upload').files[0];
   if (!file) return;
-  try {
-    const answer = await api('POST', `/api/upload?name=${encodeURIComponent(file.name)}`, await file.arrayBuffer(),
-                             {raw: true});
-    setStatus(`Uploaded ${file.name}.`);
-    useUpload(answer, file.name, `${file.name}: ${answer.count} ${answer.space} code${answer.count === 1 ? '' : 's'}`);
-  } catch (error) {
-    report(error);
-  } finally {
-    $('upload').value = '';
-  }
+  const bytes = await file.arrayBuffer();
+  $('upload').value = '';
+  const answer = await api('POST', `/api/upload?name=${encodeURIComponent(file.name)}`, bytes, {raw: true}).catch(report);
+  if (!answer) return;
+  setStatus(`Uploaded ${file.name}.`);
+  useUpload(answer, file.name, `${file.name}: ${answer.count} ${answer.space} code${answer.count === 1 ? '' : 's'}`);
 }
 
 async function projectImage() {
   const file = $('project').files[0];
   if (!file) return;
+  const bytes = await file.arrayBuffer();
+  $('project').value = '';
   const steps = Math.max(1, Math.floor(Number($('project-steps').value) || editor.info.defaults.projection_steps));
   const space = $('project-space').value;
-  const current = latest('projection');
   try {
-    let job = await api('POST', `/api/invert?steps=${steps}&space=${space}`, await file.arrayBuffer(), {raw: true});
-    editor.projection = job.id;
-    $('project-cancel').hidden = false;
-    $('project-progress-row').hidden = false;
+    const started = await api('POST', `/api/invert?steps=${steps}&space=${space}`, bytes, {raw: true});
+    editor.projection = started.id;
+    $('project-cancel').hidden = $('project-progress-row').hidden = false;
     setStatus(`Projecting ${file.name} into ${space === 'wp' ? 'w+' : 'w'}: ${steps} steps…`);
-    job = await follow('/api/invert', job, (j) => {
+    const job = await follow('/api/invert', started, (j) => {
       $('project-progress').value = j.done / j.total;
       $('project-count').textContent = `${j.done}/${j.total} ${j.state === 'running' ? 'steps' : j.state}`;
-    }, current);
+    }, latest('projection'));
     $('project-cancel').hidden = true;
-    if (!job) return;
-    if (job.state === 'done') {
+    if (job?.state === 'done') {
       const psnr = `PSNR ${fmt(job.psnr, 1)} dB`;
       setStatus(`Projected ${file.name} in ${job.total} steps: ${psnr}. Its code is shown; edit it with the sliders.`);
       useUpload(job.upload, `${file.name} (projected)`, `${file.name}: projected, ${psnr}`);
-    } else {
-      setStatus(job.state === 'failed' ? `Projection failed: ${job.error}` : 'Projection cancelled.',
-                job.state === 'failed' ? 'error' : 'info');
+    } else if (job) {
+      ended('Projection', job);
     }
   } catch (error) {
     report(error);
-  } finally {
-    $('project').value = '';
   }
 }
 
@@ -373,7 +300,9 @@ async function loadSefa() {
   try {
     const answer = await api('POST', '/api/sefa', {layers, count: Math.floor(Number($('sefa-count').value))});
     if (!current()) return;
-    const text = formatLayers(answer.layers);
+    const text = answer.text;  // the layers, as '0-3,6'
+    $('sefa-note').textContent = `Layers ${text}`;
+    $('sefa-layers').classList.remove('invalid');
     const set = sliderSet('sefa', `sefa ${text}`, `SeFa ${text}`, $('sefa-sliders'));
     fillSet(set, answer.eigenvalues.map((eigenvalue, index) => ({
       label: `Semantic ${index} (${fmt(eigenvalue)})`, short: `Semantic ${index}`,
@@ -381,8 +310,6 @@ async function loadSefa() {
       min: -span(), max: span(), step: 0.05, direction: {kind: 'sefa', layers: text, index},
     })));
     showSet('sefa', set);
-    $('sefa-note').textContent = `Layers ${text}`;
-    $('sefa-layers').classList.remove('invalid');
     scheduleRender();
   } catch (error) {
     if (!current()) return;
@@ -391,30 +318,23 @@ async function loadSefa() {
   }
 }
 
-function buildFileSliders() {
-  const files = editor.info.files;
-  if (!files.length) $('file-sliders').innerHTML = '<div class="note">No direction files for this model.</div>';
+function buildFileSliders(files) {
+  if (!files.length) $('file-sliders').append(el('div', {className: 'note'}, 'No direction files for this model.'));
   const set = sliderSet('file', 'files', 'File', $('file-sliders'));
   fillSet(set, files.map((file) => {
     const range = file.distance_range || DEFAULT_RANGE;
-    const layers = file.layers ? `layers ${formatLayers(file.layers)}` : 'default layers';
     const about = [file.description, file.path, `${file.count} row${file.count === 1 ? '' : 's'}`];
-    const picker = file.count > 1 ? Object.assign(document.createElement('select'), {className: 'row-picker',
-                                                                                      title: 'Row of the file'}) : null;
-    for (let i = 0; picker && i < file.count; i += 1) picker.append(new Option(`#${i}`, i));
-    return {label: `${file.name} · ${layers}`, short: file.name, title: `${file.name}: ${about.filter(Boolean).join('; ')}`,
-            min: range[0], max: range[1], step: (range[1] - range[0]) / 200, wide: true, extra: picker,
-            direction: {kind: 'file', name: file.name, index: 0}};
+    const rows = [...Array(file.count).keys()].map((i) => new Option(`#${i}`, i));
+    return {label: `${file.name} · ${file.layers ? `layers ${file.layers.join(',')}` : 'default layers'}`,
+            short: file.name, title: `${file.name}: ${about.filter(Boolean).join('; ')}`, min: range[0], max: range[1],
+            step: (range[1] - range[0]) / 200, direction: {kind: 'file', name: file.name, index: 0}, wide: true,
+            extra: file.count > 1 && el('select', {className: 'row-picker', title: 'Row of the file'}, ...rows)};
   }));
-  set.sliders.forEach((slider, i) => {
-    const picker = slider.row.querySelector('select');
-    if (!picker) return;
-    picker.addEventListener('change', () => {
-      slider.direction = {kind: 'file', name: files[i].name, index: Number(picker.value)};
-      slider.short = `${files[i].name} #${picker.value}`;
-      scheduleRender();
-    });
-  });
+  set.sliders.forEach((slider, i) => slider.row.querySelector('select')?.addEventListener('change', (event) => {
+    slider.direction = {kind: 'file', name: files[i].name, index: Number(event.target.value)};
+    slider.short = `${files[i].name} #${event.target.value}`;
+    scheduleRender();
+  }));
 }
 
 // ---------------------------------------------------------------- regions
@@ -425,31 +345,27 @@ function showBox(box) {
   $('box-label').textContent = box ? `box [${box.join(', ')}]` : '';
   if (!box) return;
   const [row, col, height, width] = box;
-  Object.assign($('box').style, {
-    top: `${(100 * (row - Math.floor(height / 2))) / GRID}%`, left: `${(100 * (col - Math.floor(width / 2))) / GRID}%`,
-    height: `${(100 * height) / GRID}%`, width: `${(100 * width) / GRID}%`,
-  });
+  const percent = (value) => `${(100 * value) / GRID}%`;
+  Object.assign($('box').style, {top: percent(row - Math.floor(height / 2)), left: percent(col - Math.floor(width / 2)),
+                                 height: percent(height), width: percent(width)});
 }
 
-const jacobianDone = () => !!editor.jacobian && editor.jacobian.key === sampleKey() && editor.jacobian.state === 'done';
-
-function selectedRegion() {
-  const value = $('region-select').value;
-  if (value === DRAWN_BOX) return editor.box ? {box: editor.box} : null;
-  return {region: value};
-}
+const jacobianDone = () => editor.jacobian?.key === sampleKey() && editor.jacobian.state === 'done';
 
 function showJacobian(job) {
   $('jacobian-row').hidden = !job;
-  if (job) {
-    $('jacobian-progress').max = Math.max(job.total || 1, 1);
-    $('jacobian-progress').value = job.done || 0;
-    $('jacobian-count').textContent = `${job.done || 0}/${job.total || '?'} ${job.state}`;
-  }
-  $('jacobian-cancel').hidden = !(job && job.state === 'running');
-  $('jacobian-button').disabled = !!job && (job.state === 'running' || jacobianDone());
+  $('jacobian-cancel').hidden = job?.state !== 'running';
+  $('jacobian-button').disabled = job?.state === 'running' || jacobianDone();
   $('jacobian-button').textContent = jacobianDone() ? 'Jacobian ready' : 'Compute Jacobian';
+  if (!job) return;
+  $('jacobian-progress').max = Math.max(job.total, 1);
+  $('jacobian-progress').value = job.done;
+  $('jacobian-count').textContent = `${job.done}/${job.total} ${job.state}`;
 }
+
+// The status of a task that ended without its result.
+const ended = (what, job) => setStatus(job.state === 'failed' ? `${what} failed: ${job.error}` : `${what} cancelled.`,
+                                       job.state === 'failed' ? 'error' : 'info');
 
 async function computeJacobian() {
   const current = latest('jacobian');
@@ -457,33 +373,20 @@ async function computeJacobian() {
   try {
     const started = await api('POST', '/api/jacobian', sample());
     setStatus('Computing the Jacobian of this sample…');
-    const job = await follow('/api/jacobian', started, (j) => {
-      editor.jacobian = Object.assign(j, {key});
-      showJacobian(j);
-    }, current);
-    if (!job) return;
-    if (job.state === 'done') {
-      setStatus('Jacobian ready.');
-      computeRegion();
-    } else {
-      setStatus(job.state === 'failed' ? `Jacobian failed: ${job.error}` : 'Jacobian cancelled.',
-                job.state === 'failed' ? 'error' : 'info');
-    }
+    const job = await follow('/api/jacobian', started, (j) => showJacobian(editor.jacobian = Object.assign(j, {key})),
+                             current);
+    if (job?.state === 'done') computeRegion();  // the button now says 'Jacobian ready'
+    else if (job) ended('Jacobian', job);
   } catch (error) {
     if (current()) report(error);
   }
 }
 
-async function cancelTask(path, id) {
-  try {
-    if (id) await api('POST', path, {id});
-  } catch (error) {
-    report(error);
-  }
-}
+const cancelTask = (path, id) => id && api('POST', path, {id}).catch(report);  // its poll then sees it end
 
 async function computeRegion() {
-  const chosen = selectedRegion();
+  const value = $('region-select').value;
+  const chosen = value !== DRAWN_BOX ? {region: value} : editor.box && {box: editor.box};
   if (!chosen) {
     setStatus('Draw a box on the image (drag over it), or pick a named region.');
     return;
@@ -491,19 +394,18 @@ async function computeRegion() {
   const key = sampleKey();
   const current = latest('region');
   try {
-    const body = Object.assign(sample(), chosen, {count: Math.floor(Number($('region-count').value))});
-    const answer = await api('POST', '/api/region', body);
+    const answer = await api('POST', '/api/region', {...sample(), ...chosen, count: Number($('region-count').value)});
     if (!current()) return;
     const name = chosen.region || `box [${answer.box.join(', ')}]`;
     const set = sliderSet('region', `${key} ${answer.name}`, `${name} · ${codeLabel()}`, $('region-sliders'));
-    Object.assign(set, {sample: key, choice: chosen.region || DRAWN_BOX, box: answer.box,
+    Object.assign(set, {sample: key, choice: value, box: answer.box,
                         note: `${name}: ${answer.eigenvalues.length} directions of this sample.`});
     fillSet(set, answer.eigenvalues.map((eigenvalue, index) => {
       const inside = answer.shares[index] === null ? '?' : fmt(100 * answer.shares[index], 0);
       return {label: `Direction ${index} (${fmt(eigenvalue)}) · ${inside}% in region`, short: `Direction ${index}`,
               title: `ReSeFa direction ${index} of ${name}: eigenvalue ${eigenvalue}, ${inside}% of its pixel change `
-                + 'inside the region',
-              min: -span(), max: span(), step: 0.05, direction: {kind: 'region', id: answer.id, index}, wide: true};
+                + 'inside the region', min: -span(), max: span(), step: 0.05, wide: true,
+              direction: {kind: 'region', id: answer.id, index}};
     }));
     showSet('region', set);
     showBox(answer.box);
@@ -522,8 +424,7 @@ function updateSampleDependents() {
   if (job && job.key !== key) {
     latest('jacobian');  // stops following it
     if (job.state === 'running') cancelTask('/api/jacobian/cancel', job.id);
-    editor.jacobian = null;
-    showJacobian(null);
+    showJacobian(editor.jacobian = null);
   }
   const set = editor.shown.region;
   $('region-panel').classList.toggle('stale', !!set && set.sample !== key);
@@ -533,45 +434,43 @@ function updateSampleDependents() {
 }
 
 function regionChanged() {
+  const value = $('region-select').value;
   if (jacobianDone()) {
     computeRegion();
-    return;
+  } else {  // its directions need this sample's Jacobian first
+    showSet('region', null);
+    showBox(value === DRAWN_BOX ? editor.box : editor.info.region_boxes[value]);
+    updateSampleDependents();
   }
-  const value = $('region-select').value;
-  showSet('region', null);
-  showBox(value === DRAWN_BOX ? editor.box : editor.info.region_boxes[value]);
-  updateSampleDependents();
 }
 
-// Drag a box on the overlay.
+// Drag a box on the overlay (on the grid: [center_row, center_col, height, width]).
 function setupOverlay() {
   const overlay = $('overlay');
   let start = null;
-  const point = (event) => {
+  const toGrid = (event) => {
     const rect = overlay.getBoundingClientRect();
-    return {x: Math.min(Math.max(event.clientX - rect.left, 0), rect.width),
-            y: Math.min(Math.max(event.clientY - rect.top, 0), rect.height), size: rect.width};
+    const clip = (value, size) => Math.round((GRID * Math.min(Math.max(value, 0), size)) / size);
+    return [clip(event.clientY - rect.top, rect.height), clip(event.clientX - rect.left, rect.width)];
   };
-  const toGrid = (a, b) => {
-    const k = GRID / a.size;
-    const top = Math.round(Math.min(a.y, b.y) * k), bottom = Math.round(Math.max(a.y, b.y) * k);
-    const left = Math.round(Math.min(a.x, b.x) * k), right = Math.round(Math.max(a.x, b.x) * k);
-    const height = bottom - top, width = right - left;
-    return [top + Math.floor(height / 2), left + Math.floor(width / 2), height, width];
+  const boxTo = (event) => {
+    const [[y0, x0], [y1, x1]] = [start, toGrid(event)];
+    const height = Math.abs(y1 - y0), width = Math.abs(x1 - x0);
+    return [Math.min(y0, y1) + Math.floor(height / 2), Math.min(x0, x1) + Math.floor(width / 2), height, width];
   };
   overlay.addEventListener('pointerdown', (event) => {
     if (event.button !== 0) return;
     event.preventDefault();
     overlay.setPointerCapture(event.pointerId);
-    start = point(event);
+    start = toGrid(event);
   });
   overlay.addEventListener('pointermove', (event) => {
-    const box = start && toGrid(start, point(event));
+    const box = start && boxTo(event);
     if (box && box[2] > 0 && box[3] > 0) showBox(box);
   });
   overlay.addEventListener('pointerup', (event) => {
     if (!start) return;
-    const box = toGrid(start, point(event));
+    const box = boxTo(event);
     start = null;
     if (box[2] < 2 || box[3] < 2) {  // a click, not a drag
       showBox($('region-select').value === DRAWN_BOX ? editor.box : editor.shownBox);
@@ -588,33 +487,25 @@ function setupOverlay() {
 
 // ---------------------------------------------------------------- export
 
+// Save what the server answers as a download; answers the response (null after an error).
 async function download(path, body, fallback) {
-  try {
-    const response = await api('POST', path, body, {as: null});
-    const url = URL.createObjectURL(await response.blob());
-    const found = /filename="?([^";]+)"?/i.exec(response.headers.get('Content-Disposition') || '');
-    const link = $('download');
-    link.href = url;
-    link.download = found ? found[1] : fallback;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-    setStatus(`Saved ${link.download}.`);
-    return response;
-  } catch (error) {
-    report(error);
-    return null;
-  }
+  const response = await api('POST', path, body, {as: null}).catch(report);
+  if (!response) return null;
+  const found = /filename="?([^";]+)"?/i.exec(response.headers.get('Content-Disposition') || '');
+  const link = Object.assign($('download'), {href: URL.createObjectURL(await response.blob()),
+                                             download: found ? found[1] : fallback});
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  setStatus(`Saved ${link.download}.`);
+  return response;
 }
 
 function exportGif() {
   const slider = editor.lastSlider;
-  if (!slider) {
-    setStatus('Move a slider first: the GIF sweeps the slider moved last.', 'error');
-    return;
-  }
-  const current = state(slider);
-  const edit = current.edits.findIndex((e) => e.direction === slider.direction);
-  download('/api/export/gif', {state: current, edit, steps: GIF_STEPS, start: slider.min, end: slider.max}, 'edit.gif');
+  const current = slider && state(slider);
+  if (!slider) setStatus('Move a slider first: the GIF sweeps the slider moved last.', 'error');
+  else download('/api/export/gif', {state: current, edit: current.edits.findIndex((e) => e.direction === slider.direction),
+                                    steps: GIF_STEPS, start: slider.min, end: slider.max}, 'edit.gif');
 }
 
 async function exportEdit() {
@@ -625,8 +516,8 @@ async function exportEdit() {
 // ---------------------------------------------------------------- setup
 
 function buildPage(info) {
-  const model = info.model;
-  const defaults = info.defaults;
+  const {model, defaults} = info;
+  const conditional = model.c_dim > 0;
   $('model-name').textContent = `${model.name} · ${model.family} · ${model.img_resolution}px`;
   $('model-note').textContent = model.random_weights ? 'random weights' : (model.description || '');
   $('model-note').title = model.description || '';
@@ -635,87 +526,68 @@ function buildPage(info) {
   $('truncation').value = defaults.truncation_psi;
   $('truncation-value').textContent = fmt($('truncation').value);
   $('project-steps').value = defaults.projection_steps;
-  setCode({kind: 'seed', seed: Math.floor(Number($('seed').value))});
-
-  const projectable = model.has_mapping && !(model.c_dim > 0);
-  $('project-row').hidden = !projectable;
-  $('project-options').hidden = !projectable;
-  $('class-row').hidden = !(model.c_dim > 0);
-  if (model.c_dim > 0) $('class').max = model.c_dim - 1;
-
-  for (const entry of info.prepared) {
-    $('prepared-select').append(new Option(`${entry.name} (${entry.count} ${entry.space})`, entry.name));
-  }
+  $('project-row').hidden = $('project-options').hidden = !model.has_mapping || conditional;
+  $('class-row').hidden = !conditional;
+  if (conditional) $('class').max = model.c_dim - 1;
   $('prepared-row').hidden = info.prepared.length === 0;
-  if (info.prepared.length) $('prepared-index').textContent = `– of ${info.prepared[0].count}`;
-
-  for (const group of info.layer_groups) {
-    const button = Object.assign(document.createElement('button'), {type: 'button', className: 'small',
-                                                                     textContent: group.name});
-    button.title = `SeFa of layers ${group.layers}`;
-    button.addEventListener('click', () => {
-      $('sefa-layers').value = group.layers;
-      loadSefa();
-    });
-    $('layer-groups').append(button);
-  }
-  $('region-select').append(new Option('drawn box', DRAWN_BOX));
-  for (const region of info.regions) $('region-select').append(new Option(region, region));
-  buildFileSliders();
+  $('prepared-select').append(...info.prepared.map((p) => new Option(`${p.name} (${p.count} ${p.space})`, p.name)));
+  $('layer-groups').append(...info.layer_groups.map((group) => {
+    const button = el('button', {type: 'button', className: 'small', textContent: group.name,
+                                 title: `SeFa of layers ${group.layers}`});
+    button.addEventListener('click', () => { $('sefa-layers').value = group.layers; loadSefa(); });
+    return button;
+  }));
+  $('region-select').append(new Option('drawn box', DRAWN_BOX), ...info.regions.map((r) => new Option(r, r)));
+  buildFileSliders(info.files);
+  setCode({kind: 'seed', seed: Math.floor(Number($('seed').value))});
 }
 
-function wire() {
-  const on = (id, event, handler) => $(id).addEventListener(event, handler);
-  on('seed', 'change', seedCode);
-  on('random', 'click', () => {
-    $('seed').value = Math.floor(Math.random() * 2 ** 31);
-    seedCode();
-  });
-  on('prepared-select', 'change', () => {
-    editor.prepared = {name: null, index: 0};
-    stepPrepared(0);
-  });
-  on('prepared-prev', 'click', () => stepPrepared(-1));
-  on('prepared-next', 'click', () => stepPrepared(1));
-  on('upload', 'change', uploadFile);
-  on('project', 'change', projectImage);
-  on('project-cancel', 'click', () => cancelTask('/api/invert/cancel', editor.projection));
-  on('upload-prev', 'click', () => stepUpload(-1));
-  on('upload-next', 'click', () => stepUpload(1));
-  const truncation = () => {
-    $('truncation-value').textContent = fmt($('truncation').value);
-    scheduleRender();
-  };
-  on('truncation', 'input', truncation);
-  on('truncation', 'change', truncation);
-  on('class', 'change', scheduleRender);
+function selectPrepared() {
+  const entry = editor.info.prepared.find((p) => p.name === $('prepared-select').value);
+  editor.codes.prepared = {name: entry.name, count: entry.count, index: -1};
+  stepCodes('prepared', 1);
+}
 
-  on('sefa-layers', 'change', loadSefa);
-  on('sefa-count', 'change', loadSefa);
-  on('sefa-reset', 'click', () => resetSliders('sefa'));
-  on('region-reset', 'click', () => resetSliders('region'));
-  on('reset-all', 'click', () => resetSliders(null));
+const HANDLERS = {  // id: {event: handler}
+  seed: {change: seedCode},
+  random: {click: () => { $('seed').value = Math.floor(Math.random() * 2 ** 31); seedCode(); }},
+  'prepared-select': {change: selectPrepared},
+  'prepared-prev': {click: () => stepCodes('prepared', -1)},
+  'prepared-next': {click: () => (editor.codes.prepared ? stepCodes('prepared', 1) : selectPrepared())},
+  upload: {change: uploadFile},
+  'upload-prev': {click: () => stepCodes('upload', -1)},
+  'upload-next': {click: () => stepCodes('upload', 1)},
+  project: {change: projectImage},
+  'project-cancel': {click: () => cancelTask('/api/invert/cancel', editor.projection)},
+  truncation: {input: showTruncation, change: showTruncation},
+  class: {change: scheduleRender},
+  'sefa-layers': {change: loadSefa},
+  'sefa-count': {change: loadSefa},
+  'sefa-reset': {click: () => resetSliders('sefa')},
+  'region-reset': {click: () => resetSliders('region')},
+  'reset-all': {click: () => resetSliders(null)},
+  'region-select': {change: regionChanged},
+  'region-count': {change: () => { if (jacobianDone()) computeRegion(); }},
+  'jacobian-button': {click: computeJacobian},
+  'jacobian-cancel': {click: () => cancelTask('/api/jacobian/cancel', editor.jacobian && editor.jacobian.id)},
+  'export-image': {click: () => download('/api/export/image', state(), 'image.png')},
+  'export-gif': {click: exportGif},
+  'export-edit': {click: exportEdit},
+  'export-code': {click: () => download('/api/export/code', state(), 'code.npy')},
+};
 
-  on('region-select', 'change', regionChanged);
-  on('region-count', 'change', () => { if (jacobianDone()) computeRegion(); });
-  on('jacobian-button', 'click', computeJacobian);
-  on('jacobian-cancel', 'click', () => cancelTask('/api/jacobian/cancel', editor.jacobian && editor.jacobian.id));
-  setupOverlay();
-
-  on('export-image', 'click', () => download('/api/export/image', state(), 'image.png'));
-  on('export-gif', 'click', exportGif);
-  on('export-edit', 'click', exportEdit);
-  on('export-code', 'click', () => download('/api/export/code', state(), 'code.npy'));
+function showTruncation() {
+  $('truncation-value').textContent = fmt($('truncation').value);
+  scheduleRender();
 }
 
 async function start() {
-  wire();
-  try {
-    editor.info = await api('GET', '/api/info');
-  } catch (error) {
-    report(error);
-    return;
+  for (const [id, events] of Object.entries(HANDLERS)) {
+    for (const [event, handler] of Object.entries(events)) $(id).addEventListener(event, handler);
   }
+  setupOverlay();
+  editor.info = await api('GET', '/api/info').catch(report);
+  if (!editor.info) return;
   buildPage(editor.info);
   setStatus('Ready.');
   await loadSefa();
