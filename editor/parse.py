@@ -92,15 +92,10 @@ class Sample:  # the image before any edit; the key of its codes and of its Jaco
 
 
 @dataclass(frozen=True)
-class Direction:
-    kind: str                       # A key of `Editor.DIRECTIONS`: 'sefa', 'file' or 'region'.
-    name: object                    # SeFa layers (a tuple), a file's name or a region's id.
-    index: int                      # The row.
-
-
-@dataclass(frozen=True)
-class Edit:
-    direction: Direction
+class Edit:  # one row of a direction, moved by a distance
+    kind: str                       # The direction's kind, a key of `Editor.DIRECTIONS`: 'sefa', 'file' or 'region'.
+    name: object                    # Its name: SeFa layers (a tuple), a file's name or a region's id.
+    index: int                      # Its row.
     distance: float
     layers: Optional[list]          # ws indices it moves; None: the direction's own.
 
@@ -161,13 +156,14 @@ def state(fields, editor, raw=None):
         kind = choice(ref, 'kind', tuple(editor.DIRECTIONS), where=where + 'direction.')
         name, default, convert, _ = editor.DIRECTIONS[kind]
         value = get(ref, name, str, default, where=where + 'direction.')
-        direction = Direction(kind, convert(value, editor, f'{where}direction.{name}') if convert else value,
-                              get(ref, 'index', int, 0, low=0, where=where + 'direction.'))
+        value = convert(value, editor, f'{where}direction.{name}') if convert else value
+        index = get(ref, 'index', int, 0, low=0, where=where + 'direction.')
         layers = edit.get('layers')  # ws indices: null, 'all', a list, or a text like '4-7'
-        need(isinstance(layers, (list, str, type(None))), where + 'layers', f'must be null, a list or a text')
+        need(isinstance(layers, (list, str, type(None))), where + 'layers', 'must be null, a list or a text')
         with blame(where + 'layers'):
             layers = None if layers is None else editing.check_layers(parse_indices(layers), G.num_ws)
-        edits.append(Edit(direction, get(edit, 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE, where), layers))
+        edits.append(Edit(kind, value, index, get(edit, 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE, where),
+                          layers))
     return State(sample(fields, editor), tuple(edits))
 
 

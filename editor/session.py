@@ -122,13 +122,13 @@ class Editor:
         """`[(vector [w_dim], layers, distance, facts)]` of a state's edits."""
         edits = []
         for i, edit in enumerate(state.edits):
-            where, ref = f'edits[{i}].direction.', edit.direction
-            rows, layers, facts = self.DIRECTIONS[ref.kind][3](self, ref.name, where)
+            where = f'edits[{i}].direction.'
+            rows, layers, facts = self.DIRECTIONS[edit.kind][3](self, edit.name, where)
             values = facts.pop('eigenvalues', None)
-            facts.update(label=f'{facts["label"]}_{ref.index}', index=ref.index)
+            facts.update(label=f'{facts["label"]}_{edit.index}', index=edit.index)
             if values is not None:
-                facts['eigenvalue'] = float(row(values, ref.index, where + 'index'))
-            edits.append((row(rows, ref.index, where + 'index'), layers if edit.layers is None else edit.layers,
+                facts['eigenvalue'] = float(row(values, edit.index, where + 'index'))
+            edits.append((row(rows, edit.index, where + 'index'), layers if edit.layers is None else edit.layers,
                           edit.distance, facts))
         return edits
 
