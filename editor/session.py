@@ -211,8 +211,8 @@ class Editor:
         return File(png_bytes(self.image(state)[0]), 'image/png', f'{self.generator.model_name}_edited.png')
 
     def export_code(self, state):
-        data = io.BytesIO()
-        np.save(data, editing.apply_edits(self.ws_of(state.sample), [e[:3] for e in self.edits_of(state)]).cpu().numpy())
+        data, ws = io.BytesIO(), self.ws_of(state.sample)
+        np.save(data, editing.apply_edits(ws, [e[:3] for e in self.edits_of(state)]).cpu().numpy())
         return File(data.getvalue(), 'application/octet-stream', f'{self.generator.model_name}_code.npy')
 
     def export_edit(self, state):

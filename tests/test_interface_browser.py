@@ -106,9 +106,10 @@ def browser(tmp_path_factory):
     if missing:
         pytest.skip(missing)
     folder = tmp_path_factory.mktemp('chromium')
-    with Chromium(folder / 'profile', log_path=folder / 'chromedriver.log', download_dir=folder / 'downloads') as chromium:
-        chromium.download_dir = folder / 'downloads'
-        chromium.download_dir.mkdir()
+    downloads = folder / 'downloads'
+    downloads.mkdir()
+    with Chromium(folder / 'profile', log_path=folder / 'chromedriver.log', download_dir=downloads) as chromium:
+        chromium.download_dir = downloads
         yield chromium
 
 
@@ -118,7 +119,8 @@ def page(browser, server, tmp_path):
     browser.get(server + '/')
     browser.wait_for('return window.editor !== undefined && window.editor.renders > 0 '
                      '&& document.querySelectorAll("#sefa-sliders input[type=range]").length > 0 '
-                     '&& window.editor.idle', timeout=WAIT, message='the page did not show its first image and SeFa sliders')
+                     '&& window.editor.idle', timeout=WAIT,
+                     message='the page did not show its first image and SeFa sliders')
     yield browser
     browser.save_screenshot(str(tmp_path / 'interface.png'))
 

@@ -1,9 +1,8 @@
 // The editor page: builds the controls from /api/info and talks to the JSON API of docs/interface.md.
 // Plain JavaScript, no framework, nothing fetched from outside the server.
 //
-// Sliders live in sets: one per SeFa layer choice, one per region (or drawn box) of one sample, one for the
-// direction files. A set that is not shown keeps its sliders and their values, so edits of every kind
-// combine and survive switching; the edit list shows every slider away from 0.
+// Sliders live in sets: one per SeFa layer choice, one per region (or drawn box) of one sample, one for the files.
+// A set not shown keeps its sliders and values: edits of every kind combine and survive switching.
 'use strict';
 
 const GRID = 256;                    // boxes are on the 256-pixel grid of the ReSeFa reference
@@ -95,7 +94,8 @@ const sample = () => ({code: editor.code, truncation_psi: Number($('truncation')
 const sampleKey = () => JSON.stringify(sample());
 
 // The state the image shows: the sample, and every slider away from 0 (and `include`, for a GIF of it).
-const state = (include) => ({...sample(), edits: editor.sliders.filter((s) => Number(s.input.value) !== 0 || s === include)
+const state = (include) => ({...sample(), edits: editor.sliders
+  .filter((s) => Number(s.input.value) !== 0 || s === include)
   .map((s) => ({direction: s.direction, distance: Number(s.input.value), layers: null}))});
 
 // ---------------------------------------------------------------- rendering
@@ -137,11 +137,10 @@ async function sendRender(next, key) {
 
 // ---------------------------------------------------------------- sliders and their sets
 
-function sliderSet(kind, key, label, container) {
+function sliderSet(kind, key, label, container) {  // the set of `key`, made (empty) if new
   if (!editor.sets.has(key)) {
-    const set = {kind, key, label, element: el('div', {className: 'sliders'}), sliders: []};
-    container.append(set.element);
-    editor.sets.set(key, set);
+    const element = container.appendChild(el('div', {className: 'sliders'}));
+    editor.sets.set(key, {kind, key, label, element, sliders: []});
   }
   return editor.sets.get(key);
 }
@@ -172,7 +171,7 @@ function makeSlider(set, options) {
   const input = el('input', {type: 'range', id, min: options.min, max: options.max, step: options.step, value: 0});
   const name = el('label', {htmlFor: id});
   const output = el('output', {htmlFor: id, textContent: fmt(0)});
-  const row = el('div', {className: options.wide ? 'slider-row wide' : 'slider-row'}, name, input, output, options.extra);
+  const row = el('div', {className: `slider-row${options.wide ? ' wide' : ''}`}, name, input, output, options.extra);
   set.element.append(row);
   const slider = {set, input, output, row, name, min: Number(options.min), max: Number(options.max)};
   const moved = () => {
@@ -208,7 +207,8 @@ function showEdits() {
   $('edit-note').hidden = moved.length > 0;
   const holding = new Set(moved.filter((s) => s.set.kind === 'region').map((s) => s.set.choice));
   for (const option of $('region-select').options) {
-    option.textContent = (option.value === DRAWN_BOX ? 'drawn box' : option.value) + (holding.has(option.value) ? ' •' : '');
+    const name = option.value === DRAWN_BOX ? 'drawn box' : option.value;
+    option.textContent = holding.has(option.value) ? `${name} •` : name;
   }
   const last = editor.lastSlider;
   $('last-slider').textContent = last ? `GIF: ${last.set.label} · ${last.short}` : 'No slider moved yet.';
@@ -257,7 +257,8 @@ async function uploadFile() {
   if (!file) return;
   const bytes = await file.arrayBuffer();
   $('upload').value = '';
-  const answer = await api('POST', `/api/upload?name=${encodeURIComponent(file.name)}`, bytes, {raw: true}).catch(report);
+  const path = `/api/upload?name=${encodeURIComponent(file.name)}`;
+  const answer = await api('POST', path, bytes, {raw: true}).catch(report);
   if (!answer) return;
   setStatus(`Uploaded ${file.name}.`);
   useUpload(answer, file.name, `${file.name}: ${answer.count} ${answer.space} code${answer.count === 1 ? '' : 's'}`);
@@ -358,8 +359,7 @@ function showJacobian(job) {
   $('jacobian-button').disabled = job?.state === 'running' || jacobianDone();
   $('jacobian-button').textContent = jacobianDone() ? 'Jacobian ready' : 'Compute Jacobian';
   if (!job) return;
-  $('jacobian-progress').max = Math.max(job.total, 1);
-  $('jacobian-progress').value = job.done;
+  Object.assign($('jacobian-progress'), {max: Math.max(job.total, 1), value: job.done});
   $('jacobian-count').textContent = `${job.done}/${job.total} ${job.state}`;
 }
 
@@ -502,10 +502,13 @@ async function download(path, body, fallback) {
 
 function exportGif() {
   const slider = editor.lastSlider;
-  const current = slider && state(slider);
-  if (!slider) setStatus('Move a slider first: the GIF sweeps the slider moved last.', 'error');
-  else download('/api/export/gif', {state: current, edit: current.edits.findIndex((e) => e.direction === slider.direction),
-                                    steps: GIF_STEPS, start: slider.min, end: slider.max}, 'edit.gif');
+  if (!slider) {
+    setStatus('Move a slider first: the GIF sweeps the slider moved last.', 'error');
+    return;
+  }
+  const current = state(slider);
+  const edit = current.edits.findIndex((e) => e.direction === slider.direction);
+  download('/api/export/gif', {state: current, edit, steps: GIF_STEPS, start: slider.min, end: slider.max}, 'edit.gif');
 }
 
 async function exportEdit() {
