@@ -65,15 +65,13 @@ class Editor:
         data_name='ffhq',        # Dataset whose named regions the page offers.
         work_dir='.',            # Folder searched for direction files of one's own.
         truncation_cutoff=8,     # Layers truncation applies to (StyleGAN families).
-        catalog_=None,           # The directions catalog (default: `directions.load_catalog()`).
-        transform=(0, 0, 0),     # The model's (tx, ty, rotate), for the exported command.
+        transform=(0, 0, 0),     # The model's (tx, ty, rotate), for the exported recipe.
     ):
-        self.generator = generator
-        self.data_name = data_name if data_name in regions.dataset_names() else 'ffhq'
+        self.generator, self.data_name = generator, data_name
         self.truncation_cutoff, self.transform = truncation_cutoff, transform
         self.jacobian_size, _ = jacobian.reference_output_shape(generator)  # 256 at most, as the reference
         self.render_lock, self.ids = threading.Lock(), itertools.count(1)
-        catalog_ = catalog_ if catalog_ is not None else catalog.load_catalog()
+        catalog_ = catalog.load_catalog()
         self.prepared, self.files = _prepared_codes(generator, catalog_), _direction_files(generator, catalog_,
                                                                                             work_dir)
         self.uploads, self.ws_cache, self.sefa_cache = LRU(16), LRU(256), LRU(64)
