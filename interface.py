@@ -8,12 +8,12 @@ Examples:
     python interface.py MODEL --host 0.0.0.0                   # reachable from other machines (see the warning)
 
 Starts a local web server for MODEL (any checkpoint, zoo name or `builtin:`
-name; it is fixed at start, the page never names a file) and serves one page:
-codes (seed, random, prepared codes, uploads, truncation), one slider per SeFa
-semantic of the layers you choose, the published directions and those under
---work_dir, and the ReSeFa directions of a named region or a box you drag on
-the image, computed from the current sample's Jacobian. The page works offline.
-Ctrl-C stops the server. See docs/interface.md.
+name, fixed at start: the page never names a file) and serves one page: codes
+(seeds, prepared codes, uploads, projected images), SeFa sliders of the layers
+you choose, the published directions and those under --work_dir, and the
+ReSeFa directions of a named region or a box you drag on the image. Edits of
+every kind combine; "Edit .zip" exports them with the command that renders the
+image again (python -m editor.replay). Ctrl-C stops it. See docs/interface.md.
 """
 
 import click
@@ -33,8 +33,7 @@ from semantics import regions
 @click.option('-d', '--data_name', type=click.Choice(regions.dataset_names()), default='ffhq', show_default=True,
               help='Dataset whose named regions to offer.')
 @click.option('--work_dir', type=click.Path(exists=True, file_okay=False), default='.', show_default=True,
-              metavar='DIR',
-              help='Folder searched for direction files (work_dirs/, results/).')
+              metavar='DIR', help='Folder searched for direction files (work_dirs/, results/).')
 @click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
               help='Number of layers truncation applies to (StyleGAN families).')
 @options.cli_errors
@@ -42,8 +41,9 @@ def main(**opts):
     generator = options.load_model(opts)
     click.echo(options.describe_weights(generator))
     try:
-        server = make_server(Editor(generator, opts['data_name'], opts['work_dir'], opts['trunc_layers']),
-                             opts['host'], opts['port'])
+        editor = Editor(generator, opts['data_name'], opts['work_dir'], opts['trunc_layers'],
+                        transform=(opts['tx'], opts['ty'], opts['rotate']))
+        server = make_server(editor, opts['host'], opts['port'])
     except OSError as error:
         raise click.BadParameter(f'cannot listen on {opts["host"]}:{opts["port"]} ({error.strerror})',
                                  param_hint='--host/--port') from None

@@ -67,6 +67,7 @@ class Chromium:
         profile_dir,                 # A fresh folder for the browser's profile (--user-data-dir).
         window_size=WINDOW_SIZE,     # (width, height) of the window in CSS pixels.
         log_path=None,               # Where chromedriver writes its log (None: nowhere).
+        download_dir=None,           # Where downloads go (None: Chromium's default folder).
         timeout=30,                  # Seconds to wait for chromedriver and the session to start.
     ):
         missing = missing_message()
@@ -84,7 +85,11 @@ class Chromium:
                     '--disable-background-networking', '--disable-component-update', '--disable-sync',
                     '--disable-dev-shm-usage', f'--window-size={window_size[0]},{window_size[1]}',
                     f'--user-data-dir={os.path.abspath(profile_dir)}']
-            capabilities = {'browserName': 'chrome', 'goog:chromeOptions': {'binary': CHROMIUM, 'args': args}}
+            options = {'binary': CHROMIUM, 'args': args}
+            if download_dir:
+                options['prefs'] = {'download.default_directory': os.path.abspath(download_dir),
+                                    'download.prompt_for_download': False}
+            capabilities = {'browserName': 'chrome', 'goog:chromeOptions': options}
             value = self._call('POST', '/session', {'capabilities': {'alwaysMatch': capabilities}})
             self.session = value['sessionId']
             self.set_viewport(*window_size)

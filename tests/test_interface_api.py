@@ -3,6 +3,9 @@
 import http.client
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -17,6 +20,8 @@ import models
 from editor.server import make_server
 from editor.session import Editor
 from semantics import regions
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')
@@ -59,6 +64,23 @@ def image_of(data):
 
 
 STATE = {'code': {'kind': 'seed', 'seed': 4}, 'truncation_psi': 0.7, 'class': None, 'edits': []}
+
+
+def one_line(data):
+    """The error of an answer: one line, no traceback."""
+    error = json.loads(data)['error']
+    assert '\n' not in error and 'Traceback' not in error
+    return error
+
+
+def wait_jacobian(base, state=STATE, timeout=120):
+    """The Jacobian task of a sample, once it is no longer running."""
+    task = ok_json(base, '/api/jacobian', state)
+    deadline = time.monotonic() + timeout
+    while task['state'] == 'running' and time.monotonic() < deadline:
+        time.sleep(0.05)
+        task = ok_json(base, f'/api/jacobian?id={task["id"]}')
+    return task
 
 
 def test_page_and_info(server):
@@ -110,13 +132,8 @@ def test_upload_and_codes(server):
 def test_jacobian_region_and_exports(server):
     base, G = server
     region = call(base, '/api/region', {**STATE, 'box': [120, 128, 60, 80]})
-    assert region[0] == 409 and b'Jacobian' in region[2]
-    task = ok_json(base, '/api/jacobian', STATE)
-    for _ in range(300):
-        task = ok_json(base, f'/api/jacobian?id={task["id"]}')
-        if task['state'] != 'running':
-            break
-        time.sleep(0.05)
+    assert region[0] == 409 and one_line(region[2]).startswith('code: ')
+    task = wait_jacobian(base)
     assert task['state'] == 'done' and task['done'] == task['total'] == G.w_dim
     assert ok_json(base, '/api/jacobian', STATE)['id'] == task['id']  # cached per sample
     found = ok_json(base, '/api/region', {**STATE, 'box': [120, 128, 60, 80], 'count': 3})
@@ -131,26 +148,60 @@ def test_jacobian_region_and_exports(server):
     assert change[mask].sum() / change.sum() > 2 * area
     named = ok_json(base, '/api/region', {**STATE, 'region': 'mouth', 'count': 2})
     assert named['box'] == list(regions.named_box('ffhq', 'mouth'))
-    for bad, message in (({'box': [1, 2, 3]}, 'four integers'), ({'box': [300, 300, 9, 9]}, 'outside'),
-                         ({'region': 'ears'}, "unknown region 'ears'"), ({'box': [9, 9, 4, 4], 'count': 0}, 'count')):
+    assert ok_json(base, '/api/region', {**STATE, 'region': 'mouth', 'count': 4})['id'] == named['id']  # kept
+    for bad, field in (({'box': [1, 2, 3]}, 'box'), ({'box': [300, 300, 9, 9]}, 'box'), ({'region': 'ears'}, 'region'),
+                       ({'box': [9, 9, 4, 4], 'count': 0}, 'count')):
         status, _, data = call(base, '/api/region', {**STATE, **bad})
-        assert status == 400 and message in json.loads(data)['error']
+        assert status == 400 and one_line(data).startswith(f'{field}: ')
     # Exports.
     status, headers, gif = call(base, '/api/export/gif', {'state': {**STATE, 'edits': [edit]}, 'edit': 0, 'steps': 5})
     assert status == 200 and gif[:6] == b'GIF89a' and 'attachment' in headers['Content-Disposition']
     assert getattr(Image.open(io.BytesIO(gif)), 'n_frames', 1) == 8  # 5 steps, back and forth
-    status, headers, archive = call(base, '/api/export/direction', {'direction': edit['direction']})
-    with zipfile.ZipFile(io.BytesIO(archive)) as files:
-        names = sorted(files.namelist())
-        vector = np.load(io.BytesIO(files.read(names[1])))
-        sidecar = json.loads(files.read(names[0]))
-    assert names == ['resefa_box_120_128_60_80_0.json', 'resefa_box_120_128_60_80_0.npy']
-    assert vector.shape == (1, 64) and sidecar['method'] == 'resefa' and sidecar['model'] == 'stylegan2-tiny'
     status, _, png = call(base, '/api/export/image', {**STATE, 'edits': [edit]})
     assert np.array_equal(image_of(png), moved)
-    command = ok_json(base, '/api/export/command', {**STATE, 'edits': [edit]})['command']
-    assert command.startswith('python manipulate.py builtin:stylegan2-tiny resefa_box_120_128_60_80_0.npy')
-    assert '--start_distance -2 --end_distance 2' in command and '--seed 4 --nums 1' in command
+
+
+def test_export_edit_replays_the_shown_image(server, tmp_path):
+    """Edits of three kinds, exported as one archive; the command in it writes the image the editor showed."""
+    base, G = server
+    assert wait_jacobian(base)['state'] == 'done'
+    region = ok_json(base, '/api/region', {**STATE, 'region': 'eyes', 'count': 2})
+    file_name = ok_json(base, '/api/info')['files'][0]['name']
+    edits = [{'direction': {'kind': 'sefa', 'layers': '0-3', 'index': 1}, 'distance': 2.0, 'layers': None},
+             {'direction': {'kind': 'region', 'id': region['id'], 'index': 0}, 'distance': -1.5, 'layers': None},
+             {'direction': {'kind': 'file', 'name': file_name, 'index': 2}, 'distance': 1.0, 'layers': '4-7'}]
+    state = {**STATE, 'edits': edits}
+    shown = call(base, '/api/render', state)[2]
+    status, headers, archive = call(base, '/api/export/edit', state)
+    assert status == 200 and headers['Content-Disposition'] == 'attachment; filename="stylegan2-tiny_edit.zip"'
+    command = headers['X-Replay-Command']
+    with zipfile.ZipFile(io.BytesIO(archive)) as files:
+        names = sorted(name for name in files.namelist() if not name.endswith('/'))
+        recipe = json.loads(files.read('edit.json'))
+        sidecar = json.loads(files.read('directions/1_resefa_eyes_0.json'))
+        assert files.read('edited.png') == shown and command in files.read('README.txt').decode()
+    assert names == ['README.txt', 'code.npy',
+                     'directions/0_sefa_layers_0-3_1.json', 'directions/0_sefa_layers_0-3_1.npy',
+                     'directions/1_resefa_eyes_0.json', 'directions/1_resefa_eyes_0.npy',
+                     f'directions/2_{file_name}_2.json', f'directions/2_{file_name}_2.npy', 'edit.json', 'edited.png']
+    assert [e['distance'] for e in recipe['edits']] == [2.0, -1.5, 1.0] and recipe['edits'][2]['layers'] == [4, 5, 6, 7]
+    assert sidecar['method'] == 'resefa' and sidecar['region'] == 'eyes' and sidecar['model'] == 'stylegan2-tiny'
+    (tmp_path / 'stylegan2-tiny_edit.zip').write_bytes(archive)
+    words = command.split()
+    assert words[:3] == ['python', '-m', 'editor.replay']
+    result = subprocess.run([sys.executable, *words[1:]], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, 'PYTHONPATH': ROOT})
+    assert result.returncode == 0, result.stderr
+    assert np.abs(image_of((tmp_path / words[-1]).read_bytes()) - image_of(shown)).max() <= 1
+
+
+def test_replay_refuses_what_is_not_an_archive(tmp_path):
+    (tmp_path / 'edit.zip').write_bytes(b'not a zip')
+    result = subprocess.run([sys.executable, '-m', 'editor.replay', 'edit.zip', 'out.png'], cwd=tmp_path,
+                            capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': ROOT})
+    assert result.returncode != 0 and 'Traceback' not in result.stderr and not (tmp_path / 'out.png').exists()
+    error, = [line for line in result.stderr.splitlines() if line.startswith('Error:')]
+    assert 'ARCHIVE' in error
 
 
 def test_cancel_a_jacobian(server):
@@ -161,49 +212,61 @@ def test_cancel_a_jacobian(server):
     assert cancelled['state'] in ('cancelled', 'done')  # a tiny model may finish first
 
 
-@pytest.mark.parametrize('path, body, status, message', [
-    ('/api/render', 'not json', 400, 'not JSON'),
-    ('/api/render', {}, 400, 'code is missing'),
-    ('/api/render', {'code': {'kind': 'magic'}}, 400, "code.kind must be"),
-    ('/api/render', {'code': {'kind': 'seed', 'seed': -1}}, 400, 'seed must be'),
-    ('/api/render', {'code': {'kind': 'seed', 'seed': 'x'}}, 400, 'seed must be an integer'),
-    ('/api/render', {**STATE, 'truncation_psi': 'nan'}, 400, 'truncation_psi must be a finite number'),
-    ('/api/render', {**STATE, 'class': 3}, 400, 'unconditional'),
-    ('/api/render', {'code': {'kind': 'upload', 'id': 'nope'}}, 404, "no upload named 'nope'"),
-    ('/api/render', {'code': {'kind': 'prepared', 'name': 'nope'}}, 404, 'no prepared codes'),
-    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa', 'layers': '0-99'}}]}, 400, 'out of range'),
-    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa', 'index': 999}}]}, 400, 'out of range'),
-    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'file', 'name': 'x'}}]}, 404, 'no direction file'),
-    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'region', 'id': 'x'}}]}, 404, 'no region'),
-    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa'}, 'distance': 1e9}]}, 400, 'out of range'),
-    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa'}, 'layers': [99]}]}, 400, 'out of range'),
-    ('/api/render', {**STATE, 'edits': 'all'}, 400, 'edits must be a list'),
-    ('/api/sefa', {'layers': 5}, 400, 'layers must be a text'),
-    ('/api/sefa', {'layers': 'all', 'count': 0}, 400, 'count must be in'),
-    ('/api/region', {**STATE, 'code': {'kind': 'seed', 'seed': 77}, 'box': [1, 2, 3]}, 409, 'Jacobian'),
-    ('/api/jacobian?id=zzz', None, 404, 'no Jacobian'),
-    ('/api/jacobian/cancel', {'id': 'zzz'}, 404, 'no Jacobian'),
-    ('/api/export/gif', {'state': STATE, 'edit': 0}, 400, 'out of range'),
-    ('/api/nothing', None, 404, 'no such page'),
-    ('/static/../editor/session.py', None, 404, 'no such'),
-    ('/static/%2e%2e%2fsession.py', None, 404, 'no such file'),
+@pytest.mark.parametrize('path, body, status, field', [
+    ('/api/render', 'not json', 400, 'body'),
+    ('/api/render', [1, 2], 400, 'body'),
+    ('/api/render', {}, 400, 'code'),
+    ('/api/render', {'code': {'kind': 'magic'}}, 400, 'code.kind'),
+    ('/api/render', {'code': {'kind': 'seed', 'seed': -1}}, 400, 'code.seed'),
+    ('/api/render', {'code': {'kind': 'seed', 'seed': 'x'}}, 400, 'code.seed'),
+    ('/api/render', {**STATE, 'truncation_psi': 'nan'}, 400, 'truncation_psi'),
+    ('/api/render', {**STATE, 'truncation_psi': 1e9}, 400, 'truncation_psi'),
+    ('/api/render', {**STATE, 'class': 3}, 400, 'class'),
+    ('/api/render', {'code': {'kind': 'upload', 'id': 'nope'}}, 404, 'code.id'),
+    ('/api/render', {'code': {'kind': 'prepared', 'name': 'nope'}}, 404, 'code.name'),
+    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa', 'layers': '0-99'}}]}, 400,
+     'edits[0].direction.layers'),
+    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa', 'index': 999}}]}, 400,
+     'edits[0].direction.index'),
+    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'file', 'name': 'x'}}]}, 404,
+     'edits[0].direction.name'),
+    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'region', 'id': 'x'}}]}, 404, 'edits[0].direction.id'),
+    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'box'}}]}, 400, 'edits[0].direction.kind'),
+    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa'}, 'distance': 1e9}]}, 400, 'edits[0].distance'),
+    ('/api/render', {**STATE, 'edits': [{}, {'direction': {'kind': 'sefa'}}]}, 400, 'edits[0].direction'),
+    ('/api/render', {**STATE, 'edits': [{'direction': {'kind': 'sefa'}, 'layers': [99]}]}, 400, 'edits[0].layers'),
+    ('/api/render', {**STATE, 'edits': 'all'}, 400, 'edits'),
+    ('/api/sefa', {'layers': 5}, 400, 'layers'),
+    ('/api/sefa', {'layers': '2-x'}, 400, 'layers'),
+    ('/api/sefa', {'layers': 'all', 'count': 0}, 400, 'count'),
+    ('/api/region', {**STATE, 'code': {'kind': 'seed', 'seed': 77}, 'region': 'eyes'}, 409, 'code'),
+    ('/api/jacobian?id=zzz', None, 404, 'id'),
+    ('/api/jacobian', None, 400, 'id'),
+    ('/api/jacobian/cancel', {'id': 'zzz'}, 404, 'id'),
+    ('/api/export/gif', {'state': STATE, 'edit': 0}, 400, 'edit'),
+    ('/api/export/gif', {'state': {**STATE, 'edits': [{'direction': {'kind': 'sefa'}}]}, 'steps': 1}, 400, 'steps'),
+    ('/api/nothing', None, 404, 'path'),
+    ('/api/info?x=1', {}, 405, 'path'),
+    ('/static/../editor/session.py', None, 404, 'path'),
+    ('/static/%2e%2e%2fsession.py', None, 404, 'path'),
 ])
-def test_bad_requests_get_one_line_errors(server, path, body, status, message):
+def test_bad_requests_get_one_line_errors(server, path, body, status, field):
     base, _ = server
     raw = body.encode() if isinstance(body, str) else None
     got, headers, data = call(base, path, None if raw else body, raw=raw)
     assert got == status, data
-    error = json.loads(data)['error']
-    assert message in error and '\n' not in error and 'Traceback' not in error
+    assert one_line(data).startswith(f'{field}: ')
 
 
-@pytest.mark.parametrize('payload, message', [
-    (b'not an array', 'not a .npy array'),
-    ('npz', '.npz archive'),
-    ('pickle', 'not a .npy array'),
-    ('shape', 'fit neither'),
+@pytest.mark.parametrize('payload, name, key', [
+    (b'not an array', 'codes.npy', 'not a .npy file'),
+    (b'\x89PNG\r\n\x1a\n0000', 'photo.png', 'not a .npy file'),
+    ('npz', 'codes.npz', '.npz archive'),
+    ('pickle', 'codes.npy', 'Python objects'),
+    ('shape', 'codes.npy', 'shape'),
 ])
-def test_bad_uploads(server, payload, message):
+def test_bad_uploads(server, payload, name, key):
+    """The reader of the scripts' --latent_path reads uploads: the same words, naming the file uploaded."""
     base, _ = server
     buffer = io.BytesIO()
     if payload == 'npz':
@@ -212,9 +275,8 @@ def test_bad_uploads(server, payload, message):
         np.save(buffer, np.array([{'a': 1}], dtype=object), allow_pickle=True)
     elif payload == 'shape':
         np.save(buffer, np.ones((2, 7), np.float32))
-    data = buffer.getvalue() or payload
-    status, _, answer = call(base, '/api/upload', raw=data)
-    assert status == 400 and message in json.loads(answer)['error']
+    status, _, answer = call(base, f'/api/upload?name={name}', raw=buffer.getvalue() or payload)
+    assert status == 400 and one_line(answer).startswith(f'upload: {name}: ') and key in one_line(answer)
 
 
 def test_large_upload_is_refused_before_it_is_read(server):
@@ -226,7 +288,7 @@ def test_large_upload_is_refused_before_it_is_read(server):
     connection.endheaders()
     connection.send(b'\x93NUMPY')
     response = connection.getresponse()
-    assert response.status == 413 and '16 MB' in json.loads(response.read())['error']
+    assert response.status == 413 and one_line(response.read()).startswith('body: ')
     connection.close()
     assert ok_json(base, '/api/info')['model']['name'] == 'stylegan2-tiny'  # the server lives on
 
@@ -273,11 +335,12 @@ def test_project_an_uploaded_image(server):
     assert error < np.abs(image_of(target) - image_of(target).mean()).mean() / 2  # much closer than a flat image
     float_image = io.BytesIO()
     Image.fromarray(np.full((8, 8), 300, np.float32), mode='F').save(float_image, format='TIFF')
-    for query, data, message in (('?steps=0', target, 'steps must be'), ('?space=z', target, "space must be"),
-                                 ('', b'not an image', 'not an image'),
-                                 ('', float_image.getvalue(), 'cannot be read as an 8-bit picture: float pixel')):
+    for query, data, field in (('?steps=0', target, 'steps'), ('?steps=x', target, 'steps'),
+                               ('?space=z', target, 'space'), ('', b'not an image', 'image'),
+                               ('', float_image.getvalue(), 'image')):
         status, _, answer = call(base, f'/api/invert{query}', raw=data)
-        assert status == 400 and message in json.loads(answer)['error']
+        assert status == 400 and one_line(answer).startswith(f'{field}: ')
     assert call(base, '/api/invert?id=j1')[0] == 404  # a Jacobian's id is not a projection's
     started = json.loads(call(base, '/api/invert?steps=5000', raw=target)[2])
     assert ok_json(base, '/api/invert/cancel', {'id': started['id']})['state'] == 'cancelled'
+    assert ok_json(base, '/api/info')['defaults']['projection_steps'] == 150

@@ -1,0 +1,233 @@
+"""The editor's one request parser: every field of every request is checked here, into small dataclasses.
+
+Past this module the session trusts what it is given. A bad field is a `RequestError` of one line that starts
+with the field's name: `edits[1].distance: must be a number in -1000000..1000000, got "x"`.
+"""
+
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from cli.options import MAX_DISTANCE
+from directions import latents_array
+from semantics import editing, inversion, regions, sampling
+from utils.indices import format_indices, parse_indices
+
+MAX_SEED = 2 ** 32 - 1
+PROJECTION_STEPS = 150  # the page's default: a short wait on a CPU
+REQUIRED = object()
+TYPES = {int: 'an integer', float: 'a number', str: 'a text', list: 'a list', dict: 'a JSON object'}
+
+
+class RequestError(Exception):
+    """A bad request: an HTTP `status` (4xx) and one line."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+def fail(field, message, status=400):
+    raise RequestError(f'{field}: {" ".join(str(message).split())}', status)
+
+
+def need(ok, field, message, status=400):
+    if not ok:
+        fail(field, message, status)
+
+
+@contextlib.contextmanager
+def blame(field):
+    """Name `field` in the one-line ValueError of a check of the toolkit's own (a reader, a model's rule)."""
+    try:
+        yield
+    except ValueError as error:
+        fail(field, error)
+
+
+def get(fields, name, kind, default=REQUIRED, low=None, high=None, where=''):
+    """Field `name` of a JSON object: of type `kind`, within `low..high`; `default` when absent or null."""
+    value = fields.get(name)
+    if value is None:
+        need(default is not REQUIRED, where + name, 'is missing')
+        return default
+    typed = not isinstance(value, bool) and (isinstance(value, (int, float)) and math.isfinite(value)
+                                             if kind is float else isinstance(value, kind))
+    bounds = f' in {low:.10g}..{high:.10g}' if high is not None else f' of at least {low}' if low is not None else ''
+    need(typed and (low is None or value >= low) and (high is None or value <= high), where + name,
+         f'must be {TYPES[kind]}{bounds}, got {json.dumps(value)[:60]}')
+    return float(value) if kind is float else value
+
+
+def choice(fields, name, allowed, default=REQUIRED, where=''):
+    value = get(fields, name, str, default, where=where)
+    need(value in allowed, where + name, f'must be one of {", ".join(map(repr, allowed))}, got {value!r:.60}')
+    return value
+
+
+def lookup(table, key, field, what):
+    """`table[key]`, or a 404 naming the field."""
+    need(key in table, field, f'no {what} {key!r}', 404)
+    return table[key]
+
+
+def row(array, index, field):
+    need(index < len(array), field, f'{index} is out of range 0..{len(array) - 1}')
+    return array[index]
+
+
+@dataclass(frozen=True)
+class Sample:  # the image before any edit; the key of its codes and of its Jacobian
+    code: tuple                     # ('seed', seed), ('prepared', name, row) or ('upload', id, row).
+    truncation_psi: float
+    class_index: Optional[int]
+
+
+@dataclass(frozen=True)
+class Edit:  # one row of a direction, moved by a distance
+    kind: str                       # The direction's kind, a key of `Editor.DIRECTIONS`: 'sefa', 'file' or 'region'.
+    name: object                    # Its name: SeFa layers (a tuple), a file's name or a region's id.
+    index: int                      # Its row.
+    distance: float
+    layers: Optional[list]          # ws indices it moves; None: the direction's own.
+
+
+@dataclass(frozen=True)
+class State:  # what the image shows
+    sample: Sample
+    edits: tuple
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    sample: Sample
+    name: str                       # 'eyes' or 'box_120_128_20_115'.
+    box: tuple                      # On the 256 grid.
+    mask: np.ndarray                # bool [size, size] at the Jacobian's resolution.
+    count: int
+
+
+# ----------------------------------------------------------------------------
+# The requests, one function each: `(fields, editor, raw body)` -> what the session's method takes.
+
+def sample(fields, editor, raw=None):
+    G = editor.generator
+    code = get(fields, 'code', dict)
+    kind = choice(code, 'kind', ('seed', 'prepared', 'upload'), where='code.')
+    if kind == 'seed':
+        key = ('seed', get(code, 'seed', int, low=0, high=MAX_SEED, where='code.'))
+    else:
+        key = (kind, get(code, 'name' if kind == 'prepared' else 'id', str, where='code.'),
+               get(code, 'index', int, 0, low=0, where='code.'))
+    with blame('truncation_psi'):
+        psi = G.check_truncation(get(fields, 'truncation_psi', float, 1.0))
+    class_index = fields.get('class')
+    need(class_index is not None or not G.c_dim, 'class', f'is missing: the model has {G.c_dim} classes')
+    if class_index is not None:
+        with blame('class'):
+            class_index = G.class_index(class_index)
+    return Sample(key, psi, class_index)
+
+
+def sefa_layers(text, editor, field='layers'):
+    """The layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
+    own = editor.generator.sefa_layers()
+    with blame(field):
+        layers = parse_indices(text)
+    for i in layers or ():
+        need(i in own, field, f'layer {i} is out of range: the SeFa layers are {format_indices(own)}')
+    return tuple(layers or own)
+
+
+def state(fields, editor, raw=None):
+    G, edits = editor.generator, []
+    for i, edit in enumerate(get(fields, 'edits', list, [])):
+        where = f'edits[{i}].'
+        need(isinstance(edit, dict), where[:-1], 'must be a JSON object')
+        ref = get(edit, 'direction', dict, where=where)
+        kind = choice(ref, 'kind', tuple(editor.DIRECTIONS), where=where + 'direction.')
+        name, default, convert, _ = editor.DIRECTIONS[kind]
+        value = get(ref, name, str, default, where=where + 'direction.')
+        value = convert(value, editor, f'{where}direction.{name}') if convert else value
+        index = get(ref, 'index', int, 0, low=0, where=where + 'direction.')
+        layers = edit.get('layers')  # ws indices: null, 'all', a list, or a text like '4-7'
+        need(isinstance(layers, (list, str, type(None))), where + 'layers', 'must be null, a list or a text')
+        with blame(where + 'layers'):
+            layers = None if layers is None else editing.check_layers(parse_indices(layers), G.num_ws)
+        edits.append(Edit(kind, value, index, get(edit, 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE, where),
+                          layers))
+    return State(sample(fields, editor), tuple(edits))
+
+
+def sefa(fields, editor, raw=None):
+    return sefa_layers(get(fields, 'layers', str, 'all'), editor), get(fields, 'count', int, 5, 1,
+                                                                          editor.generator.w_dim)
+
+
+def region(fields, editor, raw=None):
+    size = editor.jacobian_size
+    if fields.get('box') is not None:
+        box = get(fields, 'box', list)
+        need(len(box) == 4 and all(type(v) is int for v in box), 'box',
+             'must be four integers [center_row, center_col, height, width]')
+        name = 'box_' + '_'.join(map(str, box))
+        with blame('box'):  # checked on the grid, as the scripts' --box, then scaled
+            regions.box_mask(box, regions.BOX_RESOLUTION, what=f'box {box}')
+            mask = regions.box_mask(regions.scale_box(box, size), size, what=f'box {box}', clip=True)
+    else:
+        name = get(fields, 'region', str)
+        with blame('region'):
+            box, mask = regions.named_box(editor.data_name, name), regions.region_mask(editor.data_name, name, size)
+    return Region(sample(fields, editor), name, tuple(box), mask, get(fields, 'count', int, 5, 1,
+                                                                       editor.generator.w_dim))
+
+
+def gif(fields, editor, raw=None):
+    shown = state(get(fields, 'state', dict), editor)
+    edit = get(fields, 'edit', int, 0, low=0)
+    need(edit < len(shown.edits), 'edit', f'{edit} is out of range: the state has {len(shown.edits)} edits')
+    return (shown, edit, get(fields, 'steps', int, 9, 2, editing.MAX_STEPS),
+            get(fields, 'start', float, -3.0, -MAX_DISTANCE, MAX_DISTANCE),
+            get(fields, 'end', float, 3.0, -MAX_DISTANCE, MAX_DISTANCE))
+
+
+def task_id(fields, editor, raw=None):
+    return get(fields, 'id', str)
+
+
+def upload(fields, editor, raw):
+    """`(space, codes)` of an uploaded `.npy`, read by the scripts' reader of latent codes."""
+    name = re.sub(r'[^\w.+-]+', '_', os.path.basename(get(fields, 'name', str, 'upload.npy')))[-100:] or 'upload.npy'
+    with tempfile.TemporaryDirectory() as folder, blame('upload'):
+        path = os.path.join(folder, name)
+        with open(path, 'wb') as file:
+            file.write(raw)
+        try:  # the reader's message names its file: the upload's name, not the temporary folder
+            codes = latents_array(path)
+        except ValueError as error:
+            fail('upload', str(error).replace(path, name))
+        return sampling.check_codes(editor.generator, codes, what=name)
+
+
+def projection(fields, editor, raw):
+    """`(target [1, C, R, R], settings)` of an image file to project."""
+    G = editor.generator
+    need(G.has_mapping and not G.c_dim, 'image', f'cannot be projected into this {G.variant}: it needs an '
+         f'unconditional StyleGAN, StyleGAN2 or StyleGAN3')
+    settings = inversion.ProjectionSettings(steps=get(fields, 'steps', int, PROJECTION_STEPS, low=1),
+                                            space=choice(fields, 'space', ('w', 'wp'), 'w'))
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(raw)) as image, blame('image'):
+            image.load()
+            return inversion.fit_target(image, G.img_resolution, G.img_channels)[0].to(G.device), settings
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        fail('image', f'not an image ({error})')
