@@ -8,7 +8,9 @@ loss on the image and on its 2x and 4x reductions, weighted `--feature_weight`
 times inside the boxes of the eyes, brows, nose and mouth. Half of each batch
 are pairs: a code and the same code with one local factor's coordinate drawn
 again, and a second loss asks the generator's change between the two to be the
-renderer's (`--pair_weight`), which is zero outside that factor's region. The generator is the
+renderer's (`--pair_weight`), which is zero outside that factor's region. The
+mapping network reads only the factors' coordinates of `z` (the rest sets a
+length that the rule divides out): its first layer's other weights are zero. The generator is the
 toolkit's own `StyleGAN2Generator` (mapping network, styles, modulated
 convolutions, constant noise), so every script reads the result unchanged.
 An exponential moving average of the weights is what is shipped, with `w_avg`
@@ -140,6 +142,23 @@ def load_init(path):
     return generator.state_dict()
 
 
+def read_factor_coordinates(generator, fresh):
+    """Make the mapping network read the factors' coordinates of z alone.
+
+    The rest of z sets only the length that the rule divides out (and that the mapping's normalisation
+    divides out too), so the first layer's weights on it are zero and stay zero (their gradient is
+    masked). Fresh weights on the factors' coordinates are scaled to the gain of a layer with that many
+    inputs.
+    """
+    weight = generator.mapping.fc0.weight                          # [features, z_dim]
+    keep = torch.zeros_like(weight)
+    keep[:, :faces.NUM_FACTORS] = 1
+    if fresh:
+        with torch.no_grad():
+            weight.mul_(keep * math.sqrt(weight.shape[1] / faces.NUM_FACTORS))
+    weight.register_hook(lambda grad: grad * keep)
+
+
 def image_loss(fake, real, weights):
     """Weighted L1 + L2 on the image and on its 2x and 4x reductions (coarse structure weighs as much as detail)."""
     loss = 0
@@ -227,6 +246,7 @@ def main(out, kimg, minutes, batch, feature_weight, pair_weight, lr, ema_kimg, i
     G = build_generator('stylegan2', **CONFIG).train().to(device)
     if init is not None:
         G.load_state_dict(init)
+    read_factor_coordinates(G, fresh=init is None)
     G_ema = build_generator('stylegan2', **CONFIG).eval().requires_grad_(False).to(device)
     G_ema.load_state_dict(G.state_dict())
     optimizer = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-8)
