@@ -11,9 +11,7 @@ from models.checkpoints.genforce import (
     config_from_genforce_pggan,
     config_from_genforce_stylegan,
     config_from_genforce_stylegan2,
-    convert_genforce_pggan,
-    convert_genforce_stylegan,
-    convert_genforce_stylegan2,
+    convert_genforce,
     detect_genforce_family,
 )
 from models.checkpoints.hammer import generator_state
@@ -220,7 +218,7 @@ def test_pggan_official_round_trip(official_models, name):
     assert detect_genforce_family(state) == 'pggan'
     config = config_from_genforce_pggan(state)
     assert config == model.config
-    assert_same_state(model.state_dict(), convert_genforce_pggan(state, config))
+    assert_same_state(model.state_dict(), convert_genforce('pggan', state, config))
 
 
 def test_stylegan_official_round_trip(official_models):
@@ -230,7 +228,7 @@ def test_stylegan_official_round_trip(official_models):
     config = config_from_genforce_stylegan(state)
     assert config == model.config
     assert config.fused_at(128) and not config.fused_at(64)
-    assert_same_state(model.state_dict(), convert_genforce_stylegan(state, config))
+    assert_same_state(model.state_dict(), convert_genforce('stylegan', state, config))
 
 
 def test_stylegan2_official_round_trip(official_models):
@@ -239,7 +237,7 @@ def test_stylegan2_official_round_trip(official_models):
     assert detect_genforce_family(state) == 'stylegan2'
     config = config_from_genforce_stylegan2(state)
     assert config == model.config
-    assert_same_state(model.state_dict(), convert_genforce_stylegan2(state, config))
+    assert_same_state(model.state_dict(), convert_genforce('stylegan2', state, config))
 
 
 # ----------------------------------------------------------------------------
@@ -249,11 +247,12 @@ def test_stylegan2_official_round_trip(official_models):
 def test_converters_are_strict(name):
     state = load_pt(golden_case(name) / 'state_dict.pt')
     family = detect_genforce_family(state)
-    config_fn, convert_fn = {
-        'pggan': (config_from_genforce_pggan, convert_genforce_pggan),
-        'stylegan': (config_from_genforce_stylegan, convert_genforce_stylegan),
-        'stylegan2': (config_from_genforce_stylegan2, convert_genforce_stylegan2),
-    }[family]
+    config_fn = {'pggan': config_from_genforce_pggan, 'stylegan': config_from_genforce_stylegan,
+                 'stylegan2': config_from_genforce_stylegan2}[family]
+
+    def convert_fn(state, config):
+        return convert_genforce(family, state, config)
+
     config = config_fn(state)
     key = [k for k in state if k.endswith('layer3.bias')][0]
 
@@ -285,8 +284,6 @@ def test_hints_and_expected_settings(tmp_path):
     assert (config.z_dim, config.c_dim) == (30, 2)
     checkpoint = read_checkpoint(path, c_dim=2, final_tanh=True)
     assert (checkpoint.config.z_dim, checkpoint.config.c_dim, checkpoint.config.final_tanh) == (30, 2, True)
-    with pytest.raises(ValueError, match="'z_dim' cannot be given"):  # the shapes tell it: not a hint
-        config_from_genforce_pggan(state, {'z_dim': 64})
     with pytest.raises(SettingMismatch, match='z_dim=64 was asked for, but the checkpoint holds z_dim=32'):
         read_checkpoint(path, z_dim=64)
     with pytest.raises(CheckpointError, match='z_dim'):  # more label inputs than the first layer has

@@ -1,20 +1,18 @@
 """Checkpoint reading: a registry of readers, one per on-disk format.
 
-Every reader module has the same small interface:
+Every reader module has the same small interface: `FORMAT`, its name;
+`claims(source) -> bool`, "is this mine?", decided from the content (never
+the file name) of a `Source`, which loads the file at most once; and
+`read(source, hints) -> Checkpoint(family, config, state_dict, format, extra)`,
+where `hints` are the settings asked for (some formats cannot tell everything,
+e.g. the resolution of a Hammer StyleGAN3 without kwargs).
 
-- `FORMAT`: the format's name;
-- `claims(source) -> bool`: "is this mine?", decided from the content (never
-  from the file name) of a `Source`, which loads the file at most once;
-- `read(source, hints) -> Checkpoint(family, config, state_dict, format, extra)`,
-  where `hints` are the settings asked for (some formats cannot tell
-  everything, e.g. the resolution of a Hammer StyleGAN3 without kwargs).
-
-`read_checkpoint` asks the readers of `READERS` in order; the first that
-claims the file reads it, and `settings.check_expected` then compares the
-settings asked for with the result (`SettingMismatch`). Official names are
-mapped onto ours by the tables of `names` (one strict mapper for every
-format). `torch.load` is always called with `weights_only=True`, and pickles
-go through `safe_pickle`, so reading a checkpoint never runs code from it.
+`read_checkpoint` asks the readers of `READERS` in order; the first that claims
+the file reads it, checking every tensor against the model of the config it
+finds (`names.convert`), and `settings.check_expected` then compares the
+settings asked for with the result. `torch.load` is always called with
+`weights_only=True`, and pickles go through `safe_pickle`, so reading a
+checkpoint never runs code from it.
 """
 
 from ..registry import build_generator
@@ -41,29 +39,22 @@ READERS = [
 
 
 def find_reader(source):
-    """The first reader of `READERS` that claims `source`.
-
-    Raises:
-        CheckpointError: no reader claims it; the message says what the file looks like.
-    """
-    for reader in READERS:
-        if reader.claims(source):
-            return reader
-    raise CheckpointError(f'{source.path}: not a checkpoint this toolkit reads: {source.describe()} '
-                          f'(formats: {", ".join(reader.FORMAT for reader in READERS)})')
+    """The first reader of `READERS` that claims `source`; CheckpointError saying what the file looks like."""
+    reader = next((reader for reader in READERS if reader.claims(source)), None)
+    if reader is None:
+        raise CheckpointError(f'{source.path}: not a checkpoint this toolkit reads: {source.describe()} '
+                              f'(formats: {", ".join(reader.FORMAT for reader in READERS)})')
+    return reader
 
 
 def read_checkpoint(path, **expected):
-    """Read a checkpoint file or folder into `Checkpoint(family, config, state_dict, format, extra)`.
+    """Read a checkpoint file or folder into a `Checkpoint`.
 
     Args:
         path: File to read; or a folder: a HuggingFace BigGAN, or one that holds a single
             checkpoint file.
-        **expected: Settings the checkpoint must agree with, in the models'
-            vocabulary: `family`, `cfg`, `img_resolution`, `w_dim`, `z_dim`,
-            `channel_base`, `channel_max`, and the config fields `c_dim`,
-            `fused_scale`, `mapping_lr_multiplier`, `final_tanh` (see
-            `settings`). None values are ignored.
+        **expected: Settings the checkpoint must agree with (`settings.EXPECTED`,
+            `settings.HINTS`); None values are ignored.
 
     Raises:
         SettingMismatch: a setting disagrees with the checkpoint.
@@ -79,22 +70,8 @@ def read_checkpoint(path, **expected):
     return checkpoint
 
 
-def generator_from_checkpoint(checkpoint, path='checkpoint'):
-    """Build the generator of a `Checkpoint` and load its weights strictly."""
+def generator_from_checkpoint(checkpoint):
+    """The generator of a `Checkpoint`, its weights loaded strictly (the reader checked them)."""
     generator = build_generator(checkpoint.family, checkpoint.config)
-    expected = generator.state_dict()
-    missing = [key for key in expected if key not in checkpoint.state_dict]
-    if missing:
-        raise CheckpointError(f'{path}: missing tensor {missing[0]} for a {checkpoint.family} generator'
-                              + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
-    for key, value in checkpoint.state_dict.items():
-        if key not in expected:
-            raise CheckpointError(f'{path}: unexpected tensor {key} for a {checkpoint.family} generator')
-        if tuple(value.shape) != tuple(expected[key].shape):
-            raise CheckpointError(f'{path}: {key} has shape {list(value.shape)}, '
-                                  f'expected {list(expected[key].shape)}')
-        if expected[key].is_floating_point() and not value.is_floating_point():  # would be read as rounded weights
-            raise CheckpointError(f'{path}: {key} holds {str(value.dtype).replace("torch.", "")} values, '
-                                  f'expected floating-point weights')
     generator.load_state_dict(checkpoint.state_dict, strict=True)
     return generator
