@@ -21,13 +21,7 @@ Identity (set by `models.load_generator`; defaults for a model built in code):
 `source` (what the user named), `checkpoint_format`, `checkpoint_sha256`
 (None for built-in models) and `model_name`, a short name for output paths.
 
-Declared capabilities (class attributes): `has_mapping` (a learned mapping
-network: images can be projected into `w`), `has_noise` (synthesis reads
-`noise_mode`), `has_truncation` (codes can be truncated),
-`has_truncation_cutoff` (truncation can stop after the first
-`truncation_cutoff` ws), `has_transform` (the output can be translated and
-rotated, `set_transform`), `has_forward_mode` (`forward_mode_pass` gives a
-hand-written forward-mode pass).
+Capabilities are declared as class attributes (`has_mapping`, `has_noise`, ...), commented below.
 """
 
 import numpy as np
@@ -104,10 +98,8 @@ class Generator(nn.Module):
         return np.random.RandomState(seed).randn(num, self.z_dim).astype(np.float32)
 
     def check_truncation(self, truncation_psi):
-        """`truncation_psi` if this family accepts it; ValueError otherwise."""
-        if not np.isfinite(truncation_psi):
-            raise ValueError(f'truncation_psi must be a finite number, got {truncation_psi}')
-        if abs(truncation_psi) > MAX_TRUNCATION_PSI:
+        """`truncation_psi` if this family accepts it (a finite number within the bound); ValueError otherwise."""
+        if not abs(truncation_psi) <= MAX_TRUNCATION_PSI:
             raise ValueError(f'truncation_psi must lie in [-{MAX_TRUNCATION_PSI:g}, {MAX_TRUNCATION_PSI:g}], '
                              f'got {truncation_psi:g}')
         return truncation_psi
@@ -137,12 +129,10 @@ class Generator(nn.Module):
         if not self.c_dim:
             raise ValueError(f'this {self.variant} model is unconditional: it takes no class')
         text = str(spec).strip()
-        if not text.lstrip('-').isdigit():
-            raise ValueError(f'{spec!r} is not a class index (0-{self.c_dim - 1})')
-        index = int(text)
-        if not 0 <= index < self.c_dim:
-            raise ValueError(f'class {index} is out of range 0-{self.c_dim - 1}')
-        return index
+        if not (text.lstrip('-').isdigit() and 0 <= int(text) < self.c_dim):
+            what = 'out of range' if text.lstrip('-').isdigit() else 'not a class index'
+            raise ValueError(f'class {spec!r} is {what} (0-{self.c_dim - 1})')
+        return int(text)
 
     def noise_buffers(self):
         """`{name: tensor}`: the constant noise inputs `noise_mode='const'` renders with (empty without noise)."""
@@ -156,11 +146,11 @@ class Generator(nn.Module):
         """
         own = self.noise_buffers()
         for name, value in buffers.items():
-            if name not in own:
-                raise ValueError(f'noise buffer {name!r} is not one of this model\'s ({len(own)} buffers)')
-            if tuple(value.shape) != tuple(own[name].shape):
-                raise ValueError(f'noise buffer {name} has shape {list(value.shape)}, the model\'s is '
-                                 f'{list(own[name].shape)}')
+            want = list(own[name].shape) if name in own else None
+            if want != list(value.shape):
+                found = f"is not one of this model's {len(own)}" if want is None else \
+                    f"has shape {list(value.shape)}, the model's is {want}"
+                raise ValueError(f'noise buffer {name!r} {found}')
         for name, value in buffers.items():
             own[name].copy_(torch.as_tensor(value, dtype=own[name].dtype))
 

@@ -11,6 +11,7 @@ import torch
 from conftest import ROOT, golden_case, load_pt
 
 import models
+import synthesis
 from models import checkpoints, zoo
 from models.checkpoints import (
     READERS,
@@ -24,6 +25,7 @@ from models.checkpoints import (
 )
 from models.checkpoints import stylegan3_names as sg3
 from models.checkpoints.names import Rule, ignore
+from tests.clitools import assert_one_line_error, invoke
 from tests.layouts import stylegan2_to_tf
 from tests.pickles import write_nvlabs_pickle, write_tf_pickle
 from utils.fileio import sha256_of
@@ -150,6 +152,19 @@ def test_unclaimed_files_say_what_they_look_like(tmp_path, content, looks_like):
     assert '\n' not in message and 'Hammer / genforce .pth' in message
 
 
+def test_a_git_lfs_pointer_says_so(tmp_path):
+    """A clone without `git lfs pull` holds small text pointers in place of the weights."""
+    path = tmp_path / 'lfs.pt'
+    path.write_text('version https://git-lfs.github.com/spec/v1\noid sha256:' + '0' * 64 + '\nsize 123456\n')
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith(f'{path}: ') and 'git lfs pull' in message and '\n' not in message
+    result = invoke(synthesis, [path, '--save_dir', tmp_path / 'out'])
+    assert_one_line_error(result, 'lfs.pt', 'git lfs pull')
+    assert not (tmp_path / 'out').exists()
+
+
 def test_a_toolkit_export_loads_as_its_builtin(tmp_path):
     """A file written by `demo.train` is read by every script: the shipped faces64.pt, copied elsewhere."""
     path = tmp_path / 'my_faces.pt'
@@ -227,7 +242,8 @@ def test_mapper_renames_transforms_and_ignores():
      'model.pth: tensor mapping.dense0.bias holds NaN or infinite values'),
     (lambda s: s.update({'mapping.dense0.bias': [0.0, 0.0, 0.0]}),
      'model.pth: tensor mapping.dense0.bias is a list, not a tensor'),
-    (lambda s: s.update({'mapping.dense2.weight': torch.ones(3, 3)}), 'model.pth: unexpected tensor mapping.dense2.weight'),
+    (lambda s: s.update({'mapping.dense2.weight': torch.ones(3, 3)}),
+     'model.pth: unexpected tensor mapping.dense2.weight'),
     (lambda s: s.update({'lod': torch.zeros([])}),  # the table knows it, the model has no such tensor
      'model.pth: unexpected tensor lod (for synthesis.lod)'),
     (lambda s: s.update({'mapping.dense1.bias': torch.zeros(4)}),  # shapes checked against the model

@@ -139,7 +139,8 @@ def pggan_rules(config):
     for k, res in enumerate(2 ** i for i in range(2, config.img_resolution.bit_length())):
         ch, prev = config.channels(res), config.channels(res // 2)
         if res == 4:
-            rules.append(Rule('layer0.weight', 'synthesis.layer0.weight', shape=(ch, config.z_dim + config.c_dim, 4, 4)))
+            w_dim = config.z_dim + config.c_dim
+            rules.append(Rule('layer0.weight', 'synthesis.layer0.weight', shape=(ch, w_dim, 4, 4)))
         elif config.fused_scale:  # genforce stores the transposed-convolution kernel as [in, out, k, k].
             rules.append(Rule(f'layer{2 * k}.weight', f'synthesis.layer{2 * k}.weight', _transpose01, (prev, ch, 3, 3)))
         else:

@@ -14,7 +14,6 @@ import torch
 
 from utils.fileio import atomic_path, load_json, save_json
 
-from ..biggan import BigGANConfig
 from . import names
 from .common import Checkpoint, CheckpointError
 from .names import Rule
@@ -73,8 +72,8 @@ def read_config(path):
     if not isinstance(values, dict):
         raise CheckpointError(f'{path}: the config is a {type(values).__name__}, not an object')
     config = names.make_config('biggan', path, **values)
-    layers, ch = config.layers, config.channel_width
-    attention = config.layers[config.attention_layer_position][1] if config.attention_layer_position < len(layers) else 8
+    layers, ch, position = config.layers, config.channel_width, config.attention_layer_position
+    attention = layers[position][1] * ch if position < len(layers) else 8  # channels at the self-attention
     checks = [
         (layers and layers[0][1] == 16 and layers[-1][2] == 1, 'layers must run from 16 to 1 channel units'),
         (all(a[2] == b[1] for a, b in zip(layers, layers[1:])), 'each layer must take what the one before gives'),
@@ -82,7 +81,7 @@ def read_config(path):
          'each layer must keep or halve its channel units, and have at least 4 channels'),
         (config.output_dim == 4 * 2 ** sum(up for up, _, _ in layers),
          f'output_dim {config.output_dim} is not the resolution the layers up-sample 4x4 to'),
-        (ch >= 3 and attention * ch >= 8 and config.n_stats >= 2,
+        (ch >= 3 and attention >= 8 and config.n_stats >= 2,
          'channel_width must give 3 output channels and 8 at the self-attention, and n_stats be >= 2'),
     ]
     problem = next((text for ok, text in checks if not ok), None)

@@ -93,7 +93,8 @@ def _apply(state, rules, expected, label):
                 return None, f'{name} {problem}'
             continue
         if not value.is_floating_point():  # would be read as rounded weights
-            return None, f'{name} holds {str(value.dtype).removeprefix("torch.")} values, expected floating-point weights'
+            dtype = str(value.dtype).removeprefix('torch.')
+            return None, f'{name} holds {dtype} values, expected floating-point weights'
         if not value.isfinite().all():
             return None, f'{name} holds NaN or infinite values'
         target, converted = rule.target, rule.transform(value) if rule.transform else value
@@ -109,7 +110,8 @@ def _apply(state, rules, expected, label):
         ours[target], origin[target] = converted, key
     absent = [rule for rule in exact.values() if not rule.optional and rule.source not in state]
     accounted = set(ours) | {rule.target for rule in absent}
-    missing = [rule.source for rule in absent] + [f'for {target}' for target in expected or () if target not in accounted]
+    missing = [rule.source for rule in absent]
+    missing += [f'for {target}' for target in expected or () if target not in accounted]
     if missing:
         return None, f'missing {label} {missing[0]}' + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else '')
     return ours, None

@@ -45,7 +45,8 @@ def flatten_persistent(obj, prefix=''):
     state = getattr(obj, 'state', None)
     state = state if isinstance(state, dict) else {}
     skip = set(state.get('_non_persistent_buffers_set') or ())
-    out = {prefix + name: value for group in ('_parameters', '_buffers') for name, value in (state.get(group) or {}).items()
+    out = {prefix + name: value for group in ('_parameters', '_buffers')
+           for name, value in (state.get(group) or {}).items()
            if value is not None and not (group == '_buffers' and name in skip)}
     for name, child in (state.get('_modules') or {}).items():
         out.update(flatten_persistent(child, f'{prefix}{name}.'))

@@ -141,7 +141,7 @@ def rosinality_rules(state):
         rgbs[f'to_rgbs.{k}'] = f'synthesis.b{res}.torgb'
         noises += [f'synthesis.b{res}.conv0', f'synthesis.b{res}.conv1']
     for src, dst in {**layers, **rgbs}.items():
-        rules += [Rule(f'{src}.conv.weight', f'{dst}.weight', _first, (1, None, None, None, None)),  # [1, out, in, k, k]
+        rules += [Rule(f'{src}.conv.weight', f'{dst}.weight', _first, (1, None, None, None, None)),  # [1, out, in, ...]
                   Rule(f'{src}.conv.modulation.weight', f'{dst}.affine.weight'),
                   Rule(f'{src}.conv.modulation.bias', f'{dst}.affine.bias')]
     for src, dst in layers.items():
@@ -149,5 +149,6 @@ def rosinality_rules(state):
                   Rule(f'{src}.activate.bias', f'{dst}.bias')]
     rules += [Rule(f'{src}.bias', f'{dst}.bias', lambda value: value.reshape(-1), (1, None, 1, 1))
               for src, dst in rgbs.items()]
-    rules += [Rule(f'noises.noise_{i}', f'{dst}.noise_const', _noise, (1, 1, None, None)) for i, dst in enumerate(noises)]
+    rules += [Rule(f'noises.noise_{i}', f'{dst}.noise_const', _noise, (1, 1, None, None))
+              for i, dst in enumerate(noises)]
     return rules

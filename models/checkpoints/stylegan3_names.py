@@ -11,8 +11,6 @@ config (resolution, T vs R) against the file. The random Fourier
 
 import dataclasses
 
-import torch
-
 from ..stylegan3 import StyleGAN3Config, input_grid, synthesis_specs
 from . import names
 from .common import CheckpointError, SettingNeeded
@@ -63,7 +61,7 @@ def _same_as(ours, what, config):
         if theirs.shape != ours.shape:
             return f'has shape {list(theirs.shape)}, the config ({summary}) designs {list(ours.shape)}'
         diff = (theirs.double() - ours.double()).abs().max().item()
-        return None if diff <= FILTER_ATOL else f'differs from the {what} designed for this config ({summary}) by {diff:.3g}'
+        return None if diff <= FILTER_ATOL else f'differs from the {what} the config ({summary}) designs by {diff:.3g}'
     return check
 
 
@@ -80,7 +78,8 @@ def _filter_rules(config, name_of):
 # NVlabs (stylegan3 repo, `training.networks_stylegan3.Generator`).
 
 def is_nvlabs_stylegan3_state(keys):
-    return {'synthesis.input.freqs', 'mapping.fc0.weight'} <= set(keys) and any(k.startswith('synthesis.L0_') for k in keys)
+    keys = set(keys)
+    return {'synthesis.input.freqs', 'mapping.fc0.weight'} <= keys and any(k.startswith('synthesis.L0_') for k in keys)
 
 
 def config_from_nvlabs_kwargs(init_kwargs, where='checkpoint'):
@@ -164,7 +163,8 @@ def _infer_hammer_config(state, fixed, where):
     num_layers = count_indices(state, 'synthesis.layer{}.conv.weight') - 1
     mapping_layers = count_indices(state, 'mapping.dense{}.weight')
     w_dim = shape_of(state, f'mapping.dense{mapping_layers - 1}.weight', where, 2)[0]
-    embed, c_dim = shape_of(state, 'mapping.embedding.weight', where, 2) if 'mapping.embedding.weight' in state else (0, 0)
+    unconditional = 'mapping.embedding.weight' not in state
+    embed, c_dim = (0, 0) if unconditional else shape_of(state, 'mapping.embedding.weight', where, 2)
     hidden, inputs = shape_of(state, 'mapping.dense0.weight', where, 2)
     kernel = shape_of(state, 'synthesis.layer0.conv.weight', where, 4)[-1]
     channels = [shape_of(state, 'synthesis.early_layer.weight', where, 2)[0]]

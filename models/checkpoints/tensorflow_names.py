@@ -1,37 +1,30 @@
 """NVlabs TensorFlow networks -> our modules: config inference and conversion tables.
 
-The official TensorFlow releases (`stylegan2-ffhq-config-f.pkl`,
-`karras2019stylegan-ffhq-1024x1024.pkl`, `karras2018iclr-celebahq-1024x1024.pkl`,
-StyleGAN2-ADA TensorFlow snapshots) hold `dnnlib.tflib.network.Network`
-objects whose variables `tensorflow_pickle` collects as NVlabs' `legacy.py`
-names them (`mapping/Dense0/weight`, `synthesis/4x4/Conv/weight`, ...). The
-family is told by the variable names, the architecture is inferred from their
-shapes (`static_kwargs`, the build function's arguments, supply what shapes
-cannot: learning-rate multipliers, `fused_scale`, `conv_clamp`), and every
-variable is converted into our module's names with a strict table.
+`tensorflow_pickle` collects the variables of the official TensorFlow releases
+(`stylegan2-ffhq-config-f.pkl`, `karras2019stylegan-ffhq-1024x1024.pkl`,
+`karras2018iclr-celebahq-1024x1024.pkl`, StyleGAN2-ADA TensorFlow snapshots)
+as NVlabs' `legacy.py` names them (`mapping/Dense0/weight`, ...). The family
+is told by the variable names, the architecture by their shapes, and the
+`static_kwargs` (the build function's arguments) supply what shapes cannot:
+learning-rate multipliers, `fused_scale`, `conv_clamp`.
 
-TensorFlow layouts: convolution kernels are `[kh, kw, in, out]`
-(-> `[out, in, kh, kw]`), dense weights `[in, out]` (-> `[out, in]`). Weights
-are stored raw and scaled at run time (equalised learning rate, learning-rate
-multipliers), exactly as our modules do, so no value is rescaled. Per family:
+TensorFlow stores convolution kernels `[kh, kw, in, out]` (ours: `[out, in,
+kh, kw]`) and dense weights `[in, out]` (ours: `[out, in]`), raw: they are
+scaled at run time (equalised learning rate), as our modules do. Beyond that:
 
-- StyleGAN2 (`G_main`, `G_mapping`, `G_synthesis_stylegan2`; also the
-  StyleGAN2-ADA TensorFlow `G_synthesis`): NVlabs' conversion. The kernels of
-  `Conv0_up` are flipped spatially (TensorFlow flips them inside
-  `upsample_conv_2d`, our module expects them pre-flipped as NVlabs' PyTorch
-  port does), and style biases gain 1 (the TensorFlow code adds 1 at run time,
-  the PyTorch port initialises the bias at 1).
-- StyleGAN (`G_style`): `Conv0_up` keeps the `[kh, kw, in, out]` layout whether
-  or not it is fused, so `fused_scale` comes from the kwargs ('auto' by default:
-  fused from 128x128 on). A fused layer (a transposed convolution of the kernel
-  summed over 2x2 shifts) computes nearest upsampling followed by the
-  convolution with the spatially flipped kernel. `StyleMod/weight` is
-  `[w_dim, 2 * channels]`; only `ToRGB_lod0` is used at lod 0.
-- PGGAN (`G_paper`): the first layer is a dense layer `[z_dim, 16 * channels]`
-  reshaped to `[channels, 4, 4]`, i.e. a 4x4 convolution of a 1x1 input
-  (padding 3), so its kernel is spatially flipped; fused upsampling layers
-  (`Conv0_up`) store their kernel as `[kh, kw, out, in]` (the layout of
-  `tf.nn.conv2d_transpose`), non-fused ones (`Conv0`) as a plain convolution.
+- StyleGAN2: the kernels of `Conv0_up` are flipped spatially (TensorFlow flips
+  them inside `upsample_conv_2d`, NVlabs' PyTorch port stores them flipped),
+  and style biases gain 1 (added at run time in TensorFlow, the port's bias
+  starts at 1).
+- StyleGAN: `Conv0_up` keeps the `[kh, kw, in, out]` layout whether or not it
+  is fused, so `fused_scale` comes from the kwargs ('auto' by default: fused
+  from 128x128 on); a fused layer computes nearest upsampling followed by the
+  convolution with the flipped kernel. Only `ToRGB_lod0` is used at lod 0.
+- PGGAN: the first layer is a dense layer `[z_dim, 16 * channels]` reshaped to
+  `[channels, 4, 4]`, i.e. a 4x4 convolution of a 1x1 input (padding 3), so its
+  kernel is flipped; fused upsampling layers (`Conv0_up`) store their kernel
+  as `[kh, kw, out, in]` (`tf.nn.conv2d_transpose`), others (`Conv0`) as a
+  plain convolution.
 """
 
 from . import names
@@ -237,7 +230,8 @@ def _read_stylegan(variables, kwargs, where):
         latent_size=z_dim, dlatent_size=w_dim, label_size=c_dim, resolution=resolutions[-1],
         num_channels=img_channels, mapping_layers=mapping_layers), where)
     config = names.make_config(
-        'stylegan', where, z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=resolutions[-1], img_channels=img_channels,
+        'stylegan', where, z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=resolutions[-1],
+        img_channels=img_channels,
         mapping_layers=mapping_layers, mapping_features=hidden if mapping_layers > 1 else w_dim,
         mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01), channel_base=channel_base,
         channel_max=channel_max, fused_scale=kwargs.get('fused_scale', 'auto'))
