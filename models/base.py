@@ -109,23 +109,14 @@ class Generator(nn.Module):
         return dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
     def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
-        """Keyword arguments of `synthesis`.
-
-        Args:
-            noise_mode: 'const', 'random' or 'none' (families with noise inputs).
-            truncation_psi: The truncation the codes were drawn with (BigGAN's
-                batch norms depend on it).
-            for_tangents: The call runs under `torch.func.jvp` / `vmap`: pick the
-                variant whose tangents are cheapest (same numbers).
-        """
+        """Keyword arguments of `synthesis`: `noise_mode` ('const', 'random' or 'none'), the `truncation_psi` the
+        codes were drawn with (BigGAN's batch norms depend on it); `for_tangents`: the call runs under
+        `torch.func.jvp` / `vmap`, pick the variant whose tangents are cheapest (same numbers)."""
         return dict(noise_mode=noise_mode)
 
     def class_index(self, spec):
-        """Class index of a class given by the user (an index, or a name where the family has names).
-
-        Raises:
-            ValueError: unconditional model, or a class that is not one of this model's.
-        """
+        """Class index of a class given by the user (an index, or a name where the family has names);
+        ValueError for an unconditional model or a class that is not one of this model's."""
         if not self.c_dim:
             raise ValueError(f'this {self.variant} model is unconditional: it takes no class')
         text = str(spec).strip()
@@ -139,11 +130,8 @@ class Generator(nn.Module):
         return {name: buffer for name, buffer in self.synthesis.named_buffers() if name.endswith('noise_const')}
 
     def set_noise_buffers(self, buffers):
-        """Replace the constant noise inputs (e.g. those an image's projection optimised).
-
-        Raises:
-            ValueError: a name this model does not have, or a shape that differs.
-        """
+        """Replace the constant noise inputs (e.g. those an image's projection optimised); ValueError for a name
+        this model does not have or a shape that differs."""
         own = self.noise_buffers()
         for name, value in buffers.items():
             want = list(own[name].shape) if name in own else None
@@ -162,11 +150,8 @@ class Generator(nn.Module):
     # Transform of the output image.
 
     def set_transform(self, tx=0.0, ty=0.0, rotate=0.0):
-        """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees.
-
-        Raises:
-            ValueError: the family has no input transform (only the identity is accepted).
-        """
+        """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees; ValueError where the family has
+        no input transform (only the identity is accepted)."""
         if tx or ty or rotate:
             raise ValueError(f'a {self.variant} model cannot be translated or rotated (StyleGAN3 can)')
 
@@ -182,14 +167,10 @@ class Generator(nn.Module):
         return sorted({index for index, _, _ in self.style_layers()})
 
     def sefa_weights(self, layers):
-        """The weights SeFa factorises for ws indices `layers` (validated by the caller).
+        """`[(name, weight)]`: the float32 weights `[latent_dim, out]` SeFa factorises for ws indices `layers`.
 
-        Returns:
-            `[(name, weight)]`, each weight a float32 tensor `[latent_dim, out]`, where
-            `latent_dim` is `w_dim` (`z_dim` where only the noise half of `w` is
-            factorised, as for BigGAN; directions are then zero on the rest of `w`).
-            An index feeding a convolution and a ToRGB layer gives the convolution's
-            weight; an index feeding only a ToRGB layer gives that one (genforce's rule).
+        `latent_dim` is `w_dim` (`z_dim` where only the noise half of `w` is factorised, as for BigGAN). An index
+        feeding a convolution and a ToRGB layer gives the convolution's weight (genforce's rule).
         """
         by_index = {}
         for index, name, module in self.style_layers():
@@ -205,14 +186,9 @@ class Generator(nn.Module):
     # Forward-mode differentiation (Jacobians w.r.t. w).
 
     def forward_mode_pass(self, ws, noise_mode='const'):
-        """A hand-written forward-mode pass at `ws` `[1, num_ws, w_dim]`, or None.
-
-        Returns:
-            `push(ws_t) -> image tangents [K, C, H, W]`, where `ws_t` holds `num_ws`
-            entries, each `[K, w_dim]` or None (that row does not move); the primal
-            pass runs on the first call. None where the family has none
-            (`has_forward_mode` is False): generic code then uses `torch.func.jvp`.
-        """
+        """A hand-written forward-mode pass at `ws` `[1, num_ws, w_dim]`: `push(ws_t) -> image tangents
+        [K, C, H, W]`, `ws_t` holding `num_ws` entries `[K, w_dim]` or None (that row does not move); the primal
+        pass runs on the first call. None where the family has none: generic code then uses `torch.func.jvp`."""
         return None
 
     def largest_feature_map(self):

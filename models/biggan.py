@@ -1,31 +1,24 @@
 """BigGAN-deep generator, numerically the one of HuggingFace's `pytorch-pretrained-BigGAN`.
 
 The official module computes `BigGAN(z, class_vector, truncation)`: the class
-vector is embedded, concatenated with `z` into a condition vector, and that
-vector feeds the first linear layer and the conditional batch norms of every
-residual block. `truncation` does two things there: the caller samples `z` from
-a normal truncated to [-2, 2] and scaled by it (`truncated_noise`), and every
-batch norm picks (or interpolates) the statistics stored for that truncation.
+vector is embedded and concatenated with `z` into a condition vector that feeds
+the first linear layer and the conditional batch norms of every residual block.
+`truncation` does two things: the caller samples `z` from a normal truncated to
+[-2, 2] and scaled by it (`truncated_noise`), and every batch norm picks (or
+interpolates) the statistics stored for it.
 
-Contract adaptation (see DESIGN.md):
-
-- `c` is a one-hot or mixed class vector `[N, num_classes]`, or class indices
-  (integer tensor `[N]`); `resolve_class` turns ImageNet names into indices.
-- `mapping(z, c)` returns `ws [N, num_ws, w_dim]` with `num_ws = 1 + len(layers)`:
-  every row is `w = cat(z, embed(c))` (`w_dim = 2 * z_dim`). Row 0 feeds the
-  input linear layer, row `1 + i` the four batch norms of residual block `i`,
-  so a single block's `w` can be edited, as with StyleGAN's per-layer `w`.
-  Truncation does not change `w` (the official model takes `z` already
-  truncated).
-- `synthesis(ws, truncation_psi=t)` draws the image; `t` selects the batch-norm
-  statistics, so it must be passed again at synthesis time (`forward` does).
-  `forward(z, c, truncation_psi=t)` equals the official `BigGAN(z, c, t)`.
-- There is no noise input: `noise_mode` is accepted and ignored, and
-  `truncation_cutoff` must be None.
+Contract adaptation (see DESIGN.md): `c` is a class vector `[N, num_classes]`
+or class indices `[N]` (`resolve_class` turns ImageNet names into indices).
+`mapping(z, c)` returns `ws [N, num_ws, w_dim]`, `num_ws = 1 + len(layers)`,
+every row `w = cat(z, embed(c))` (`w_dim = 2 * z_dim`): row 0 feeds the input
+linear layer, row `1 + i` the batch norms of block `i`, so one block's `w` can
+be edited, as with StyleGAN's per-layer `w`. `synthesis(ws, truncation_psi=t)`
+draws the image with the statistics of `t`; `forward(z, c, truncation_psi=t)`
+equals the official `BigGAN(z, c, t)`. There is no noise input and no
+`truncation_cutoff`.
 
 Spectral normalisation is folded into plain weights when a checkpoint is read
-(`W = W_orig / (u . W_orig v)`, the official eval-mode computation), so the
-modules here are ordinary linear and convolution layers.
+(`W = W_orig / (u . W_orig v)`, the official eval-mode computation).
 """
 
 import difflib
@@ -85,17 +78,8 @@ class BigGANConfig:
 # Sampling and class names.
 
 def truncated_noise(n, z_dim=128, truncation=1.0, seed=0):
-    """Noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2], times `truncation`.
-
-    Args:
-        n: Number of samples.
-        z_dim: Noise dimensionality.
-        truncation: Truncation value in (0, 1]; pass the same value to the generator.
-        seed: Integer seed of a `np.random.RandomState`, or the RandomState itself.
-
-    Returns:
-        Float32 tensor `[n, z_dim]`.
-    """
+    """`[n, z_dim]` float32 noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2],
+    times `truncation` (in (0, 1]; pass the same to the generator), from `seed` (an int or a RandomState)."""
     from scipy.stats import truncnorm
     state = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
     values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=state).astype(np.float32)

@@ -25,6 +25,7 @@ from torch import nn
 from . import ops
 from .base import Generator
 
+
 @dataclass
 class PGGANConfig:
     """Everything needed to rebuild a PGGAN generator (trusted: readers check what a file says)."""
@@ -52,19 +53,9 @@ def pixel_norm(x, eps=1e-8):
 
 
 def fused_upsample_conv2d(x, weight, bias=None):
-    """2x upsampling fused with a convolution, as the TF `upscale2d_conv2d`.
-
-    The kernel is padded and summed over 2x2 shifts (nearest-neighbour
-    upsampling folded into it) and applied as a stride-2 transposed convolution.
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        weight: Scaled kernel `[C_out, C_in, k, k]`.
-        bias: Optional `[C_out]`.
-
-    Returns:
-        `[N, C_out, 2H, 2W]`.
-    """
+    """2x upsampling fused with a convolution, as the TF `upscale2d_conv2d`: `x` `[N, C_in, H, W]` ->
+    `[N, C_out, 2H, 2W]`. The kernel `[C_out, C_in, k, k]` is padded and summed over 2x2 shifts (nearest
+    upsampling folded into it) and applied as a stride-2 transposed convolution."""
     w = F.pad(weight, [1, 1, 1, 1])
     w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]  # [C_out, C_in, k+1, k+1]
     return F.conv_transpose2d(x, w.transpose(0, 1), bias, stride=2, padding=1)
@@ -128,10 +119,7 @@ class SynthesisNetwork(nn.Module):
                                padding=0, gain=1, activation='linear')
 
     def forward(self, ws, noise_mode='const'):
-        """Render `ws` `[N, 1, w_dim]` (or `[N, w_dim]`) into images `[N, C, H, W]`.
-
-        `noise_mode` is accepted for the common contract; PGGAN has no noise.
-        """
+        """Render `ws` `[N, 1, w_dim]` (or `[N, w_dim]`) into images `[N, C, H, W]`; PGGAN has no noise."""
         x = ws.to(torch.float32).reshape(ws.shape[0], self.w_dim, 1, 1)
         for idx in range(self.num_layers):
             x = getattr(self, f'layer{idx}')(x)
@@ -142,11 +130,7 @@ class SynthesisNetwork(nn.Module):
 
 
 class PGGANGenerator(Generator):
-    """PGGAN generator following the toolkit's generator contract (`models.base`).
-
-    PGGAN has no mapping network: `mapping` returns the pixel-normalised `z`
-    (label appended) as its one `w`, and takes no truncation.
-    """
+    """PGGAN generator following the toolkit's generator contract (`models.base`; see the module docstring)."""
 
     family = 'pggan'
     has_mapping = False
@@ -184,11 +168,5 @@ class PGGANGenerator(Generator):
         return self.synthesis(self.mapping(z, c), noise_mode=noise_mode)
 
     def style_layers(self):
-        """The layers that read the latent code: `[(ws_index, name, module)]`.
-
-        PGGAN has one, the first (dense) layer; its `weight` is
-        `[channels, w_dim, 4, 4]`, so SeFa's weight matrix is
-        `weight.transpose(0, 1).flatten(1)` (genforce also flips the kernel,
-        which only permutes columns).
-        """
+        """The one layer that reads the latent code: the first (dense) layer, `weight` `[channels, w_dim, 4, 4]`."""
         return [(0, 'synthesis.layer0', self.synthesis.layer0)]

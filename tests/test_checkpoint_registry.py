@@ -120,11 +120,11 @@ def test_a_source_loads_its_file_once(format_files, monkeypatch):
 
 @pytest.mark.parametrize('content, looks_like', [
     (b'hello, not a checkpoint at all', 'neither a torch file, a network pickle, a JSON config nor a folder'),
-    ('list', 'a torch file holding a list, not a dict of weights'),
-    ('tensors', "a state dict of no generator this toolkit knows (first keys: ['a.weight'])"),
-    ('keys', "a torch file with unrecognised top-level keys ['discriminator', 'step']"),
-    ('pickle_dict', "a pickle without a G_ema network (keys: ['D', 'G'])"),
-    ('pickle_tuple', 'a pickle of a 2-tuple that is not the (G, D, Gs) networks of a TensorFlow pickle'),
+    ('list', 'a torch file of a list'),
+    ('tensors', "a torch file of a dict with keys ['a.weight']"),
+    ('keys', "a torch file of a dict with keys ['discriminator', 'step']"),
+    ('pickle_dict', "a pickle of a dict with keys ['D', 'G']"),
+    ('pickle_tuple', 'a pickle of a tuple'),
     ('folder', "a folder holding ['notes.txt']"),
 ])
 def test_unclaimed_files_say_what_they_look_like(tmp_path, content, looks_like):

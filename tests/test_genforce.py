@@ -10,7 +10,6 @@ from models.checkpoints.genforce import (
     checkpoint_from_genforce_state,
     config_from_genforce_pggan,
     config_from_genforce_stylegan,
-    config_from_genforce_stylegan2,
     convert_genforce,
     detect_genforce_family,
 )
@@ -233,9 +232,9 @@ def test_stylegan2_official_round_trip(official_models):
     model = official_models['stylegan2']
     state = to_genforce_stylegan2(model.state_dict(), model.config)
     assert detect_genforce_family(state) == 'stylegan2'
-    config = config_from_genforce_stylegan2(state)
-    assert config == model.config
-    assert_same_state(model.state_dict(), convert_genforce('stylegan2', state, config))
+    checkpoint = checkpoint_from_genforce_state(state)
+    assert checkpoint.config == model.config
+    assert_same_state(model.state_dict(), checkpoint.state_dict)
 
 
 # ----------------------------------------------------------------------------
@@ -245,34 +244,34 @@ def test_stylegan2_official_round_trip(official_models):
 def test_converters_are_strict(name):
     state = load_pt(golden_case(name) / 'state_dict.pt')
     family = detect_genforce_family(state)
-    config_fn = {'pggan': config_from_genforce_pggan, 'stylegan': config_from_genforce_stylegan,
-                 'stylegan2': config_from_genforce_stylegan2}[family]
 
-    def convert_fn(state, config):
-        return convert_genforce(family, state, config)
+    def convert_fn(state):
+        if family == 'stylegan2':  # the config is inferred while converting
+            return checkpoint_from_genforce_state(state).state_dict
+        config_fn = {'pggan': config_from_genforce_pggan, 'stylegan': config_from_genforce_stylegan}[family]
+        return convert_genforce(family, state, config_fn(load_pt(golden_case(name) / 'state_dict.pt')))
 
-    config = config_fn(state)
     key = [k for k in state if k.endswith('layer3.bias')][0]
-
     missing = {k: v for k, v in state.items() if k != key}
     with pytest.raises(ValueError, match=f'missing tensor {key}'):
-        convert_fn(missing, config)
+        convert_fn(missing)
     extra = dict(state, **{'synthesis.extra.weight': torch.zeros(3)})
     with pytest.raises(ValueError, match='unexpected tensor synthesis.extra.weight'):
-        convert_fn(extra, config)
+        convert_fn(extra)
     wrong = dict(state, **{key: torch.zeros(state[key].shape[0] + 1)})
     with pytest.raises(ValueError, match=f'{key} has shape'):
-        convert_fn(wrong, config)
-    with pytest.raises(ValueError, match='no_such_field'):
-        config_fn(state, {'no_such_field': 1})
+        convert_fn(wrong)
     if family != 'stylegan2':
+        config_fn = {'pggan': config_from_genforce_pggan, 'stylegan': config_from_genforce_stylegan}[family]
+        with pytest.raises(ValueError, match='no_such_field'):
+            config_fn(state, {'no_such_field': 1})
         lod = 'lod' if family == 'pggan' else 'synthesis.lod'
         with pytest.raises(ValueError, match='progressive growing'):
-            convert_fn(dict(state, **{lod: torch.tensor(1.0)}), config)
+            convert_fn(dict(state, **{lod: torch.tensor(1.0)}))
     else:
         bad = dict(state, **{'synthesis.upsample.kernel': torch.ones(1, 1, 4, 4)})
         with pytest.raises(ValueError, match='synthesis.upsample.kernel'):
-            convert_fn(bad, config)
+            convert_fn(bad)
 
 
 def test_hints_and_expected_settings(tmp_path):

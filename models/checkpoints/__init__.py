@@ -1,18 +1,14 @@
 """Checkpoint reading: a registry of readers, one per on-disk format.
 
-Every reader module has the same small interface: `FORMAT`, its name;
-`claims(source) -> bool`, "is this mine?", decided from the content (never
-the file name) of a `Source`, which loads the file at most once; and
-`read(source, hints) -> Checkpoint(family, config, state_dict, format, extra)`,
-where `hints` are the settings asked for (some formats cannot tell everything,
-e.g. the resolution of a Hammer StyleGAN3 without kwargs).
-
-`read_checkpoint` asks the readers of `READERS` in order; the first that claims
-the file reads it, checking every tensor against the model of the config it
-finds (`names.convert`), and `settings.check_expected` then compares the
-settings asked for with the result. `torch.load` is always called with
-`weights_only=True`, and pickles go through `safe_pickle`, so reading a
-checkpoint never runs code from it.
+Every reader module has `FORMAT`, its name; `claims(source)`, "is this mine?",
+decided from the content (never the file name) of a `Source`, which loads the
+file at most once; and `read(source, hints) -> Checkpoint`, where `hints` are
+the settings asked for (some formats cannot tell everything). `read_checkpoint`
+asks the readers in order; the first that claims the file reads it, checking
+every tensor against the model of the config it finds (`names.convert`), and
+`settings.check_expected` compares the settings asked for with the result.
+`torch.load` is always called with `weights_only=True` and pickles go through
+`safe_pickle`: reading a checkpoint never runs code from it.
 """
 
 from ..registry import build_generator

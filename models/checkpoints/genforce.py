@@ -1,31 +1,23 @@
 """genforce (SeFa) `.pth` checkpoints: PGGAN, StyleGAN and StyleGAN2 generators.
 
-The files that genforce's SeFa `utils.load_generator` reads hold
-`{'generator_smooth': sd, 'generator': sd}` (or the same under `'models'`; the
-`hammer` reader opens that container), where `sd` is the state dict of
-genforce's `PGGANGenerator`, `StyleGANGenerator` or `StyleGAN2Generator`, as
-converted from the official TensorFlow networks.
+SeFa's `utils.load_generator` reads `{'generator_smooth': sd, 'generator': sd}`
+(or the same under `'models'`; the `hammer` reader opens that container), where
+`sd` is the state dict of genforce's `PGGANGenerator`, `StyleGANGenerator` or
+`StyleGAN2Generator`. The architecture is inferred from tensor shapes; what
+shapes cannot tell comes from `hints` (`HINTS`, genforce's defaults otherwise).
+Filter kernels, which our modules rebuild, must be the standard ones; the
+ToRGB layers of lower resolutions are shape-checked and dropped; a snapshot
+taken during progressive growing (`lod` != 0) is refused.
 
-The architecture is inferred from tensor shapes (resolution, latent sizes,
-mapping depth, channel formula); what shapes cannot tell (genforce's defaults
-otherwise) comes from `hints`, named as our config fields (`HINTS`). Conversion
-is strict (`names.convert`): filter kernels, which our modules rebuild, must be
-the standard ones; the ToRGB layers of lower resolutions, used only during
-progressive growing, are shape-checked and dropped; a progressive-growing
-snapshot (`lod` != 0) is refused.
-
-genforce's StyleGAN2 computes what NVlabs' does, so it converts into our
-StyleGAN2 module (NVlabs names). Two values change: genforce adds a constant 1
-to every style (`additional_bias`) where NVlabs initialises the affine bias at
-1, so `affine.bias = style.bias + 1`; and genforce flips the kernels of the
-upsampling convolutions at run time where NVlabs flips them once on
-conversion, so `conv0.weight` is the spatially flipped `layer{2k-1}.weight`.
+genforce's StyleGAN2 computes what NVlabs' does; it is read as Hammer's layout
+with three differences (`stylegan2_names.hammer_rules`) into our StyleGAN2 module.
 """
 
 import numpy as np
 import torch
 
 from . import names
+from . import stylegan2_names as sg2
 from .common import Checkpoint, CheckpointError, infer_channel_formula, lod_is_zero
 from .names import Rule, count_indices, equals, ignore, shape_of
 
@@ -35,7 +27,7 @@ WHERE = 'genforce checkpoint'
 HINTS = {'pggan': ('c_dim', 'fused_scale', 'final_tanh'),
          'stylegan': ('mapping_lr_multiplier', 'fused_scale', 'final_tanh'),
          'stylegan2': ('mapping_lr_multiplier',)}
-_DEFAULT_BASE = {'pggan': 16 << 10, 'stylegan': 16 << 10, 'stylegan2': 32 << 10}
+_DEFAULT_BASE = 16 << 10  # channel_base of genforce's PGGAN and StyleGAN when the widths cannot tell it
 
 
 def detect_genforce_family(state):
@@ -58,15 +50,19 @@ def checkpoint_from_genforce_state(state, hints=None, where=WHERE, extra=None):
     family = detect_genforce_family(state)
     if family is None:
         return None
-    config_of = {'pggan': config_from_genforce_pggan, 'stylegan': config_from_genforce_stylegan,
-                 'stylegan2': config_from_genforce_stylegan2}[family]
-    config = config_of(state, {k: v for k, v in (hints or {}).items() if k in HINTS[family] and v is not None}, where)
-    return Checkpoint(family, config, convert_genforce(family, state, config, where), FORMAT, dict(extra or {}))
+    hints = {k: v for k, v in (hints or {}).items() if k in HINTS[family] and v is not None}
+    if family == 'stylegan2':  # Hammer's layout with three differences
+        config, ours = sg2.convert_and_infer(state, sg2.hammer_rules(state, genforce=True), where, 32 << 10, **hints)
+    else:
+        config_of = {'pggan': config_from_genforce_pggan, 'stylegan': config_from_genforce_stylegan}[family]
+        config = config_of(state, hints, where)
+        ours = convert_genforce(family, state, config, where)
+    return Checkpoint(family, config, ours, FORMAT, dict(extra or {}))
 
 
 def convert_genforce(family, state, config, where=WHERE):
-    """genforce state dict of `family` -> ours, checked against the model of `config`."""
-    rules = {'pggan': pggan_rules, 'stylegan': stylegan_rules, 'stylegan2': stylegan2_rules}[family](config)
+    """genforce PGGAN or StyleGAN state dict -> ours, checked against the model of `config`."""
+    rules = {'pggan': pggan_rules, 'stylegan': stylegan_rules}[family](config)
     return names.convert(state, rules, where, names.model_shapes(family, config))
 
 
@@ -84,14 +80,6 @@ def _noise(value):
     return value[0, 0]
 
 
-def _plus_one(value):
-    return value + 1
-
-
-def _flip(value):
-    return value.flip([2, 3]).contiguous()
-
-
 def _transpose01(value):
     return value.transpose(0, 1).contiguous()
 
@@ -104,12 +92,6 @@ def _torgb_rules(src, used, img_channels, channels):
     return [ignore(f'{src}.{name}', shape) for name, shape in shapes.items()]
 
 
-def _mapping_rules(config, in_features, hidden):
-    features = [in_features] + [hidden] * (config.mapping_layers - 1) + [config.w_dim]
-    return [Rule(f'mapping.dense{i}.{name}', f'mapping.fc{i}.{name}', shape=(features[i + 1], features[i])[:size])
-            for i in range(config.mapping_layers) for name, size in (('weight', 2), ('bias', 1))]
-
-
 # ----------------------------------------------------------------------------
 # PGGAN.
 
@@ -120,7 +102,7 @@ def config_from_genforce_pggan(state, hints=None, where=WHERE):
     hints = dict(hints or {})
     num_blocks = count_indices(state, 'layer{}.weight') // 2
     channels = {4 * 2 ** k: shape_of(state, f'layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
-    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE['pggan'])
+    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE)
     # A fused (transposed) upsampling kernel is stored [in, out, k, k]: told where the width changes.
     fused = next((shape_of(state, f'layer{2 * k}.weight', where)[:2] == (channels[res // 2], channels[res])
                   for k, res in enumerate(channels) if k and channels[res] != channels[res // 2]), False)
@@ -165,7 +147,7 @@ def config_from_genforce_stylegan(state, hints=None, where=WHERE):
     c_dim, z_dim = shape_of(state, 'mapping.label_weight', where, 2) if 'mapping.label_weight' in state else (0, inputs)
     num_blocks = count_indices(state, 'synthesis.layer{}.style.weight') // 2
     channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
-    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE['stylegan'])
+    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE)
     return names.make_config('stylegan', where, **{
         **dict(z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=4 * 2 ** (num_blocks - 1),
                img_channels=shape_of(state, 'synthesis.output0.weight', where)[0], mapping_layers=mapping_layers,
@@ -176,7 +158,10 @@ def config_from_genforce_stylegan(state, hints=None, where=WHERE):
 def stylegan_rules(config):
     """Table of a genforce `StyleGANGenerator` state dict for `config`."""
     rules = [ignore('synthesis.lod', (), lod_is_zero), Rule('truncation.w_avg', 'mapping.w_avg', shape=(config.w_dim,))]
-    rules += _mapping_rules(config, config.z_dim * (2 if config.c_dim else 1), config.mapping_features)
+    features = [config.z_dim * (2 if config.c_dim else 1)] + [config.mapping_features] * (config.mapping_layers - 1)
+    features.append(config.w_dim)
+    rules += [Rule(f'mapping.dense{i}.{name}', f'mapping.fc{i}.{name}', shape=(features[i + 1], features[i])[:size])
+              for i in range(config.mapping_layers) for name, size in (('weight', 2), ('bias', 1))]
     if config.c_dim:
         rules.append(Rule('mapping.label_weight', 'mapping.embed', shape=(config.c_dim, config.z_dim)))
     for k, res in enumerate(2 ** i for i in range(2, config.img_resolution.bit_length())):
@@ -198,58 +183,4 @@ def stylegan_rules(config):
                 blur = _filter([1, 2, 1], 1).repeat(ch, 1, 1, 1)
                 rules.append(ignore(f'{layer}.blur.kernel', (ch, 1, 3, 3), equals(blur)))
         rules += _torgb_rules(f'synthesis.output{k}', res == config.img_resolution, config.img_channels, ch)
-    return rules
-
-
-# ----------------------------------------------------------------------------
-# StyleGAN2 -> our StyleGAN2 module (NVlabs names).
-
-def config_from_genforce_stylegan2(state, hints=None, where=WHERE):
-    """`StyleGAN2Config` of a genforce StyleGAN2 state dict (`hints`: `mapping_lr_multiplier`); constant input,
-    unconditional, skip or orig architecture."""
-    mapping_layers = count_indices(state, 'mapping.dense{}.weight')
-    w_dim = shape_of(state, f'mapping.dense{mapping_layers - 1}.weight', where)[0]
-    hidden, z_dim = shape_of(state, 'mapping.dense0.weight', where, 2)
-    num_blocks = (count_indices(state, 'synthesis.layer{}.weight') + 1) // 2
-    channels = {4: shape_of(state, 'synthesis.early_layer.const', where, 4)[1]}
-    channels.update({4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k}.weight', where)[0]
-                     for k in range(1, num_blocks)})
-    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE['stylegan2'])
-    return names.make_config('stylegan2', where, **{
-        **dict(z_dim=z_dim, w_dim=w_dim, c_dim=0, img_resolution=4 * 2 ** (num_blocks - 1),
-               img_channels=shape_of(state, f'synthesis.output{num_blocks - 1}.weight', where)[0],
-               mapping_layers=mapping_layers, channel_base=base, channel_max=cmax,
-               architecture='skip' if 'synthesis.output0.weight' in state else 'orig',
-               mapping_layer_features=hidden if mapping_layers > 1 and hidden != w_dim else None), **(hints or {})})
-
-
-def stylegan2_rules(config):
-    """Table of a genforce `StyleGAN2Generator` state dict for `config` (skip or orig architecture)."""
-    w_dim, up_filter = config.w_dim, _filter([1, 3, 3, 1], 4)
-    rules = _mapping_rules(config, config.z_dim, config.mapping_layer_features or w_dim)
-    rules += [Rule('truncation.w_avg', 'mapping.w_avg', shape=(w_dim,)),
-              Rule('synthesis.early_layer.const', 'synthesis.b4.const', _first,
-                   (1, config.channels(4), 4, 4))]
-    for k, res in enumerate(2 ** i for i in range(2, config.img_resolution.bit_length())):
-        ch = config.channels(res)
-        layers = [(2 * k - 1, 'conv0', config.channels(res // 2)), (2 * k, 'conv1', ch)] if k else [(0, 'conv1', ch)]
-        for idx, name, cin in layers:
-            src, dst = f'synthesis.layer{idx}', f'synthesis.b{res}.{name}'
-            flip = _flip if name == 'conv0' else None  # genforce flips it at run time, NVlabs on conversion
-            rules += [Rule(f'{src}.weight', f'{dst}.weight', flip, (ch, cin, 3, 3)),
-                      Rule(f'{src}.bias', f'{dst}.bias', shape=(ch,)),
-                      Rule(f'{src}.noise_strength', f'{dst}.noise_strength', shape=()),
-                      Rule(f'{src}.noise', f'{dst}.noise_const', _noise, (1, 1, res, res)),
-                      Rule(f'{src}.style.weight', f'{dst}.affine.weight', shape=(cin, w_dim)),
-                      Rule(f'{src}.style.bias', f'{dst}.affine.bias', _plus_one, (cin,))]
-            if name == 'conv0':
-                rules.append(ignore(f'{src}.filter.kernel', (1, 1, 4, 4), equals(up_filter)))
-        if config.architecture == 'skip' or res == config.img_resolution:
-            src, dst = f'synthesis.output{k}', f'synthesis.b{res}.torgb'
-            rules += [Rule(f'{src}.weight', f'{dst}.weight', shape=(config.img_channels, ch, 1, 1)),
-                      Rule(f'{src}.bias', f'{dst}.bias', shape=(config.img_channels,)),
-                      Rule(f'{src}.style.weight', f'{dst}.affine.weight', shape=(ch, w_dim)),
-                      Rule(f'{src}.style.bias', f'{dst}.affine.bias', _plus_one, (ch,))]
-    if config.architecture == 'skip':
-        rules.append(ignore('synthesis.upsample.kernel', (1, 1, 4, 4), equals(up_filter)))
     return rules

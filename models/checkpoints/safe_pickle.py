@@ -1,19 +1,14 @@
 """A pickle reader that never imports or runs anything named by the file.
 
-NVlabs' network pickles are written through their `persistence` module: every
-network object is stored as a call to
-`torch_utils.persistence._reconstruct_persistent_obj(meta)`, where `meta`
-holds the class name, the source code of its module (`module_src`, which the
-official loader executes) and the object's state. TensorFlow-era pickles store
-`dnnlib.tflib.network.Network` objects whose state lists the TF variables as
-numpy arrays.
-
-`load_pickle` reads such files as plain data: the persistence call returns a
-`PersistentObject` (class name, state; the module source is kept as an inert
-string and never executed), classes of the NVlabs code base become
-`OpaqueObject`s that only record their state, tensors and numpy arrays are
-rebuilt by our own functions, and any other global (`os.system`, `eval`,
-`subprocess.Popen`, ...) stops the load with an `UnsafePickleError`.
+NVlabs' network pickles store every network as a call to
+`torch_utils.persistence._reconstruct_persistent_obj(meta)`, `meta` holding the
+class name, the source code of its module (which the official loader executes)
+and the object's state; TensorFlow-era pickles store `dnnlib.tflib.network.Network`
+objects whose state lists the variables as numpy arrays. `load_pickle` reads
+them as data: the persistence call gives a `PersistentObject` (its source kept
+as inert text), classes of the NVlabs code base become `OpaqueObject`s that only
+record their state, tensors and arrays are rebuilt by our own functions, and any
+other global (`os.system`, `eval`, ...) stops the load with an `UnsafePickleError`.
 """
 
 import _compat_pickle
@@ -48,8 +43,6 @@ class OpaqueObject:
     qualname = '?'
 
     def __init__(self, *args, **kwargs):
-        self.args = args
-        self.kwargs = kwargs
         self.state = {}
 
     def __setstate__(self, state):

@@ -1,14 +1,11 @@
 """Settings asked for when loading a checkpoint, checked against it in one place.
 
 `read_checkpoint(path, **expected)` and `models.load_generator(source, **expected)`
-take settings in the models' own vocabulary: `EXPECTED` (`family`, `cfg` 'T'
-or 'R' of StyleGAN3, `img_resolution`, `w_dim`, `z_dim`, `channel_base`,
-`channel_max`) and `HINTS`, config fields that the tensors of some formats
-cannot tell (genforce: `c_dim` of a PGGAN, `fused_scale`,
-`mapping_lr_multiplier`, `final_tanh`). Readers use them where the file cannot
-tell; `check_expected` then compares every one with the checkpoint.
-`channel_base` and `channel_max` agree when they give the model the same
-tensor shapes.
+take `EXPECTED` settings (`cfg` is StyleGAN3's 'T' or 'R') and `HINTS`, config
+fields that the tensors of some formats cannot tell (genforce). Readers use them
+where the file cannot tell; `check_expected` then compares every one with the
+checkpoint. `channel_base` and `channel_max` agree when they give the model the
+same tensor shapes.
 """
 
 import dataclasses

@@ -15,18 +15,11 @@ _NOT_LOADED = object()
 
 
 class Source:
-    """A file or folder to read; what it holds is loaded at most once, by the first reader that asks.
+    """A file or folder to read (`path`); what it holds is loaded at most once, by the first reader that asks.
 
-    Attributes:
-        path: The file or folder, as given.
-        is_dir: Whether `path` is a folder.
-        head: The first 64 bytes of a file (empty for a folder).
-        is_torch_file: A `torch.save` file (zip archive or legacy format).
-        is_pickle: A pickle stream (protocol 2 or later) that is not a torch file.
-        is_json: Text that opens a JSON object.
-
-    Raises:
-        CheckpointError: the path does not exist, the file is empty, a Git LFS pointer or a cut zip archive.
+    What the first bytes (`head`) say: `is_torch_file` (a `torch.save` zip archive or legacy file),
+    `is_pickle` (protocol 2 or later, not a torch file), `is_json` (text that opens an object). A path
+    that does not exist, an empty file, a Git LFS pointer or a cut zip archive is a CheckpointError.
     """
 
     def __init__(self, path):
@@ -114,20 +107,8 @@ class Source:
         if self.is_dir:
             names = sorted(os.listdir(self.path))
             return f'a folder holding {names[:8]}' + (' ...' if len(names) > 8 else '')
-        obj = self.torch_object() if self.is_torch_file else self.pickle_object()
-        if self.is_torch_file and not isinstance(obj, dict):
-            return f'a torch file holding a {type(obj).__name__}, not a dict of weights'
-        if self.is_torch_file:
-            if self.state_dict() is not None:
-                return f'a state dict of no generator this toolkit knows (first keys: {list(obj)[:4]})'
-            return f'a torch file with unrecognised top-level keys {sorted(map(str, obj))[:8]}'
-        if not self.is_pickle:
+        if not (self.is_torch_file or self.is_pickle):
             return 'neither a torch file, a network pickle, a JSON config nor a folder'
-        if isinstance(obj, tuple):
-            return f'a pickle of a {len(obj)}-tuple that is not the (G, D, Gs) networks of a TensorFlow pickle'
-        if not isinstance(obj, dict):
-            return f'a pickle of a {type(obj).__name__}, not a dict with G_ema'
-        network = obj.get('G_ema', obj.get('Gs'))
-        if network is None:
-            return f'a pickle without a G_ema network (keys: {sorted(map(str, obj))[:8]})'
-        return f'a pickle whose G_ema is a {type(network).__name__}, neither an NVlabs nor a TensorFlow network'
+        obj = self.torch_object() if self.is_torch_file else self.pickle_object()
+        keys = f' with keys {sorted(map(str, obj))[:8]}' if isinstance(obj, dict) else ''
+        return f'{"a torch file" if self.is_torch_file else "a pickle"} of a {type(obj).__name__}{keys}'

@@ -9,12 +9,16 @@ the renamed tensors (`config_from_state`) and checked against them.
 
 import re
 
+import torch
+
 from . import names
 from .common import CheckpointError, infer_channel_formula
-from .names import Rule, count_indices, ignore, shape_of
+from .names import Rule, count_indices, equals, ignore, shape_of
 
 # Resampling-filter buffers, rebuilt from the config by our modules.
 FILTERS = ignore(r'(?:.*\.)?(?:resample_filter|filter|kernel)')
+UP_FILTER = torch.outer(torch.tensor([1., 3, 3, 1]), torch.tensor([1., 3, 3, 1]))[None, None] / 16  # genforce's
+
 # NVlabs constructor kwargs (top level, `mapping_kwargs` or `synthesis_kwargs`) -> our config fields.
 _NVLABS_KWARGS = {name: name for name in ('z_dim', 'w_dim', 'c_dim', 'img_resolution', 'img_channels', 'channel_base',
                                           'channel_max', 'num_fp16_res', 'conv_clamp', 'architecture')}
@@ -28,6 +32,14 @@ def _first(value):
 
 def _noise(value):
     return value[0, 0]
+
+
+def _plus_one(value):
+    return value + 1
+
+
+def _flip(value):
+    return value.flip([2, 3]).contiguous()
 
 
 # ----------------------------------------------------------------------------
@@ -50,8 +62,9 @@ def config_from_nvlabs_kwargs(init_kwargs, state, where='checkpoint'):
     return names.make_config('stylegan2', where, **values)
 
 
-def config_from_state(state, where='checkpoint'):
-    """Infer a `StyleGAN2Config` from the shapes of a state dict in our (NVlabs) layout."""
+def config_from_state(state, where='checkpoint', default_base=None, **fields):
+    """Infer a `StyleGAN2Config` from the shapes of a state dict in our (NVlabs) layout; `fields` (config fields
+    the shapes cannot tell) and `default_base` (see `infer_channel_formula`) as the format's defaults say."""
     blocks = sorted(int(m.group(1)) for key in state if (m := re.fullmatch(r'synthesis\.b(\d+)\.conv1\.weight', key)))
     num_fc = count_indices(state, 'mapping.fc{}.weight')
     if not blocks or blocks != [2 ** i for i in range(2, blocks[-1].bit_length())] or not num_fc:
@@ -59,7 +72,7 @@ def config_from_state(state, where='checkpoint'):
                               f'by powers of two, or mapping.fc0.weight is missing')
     resolution = blocks[-1]
     channel_base, channel_max = infer_channel_formula(
-        {res: shape_of(state, f'synthesis.b{res}.conv1.weight', where, 4)[0] for res in blocks}, where)
+        {res: shape_of(state, f'synthesis.b{res}.conv1.weight', where, 4)[0] for res in blocks}, where, default_base)
     w_dim = shape_of(state, f'mapping.fc{num_fc - 1}.weight', where, 2)[0]
     embed, c_dim = shape_of(state, 'mapping.embed.weight', where, 2) if 'mapping.embed.weight' in state else (0, 0)
     hidden, inputs = shape_of(state, 'mapping.fc0.weight', where, 2)
@@ -70,31 +83,28 @@ def config_from_state(state, where='checkpoint'):
         img_channels=shape_of(state, f'synthesis.b{resolution}.torgb.weight', where)[0], mapping_layers=num_fc,
         mapping_layer_features=hidden if num_fc > 1 and hidden != w_dim else None,
         mapping_embed_features=embed if embed not in (0, w_dim) else None,
-        channel_base=channel_base, channel_max=channel_max, architecture=architecture)
+        channel_base=channel_base, channel_max=channel_max, architecture=architecture, **fields)
 
 
-def convert_and_infer(state, rules, where='checkpoint'):
-    """Rename by `rules`, infer the config from the result, convert again checked against its model.
-
-    Returns:
-        `(StyleGAN2Config, our state dict)`.
-    """
-    config = config_from_state(names.convert(state, rules, where), where)
+def convert_and_infer(state, rules, where='checkpoint', default_base=None, **fields):
+    """Rename by `rules`, infer the config from the result (see `config_from_state`), convert again checked
+    against its model; returns `(StyleGAN2Config, our state dict)`."""
+    config = config_from_state(names.convert(state, rules, where), where, default_base, **fields)
     return config, names.convert(state, rules, where, names.model_shapes('stylegan2', config))
 
 
 # ----------------------------------------------------------------------------
-# Hammer / ReSeFa (`models/stylegan2_generator.py`).
+# Hammer / ReSeFa (`models/stylegan2_generator.py`) and genforce (SeFa's `StyleGAN2Generator`).
 
 def is_hammer_state(keys):
     return {'synthesis.early_layer.const', 'synthesis.layer0.style.weight', 'mapping.dense0.weight',
             'w_avg'} <= set(keys)
 
 
-def hammer_layer_names(num_outputs):
+def hammer_layer_names(num_blocks):
     """Hammer `layer{i}` / `output{k}` -> our block layer names."""
     layers = {'layer0': 'synthesis.b4.conv1', 'output0': 'synthesis.b4.torgb'}
-    for k in range(1, num_outputs):
+    for k in range(1, num_blocks):
         res = 4 * 2 ** k
         layers[f'layer{2 * k - 1}'] = f'synthesis.b{res}.conv0'
         layers[f'layer{2 * k}'] = f'synthesis.b{res}.conv1'
@@ -102,22 +112,37 @@ def hammer_layer_names(num_outputs):
     return layers
 
 
-def hammer_rules(state):
-    """Table of a Hammer `StyleGAN2Generator` state dict, for its numbers of layers."""
+def hammer_rules(state, genforce=False):
+    """Table of a Hammer (or, with `genforce`, a genforce) `StyleGAN2Generator` state dict, for its numbers of
+    layers; the ToRGB layers are those it has, the last one always (skip or orig architecture).
+
+    genforce's layout is Hammer's with the average w under `truncation.w_avg`, styles that gain 1 (genforce
+    adds it at run time where NVlabs initialises the affine bias at 1), upsampling kernels flipped (genforce
+    flips them at run time, NVlabs on conversion) and its filter kernels checked.
+    """
+    num_blocks = (count_indices(state, 'synthesis.layer{}.weight') + 1) // 2
     embed = 'mapping.label_embedding' if 'mapping.label_embedding.weight' in state else 'mapping.embedding'
-    rules = [Rule('w_avg', 'mapping.w_avg'), FILTERS,
+    style_bias, flip = (_plus_one, _flip) if genforce else (None, None)
+    rules = [Rule('truncation.w_avg' if genforce else 'w_avg', 'mapping.w_avg'), FILTERS,
              Rule('synthesis.early_layer.const', 'synthesis.b4.const', _first, (1, None, 4, 4))]
     for i in range(count_indices(state, 'mapping.dense{}.weight')):
         rules += [Rule(f'mapping.dense{i}.{p}', f'mapping.fc{i}.{p}') for p in ('weight', 'bias')]
     if f'{embed}.weight' in state:
         rules += [Rule(f'{embed}.{p}', f'mapping.embed.{p}') for p in ('weight', 'bias')]
-    for src, dst in hammer_layer_names(count_indices(state, 'synthesis.output{}.weight')).items():
+    for src, dst in hammer_layer_names(num_blocks).items():
+        if src.startswith('output') and src != f'output{num_blocks - 1}' and f'synthesis.{src}.weight' not in state:
+            continue
         src = f'synthesis.{src}'
-        rules += [Rule(f'{src}.weight', f'{dst}.weight'), Rule(f'{src}.bias', f'{dst}.bias'),
-                  Rule(f'{src}.style.weight', f'{dst}.affine.weight'), Rule(f'{src}.style.bias', f'{dst}.affine.bias')]
+        rules += [Rule(f'{src}.weight', f'{dst}.weight', flip if dst.endswith('conv0') else None),
+                  Rule(f'{src}.bias', f'{dst}.bias'), Rule(f'{src}.style.weight', f'{dst}.affine.weight'),
+                  Rule(f'{src}.style.bias', f'{dst}.affine.bias', style_bias)]
         if not dst.endswith('torgb'):
             rules += [Rule(f'{src}.noise_strength', f'{dst}.noise_strength'),
                       Rule(f'{src}.noise', f'{dst}.noise_const', _noise, (1, 1, None, None))]
+        if genforce and dst.endswith('conv0'):
+            rules.append(ignore(f'{src}.filter.kernel', (1, 1, 4, 4), equals(UP_FILTER)))
+    if genforce and 'synthesis.output0.weight' in state:
+        rules.append(ignore('synthesis.upsample.kernel', (1, 1, 4, 4), equals(UP_FILTER)))
     return rules
 
 
