@@ -91,10 +91,8 @@ class Generator(nn.Module):
     # Latent codes and class labels.
 
     def sample_z(self, num, seed, truncation_psi=1):
-        """`num` latent codes `[num, z_dim]` (float32 numpy) drawn with `np.random.RandomState(seed)`.
-
-        `truncation_psi` matters only for families that truncate when sampling (BigGAN).
-        """
+        """`num` codes `[num, z_dim]` (float32 numpy) from `np.random.RandomState(seed)`; `truncation_psi` matters
+        only where sampling truncates (BigGAN)."""
         return np.random.RandomState(seed).randn(num, self.z_dim).astype(np.float32)
 
     def check_truncation(self, truncation_psi):

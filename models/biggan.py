@@ -104,14 +104,9 @@ def _class_lookup():
 
 
 def resolve_class(name_or_index, num_classes=1000):
-    """ImageNet class index from an index, a WordNet id ('n01440764') or a name ('goldfish').
-
-    Names are matched case-insensitively (underscores count as spaces) against
-    the first name of each class, then against all its synonyms.
-
-    Raises:
-        ValueError: unknown or ambiguous name (listing close matches), or an index out of range.
-    """
+    """ImageNet class index from an index, a WordNet id ('n01440764') or a name ('goldfish'), matched
+    case-insensitively (underscores count as spaces) against the first name of each class, then against all
+    its synonyms; ValueError naming close matches or the candidates of an ambiguous name."""
     by_wnid, by_first, by_synonym, synonyms = _class_lookup()
     query, key = str(name_or_index).strip(), _normalise_name(str(name_or_index))
     if query.isdigit():
@@ -279,14 +274,8 @@ class BigGANMapping(nn.Module):
         self.embed = nn.Linear(config.num_classes, config.z_dim, bias=False)
 
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
-        """Args:
-            z: Noise `[N, z_dim]`, already truncated (see `truncated_noise`).
-            c: Class vectors `[N, c_dim]` or class indices `[N]` (`class_index` checks a user's class).
-            truncation_psi: Not used: the truncation lives in `z` and is applied to the batch norms by `synthesis`.
-
-        Returns:
-            ws `[N, num_ws, w_dim]`, every row `cat(z, embed(c))`.
-        """
+        """ws `[N, num_ws, w_dim]` of noise `z` `[N, z_dim]` (already truncated: `truncation_psi` is not used here)
+        and class vectors `c` `[N, c_dim]` or indices `[N]`: every row `cat(z, embed(c))`."""
         assert c is not None and truncation_cutoff is None, 'BigGAN takes a class c and no truncation_cutoff'
         c = c if c.is_floating_point() else F.one_hot(c.long(), self.c_dim)
         w = torch.cat([z, self.embed(c.to(z))], dim=1)  # [N, w_dim]
@@ -317,11 +306,8 @@ class BigGANSynthesis(nn.Module):
         self.to_rgb = nn.Conv2d(ch, ch, 3, padding=1)
 
     def forward(self, ws, noise_mode='const', truncation_psi=1):
-        """Args:
-            ws: `[N, num_ws, w_dim]`.
-            noise_mode: Ignored (BigGAN has no noise inputs).
-            truncation_psi: Truncation the noise was sampled with; selects the batch-norm statistics.
-        """
+        """Image of `ws` `[N, num_ws, w_dim]`; `truncation_psi`, the truncation the noise was sampled with, picks
+        the batch-norm statistics (BigGAN has no noise: `noise_mode` is not used)."""
         t = float(truncation_psi)
         assert 0 < t <= 1, 'BigGAN truncation_psi lies in (0, 1] (see check_truncation)'
         x = self.fc(ws[:, 0])  # [N, 4 * 4 * C], laid out as [N, 4, 4, C]
@@ -390,11 +376,8 @@ class BigGANGenerator(Generator):
         return largest
 
     def style_layers(self):
-        """The linear layers that read `w`, in `ws` order: `[(ws_index, name, nn.Linear)]`.
-
-        Index 0 is the input layer; index `1 + i` the batch-norm gain (`scale`)
-        and bias (`offset`) layers of block `i`. Weights are `[out, w_dim]`.
-        """
+        """The linear layers that read `w`: the input layer (index 0), and the batch-norm gain (`scale`) and bias
+        (`offset`) layers of block `i` (index `1 + i`)."""
         layers = [(0, 'synthesis.fc', self.synthesis.fc)]
         for i, block in enumerate(self.synthesis.blocks):
             for k in range(4):

@@ -252,10 +252,7 @@ class StyleGANGenerator(Generator):
         return max(self.config.channels(res) * res * res for res in resolutions)
 
     def style_layers(self):
-        """The style (affine) layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`.
-
-        Each `weight` is `[2 * channels, w_dim]` (scale rows, then bias rows),
-        the matrix genforce's SeFa factorises.
-        """
+        """The style (affine) layers in `ws` order; each `weight` `[2 * channels, w_dim]` (scale rows, then bias
+        rows) is the matrix genforce's SeFa factorises."""
         return [(idx, f'synthesis.layer{idx}', getattr(self.synthesis, f'layer{idx}').affine)
                 for idx in range(self.num_ws)]

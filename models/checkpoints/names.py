@@ -54,16 +54,9 @@ def equals(expected, atol=1e-6):
 
 
 def convert(state, rules, where, expected=None, label='tensor'):
-    """Our state dict from `state` (source key -> tensor) by the table `rules`.
-
-    Args:
-        where: The file (and the network in it), for messages.
-        expected: `{our key: shape}` the result must be exactly, or None.
-        label: What a source entry is called in messages ('tensor', 'TensorFlow variable').
-
-    Raises:
-        CheckpointError: the first problem, one line naming `where` and the source key.
-    """
+    """Our state dict from `state` (source key -> tensor) by the table `rules`; with `expected` (`{our key:
+    shape}`) it must be exactly those tensors. CheckpointError: the first problem, one line naming `where` (the
+    file and network) and the source key, a `label` ('tensor', 'TensorFlow variable')."""
     ours, problem = _apply(state, rules, expected, label)
     if problem:
         raise CheckpointError(f'{where}: {problem}')

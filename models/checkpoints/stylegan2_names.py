@@ -86,11 +86,11 @@ def config_from_state(state, where='checkpoint', default_base=None, **fields):
         channel_base=channel_base, channel_max=channel_max, architecture=architecture, **fields)
 
 
-def convert_and_infer(state, rules, where='checkpoint', default_base=None, **fields):
+def convert_and_infer(state, rules, where='checkpoint', default_base=None, label='tensor', **fields):
     """Rename by `rules`, infer the config from the result (see `config_from_state`), convert again checked
     against its model; returns `(StyleGAN2Config, our state dict)`."""
-    config = config_from_state(names.convert(state, rules, where), where, default_base, **fields)
-    return config, names.convert(state, rules, where, names.model_shapes('stylegan2', config))
+    config = config_from_state(names.convert(state, rules, where, label=label), where, default_base, **fields)
+    return config, names.convert(state, rules, where, names.model_shapes('stylegan2', config), label)
 
 
 # ----------------------------------------------------------------------------

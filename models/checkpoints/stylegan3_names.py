@@ -130,19 +130,11 @@ def convert_hammer_state(state, config, where='checkpoint'):
 
 
 def config_from_hammer(state, model_kwargs=None, hints=None, where='checkpoint'):
-    """`StyleGAN3Config` of a Hammer `StyleGAN3Generator` state dict.
-
-    With `model_kwargs` (the checkpoint's `model_kwargs_init`), the config is
-    Hammer's constructor with those kwargs. Without, it is inferred: widths and
-    depths from the tensor shapes, T vs R from the kernel size (3 vs 1) and the
-    downsampling filters (separable vs radial), the resolution and channel
-    formula from the layer widths and designed filters; `hints`
-    (`img_resolution`, `channel_base`, `channel_max`) narrow the choice.
-
-    Raises:
-        CheckpointError: the kwargs are unknown or unsupported, or no config fits.
-        SettingNeeded: several resolutions fit and `img_resolution` was not given.
-    """
+    """`StyleGAN3Config` of a Hammer `StyleGAN3Generator` state dict: Hammer's constructor with `model_kwargs`
+    (the checkpoint's `model_kwargs_init`), or, without, inferred: widths and depths from the tensor shapes,
+    T vs R from the kernel size (3 vs 1) and the downsampling filters (separable vs radial), the resolution and
+    channel formula from the layer widths and designed filters, which `hints` (`img_resolution`,
+    `channel_base`, `channel_max`) narrow. SettingNeeded when several resolutions fit."""
     if model_kwargs is None:
         fixed = {name: int(value) for name, value in (hints or {}).items()
                  if name in ('img_resolution', 'channel_base', 'channel_max') and value is not None}

@@ -28,6 +28,7 @@ scaled at run time (equalised learning rate), as our modules do. Beyond that:
 """
 
 from . import names
+from . import stylegan2_names as sg2
 from .common import CheckpointError, infer_channel_formula, lod_is_zero
 from .names import Rule, count_indices, ignore
 
@@ -52,11 +53,7 @@ _PGGAN_FIXED = {
 
 
 def read_tf_variables(variables, kwargs, where):
-    """`(family, config, state_dict)` of a TensorFlow generator's variables and merged `static_kwargs`.
-
-    Raises:
-        CheckpointError: one line naming the file and the variable or kwarg at fault.
-    """
+    """`(family, config, state_dict)` of a TensorFlow generator's variables and merged `static_kwargs`."""
     if 'synthesis/4x4/Conv/mod_weight' in variables:
         return ('stylegan2', *_read_stylegan2(variables, kwargs, where))
     if 'synthesis/4x4/Conv/StyleMod/weight' in variables:
@@ -116,15 +113,18 @@ def _plus_one(value):
     return value + 1
 
 
-def _synthesis_widths(variables, scope, first, axis, where):
-    """`(resolutions, channel_base, channel_max)` of the synthesis blocks `<scope><res>x<res>/Conv1`.
-
-    The 4x4 block's width is axis `axis` of `<scope>4x4/<first>`; the others are the
-    output channels of their `Conv1` kernel.
-    """
+def _resolutions(variables, scope):
+    """[4, 8, ...]: 4, and every resolution with a `<scope><res>x<res>/Conv1/weight` after it."""
     resolutions = [4]
     while f'{scope}{2 * resolutions[-1]}x{2 * resolutions[-1]}/Conv1/weight' in variables:
         resolutions.append(2 * resolutions[-1])
+    return resolutions
+
+
+def _synthesis_widths(variables, scope, first, axis, where):
+    """`(resolutions, channel_base, channel_max)` of the synthesis blocks `<scope><res>x<res>/Conv1` (the 4x4
+    block's width is axis `axis` of `<scope>4x4/<first>`)."""
+    resolutions = _resolutions(variables, scope)
     channels = {4: _shape(variables, f'{scope}4x4/{first}', where, 4)[axis]}
     channels.update({res: _shape(variables, f'{scope}{res}x{res}/Conv1/weight', where, 4)[3]
                      for res in resolutions[1:]})
@@ -151,67 +151,47 @@ def _torgb_rules(scope, lod, channels, img_channels):
 # StyleGAN2 (official TensorFlow and StyleGAN2-ADA TensorFlow) -> our StyleGAN2 module.
 
 def _read_stylegan2(variables, kwargs, where):
-    mapping_layers = count_indices(variables, 'mapping/Dense{}/weight')
-    inputs, hidden = _shape(variables, 'mapping/Dense0/weight', where, 2)
-    w_dim = _shape(variables, f'mapping/Dense{mapping_layers - 1}/weight', where, 2)[1]
-    has_labels = 'mapping/LabelEmbed/weight' in variables
-    c_dim, embed = _shape(variables, 'mapping/LabelEmbed/weight', where, 2) if has_labels else (0, 0)
-    resolutions, channel_base, channel_max = _synthesis_widths(variables, 'synthesis/', 'Conv/weight', 3, where)
-    resolution = resolutions[-1]
-    if any(name.endswith('/Skip/weight') for name in variables):
-        architecture = 'resnet'
-    else:
-        architecture = 'skip' if 'synthesis/4x4/ToRGB/weight' in variables or resolution == 4 else 'orig'
-    img_channels = _shape(variables, f'synthesis/{resolution}x{resolution}/ToRGB/weight', where, 4)[3]
+    config, state = sg2.convert_and_infer(
+        variables, _stylegan2_rules(variables), where, label=LABEL, conv_clamp=kwargs.get('conv_clamp'),
+        mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01), num_fp16_res=kwargs.get('num_fp16_res') or 0)
     _check_kwargs(kwargs, _SG2_FIXED, dict(
-        latent_size=inputs - embed, dlatent_size=w_dim, label_size=c_dim, resolution=resolution,
-        num_channels=img_channels, mapping_layers=mapping_layers, architecture=architecture), where)
-    config = names.make_config(
-        'stylegan2', where, z_dim=inputs - embed, w_dim=w_dim, c_dim=c_dim, img_resolution=resolution,
-        img_channels=img_channels, mapping_layers=mapping_layers,
-        mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01),
-        mapping_layer_features=hidden if mapping_layers > 1 and hidden != w_dim else None,
-        mapping_embed_features=embed if embed not in (0, w_dim) else None,
-        channel_base=channel_base, channel_max=channel_max, conv_clamp=kwargs.get('conv_clamp'),
-        architecture=architecture, num_fp16_res=kwargs.get('num_fp16_res') or 0)
-    return config, names.convert(variables, _stylegan2_rules(config), where, label=LABEL)
+        latent_size=config.z_dim, dlatent_size=config.w_dim, label_size=config.c_dim, num_channels=config.img_channels,
+        resolution=config.img_resolution, mapping_layers=config.mapping_layers, architecture=config.architecture),
+        where)
+    return config, state
 
 
-def _stylegan2_rules(config):
-    w_dim, img_channels = config.w_dim, config.img_channels
-    embed = (config.mapping_embed_features or w_dim) if config.c_dim else 0
-    rules = _mapping_rules(config.z_dim + embed, config.mapping_layer_features or w_dim, config)
-    if config.c_dim:
-        rules += [Rule('mapping/LabelEmbed/weight', 'mapping.embed.weight', _dense, (config.c_dim, embed)),
-                  Rule('mapping/LabelEmbed/bias', 'mapping.embed.bias', None, (embed,))]
-    rules += [Rule('dlatent_avg', 'mapping.w_avg', None, (w_dim,)),
-              ignore('lod', (), lod_is_zero, optional=True),  # G_main of StyleGAN2-ADA has none
-              Rule('synthesis/4x4/Const/const', 'synthesis.b4.const', _first, (1, config.channels(4), 4, 4))]
-    log2 = config.img_resolution.bit_length() - 1
-    for r in range(2, log2 + 1):
-        res, ch, prev = 2 ** r, config.channels(2 ** r), config.channels(2 ** (r - 1))
-        if res == 4:
-            layers = [('synthesis/4x4/Conv', 'conv1', ch, 0, _conv)]
-        else:
-            layers = [(f'synthesis/{res}x{res}/Conv0_up', 'conv0', prev, 2 * r - 5, _conv_flipped),
-                      (f'synthesis/{res}x{res}/Conv1', 'conv1', ch, 2 * r - 4, _conv)]
-        for scope, name, cin, noise_idx, kernel in layers:
+def _stylegan2_rules(variables):
+    """Table of a TensorFlow StyleGAN2 generator for its numbers of layers, with the ToRGB and skip layers it has
+    (skip, orig or resnet architecture)."""
+    rules = [Rule('dlatent_avg', 'mapping.w_avg'),
+             ignore('lod', (), lod_is_zero, optional=True),  # G_main of StyleGAN2-ADA has none
+             Rule('synthesis/4x4/Const/const', 'synthesis.b4.const', _first, (1, None, 4, 4))]
+    for i in range(count_indices(variables, 'mapping/Dense{}/weight')):
+        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense, (None, None)),
+                  Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias')]
+    if 'mapping/LabelEmbed/weight' in variables:
+        rules += [Rule('mapping/LabelEmbed/weight', 'mapping.embed.weight', _dense, (None, None)),
+                  Rule('mapping/LabelEmbed/bias', 'mapping.embed.bias')]
+    resolutions = _resolutions(variables, 'synthesis/')
+    for k, res in enumerate(resolutions):
+        scope = f'synthesis/{res}x{res}'
+        layers = [(f'{scope}/Conv0_up', 'conv0', _conv_flipped, 2 * k - 1), (f'{scope}/Conv1', 'conv1', _conv, 2 * k)]
+        for src, name, kernel, noise in layers if k else [(f'{scope}/Conv', 'conv1', _conv, 0)]:
             dst = f'synthesis.b{res}.{name}'
-            rules += [Rule(f'{scope}/weight', f'{dst}.weight', kernel, (3, 3, cin, ch)),
-                      Rule(f'{scope}/bias', f'{dst}.bias', None, (ch,)),
-                      Rule(f'{scope}/noise_strength', f'{dst}.noise_strength', None, ()),
-                      Rule(f'{scope}/mod_weight', f'{dst}.affine.weight', _dense, (w_dim, cin)),
-                      Rule(f'{scope}/mod_bias', f'{dst}.affine.bias', _plus_one, (cin,)),
-                      Rule(f'synthesis/noise{noise_idx}', f'{dst}.noise_const', _noise, (1, 1, res, res))]
-        if config.architecture == 'skip' or res == config.img_resolution:
-            scope, dst = f'synthesis/{res}x{res}/ToRGB', f'synthesis.b{res}.torgb'
-            rules += [Rule(f'{scope}/weight', f'{dst}.weight', _conv, (1, 1, ch, img_channels)),
-                      Rule(f'{scope}/bias', f'{dst}.bias', None, (img_channels,)),
-                      Rule(f'{scope}/mod_weight', f'{dst}.affine.weight', _dense, (w_dim, ch)),
-                      Rule(f'{scope}/mod_bias', f'{dst}.affine.bias', _plus_one, (ch,))]
-        if config.architecture == 'resnet' and res > 4:
-            rules.append(Rule(f'synthesis/{res}x{res}/Skip/weight', f'synthesis.b{res}.skip.weight', _conv_flipped,
-                              (1, 1, prev, ch)))
+            rules += [Rule(f'{src}/weight', f'{dst}.weight', kernel, (None,) * 4), Rule(f'{src}/bias', f'{dst}.bias'),
+                      Rule(f'{src}/noise_strength', f'{dst}.noise_strength'),
+                      Rule(f'{src}/mod_weight', f'{dst}.affine.weight', _dense, (None, None)),
+                      Rule(f'{src}/mod_bias', f'{dst}.affine.bias', _plus_one),
+                      Rule(f'synthesis/noise{noise}', f'{dst}.noise_const', _noise, (1, 1, res, res))]
+        if f'{scope}/ToRGB/weight' in variables or res == resolutions[-1]:
+            dst = f'synthesis.b{res}.torgb'
+            rules += [Rule(f'{scope}/ToRGB/weight', f'{dst}.weight', _conv, (None,) * 4),
+                      Rule(f'{scope}/ToRGB/bias', f'{dst}.bias'),
+                      Rule(f'{scope}/ToRGB/mod_weight', f'{dst}.affine.weight', _dense, (None, None)),
+                      Rule(f'{scope}/ToRGB/mod_bias', f'{dst}.affine.bias', _plus_one)]
+        if f'{scope}/Skip/weight' in variables:
+            rules.append(Rule(f'{scope}/Skip/weight', f'synthesis.b{res}.skip.weight', _conv_flipped, (None,) * 4))
     return rules
 
 
