@@ -31,19 +31,10 @@ BUILTIN_FORMAT = builtin.RANDOM_FORMAT  # `checkpoint_format` of the built-in ra
 
 
 def load_generator(source, device='cpu', **expected):
-    """Load a generator from a checkpoint path, a zoo name or `builtin:NAME`.
-
-    Args:
-        source: File or folder in any supported format (detected from content),
-            a model-zoo name, or `builtin:NAME`.
-        device: Where to put the model.
-        **expected: Settings the model must agree with, in the models' vocabulary
-            (`models.checkpoints.settings`: `family`, `cfg`, `img_resolution`, ...).
-
-    Returns:
-        The generator in eval mode, with its identity: `source` (as given),
-        `checkpoint_format`, `checkpoint_sha256` (None for built-in random weights) and
-        `model_name` (a short name for output paths, see `model_name_of`).
+    """The generator in eval mode on `device` of `source`: a file or folder in any supported format (told
+    from its content), a model-zoo name or `builtin:NAME`, that must agree with the settings `expected`
+    (`models.checkpoints.settings`). It carries its identity: `source` (as given), `checkpoint_format`,
+    `checkpoint_sha256` (None for built-in random weights) and `model_name` (`model_name_of`).
 
     Raises:
         CheckpointError: one line naming the file (`SettingMismatch`, `SettingNeeded`: a setting).

@@ -24,11 +24,8 @@ def family_classes(family):
 
 
 def build_generator(family, config=None, **fields):
-    """An untrained generator of `family`, from its config dataclass or from the config's fields.
-
-    `build_generator('stylegan2', StyleGAN2Config(img_resolution=64))` and
-    `build_generator('stylegan2', img_resolution=64)` build the same model.
-    """
+    """An untrained generator of `family`, from its config dataclass or from the config's fields
+    (`build_generator('stylegan2', img_resolution=64)`)."""
     generator_class, config_class = family_classes(family)
     assert config is None or (not fields and isinstance(config, config_class)), 'a config or its fields'
     return generator_class(config_class(**fields) if config is None else config)

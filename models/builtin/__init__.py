@@ -48,11 +48,7 @@ def load(name, seed=0):
 
 
 def read_trained(path):
-    """The generator of a toolkit export (see `checkpoints.toolkit`), as float32.
-
-    Raises:
-        CheckpointError: the file is missing, cannot be read or is not such a file (one line naming it).
-    """
+    """The generator of a toolkit export (`checkpoints.toolkit`), as float32; CheckpointError naming the file."""
     source = Source(path)
     if not toolkit.claims(source):
         raise CheckpointError(f'{source.path}: not a toolkit export (a dict of {", ".join(toolkit.KEYS)})')

@@ -44,18 +44,12 @@ def find_reader(source):
 
 
 def read_checkpoint(path, **expected):
-    """Read a checkpoint file or folder into a `Checkpoint`.
-
-    Args:
-        path: File to read; or a folder: a HuggingFace BigGAN, or one that holds a single
-            checkpoint file.
-        **expected: Settings the checkpoint must agree with (`settings.EXPECTED`,
-            `settings.HINTS`); None values are ignored.
+    """The `Checkpoint` of a file, or of a folder (a HuggingFace BigGAN, or one holding a single checkpoint
+    file), that must agree with the settings `expected` (`settings`; None values are ignored).
 
     Raises:
-        SettingMismatch: a setting disagrees with the checkpoint.
-        SettingNeeded: the file cannot tell a setting that must be given.
-        CheckpointError: any other problem, one line naming the file.
+        CheckpointError: one line naming the file (`SettingMismatch`: a setting disagrees; `SettingNeeded`:
+            the file cannot tell a setting that must be given).
     """
     expected = checked_settings(expected)
     source = Source(path)

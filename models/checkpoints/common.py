@@ -56,14 +56,9 @@ def lod_is_zero(value):
 
 
 def infer_channel_formula(channels_by_res, where, default_base=None):
-    """`(channel_base, channel_max)` with `channels(res) = min(channel_base // res, channel_max)`.
-
-    Args:
-        channels_by_res: `{resolution: number of feature maps}`.
-        default_base: Base preferred when every resolution sits at the cap (then any
-            large enough base fits); None = the smallest such base, at least 32768
-            for official widths.
-    """
+    """`(channel_base, channel_max)` with `channels_by_res[res] = min(channel_base // res, channel_max)`;
+    `default_base` is preferred when every resolution sits at the cap (then any large enough base fits), else
+    the smallest such base, at least 32768 for official widths."""
     channel_max = max(channels_by_res.values())
     below = [(res, ch) for res, ch in sorted(channels_by_res.items()) if ch < channel_max]
     smallest = channel_max * max(channels_by_res)

@@ -1,25 +1,24 @@
-"""genforce (SeFa) `.pth` checkpoints: PGGAN, StyleGAN and StyleGAN2 generators.
+"""genforce (SeFa) `.pth` checkpoints (PGGAN, StyleGAN, StyleGAN2), and config inference on our layouts.
 
 SeFa's `utils.load_generator` reads `{'generator_smooth': sd, 'generator': sd}`
 (or the same under `'models'`; the `hammer` reader opens that container), where
 `sd` is the state dict of genforce's `PGGANGenerator`, `StyleGANGenerator` or
-`StyleGAN2Generator`. The architecture is inferred from tensor shapes; what
-shapes cannot tell comes from `hints` (`HINTS`, genforce's defaults otherwise).
-Filter kernels, which our modules rebuild, must be the standard ones; the
-ToRGB layers of lower resolutions are shape-checked and dropped; a snapshot
-taken during progressive growing (`lod` != 0) is refused.
-
-genforce's StyleGAN2 computes what NVlabs' does; it is read as Hammer's layout
-with three differences (`stylegan2_names.hammer_rules`) into our StyleGAN2 module.
+`StyleGAN2Generator`. Their layouts are nearly ours: a table renames them
+(filter kernels, which our modules rebuild, must be the standard ones; the ToRGB
+layers of lower resolutions are dropped; a snapshot taken during progressive
+growing, `lod` != 0, is refused), the config is inferred from the renamed
+tensors (`config_from_pggan_state`, `config_from_stylegan_state`, which the
+TensorFlow reader shares) and `hints` (`HINTS`, genforce's defaults otherwise)
+supply what shapes cannot tell. genforce's StyleGAN2 is read as Hammer's layout
+with three differences (`stylegan2_names.hammer_rules`).
 """
 
-import numpy as np
 import torch
 
 from . import names
 from . import stylegan2_names as sg2
 from .common import Checkpoint, CheckpointError, infer_channel_formula, lod_is_zero
-from .names import Rule, count_indices, equals, ignore, shape_of
+from .names import Rule, count_indices, equals, first, ignore, noise_map, shape_of
 
 FORMAT = 'genforce .pth'
 WHERE = 'genforce checkpoint'
@@ -27,7 +26,7 @@ WHERE = 'genforce checkpoint'
 HINTS = {'pggan': ('c_dim', 'fused_scale', 'final_tanh'),
          'stylegan': ('mapping_lr_multiplier', 'fused_scale', 'final_tanh'),
          'stylegan2': ('mapping_lr_multiplier',)}
-_DEFAULT_BASE = 16 << 10  # channel_base of genforce's PGGAN and StyleGAN when the widths cannot tell it
+BLUR_FILTER = torch.outer(torch.tensor([1., 2, 1]), torch.tensor([1., 2, 1]))[None, None] / 16  # per channel
 
 
 def detect_genforce_family(state):
@@ -51,136 +50,107 @@ def checkpoint_from_genforce_state(state, hints=None, where=WHERE, extra=None):
     if family is None:
         return None
     hints = {k: v for k, v in (hints or {}).items() if k in HINTS[family] and v is not None}
-    if family == 'stylegan2':  # Hammer's layout with three differences
-        config, ours = sg2.convert_and_infer(state, sg2.hammer_rules(state, genforce=True), where, 32 << 10, **hints)
-    else:
-        config_of = {'pggan': config_from_genforce_pggan, 'stylegan': config_from_genforce_stylegan}[family]
-        config = config_of(state, hints, where)
-        ours = convert_genforce(family, state, config, where)
+    # default_base: genforce's channel_base, for widths that cannot tell it
+    if family == 'pggan':
+        hints.setdefault('fused_scale', _pggan_fused(state, where))
+        rules, infer, default_base = pggan_rules(state, hints['fused_scale']), config_from_pggan_state, 16 << 10
+    elif family == 'stylegan':
+        rules, infer, default_base = stylegan_rules(state), config_from_stylegan_state, 16 << 10
+    else:  # Hammer's layout with three differences
+        rules, infer, default_base = sg2.hammer_rules(state, genforce=True), sg2.config_from_state, 32 << 10
+    config, ours = names.convert_and_infer(state, rules, where, family, infer, default_base=default_base, **hints)
     return Checkpoint(family, config, ours, FORMAT, dict(extra or {}))
 
 
-def convert_genforce(family, state, config, where=WHERE):
-    """genforce PGGAN or StyleGAN state dict -> ours, checked against the model of `config`."""
-    rules = {'pggan': pggan_rules, 'stylegan': stylegan_rules}[family](config)
-    return names.convert(state, rules, where, names.model_shapes(family, config))
-
-
-def _filter(taps, gain):
-    """2D filter `outer(taps, taps) / sum * gain`, `[1, 1, k, k]` (genforce's kernel buffers)."""
-    kernel = np.outer(taps, taps).astype(np.float32)
-    return torch.from_numpy(kernel / kernel.sum() * gain)[None, None]
-
-
-def _first(value):
-    return value[0]
-
-
-def _noise(value):
-    return value[0, 0]
+def _torgb_rules(src, used):
+    """The ToRGB layer at the output resolution; those of lower levels of detail, unused at lod 0, are dropped."""
+    if used:
+        return [Rule(f'{src}.weight', 'synthesis.torgb.weight'), Rule(f'{src}.bias', 'synthesis.torgb.bias')]
+    return [ignore(f'{src}.weight'), ignore(f'{src}.bias')]
 
 
 def _transpose01(value):
     return value.transpose(0, 1).contiguous()
 
 
-def _torgb_rules(src, used, img_channels, channels):
-    """The ToRGB layer at the output resolution; those of lower levels of detail are unused at lod 0."""
-    shapes = {'weight': (img_channels, channels, 1, 1), 'bias': (img_channels,)}
-    if used:
-        return [Rule(f'{src}.{name}', f'synthesis.torgb.{name}', shape=shape) for name, shape in shapes.items()]
-    return [ignore(f'{src}.{name}', shape) for name, shape in shapes.items()]
-
-
 # ----------------------------------------------------------------------------
 # PGGAN.
 
-def config_from_genforce_pggan(state, hints=None, where=WHERE):
-    """`PGGANConfig` of a genforce PGGAN state dict: shapes give the resolution, `z_dim + c_dim`, the image
-    channels, the channel formula and (when some layer changes width) `fused_scale`; `hints` the rest,
-    chiefly `c_dim` of conditional models."""
-    hints = dict(hints or {})
+def _pggan_fused(state, where):
+    """Whether a genforce PGGAN upsamples by fused transposed convolutions, told by the first layer that changes
+    width: genforce stores that kernel as `[in, out, k, k]`, a plain one as `[out, in, k, k]`."""
+    for idx in range(2, count_indices(state, 'layer{}.weight'), 2):
+        shape = shape_of(state, f'layer{idx}.weight', where)
+        if shape[0] != shape[1]:
+            return shape[0] == shape_of(state, f'layer{idx - 1}.weight', where)[0]
+    return False
+
+
+def pggan_rules(state, fused_scale):
+    """Table of a genforce `PGGANGenerator` state dict, for its number of layers."""
     num_blocks = count_indices(state, 'layer{}.weight') // 2
-    channels = {4 * 2 ** k: shape_of(state, f'layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
-    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE)
-    # A fused (transposed) upsampling kernel is stored [in, out, k, k]: told where the width changes.
-    fused = next((shape_of(state, f'layer{2 * k}.weight', where)[:2] == (channels[res // 2], channels[res])
-                  for k, res in enumerate(channels) if k and channels[res] != channels[res // 2]), False)
-    z_dim = shape_of(state, 'layer0.weight', where)[1] - hints.get('c_dim', 0)
-    if z_dim <= 0:
-        raise CheckpointError(f'{where}: c_dim={hints["c_dim"]} leaves no z_dim for the '
-                              f'{z_dim + hints["c_dim"]} inputs of layer0.weight')
-    return names.make_config('pggan', where, **{
-        **dict(z_dim=z_dim, img_resolution=4 * 2 ** (num_blocks - 1), channel_base=base, channel_max=cmax,
-               img_channels=shape_of(state, 'output0.weight', where)[0], fused_scale=fused), **hints})
-
-
-def pggan_rules(config):
-    """Table of a genforce `PGGANGenerator` state dict for `config`."""
     rules = [ignore('lod', (), lod_is_zero)]
-    for k, res in enumerate(2 ** i for i in range(2, config.img_resolution.bit_length())):
-        ch, prev = config.channels(res), config.channels(res // 2)
-        if res == 4:
-            w_dim = config.z_dim + config.c_dim
-            rules.append(Rule('layer0.weight', 'synthesis.layer0.weight', shape=(ch, w_dim, 4, 4)))
-        elif config.fused_scale:  # genforce stores the transposed-convolution kernel as [in, out, k, k].
-            rules.append(Rule(f'layer{2 * k}.weight', f'synthesis.layer{2 * k}.weight', _transpose01, (prev, ch, 3, 3)))
-        else:
-            rules.append(Rule(f'layer{2 * k}.weight', f'synthesis.layer{2 * k}.weight', shape=(ch, prev, 3, 3)))
-        rules += [Rule(f'layer{2 * k}.bias', f'synthesis.layer{2 * k}.bias', shape=(ch,)),
-                  Rule(f'layer{2 * k + 1}.weight', f'synthesis.layer{2 * k + 1}.weight', shape=(ch, ch, 3, 3)),
-                  Rule(f'layer{2 * k + 1}.bias', f'synthesis.layer{2 * k + 1}.bias', shape=(ch,))]
-        rules += _torgb_rules(f'output{k}', res == config.img_resolution, config.img_channels, ch)
+    for idx in range(2 * num_blocks):
+        transform = _transpose01 if fused_scale and idx >= 2 and idx % 2 == 0 else None
+        rules += [Rule(f'layer{idx}.weight', f'synthesis.layer{idx}.weight', transform),
+                  Rule(f'layer{idx}.bias', f'synthesis.layer{idx}.bias')]
+    for k in range(num_blocks):
+        rules += _torgb_rules(f'output{k}', k == num_blocks - 1)
     return rules
+
+
+def config_from_pggan_state(state, where, default_base=None, c_dim=0, **fields):
+    """`PGGANConfig` from the shapes of a state dict in our layout: resolution, `z_dim + c_dim` (`c_dim` must
+    be given: the shapes cannot tell it), image channels, channel formula; `fields` what shapes cannot tell."""
+    num_blocks = max(count_indices(state, 'synthesis.layer{}.weight') // 2, 1)
+    channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
+    base, cmax = infer_channel_formula(channels, where, default_base)
+    z_dim = shape_of(state, 'synthesis.layer0.weight', where, 4)[1] - c_dim
+    if z_dim <= 0:
+        raise CheckpointError(f'{where}: c_dim={c_dim} leaves no z_dim for the {z_dim + c_dim} inputs of layer 0')
+    return names.make_config(
+        'pggan', where, z_dim=z_dim, c_dim=c_dim, img_resolution=4 * 2 ** (num_blocks - 1), channel_base=base,
+        channel_max=cmax, img_channels=shape_of(state, 'synthesis.torgb.weight', where)[0], **fields)
 
 
 # ----------------------------------------------------------------------------
 # StyleGAN (v1).
 
-def config_from_genforce_stylegan(state, hints=None, where=WHERE):
-    """`StyleGANConfig` of a genforce StyleGAN state dict: shapes give the resolution, z/w/c dims, mapping
-    depth and width, image channels and channel formula; `mapping_lr_multiplier` (0.01) and `fused_scale`
-    ('auto') are genforce's defaults unless given as `hints`."""
-    mapping_layers = count_indices(state, 'mapping.dense{}.weight')
-    w_dim = shape_of(state, f'mapping.dense{mapping_layers - 1}.weight', where)[0]
-    hidden, inputs = shape_of(state, 'mapping.dense0.weight', where, 2)
-    c_dim, z_dim = shape_of(state, 'mapping.label_weight', where, 2) if 'mapping.label_weight' in state else (0, inputs)
-    num_blocks = count_indices(state, 'synthesis.layer{}.style.weight') // 2
-    channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
-    base, cmax = infer_channel_formula(channels, where, _DEFAULT_BASE)
-    return names.make_config('stylegan', where, **{
-        **dict(z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=4 * 2 ** (num_blocks - 1),
-               img_channels=shape_of(state, 'synthesis.output0.weight', where)[0], mapping_layers=mapping_layers,
-               mapping_features=hidden if mapping_layers > 1 else w_dim, channel_base=base, channel_max=cmax),
-        **(hints or {})})
-
-
-def stylegan_rules(config):
-    """Table of a genforce `StyleGANGenerator` state dict for `config`."""
-    rules = [ignore('synthesis.lod', (), lod_is_zero), Rule('truncation.w_avg', 'mapping.w_avg', shape=(config.w_dim,))]
-    features = [config.z_dim * (2 if config.c_dim else 1)] + [config.mapping_features] * (config.mapping_layers - 1)
-    features.append(config.w_dim)
-    rules += [Rule(f'mapping.dense{i}.{name}', f'mapping.fc{i}.{name}', shape=(features[i + 1], features[i])[:size])
-              for i in range(config.mapping_layers) for name, size in (('weight', 2), ('bias', 1))]
-    if config.c_dim:
-        rules.append(Rule('mapping.label_weight', 'mapping.embed', shape=(config.c_dim, config.z_dim)))
-    for k, res in enumerate(2 ** i for i in range(2, config.img_resolution.bit_length())):
-        ch = config.channels(res)
-        for idx in (2 * k, 2 * k + 1):
-            layer = f'synthesis.layer{idx}'
-            if idx == 0:
-                rules.append(Rule(f'{layer}.const', 'synthesis.const', _first, (1, ch, 4, 4)))
-            else:
-                cin = config.channels(res // 2) if idx == 2 * k else ch
-                rules.append(Rule(f'{layer}.weight', f'{layer}.weight', shape=(ch, cin, 3, 3)))
-            rules += [Rule(f'{layer}.bias', f'{layer}.bias', shape=(ch,)),
-                      Rule(f'{layer}.apply_noise.weight', f'{layer}.noise_strength', shape=(ch,)),
-                      Rule(f'{layer}.apply_noise.noise', f'{layer}.noise_const', _noise,
-                           (1, 1, res, res)),
-                      Rule(f'{layer}.style.weight', f'{layer}.affine.weight', shape=(2 * ch, config.w_dim)),
-                      Rule(f'{layer}.style.bias', f'{layer}.affine.bias', shape=(2 * ch,))]
-            if idx == 2 * k and res > 4:
-                blur = _filter([1, 2, 1], 1).repeat(ch, 1, 1, 1)
-                rules.append(ignore(f'{layer}.blur.kernel', (ch, 1, 3, 3), equals(blur)))
-        rules += _torgb_rules(f'synthesis.output{k}', res == config.img_resolution, config.img_channels, ch)
+def stylegan_rules(state):
+    """Table of a genforce `StyleGANGenerator` state dict, for its numbers of layers."""
+    num_layers = 2 * (count_indices(state, 'synthesis.layer{}.style.weight') // 2)
+    rules = [ignore('synthesis.lod', (), lod_is_zero), Rule('truncation.w_avg', 'mapping.w_avg'),
+             Rule('synthesis.layer0.const', 'synthesis.const', first, (1, None, 4, 4))]
+    rules += [Rule(f'mapping.dense{i}.{p}', f'mapping.fc{i}.{p}')
+              for i in range(count_indices(state, 'mapping.dense{}.weight')) for p in ('weight', 'bias')]
+    if 'mapping.label_weight' in state:
+        rules.append(Rule('mapping.label_weight', 'mapping.embed'))
+    for idx in range(num_layers):
+        layer = f'synthesis.layer{idx}'
+        rules += [Rule(f'{layer}.weight', f'{layer}.weight')] if idx else []
+        rules += [Rule(f'{layer}.bias', f'{layer}.bias'),
+                  Rule(f'{layer}.apply_noise.weight', f'{layer}.noise_strength'),
+                  Rule(f'{layer}.apply_noise.noise', f'{layer}.noise_const', noise_map, (1, 1, None, None)),
+                  Rule(f'{layer}.style.weight', f'{layer}.affine.weight'),
+                  Rule(f'{layer}.style.bias', f'{layer}.affine.bias')]
+        if idx >= 2 and idx % 2 == 0:
+            rules.append(ignore(f'{layer}.blur.kernel', (None, 1, 3, 3), equals(BLUR_FILTER)))
+    for k in range(num_layers // 2):
+        rules += _torgb_rules(f'synthesis.output{k}', k == num_layers // 2 - 1)
     return rules
+
+
+def config_from_stylegan_state(state, where, default_base=None, **fields):
+    """`StyleGANConfig` from the shapes of a state dict in our layout: resolution, z/w/c dims, mapping depth and
+    width, image channels, channel formula; `fields` what shapes cannot tell (`fused_scale`, ...)."""
+    mapping_layers = count_indices(state, 'mapping.fc{}.weight')
+    w_dim = shape_of(state, f'mapping.fc{mapping_layers - 1}.weight', where)[0]
+    hidden, inputs = shape_of(state, 'mapping.fc0.weight', where, 2)
+    c_dim, z_dim = shape_of(state, 'mapping.embed', where, 2) if 'mapping.embed' in state else (0, inputs)
+    num_blocks = max(count_indices(state, 'synthesis.layer{}.affine.weight') // 2, 1)
+    channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
+    base, cmax = infer_channel_formula(channels, where, default_base)
+    return names.make_config(
+        'stylegan', where, z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=4 * 2 ** (num_blocks - 1),
+        img_channels=shape_of(state, 'synthesis.torgb.weight', where)[0], mapping_layers=mapping_layers,
+        mapping_features=hidden if mapping_layers > 1 else w_dim, channel_base=base, channel_max=cmax, **fields)

@@ -15,7 +15,7 @@ dict is one of
 
 import torch
 
-from . import genforce
+from . import genforce, names
 from . import stylegan2_names as sg2
 from . import stylegan3_names as sg3
 from .common import Checkpoint, CheckpointError
@@ -63,7 +63,8 @@ def read(source, hints):
     where = f'{source.path} [{which}]' if which else source.path
     extra = {'which': which} if which else {}
     if sg2.is_hammer_state(state):
-        config, ours = sg2.convert_and_infer(state, sg2.hammer_rules(state), where)
+        config, ours = names.convert_and_infer(state, sg2.hammer_rules(state), where, 'stylegan2',
+                                               sg2.config_from_state)
         return Checkpoint('stylegan2', config, ours, HAMMER, extra)
     if sg3.is_hammer_stylegan3_state(state):
         config = sg3.config_from_hammer(state, kwargs, hints, source.path)

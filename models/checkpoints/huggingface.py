@@ -152,14 +152,9 @@ def convert_hf_biggan_state(state, config, where='checkpoint'):
 
 
 def write_hf_biggan(generator, folder, seed=0):
-    """Save a `BigGANGenerator` as an official HuggingFace folder: `config.json` + `pytorch_model.bin`.
-
-    Spectral-normalised layers get `weight_orig` equal to our weight and a vector
-    pair `(u, v)` with `u . (weight_orig v) = 1`, so that the official module's
-    eval-time weight `weight_orig / (u . weight_orig v)` is ours. The folder
-    loads back through `models.load_generator` and into the official
-    `BigGAN.from_pretrained`. Both files are written atomically.
-    """
+    """Save a `BigGANGenerator` as an official HuggingFace folder (`config.json`, `pytorch_model.bin`, written
+    atomically). Spectral-normalised layers get `weight_orig` equal to our weight and a pair `(u, v)` with
+    `u . (weight_orig v) = 1`, so that the official eval-time weight `weight_orig / (u . weight_orig v)` is ours."""
     config, state = generator.config, generator.state_dict()
     gen = torch.Generator().manual_seed(seed)
     out = {}

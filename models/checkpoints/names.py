@@ -53,6 +53,21 @@ def equals(expected, atol=1e-6):
     return check
 
 
+def first(value):
+    """Transform `[1, ...] -> [...]`."""
+    return value[0]
+
+
+def noise_map(value):
+    """Transform of a noise input `[1, 1, H, W] -> [H, W]`."""
+    return value[0, 0]
+
+
+def plus_one(value):
+    """Transform of a style bias to which the source's code adds 1 at run time (ours starts at 1)."""
+    return value + 1
+
+
 def convert(state, rules, where, expected=None, label='tensor'):
     """Our state dict from `state` (source key -> tensor) by the table `rules`; with `expected` (`{our key:
     shape}`) it must be exactly those tensors. CheckpointError: the first problem, one line naming `where` (the
@@ -90,7 +105,11 @@ def _apply(state, rules, expected, label):
             return None, f'{name} holds {dtype} values, expected floating-point weights'
         if not value.isfinite().all():
             return None, f'{name} holds NaN or infinite values'
-        target, converted = rule.target, rule.transform(value) if rule.transform else value
+        target = rule.target
+        try:
+            converted = rule.transform(value) if rule.transform else value
+        except (RuntimeError, IndexError):  # a shape the transform cannot take
+            return None, f'{name} has shape {list(value.shape)}, which does not fit {target}'
         for_target = f' (for {target})' if target != key else ''
         if target in ours:
             return None, f'{label}s {origin[target]} and {key} both give {target}'
@@ -108,6 +127,13 @@ def _apply(state, rules, expected, label):
     if missing:
         return None, f'missing {label} {missing[0]}' + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else '')
     return ours, None
+
+
+def convert_and_infer(state, rules, where, family, infer, label='tensor', **settings):
+    """Rename by `rules`, infer the config of `family` from the result (`infer(ours, where, **settings)`), and
+    convert again, checked against its model; returns `(config, our state dict)`."""
+    config = infer(convert(state, rules, where, label=label), where, **settings)
+    return config, convert(state, rules, where, model_shapes(family, config), label)
 
 
 def shape_of(state, key, where, ndim=None, label='tensor'):

@@ -4,6 +4,7 @@ Size, style dimension, mapping depth and channel multiplier are inferred from
 the tensor shapes (`stylegan2_names.rosinality_rules`, `config_from_state`).
 """
 
+from . import names
 from . import stylegan2_names as sg2
 from .common import Checkpoint, CheckpointError
 
@@ -22,5 +23,6 @@ def read(source, hints):
     if not isinstance(obj['g_ema'], dict) or not sg2.is_rosinality_state(obj['g_ema']):
         raise CheckpointError(f'{source.path}: g_ema is not a rosinality StyleGAN2 generator')
     state = {**obj['g_ema'], **{key: obj[key] for key in ('latent_avg',) if key in obj}}
-    config, ours = sg2.convert_and_infer(state, sg2.rosinality_rules(state), source.path)
+    config, ours = names.convert_and_infer(state, sg2.rosinality_rules(state), source.path, 'stylegan2',
+                                           sg2.config_from_state)
     return Checkpoint('stylegan2', config, ours, FORMAT)

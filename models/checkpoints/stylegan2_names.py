@@ -13,7 +13,7 @@ import torch
 
 from . import names
 from .common import CheckpointError, infer_channel_formula
-from .names import Rule, count_indices, equals, ignore, shape_of
+from .names import Rule, count_indices, equals, first, ignore, noise_map, plus_one, shape_of
 
 # Resampling-filter buffers, rebuilt from the config by our modules.
 FILTERS = ignore(r'(?:.*\.)?(?:resample_filter|filter|kernel)')
@@ -24,18 +24,6 @@ _NVLABS_KWARGS = {name: name for name in ('z_dim', 'w_dim', 'c_dim', 'img_resolu
                                           'channel_max', 'num_fp16_res', 'conv_clamp', 'architecture')}
 _NVLABS_KWARGS.update(num_layers='mapping_layers', lr_multiplier='mapping_lr_multiplier',
                       layer_features='mapping_layer_features', embed_features='mapping_embed_features')
-
-
-def _first(value):
-    return value[0]
-
-
-def _noise(value):
-    return value[0, 0]
-
-
-def _plus_one(value):
-    return value + 1
 
 
 def _flip(value):
@@ -86,13 +74,6 @@ def config_from_state(state, where='checkpoint', default_base=None, **fields):
         channel_base=channel_base, channel_max=channel_max, architecture=architecture, **fields)
 
 
-def convert_and_infer(state, rules, where='checkpoint', default_base=None, label='tensor', **fields):
-    """Rename by `rules`, infer the config from the result (see `config_from_state`), convert again checked
-    against its model; returns `(StyleGAN2Config, our state dict)`."""
-    config = config_from_state(names.convert(state, rules, where, label=label), where, default_base, **fields)
-    return config, names.convert(state, rules, where, names.model_shapes('stylegan2', config), label)
-
-
 # ----------------------------------------------------------------------------
 # Hammer / ReSeFa (`models/stylegan2_generator.py`) and genforce (SeFa's `StyleGAN2Generator`).
 
@@ -122,9 +103,9 @@ def hammer_rules(state, genforce=False):
     """
     num_blocks = (count_indices(state, 'synthesis.layer{}.weight') + 1) // 2
     embed = 'mapping.label_embedding' if 'mapping.label_embedding.weight' in state else 'mapping.embedding'
-    style_bias, flip = (_plus_one, _flip) if genforce else (None, None)
+    style_bias, flip = (plus_one, _flip) if genforce else (None, None)
     rules = [Rule('truncation.w_avg' if genforce else 'w_avg', 'mapping.w_avg'), FILTERS,
-             Rule('synthesis.early_layer.const', 'synthesis.b4.const', _first, (1, None, 4, 4))]
+             Rule('synthesis.early_layer.const', 'synthesis.b4.const', first, (1, None, 4, 4))]
     for i in range(count_indices(state, 'mapping.dense{}.weight')):
         rules += [Rule(f'mapping.dense{i}.{p}', f'mapping.fc{i}.{p}') for p in ('weight', 'bias')]
     if f'{embed}.weight' in state:
@@ -138,7 +119,7 @@ def hammer_rules(state, genforce=False):
                   Rule(f'{src}.style.bias', f'{dst}.affine.bias', style_bias)]
         if not dst.endswith('torgb'):
             rules += [Rule(f'{src}.noise_strength', f'{dst}.noise_strength'),
-                      Rule(f'{src}.noise', f'{dst}.noise_const', _noise, (1, 1, None, None))]
+                      Rule(f'{src}.noise', f'{dst}.noise_const', noise_map, (1, 1, None, None))]
         if genforce and dst.endswith('conv0'):
             rules.append(ignore(f'{src}.filter.kernel', (1, 1, 4, 4), equals(UP_FILTER)))
     if genforce and 'synthesis.output0.weight' in state:
@@ -155,7 +136,7 @@ def is_rosinality_state(keys):
 
 def rosinality_rules(state):
     """Table of a rosinality `g_ema` state dict plus its `latent_avg`, for its numbers of layers."""
-    rules = [Rule('input.input', 'synthesis.b4.const', _first, (1, None, 4, 4)),
+    rules = [Rule('input.input', 'synthesis.b4.const', first, (1, None, 4, 4)),
              Rule('latent_avg', 'mapping.w_avg', lambda value: value.reshape(-1)), FILTERS]
     for i in range(count_indices(state, 'style.{}.weight', start=1)):  # style.0 is rosinality's PixelNorm
         rules += [Rule(f'style.{i + 1}.{p}', f'mapping.fc{i}.{p}') for p in ('weight', 'bias')]
@@ -166,7 +147,7 @@ def rosinality_rules(state):
         rgbs[f'to_rgbs.{k}'] = f'synthesis.b{res}.torgb'
         noises += [f'synthesis.b{res}.conv0', f'synthesis.b{res}.conv1']
     for src, dst in {**layers, **rgbs}.items():
-        rules += [Rule(f'{src}.conv.weight', f'{dst}.weight', _first, (1, None, None, None, None)),  # [1, out, in, ...]
+        rules += [Rule(f'{src}.conv.weight', f'{dst}.weight', first, (1, None, None, None, None)),  # [1, out, in, ...]
                   Rule(f'{src}.conv.modulation.weight', f'{dst}.affine.weight'),
                   Rule(f'{src}.conv.modulation.bias', f'{dst}.affine.bias')]
     for src, dst in layers.items():
@@ -174,6 +155,6 @@ def rosinality_rules(state):
                   Rule(f'{src}.activate.bias', f'{dst}.bias')]
     rules += [Rule(f'{src}.bias', f'{dst}.bias', lambda value: value.reshape(-1), (1, None, 1, 1))
               for src, dst in rgbs.items()]
-    rules += [Rule(f'noises.noise_{i}', f'{dst}.noise_const', _noise, (1, 1, None, None))
+    rules += [Rule(f'noises.noise_{i}', f'{dst}.noise_const', noise_map, (1, 1, None, None))
               for i, dst in enumerate(noises)]
     return rules

@@ -27,10 +27,10 @@ scaled at run time (equalised learning rate), as our modules do. Beyond that:
   plain convolution.
 """
 
-from . import names
+from . import genforce, names
 from . import stylegan2_names as sg2
-from .common import CheckpointError, infer_channel_formula, lod_is_zero
-from .names import Rule, count_indices, ignore
+from .common import CheckpointError, lod_is_zero
+from .names import Rule, count_indices, first, ignore, noise_map, plus_one
 
 LABEL = 'TensorFlow variable'  # what a source entry is called in messages
 
@@ -67,10 +67,6 @@ def read_tf_variables(variables, kwargs, where):
 # ----------------------------------------------------------------------------
 # Shared helpers.
 
-def _shape(variables, name, where, ndim):
-    return names.shape_of(variables, name, where, ndim, LABEL)
-
-
 def _check_kwargs(kwargs, fixed, inferred, where):
     """Kwargs must hold values our modules reproduce (`fixed`) and agree with the variables (`inferred`)."""
     def same(value, option):  # True must not pass for 1
@@ -101,18 +97,6 @@ def _conv_flipped(value):
     return value.flip([0, 1]).permute(3, 2, 0, 1)
 
 
-def _first(value):
-    return value[0]
-
-
-def _noise(value):
-    return value[0, 0]
-
-
-def _plus_one(value):
-    return value + 1
-
-
 def _resolutions(variables, scope):
     """[4, 8, ...]: 4, and every resolution with a `<scope><res>x<res>/Conv1/weight` after it."""
     resolutions = [4]
@@ -121,39 +105,22 @@ def _resolutions(variables, scope):
     return resolutions
 
 
-def _synthesis_widths(variables, scope, first, axis, where):
-    """`(resolutions, channel_base, channel_max)` of the synthesis blocks `<scope><res>x<res>/Conv1` (the 4x4
-    block's width is axis `axis` of `<scope>4x4/<first>`)."""
-    resolutions = _resolutions(variables, scope)
-    channels = {4: _shape(variables, f'{scope}4x4/{first}', where, 4)[axis]}
-    channels.update({res: _shape(variables, f'{scope}{res}x{res}/Conv1/weight', where, 4)[3]
-                     for res in resolutions[1:]})
-    return (resolutions, *infer_channel_formula(channels, where))
-
-
-def _mapping_rules(in_features, hidden, config):
-    features = [in_features] + [hidden] * (config.mapping_layers - 1) + [config.w_dim]
-    return [rule for i in range(config.mapping_layers) for rule in (
-        Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense, (features[i], features[i + 1])),
-        Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias', None, (features[i + 1],)))]
-
-
-def _torgb_rules(scope, lod, channels, img_channels):
-    """The ToRGB layer of one level of detail: used at lod 0, shape-checked and dropped otherwise."""
-    weight, bias = (1, 1, channels, img_channels), (img_channels,)
+def _torgb_rules(scope, lod):
+    """The ToRGB layer of one level of detail: used at lod 0, dropped otherwise."""
     if lod == 0:
-        return [Rule(f'{scope}ToRGB_lod0/weight', 'synthesis.torgb.weight', _conv, weight),
-                Rule(f'{scope}ToRGB_lod0/bias', 'synthesis.torgb.bias', None, bias)]
-    return [ignore(f'{scope}ToRGB_lod{lod}/weight', weight), ignore(f'{scope}ToRGB_lod{lod}/bias', bias)]
+        return [Rule(f'{scope}ToRGB_lod0/weight', 'synthesis.torgb.weight', _conv),
+                Rule(f'{scope}ToRGB_lod0/bias', 'synthesis.torgb.bias')]
+    return [ignore(f'{scope}ToRGB_lod{lod}/weight'), ignore(f'{scope}ToRGB_lod{lod}/bias')]
 
 
 # ----------------------------------------------------------------------------
 # StyleGAN2 (official TensorFlow and StyleGAN2-ADA TensorFlow) -> our StyleGAN2 module.
 
 def _read_stylegan2(variables, kwargs, where):
-    config, state = sg2.convert_and_infer(
-        variables, _stylegan2_rules(variables), where, label=LABEL, conv_clamp=kwargs.get('conv_clamp'),
-        mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01), num_fp16_res=kwargs.get('num_fp16_res') or 0)
+    config, state = names.convert_and_infer(
+        variables, _stylegan2_rules(variables), where, 'stylegan2', sg2.config_from_state, LABEL,
+        conv_clamp=kwargs.get('conv_clamp'), mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01),
+        num_fp16_res=kwargs.get('num_fp16_res') or 0)
     _check_kwargs(kwargs, _SG2_FIXED, dict(
         latent_size=config.z_dim, dlatent_size=config.w_dim, label_size=config.c_dim, num_channels=config.img_channels,
         resolution=config.img_resolution, mapping_layers=config.mapping_layers, architecture=config.architecture),
@@ -166,107 +133,85 @@ def _stylegan2_rules(variables):
     (skip, orig or resnet architecture)."""
     rules = [Rule('dlatent_avg', 'mapping.w_avg'),
              ignore('lod', (), lod_is_zero, optional=True),  # G_main of StyleGAN2-ADA has none
-             Rule('synthesis/4x4/Const/const', 'synthesis.b4.const', _first, (1, None, 4, 4))]
+             Rule('synthesis/4x4/Const/const', 'synthesis.b4.const', first, (1, None, 4, 4))]
     for i in range(count_indices(variables, 'mapping/Dense{}/weight')):
-        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense, (None, None)),
+        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense),
                   Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias')]
     if 'mapping/LabelEmbed/weight' in variables:
-        rules += [Rule('mapping/LabelEmbed/weight', 'mapping.embed.weight', _dense, (None, None)),
+        rules += [Rule('mapping/LabelEmbed/weight', 'mapping.embed.weight', _dense),
                   Rule('mapping/LabelEmbed/bias', 'mapping.embed.bias')]
     resolutions = _resolutions(variables, 'synthesis/')
     for k, res in enumerate(resolutions):
         scope = f'synthesis/{res}x{res}'
         layers = [(f'{scope}/Conv0_up', 'conv0', _conv_flipped, 2 * k - 1), (f'{scope}/Conv1', 'conv1', _conv, 2 * k)]
-        for src, name, kernel, noise in layers if k else [(f'{scope}/Conv', 'conv1', _conv, 0)]:
+        for src, name, kernel, noise_idx in layers if k else [(f'{scope}/Conv', 'conv1', _conv, 0)]:
             dst = f'synthesis.b{res}.{name}'
-            rules += [Rule(f'{src}/weight', f'{dst}.weight', kernel, (None,) * 4), Rule(f'{src}/bias', f'{dst}.bias'),
+            rules += [Rule(f'{src}/weight', f'{dst}.weight', kernel), Rule(f'{src}/bias', f'{dst}.bias'),
                       Rule(f'{src}/noise_strength', f'{dst}.noise_strength'),
-                      Rule(f'{src}/mod_weight', f'{dst}.affine.weight', _dense, (None, None)),
-                      Rule(f'{src}/mod_bias', f'{dst}.affine.bias', _plus_one),
-                      Rule(f'synthesis/noise{noise}', f'{dst}.noise_const', _noise, (1, 1, res, res))]
+                      Rule(f'{src}/mod_weight', f'{dst}.affine.weight', _dense),
+                      Rule(f'{src}/mod_bias', f'{dst}.affine.bias', plus_one),
+                      Rule(f'synthesis/noise{noise_idx}', f'{dst}.noise_const', noise_map, (1, 1, res, res))]
         if f'{scope}/ToRGB/weight' in variables or res == resolutions[-1]:
             dst = f'synthesis.b{res}.torgb'
-            rules += [Rule(f'{scope}/ToRGB/weight', f'{dst}.weight', _conv, (None,) * 4),
+            rules += [Rule(f'{scope}/ToRGB/weight', f'{dst}.weight', _conv),
                       Rule(f'{scope}/ToRGB/bias', f'{dst}.bias'),
-                      Rule(f'{scope}/ToRGB/mod_weight', f'{dst}.affine.weight', _dense, (None, None)),
-                      Rule(f'{scope}/ToRGB/mod_bias', f'{dst}.affine.bias', _plus_one)]
+                      Rule(f'{scope}/ToRGB/mod_weight', f'{dst}.affine.weight', _dense),
+                      Rule(f'{scope}/ToRGB/mod_bias', f'{dst}.affine.bias', plus_one)]
         if f'{scope}/Skip/weight' in variables:
-            rules.append(Rule(f'{scope}/Skip/weight', f'synthesis.b{res}.skip.weight', _conv_flipped, (None,) * 4))
+            rules.append(Rule(f'{scope}/Skip/weight', f'synthesis.b{res}.skip.weight', _conv_flipped))
     return rules
 
 
 # ----------------------------------------------------------------------------
-# StyleGAN (v1) -> our StyleGAN module.
+# StyleGAN (v1) and PGGAN -> our modules; configs inferred on our layout, as for genforce's files.
 
 def _read_stylegan(variables, kwargs, where):
-    mapping_layers = count_indices(variables, 'mapping/Dense{}/weight')
-    inputs, hidden = _shape(variables, 'mapping/Dense0/weight', where, 2)
-    w_dim = _shape(variables, f'mapping/Dense{mapping_layers - 1}/weight', where, 2)[1]
-    has_labels = 'mapping/LabelConcat/weight' in variables
-    c_dim, z_dim = _shape(variables, 'mapping/LabelConcat/weight', where, 2) if has_labels else (0, inputs)
-    resolutions, channel_base, channel_max = _synthesis_widths(variables, 'synthesis/', 'Const/const', 1, where)
-    img_channels = _shape(variables, 'synthesis/ToRGB_lod0/weight', where, 4)[3]
+    config, state = names.convert_and_infer(
+        variables, _stylegan_rules(variables), where, 'stylegan', genforce.config_from_stylegan_state, LABEL,
+        mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01), fused_scale=kwargs.get('fused_scale', 'auto'))
     _check_kwargs(kwargs, _SG1_FIXED, dict(
-        latent_size=z_dim, dlatent_size=w_dim, label_size=c_dim, resolution=resolutions[-1],
-        num_channels=img_channels, mapping_layers=mapping_layers), where)
-    config = names.make_config(
-        'stylegan', where, z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=resolutions[-1],
-        img_channels=img_channels,
-        mapping_layers=mapping_layers, mapping_features=hidden if mapping_layers > 1 else w_dim,
-        mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01), channel_base=channel_base,
-        channel_max=channel_max, fused_scale=kwargs.get('fused_scale', 'auto'))
-    return config, names.convert(variables, _stylegan_rules(config), where, label=LABEL)
+        latent_size=config.z_dim, dlatent_size=config.w_dim, label_size=config.c_dim, num_channels=config.img_channels,
+        resolution=config.img_resolution, mapping_layers=config.mapping_layers), where)
+    return config, state
 
 
-def _stylegan_rules(config):
+def _stylegan_rules(variables):
+    """Table of a TensorFlow StyleGAN generator, for its numbers of layers."""
     rules = [ignore('lod', (), lod_is_zero), ignore('synthesis/lod', (), lod_is_zero),
-             Rule('dlatent_avg', 'mapping.w_avg', None, (config.w_dim,)),
-             Rule('synthesis/4x4/Const/const', 'synthesis.const', _first, (1, config.channels(4), 4, 4))]
-    rules += _mapping_rules(config.z_dim * (2 if config.c_dim else 1), config.mapping_features, config)
-    if config.c_dim:
-        rules.append(Rule('mapping/LabelConcat/weight', 'mapping.embed', None, (config.c_dim, config.z_dim)))
-    log2 = config.img_resolution.bit_length() - 1
-    for k, r in enumerate(range(2, log2 + 1)):
-        res, ch = 2 ** r, config.channels(2 ** r)
-        if res == 4:
-            scopes = [('synthesis/4x4/Const', 0), ('synthesis/4x4/Conv', ch)]
-        else:
-            scopes = [(f'synthesis/{res}x{res}/Conv0_up', config.channels(res // 2)),
-                      (f'synthesis/{res}x{res}/Conv1', ch)]
-        for offset, (scope, cin) in enumerate(scopes):
-            idx = 2 * k + offset
-            dst = f'synthesis.layer{idx}'
-            if cin:  # both fused and separate upsampling store [kh, kw, in, out]
-                rules.append(Rule(f'{scope}/weight', f'{dst}.weight', _conv, (3, 3, cin, ch)))
-            rules += [Rule(f'{scope}/bias', f'{dst}.bias', None, (ch,)),
-                      Rule(f'{scope}/Noise/weight', f'{dst}.noise_strength', None, (ch,)),
-                      Rule(f'{scope}/StyleMod/weight', f'{dst}.affine.weight', _dense, (config.w_dim, 2 * ch)),
-                      Rule(f'{scope}/StyleMod/bias', f'{dst}.affine.bias', None, (2 * ch,)),
-                      Rule(f'synthesis/noise{idx}', f'{dst}.noise_const', _noise, (1, 1, res, res))]
-        rules += _torgb_rules('synthesis/', log2 - r, ch, config.img_channels)
+             Rule('dlatent_avg', 'mapping.w_avg'),
+             Rule('synthesis/4x4/Const/const', 'synthesis.const', first, (1, None, 4, 4))]
+    for i in range(count_indices(variables, 'mapping/Dense{}/weight')):
+        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense),
+                  Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias')]
+    if 'mapping/LabelConcat/weight' in variables:
+        rules.append(Rule('mapping/LabelConcat/weight', 'mapping.embed'))
+    resolutions = _resolutions(variables, 'synthesis/')
+    for k, res in enumerate(resolutions):
+        scopes = ['Const', 'Conv'] if k == 0 else ['Conv0_up', 'Conv1']  # both up layers store [kh, kw, in, out]
+        for offset, scope in enumerate(f'synthesis/{res}x{res}/{name}' for name in scopes):
+            dst = f'synthesis.layer{2 * k + offset}'
+            rules += [Rule(f'{scope}/weight', f'{dst}.weight', _conv)] if k or offset else []
+            rules += [Rule(f'{scope}/bias', f'{dst}.bias'), Rule(f'{scope}/Noise/weight', f'{dst}.noise_strength'),
+                      Rule(f'{scope}/StyleMod/weight', f'{dst}.affine.weight', _dense),
+                      Rule(f'{scope}/StyleMod/bias', f'{dst}.affine.bias'),
+                      Rule(f'synthesis/noise{2 * k + offset}', f'{dst}.noise_const', noise_map, (1, 1, res, res))]
+        rules += _torgb_rules('synthesis/', len(resolutions) - 1 - k)
     return rules
 
 
-# ----------------------------------------------------------------------------
-# PGGAN -> our PGGAN module.
-
 def _read_pggan(variables, kwargs, where):
-    resolutions, channel_base, channel_max = _synthesis_widths(variables, '', 'Conv/weight', 3, where)
-    fused_scale = len(resolutions) > 1 and '8x8/Conv0_up/weight' in variables
-    z_dim = _shape(variables, '4x4/Dense/weight', where, 2)[0]
-    img_channels = _shape(variables, 'ToRGB_lod0/weight', where, 4)[3]
-    _check_kwargs(kwargs, _PGGAN_FIXED, dict(latent_size=z_dim, resolution=resolutions[-1], num_channels=img_channels,
-                                             fused_scale=fused_scale), where)
-    config = names.make_config('pggan', where, z_dim=z_dim, img_resolution=resolutions[-1], img_channels=img_channels,
-                               channel_base=channel_base, channel_max=channel_max, fused_scale=fused_scale)
-    return config, names.convert(variables, _pggan_rules(config), where, label=LABEL)
+    fused_scale = '8x8/Conv0_up/weight' in variables
+    config, state = names.convert_and_infer(
+        variables, _pggan_rules(variables, fused_scale), where, 'pggan', genforce.config_from_pggan_state, LABEL,
+        fused_scale=fused_scale)
+    _check_kwargs(kwargs, _PGGAN_FIXED, dict(latent_size=config.z_dim, resolution=config.img_resolution,
+                                             num_channels=config.img_channels, fused_scale=fused_scale), where)
+    return config, state
 
 
-def _pggan_dense(channels):
+def _pggan_dense(value):
     """TF dense [z, 16 * C] (reshaped to [C, 4, 4]) -> flipped 4x4 kernel [C, z, 4, 4] of a 1x1 input."""
-    def convert(value):
-        return value.reshape(value.shape[0], channels, 4, 4).permute(1, 0, 2, 3).flip([2, 3])
-    return convert
+    return value.reshape(value.shape[0], -1, 4, 4).permute(1, 0, 2, 3).flip([2, 3])
 
 
 def _conv_transposed(value):
@@ -274,24 +219,19 @@ def _conv_transposed(value):
     return value.permute(2, 3, 0, 1)
 
 
-def _pggan_rules(config):
-    ch4 = config.channels(4)
+def _pggan_rules(variables, fused_scale):
+    """Table of a TensorFlow PGGAN generator, for its number of layers and kind of upsampling."""
+    resolutions = _resolutions(variables, '')
     rules = [ignore('lod', (), lod_is_zero),
-             Rule('4x4/Dense/weight', 'synthesis.layer0.weight', _pggan_dense(ch4), (config.z_dim, 16 * ch4)),
-             Rule('4x4/Dense/bias', 'synthesis.layer0.bias', None, (ch4,)),
-             Rule('4x4/Conv/weight', 'synthesis.layer1.weight', _conv, (3, 3, ch4, ch4)),
-             Rule('4x4/Conv/bias', 'synthesis.layer1.bias', None, (ch4,))]
-    log2 = config.img_resolution.bit_length() - 1
-    for k, r in enumerate(range(3, log2 + 1), start=1):
-        res, ch, prev = 2 ** r, config.channels(2 ** r), config.channels(2 ** (r - 1))
-        if config.fused_scale:
-            up, shape, kernel = f'{res}x{res}/Conv0_up', (3, 3, ch, prev), _conv_transposed
-        else:
-            up, shape, kernel = f'{res}x{res}/Conv0', (3, 3, prev, ch), _conv
-        rules += [Rule(f'{up}/weight', f'synthesis.layer{2 * k}.weight', kernel, shape),
-                  Rule(f'{up}/bias', f'synthesis.layer{2 * k}.bias', None, (ch,)),
-                  Rule(f'{res}x{res}/Conv1/weight', f'synthesis.layer{2 * k + 1}.weight', _conv, (3, 3, ch, ch)),
-                  Rule(f'{res}x{res}/Conv1/bias', f'synthesis.layer{2 * k + 1}.bias', None, (ch,))]
-    for r in range(2, log2 + 1):
-        rules += _torgb_rules('', log2 - r, config.channels(2 ** r), config.img_channels)
+             Rule('4x4/Dense/weight', 'synthesis.layer0.weight', _pggan_dense),
+             Rule('4x4/Dense/bias', 'synthesis.layer0.bias'),
+             Rule('4x4/Conv/weight', 'synthesis.layer1.weight', _conv), Rule('4x4/Conv/bias', 'synthesis.layer1.bias')]
+    for k, res in enumerate(resolutions[1:], start=1):
+        up, kernel = (f'{res}x{res}/Conv0_up', _conv_transposed) if fused_scale else (f'{res}x{res}/Conv0', _conv)
+        rules += [Rule(f'{up}/weight', f'synthesis.layer{2 * k}.weight', kernel),
+                  Rule(f'{up}/bias', f'synthesis.layer{2 * k}.bias'),
+                  Rule(f'{res}x{res}/Conv1/weight', f'synthesis.layer{2 * k + 1}.weight', _conv),
+                  Rule(f'{res}x{res}/Conv1/bias', f'synthesis.layer{2 * k + 1}.bias')]
+    for k in range(len(resolutions)):
+        rules += _torgb_rules('', len(resolutions) - 1 - k)
     return rules

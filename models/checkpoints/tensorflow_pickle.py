@@ -49,13 +49,8 @@ def read(source, hints):
 
 
 def collect_tf_variables(network, where):
-    """All variables of a network and its components, named as NVlabs' `legacy.py` names them.
-
-    Returns:
-        `(variables, kwargs)`: `{'mapping/Dense0/weight': float32 tensor, ...}` (the
-        network's own variables unprefixed, a component's under `component/`), and
-        the static kwargs of the network and its components merged (components last).
-    """
+    """`(variables, kwargs)`: the float32 variables of a network and its components as NVlabs' `legacy.py` names
+    them (`mapping/Dense0/weight`: a component's under `component/`), and their static kwargs merged."""
     variables, kwargs, seen = {}, {}, set()
 
     def visit(net, prefix):
