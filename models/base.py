@@ -1,12 +1,9 @@
 """The generator contract: what generic code may rely on, for every family.
 
-Every family's generator subclasses `Generator`. Generic code (the methods in
-`semantics/`, the command-line scripts, the editor) drives a generator only
-through the members and hooks declared here; where families differ, the
-family overrides a hook. Generic code never asks `G.family == ...` and never
-probes a generator with `hasattr`.
-
-Members (set by each family's constructor):
+Every family's generator subclasses `Generator`. Generic code (`semantics/`,
+the scripts, the editor) drives a generator only through the members and hooks
+declared here, never asking `G.family == ...` or probing it with `hasattr`;
+where families differ, the family overrides a hook. Members:
 
 | member | meaning |
 | --- | --- |
@@ -17,11 +14,8 @@ Members (set by each family's constructor):
 | `synthesis(ws, **synthesis_kwargs)` | image `[N, C, H, W]`, float32, about [-1, 1] |
 | `forward(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const')` | mapping, then synthesis |
 
-Identity (set by `models.load_generator`; defaults for a model built in code):
-`source` (what the user named), `checkpoint_format`, `checkpoint_sha256`
-(None for built-in models) and `model_name`, a short name for output paths.
-
-Capabilities are declared as class attributes (`has_mapping`, `has_noise`, ...), commented below.
+Identity (set by `models.load_generator`): `source`, `checkpoint_format`, `checkpoint_sha256` (None for
+built-in models), `model_name`. Capabilities are class attributes (`has_mapping`, ...), commented below.
 """
 
 import numpy as np

@@ -133,12 +133,9 @@ def resolve_class(name_or_index, num_classes=1000):
 # Layers.
 
 def standing_stats(running_means, running_vars, truncation_psi):
-    """Batch-norm statistics for a truncation, exactly as the official BigGANBatchNorm picks them.
-
-    The official code takes `coef, start = modf(t / step)` and returns
-    `stats[start] * coef + stats[start + 1] * (1 - coef)`: note that the weights
-    are swapped relative to a linear interpolation; this is kept.
-    """
+    """Batch-norm statistics for a truncation, as the official BigGANBatchNorm picks them: with `coef, start =
+    modf(t / step)`, `stats[start] * coef + stats[start + 1] * (1 - coef)` (the weights of a linear
+    interpolation, swapped: kept)."""
     step = 1.0 / (running_means.shape[0] - 1)
     coef, start = math.modf(truncation_psi / step)
     start = int(start)

@@ -1,16 +1,12 @@
 """Reader of Hammer / genforce `.pth` checkpoints: one container, five generators.
 
-ReSeFa's Hammer code and genforce's SeFa code save generators the same way:
+ReSeFa's Hammer code and genforce's SeFa code save generators as
 `{'models': {'generator_smooth': sd, 'generator': sd}, 'model_kwargs_init': {...}}`
-or `{'generator_smooth': sd, 'generator': sd}`; a bare state dict of one of the
-generators below is read too. The smoothed (EMA) copy is preferred. The state
-dict is one of
-
-- Hammer `StyleGAN2Generator` (`w_avg`, `synthesis.early_layer.const`): `stylegan2_names`;
-- Hammer `StyleGAN3Generator` (`synthesis.early_layer.frequency`): `stylegan3_names`,
-  with `model_kwargs_init` when present, else a config inferred from the
-  shapes (`img_resolution`, `channel_base`, `channel_max` may narrow it);
-- genforce `PGGANGenerator`, `StyleGANGenerator`, `StyleGAN2Generator`: `genforce`.
+or `{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred);
+a bare state dict is read too. It is Hammer's `StyleGAN2Generator`
+(`stylegan2_names`), Hammer's `StyleGAN3Generator` (`stylegan3_names`: with
+`model_kwargs_init`, else a config inferred from the shapes) or genforce's
+`PGGANGenerator`, `StyleGANGenerator` or `StyleGAN2Generator` (`genforce`).
 """
 
 import torch

@@ -119,12 +119,6 @@ _ALLOWED = {
     ('torch', 'Size'): torch.Size,
     ('collections', 'OrderedDict'): collections.OrderedDict,
     ('collections', 'defaultdict'): collections.defaultdict,
-    ('builtins', 'set'): set,
-    ('builtins', 'frozenset'): frozenset,
-    ('builtins', 'object'): object,
-    ('builtins', 'slice'): slice,
-    ('builtins', 'complex'): complex,
-    ('builtins', 'bytearray'): bytearray,
     ('_codecs', 'encode'): lambda text, encoding='latin1': text.encode(encoding),
     ('copyreg', '_reconstructor'): _new_object,
     ('copyreg', '__newobj__'): _new_object,
@@ -139,6 +133,7 @@ for _module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
     _ALLOWED[(_module, 'scalar')] = lambda dtype, data=None: (np.frombuffer(data, dtype, count=1)[0] if data is not None
                                                              else np.dtype(dtype).type(0))
 _ALLOWED.update({('torch', name): dtype for name, dtype in _DTYPES.items()})
+_ALLOWED.update({('builtins', t.__name__): t for t in (set, frozenset, object, slice, complex, bytearray)})
 for _name in ('FloatStorage', 'DoubleStorage', 'HalfStorage', 'LongStorage', 'IntStorage',
               'ByteStorage', 'BoolStorage', 'BFloat16Storage', 'UntypedStorage'):
     _ALLOWED[('torch', _name)] = getattr(torch, _name)

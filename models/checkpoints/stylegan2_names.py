@@ -1,10 +1,10 @@
-"""StyleGAN2 conversion tables: NVlabs, Hammer (ReSeFa) and rosinality layouts.
+"""StyleGAN2 conversion tables: NVlabs, Hammer (ReSeFa), genforce and rosinality layouts.
 
 Our StyleGAN2 module uses NVlabs' names. NVlabs files are read with the config
-their pickle records (or, for a bare state dict, the one their shapes give) and
-a table of the model's own keys; Hammer and rosinality files are renamed by a
-table built from their number of layers, then their config is inferred from
-the renamed tensors (`config_from_state`) and checked against them.
+their pickle records (or, for a bare state dict, the one their shapes give);
+the other layouts (and TensorFlow's) are renamed by tables built from their
+numbers of layers, then their config is inferred from the renamed tensors
+(`config_from_state`) and checked against them.
 """
 
 import re

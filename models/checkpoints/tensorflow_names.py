@@ -27,6 +27,8 @@ scaled at run time (equalised learning rate), as our modules do. Beyond that:
   plain convolution.
 """
 
+import dataclasses
+
 from . import genforce, names
 from . import stylegan2_names as sg2
 from .common import CheckpointError, lod_is_zero
@@ -50,33 +52,48 @@ _PGGAN_FIXED = {
     'normalize_latents': [True], 'use_wscale': [True], 'use_pixelnorm': [True], 'pixelnorm_epsilon': [1e-8],
     'use_leakyrelu': [True], 'label_size': [0],
 }
+# Build-function arguments that the variables tell too: argument -> our config field.
+_KWARG_FIELDS = {'latent_size': 'z_dim', 'dlatent_size': 'w_dim', 'label_size': 'c_dim', 'resolution': 'img_resolution',
+                 'num_channels': 'img_channels', 'mapping_layers': 'mapping_layers', 'architecture': 'architecture',
+                 'fused_scale': 'fused_scale'}
 
 
 def read_tf_variables(variables, kwargs, where):
     """`(family, config, state_dict)` of a TensorFlow generator's variables and merged `static_kwargs`."""
     if 'synthesis/4x4/Conv/mod_weight' in variables:
-        return ('stylegan2', *_read_stylegan2(variables, kwargs, where))
-    if 'synthesis/4x4/Conv/StyleMod/weight' in variables:
-        return ('stylegan', *_read_stylegan(variables, kwargs, where))
-    if {'4x4/Dense/weight', 'ToRGB_lod0/weight'} <= set(variables):
-        return ('pggan', *_read_pggan(variables, kwargs, where))
-    raise CheckpointError(f'{where}: the TensorFlow network is not a StyleGAN2, StyleGAN or PGGAN generator '
-                          f'this toolkit reads (variables: {sorted(variables)[:4]})')
+        family, fixed, rules, infer = 'stylegan2', _SG2_FIXED, _stylegan2_rules(variables), sg2.config_from_state
+        settings = dict(conv_clamp=kwargs.get('conv_clamp'), num_fp16_res=kwargs.get('num_fp16_res') or 0,
+                        mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01))
+    elif 'synthesis/4x4/Conv/StyleMod/weight' in variables:
+        family, fixed, infer = 'stylegan', _SG1_FIXED, genforce.config_from_stylegan_state
+        rules = _stylegan_rules(variables)
+        settings = dict(mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01),
+                        fused_scale=kwargs.get('fused_scale', 'auto'))
+    elif {'4x4/Dense/weight', 'ToRGB_lod0/weight'} <= set(variables):
+        settings = dict(fused_scale='8x8/Conv0_up/weight' in variables)
+        family, fixed, infer = 'pggan', _PGGAN_FIXED, genforce.config_from_pggan_state
+        rules = _pggan_rules(variables, settings['fused_scale'])
+    else:
+        raise CheckpointError(f'{where}: the TensorFlow network is not a StyleGAN2, StyleGAN or PGGAN generator '
+                              f'this toolkit reads (variables: {sorted(variables)[:4]})')
+    config, state = names.convert_and_infer(variables, rules, where, family, infer, LABEL, **settings)
+    _check_kwargs(kwargs, fixed, dataclasses.asdict(config), where)
+    return family, config, state
 
 
 # ----------------------------------------------------------------------------
 # Shared helpers.
 
-def _check_kwargs(kwargs, fixed, inferred, where):
-    """Kwargs must hold values our modules reproduce (`fixed`) and agree with the variables (`inferred`)."""
+def _check_kwargs(kwargs, fixed, fields, where):
+    """Kwargs must hold values our modules reproduce (`fixed`) and agree with the config the variables gave."""
     def same(value, option):  # True must not pass for 1
         return value is option if isinstance(value, bool) or isinstance(option, bool) else value == option
     for name, value in kwargs.items():
-        value = list(value) if isinstance(value, (list, tuple)) else value
+        value, held = list(value) if isinstance(value, (list, tuple)) else value, fields.get(_KWARG_FIELDS.get(name))
         if name in fixed and not any(same(value, option) for option in fixed[name]):
             problem = f'is not supported (supported: {", ".join(repr(a) for a in fixed[name])})'
-        elif name in inferred and value is not None and value != inferred[name]:
-            problem = f'contradicts the variables, which give {inferred[name]!r}'
+        elif held is not None and value is not None and value != held:
+            problem = f'contradicts the variables, which give {held!r}'
         else:
             continue
         raise CheckpointError(f'{where}: TensorFlow kwarg {name}={kwargs[name]!r} {problem}')
@@ -105,6 +122,11 @@ def _resolutions(variables, scope):
     return resolutions
 
 
+def _mapping_rules(variables):
+    return [Rule(f'mapping/Dense{i}/{p}', f'mapping.fc{i}.{p}', _dense if p == 'weight' else None)
+            for i in range(count_indices(variables, 'mapping/Dense{}/weight')) for p in ('weight', 'bias')]
+
+
 def _torgb_rules(scope, lod):
     """The ToRGB layer of one level of detail: used at lod 0, dropped otherwise."""
     if lod == 0:
@@ -116,27 +138,13 @@ def _torgb_rules(scope, lod):
 # ----------------------------------------------------------------------------
 # StyleGAN2 (official TensorFlow and StyleGAN2-ADA TensorFlow) -> our StyleGAN2 module.
 
-def _read_stylegan2(variables, kwargs, where):
-    config, state = names.convert_and_infer(
-        variables, _stylegan2_rules(variables), where, 'stylegan2', sg2.config_from_state, LABEL,
-        conv_clamp=kwargs.get('conv_clamp'), mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01),
-        num_fp16_res=kwargs.get('num_fp16_res') or 0)
-    _check_kwargs(kwargs, _SG2_FIXED, dict(
-        latent_size=config.z_dim, dlatent_size=config.w_dim, label_size=config.c_dim, num_channels=config.img_channels,
-        resolution=config.img_resolution, mapping_layers=config.mapping_layers, architecture=config.architecture),
-        where)
-    return config, state
-
-
 def _stylegan2_rules(variables):
     """Table of a TensorFlow StyleGAN2 generator for its numbers of layers, with the ToRGB and skip layers it has
     (skip, orig or resnet architecture)."""
     rules = [Rule('dlatent_avg', 'mapping.w_avg'),
              ignore('lod', (), lod_is_zero, optional=True),  # G_main of StyleGAN2-ADA has none
              Rule('synthesis/4x4/Const/const', 'synthesis.b4.const', first, (1, None, 4, 4))]
-    for i in range(count_indices(variables, 'mapping/Dense{}/weight')):
-        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense),
-                  Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias')]
+    rules += _mapping_rules(variables)
     if 'mapping/LabelEmbed/weight' in variables:
         rules += [Rule('mapping/LabelEmbed/weight', 'mapping.embed.weight', _dense),
                   Rule('mapping/LabelEmbed/bias', 'mapping.embed.bias')]
@@ -165,24 +173,12 @@ def _stylegan2_rules(variables):
 # ----------------------------------------------------------------------------
 # StyleGAN (v1) and PGGAN -> our modules; configs inferred on our layout, as for genforce's files.
 
-def _read_stylegan(variables, kwargs, where):
-    config, state = names.convert_and_infer(
-        variables, _stylegan_rules(variables), where, 'stylegan', genforce.config_from_stylegan_state, LABEL,
-        mapping_lr_multiplier=kwargs.get('mapping_lrmul', 0.01), fused_scale=kwargs.get('fused_scale', 'auto'))
-    _check_kwargs(kwargs, _SG1_FIXED, dict(
-        latent_size=config.z_dim, dlatent_size=config.w_dim, label_size=config.c_dim, num_channels=config.img_channels,
-        resolution=config.img_resolution, mapping_layers=config.mapping_layers), where)
-    return config, state
-
-
 def _stylegan_rules(variables):
     """Table of a TensorFlow StyleGAN generator, for its numbers of layers."""
     rules = [ignore('lod', (), lod_is_zero), ignore('synthesis/lod', (), lod_is_zero),
              Rule('dlatent_avg', 'mapping.w_avg'),
              Rule('synthesis/4x4/Const/const', 'synthesis.const', first, (1, None, 4, 4))]
-    for i in range(count_indices(variables, 'mapping/Dense{}/weight')):
-        rules += [Rule(f'mapping/Dense{i}/weight', f'mapping.fc{i}.weight', _dense),
-                  Rule(f'mapping/Dense{i}/bias', f'mapping.fc{i}.bias')]
+    rules += _mapping_rules(variables)
     if 'mapping/LabelConcat/weight' in variables:
         rules.append(Rule('mapping/LabelConcat/weight', 'mapping.embed'))
     resolutions = _resolutions(variables, 'synthesis/')
@@ -197,16 +193,6 @@ def _stylegan_rules(variables):
                       Rule(f'synthesis/noise{2 * k + offset}', f'{dst}.noise_const', noise_map, (1, 1, res, res))]
         rules += _torgb_rules('synthesis/', len(resolutions) - 1 - k)
     return rules
-
-
-def _read_pggan(variables, kwargs, where):
-    fused_scale = '8x8/Conv0_up/weight' in variables
-    config, state = names.convert_and_infer(
-        variables, _pggan_rules(variables, fused_scale), where, 'pggan', genforce.config_from_pggan_state, LABEL,
-        fused_scale=fused_scale)
-    _check_kwargs(kwargs, _PGGAN_FIXED, dict(latent_size=config.z_dim, resolution=config.img_resolution,
-                                             num_channels=config.img_channels, fused_scale=fused_scale), where)
-    return config, state
 
 
 def _pggan_dense(value):
