@@ -264,9 +264,7 @@ class BigGANMapping(nn.Module):
 
     def __init__(self, config, num_ws):
         super().__init__()
-        self.z_dim = config.z_dim
         self.c_dim = config.num_classes
-        self.w_dim = 2 * config.z_dim
         self.num_ws = num_ws
         self.embed = nn.Linear(config.num_classes, config.z_dim, bias=False)
 
@@ -287,8 +285,6 @@ class BigGANSynthesis(nn.Module):
         ch = config.channel_width
         self.w_dim = 2 * config.z_dim
         self.num_ws = 1 + len(config.layers)
-        self.img_resolution = config.output_dim
-        self.img_channels = 3
         self.input_channels = 16 * ch
         self.fc = nn.Linear(self.w_dim, 4 * 4 * self.input_channels)
         self.blocks = nn.ModuleList([

@@ -101,7 +101,6 @@ class MappingNetwork(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.z_dim = config.z_dim
         self.c_dim = config.c_dim
         self.num_ws = config.num_ws
         self.num_layers = config.mapping_layers
@@ -203,7 +202,6 @@ class SynthesisNetwork(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.config = config
-        self.w_dim = config.w_dim
         self.num_ws = config.num_ws
         log2 = int(np.log2(config.img_resolution))
         self.resolutions = [2 ** i for i in range(2, log2 + 1)]

@@ -50,14 +50,14 @@ def checkpoint_from_genforce_state(state, hints=None, where=WHERE, extra=None):
     if family is None:
         return None
     hints = {k: v for k, v in (hints or {}).items() if k in HINTS[family] and v is not None}
-    # default_base: genforce's channel_base, for widths that cannot tell it
     if family == 'pggan':
         hints.setdefault('fused_scale', _pggan_fused(state, where))
-        rules, infer, default_base = pggan_rules(state, hints['fused_scale']), config_from_pggan_state, 16 << 10
+        rules, infer = pggan_rules(state, hints['fused_scale']), config_from_pggan_state
     elif family == 'stylegan':
-        rules, infer, default_base = stylegan_rules(state), config_from_stylegan_state, 16 << 10
+        rules, infer = stylegan_rules(state), config_from_stylegan_state
     else:  # Hammer's layout with three differences
-        rules, infer, default_base = sg2.hammer_rules(state, genforce=True), sg2.config_from_state, 32 << 10
+        rules, infer = sg2.hammer_rules(state, genforce=True), sg2.config_from_state
+    default_base = 32 << 10 if family == 'stylegan2' else 16 << 10  # genforce's, for widths that cannot tell it
     config, ours = names.convert_and_infer(state, rules, where, family, infer, default_base=default_base, **hints)
     return Checkpoint(family, config, ours, FORMAT, dict(extra or {}))
 

@@ -137,11 +137,12 @@ def convert_and_infer(state, rules, where, family, infer, label='tensor', **sett
 
 
 def shape_of(state, key, where, ndim=None, label='tensor'):
-    """The shape of `state[key]` (with `ndim` dimensions); CheckpointError when it is missing or has other."""
-    shape = tuple(state[key].shape) if key in state else None
-    if shape is None or len(shape) != (ndim or len(shape)):
-        problem = 'is missing' if shape is None else f'has shape {list(shape)}, expected {ndim} dimensions'
-        raise CheckpointError(f'{where}: {label} {key} {problem}')
+    """The shape of `state[key]`, which must exist (and have `ndim` dimensions)."""
+    if key not in state:
+        raise CheckpointError(f'{where}: missing {label} {key}')
+    shape = tuple(state[key].shape)
+    if ndim is not None and len(shape) != ndim:
+        raise CheckpointError(f'{where}: {label} {key} has shape {list(shape)}, expected {ndim} dimensions')
     return shape
 
 

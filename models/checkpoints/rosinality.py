@@ -22,7 +22,9 @@ def read(source, hints):
     obj = source.torch_object()
     if not isinstance(obj['g_ema'], dict) or not sg2.is_rosinality_state(obj['g_ema']):
         raise CheckpointError(f'{source.path}: g_ema is not a rosinality StyleGAN2 generator')
-    state = {**obj['g_ema'], **{key: obj[key] for key in ('latent_avg',) if key in obj}}
+    state = dict(obj['g_ema'])
+    if 'latent_avg' in obj:  # else reported missing
+        state['latent_avg'] = obj['latent_avg']
     config, ours = names.convert_and_infer(state, sg2.rosinality_rules(state), source.path, 'stylegan2',
                                            sg2.config_from_state)
     return Checkpoint('stylegan2', config, ours, FORMAT)

@@ -47,15 +47,9 @@ class Source:
         self.is_json = self.head.lstrip().startswith(b'{')
         self._torch = self._pickle = _NOT_LOADED
 
-    def __repr__(self):
-        return f'Source({self.path!r})'
-
     def only_file(self):
-        """The one checkpoint file in a folder (notes such as .json/.txt/.md aside), or None when there is none.
-
-        Raises:
-            CheckpointError: the folder holds several files, naming them.
-        """
+        """The one checkpoint file in a folder (notes such as .json/.txt/.md aside), None when there is none;
+        CheckpointError naming them when there are several."""
         names = sorted(name for name in os.listdir(self.path)
                        if os.path.isfile(os.path.join(self.path, name)) and not name.startswith('.')
                        and not name.endswith(('.json', '.sha256', '.txt', '.md')))
