@@ -80,9 +80,9 @@ def _pggan_fused(state, where):
     """Whether a genforce PGGAN upsamples by fused transposed convolutions, told by the first layer that changes
     width: genforce stores that kernel as `[in, out, k, k]`, a plain one as `[out, in, k, k]`."""
     for idx in range(2, count_indices(state, 'layer{}.weight'), 2):
-        shape = shape_of(state, f'layer{idx}.weight', where)
+        shape = shape_of(state, f'layer{idx}.weight', where, 4)
         if shape[0] != shape[1]:
-            return shape[0] == shape_of(state, f'layer{idx - 1}.weight', where)[0]
+            return shape[0] == shape_of(state, f'layer{idx - 1}.weight', where, 4)[0]
     return False
 
 
@@ -103,14 +103,15 @@ def config_from_pggan_state(state, where, default_base=None, c_dim=0, **fields):
     """`PGGANConfig` from the shapes of a state dict in our layout: resolution, `z_dim + c_dim` (`c_dim` must
     be given: the shapes cannot tell it), image channels, channel formula; `fields` what shapes cannot tell."""
     num_blocks = max(count_indices(state, 'synthesis.layer{}.weight') // 2, 1)
-    channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
+    channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where, 4)[0]
+                for k in range(num_blocks)}
     base, cmax = infer_channel_formula(channels, where, default_base)
     z_dim = shape_of(state, 'synthesis.layer0.weight', where, 4)[1] - c_dim
     if z_dim <= 0:
         raise CheckpointError(f'{where}: c_dim={c_dim} leaves no z_dim for the {z_dim + c_dim} inputs of layer 0')
     return names.make_config(
         'pggan', where, z_dim=z_dim, c_dim=c_dim, img_resolution=4 * 2 ** (num_blocks - 1), channel_base=base,
-        channel_max=cmax, img_channels=shape_of(state, 'synthesis.torgb.weight', where)[0], **fields)
+        channel_max=cmax, img_channels=shape_of(state, 'synthesis.torgb.weight', where, 4)[0], **fields)
 
 
 # ----------------------------------------------------------------------------
@@ -144,13 +145,14 @@ def config_from_stylegan_state(state, where, default_base=None, **fields):
     """`StyleGANConfig` from the shapes of a state dict in our layout: resolution, z/w/c dims, mapping depth and
     width, image channels, channel formula; `fields` what shapes cannot tell (`fused_scale`, ...)."""
     mapping_layers = count_indices(state, 'mapping.fc{}.weight')
-    w_dim = shape_of(state, f'mapping.fc{mapping_layers - 1}.weight', where)[0]
+    w_dim = shape_of(state, f'mapping.fc{mapping_layers - 1}.weight', where, 2)[0]
     hidden, inputs = shape_of(state, 'mapping.fc0.weight', where, 2)
     c_dim, z_dim = shape_of(state, 'mapping.embed', where, 2) if 'mapping.embed' in state else (0, inputs)
     num_blocks = max(count_indices(state, 'synthesis.layer{}.affine.weight') // 2, 1)
-    channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where)[0] for k in range(num_blocks)}
+    channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where, 4)[0]
+                for k in range(num_blocks)}
     base, cmax = infer_channel_formula(channels, where, default_base)
     return names.make_config(
         'stylegan', where, z_dim=z_dim, w_dim=w_dim, c_dim=c_dim, img_resolution=4 * 2 ** (num_blocks - 1),
-        img_channels=shape_of(state, 'synthesis.torgb.weight', where)[0], mapping_layers=mapping_layers,
+        img_channels=shape_of(state, 'synthesis.torgb.weight', where, 4)[0], mapping_layers=mapping_layers,
         mapping_features=hidden if mapping_layers > 1 else w_dim, channel_base=base, channel_max=cmax, **fields)

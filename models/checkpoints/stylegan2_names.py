@@ -68,7 +68,7 @@ def config_from_state(state, where='checkpoint', default_base=None, **fields):
     architecture = 'resnet' if any('.skip.' in key for key in state) else 'skip' if all(torgb) else 'orig'
     return names.make_config(
         'stylegan2', where, z_dim=inputs - embed, w_dim=w_dim, c_dim=c_dim, img_resolution=resolution,
-        img_channels=shape_of(state, f'synthesis.b{resolution}.torgb.weight', where)[0], mapping_layers=num_fc,
+        img_channels=shape_of(state, f'synthesis.b{resolution}.torgb.weight', where, 4)[0], mapping_layers=num_fc,
         mapping_layer_features=hidden if num_fc > 1 and hidden != w_dim else None,
         mapping_embed_features=embed if embed not in (0, w_dim) else None,
         channel_base=channel_base, channel_max=channel_max, architecture=architecture, **fields)
