@@ -11,7 +11,7 @@ import re
 
 from utils.fileio import sha256_of
 
-from . import builtin
+from . import builtin, zoo
 from .base import MAX_TRUNCATION_PSI
 from .checkpoints import (
     Checkpoint,
@@ -25,39 +25,20 @@ from .checkpoints import (
 from .registry import FAMILIES, build_generator
 
 __all__ = ['FAMILIES', 'MAX_TRUNCATION_PSI', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
-           'build_generator', 'builtin_names', 'generator_from_checkpoint',
-           'load_generator', 'model_name_of', 'read_checkpoint']
+           'build_generator', 'generator_from_checkpoint', 'load_generator', 'model_name_of', 'read_checkpoint']
 
 BUILTIN_FORMAT = builtin.RANDOM_FORMAT  # `checkpoint_format` of the built-in random-weight models
 
 
-def builtin_names():
-    return builtin.names()
-
-
 def load_generator(source, device='cpu', **expected):
-    """Load a generator from a checkpoint path, a zoo name or `builtin:NAME`.
-
-    Args:
-        source: File or folder in any supported format (detected from content),
-            a model-zoo name, or `builtin:NAME`.
-        device: Where to put the model.
-        **expected: Settings the model must agree with, in the models' vocabulary
-            (`family`, `cfg`, `img_resolution`, `w_dim`, `z_dim`, `channel_base`,
-            `channel_max`, and the config fields `c_dim`, `fused_scale`,
-            `mapping_lr_multiplier`, `final_tanh`); see `models.checkpoints.settings`.
-
-    Returns:
-        The generator in eval mode, with its identity: `source` (as given),
-        `checkpoint_format`, `checkpoint_sha256` (None for built-in random weights) and
-        `model_name` (a short name for output paths, see `model_name_of`).
+    """The generator in eval mode on `device` of `source`: a file or folder in any supported format (told
+    from its content), a model-zoo name or `builtin:NAME`, that must agree with the settings `expected`
+    (`models.checkpoints.settings`). It carries its identity: `source` (as given), `checkpoint_format`,
+    `checkpoint_sha256` (None for built-in random weights) and `model_name` (`model_name_of`).
 
     Raises:
-        SettingMismatch: a setting disagrees with the checkpoint.
-        SettingNeeded: the file cannot tell a setting that must be given.
-        CheckpointError: any other problem, one line naming the file.
-        ValueError: an unknown model name (a missing path without folder or
-            extension), naming the close ones; a zoo download that failed.
+        CheckpointError: one line naming the file (`SettingMismatch`, `SettingNeeded`: a setting).
+        ValueError: an unknown model name, naming the close ones; a zoo download that failed.
     """
     source = str(source)
     if source.startswith('builtin:'):
@@ -67,13 +48,12 @@ def load_generator(source, device='cpu', **expected):
         generator.checkpoint_format, generator.checkpoint_sha256, generator.model_name = fmt, sha256, name
     else:
         path = source
-        from . import zoo
         if zoo.is_zoo_name(source):
             path = zoo.resolve(source)
         elif not os.path.exists(source) and os.path.basename(source) == source and '.' not in source:
             zoo.entry(source)  # neither a file nor a known name: the error names the close ones
         checkpoint = read_checkpoint(path, **expected)
-        generator = generator_from_checkpoint(checkpoint, path)
+        generator = generator_from_checkpoint(checkpoint)
         generator.checkpoint_format = checkpoint.format
         generator.checkpoint_sha256 = sha256_of(path)
         generator.model_name = model_name_of(path, generator.checkpoint_sha256)
@@ -82,10 +62,8 @@ def load_generator(source, device='cpu', **expected):
 
 
 def model_name_of(path, sha256):
-    """Short name of a checkpoint for output paths: `<file stem or folder name>-<first 8 hex of sha256>`.
-
-    Only `[A-Za-z0-9._+-]` is kept (anything else becomes `_`), so the name is safe in any path.
-    """
+    """Short name of a checkpoint for output paths: `<file stem or folder name>-<first 8 hex of sha256>`,
+    with only `[A-Za-z0-9._+-]` kept (anything else becomes `_`), so the name is safe in any path."""
     path = os.path.normpath(os.fspath(path))
     stem = os.path.basename(path) if os.path.isdir(path) else os.path.splitext(os.path.basename(path))[0]
     return re.sub(r'[^A-Za-z0-9._+-]', '_', f'{stem}-{sha256[:8]}')

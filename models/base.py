@@ -1,12 +1,9 @@
 """The generator contract: what generic code may rely on, for every family.
 
-Every family's generator subclasses `Generator`. Generic code (the methods in
-`semantics/`, the command-line scripts, the editor) drives a generator only
-through the members and hooks declared here; where families differ, the
-family overrides a hook. Generic code never asks `G.family == ...` and never
-probes a generator with `hasattr`.
-
-Members (set by each family's constructor):
+Every family's generator subclasses `Generator`. Generic code (`semantics/`,
+the scripts, the editor) drives a generator only through the members and hooks
+declared here, never asking `G.family == ...` or probing it with `hasattr`;
+where families differ, the family overrides a hook. Members:
 
 | member | meaning |
 | --- | --- |
@@ -17,17 +14,8 @@ Members (set by each family's constructor):
 | `synthesis(ws, **synthesis_kwargs)` | image `[N, C, H, W]`, float32, about [-1, 1] |
 | `forward(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const')` | mapping, then synthesis |
 
-Identity (set by `models.load_generator`; defaults for a model built in code):
-`source` (what the user named), `checkpoint_format`, `checkpoint_sha256`
-(None for built-in models) and `model_name`, a short name for output paths.
-
-Declared capabilities (class attributes): `has_mapping` (a learned mapping
-network: images can be projected into `w`), `has_noise` (synthesis reads
-`noise_mode`), `has_truncation` (codes can be truncated),
-`has_truncation_cutoff` (truncation can stop after the first
-`truncation_cutoff` ws), `has_transform` (the output can be translated and
-rotated, `set_transform`), `has_forward_mode` (`forward_mode_pass` gives a
-hand-written forward-mode pass).
+Identity (set by `models.load_generator`): `source`, `checkpoint_format`, `checkpoint_sha256` (None for
+built-in models), `model_name`. Capabilities are class attributes (`has_mapping`, ...), commented below.
 """
 
 import numpy as np
@@ -97,17 +85,13 @@ class Generator(nn.Module):
     # Latent codes and class labels.
 
     def sample_z(self, num, seed, truncation_psi=1):
-        """`num` latent codes `[num, z_dim]` (float32 numpy) drawn with `np.random.RandomState(seed)`.
-
-        `truncation_psi` matters only for families that truncate when sampling (BigGAN).
-        """
+        """`num` codes `[num, z_dim]` (float32 numpy) from `np.random.RandomState(seed)`; `truncation_psi` matters
+        only where sampling truncates (BigGAN)."""
         return np.random.RandomState(seed).randn(num, self.z_dim).astype(np.float32)
 
     def check_truncation(self, truncation_psi):
-        """`truncation_psi` if this family accepts it; ValueError otherwise."""
-        if not np.isfinite(truncation_psi):
-            raise ValueError(f'truncation_psi must be a finite number, got {truncation_psi}')
-        if abs(truncation_psi) > MAX_TRUNCATION_PSI:
+        """`truncation_psi` if this family accepts it (a finite number within the bound); ValueError otherwise."""
+        if not abs(truncation_psi) <= MAX_TRUNCATION_PSI:
             raise ValueError(f'truncation_psi must lie in [-{MAX_TRUNCATION_PSI:g}, {MAX_TRUNCATION_PSI:g}], '
                              f'got {truncation_psi:g}')
         return truncation_psi
@@ -117,50 +101,36 @@ class Generator(nn.Module):
         return dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
     def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
-        """Keyword arguments of `synthesis`.
-
-        Args:
-            noise_mode: 'const', 'random' or 'none' (families with noise inputs).
-            truncation_psi: The truncation the codes were drawn with (BigGAN's
-                batch norms depend on it).
-            for_tangents: The call runs under `torch.func.jvp` / `vmap`: pick the
-                variant whose tangents are cheapest (same numbers).
-        """
+        """Keyword arguments of `synthesis`: `noise_mode` ('const', 'random' or 'none'), the `truncation_psi` the
+        codes were drawn with (BigGAN's batch norms depend on it); `for_tangents`: the call runs under
+        `torch.func.jvp` / `vmap`, pick the variant whose tangents are cheapest (same numbers)."""
         return dict(noise_mode=noise_mode)
 
     def class_index(self, spec):
-        """Class index of a class given by the user (an index, or a name where the family has names).
-
-        Raises:
-            ValueError: unconditional model, or a class that is not one of this model's.
-        """
+        """Class index of a class given by the user (an index, or a name where the family has names);
+        ValueError for an unconditional model or a class that is not one of this model's."""
         if not self.c_dim:
             raise ValueError(f'this {self.variant} model is unconditional: it takes no class')
         text = str(spec).strip()
-        if not text.lstrip('-').isdigit():
-            raise ValueError(f'{spec!r} is not a class index (0-{self.c_dim - 1})')
-        index = int(text)
-        if not 0 <= index < self.c_dim:
-            raise ValueError(f'class {index} is out of range 0-{self.c_dim - 1}')
-        return index
+        if not (text.lstrip('-').isdigit() and 0 <= int(text) < self.c_dim):
+            what = 'out of range' if text.lstrip('-').isdigit() else 'not a class index'
+            raise ValueError(f'class {spec!r} is {what} (0-{self.c_dim - 1})')
+        return int(text)
 
     def noise_buffers(self):
         """`{name: tensor}`: the constant noise inputs `noise_mode='const'` renders with (empty without noise)."""
         return {name: buffer for name, buffer in self.synthesis.named_buffers() if name.endswith('noise_const')}
 
     def set_noise_buffers(self, buffers):
-        """Replace the constant noise inputs (e.g. those an image's projection optimised).
-
-        Raises:
-            ValueError: a name this model does not have, or a shape that differs.
-        """
+        """Replace the constant noise inputs (e.g. those an image's projection optimised); ValueError for a name
+        this model does not have or a shape that differs."""
         own = self.noise_buffers()
         for name, value in buffers.items():
-            if name not in own:
-                raise ValueError(f'noise buffer {name!r} is not one of this model\'s ({len(own)} buffers)')
-            if tuple(value.shape) != tuple(own[name].shape):
-                raise ValueError(f'noise buffer {name} has shape {list(value.shape)}, the model\'s is '
-                                 f'{list(own[name].shape)}')
+            want = list(own[name].shape) if name in own else None
+            if want != list(value.shape):
+                found = f"is not one of this model's {len(own)}" if want is None else \
+                    f"has shape {list(value.shape)}, the model's is {want}"
+                raise ValueError(f'noise buffer {name!r} {found}')
         for name, value in buffers.items():
             own[name].copy_(torch.as_tensor(value, dtype=own[name].dtype))
 
@@ -172,11 +142,8 @@ class Generator(nn.Module):
     # Transform of the output image.
 
     def set_transform(self, tx=0.0, ty=0.0, rotate=0.0):
-        """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees.
-
-        Raises:
-            ValueError: the family has no input transform (only the identity is accepted).
-        """
+        """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees; ValueError where the family has
+        no input transform (only the identity is accepted)."""
         if tx or ty or rotate:
             raise ValueError(f'a {self.variant} model cannot be translated or rotated (StyleGAN3 can)')
 
@@ -192,14 +159,10 @@ class Generator(nn.Module):
         return sorted({index for index, _, _ in self.style_layers()})
 
     def sefa_weights(self, layers):
-        """The weights SeFa factorises for ws indices `layers` (validated by the caller).
+        """`[(name, weight)]`: the float32 weights `[latent_dim, out]` SeFa factorises for ws indices `layers`.
 
-        Returns:
-            `[(name, weight)]`, each weight a float32 tensor `[latent_dim, out]`, where
-            `latent_dim` is `w_dim` (`z_dim` where only the noise half of `w` is
-            factorised, as for BigGAN; directions are then zero on the rest of `w`).
-            An index feeding a convolution and a ToRGB layer gives the convolution's
-            weight; an index feeding only a ToRGB layer gives that one (genforce's rule).
+        `latent_dim` is `w_dim` (`z_dim` where only the noise half of `w` is factorised, as for BigGAN). An index
+        feeding a convolution and a ToRGB layer gives the convolution's weight (genforce's rule).
         """
         by_index = {}
         for index, name, module in self.style_layers():
@@ -215,14 +178,9 @@ class Generator(nn.Module):
     # Forward-mode differentiation (Jacobians w.r.t. w).
 
     def forward_mode_pass(self, ws, noise_mode='const'):
-        """A hand-written forward-mode pass at `ws` `[1, num_ws, w_dim]`, or None.
-
-        Returns:
-            `push(ws_t) -> image tangents [K, C, H, W]`, where `ws_t` holds `num_ws`
-            entries, each `[K, w_dim]` or None (that row does not move); the primal
-            pass runs on the first call. None where the family has none
-            (`has_forward_mode` is False): generic code then uses `torch.func.jvp`.
-        """
+        """A hand-written forward-mode pass at `ws` `[1, num_ws, w_dim]`: `push(ws_t) -> image tangents
+        [K, C, H, W]`, `ws_t` holding `num_ws` entries `[K, w_dim]` or None (that row does not move); the primal
+        pass runs on the first call. None where the family has none: generic code then uses `torch.func.jvp`."""
         return None
 
     def largest_feature_map(self):

@@ -1,38 +1,31 @@
 """BigGAN-deep generator, numerically the one of HuggingFace's `pytorch-pretrained-BigGAN`.
 
 The official module computes `BigGAN(z, class_vector, truncation)`: the class
-vector is embedded, concatenated with `z` into a condition vector, and that
-vector feeds the first linear layer and the conditional batch norms of every
-residual block. `truncation` does two things there: the caller samples `z` from
-a normal truncated to [-2, 2] and scaled by it (`truncated_noise`), and every
-batch norm picks (or interpolates) the statistics stored for that truncation.
+vector is embedded and concatenated with `z` into a condition vector that feeds
+the first linear layer and the conditional batch norms of every residual block.
+`truncation` does two things: the caller samples `z` from a normal truncated to
+[-2, 2] and scaled by it (`truncated_noise`), and every batch norm picks (or
+interpolates) the statistics stored for it.
 
-Contract adaptation (see DESIGN.md):
-
-- `c` is a one-hot or mixed class vector `[N, num_classes]`, or class indices
-  (integer tensor `[N]`); `resolve_class` turns ImageNet names into indices.
-- `mapping(z, c)` returns `ws [N, num_ws, w_dim]` with `num_ws = 1 + len(layers)`:
-  every row is `w = cat(z, embed(c))` (`w_dim = 2 * z_dim`). Row 0 feeds the
-  input linear layer, row `1 + i` the four batch norms of residual block `i`,
-  so a single block's `w` can be edited, as with StyleGAN's per-layer `w`.
-  Truncation does not change `w` (the official model takes `z` already
-  truncated).
-- `synthesis(ws, truncation_psi=t)` draws the image; `t` selects the batch-norm
-  statistics, so it must be passed again at synthesis time (`forward` does).
-  `forward(z, c, truncation_psi=t)` equals the official `BigGAN(z, c, t)`.
-- There is no noise input: `noise_mode` is accepted and ignored, and
-  `truncation_cutoff` must be None.
+Contract adaptation (see DESIGN.md): `c` is a class vector `[N, num_classes]`
+or class indices `[N]` (`resolve_class` turns ImageNet names into indices).
+`mapping(z, c)` returns `ws [N, num_ws, w_dim]`, `num_ws = 1 + len(layers)`,
+every row `w = cat(z, embed(c))` (`w_dim = 2 * z_dim`): row 0 feeds the input
+linear layer, row `1 + i` the batch norms of block `i`, so one block's `w` can
+be edited, as with StyleGAN's per-layer `w`. `synthesis(ws, truncation_psi=t)`
+draws the image with the statistics of `t`; `forward(z, c, truncation_psi=t)`
+equals the official `BigGAN(z, c, t)`. There is no noise input and no
+`truncation_cutoff`.
 
 Spectral normalisation is folded into plain weights when a checkpoint is read
-(`W = W_orig / (u . W_orig v)`, the official eval-mode computation), so the
-modules here are ordinary linear and convolution layers.
+(`W = W_orig / (u . W_orig v)`, the official eval-mode computation).
 """
 
 import difflib
 import functools
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -54,7 +47,8 @@ PRESET_LAYERS = {128: _LAYERS_128, 256: _LAYERS_256, 512: _LAYERS_512}
 
 @dataclass
 class BigGANConfig:
-    """Fields of HuggingFace's `BigGANConfig`; the defaults are BigGAN-deep 128."""
+    """Fields of HuggingFace's `BigGANConfig`; the defaults are BigGAN-deep 128. The reader of `config.json`
+    checks what a file says (`checkpoints.huggingface.read_config`)."""
 
     output_dim: int = 128                   # Output resolution.
     z_dim: int = 128                        # Noise dimensionality (also the class embedding width).
@@ -67,53 +61,12 @@ class BigGANConfig:
     n_stats: int = 51                       # Stored batch-norm statistics, truncation 0..1.
 
     def __post_init__(self):
-        try:
-            self.layers = tuple((bool(up), int(cin), int(cout)) for up, cin, cout in self.layers)
-        except (TypeError, ValueError):
-            raise ValueError(f'layers must be a list of (up_sample, in, out) triples, got {self.layers!r}') from None
-        for name in ('output_dim', 'z_dim', 'class_embed_dim', 'channel_width', 'num_classes'):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) <= 0:
-                raise ValueError(f'{name} must be a positive integer, got {getattr(self, name)!r}')
-        if not isinstance(self.n_stats, int) or self.n_stats < 2:
-            raise ValueError(f'n_stats must be an integer >= 2, got {self.n_stats!r}')
-        if not self.layers or self.layers[0][1] != 16:
-            raise ValueError(f'layers must start from 16 channel units (the input layer makes 16 * channel_width), '
-                             f'got {self.layers!r}')
-        if self.layers[-1][2] != 1:
-            raise ValueError(f'layers must end at 1 channel unit (the output layers use channel_width), '
-                             f'got {self.layers!r}')
-        for i, (_up, cin, cout) in enumerate(self.layers):
-            if i > 0 and cin != self.layers[i - 1][2]:
-                raise ValueError(f'layers[{i}] takes {cin} channel units but layers[{i - 1}] gives {self.layers[i - 1][2]}')
-            if cout not in (cin, cin / 2):
-                raise ValueError(f'layers[{i}] goes from {cin} to {cout} channel units; it must keep or halve them')
-            if cin * self.channel_width < 4:
-                raise ValueError(f'layers[{i}] has fewer than 4 channels')
-        resolution = 4 * 2 ** sum(up for up, _, _ in self.layers)
-        if self.output_dim != resolution:
-            raise ValueError(f'output_dim is {self.output_dim} but layers up-sample 4x4 to {resolution}x{resolution}')
-        if self.channel_width < 3:
-            raise ValueError(f'channel_width must be >= 3 (the output conv gives channel_width channels, of which '
-                             f'3 are used), got {self.channel_width}')
-        if self.attention_layer_position < len(self.layers):
-            if self.layers[self.attention_layer_position][1] * self.channel_width < 8:
-                raise ValueError('self-attention needs at least 8 channels at attention_layer_position')
+        self.layers = tuple((bool(up), int(cin), int(cout)) for up, cin, cout in self.layers)  # JSON gives lists
 
     @classmethod
     def preset(cls, resolution):
         """Configuration of the released BigGAN-deep model at `resolution` (128, 256 or 512)."""
-        if resolution not in PRESET_LAYERS:
-            raise ValueError(f'no BigGAN-deep preset for resolution {resolution!r}; choose from {sorted(PRESET_LAYERS)}')
         return cls(output_dim=resolution, layers=PRESET_LAYERS[resolution])
-
-    @classmethod
-    def from_dict(cls, values):
-        """Official `config.json` content -> config (missing fields take the 128 defaults, as officially)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f'unknown BigGAN config field {unknown[0]!r}; known fields: {sorted(known)}')
-        return cls(**values)
 
     def to_dict(self):
         out = asdict(self)
@@ -125,17 +78,8 @@ class BigGANConfig:
 # Sampling and class names.
 
 def truncated_noise(n, z_dim=128, truncation=1.0, seed=0):
-    """Noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2], times `truncation`.
-
-    Args:
-        n: Number of samples.
-        z_dim: Noise dimensionality.
-        truncation: Truncation value in (0, 1]; pass the same value to the generator.
-        seed: Integer seed of a `np.random.RandomState`, or the RandomState itself.
-
-    Returns:
-        Float32 tensor `[n, z_dim]`.
-    """
+    """`[n, z_dim]` float32 noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2],
+    times `truncation` (in (0, 1]; pass the same to the generator), from `seed` (an int or a RandomState)."""
     from scipy.stats import truncnorm
     state = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
     values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=state).astype(np.float32)
@@ -159,68 +103,39 @@ def _class_lookup():
     return by_wnid, by_first, by_synonym, sorted(by_synonym)
 
 
-def _describe(index):
-    wnid, names = IMAGENET_CLASSES[index]
-    return f'{index} ({wnid}: {names})'
-
-
 def resolve_class(name_or_index, num_classes=1000):
-    """ImageNet class index from an index, a WordNet id ('n01440764') or a name ('goldfish').
-
-    Names are matched case-insensitively (underscores count as spaces) against
-    the first name of each class, then against all its synonyms.
-
-    Raises:
-        ValueError: unknown or ambiguous name (listing close matches), or an index out of range.
-    """
-    value = name_or_index
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        if not 0 <= value < num_classes:
-            raise ValueError(f'class index {value} is out of range [0, {num_classes})')
-        return int(value)
-    if not isinstance(value, str):
-        raise ValueError(f'class must be an index or a name, got {type(value).__name__}')
+    """ImageNet class index from an index, a WordNet id ('n01440764') or a name ('goldfish'), matched
+    case-insensitively (underscores count as spaces) against the first name of each class, then against all
+    its synonyms; ValueError naming close matches or the candidates of an ambiguous name."""
     by_wnid, by_first, by_synonym, synonyms = _class_lookup()
-    query = value.strip()
-    if re.fullmatch(r'n\d{8}', query):
-        if query not in by_wnid:
-            raise ValueError(f'{query!r} is not the WordNet id of an ImageNet class')
-        index = by_wnid[query]
+    query, key = str(name_or_index).strip(), _normalise_name(str(name_or_index))
+    if query.isdigit():
+        found = [int(query)]
+    elif re.fullmatch(r'n\d{8}', query):
+        found = [by_wnid[query]] if query in by_wnid else []
     else:
-        key = _normalise_name(query)
-        found = by_first.get(key) or by_synonym.get(key)
-        if not found:
-            close = difflib.get_close_matches(key, synonyms, n=5, cutoff=0.6)
-            hint = ', '.join(f'{name!r} ({"/".join(map(str, by_synonym[name]))})' for name in close)
-            raise ValueError(f'unknown ImageNet class {value!r}' + (f'; close matches: {hint}' if hint else ''))
-        if len(found) > 1:
-            raise ValueError(f'ImageNet class name {value!r} is ambiguous: '
-                             + '; '.join(_describe(i) for i in found) + '. Pass the index instead')
-        index = found[0]
-    if index >= num_classes:
-        raise ValueError(f'class {value!r} is index {index}, out of range [0, {num_classes})')
-    return index
+        found = by_first.get(key) or by_synonym.get(key) or []
+    if len(found) > 1:
+        why = 'is ambiguous: ' + '; '.join(f'{i} ({IMAGENET_CLASSES[i][0]}: {IMAGENET_CLASSES[i][1]})'
+                                           for i in found) + '. Pass the index instead'
+    elif not found:
+        close = difflib.get_close_matches(key, synonyms, n=5, cutoff=0.6)
+        hint = ', '.join(f'{name!r} ({"/".join(map(str, by_synonym[name]))})' for name in close)
+        why = 'is not an ImageNet class name, WordNet id or index' + (f'; close matches: {hint}' if hint else '')
+    elif not 0 <= found[0] < num_classes:
+        why = f'is index {found[0]}, out of range [0, {num_classes})'
+    else:
+        return found[0]
+    raise ValueError(f'class {name_or_index!r} {why}')
 
 
 # ----------------------------------------------------------------------------
 # Layers.
 
-def _check_truncation(truncation_psi):
-    t = float(truncation_psi)
-    if not 0 < t <= 1:
-        raise ValueError(f'BigGAN truncation_psi must be in (0, 1], got {truncation_psi!r}')
-    return t
-
-
 def standing_stats(running_means, running_vars, truncation_psi):
-    """Batch-norm statistics for a truncation, exactly as the official BigGANBatchNorm picks them.
-
-    The official code takes `coef, start = modf(t / step)` and returns
-    `stats[start] * coef + stats[start + 1] * (1 - coef)`: note that the weights
-    are swapped relative to a linear interpolation; this is kept.
-    """
+    """Batch-norm statistics for a truncation, as the official BigGANBatchNorm picks them: with `coef, start =
+    modf(t / step)`, `stats[start] * coef + stats[start + 1] * (1 - coef)` (the weights of a linear
+    interpolation, swapped: kept)."""
     step = 1.0 / (running_means.shape[0] - 1)
     coef, start = math.modf(truncation_psi / step)
     start = int(start)
@@ -349,46 +264,16 @@ class BigGANMapping(nn.Module):
 
     def __init__(self, config, num_ws):
         super().__init__()
-        self.z_dim = config.z_dim
         self.c_dim = config.num_classes
-        self.w_dim = 2 * config.z_dim
         self.num_ws = num_ws
         self.embed = nn.Linear(config.num_classes, config.z_dim, bias=False)
 
-    def class_vector(self, c, batch_size):
-        """Class indices `[N]` or class vectors `[N, c_dim]` -> float class vectors `[N, c_dim]`."""
-        if c is None:
-            raise ValueError('BigGAN is class-conditional: c (class vectors or indices) is required')
-        if not isinstance(c, torch.Tensor):
-            raise ValueError(f'c must be a tensor of class indices or class vectors, got {type(c).__name__}')
-        if not c.is_floating_point():
-            if c.ndim != 1 or c.shape[0] != batch_size:
-                raise ValueError(f'class indices c must have shape [{batch_size}], got {list(c.shape)}')
-            if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.c_dim):
-                raise ValueError(f'class indices must be in [0, {self.c_dim}), got {c.tolist()}')
-            return F.one_hot(c.long(), self.c_dim).to(torch.float32)
-        if c.ndim != 2 or c.shape[0] != batch_size or c.shape[1] != self.c_dim:
-            raise ValueError(f'class vectors c must have shape [{batch_size}, {self.c_dim}], got {list(c.shape)}')
-        return c
-
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
-        """Args:
-            z: Noise `[N, z_dim]`, already truncated (see `truncated_noise`).
-            c: Class vectors `[N, c_dim]` or class indices `[N]`.
-            truncation_psi: Checked only; the truncation lives in `z` and is applied
-                to the batch norms by `synthesis`.
-            truncation_cutoff: Must be None.
-
-        Returns:
-            ws `[N, num_ws, w_dim]`, every row `cat(z, embed(c))`.
-        """
-        _check_truncation(truncation_psi)
-        if truncation_cutoff is not None:
-            raise ValueError('BigGAN has no truncation_cutoff; leave it None')
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f'z must have shape [N, {self.z_dim}], got {list(z.shape)}')
-        c = self.class_vector(c, z.shape[0]).to(device=z.device, dtype=z.dtype)
-        w = torch.cat([z, self.embed(c)], dim=1)  # [N, w_dim]
+        """ws `[N, num_ws, w_dim]` of noise `z` `[N, z_dim]` (already truncated: `truncation_psi` is not used here)
+        and class vectors `c` `[N, c_dim]` or indices `[N]`: every row `cat(z, embed(c))`."""
+        assert c is not None and truncation_cutoff is None, 'BigGAN takes a class c and no truncation_cutoff'
+        c = c if c.is_floating_point() else F.one_hot(c.long(), self.c_dim)
+        w = torch.cat([z, self.embed(c.to(z))], dim=1)  # [N, w_dim]
         return w.unsqueeze(1).repeat(1, self.num_ws, 1)
 
 
@@ -400,8 +285,6 @@ class BigGANSynthesis(nn.Module):
         ch = config.channel_width
         self.w_dim = 2 * config.z_dim
         self.num_ws = 1 + len(config.layers)
-        self.img_resolution = config.output_dim
-        self.img_channels = 3
         self.input_channels = 16 * ch
         self.fc = nn.Linear(self.w_dim, 4 * 4 * self.input_channels)
         self.blocks = nn.ModuleList([
@@ -416,15 +299,10 @@ class BigGANSynthesis(nn.Module):
         self.to_rgb = nn.Conv2d(ch, ch, 3, padding=1)
 
     def forward(self, ws, noise_mode='const', truncation_psi=1):
-        """Args:
-            ws: `[N, num_ws, w_dim]`.
-            noise_mode: Ignored (BigGAN has no noise inputs).
-            truncation_psi: Truncation the noise was sampled with; selects the batch-norm statistics.
-        """
-        del noise_mode
-        t = _check_truncation(truncation_psi)
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise ValueError(f'ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}')
+        """Image of `ws` `[N, num_ws, w_dim]`; `truncation_psi`, the truncation the noise was sampled with, picks
+        the batch-norm statistics (BigGAN has no noise: `noise_mode` is not used)."""
+        t = float(truncation_psi)
+        assert 0 < t <= 1, 'BigGAN truncation_psi lies in (0, 1] (see check_truncation)'
         x = self.fc(ws[:, 0])  # [N, 4 * 4 * C], laid out as [N, 4, 4, C]
         x = x.reshape(-1, 4, 4, self.input_channels).permute(0, 3, 1, 2).contiguous()  # [N, C, 4, 4]
         for i, block in enumerate(self.blocks):
@@ -457,12 +335,13 @@ class BigGANGenerator(Generator):
 
     def sample_z(self, num, seed, truncation_psi=1):
         """The official truncated noise (a normal cut at +-2, times `truncation_psi`), from `RandomState(seed)`."""
-        _check_truncation(truncation_psi)
         return truncated_noise(num, self.z_dim, truncation_psi, seed).numpy()
 
     def check_truncation(self, truncation_psi):
         """BigGAN's truncation must lie in (0, 1]: it scales the noise and picks batch-norm statistics."""
-        return _check_truncation(truncation_psi)
+        if not 0 < truncation_psi <= 1:
+            raise ValueError(f'BigGAN truncation_psi must be in (0, 1], got {truncation_psi!r}')
+        return truncation_psi
 
     def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
         return dict(truncation_psi=truncation_psi)
@@ -490,11 +369,8 @@ class BigGANGenerator(Generator):
         return largest
 
     def style_layers(self):
-        """The linear layers that read `w`, in `ws` order: `[(ws_index, name, nn.Linear)]`.
-
-        Index 0 is the input layer; index `1 + i` the batch-norm gain (`scale`)
-        and bias (`offset`) layers of block `i`. Weights are `[out, w_dim]`.
-        """
+        """The linear layers that read `w`: the input layer (index 0), and the batch-norm gain (`scale`) and bias
+        (`offset`) layers of block `i` (index `1 + i`)."""
         layers = [(0, 'synthesis.fc', self.synthesis.fc)]
         for i, block in enumerate(self.synthesis.blocks):
             for k in range(4):

@@ -25,33 +25,19 @@ from torch import nn
 from . import ops
 from .base import Generator
 
-NOISE_MODES = ('const', 'random', 'none')
-
 
 @dataclass
 class PGGANConfig:
-    """Everything needed to rebuild a PGGAN generator."""
+    """Everything needed to rebuild a PGGAN generator (trusted: readers check what a file says)."""
 
     z_dim: int = 512              # Input latent (Z) dimensionality.
     c_dim: int = 0                # Conditioning label dimensionality, 0 = none.
-    img_resolution: int = 1024    # Output resolution (power of two, >= 8).
+    img_resolution: int = 1024    # Output resolution (a power of two).
     img_channels: int = 3         # Number of output colour channels.
     channel_base: int = 16384     # Feature maps at resolution res: min(channel_base // res, channel_max).
     channel_max: int = 512        # Maximum number of feature maps in any layer.
     fused_scale: bool = False     # Upsample with a fused transposed convolution instead of nearest + conv.
     final_tanh: bool = False      # Squash the output image with tanh.
-
-    def __post_init__(self):
-        res = self.img_resolution
-        if not isinstance(res, int) or res < 8 or res & (res - 1):
-            raise ValueError(f'img_resolution must be a power of two >= 8, got {res!r}')
-        for name in ('z_dim', 'img_channels', 'channel_base', 'channel_max'):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f'{name} must be positive, got {getattr(self, name)!r}')
-        if int(self.c_dim) < 0:
-            raise ValueError(f'c_dim must be >= 0, got {self.c_dim!r}')
-        if not isinstance(self.fused_scale, bool):
-            raise ValueError(f'fused_scale must be True or False, got {self.fused_scale!r}')
 
     def channels(self, res):
         """Number of feature maps at resolution `res`."""
@@ -67,19 +53,9 @@ def pixel_norm(x, eps=1e-8):
 
 
 def fused_upsample_conv2d(x, weight, bias=None):
-    """2x upsampling fused with a convolution, as the TF `upscale2d_conv2d`.
-
-    The kernel is padded and summed over 2x2 shifts (nearest-neighbour
-    upsampling folded into it) and applied as a stride-2 transposed convolution.
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        weight: Scaled kernel `[C_out, C_in, k, k]`.
-        bias: Optional `[C_out]`.
-
-    Returns:
-        `[N, C_out, 2H, 2W]`.
-    """
+    """2x upsampling fused with a convolution, as the TF `upscale2d_conv2d`: `x` `[N, C_in, H, W]` ->
+    `[N, C_out, 2H, 2W]`. The kernel `[C_out, C_in, k, k]` is padded and summed over 2x2 shifts (nearest
+    upsampling folded into it) and applied as a stride-2 transposed convolution."""
     w = F.pad(weight, [1, 1, 1, 1])
     w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]  # [C_out, C_in, k+1, k+1]
     return F.conv_transpose2d(x, w.transpose(0, 1), bias, stride=2, padding=1)
@@ -143,16 +119,7 @@ class SynthesisNetwork(nn.Module):
                                padding=0, gain=1, activation='linear')
 
     def forward(self, ws, noise_mode='const'):
-        """Render `ws` `[N, 1, w_dim]` (or `[N, w_dim]`) into images `[N, C, H, W]`.
-
-        `noise_mode` is accepted for the common contract; PGGAN has no noise.
-        """
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f'noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}')
-        if ws.ndim == 3 and ws.shape[1] == 1:
-            ws = ws[:, 0]
-        if ws.ndim != 2 or ws.shape[1] != self.w_dim:
-            raise ValueError(f'ws must have shape [N, 1, {self.w_dim}] or [N, {self.w_dim}], got {tuple(ws.shape)}')
+        """Render `ws` `[N, 1, w_dim]` (or `[N, w_dim]`) into images `[N, C, H, W]`; PGGAN has no noise."""
         x = ws.to(torch.float32).reshape(ws.shape[0], self.w_dim, 1, 1)
         for idx in range(self.num_layers):
             x = getattr(self, f'layer{idx}')(x)
@@ -163,11 +130,7 @@ class SynthesisNetwork(nn.Module):
 
 
 class PGGANGenerator(Generator):
-    """PGGAN generator following the toolkit's generator contract (`models.base`).
-
-    PGGAN has no mapping network: `mapping` returns the pixel-normalised `z`
-    (label appended) as its one `w`, and takes no truncation.
-    """
+    """PGGAN generator following the toolkit's generator contract (`models.base`; see the module docstring)."""
 
     family = 'pggan'
     has_mapping = False
@@ -195,14 +158,9 @@ class PGGANGenerator(Generator):
         return [(name, weight.flip(2, 3).permute(1, 0, 2, 3).flatten(1))]  # [w_dim, 16 C]
 
     def mapping(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
-        """Pixel-normalised `z` `[N, z_dim]` (label appended) as `ws` `[N, 1, w_dim]`; no truncation."""
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f'z must have shape [N, {self.z_dim}], got {tuple(z.shape)}')
+        """Pixel-normalised `z` `[N, z_dim]` (label `c` `[N, c_dim]` appended) as `ws` `[N, 1, w_dim]`."""
         w = pixel_norm(z.to(torch.float32))  # [N, z_dim]
-        if self.c_dim > 0:
-            if c is None or c.ndim != 2 or tuple(c.shape) != (z.shape[0], self.c_dim):
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(f'this generator needs a label c of shape [{z.shape[0]}, {self.c_dim}], got {got}')
+        if self.c_dim:
             w = torch.cat([w, c.to(torch.float32)], dim=1)
         return w.unsqueeze(1)  # [N, 1, w_dim]
 
@@ -210,11 +168,5 @@ class PGGANGenerator(Generator):
         return self.synthesis(self.mapping(z, c), noise_mode=noise_mode)
 
     def style_layers(self):
-        """The layers that read the latent code: `[(ws_index, name, module)]`.
-
-        PGGAN has one, the first (dense) layer; its `weight` is
-        `[channels, w_dim, 4, 4]`, so SeFa's weight matrix is
-        `weight.transpose(0, 1).flatten(1)` (genforce also flips the kernel,
-        which only permutes columns).
-        """
+        """The one layer that reads the latent code: the first (dense) layer, `weight` `[channels, w_dim, 4, 4]`."""
         return [(0, 'synthesis.layer0', self.synthesis.layer0)]

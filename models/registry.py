@@ -24,15 +24,8 @@ def family_classes(family):
 
 
 def build_generator(family, config=None, **fields):
-    """An untrained generator of `family`, from its config dataclass or from the config's fields.
-
-    `build_generator('stylegan2', StyleGAN2Config(img_resolution=64))` and
-    `build_generator('stylegan2', img_resolution=64)` build the same model.
-    """
+    """An untrained generator of `family`, from its config dataclass or from the config's fields
+    (`build_generator('stylegan2', img_resolution=64)`)."""
     generator_class, config_class = family_classes(family)
-    if config is None:
-        config = config_class(**fields)
-    elif fields or not isinstance(config, config_class):
-        raise ValueError(f'build_generator({family!r}, ...) takes a {config_class.__name__} or its fields, '
-                         f'not both and not a {type(config).__name__}')
-    return generator_class(config)
+    assert config is None or (not fields and isinstance(config, config_class)), 'a config or its fields'
+    return generator_class(config_class(**fields) if config is None else config)

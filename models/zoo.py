@@ -1,28 +1,20 @@
 """Named models: family, configuration, download URL and checksum.
 
 `resolve(name)` gives the verified local checkpoint of a name, looked for in
+`$GANSEMANTICS_CHECKPOINTS/<name>.pth|.pkl` when that variable is set (the
+only place then), otherwise in `./checkpoints/` (where earlier versions kept
+them), then in `<cache>/checkpoints/`, the user cache folder of
+`utils.download` (`$GANSEMANTICS_CACHE`, else `~/.cache/gansemantics`); a
+missing file is downloaded to the last place. Every use checks the file's
+SHA-256: against the published one when the entry has it, else against the
+digest recorded beside the file when it was first used (`utils.download`).
+`$GANSEMANTICS_OFFLINE` turns downloads off.
 
-1. `$GANSEMANTICS_CHECKPOINTS/<name>.pth|.pkl` when that variable is set (the
-   only place then; a missing file is downloaded there);
-2. otherwise `./checkpoints/<name>.pth|.pkl` (where earlier versions kept
-   them), then `<cache>/checkpoints/<name>.pth|.pkl`, the user cache folder of
-   `utils.download` (`$GANSEMANTICS_CACHE`, else `~/.cache/gansemantics`),
-   where a missing file is downloaded.
-
-Every use checks the file's SHA-256: against the published one when the entry
-has it, else against the digest recorded beside the file when it was first
-used (see `utils.download`). `$GANSEMANTICS_OFFLINE` turns downloads off; a
-file that cannot be fetched stops with one line naming the URL and where to
-save it.
-
-Names:
-
-- genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`), the
-  official networks converted to genforce `.pth` files; the names, resolutions
-  and URLs are those of SeFa's `models/model_zoo.py`.
-- NVlabs' official PyTorch pickles: the StyleGAN2 and StyleGAN3 releases on
-  NGC (`stylegan2-ffhq-1024x1024`, `stylegan3-r-afhqv2-512x512`, ...) and the
-  stylegan2-ada-pytorch releases (`stylegan2-ada-ffhq`, ... for `ffhq.pkl`, ...).
+Names: genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`; the
+names, resolutions and URLs of SeFa's `models/model_zoo.py`), and NVlabs'
+official PyTorch pickles: the StyleGAN2 and StyleGAN3 releases on NGC
+(`stylegan2-ffhq-1024x1024`, `stylegan3-r-afhqv2-512x512`, ...) and the
+stylegan2-ada-pytorch releases (`stylegan2-ada-ffhq`, ... for `ffhq.pkl`, ...).
 """
 
 import difflib
@@ -152,30 +144,27 @@ _NVLABS_ADA = {  # stylegan2-ada-pytorch README: file -> resolution.
 }
 
 
+def _nvlabs_sg2(name, dataset, resolution, url, **hints):
+    hints = {'format': 'NVlabs pickle', 'dataset': dataset, **hints, **({'c_dim': 10} if dataset == 'cifar10' else {})}
+    return ZooEntry(name, 'stylegan2', resolution, url, '.pkl', config=hints)
+
+
 def _build_zoo():
     zoo = {}
     for name, (resolution, share) in _GENFORCE.items():
-        family = name.split('_', 1)[0]
+        family, dataset = name.split('_', 1)
         zoo[name] = ZooEntry(name, family, resolution, f'{_ONEDRIVE}{share}&download=1', '.pth',
-                             config={'format': 'genforce .pth', 'dataset': name.split('_', 1)[1]})
+                             config={'format': 'genforce .pth', 'dataset': dataset})
     for name in _NVLABS_SG3:
         _, cfg, dataset, size = name.split('-')
-        zoo[name] = ZooEntry(name, 'stylegan3', int(size.split('x')[0]),
-                             _NGC.format(repo='stylegan3', name=name), '.pkl',
-                             config={'format': 'NVlabs pickle', 'cfg': cfg.upper(), 'dataset': dataset})
+        zoo[name] = ZooEntry(name, 'stylegan3', int(size.split('x')[0]), _NGC.format(repo='stylegan3', name=name),
+                             '.pkl', config={'format': 'NVlabs pickle', 'cfg': cfg.upper(), 'dataset': dataset})
     for name in _NVLABS_SG2:
         _, dataset, size = name.split('-')
-        hints = {'format': 'NVlabs pickle', 'dataset': dataset}
-        if dataset == 'cifar10':
-            hints['c_dim'] = 10
-        zoo[name] = ZooEntry(name, 'stylegan2', int(size.split('x')[0]),
-                             _NGC.format(repo='stylegan2', name=name), '.pkl', config=hints)
+        zoo[name] = _nvlabs_sg2(name, dataset, int(size.split('x')[0]), _NGC.format(repo='stylegan2', name=name))
     for dataset, resolution in _NVLABS_ADA.items():
-        name = f'stylegan2-ada-{dataset}'
-        hints = {'format': 'NVlabs pickle', 'dataset': dataset, 'published_as': f'{dataset}.pkl'}
-        if dataset == 'cifar10':
-            hints['c_dim'] = 10
-        zoo[name] = ZooEntry(name, 'stylegan2', resolution, _ADA.format(name=dataset), '.pkl', config=hints)
+        zoo[f'stylegan2-ada-{dataset}'] = _nvlabs_sg2(f'stylegan2-ada-{dataset}', dataset, resolution,
+                                                      _ADA.format(name=dataset), published_as=f'{dataset}.pkl')
     return zoo
 
 
@@ -225,19 +214,10 @@ def local_path(name):
 def resolve(name, download=True, progress=True):
     """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing.
 
-    Args:
-        name: A zoo name.
-        download: False to fail instead of downloading (as `$GANSEMANTICS_OFFLINE` does).
-        progress: Show a progress bar while downloading.
-
-    Raises:
-        utils.download.DownloadError: (a ValueError) one line: the file cannot
-            be fetched (the URL and where to save it are named), or its SHA-256
-            differs from the published or recorded one (both are named).
+    `download=False` fails instead of downloading, as `$GANSEMANTICS_OFFLINE` does. A file that cannot be
+    fetched or whose SHA-256 differs raises `utils.download.DownloadError` (a ValueError), one line.
     """
-    item = entry(name)
-    what = f'checkpoint {name}'
-    path = local_path(name)
+    item, what, path = entry(name), f'checkpoint {name}', local_path(name)
     if os.path.isfile(path):
         verify(path, item.sha256, what)
         return path

@@ -11,6 +11,7 @@ import torch
 from conftest import ROOT, golden_case, load_pt
 
 import models
+import synthesis
 from models import checkpoints, zoo
 from models.checkpoints import (
     READERS,
@@ -24,6 +25,7 @@ from models.checkpoints import (
 )
 from models.checkpoints import stylegan3_names as sg3
 from models.checkpoints.names import Rule, ignore
+from tests.clitools import assert_one_line_error, invoke
 from tests.layouts import stylegan2_to_tf
 from tests.pickles import write_nvlabs_pickle, write_tf_pickle
 from utils.fileio import sha256_of
@@ -118,11 +120,11 @@ def test_a_source_loads_its_file_once(format_files, monkeypatch):
 
 @pytest.mark.parametrize('content, looks_like', [
     (b'hello, not a checkpoint at all', 'neither a torch file, a network pickle, a JSON config nor a folder'),
-    ('list', 'a torch file holding a list, not a dict of weights'),
-    ('tensors', "a state dict of no generator this toolkit knows (first keys: ['a.weight'])"),
-    ('keys', "a torch file with unrecognised top-level keys ['discriminator', 'step']"),
-    ('pickle_dict', "a pickle without a G_ema network (keys: ['D', 'G'])"),
-    ('pickle_tuple', 'a pickle of a 2-tuple that is not the (G, D, Gs) networks of a TensorFlow pickle'),
+    ('list', 'a torch file of a list'),
+    ('tensors', "a torch file of a dict with keys ['a.weight']"),
+    ('keys', "a torch file of a dict with keys ['discriminator', 'step']"),
+    ('pickle_dict', "a pickle of a dict with keys ['D', 'G']"),
+    ('pickle_tuple', 'a pickle of a tuple'),
     ('folder', "a folder holding ['notes.txt']"),
 ])
 def test_unclaimed_files_say_what_they_look_like(tmp_path, content, looks_like):
@@ -150,6 +152,19 @@ def test_unclaimed_files_say_what_they_look_like(tmp_path, content, looks_like):
     assert '\n' not in message and 'Hammer / genforce .pth' in message
 
 
+def test_a_git_lfs_pointer_says_so(tmp_path):
+    """A clone without `git lfs pull` holds small text pointers in place of the weights."""
+    path = tmp_path / 'lfs.pt'
+    path.write_text('version https://git-lfs.github.com/spec/v1\noid sha256:' + '0' * 64 + '\nsize 123456\n')
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith(f'{path}: ') and 'git lfs pull' in message and '\n' not in message
+    result = invoke(synthesis, [path, '--save_dir', tmp_path / 'out'])
+    assert_one_line_error(result, 'lfs.pt', 'git lfs pull')
+    assert not (tmp_path / 'out').exists()
+
+
 def test_a_toolkit_export_loads_as_its_builtin(tmp_path):
     """A file written by `demo.train` is read by every script: the shipped faces64.pt, copied elsewhere."""
     path = tmp_path / 'my_faces.pt'
@@ -163,11 +178,11 @@ def test_a_toolkit_export_loads_as_its_builtin(tmp_path):
 
 
 @pytest.mark.parametrize('edit, fragment', [
-    (lambda obj: obj.update(family='gan'), "family 'gan' is not one of"),
-    (lambda obj: obj.update(config=[64]), 'config is a list, not a dict of settings'),
-    (lambda obj: obj['config'].update(img_resolution=48), 'config does not build a stylegan2 generator'),
-    (lambda obj: obj['config'].update(colour=True), 'config does not build a stylegan2 generator'),
-    (lambda obj: obj.update(state_dict={'a': 'b'}), 'state_dict is not a dict of tensors'),
+    (lambda obj: obj.update(family='gan'), "'gan'"),
+    (lambda obj: obj.update(config=[64]), 'config'),
+    (lambda obj: obj['config'].update(img_resolution=48), 'img_resolution'),
+    (lambda obj: obj['config'].update(colour=True), "'colour'"),
+    (lambda obj: obj.update(state_dict={'a': 'b'}), 'tensor a'),
     (lambda obj: obj['state_dict'].pop('synthesis.b4.const'), 'missing tensor synthesis.b4.const'),
     (lambda obj: obj['state_dict'].update(extra=torch.zeros(1)), 'unexpected tensor extra'),
     (lambda obj: obj['state_dict']['synthesis.b4.const'].view(-1)[7].fill_(float('nan')),
@@ -189,11 +204,11 @@ def test_a_damaged_toolkit_export_gives_one_line(tmp_path, edit, fragment):
 # The name mapper.
 
 RULES = [
-    Rule(r'mapping\.dense(\d+)\.(weight|bias)', r'mapping.fc\1.\2'),
+    *[Rule(f'mapping.dense{i}.{p}', f'mapping.fc{i}.{p}') for i in range(2) for p in ('weight', 'bias')],
     Rule('early.const', 'synthesis.const', lambda value: value[0], (1, None, 4, 4)),
     ignore('early.filter', (4,), lambda value: None if torch.equal(value, torch.ones(4)) else 'is not all ones'),
     ignore(r'.*\.kernel'),
-    Rule('lod', 'lod', optional=True),
+    Rule('lod', 'synthesis.lod', optional=True),
 ]
 
 
@@ -227,14 +242,16 @@ def test_mapper_renames_transforms_and_ignores():
      'model.pth: tensor mapping.dense0.bias holds NaN or infinite values'),
     (lambda s: s.update({'mapping.dense0.bias': [0.0, 0.0, 0.0]}),
      'model.pth: tensor mapping.dense0.bias is a list, not a tensor'),
-    (lambda s: s.update({'mapping.dense2.weight': torch.ones(3, 3)}),  # the model has no third layer
-     'model.pth: unexpected tensor mapping.dense2.weight (for mapping.fc2.weight)'),
+    (lambda s: s.update({'mapping.dense2.weight': torch.ones(3, 3)}),
+     'model.pth: unexpected tensor mapping.dense2.weight'),
+    (lambda s: s.update({'lod': torch.zeros([])}),  # the table knows it, the model has no such tensor
+     'model.pth: unexpected tensor lod (for synthesis.lod)'),
     (lambda s: s.update({'mapping.dense1.bias': torch.zeros(4)}),  # shapes checked against the model
      'model.pth: tensor mapping.dense1.bias has shape [4], expected [3] (for mapping.fc1.bias)'),
     (lambda s: s.update({'early.const': torch.zeros(1, 3, 4, 4)}),
      'model.pth: tensor early.const has shape [1, 3, 4, 4], which gives synthesis.const shape [3, 4, 4], '
      'expected [2, 4, 4]'),
-    (lambda s: s.pop('mapping.dense1.bias'), 'model.pth: missing tensor mapping.dense1.bias'),  # pattern, backwards
+    (lambda s: s.pop('mapping.dense1.bias'), 'model.pth: missing tensor mapping.dense1.bias'),
 ])
 def test_mapper_names_the_source_key(edit, message):
     state = _state()
@@ -245,9 +262,9 @@ def test_mapper_names_the_source_key(edit, message):
 
 
 def test_mapper_refuses_two_keys_onto_one_and_labels_entries():
-    rules = [Rule(r'a\.(\w+)', r'x.\1'), Rule(r'b\.(\w+)', r'x.\1')]
+    rules = [Rule('a.w', 'x.w'), Rule('b.w', 'x.w')]
     with pytest.raises(CheckpointError, match='f.pkl: TensorFlow variables a.w and b.w both give x.w'):
-        names.convert({'a.w': torch.zeros(1), 'b.w': torch.zeros(1)}, rules, 'f.pkl', 'TensorFlow variable')
+        names.convert({'a.w': torch.zeros(1), 'b.w': torch.zeros(1)}, rules, 'f.pkl', label='TensorFlow variable')
     with pytest.raises(CheckpointError, match=r'missing tensor a \(and 1 more\)'):
         names.convert({}, [Rule('a', 'x'), Rule('b', 'y')], 'f.pt')
 
@@ -293,8 +310,7 @@ def test_expected_settings_are_checked_in_one_place(format_files):
     assert same.config == config
     with pytest.raises(ValueError, match="unknown checkpoint setting 'img_size'"):
         read_checkpoint(path, img_size=32)
-    with pytest.raises(ValueError, match="cfg must be 'T' or 'R'"):
-        read_checkpoint(path, cfg='X')
+    assert mismatch(path, cfg='X') == ('cfg', 'X', None)
     for name, (file, _, family, _) in format_files.items():
         assert read_checkpoint(file, family=family).family == family, name
     with pytest.raises(SettingMismatch, match='builtin:stylegan2-tiny: img_resolution=32 was asked for'):

@@ -5,7 +5,7 @@
 - `faces64`: a StyleGAN2 at 64x64 trained on the toolkit's procedural
   cartoon faces, whose factors are known (`demo/faces.py`); see
   `docs/builtin_faces64.md`. Its weights are shipped in this folder
-  (`faces64.pt`, float16), read with `torch.load(weights_only=True)`.
+  (`faces64.pt`, float16, a toolkit export), read with `torch.load(weights_only=True)`.
 """
 
 import os
@@ -35,11 +35,7 @@ def names():
 
 
 def load(name, seed=0):
-    """`(generator, format, sha256 or None)` of a built-in model.
-
-    Raises:
-        ValueError: an unknown name (naming the known ones), or a shipped file that is missing or damaged.
-    """
+    """`(generator, format, sha256 or None)` of a built-in model; ValueError naming the known ones."""
     if name in RANDOM:
         family, config = RANDOM[name]
         with torch.random.fork_rng(devices=[]):
@@ -48,25 +44,12 @@ def load(name, seed=0):
     if name not in TRAINED:
         raise ValueError(f'unknown built-in model {name!r}; choose from {names()}')
     path = os.path.join(FOLDER, TRAINED[name])
-    if not os.path.isfile(path):
-        raise ValueError(f'{path}: the weights of builtin:{name} are missing from this copy of the toolkit')
-    try:
-        generator = read_trained(path)
-    except ValueError as error:
-        raise ValueError(f'{path}: not the weights of builtin:{name} ({error})') from None
-    return generator, f'built-in trained weights ({TRAINED[name]})', sha256_of(path)
+    return read_trained(path), f'built-in trained weights ({TRAINED[name]})', sha256_of(path)
 
 
 def read_trained(path):
-    """The generator of a trained model's file (`family`, `config`, float16 `state_dict`, `meta`), as float32.
-
-    Raises:
-        ValueError: the file cannot be read or is not such a file (the reason, on one line).
-    """
-    try:
-        source = Source(path)
-        if not toolkit.claims(source):
-            raise CheckpointError(f'{source.path}: not a dict of {", ".join(toolkit.KEYS)}')
-        return generator_from_checkpoint(toolkit.read(source, {}), source.path)
-    except CheckpointError as error:
-        raise ValueError(str(error).removeprefix(f'{os.fspath(path)}: ')) from None
+    """The generator of a toolkit export (`checkpoints.toolkit`), as float32; CheckpointError naming the file."""
+    source = Source(path)
+    if not toolkit.claims(source):
+        raise CheckpointError(f'{source.path}: not a toolkit export (a dict of {", ".join(toolkit.KEYS)})')
+    return generator_from_checkpoint(toolkit.read(source, {}))

@@ -1,20 +1,14 @@
 """Checkpoint reading: a registry of readers, one per on-disk format.
 
-Every reader module has the same small interface:
-
-- `FORMAT`: the format's name;
-- `claims(source) -> bool`: "is this mine?", decided from the content (never
-  from the file name) of a `Source`, which loads the file at most once;
-- `read(source, hints) -> Checkpoint(family, config, state_dict, format, extra)`,
-  where `hints` are the settings asked for (some formats cannot tell
-  everything, e.g. the resolution of a Hammer StyleGAN3 without kwargs).
-
-`read_checkpoint` asks the readers of `READERS` in order; the first that
-claims the file reads it, and `settings.check_expected` then compares the
-settings asked for with the result (`SettingMismatch`). Official names are
-mapped onto ours by the tables of `names` (one strict mapper for every
-format). `torch.load` is always called with `weights_only=True`, and pickles
-go through `safe_pickle`, so reading a checkpoint never runs code from it.
+Every reader module has `FORMAT`, its name; `claims(source)`, "is this mine?",
+decided from the content (never the file name) of a `Source`, which loads the
+file at most once; and `read(source, hints) -> Checkpoint`, where `hints` are
+the settings asked for (some formats cannot tell everything). `read_checkpoint`
+asks the readers in order; the first that claims the file reads it, checking
+every tensor against the model of the config it finds (`names.convert`), and
+`settings.check_expected` compares the settings asked for with the result.
+`torch.load` is always called with `weights_only=True` and pickles go through
+`safe_pickle`: reading a checkpoint never runs code from it.
 """
 
 from ..registry import build_generator
@@ -41,34 +35,21 @@ READERS = [
 
 
 def find_reader(source):
-    """The first reader of `READERS` that claims `source`.
-
-    Raises:
-        CheckpointError: no reader claims it; the message says what the file looks like.
-    """
-    for reader in READERS:
-        if reader.claims(source):
-            return reader
-    raise CheckpointError(f'{source.path}: not a checkpoint this toolkit reads: {source.describe()} '
-                          f'(formats: {", ".join(reader.FORMAT for reader in READERS)})')
+    """The first reader of `READERS` that claims `source`; CheckpointError saying what the file looks like."""
+    reader = next((reader for reader in READERS if reader.claims(source)), None)
+    if reader is None:
+        raise CheckpointError(f'{source.path}: not a checkpoint this toolkit reads: {source.describe()} '
+                              f'(formats: {", ".join(reader.FORMAT for reader in READERS)})')
+    return reader
 
 
 def read_checkpoint(path, **expected):
-    """Read a checkpoint file or folder into `Checkpoint(family, config, state_dict, format, extra)`.
-
-    Args:
-        path: File to read; or a folder: a HuggingFace BigGAN, or one that holds a single
-            checkpoint file.
-        **expected: Settings the checkpoint must agree with, in the models'
-            vocabulary: `family`, `cfg`, `img_resolution`, `w_dim`, `z_dim`,
-            `channel_base`, `channel_max`, and the config fields `c_dim`,
-            `fused_scale`, `mapping_lr_multiplier`, `final_tanh` (see
-            `settings`). None values are ignored.
+    """The `Checkpoint` of a file, or of a folder (a HuggingFace BigGAN, or one holding a single checkpoint
+    file), that must agree with the settings `expected` (`settings`; None values are ignored).
 
     Raises:
-        SettingMismatch: a setting disagrees with the checkpoint.
-        SettingNeeded: the file cannot tell a setting that must be given.
-        CheckpointError: any other problem, one line naming the file.
+        CheckpointError: one line naming the file (`SettingMismatch`: a setting disagrees; `SettingNeeded`:
+            the file cannot tell a setting that must be given).
     """
     expected = checked_settings(expected)
     source = Source(path)
@@ -79,22 +60,8 @@ def read_checkpoint(path, **expected):
     return checkpoint
 
 
-def generator_from_checkpoint(checkpoint, path='checkpoint'):
-    """Build the generator of a `Checkpoint` and load its weights strictly."""
+def generator_from_checkpoint(checkpoint):
+    """The generator of a `Checkpoint`, its weights loaded strictly (the reader checked them)."""
     generator = build_generator(checkpoint.family, checkpoint.config)
-    expected = generator.state_dict()
-    missing = [key for key in expected if key not in checkpoint.state_dict]
-    if missing:
-        raise CheckpointError(f'{path}: missing tensor {missing[0]} for a {checkpoint.family} generator'
-                              + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
-    for key, value in checkpoint.state_dict.items():
-        if key not in expected:
-            raise CheckpointError(f'{path}: unexpected tensor {key} for a {checkpoint.family} generator')
-        if tuple(value.shape) != tuple(expected[key].shape):
-            raise CheckpointError(f'{path}: {key} has shape {list(value.shape)}, '
-                                  f'expected {list(expected[key].shape)}')
-        if expected[key].is_floating_point() and not value.is_floating_point():  # would be read as rounded weights
-            raise CheckpointError(f'{path}: {key} holds {str(value.dtype).replace("torch.", "")} values, '
-                                  f'expected floating-point weights')
     generator.load_state_dict(checkpoint.state_dict, strict=True)
     return generator

@@ -8,38 +8,26 @@ class CheckpointError(ValueError):
 
 
 class SettingMismatch(CheckpointError):
-    """A setting that was asked for disagrees with what the checkpoint holds.
+    """A setting asked for (`family`, `cfg`, `img_resolution`, ...) disagrees with the checkpoint.
 
-    Attributes:
-        path: The checkpoint.
-        setting: The setting, in the models' vocabulary (`family`, `cfg`,
-            `img_resolution`, `w_dim`, `z_dim`, `channel_base`, ...).
-        given: The value asked for.
-        held: The checkpoint's value (None when its family has no such setting).
+    `held` is the checkpoint's value, None when its family has no such setting.
     """
 
     def __init__(self, path, setting, given, held):
         self.path, self.setting, self.given, self.held = str(path), setting, given, held
         if setting == 'family':
-            message = f'{path}: asked for a {given} generator, but the checkpoint holds a {held} generator'
-        elif held is None:
-            message = f'{path}: {setting}={given} was asked for, but the checkpoint has no {setting}'
+            message = f'asked for a {given} generator, but the checkpoint holds a {held} generator'
         else:
-            message = f'{path}: {setting}={given} was asked for, but the checkpoint holds {setting}={held}'
-        super().__init__(message)
+            holds = f'holds {setting}={held}' if held is not None else f'has no {setting}'
+            message = f'{setting}={given} was asked for, but the checkpoint {holds}'
+        super().__init__(f'{path}: {message}')
 
     def __reduce__(self):
         return type(self), (self.path, self.setting, self.given, self.held)
 
 
 class SettingNeeded(CheckpointError):
-    """The file cannot tell a setting: several values fit, one must be given.
-
-    Attributes:
-        path: The checkpoint.
-        setting: The setting to give, in the models' vocabulary.
-        choices: The values that fit the file.
-    """
+    """The file cannot tell a setting: several values (`choices`) fit, one must be given."""
 
     def __init__(self, path, setting, choices):
         self.path, self.setting, self.choices = str(path), setting, list(choices)
@@ -55,7 +43,7 @@ class Checkpoint:
 
     family: str              # 'stylegan2', 'stylegan3', 'stylegan', 'pggan' or 'biggan'.
     config: object           # The family's config dataclass.
-    state_dict: dict         # Tensors under our module's names.
+    state_dict: dict         # Tensors under our module's names, checked against the model of `config`.
     format: str              # Human-readable name of the on-disk format.
     extra: dict = field(default_factory=dict)  # Facts of the file: which copy was read, StyleGAN3 `cfg`, ...
 
@@ -63,30 +51,23 @@ class Checkpoint:
 def lod_is_zero(value):
     """Check of a progressive-growing `lod` value: only finished networks (lod 0) are read."""
     if float(value) != 0:
-        return (f'is {float(value):g}: a snapshot taken during progressive growing; '
-                f'only finished networks (lod 0) are supported')
+        return f'is {float(value):g}: a snapshot taken during progressive growing; only lod 0 is supported'
     return None
 
 
-def infer_channel_formula(channels_by_res, where='checkpoint', default_base=None):
-    """Find `(channel_base, channel_max)` with `channels(res) = min(channel_base // res, channel_max)`.
-
-    Args:
-        channels_by_res: `{resolution: number of feature maps}`.
-        default_base: Base preferred when every resolution sits at the cap
-            (then any large enough base fits); None = the smallest such base,
-            at least 32768 for official widths.
-    """
+def infer_channel_formula(channels_by_res, where, default_base=None):
+    """`(channel_base, channel_max)` with `channels_by_res[res] = min(channel_base // res, channel_max)`;
+    `default_base` is preferred when every resolution sits at the cap (then any large enough base fits), else
+    the smallest such base, at least 32768 for official widths."""
     channel_max = max(channels_by_res.values())
     below = [(res, ch) for res, ch in sorted(channels_by_res.items()) if ch < channel_max]
+    smallest = channel_max * max(channels_by_res)
     if below:
-        candidates = [below[0][1] * below[0][0]]
+        candidates = [below[0][1] * below[0][0]] + ([default_base] if default_base else [])
+    elif default_base is None:
+        candidates = [max(smallest, 32768) if channel_max >= 512 else smallest]
     else:
-        smallest = channel_max * max(channels_by_res)
-        fallback = max(smallest, 32768) if channel_max >= 512 else smallest
-        candidates = [fallback] if default_base is None else [default_base, smallest]
-    if default_base is not None and below:
-        candidates.append(default_base)
+        candidates = [default_base, smallest]
     for base in candidates:
         if all(min(base // res, channel_max) == ch for res, ch in channels_by_res.items()):
             return base, channel_max

@@ -1,21 +1,17 @@
 """Reader of Hammer / genforce `.pth` checkpoints: one container, five generators.
 
-ReSeFa's Hammer code and genforce's SeFa code save generators the same way:
+ReSeFa's Hammer code and genforce's SeFa code save generators as
 `{'models': {'generator_smooth': sd, 'generator': sd}, 'model_kwargs_init': {...}}`
-or `{'generator_smooth': sd, 'generator': sd}`; a bare state dict of one of the
-generators below is read too. The smoothed (EMA) copy is preferred. The state
-dict is one of
-
-- Hammer `StyleGAN2Generator` (`w_avg`, `synthesis.early_layer.const`): `stylegan2_names`;
-- Hammer `StyleGAN3Generator` (`synthesis.early_layer.frequency`): `stylegan3_names`,
-  with `model_kwargs_init` when present, else a config inferred from the
-  shapes (`img_resolution`, `channel_base`, `channel_max` may narrow it);
-- genforce `PGGANGenerator`, `StyleGANGenerator`, `StyleGAN2Generator`: `genforce`.
+or `{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred);
+a bare state dict is read too. It is Hammer's `StyleGAN2Generator`
+(`stylegan2_names`), Hammer's `StyleGAN3Generator` (`stylegan3_names`: with
+`model_kwargs_init`, else a config inferred from the shapes) or genforce's
+`PGGANGenerator`, `StyleGANGenerator` or `StyleGAN2Generator` (`genforce`).
 """
 
 import torch
 
-from . import genforce
+from . import genforce, names
 from . import stylegan2_names as sg2
 from . import stylegan3_names as sg3
 from .common import Checkpoint, CheckpointError
@@ -27,64 +23,44 @@ _COPIES = ('generator_smooth', 'generator')
 
 def _networks(obj):
     """The dict holding `generator_smooth` / `generator` (the object itself or its `models`), or None."""
-    if not isinstance(obj, dict):
-        return None
-    networks = obj['models'] if isinstance(obj.get('models'), dict) else obj
-    return networks if any(which in networks for which in _COPIES) else None
-
-
-def _is_generator_state(state):
-    return (sg2.is_hammer_state(state) or sg3.is_hammer_stylegan3_state(state)
-            or genforce.detect_genforce_family(state) is not None)
+    networks = obj.get('models') if isinstance(obj, dict) and isinstance(obj.get('models'), dict) else obj
+    return networks if isinstance(networks, dict) and any(which in networks for which in _COPIES) else None
 
 
 def claims(source):
     """A torch file with `generator_smooth` / `generator` (maybe under `models`), or a bare generator state dict."""
+    state = source.state_dict()
     if _networks(source.torch_object()) is not None:
         return True
-    state = source.state_dict()
-    return state is not None and _is_generator_state(state)
+    return state is not None and (sg2.is_hammer_state(state) or sg3.is_hammer_stylegan3_state(state)
+                                  or genforce.detect_genforce_family(state) is not None)
 
 
 def generator_state(obj, where):
-    """The generator state dict of a loaded container.
-
-    Returns:
-        `(state_dict, which, model_kwargs)`: `which` is `'generator_smooth'` when
-        present, else `'generator'`; `model_kwargs` its `model_kwargs_init`
-        entry, or None.
-    """
+    """`(state_dict, which, model_kwargs)` of a loaded container: `which` is `'generator_smooth'` when present,
+    else `'generator'`; `model_kwargs` its `model_kwargs_init` entry, or None."""
     networks = _networks(obj)
     which = next(name for name in _COPIES if name in networks)
     state = networks[which]
-    if not isinstance(state, dict) or not state:
-        raise CheckpointError(f'{where}: {which} is not a state dict')
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            raise CheckpointError(f'{where}: {which} holds a {type(value).__name__} under {key}, not a tensor')
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f'{where}: {which} is not a state dict of tensors')
     kwargs = obj.get('model_kwargs_init')
     return dict(state), which, kwargs.get(which) if isinstance(kwargs, dict) else None
 
 
 def read(source, hints):
-    """`Checkpoint` of the generator.
-
-    Args:
-        source: The `Source`.
-        hints: Settings; a Hammer StyleGAN3 without kwargs uses `img_resolution`,
-            `channel_base` and `channel_max`, genforce generators their
-            `genforce.HINTS`.
-    """
+    """`Checkpoint` of the generator; a Hammer StyleGAN3 without kwargs uses the `hints` `img_resolution`,
+    `channel_base` and `channel_max`, genforce generators their `genforce.HINTS`."""
     obj = source.torch_object()
     if _networks(obj) is None:  # a bare state dict
         state, which, kwargs = source.state_dict(), None, None
-        where = source.path
     else:
         state, which, kwargs = generator_state(obj, source.path)
-        where = f'{source.path} [{which}]'
+    where = f'{source.path} [{which}]' if which else source.path
     extra = {'which': which} if which else {}
     if sg2.is_hammer_state(state):
-        config, ours = sg2.convert_and_infer(state, sg2.hammer_rules(state, where), where)
+        config, ours = names.convert_and_infer(state, sg2.hammer_rules(state), where, 'stylegan2',
+                                               sg2.config_from_state)
         return Checkpoint('stylegan2', config, ours, HAMMER, extra)
     if sg3.is_hammer_stylegan3_state(state):
         config = sg3.config_from_hammer(state, kwargs, hints, source.path)

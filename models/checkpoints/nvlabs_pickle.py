@@ -7,8 +7,6 @@ collected from the tree, the config comes from the recorded constructor
 kwargs, and the tables of `stylegan2_names` / `stylegan3_names` convert it.
 """
 
-import torch
-
 from . import stylegan2_names as sg2
 from . import stylegan3_names as sg3
 from .common import Checkpoint, CheckpointError
@@ -31,9 +29,7 @@ def read(source, hints):
     """`Checkpoint` of `G_ema`; the pickle records the whole config, so `hints` are not needed."""
     network = _network(source.pickle_object())
     where = f'{source.path} [G_ema]'
-    state = flatten_persistent(network, where)
-    kwargs = init_kwargs_of(network)
-    extra = {'class_name': network.class_name}
+    state, kwargs, extra = flatten_persistent(network), init_kwargs_of(network), {'class_name': network.class_name}
     if sg2.is_nvlabs_state(state):
         config = sg2.config_from_nvlabs_kwargs(kwargs, state, where)
         return Checkpoint('stylegan2', config, sg2.convert_nvlabs_state(state, config, where), FORMAT, extra)
@@ -44,31 +40,23 @@ def read(source, hints):
     raise CheckpointError(f'{where}: {network.class_name or "network"} is no generator this toolkit knows')
 
 
-def flatten_persistent(obj, where, prefix=''):
-    """State dict (parameters and persistent buffers) of a pickled NVlabs module tree."""
-    state = obj.state if isinstance(obj, PersistentObject) else getattr(obj, 'state', None)
-    if not isinstance(state, dict):
-        raise CheckpointError(f'{where}: module {prefix or "G_ema"} has no readable state')
-    out = {}
-    skip = set(state.get('_non_persistent_buffers_set', ()) or ())
-    for group in ('_parameters', '_buffers'):
-        for name, value in (state.get(group) or {}).items():
-            if value is None or (group == '_buffers' and name in skip):
-                continue
-            if not isinstance(value, torch.Tensor):
-                raise CheckpointError(f'{where}: {prefix}{name} is a {type(value).__name__}, not a tensor')
-            out[prefix + name] = value.detach()
+def flatten_persistent(obj, prefix=''):
+    """State dict (parameters and persistent buffers) of a pickled NVlabs module tree; the reader checks it."""
+    state = getattr(obj, 'state', None)
+    state = state if isinstance(state, dict) else {}
+    skip = set(state.get('_non_persistent_buffers_set') or ())
+    out = {prefix + name: value for group in ('_parameters', '_buffers')
+           for name, value in (state.get(group) or {}).items()
+           if value is not None and not (group == '_buffers' and name in skip)}
     for name, child in (state.get('_modules') or {}).items():
-        if child is not None:
-            out.update(flatten_persistent(child, where, f'{prefix}{name}.'))
+        out.update(flatten_persistent(child, f'{prefix}{name}.'))
     return out
 
 
 def init_kwargs_of(obj):
     """Constructor kwargs that NVlabs' persistence recorded (positional ones mapped by name)."""
-    state = obj.state
-    kwargs = dict(state.get('_init_kwargs') or {})
-    args = tuple(state.get('_init_args') or ())
+    kwargs = dict(obj.state.get('_init_kwargs') or {})
+    args = tuple(obj.state.get('_init_args') or ())
     for name, value in zip(('z_dim', 'c_dim', 'w_dim', 'img_resolution', 'img_channels', 'mapping_kwargs'), args):
         kwargs.setdefault(name, value)
     return kwargs

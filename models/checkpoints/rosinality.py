@@ -4,8 +4,7 @@ Size, style dimension, mapping depth and channel multiplier are inferred from
 the tensor shapes (`stylegan2_names.rosinality_rules`, `config_from_state`).
 """
 
-import torch
-
+from . import names
 from . import stylegan2_names as sg2
 from .common import Checkpoint, CheckpointError
 
@@ -19,15 +18,13 @@ def claims(source):
 
 
 def read(source, hints):
-    """`Checkpoint` of `g_ema` with `latent_avg` as `w_avg`; nothing in `hints` is needed."""
+    """`Checkpoint` of `g_ema` with `latent_avg` (needed for truncation) as `w_avg`; nothing in `hints` is needed."""
     obj = source.torch_object()
-    where = source.path
-    state = obj['g_ema']
-    if not isinstance(state, dict) or not sg2.is_rosinality_state(state):
-        raise CheckpointError(f'{where}: g_ema is not a rosinality StyleGAN2 generator')
-    latent_avg = obj.get('latent_avg')
-    if latent_avg is None:
-        raise CheckpointError(f'{where}: no latent_avg next to g_ema (needed for truncation)')
-    state = {**state, 'latent_avg': torch.as_tensor(latent_avg)}
-    config, ours = sg2.convert_and_infer(state, sg2.rosinality_rules(state, where), where)
+    if not isinstance(obj['g_ema'], dict) or not sg2.is_rosinality_state(obj['g_ema']):
+        raise CheckpointError(f'{source.path}: g_ema is not a rosinality StyleGAN2 generator')
+    state = dict(obj['g_ema'])
+    if 'latent_avg' in obj:  # else reported missing
+        state['latent_avg'] = obj['latent_avg']
+    config, ours = names.convert_and_infer(state, sg2.rosinality_rules(state), source.path, 'stylegan2',
+                                           sg2.config_from_state)
     return Checkpoint('stylegan2', config, ours, FORMAT)

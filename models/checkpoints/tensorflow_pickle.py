@@ -28,15 +28,10 @@ def is_tf_network(obj):
 
 def _generator(obj):
     """`(which, network)` of the generator to read, or None when `obj` holds no TensorFlow networks."""
-    if isinstance(obj, tuple):
-        if len(obj) == 3 and all(is_tf_network(net) for net in obj):
-            return 'Gs', obj[2]
-        return None
-    if isinstance(obj, dict):
-        which = 'G_ema' if 'G_ema' in obj else 'Gs'
-        if is_tf_network(obj.get(which)):
-            return which, obj[which]
-    return None
+    if isinstance(obj, tuple) and len(obj) == 3 and all(is_tf_network(net) for net in obj):
+        return 'Gs', obj[2]
+    which = 'G_ema' if isinstance(obj, dict) and 'G_ema' in obj else 'Gs'
+    return (which, obj[which]) if isinstance(obj, dict) and is_tf_network(obj.get(which)) else None
 
 
 def claims(source):
@@ -48,62 +43,44 @@ def read(source, hints):
     """`Checkpoint` of the generator `Gs` (or `G_ema`); nothing in `hints` is needed."""
     which, network = _generator(source.pickle_object())
     where = f'{source.path} [{which}]'
-    variables, kwargs = collect_tf_variables(network, where)
-    family, config, state = tensorflow_names.read_tf_variables(variables, kwargs, where)
+    family, config, state = tensorflow_names.read_tf_variables(*collect_tf_variables(network, where), where)
     return Checkpoint(family, config, state, FORMAT,
                       {'which': which, 'build_func_name': network.state.get('build_func_name')})
 
 
 def collect_tf_variables(network, where):
-    """All variables of a network and its components, named as NVlabs' `legacy.py` names them.
-
-    Returns:
-        `(variables, kwargs)`: `{'mapping/Dense0/weight': float32 tensor, ...}`
-        (the network's own variables unprefixed, a component's under
-        `component/`), and the static kwargs of the network and its
-        components merged (components last).
-    """
+    """`(variables, kwargs)`: the float32 variables of a network and its components as NVlabs' `legacy.py` names
+    them (`mapping/Dense0/weight`: a component's under `component/`), and their static kwargs merged."""
     variables, kwargs, seen = {}, {}, set()
 
     def visit(net, prefix):
-        name = prefix or 'Gs'
-        if id(net) in seen:
-            raise CheckpointError(f'{where}: network {name} appears twice in the component tree')
+        problem = _problem(net, seen)
+        if problem:
+            raise CheckpointError(f'{where}: network {prefix or "Gs"} {problem}')
         seen.add(id(net))
-        state = net.state
-        version = state.get('version')
-        if version not in SUPPORTED_VERSIONS:
-            raise CheckpointError(f'{where}: TensorFlow network {name} has format version {version!r}; '
-                                  f'this reader knows versions {list(SUPPORTED_VERSIONS)}')
-        static = state.get('static_kwargs') or {}
-        if not isinstance(static, dict):
-            raise CheckpointError(f'{where}: static_kwargs of network {name} is not a dict')
-        kwargs.update(static)
-        pairs = state.get('variables')
-        if not isinstance(pairs, (list, tuple)):
-            raise CheckpointError(f'{where}: network {name} has no variable list')
-        for pair in pairs:
-            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
-                raise CheckpointError(f'{where}: network {name} holds a malformed variable entry')
-            key = prefix + pair[0]
-            if key in variables:
-                raise CheckpointError(f'{where}: TensorFlow variable {key} appears twice')
-            variables[key] = _to_tensor(pair[1], key, where)
-        components = state.get('components') or {}
-        if not isinstance(components, dict):
-            raise CheckpointError(f'{where}: components of network {name} is not a dict')
-        for child_name, child in components.items():
-            if not is_tf_network(child):
-                raise CheckpointError(f'{where}: component {prefix}{child_name} is a {type(child).__name__}, '
-                                      f'not a TensorFlow network')
-            visit(child, f'{prefix}{child_name}/')
+        kwargs.update(net.state.get('static_kwargs') or {})
+        for name, value in net.state['variables']:
+            variables[prefix + name] = torch.from_numpy(np.array(value, dtype=np.float32))
+        for name, child in (net.state.get('components') or {}).items():
+            visit(child, f'{prefix}{name}/')
 
     visit(network, '')
     return variables, kwargs
 
 
-def _to_tensor(value, name, where):
-    array = np.asarray(value)
-    if array.dtype.kind not in 'fiub':
-        raise CheckpointError(f'{where}: TensorFlow variable {name} holds {array.dtype} data, not numbers')
-    return torch.from_numpy(np.array(array, dtype=np.float32))
+def _problem(net, seen):
+    """What is wrong with a network of the component tree, or None."""
+    if id(net) in seen:
+        return 'appears twice in the component tree'
+    if not is_tf_network(net):
+        return f'is a {type(net).__name__}, not a TensorFlow network'
+    state = net.state
+    if state.get('version') not in SUPPORTED_VERSIONS:
+        return f'has format version {state.get("version")!r}; this reader knows versions {list(SUPPORTED_VERSIONS)}'
+    pairs = state.get('variables')
+    if not (isinstance(state.get('static_kwargs') or {}, dict) and isinstance(state.get('components') or {}, dict)
+            and isinstance(pairs, (list, tuple)) and all(
+                isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
+                and np.asarray(pair[1]).dtype.kind in 'fiub' for pair in pairs)):
+        return 'has malformed static_kwargs, components or variables (a list of names and numeric arrays)'
+    return None

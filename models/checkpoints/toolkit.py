@@ -6,9 +6,7 @@ module names (float16 or float32; read as float32) and a dict of facts about
 the training.
 """
 
-import torch
-
-from ..registry import FAMILIES, family_classes
+from . import names
 from .common import Checkpoint, CheckpointError
 
 FORMAT = 'toolkit export'
@@ -23,23 +21,12 @@ def claims(source):
 
 def read(source, hints):
     """`Checkpoint` of the file, its `meta` in `extra`; nothing in `hints` is needed."""
-    obj = source.torch_object()
-    where = source.path
+    obj, where = source.torch_object(), source.path
     family, fields, state = (obj[key] for key in KEYS)
-    if family not in FAMILIES:
-        raise CheckpointError(f'{where}: family {family!r} is not one of {sorted(FAMILIES)}')
-    if not isinstance(fields, dict):
-        raise CheckpointError(f'{where}: config is a {type(fields).__name__}, not a dict of settings')
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f'{where}: state_dict is not a dict of tensors')
-    try:
-        config = family_classes(family)[1](**fields)
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f'{where}: config does not build a {family} generator '
-                              f'({" ".join(str(error).split())[:160]})') from None
-    state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
-    bad = next((key for key, value in state.items() if value.is_floating_point() and not value.isfinite().all()), None)
-    if bad is not None:
-        raise CheckpointError(f'{where}: {bad} holds NaN or infinite values')
+    if not isinstance(fields, dict) or not isinstance(state, dict):
+        raise CheckpointError(f'{where}: its config and state_dict must be dicts, not a {type(fields).__name__} '
+                              f'and a {type(state).__name__}')
+    config = names.make_config(family, where, **fields)
     meta = obj.get('meta')
-    return Checkpoint(family, config, state, FORMAT, {'meta': meta} if isinstance(meta, dict) else {})
+    return Checkpoint(family, config, names.convert(state, names.own_rules(family, config), where), FORMAT,
+                      {'meta': meta} if isinstance(meta, dict) else {})
