@@ -15,30 +15,16 @@ user catalog (`$GANSEMANTICS_DIRECTIONS_CATALOG`, default
 
 Modules: `catalog` (entries and lookup), `files` (where files are; fetching,
 verifying, resolving names), `readers` (the rules for direction and latent
-files and sidecars), `user_catalog` (adding one's own entries).
+files and sidecars, and the one writer of directions), `user_catalog` (adding one's own entries).
 """
 
-from .catalog import (
-                      BUILTIN_CATALOG,
-                      CATALOG_FORMAT,
-                      ENV_CATALOG,
-                      ENV_DIR,
-                      ENV_URL,
-                      FOLDER,
-                      KINDS,
-                      Catalog,
-                      CatalogError,
-                      Entry,
-                      directions_dir,
-                      load_catalog,
-                      user_catalog_path,
-)
+from .catalog import (BUILTIN_CATALOG, ENV_CATALOG, ENV_DIR, ENV_URL, FOLDER, KINDS, Catalog, CatalogError, Entry,
+                      directions_dir, load_catalog, user_catalog_path)
 from .files import Resolved, fetch, file_status, resolve_direction, resolve_latents, verify
-from .readers import (Direction, Latents, direction_array, latents_array, read_direction, read_latents, read_sidecar,
-                      save_directions)
+from .readers import Direction, Latents, check_codes, read_direction, read_latents, read_sidecar, save_directions
 from .user_catalog import add_local_entry
 
-__all__ = ['BUILTIN_CATALOG', 'CATALOG_FORMAT', 'ENV_CATALOG', 'ENV_DIR', 'ENV_URL', 'FOLDER', 'KINDS', 'Catalog',
-           'CatalogError', 'Direction', 'Entry', 'Latents', 'Resolved', 'add_local_entry', 'direction_array',
-           'directions_dir', 'fetch', 'file_status', 'latents_array', 'load_catalog', 'read_direction',
-           'read_latents', 'read_sidecar', 'resolve_direction', 'save_directions', 'resolve_latents', 'user_catalog_path', 'verify']
+__all__ = ['BUILTIN_CATALOG', 'ENV_CATALOG', 'ENV_DIR', 'ENV_URL', 'FOLDER', 'KINDS', 'Catalog', 'CatalogError',
+           'Direction', 'Entry', 'Latents', 'Resolved', 'add_local_entry', 'check_codes', 'directions_dir', 'fetch',
+           'file_status', 'load_catalog', 'read_direction', 'read_latents', 'read_sidecar', 'resolve_direction',
+           'resolve_latents', 'save_directions', 'user_catalog_path', 'verify']

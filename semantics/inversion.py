@@ -122,19 +122,17 @@ def _to_8bit(image):
     if not (image.mode.startswith('I') or image.mode == 'F'):
         return image, None
     values = np.asarray(image).astype(np.float64)
-    if image.mode == 'F':
-        if not np.isfinite(values).all():
-            raise ImageError('float pixel values that are NaN or infinite')
-        low, high = float(values.min()), float(values.max())
-        if low < 0 or high > 255:
-            raise ImageError(f'float pixel values in [{low:g}, {high:g}], neither in [0, 1] nor in [0, 255]')
+    finite = np.isfinite(values).all()
+    low, high = (float(values.min()), float(values.max())) if finite else (np.nan, np.nan)
+    if image.mode == 'F' and 0 <= low and high <= 255:
         scale, note = (255, 'float grey in [0, 1] scaled to 8 bits') if high <= 1 else \
             (1, 'float grey in [0, 255] rounded to 8 bits')
-    else:
-        low, high = int(values.min()), int(values.max())
-        if low < 0 or high > 65535:
-            raise ImageError(f'integer pixel values in [{low}, {high}], beyond the 16-bit range [0, 65535]')
+    elif image.mode != 'F' and 0 <= low and high <= 65535:
         scale, note = 1 / 257, f'{"16" if image.mode.startswith("I;16") else "32"}-bit grey scaled to 8 bits'
+    else:
+        kind = 'float' if image.mode == 'F' else 'integer'
+        raise ImageError(f'{kind} pixel values ' + (f'in [{low:g}, {high:g}]' if finite else 'that are NaN or infinite')
+                         + (', beyond [0, 1] and [0, 255]' if kind == 'float' else ', beyond [0, 65535]'))
     return Image.fromarray(np.clip(np.round(values * scale), 0, 255).astype(np.uint8)), note
 
 
@@ -233,17 +231,10 @@ def project(generator, target, settings=None, distance=None, on_step=None):
         A `Projection`.
     """
     settings = settings or ProjectionSettings()
-    if settings.space not in ('w', 'wp'):
-        raise ValueError(f"space must be 'w' or 'wp', got {settings.space!r}")
-    if settings.steps < 1:
-        raise ValueError(f'steps must be at least 1, got {settings.steps}')
     G = generator
     device = G.device
     target = torch.as_tensor(target, dtype=torch.float32, device=device)
-    size = (G.img_resolution, G.img_resolution)
-    if target.shape != (1, G.img_channels, *size):
-        raise ValueError(f'target must have shape [1, {G.img_channels}, {size[0]}, {size[1]}], '
-                         f'got {list(target.shape)}')
+    assert target.shape == (1, G.img_channels, G.img_resolution, G.img_resolution), target.shape
     distance = distance or (lambda synth, real: image_distance(synth, real, settings.ssim_weight))
     w_avg, w_std = w_statistics(G, settings.w_avg_samples)
     random = torch.Generator(device=device).manual_seed(settings.seed)

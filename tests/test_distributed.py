@@ -91,7 +91,7 @@ def test_two_processes_equal_one(model, tmp_path, region):
     if region is None:
         assert a.shape == (nums, 3, 16, 16, 1, 8) and np.array_equal(a, b)
     else:
-        assert int(a['rows_seen']) == nums * 16
+        assert int(a['num_samples']) == nums
         assert all(np.array_equal(a[key], b[key]) for key in a.files)
 
 
