@@ -114,9 +114,7 @@ def main(**opts):
     directions, eigenvalues = _solve(sums.sum_f, sums.sum_b, opts, source)
 
     # Results of other --name values stay beside these (their files carry the name), so it is not compared.
-    note = run.start({key: value for key, value in opts.items() if key != 'name'})
-    if note:
-        click.echo(note)
+    run.start({key: value for key, value in opts.items() if key != 'name'})
     mask_image = np.repeat(mask[:, :, None], 3, axis=2).astype(np.uint8) * 255
     for index, sample_directions in per_sample.items():
         stem = run.file(f'image_{index:02d}_region_{region}_name_{opts["name"]}')

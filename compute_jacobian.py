@@ -58,7 +58,7 @@ from utils.indices import format_indices
               help='Differentiate w.r.t. w on these layers only (the layers you will edit). [default: all]')
 @options.region_options('whose Gram matrices to accumulate instead of the Jacobians')
 @options.class_option
-@click.option('--trunc_psi', type=options.psi_type(), default=1.0, show_default=True,
+@click.option('--trunc_psi', type=options.PSI, default=1.0, show_default=True,
               help='Truncation of the sampled w (the reference uses none; BigGAN: its truncation).')
 @click.option('--b', 'unused_b', type=options.FiniteFloat(), default=None, metavar='FLOAT',
               help='Accepted for compatibility with the original script, which does not use it either.')
@@ -78,11 +78,10 @@ def main(**opts):
 
 def _compute(opts, ranks, started):
     say = click.echo if ranks.is_main else _quiet
-    generator = options.load_model({**opts, 'device': ranks.device(opts['device'])})
-    say(options.describe_weights(generator))
+    opts['device'] = ranks.device(opts['device'])
+    generator = options.load_model(opts, say=say)
     if opts['vis_size'] is not None:
         say('Note: --vis_size is not used: compute_jacobian.py writes no page')
-    opts['data_name'] = options.data_name_of(opts, generator)
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     size, sum_channels = jacobian.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
     if codes.space == 'wp':
@@ -112,9 +111,7 @@ def _compute(opts, ranks, started):
     ranks.check_same({**job.settings, 'folder': os.path.abspath(run.path)})
     with _claimed(job, ranks):
         if ranks.is_main:
-            note = run.start(opts)
-            if note:
-                say(note)
+            run.start(opts)
             save_npy(run.file('latent_codes.npy'), w)
             for start in range(0, len(ws), opts['batch_size']) if opts['save_jpg'] else ():
                 images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',

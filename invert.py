@@ -78,9 +78,7 @@ def read_target(path, resolution, channels):
 @options.output_options(job='inversions')
 @options.cli_errors
 def main(**opts):
-    generator = options.load_model(opts)
-    click.echo(options.describe_weights(generator))
-    opts['data_name'] = options.data_name_of(opts, generator)
+    generator = options.load_model(opts, say=click.echo)
     if not generator.has_mapping or generator.c_dim:
         raise click.BadParameter(f'a {generator.variant} cannot be projected into: invert.py needs an unconditional '
                                  'StyleGAN, StyleGAN2 or StyleGAN3 (a mapping network, and w_avg of no class)',
@@ -97,9 +95,7 @@ def main(**opts):
                          f'{opts["space"]}_steps_{opts["steps"]}' + ('_noise' if opts['optimize_noise'] else '')
                          + ('_vgg16' if opts['vgg16_path'] else ''))
 
-    with run.writing(opts) as note:
-        if note:
-            click.echo(note)
+    with run.writing(opts):
         settings = inversion.ProjectionSettings(steps=opts['steps'], space=opts['space'], seed=opts['seed'],
                                                 optimize_noise=opts['optimize_noise'],
                                                 record_every=max(1, opts['steps'] // 40) if opts['gif'] else 0)

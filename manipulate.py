@@ -44,15 +44,15 @@ DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 @click.option('--mani_layers', type=options.IndexList(), default=None, metavar='LIST',
               help="Layers to edit: '4,5,6,7', '8-11' or 'all'. "
                    "[default: the direction's recommendation (catalog or sidecar), else 4,5,6,7]")
-@click.option('--step', type=options.steps_type(), default=editing.DEFAULT_STEPS, show_default=True,
+@click.option('--step', type=options.STEPS, default=editing.DEFAULT_STEPS, show_default=True,
               help='Number of edit steps.')
 @click.option('--start', type=click.IntRange(min=0), default=0, show_default=True,
               help='Index of the first direction to use.')
 @click.option('--end', type=click.IntRange(min=1), default=1, show_default=True,
               help='Index after the last direction to use.')
-@click.option('--start_distance', type=options.distance_type(), default=None,
+@click.option('--start_distance', type=options.DISTANCE, default=None,
               help="Start distance. [default: the direction's recommendation, else -10]")
-@click.option('--end_distance', type=options.distance_type(), default=None,
+@click.option('--end_distance', type=options.DISTANCE, default=None,
               help="End distance. [default: the direction's recommendation, else 10]")
 @options.region_options("inside which to report the share of each edit's pixel change")
 @click.option('--noise', 'noise_path', default=None, metavar='FILE',
@@ -61,9 +61,7 @@ DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 @options.class_option
 @options.cli_errors
 def main(**opts):
-    generator = options.load_model(opts)
-    click.echo(options.describe_weights(generator))
-    opts['data_name'] = options.data_name_of(opts, generator)
+    generator = options.load_model(opts, say=click.echo)
     given_layers = click.get_current_context().get_parameter_source('mani_layers').name != 'DEFAULT'
     try:  # the recommended layers are checked against the model unless --mani_layers replaces them
         direction = catalog.read_direction(opts['boundary_path'], w_dim=generator.w_dim,
@@ -98,9 +96,7 @@ def main(**opts):
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part, direction.label + picked,
                          f'layers_{format_indices(layers)}', region and region[0])
 
-    with run.writing(opts) as note:
-        if note:
-            click.echo(note)
+    with run.writing(opts):
         ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'], opts['batch_size'])
         torch.manual_seed(opts['seed'])  # for --randomize_noise random
         click.echo(f'Editing {inputs.plural(len(ws), "sample")} with directions {opts["start"]}..{opts["end"] - 1} '
@@ -163,16 +159,14 @@ def _page(generator, codes, opts, direction, layers, layer_origin, steps, region
     page = HtmlPage(num_rows=len(codes) * count, num_cols=opts['step'] + 2, image_size=opts['vis_size'] or None,
                     title=f'Edits of {generator.model_name} along {direction.label}')
     page.set_headers(['Name', 'Origin'] + [f'Step {i:02d}' for i in range(1, opts['step'] + 1)])
-    for line in notes.settings_notes(generator, codes, opts):
-        page.add_note(line)
+    page.add_note(*notes.settings_notes(generator, codes, opts))
     facts = [f'catalog entry {direction.entry.id}'] if direction.entry is not None else []
     sidecar = direction.sidecar or {}
     facts += [f'{key} {sidecar[key]}' for key in ('method', 'region', 'model') if sidecar.get(key)]
     real, _ = runs.resolve_latest(direction.path)
     page.add_note(f'Direction: rows {opts["start"]}..{opts["end"] - 1} of {real}'
-                  + (f' ({", ".join(facts)})' if facts else ''))
-    page.add_note(notes.layers_note(layers, layer_origin))
-    page.add_note('Distances: ' + ', '.join(f'{d:g}' for d in steps))
+                  + (f' ({", ".join(facts)})' if facts else ''), notes.layers_note(layers, layer_origin),
+                  'Distances: ' + ', '.join(f'{d:g}' for d in steps))
     if region is not None:
         page.add_note(f'Region: {region[0]}, outlined in yellow on the origin image. "In region" is the share of '
                       f'each edit\'s pixel change (summed over colour, averaged over the steps) that falls inside '

@@ -52,15 +52,15 @@ _PAGE_NAMES = ('sample_first', 'semantic_first')
               help='Number of samples used for visualization (0: only save the directions).')
 @click.option('-K', '--num_semantics', type=click.IntRange(min=1), default=5, show_default=True,
               help='Number of semantic boundaries corresponding to the top-k eigen values.')
-@click.option('--start_distance', type=options.distance_type(), default=-3.0, show_default=True,
+@click.option('--start_distance', type=options.DISTANCE, default=-3.0, show_default=True,
               help='Start point for manipulation on each semantic.')
-@click.option('--end_distance', type=options.distance_type(), default=3.0, show_default=True,
+@click.option('--end_distance', type=options.DISTANCE, default=3.0, show_default=True,
               help='Ending point for manipulation on each semantic.')
-@click.option('--step', type=options.steps_type(), default=11, show_default=True,
+@click.option('--step', type=options.STEPS, default=11, show_default=True,
               help='Manipulation step on each semantic.')
-@click.option('--viz_size', type=options.view_size_type(), default=256, show_default=True,
+@click.option('--viz_size', type=options.VIEW_SIZE, default=256, show_default=True,
               help='Size of images to visualize on the HTML page (0: full size).')
-@click.option('--trunc_psi', type=options.psi_type(), default=0.7, show_default=True,
+@click.option('--trunc_psi', type=options.PSI, default=0.7, show_default=True,
               help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).')
 @click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
               help='Number of layers to perform truncation (StyleGAN families).')
@@ -76,8 +76,7 @@ def main(**opts):
     drawn = opts['num_samples'] > 0  # without images the directions come from the weights alone: on the CPU
     device = (opts['device'] or _device_of_gpu_id(opts['gpu_id'])) if drawn else 'cpu'
     generator = options.load_model({'weight_path': opts['model_name'], 'device': device},
-                                   device_option='--device' if opts['device'] else '--gpu_id')
-    click.echo(options.describe_weights(generator))
+                                   device_option='--device' if opts['device'] else '--gpu_id', say=click.echo)
     layers = options.check_layers(generator, opts['layer_idx'], '-L/--layer_idx', generator.sefa_layers())
     layers, directions, eigenvalues = sefa.factorize(generator, layers)
     count = opts['num_semantics']
@@ -93,9 +92,7 @@ def main(**opts):
     samples = codes.part if codes is not None else runs.samples_part(opts['seed'], 0)
     run = runs.RunFolder(root, generator.model_name, f'layers_{format_indices(layers)}_K_{count}', samples)
 
-    with run.writing(opts) as note:
-        if note:
-            click.echo(note)
+    with run.writing(opts):
         catalog.save_directions(run.file('directions.npy'), directions, 'sefa', generator,
                                 layer_idx=format_indices(opts['layer_idx']), layers=layers, recommended_layers=layers,
                                 weights=[name for name, _ in generator.sefa_weights(layers)],
@@ -125,8 +122,7 @@ def _edited_pages(generator, codes, opts, layers, directions, values, directions
         f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({directions_path})']
     for page in (by_semantic, by_sample):
         page.set_headers([''] + [f'Distance {d:.2f}' for d in steps])
-        for line in lines:
-            page.add_note(line)
+        page.add_note(*lines)
     semantic = [f'Semantic {sem_id:03d}\n({value:.3f})' for sem_id, value in enumerate(values)]
     for sem_id in range(count):
         by_semantic.set_cell(sem_id * (num + 1), 0, text=semantic[sem_id], highlight=True)

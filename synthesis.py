@@ -37,20 +37,15 @@ from utils.images import save_image, to_uint8
 @options.class_option
 @options.cli_errors
 def main(**opts):
-    generator = options.load_model(opts)
-    click.echo(options.describe_weights(generator))
+    generator = options.load_model(opts, say=click.echo)
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
-    opts['data_name'] = options.data_name_of(opts, generator)
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part)
 
-    with run.writing(opts) as note:
-        if note:
-            click.echo(note)
+    with run.writing(opts):
         torch.manual_seed(opts['seed'])  # for --randomize_noise random
         page = HtmlPage(grid_size=len(codes), title=f'Synthesis: {generator.model_name}, {codes.part}',
                         image_size=opts['vis_size'] or None)
-        for line in notes.settings_notes(generator, codes, opts):
-            page.add_note(line)
+        page.add_note(*notes.settings_notes(generator, codes, opts))
         all_ws = []
         click.echo(f'Synthesizing {inputs.plural(len(codes), "image")} ...')
         for start in tqdm(range(0, len(codes), opts['batch_size']), desc='synthesis', unit='batch'):

@@ -18,12 +18,6 @@ from semantics import regions
 from utils.indices import IndexList
 from utils.limits import MAX_DISTANCE, MAX_NAME_BYTES, MAX_STEPS, MAX_VIEW_SIZE
 
-__all__ = ['FiniteFloat', 'FileName', 'Box', 'IndexList', 'MAX_DISTANCE', 'MAX_VIEW_SIZE', 'MAX_STEPS',
-           'distance_type', 'psi_type', 'view_size_type', 'steps_type', 'not_empty', 'InputError', 'cli_errors',
-           'Interrupted', 'parse_device', 'model_options', 'load_model', 'describe_weights', 'data_name_of', 'check_layers',
-           'sampling_options', 'truncation_options', 'output_options', 'region_options', 'class_option',
-           'class_index_of', 'sefa_model_options']
-
 
 def compose(*decorators):
     """Apply several click decorators as one (the first given ends up first in --help)."""
@@ -47,7 +41,7 @@ class FiniteFloat(click.ParamType):
             number = float(value)
         except (TypeError, ValueError):
             number = math.nan
-        if not math.isfinite(number):
+        if not math.isfinite(number):  # nan, inf, or no number
             self.fail(f'{value!r} is not a finite number', param, ctx)
         if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
             self.fail(f'{value} must be {">" if self.min_open else ">="} {self.min:g}', param, ctx)
@@ -56,20 +50,10 @@ class FiniteFloat(click.ParamType):
         return number
 
 
-def distance_type():
-    return FiniteFloat(min=-MAX_DISTANCE, max=MAX_DISTANCE)
-
-
-def psi_type():
-    return FiniteFloat(min=-models.MAX_TRUNCATION_PSI, max=models.MAX_TRUNCATION_PSI)
-
-
-def view_size_type():
-    return click.IntRange(0, MAX_VIEW_SIZE)
-
-
-def steps_type():
-    return click.IntRange(1, MAX_STEPS)
+DISTANCE = FiniteFloat(min=-MAX_DISTANCE, max=MAX_DISTANCE)
+PSI = FiniteFloat(min=-models.MAX_TRUNCATION_PSI, max=models.MAX_TRUNCATION_PSI)
+VIEW_SIZE = click.IntRange(0, MAX_VIEW_SIZE)
+STEPS = click.IntRange(1, MAX_STEPS)
 
 
 class FileName(click.ParamType):
@@ -240,8 +224,9 @@ def _translate(error, flags):
     return str(error)
 
 
-def load_model(opts, device_option='--device'):
-    """Load the generator the model options name (device checked first), with its transform applied."""
+def load_model(opts, device_option='--device', say=None):
+    """The generator the model options name (device checked first), with its transform applied; `say` (e.g.
+    click.echo) is told what was loaded, and `opts['data_name']` is set (see `data_name_of`)."""
     device = parse_device(opts.get('device'), device_option)
     source = str(opts['weight_path'])
     if source.startswith('builtin:') and source[8:] not in models.builtin_names():
@@ -265,6 +250,9 @@ def load_model(opts, device_option='--device'):
         generator.set_transform(opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint='--tx/--ty/--rotate') from None
+    opts['data_name'] = data_name_of(opts, generator)
+    if say is not None:
+        say(describe_weights(generator))
     return generator
 
 
@@ -315,7 +303,7 @@ def sampling_options(nums, seed=4):
 
 
 truncation_options = compose(
-    click.option('--trunc_psi', type=psi_type(), default=0.7, show_default=True,
+    click.option('--trunc_psi', type=PSI, default=0.7, show_default=True,
                  help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).'),
     click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
                  help='Number of layers to perform truncation (StyleGAN families).'),
@@ -334,9 +322,9 @@ def output_options(job, save_jpg=False, page=True):
     """--save_dir, --job, --data_name, --save_jpg and --vis_size (only accepted, without `page`)."""
     save_help = ('Save every image as a JPEG file too.' if not save_jpg else
                  'Save the images the Jacobians are taken of (--no_save_jpg: do not).')
-    vis_size = click.option('--vis_size', type=view_size_type(), default=256, show_default=True,
+    vis_size = click.option('--vis_size', type=VIEW_SIZE, default=256, show_default=True,
                             help='Size of the images on the HTML page (0: full size).') if page else \
-        click.option('--vis_size', type=view_size_type(), default=None, hidden=True)  # the original's; no page here
+        click.option('--vis_size', type=VIEW_SIZE, default=None, hidden=True)  # the original's; no page here
     return compose(
         click.option('--save_dir', type=str, default=None, metavar='DIR', callback=not_empty,
                      help=f'Root folder of the results; each run gets a folder named after its model and '

@@ -1,25 +1,16 @@
-"""Where each run writes: self-describing folders, and the original paths pointing at the latest run.
+"""Where each run writes: `<root>/<model>/<samples>[_class_<c>][_<more parts>]/`, and the latest-run links.
 
-Every run gets a folder whose path names what made it:
-
-    <root>/<model>/<samples>[_class_<c>][_<more parts>]/
-
-- `<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>`;
-- `<model>` is the model's `model_name` (checkpoint stem and a short hash of its
-  content, or the built-in name), so two checkpoints never share a folder;
-- `<samples>` is `seed_<seed>_num_<nums>`, or `latents_<file label>_num_<n>`;
-- the script adds what else selects its result (layers, region, direction).
-
-The same command run twice uses the same folder; changing the model, the codes,
-the class, the region or the direction gives another. Each folder holds
-`run.json`, the command's settings; a run into a folder whose `run.json`
-records other settings replaces that result and says so. A run's files are
-written into a hidden folder beside its own (`.<name>.writing-<host>-<pid>`),
-which takes the folder's place once every file is written: a folder never mixes
-two runs, and a run that fails or is stopped leaves the earlier result as it
-was. (The Jacobian job writes in place instead: it resumes from its partial
-files.) Where a next step reads a fixed path (`work_dirs/jacobians/ffhq/jacobians_w.npy`,
-`work_dirs/directions/ffhq/eyes/`), that path is a link to the latest run.
+`<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>`; `<model>` the
+model's `model_name` (checkpoint stem and a short hash of its content, or the
+built-in name); `<samples>` `seed_<seed>_num_<nums>` or `latents_<file label>_num_<n>`;
+the script adds what else selects its result (layers, region, direction). The
+same command run twice uses the same folder, whose `run.json` records the
+settings; a run with other settings replaces the result and says so. Files are
+written into a hidden folder beside the run's (`.<name>.writing-<host>-<pid>`),
+which takes its place once all are written: a folder never mixes two runs, and
+a run that fails or is stopped leaves the earlier result. (The Jacobian job
+writes in place: it resumes from its partial files.) A fixed path a next step
+reads (`work_dirs/jacobians/ffhq/jacobians_w.npy`) links to the latest run.
 """
 
 import contextlib
@@ -32,9 +23,6 @@ import socket
 import click
 
 from utils.fileio import load_json, save_json, sha256_of
-
-__all__ = ['safe_part', 'file_label', 'samples_part', 'model_part', 'root_of', 'check_folder', 'RunFolder',
-           'link_latest', 'resolve_latest']
 
 _HOST = re.sub(r'[^A-Za-z0-9._+-]', '_', socket.gethostname())
 _UNCHANGING = ('device', 'gpu_id', 'batch_size', 'chunk_size')  # how a run computes, not what: not compared
@@ -115,21 +103,13 @@ class RunFolder:
         return os.path.join(self.path, *names)
 
     def start(self, settings):
-        """Create the folder and record `settings` (a run that writes in place, such as a resumable job);
-        returns a note when the folder held a run with other settings, else None."""
-        settings, note = self._compare(settings)
-        self._record(self.path, settings)
-        return note
+        """Create the folder and record `settings` (a run that writes in place, such as a resumable job)."""
+        self._record(self.path, self._compare(settings))
 
     @contextlib.contextmanager
     def writing(self, settings):
-        """Write the run's files in a hidden folder beside its own, which takes the folder's place at the end.
-
-        The folder so only ever holds one whole run, and a run that fails or is interrupted leaves the earlier
-        results as they were. Yields the note of `start`; inside the block `file` names paths in the hidden
-        folder, `result` the final ones.
-        """
-        settings, note = self._compare(settings)
+        """Write the run's files (`file` names them) in a hidden folder that takes the folder's place at the end."""
+        settings = self._compare(settings)
         parent, name = os.path.split(self.path)
         self._remove_abandoned(parent, name)
         staging = os.path.join(parent, f'.{name}.writing-{_HOST}-{os.getpid()}')
@@ -137,7 +117,7 @@ class RunFolder:
         self._record(staging, settings)
         self._staging = staging
         try:
-            yield note
+            yield
             if os.path.lexists(self.path):
                 os.rename(self.path, old)
             os.rename(staging, self.path)
@@ -147,7 +127,7 @@ class RunFolder:
             shutil.rmtree(staging, ignore_errors=True)
 
     def _compare(self, settings):
-        """`settings` as recorded, and a note when the folder's `run.json` records other ones."""
+        """`settings` as recorded; says so when the folder's `run.json` records other ones (this run replaces it)."""
         try:
             earlier = load_json(os.path.join(self.path, 'run.json')).get('settings')
         except (OSError, ValueError, AttributeError):
@@ -156,8 +136,10 @@ class RunFolder:
                                          default=str))
         changed = [f'{key} {earlier.get(key)!r} -> {value!r}' for key, value in settings.items()
                    if earlier is not None and earlier.get(key) != value]
-        return settings, (f'Note: {self.path} held a run with other settings ({"; ".join(changed[:4])}); its results '
-                          'are replaced' if changed else None)
+        if changed:
+            click.echo(f'Note: {self.path} held a run with other settings ({"; ".join(changed[:4])}); its results '
+                       'are replaced')
+        return settings
 
     def _record(self, folder, settings):
         try:

@@ -65,9 +65,9 @@ class HtmlPage:
         assert len(headers) == self.num_cols
         self.headers = [str(h) for h in headers]
 
-    def add_note(self, text):
-        """A line of text shown above the table (settings used, warnings)."""
-        self.notes.append(str(text))
+    def add_note(self, *lines):
+        """Lines of text shown above the table (settings used, warnings)."""
+        self.notes += [str(line) for line in lines]
 
     def set_cell(self, row, col, text='', image=None, highlight=False):
         """Set a cell; `text` may hold line breaks; `image` is uint8 `[H, W, C]` (RGB) or None."""
