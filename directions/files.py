@@ -55,17 +55,9 @@ def file_status(entry, cache_dir=None):
 
 
 def fetch(entry, cache_dir=None, mirror=None, download=True, progress=True):
-    """Path of the entry's verified file: shipped, already downloaded, or downloaded now.
+    """Path of the entry's verified file: shipped, already downloaded (into `cache_dir`, default
+    `directions_dir()`), or downloaded now from `mirror` (default `$GANSEMANTICS_DIRECTIONS_URL`) or its URL."""
 
-    Args:
-        cache_dir: Folder for downloaded files (default `directions_dir()`).
-        mirror: URL prefix or local folder replacing the public URLs (default `$GANSEMANTICS_DIRECTIONS_URL`).
-        download: False to fail instead of downloading.
-
-    Raises:
-        CatalogError: checksum mismatch (both sums given), a user's file gone, or no way to download (the URL
-            and the path to save it as are given).
-    """
     if entry.source is None and not os.path.isfile(entry.path):
         raise CatalogError(f'{_what(entry)}: its file {entry.path} is gone; add it again with python -m directions add')
     local = entry.path if entry.source is None else entry.shipped_file

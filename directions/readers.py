@@ -180,20 +180,9 @@ def read_sidecar(json_path, shape=None):
 # Entry points.
 
 def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download=True, progress=True):
-    """Read a direction file by path or catalog name, with its catalog entry and sidecar.
-
-    Args:
-        name_or_path: A `.npy` file, or a catalog name ('eyesize', 'ffhq/stylegan2/eyesize',
-            'directions/ffhq/stylegan2/eyesize.npy').
-        w_dim: The model's `w_dim`, checked when given.
-        num_ws: The model's `num_ws`: the recommended layers must be below it (when given).
-        catalog: The catalog (default `load_catalog()`).
-        download: False to fail instead of downloading a catalog file that is neither shipped nor cached.
-        progress: Show a progress bar while downloading.
-
-    Raises:
-        CatalogError: one line naming the file, the sidecar or the catalog entry.
-    """
+    """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'ffhq/stylegan2/eyesize',
+    'directions/ffhq/stylegan2/eyesize.npy'), checked against the model's `w_dim` and (the recommended layers)
+    `num_ws` when given; CatalogError naming the file, sidecar or entry otherwise. Other arguments: `resolve`."""
     catalog = catalog if catalog is not None else load_catalog()
     path, entry = resolve(name_or_path, 'direction', catalog, download=download, progress=progress)
     stored = load_array(path, DIRECTION_LAYOUT)
@@ -227,10 +216,7 @@ def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download
 
 
 def read_latents(name_or_path, catalog=None, download=True, progress=True):
-    """Read a file of latent codes by path or catalog name ('stylegan_cat256'); as `read_direction`.
+    """The `Latents` of a file by path or catalog name ('stylegan_cat256'), as `read_direction` reads."""
 
-    Returns:
-        `Latents(path, array, entry)`, the array float32 `[N, dim]` or `[N, num_ws, w_dim]`.
-    """
     path, entry = resolve(name_or_path, 'latents', catalog, download=download, progress=progress)
     return Latents(path, latents_array(path), entry)

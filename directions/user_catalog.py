@@ -12,20 +12,14 @@ from .readers import DIRECTION_LAYOUT, check_directions, latents_array, load_arr
 
 
 def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path=None, **facts):
-    """Record a user's file in the user catalog so that it resolves by `name`; returns the new Entry.
+    """Record a user's file (read as `read_direction` / `read_latents` read it) under a new `name` ('smile',
+    'ffhq/mine/smile') in the user catalog, replacing an entry of that name; returns the new Entry.
 
-    The file is read with the same rules as `read_direction` / `read_latents`. The entry holds the file's
-    absolute path, SHA-256 and shape, every field of the sidecar `.json` (a sidecar field named like an entry
-    field, e.g. its `sha256`, is kept as `sidecar_<field>` when it differs), then `facts`. Unless given, the
-    recommended layers are the sidecar's `layers`. An entry of the same name in the user catalog is replaced.
-
-    Args:
-        name: New name ('smile' or 'ffhq/mine/smile'); must not name a built-in entry.
-        sidecar: The file's sidecar `.json` (default: `NAME.json` beside it, when present; False for none).
-        kind: 'direction' or 'latents'.
-        catalog_path: The user catalog file (default `user_catalog_path()`).
-        **facts: Other fields (`recommended_layers`, `distance_range`, `description`, `model`, ...).
+    The entry holds the file's absolute path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json
+    beside it; False for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts`
+    (`recommended_layers`, default the sidecar's `layers`; `distance_range`, `description`, `model`, ...).
     """
+
     name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
     problem = advice_problem(facts)
     if not NAME_RE.fullmatch(name):

@@ -93,16 +93,10 @@ class Edit:
 
 def edit_grid(generator, ws, directions, layers, distances, indices=None, noise_mode='const', truncation_psi=1,
               region_mask=None, batch_size=8):
-    """Every sample moved along every direction: yields one `Edit` per (sample, direction), sample-major.
+    """One `Edit` per (sample, direction), sample-major: every code of `ws` `[N, num_ws, w_dim]` moved along the
+    rows `indices` (default all) of `directions` `[K, w_dim]` on `layers` (None: all) by `distances` `[S]`; with
+    `region_mask` (bool `[h, w]`) each edit reports the share of its change inside it."""
 
-    Args:
-        ws: `[N, num_ws, w_dim]` codes.
-        directions: `[K, w_dim]`; `indices` says which rows to use (default: all), in order.
-        layers: ws indices to move (None = all).
-        distances: `[S]`.
-        noise_mode, truncation_psi: Rendering settings (see `sampling.render`).
-        region_mask: bool `[h, w]`; each edit then reports the share of its change inside it.
-    """
     directions = np.asarray(directions, dtype=np.float32)
     for sample in range(len(ws)):
         code = torch.as_tensor(ws[sample:sample + 1])

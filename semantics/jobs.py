@@ -1,30 +1,22 @@
 """Long jobs as library objects: Jacobians of many samples streamed to disk, resumable and shardable.
 
-`JacobianJob` computes the Jacobian of each sample (see `semantics.jacobian`)
-and either writes it into one memory-mapped `jacobians_w.npy` in the reference
-layout, or, with a region, adds its Gram matrices to that region's sums
-(`resefa.GramSums`). Every finished sample is on disk as soon as it is done, so
-a run that stops (Ctrl-C, a crash, a lost machine) is resumed by the same job
-with any number of processes; until the last sample the data lives under hidden
-partial names, and `finish()` puts the result in place.
+`JacobianJob` writes each sample's Jacobian (`semantics.jacobian`) into one
+memory-mapped `jacobians_w.npy` in the reference layout, or adds its region's
+Gram matrices to `grams_<region>.npz` (`resefa.GramSums`). Each finished sample
+is on disk at once, so a stopped run is resumed, with any number of processes:
 
     job.prepare()           # one process, before any sample runs
     job.run(indices)        # any number of processes, each on its share (`share(rank, world)`)
     job.finish(**facts)     # one process, once every sample is done
 
-Results do not depend on how the samples are shared. A sample's Jacobian rows
-are its own. Gram matrices are summed in float64 in fixed blocks of
-`GRAM_BLOCK` consecutive samples, each block in sample order by whichever
-process owns it, and the block sums are added in block order at the end: one
-process or eight give the same bits.
-
-Files in the job's folder (`<name>` is `jacobians_w` or `grams_<region>`): the
-result `<name>.npy` / `.npz` and its sidecar `<name>.json` (its settings);
-while running, `.<name>.progress.json` (the settings of the partial data), the
-partial data (`.<name>.partial.npy` with one empty file per finished sample in
-`.<name>.done/`, or one `block_<b>.npz` per block in `.<name>.partial/`), and
-`.<name>.lock`, held by the process that runs the job.
+A sample's Jacobian rows are its own; Gram matrices are summed in float64 in
+fixed blocks of `GRAM_BLOCK` samples, each in sample order by the process that
+owns it, and the blocks are added in order at the end: one process or eight give
+the same bits. Until `finish()` the data lives under hidden names beside the
+result (`.<name>.partial*`, `.<name>.done/`, `.<name>.progress.json`, the lock
+`.<name>.lock`); the result's sidecar `<name>.json` records its settings.
 """
+
 
 import hashlib
 import json

@@ -54,17 +54,10 @@ def gram_matrices(jacobian, mask):
 
 
 def solve_directions(gram_f, gram_b, full_rank=False, tao=DEFAULT_TAO):
-    """Directions that change the region most relative to the background: the eigenvectors of
-    `M_f v = lambda B v` (see the module docstring), in float64.
+    """`(directions [w_dim, w_dim], eigenvalues [w_dim])` of `M_f v = lambda B v` in float64: unit rows by
+    decreasing eigenvalue. ValueError when `B` is singular (its smallest eigenvalue at most the machine epsilon of
+    `M_b`'s dtype times its largest: beyond that the reference's inverse of `M_b` is rounding noise)."""
 
-    Returns:
-        `(directions [w_dim, w_dim], eigenvalues [w_dim])`, one unit-norm direction per row, sorted by
-        decreasing eigenvalue.
-
-    Raises:
-        ValueError: `B` is singular: its smallest eigenvalue is at most the machine epsilon of `M_b`'s dtype
-            times its largest (beyond that condition number the reference's inverse of `M_b` is rounding noise).
-    """
     lhs, rhs = np.asarray(gram_f, np.float64), np.asarray(gram_b, np.float64)
     w_dim = len(lhs)
     if full_rank:

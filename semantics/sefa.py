@@ -39,18 +39,10 @@ def weights_matrix(generator, layers='all'):
 
 
 def factorize(generator, layers='all'):
-    """SeFa directions of a generator.
+    """`(layers, directions, eigenvalues)`: SeFa's directions of the weights of ws indices `layers` (of
+    `generator.sefa_layers()`; 'all' or None: all), float32 `[K, w_dim]` unit rows by decreasing eigenvalue,
+    and the float64 eigenvalues `[K]` (`K = w_dim`; BigGAN: `z_dim`, zero on the class-embedding half of `w`)."""
 
-    Args:
-        generator: Any generator of the toolkit.
-        layers: ws indices whose weights are factorised (and which an edit moves), from
-            `generator.sefa_layers()`; 'all' (or None): all of them.
-
-    Returns:
-        `(layers, directions, eigenvalues)`: the ws indices (list), float32 `[K, w_dim]` unit rows sorted by
-        decreasing eigenvalue, and float64 `[K]` eigenvalues. `K = w_dim` (`z_dim` for BigGAN, whose
-        directions are zero on the class-embedding half of `w`).
-    """
     layers, _, weight = weights_matrix(generator, layers)
     gram = weight.dot(weight.T).astype(np.float64)  # [in_dim, in_dim], the reference's float32 A A^T
     eigenvalues, eigenvectors = np.linalg.eigh(gram)

@@ -1,21 +1,13 @@
 """VGG16 features for the perceptual distance of image projection, from weights the user downloaded.
 
-NVlabs' `projector.py` measures the distance of two images as LPIPS does:
-the squared difference of the unit-normalised features of VGG16 at five
-stages (after `relu1_2`, `relu2_2`, `relu3_3`, `relu4_3`, `relu5_3`). The
-toolkit does the same, with equal weights on the five stages, from the
-ImageNet VGG16 weights that torchvision publishes:
-
-    https://download.pytorch.org/models/vgg16-397923af.pth   (528 MB)
-
-The file is a plain state dict; it is read with `torch.load(weights_only=True)`
-(tensors only: nothing in the file is run), identified by its SHA-256 (the
-first eight hex digits are in its name) and by the names and shapes of its
-tensors. A file with the right tensors but another SHA-256 (weights of one's
-own) is used with a warning. NVlabs' `vgg16.pt` is a TorchScript program (code
-and weights in one archive); it is refused with a message saying which file
-to use instead, because reading it as weights would mean relying on its
-internal names, which NVlabs does not document.
+NVlabs' `projector.py` measures the distance of two images as LPIPS does: the
+squared difference of the unit-normalised features of VGG16 at five stages
+(after `relu1_2` ... `relu5_3`), here with equal weights, from torchvision's
+ImageNet weights (https://download.pytorch.org/models/vgg16-397923af.pth, 528 MB),
+read with `torch.load(weights_only=True)` and checked by their tensors' names and
+shapes (another SHA-256 is used with a warning). NVlabs' `vgg16.pt` is a
+TorchScript program, whose undocumented internals are not read: it is refused,
+naming the file to use instead.
 """
 
 import zipfile
@@ -25,7 +17,6 @@ import torch.nn.functional as F
 
 from utils.fileio import sha256_of
 
-__all__ = ['VGG16Error', 'TORCHVISION_SHA256_PREFIX', 'VGG16Features', 'load_vgg16', 'perceptual_distance']
 
 TORCHVISION_SHA256_PREFIX = '397923af'
 # (out channels) of the 13 convolutions; 'M' is a 2x2 max pool. Stages end at the ReLU before each pool.
@@ -114,13 +105,10 @@ def load_vgg16(path):
 
 
 def perceptual_distance(network, synth, target_features):
-    """LPIPS-style distance: the mean over stages of the squared difference of unit-normalised features.
+    """LPIPS-style distance of `synth` `[N, 3, H, W]` (in [-1, 1]; reduced to 256 pixels, as NVlabs does) to the
+    target whose `network(target)` is `target_features`: the mean over stages of the squared difference of the
+    unit-normalised features."""
 
-    Args:
-        network: `VGG16Features`.
-        synth: `[N, 3, H, W]` images in [-1, 1] (reduced to 256 pixels first when larger, as NVlabs does).
-        target_features: `network(target)` (computed once).
-    """
     if synth.shape[-1] > 256:
         synth = F.interpolate(synth, size=(256, 256), mode='area')
     distance = 0

@@ -24,8 +24,6 @@ import urllib.request
 
 from utils.fileio import atomic_path, one_line, save_text, sha256_of
 
-__all__ = ['CACHE_ENV', 'OFFLINE_ENV', 'DownloadError', 'cache_dir', 'offline', 'file_sha256', 'record_path',
-           'verify', 'fetch', 'cached_file']
 
 CACHE_ENV = 'GANSEMANTICS_CACHE'        # The cache folder itself.
 OFFLINE_ENV = 'GANSEMANTICS_OFFLINE'    # Set and not 0: never download.
@@ -105,20 +103,9 @@ def _write_record(path, digest):
 
 
 def verify(path, sha256=None, what=None):
-    """Check a file against its published SHA-256, or against the one recorded on its first use.
-
-    Args:
-        path: An existing file.
-        sha256: Its published SHA-256, or None: then the digest recorded beside the file is checked, or
-            recorded now when there is none yet.
-        what: What the file is, for messages ('checkpoint stylegan2-ffhq-1024x1024').
-
-    Returns:
-        The SHA-256 of the file.
-
-    Raises:
-        DownloadError: the digests differ (both are named, and how to fetch the file again).
-    """
+    """The SHA-256 of `path`, checked against the published `sha256`, else against the one recorded on the
+    file's first use (recorded now when there is none); DownloadError naming both sums otherwise. `what` says
+    what the file is, for messages ('checkpoint stylegan2-ffhq-1024x1024')."""
     path = os.fspath(path)
     try:
         actual = file_sha256(path)
@@ -159,13 +146,9 @@ def _unavailable(url, path, what, error):
 
 
 def fetch(url, path, sha256=None, what=None, timeout=TIMEOUT, progress=True):
-    """Fetch `url` (http(s), file://, or a local file) to `path` through a temporary name, with a progress bar.
-
-    The file is renamed onto `path` only when complete and, when `sha256` is given, matching it; otherwise
-    nothing is left behind. Without `sha256`, the measured digest is recorded beside the file (see `verify`).
-    Returns the SHA-256 of the saved file; raises DownloadError (offline, network or disk failure, naming the
-    URL and where to save the file by hand; or a SHA-256 mismatch).
-    """
+    """Fetch `url` (http(s), file://, or a local file) to `path`, which appears only when complete and matching
+    `sha256` (else its digest is recorded, see `verify`); returns the SHA-256. DownloadError names the URL and
+    where to save the file by hand."""
     from tqdm import tqdm
     url, path = _url_of(url), os.fspath(path)
     if offline():
@@ -198,13 +181,7 @@ def fetch(url, path, sha256=None, what=None, timeout=TIMEOUT, progress=True):
 
 
 def cached_file(path, url, sha256=None, what=None, download=True, progress=True):
-    """`path` of a verified local file, downloaded from `url` first when it is absent (see `verify`, `fetch`).
-
-    Args:
-        sha256: Published SHA-256, or None (then the digest recorded on first use is checked).
-        what: What the file is, for messages.
-        download: False to fail instead of downloading.
-    """
+    """`path` of a verified local file, downloaded from `url` first when it is absent (unless not `download`)."""
     path = os.fspath(path)
     if os.path.isfile(path):
         verify(path, sha256, what)
