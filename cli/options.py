@@ -137,7 +137,9 @@ def _one_line(error):
     """The click error of an exception a run can meet, or None."""
     text = ' '.join(str(error).split()) or type(error).__name__
     if isinstance(error, (ValueError, EOFError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-        return InputError(f'{error.filename}: {error.strerror}' if getattr(error, 'filename', None) else text)
+        return InputError(f'{error.filename}: {error.strerror}' if isinstance(error, OSError) and error.filename
+                          else text)
+
     if isinstance(error, OSError):
         return click.ClickException(f'{error.filename}: {error.strerror}' if error.filename else text)
     memory = isinstance(error, (MemoryError, torch.cuda.OutOfMemoryError)) or isinstance(error, RuntimeError) and any(
@@ -204,8 +206,9 @@ def _expected_settings(opts):
     flags = {'family': f'--{family}', 'cfg': '--cfg', 'img_resolution': '--img_size', 'w_dim': '--w_dim'}
     variant = ('stylegan2' if opts.get('scale_stylegan2') is not None else
                'stylegan3r' if opts.get('cfg') == 'R' and opts.get('scale_stylegan3r') is not None else
-               'stylegan3t' if opts.get('cfg') != 'R' and family == 'stylegan3' and
+               'stylegan3t' if opts.get('cfg') != 'R' and opts.get('stylegan3') and
                opts.get('scale_stylegan3t') is not None else None)
+
     if variant:  # the scale of the family asked for is checked while loading
         expected['channel_base'] = int(opts[f'scale_{variant}'] * _SCALE)
         flags['channel_base'] = f'--scale_{variant}'

@@ -24,6 +24,7 @@ import time
 import zipfile
 from collections import OrderedDict
 
+import click
 import numpy as np
 import torch
 
@@ -31,7 +32,8 @@ import directions as catalog
 from models import BUILTIN_FORMAT
 from semantics import editing, inversion, jacobian, regions, resefa, sampling, sefa
 from utils.images import gif_bytes, png_bytes, to_uint8
-from utils.indices import format_indices
+from utils.indices import IndexList, format_indices
+
 
 __all__ = ['RequestError', 'Editor']
 
@@ -177,7 +179,7 @@ class Editor:
         for entry in self.catalog.select('latents'):
             try:
                 latents = catalog.read_latents(entry.id, catalog=self.catalog, download=False, progress=False)
-                found[entry.name] = sampling.check_codes(self.generator, latents.array, what=entry.id)
+                found[entry.name] = catalog.check_codes(self.generator, latents.array, what=entry.id)
             except ValueError:
                 continue  # another model's codes, or not on this machine
         return found
@@ -186,7 +188,7 @@ class Editor:
         """Published directions and files under `work_dir` that fit `w_dim`: name -> catalog.Direction."""
         found = OrderedDict()
         candidates = [entry.id for entry in self.catalog.select('direction')]
-        for pattern in ('work_dirs/**/pooled_*.npy', 'results/**/directions.npy'):
+        for pattern in ('work_dirs/**/pooled_*.npy', 'work_dirs/sefa/**/directions.npy', 'results/**/directions.npy'):
             candidates += sorted(glob.glob(os.path.join(work_dir, pattern), recursive=True))[:200]
         for name in candidates:
             try:
@@ -322,7 +324,12 @@ class Editor:
             if layers_text in self.sefa_cache:
                 return self.sefa_cache[layers_text]
         try:
-            found = sefa.factorize(self.generator, layers_text)
+            layers = None if layers_text.strip() == 'all' else IndexList(False).convert(layers_text, None, None)
+            if not set(layers or ()) <= set(self.generator.sefa_layers()):
+                raise ValueError(f'layers {layers_text} are out of range {format_indices(self.generator.sefa_layers())}')
+            found = sefa.factorize(self.generator, layers)
+        except click.BadParameter as error:
+            raise RequestError(error.message) from None
         except ValueError as error:
             raise RequestError(str(error)) from None
         with self.state_lock:
@@ -375,7 +382,10 @@ class Editor:
                                                                for i in value):
             raise RequestError('layers must be null or a non-empty list of layer indices')
         try:
-            return editing.check_layers(value, self.generator.num_ws)
+            if not all(0 <= i < self.generator.num_ws for i in value):
+                raise ValueError(f'layers are out of range 0-{self.generator.num_ws - 1}')
+
+            return sorted(set(value))
         except ValueError as error:
             raise RequestError(str(error)) from None
 
@@ -429,7 +439,7 @@ class Editor:
         if not isinstance(codes, np.ndarray):
             raise RequestError('the upload is an .npz archive; give a .npy array of codes')
         try:
-            space, codes = sampling.check_codes(self.generator, codes, what='the upload')
+            space, codes = catalog.check_codes(self.generator, codes, what='the upload')
         except ValueError as error:
             raise RequestError(str(error)) from None
         return self.add_codes(space, codes)
@@ -518,7 +528,7 @@ class Editor:
                 if len(box) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) for v in box):
                     raise RequestError('box must be four integers [center_row, center_col, height, width]')
                 name = 'box_' + '_'.join(map(str, box))
-                mask = regions.box_mask(regions.scale_box(box, size), size, what=f'box {box}')
+                mask = regions.check_mask(regions.box_mask(regions.scale_box(box, size), size), f'box {box}')
             else:
                 name = self._field(body, 'region', str, required=True)
                 box = list(regions.named_box(self.data_name, name))
