@@ -23,6 +23,7 @@ largest-magnitude entry positive: the reference's up to sign.
 """
 
 import numpy as np
+import torch
 
 __all__ = ['weights_matrix', 'factorize']
 
@@ -38,14 +39,28 @@ def weights_matrix(generator, layers='all'):
     return layers, [name for name, _ in chosen], weight
 
 
+def _eigh(matrix):
+    """`eigh` in one thread: a problem of w_dim = 512 gains nothing from more, and on a busy CPU threads that
+    wait for each other (or for another library's, busy right after the model was read) take 100 times longer."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return [t.numpy() for t in torch.linalg.eigh(torch.from_numpy(matrix))]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def factorize(generator, layers='all'):
+
     """`(layers, directions, eigenvalues)`: SeFa's directions of the weights of ws indices `layers` (of
     `generator.sefa_layers()`; 'all' or None: all), float32 `[K, w_dim]` unit rows by decreasing eigenvalue,
     and the float64 eigenvalues `[K]` (`K = w_dim`; BigGAN: `z_dim`, zero on the class-embedding half of `w`)."""
 
     layers, _, weight = weights_matrix(generator, layers)
     gram = weight.dot(weight.T).astype(np.float64)  # [in_dim, in_dim], the reference's float32 A A^T
-    eigenvalues, eigenvectors = np.linalg.eigh(gram)
+    eigenvalues, eigenvectors = _eigh(gram)
+
+
     order = np.argsort(-eigenvalues, kind='stable')
     directions = eigenvectors[:, order].T  # [K, in_dim]
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
