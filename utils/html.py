@@ -11,8 +11,10 @@ from .images import encode_data_uri
 _STYLE = """<style>
   body { font-family: sans-serif; margin: 8px; }
   table { border-spacing: 0; border: 1px solid black; }
-  th { cursor: pointer; }
+  th { cursor: pointer; font-size: 85%%; overflow-wrap: anywhere; }
   th, td { text-align: left; vertical-align: middle; border: 0.5px solid black; padding: 4px; }
+
+
   tr:nth-child(even) { background-color: #d2d2d2; }
   td.highlight { background-color: #ffe08a; }
   img { display: block; height: auto; width: %(width)s; }
