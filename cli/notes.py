@@ -2,6 +2,7 @@
 
 from utils.indices import format_indices
 
+from .inputs import plural
 from .options import describe_weights
 
 __all__ = ['settings_notes', 'layers_note']
@@ -16,8 +17,9 @@ def settings_notes(generator, codes, opts):
         lines.append(f'Codes read as {codes.space}: used as they are (no truncation)')
     elif generator.has_truncation and generator.has_truncation_cutoff and cutoff is not None:
         beyond = f' (--trunc_layers {cutoff} is more than the model has)' if cutoff > num_ws else ''
-        lines.append(f'Truncation: psi {psi:g} on the first {cutoff} layers' if cutoff < num_ws else
+        lines.append(f'Truncation: psi {psi:g} on the first {plural(cutoff, "layer")}' if cutoff < num_ws else
                      f'Truncation: psi {psi:g} on all {num_ws} layers{beyond}')
+
     elif generator.has_truncation:
         lines.append(f'Truncation: {psi:g}')
     if generator.has_noise and opts.get('randomize_noise'):

@@ -89,7 +89,8 @@ def fetch(names, fetch_all, progress):
             failed += 1
             click.echo(f'Error: {error}', err=True)
     if failed:
-        raise click.ClickException(f'{failed} of {len(entries)} files could not be fetched')
+        raise click.ClickException(f'{failed} of {len(entries)} file{"s" * (len(entries) > 1)} could not be fetched')
+
 
 
 def _distance_range(ctx, param, value):
