@@ -14,6 +14,8 @@ from semantics import regions, sampling
 from semantics.resefa import GramSums
 from utils.fileio import load_json, load_npy, one_line
 from utils.indices import format_indices
+from utils.limits import MAX_INDEX
+
 
 from .options import class_index_of
 from .runs import file_label, samples_part
@@ -190,7 +192,7 @@ def _sidecar(path, shape, w_dim):
     elif num_ws is not None and not (isinstance(num_ws, int) and 0 < num_ws):
         problem = f'num_ws {num_ws!r} is not a number of layers'
     elif layers is not None and not (isinstance(layers, list) and layers and all(
-            isinstance(i, int) and 0 <= i < (num_ws or 2 ** 16) for i in layers)):
+            isinstance(i, int) and 0 <= i < (num_ws or MAX_INDEX + 1) for i in layers)):
         problem = f'layers {layers!r} are not layer indices' + (f' of a model with {num_ws} ws' if num_ws else '')
     if problem:
         raise ValueError(f'{sidecar}: {problem}')

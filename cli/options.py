@@ -20,12 +20,9 @@ from utils.limits import MAX_DISTANCE, MAX_NAME_BYTES, MAX_STEPS, MAX_VIEW_SIZE
 
 
 def compose(*decorators):
-    """Apply several click decorators as one (the first given ends up first in --help)."""
-    def apply(func):
-        for decorator in reversed(decorators):
-            func = decorator(func)
-        return func
-    return apply
+    """Several click decorators as one (the first given ends up first in --help)."""
+    return lambda func: functools.reduce(lambda f, decorator: decorator(f), reversed(decorators), func)
+
 
 
 class FiniteFloat(click.ParamType):

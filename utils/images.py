@@ -97,11 +97,6 @@ def png_bytes(image):
     return buffer.getvalue()
 
 
-def load_image(path):
-    """Read an image file as uint8 `[H, W, C]`."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert('RGB'))
-
 
 def outline(image, mask, color=(255, 214, 0), width=2):
     """`image` (uint8 `[H, W, C]`) with the border of `mask` (bool, any size: nearest-resized) drawn in `color`."""
