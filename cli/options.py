@@ -9,6 +9,8 @@ the memory and the disk are `utils.limits`.
 
 import functools
 import math
+import re
+
 
 import click
 import torch
@@ -77,7 +79,7 @@ class Box(click.ParamType):
         if isinstance(value, tuple):
             return value
         parts = [part.strip() for part in str(value).split(',')]
-        box = tuple(int(part) for part in parts) if all(p.lstrip('-').isdigit() for p in parts) else ()
+        box = tuple(int(part) for part in parts) if all(re.fullmatch(r'-?\d+', p) for p in parts) else ()
         if len(box) != 4 or min(box[2:]) < 1:
             self.fail(f'{value!r} is not four comma-separated integers cx,cy,h,w (h and w at least 1)', param, ctx)
         try:
