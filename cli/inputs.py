@@ -20,9 +20,6 @@ from utils.limits import MAX_INDEX
 from .options import class_index_of
 from .runs import file_label, samples_part
 
-__all__ = ['Codes', 'codes_from_options', 'region_from_options', 'read_jacobians', 'read_grams', 'direction_mismatch',
-           'plural']
-
 
 def plural(count, word):
     """'1 sample', '2 samples' ('1 code', '3 codes')."""

@@ -5,8 +5,6 @@ from utils.indices import format_indices
 from .inputs import plural
 from .options import describe_weights
 
-__all__ = ['settings_notes', 'layers_note']
-
 
 def settings_notes(generator, codes, opts):
     """Lines naming the model, the codes (a `cli.inputs.Codes`), truncation, noise and transform (what the family

@@ -13,8 +13,6 @@ import torch
 
 from . import sampling
 
-__all__ = ['DEFAULT_LAYERS', 'DEFAULT_DISTANCES', 'DEFAULT_STEPS', 'default_layers', 'distances', 'edit_codes',
-           'apply_edits', 'render_edits', 'region_change_share', 'Edit', 'edit_grid']
 
 DEFAULT_LAYERS = [4, 5, 6, 7]       # the layers ReSeFa's manipulate.py edits by default
 DEFAULT_DISTANCES = (-10.0, 10.0)   # and its distances, in DEFAULT_STEPS steps

@@ -36,7 +36,6 @@ from utils.fileio import load_json, save_json
 from . import jacobian as jac
 from .resefa import GramSums
 
-__all__ = ['GRAM_BLOCK', 'JacobianJob']
 
 GRAM_BLOCK = 16  # samples per partial Gram sum: fixed, so that the total does not depend on the sharing
 

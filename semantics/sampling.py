@@ -11,8 +11,6 @@ editing or rendering.
 import numpy as np
 import torch
 
-__all__ = ['sample_z', 'class_labels', 'to_ws', 'sample_ws', 'render']
-
 
 def sample_z(generator, num, seed, truncation_psi=1):
     """`[num, z_dim]` float32 codes from `np.random.RandomState(seed)` (the family's distribution)."""

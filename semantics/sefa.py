@@ -25,8 +25,6 @@ largest-magnitude entry positive: the reference's up to sign.
 import numpy as np
 import torch
 
-__all__ = ['weights_matrix', 'factorize']
-
 
 def weights_matrix(generator, layers='all'):
     """`(layers, names, A)`: ws indices ('all' or None: the family's SeFa layers), layer names, and the

@@ -7,8 +7,6 @@ import click
 
 from .limits import MAX_INDEX
 
-__all__ = ['format_indices', 'IndexList']
-
 
 def format_indices(indices):
     """[4, 5, 6, 7, 9] -> '4-7,9'; None -> 'all'."""
