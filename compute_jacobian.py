@@ -19,9 +19,11 @@ accumulates only the region's Gram matrices into `grams_<region>.npz` (MBs
 instead of 128 MiB per sample). `work_dirs/jacobians/<data_name>/jacobians_w.npy`
 (and `latent_codes.npy`, `grams_<region>.npz`) then point at the latest run, so
 the original README's next command works as written. An interrupted run,
-started again with the same options, resumes after the samples it finished.
+started again with the same options, resumes after the samples it finished; so
+does one started under torchrun with any number of processes (docs/distributed.md).
 """
 
+import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
 import contextlib
 import os
 import shutil
@@ -31,9 +33,10 @@ import numpy as np
 from tqdm import tqdm
 
 from cli import inputs, options, runs
+from cli.inputs import plural
 from cli.ranks import Ranks
-from semantics import editing, jacobian, sampling
-from semantics.jobs import JacobianJob
+from semantics import jacobian, sampling
+from semantics.jobs import GRAM_BLOCK, JacobianJob
 from utils.cpu import keep_freed_memory
 from utils.fileio import save_npy
 from utils.images import save_image, to_uint8
@@ -55,32 +58,43 @@ from utils.indices import format_indices
               help='Differentiate w.r.t. w on these layers only (the layers you will edit). [default: all]')
 @options.region_options('whose Gram matrices to accumulate instead of the Jacobians')
 @options.class_option
-@click.option('--trunc_psi', type=options.psi_type(), default=1.0, show_default=True,
+@click.option('--trunc_psi', type=options.PSI, default=1.0, show_default=True,
               help='Truncation of the sampled w (the reference uses none; BigGAN: its truncation).')
 @click.option('--b', 'unused_b', type=options.FiniteFloat(), default=None, metavar='FLOAT',
               help='Accepted for compatibility with the original script, which does not use it either.')
 @options.cli_errors
 def main(**opts):
-    ranks = Ranks.from_environment()
+    ranks, started = Ranks.from_environment(), []
+    try:
+        _compute(opts, ranks, started)
+    except KeyboardInterrupt:
+        if not started:
+            raise options.Interrupted('interrupted while setting up (loading the model, drawing the codes): no '
+                                       'sample was computed; run the same command again to start') from None
+        job = started[0]
+        raise options.Interrupted(f'interrupted: {len(job.done())} of {plural(len(job.w), "sample")} are saved in '
+                                   f'{job.folder}; run the same command again to resume') from None
+
+
+def _compute(opts, ranks, started):
     say = click.echo if ranks.is_main else _quiet
-    generator = options.load_model({**opts, 'device': ranks.device(opts['device'])})
-    say(options.describe_weights(generator))
+    opts['device'] = ranks.device(opts['device'])
+    generator = options.load_model(opts, say=say)
     if opts['vis_size'] is not None:
         say('Note: --vis_size is not used: compute_jacobian.py writes no page')
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    size, sum_channels = jacobian.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
     if codes.space == 'wp':
         raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
                                  param_hint='--latent_path')
-    size, sum_channels = jacobian.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
     if size > max(generator.img_resolution, 256):
-        raise click.BadParameter(f'{size} is larger than the image ({generator.img_resolution}x'
-                                 f'{generator.img_resolution}) and than 256', param_hint='--jacobian_size')
-    layers = editing.check_layers(opts['layers'], generator.num_ws, '--layers')
+        raise click.BadParameter(f'{size} is larger than the image ({generator.img_resolution} pixels) and than 256',
+                                 param_hint='--jacobian_size')
+    layers = opts['layers'] and options.check_layers(generator, opts['layers'], '--layers')
     region = inputs.region_from_options(opts, size)
     chunk_size = opts['chunk_size'] or jacobian.auto_chunk_size(generator)
     root = runs.root_of(opts)
-    parts = [codes.part, layers and f'layers_{format_indices(layers)}',
-             opts['jacobian_size'] and f'size_{size}',
+    parts = [codes.part, layers and f'layers_{format_indices(layers)}', opts['jacobian_size'] and f'size_{size}',
              opts['sum_channels'] is not None and ('summed' if sum_channels else 'per_channel')]
     run = runs.RunFolder(root, runs.model_part(generator, opts), *parts)
     if not region:
@@ -97,20 +111,18 @@ def main(**opts):
     ranks.check_same({**job.settings, 'folder': os.path.abspath(run.path)})
     with _claimed(job, ranks):
         if ranks.is_main:
-            note = run.start(opts)
-            if note:
-                say(note)
+            run.start(opts)
             save_npy(run.file('latent_codes.npy'), w)
-            if opts['save_jpg']:
-                for start in range(0, len(ws), opts['batch_size']):
-                    images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',
-                                                      opts['trunc_psi']))
-                    for index, image in enumerate(images, start=start):
-                        save_image(run.file('images', f'{index:06d}.jpg'), image)
+            for start in range(0, len(ws), opts['batch_size']) if opts['save_jpg'] else ():
+                images = to_uint8(sampling.render(generator, ws[start:start + opts['batch_size']], 'const',
+                                                  opts['trunc_psi']))
+                for index, image in enumerate(images, start=start):
+                    save_image(run.file('images', f'{index:06d}.jpg'), image)
             say(f'Jacobian {size}x{size}{" summed over colour" if sum_channels else " per channel"}, '
                 f'{generator.w_dim} JVPs per sample in chunks of {chunk_size}'
                 + (f'; only the Gram matrices of region {region[0]}' if region else '')
                 + (f'; {ranks.world} processes' if ranks.distributed else ''))
+        started.append(job)
         _run(job, generator.w_dim, ranks, say)
         if not ranks.is_main:
             return
@@ -122,17 +134,14 @@ def main(**opts):
         path = job.finish(**facts)
         say(f'{"Gram matrices of region " + region[0] if region else "Jacobians " + str(list(job.shape))}: {path}')
         say(f'Latent codes: {run.file("latent_codes.npy")}')
-        names = [job.name + ('.npz' if region else '.npy'), job.name + '.json', 'latent_codes.npy']
-        note = runs.link_latest(f'{root}/{names[0]}', run.file(names[0]))
-        if note:  # a real file is in the way: the result's files keep their links together, so none is moved
+        names = [os.path.basename(job.path), job.name + '.json', 'latent_codes.npy']
+        notes = [runs.link_latest(f'{root}/{names[0]}', run.file(names[0]))]
+        if notes[0] is None:  # a real file in the way: the result's files keep their links together, none moved
+            notes += [runs.link_latest(f'{root}/{name}', run.file(name)) for name in names[1:]]
+        for note in filter(None, notes):
             say(note)
-            say(f'Next: python compute_directions.py {path}')
-            return
-        for name in names[1:]:
-            note = runs.link_latest(f'{root}/{name}', run.file(name))
-            if note:
-                say(note)
-        say(f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
+        say(f'Next: python compute_directions.py {path}' if notes[0] else
+            f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
 
 
 def _check_disk(folder, needed):
@@ -155,7 +164,7 @@ def _size(count):
 
 
 def _run(job, w_dim, ranks, say):
-    """Run this process's pending samples with progress bars; on Ctrl-C say what is kept."""
+    """Run this process's pending samples with progress bars."""
     if job.complete:
         say(f'Already computed with the same settings: {job.path}')
         return
@@ -167,25 +176,25 @@ def _run(job, w_dim, ranks, say):
             say(f'Note: the saved samples of an interrupted run in {job.folder} were damaged (cut short?), '
                 'so the run starts over')
         if done:
-            say(f'Resuming: {done} of {len(job.w)} samples are already done')
+            say(f'Resuming: {done} of {plural(len(job.w), "sample")} are already done')
     ranks.barrier()  # the partial files exist before any process writes into them
-    share = job.pending(job.share(ranks.rank, ranks.world))
+    mine = job.share(ranks.rank, ranks.world)
+    if not mine:  # said by the process itself: process 0 always has samples
+        why = (f'Gram matrices are summed in blocks of {GRAM_BLOCK} samples, whole blocks to a process (so that any '
+               f'number of processes gives the same bits), and {plural(len(job.w), "sample")} make '
+               f'{plural(job.num_blocks, "block")}' if job.grams else
+               f'{plural(len(job.w), "sample")} are shared by {ranks.world} processes')
+        click.echo(f'Process {ranks.rank} has no samples to compute: {why}')
+    share = job.pending(mine)
     keep_freed_memory()
     label = f'process {ranks.rank}' if ranks.distributed else 'samples'
     with tqdm(total=len(share), desc=label, unit='sample', position=2 * ranks.rank) as samples, \
             tqdm(total=w_dim, desc='  tangents', unit='col', leave=False, position=2 * ranks.rank + 1) as inner:
-        def on_chunk(count):
-            inner.update(count)
-
         def on_sample(_):
             samples.update(1)
             inner.reset()
 
-        try:
-            job.run(share, on_sample=on_sample, on_chunk=on_chunk)
-        except KeyboardInterrupt:
-            raise click.ClickException(f'interrupted: {len(job.done())} of {len(job.w)} samples are saved in '
-                                       f'{job.folder}; run the same command again to resume') from None
+        job.run(share, on_sample=on_sample, on_chunk=inner.update)
     ranks.barrier()  # every share is done before the result is put together
 
 

@@ -14,7 +14,7 @@ origin, steps), the codes `latent_codes.npy`, an animated GIF per sample and
 direction, and with --save_jpg every image.
 """
 
-import os
+import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
 
 import click
 import numpy as np
@@ -24,7 +24,7 @@ from tqdm import tqdm
 import directions as catalog
 from cli import inputs, notes, options, runs
 from semantics import editing
-from utils.fileio import load_npz, save_npy
+from utils.fileio import load_npz, one_line, save_npy
 from utils.html import HtmlPage
 from utils.images import outline, resize, save_gif, save_image, to_uint8
 from utils.indices import format_indices
@@ -44,15 +44,15 @@ DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 @click.option('--mani_layers', type=options.IndexList(), default=None, metavar='LIST',
               help="Layers to edit: '4,5,6,7', '8-11' or 'all'. "
                    "[default: the direction's recommendation (catalog or sidecar), else 4,5,6,7]")
-@click.option('--step', type=click.IntRange(1, editing.MAX_STEPS), default=editing.DEFAULT_STEPS, show_default=True,
+@click.option('--step', type=options.STEPS, default=editing.DEFAULT_STEPS, show_default=True,
               help='Number of edit steps.')
 @click.option('--start', type=click.IntRange(min=0), default=0, show_default=True,
               help='Index of the first direction to use.')
 @click.option('--end', type=click.IntRange(min=1), default=1, show_default=True,
               help='Index after the last direction to use.')
-@click.option('--start_distance', type=options.distance_type(), default=None,
+@click.option('--start_distance', type=options.DISTANCE, default=None,
               help="Start distance. [default: the direction's recommendation, else -10]")
-@click.option('--end_distance', type=options.distance_type(), default=None,
+@click.option('--end_distance', type=options.DISTANCE, default=None,
               help="End distance. [default: the direction's recommendation, else 10]")
 @options.region_options("inside which to report the share of each edit's pixel change")
 @click.option('--noise', 'noise_path', default=None, metavar='FILE',
@@ -61,10 +61,11 @@ DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 @options.class_option
 @options.cli_errors
 def main(**opts):
-    generator = options.load_model(opts)
-    click.echo(options.describe_weights(generator))
-    try:
-        direction = catalog.read_direction(opts['boundary_path'], w_dim=generator.w_dim)
+    generator = options.load_model(opts, say=click.echo)
+    given_layers = click.get_current_context().get_parameter_source('mani_layers').name != 'DEFAULT'
+    try:  # the recommended layers are checked against the model unless --mani_layers replaces them
+        direction = catalog.read_direction(opts['boundary_path'], w_dim=generator.w_dim,
+                                           num_ws=None if given_layers else generator.num_ws)
     except catalog.CatalogError as error:
         raise click.BadParameter(str(error), param_hint='DIRECTION') from None
     if not opts['start'] < opts['end'] <= len(direction.array):
@@ -73,7 +74,16 @@ def main(**opts):
     mismatch = inputs.direction_mismatch(direction, generator)
     if mismatch:
         click.echo(mismatch)
-    layers, layer_origin = _layers(opts, direction, generator.num_ws)
+    if given_layers:
+        layers = options.check_layers(generator, opts['mani_layers'], '--mani_layers')
+        origin = 'given with --mani_layers' if opts['mani_layers'] else 'all, given with --mani_layers'
+    elif direction.recommended_layers:
+        layers, origin = direction.recommended_layers, f'recommended by {direction.advice_from}'
+    elif editing.default_layers(generator.num_ws):
+        layers, origin = DEFAULT_LAYERS, 'the default'
+    else:
+        layers = list(range(generator.num_ws))
+        origin = f'all: the default {format_indices(DEFAULT_LAYERS)} does not fit {generator.num_ws} ws'
     span = direction.distance_range or DEFAULT_DISTANCES
     start_d = opts['start_distance'] if opts['start_distance'] is not None else span[0]
     end_d = opts['end_distance'] if opts['end_distance'] is not None else span[1]
@@ -84,17 +94,15 @@ def main(**opts):
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     picked = f'_{opts["start"]}-{opts["end"] - 1}' if (opts['start'], opts['end']) != (0, 1) else ''
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part, direction.label + picked,
-                    f'layers_{format_indices(layers)}', region and region[0])
+                         f'layers_{format_indices(layers)}', region and region[0])
 
-    with run.writing(opts) as note:
-        if note:
-            click.echo(note)
+    with run.writing(opts):
         ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'], opts['batch_size'])
         torch.manual_seed(opts['seed'])  # for --randomize_noise random
-        click.echo(f'Editing {len(ws)} samples with directions {opts["start"]}..{opts["end"] - 1} of '
-                   f'{direction.path} on layers {format_indices(layers)} ({layer_origin}), '
-                   f'distances {start_d:g}..{end_d:g} in {opts["step"]} steps')
-        page = _page(generator, codes, opts, direction, layers, layer_origin, steps, region)
+        click.echo(f'Editing {inputs.plural(len(ws), "sample")} with directions {opts["start"]}..{opts["end"] - 1} '
+                   f'of {direction.path} on layers {format_indices(layers)} ({origin}), '
+                   f'distances {start_d:g}..{end_d:g} in {inputs.plural(opts["step"], "step")}')
+        page = _page(generator, codes, opts, direction, layers, origin, steps, region)
         if mismatch:
             page.add_note(mismatch)
         count = opts['end'] - opts['start']
@@ -135,40 +143,14 @@ def main(**opts):
 
 def _load_noise(generator, path):
     """Put the noise inputs of an `.npz` (invert.py --optimize_noise) into the model."""
-    if not os.path.isfile(path):
-        raise click.BadParameter(f'{path}: no such file', param_hint='--noise')
     try:
         with load_npz(path) as archive:
             buffers = {name: torch.from_numpy(archive[name]) for name in archive.files}
-        if not buffers:
-            raise ValueError('holds no noise inputs')
-        bad = [name for name, value in buffers.items() if value.is_floating_point() and not value.isfinite().all()]
-        if bad:
-            raise ValueError(f'noise input {bad[0]} holds NaN or infinite values')
+        if not buffers or not all(value.isfinite().all() for value in buffers.values()):
+            raise ValueError(f'{path}: holds no noise inputs, or NaN or infinite values')
         generator.set_noise_buffers(buffers)
-    except (ValueError, OSError, EOFError, AttributeError) as error:
-        raise click.BadParameter(f'{path}: {" ".join(str(error).split())[:160]}', param_hint='--noise') from None
-
-
-def _layers(opts, direction, num_ws):
-    """The layers to edit and where that choice came from."""
-    if opts['mani_layers'] is not None:
-        layers, origin = opts['mani_layers'], 'given with --mani_layers'
-    elif click.get_current_context().get_parameter_source('mani_layers') != click.core.ParameterSource.DEFAULT:
-        layers, origin = None, 'all, given with --mani_layers'
-    elif direction.recommended_layers:
-        layers, origin = direction.layers_for(num_ws), f'recommended by {direction.advice_from}'
-    elif editing.default_layers(num_ws):
-        layers, origin = DEFAULT_LAYERS, 'the default'
-    else:
-        layers, origin = None, f'all: the default {format_indices(DEFAULT_LAYERS)} does not fit {num_ws} ws'
-    if layers is None:
-        return list(range(num_ws)), origin
-    try:
-        return editing.check_layers(layers, num_ws), origin
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint='--mani_layers' if opts['mani_layers'] else 'DIRECTION') \
-            from None
+    except (ValueError, OSError, EOFError) as error:
+        raise click.BadParameter(one_line(error)[:200], param_hint='--noise') from None
 
 
 def _page(generator, codes, opts, direction, layers, layer_origin, steps, region):
@@ -177,16 +159,14 @@ def _page(generator, codes, opts, direction, layers, layer_origin, steps, region
     page = HtmlPage(num_rows=len(codes) * count, num_cols=opts['step'] + 2, image_size=opts['vis_size'] or None,
                     title=f'Edits of {generator.model_name} along {direction.label}')
     page.set_headers(['Name', 'Origin'] + [f'Step {i:02d}' for i in range(1, opts['step'] + 1)])
-    for line in notes.settings_notes(generator, codes, opts):
-        page.add_note(line)
+    page.add_note(*notes.settings_notes(generator, codes, opts))
     facts = [f'catalog entry {direction.entry.id}'] if direction.entry is not None else []
     sidecar = direction.sidecar or {}
     facts += [f'{key} {sidecar[key]}' for key in ('method', 'region', 'model') if sidecar.get(key)]
     real, _ = runs.resolve_latest(direction.path)
     page.add_note(f'Direction: rows {opts["start"]}..{opts["end"] - 1} of {real}'
-                  + (f' ({", ".join(facts)})' if facts else ''))
-    page.add_note(notes.layers_note(layers, layer_origin))
-    page.add_note('Distances: ' + ', '.join(f'{d:g}' for d in steps))
+                  + (f' ({", ".join(facts)})' if facts else ''), notes.layers_note(layers, layer_origin),
+                  'Distances: ' + ', '.join(f'{d:g}' for d in steps))
     if region is not None:
         page.add_note(f'Region: {region[0]}, outlined in yellow on the origin image. "In region" is the share of '
                       f'each edit\'s pixel change (summed over colour, averaged over the steps) that falls inside '

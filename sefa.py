@@ -6,53 +6,61 @@ Examples:
     # A model of genforce's SeFa zoo (downloaded into the user cache when missing)
     python sefa.py stylegan_animeface512 -L 0-1 -N 5 -K 5
 \b
-    # Any checkpoint file; only factorise and save the directions
+    # Any checkpoint file; only factorise and save the directions (on the CPU, in seconds)
     python sefa.py stylegan2-ffhq-1024x1024.pkl -L 4-7 -K 10 -N 0
 \b
     # Edit given codes (the prepared codes of the original editor, or synthesis.py's)
     python sefa.py stylegan_cat256 --latent_path stylegan_cat256 -N 4
 
 MODEL_NAME is a zoo name, a checkpoint path or `builtin:NAME`. Writes into
-`<save_dir>/<model>/layers_<L>_K_<K>_seed_<seed>_num_<N>/`: `sample_first.html`
-(one block per semantic: its eigenvalue, then every sample edited along it),
-`semantic_first.html` (one block per sample), and `directions.npy` (float32
-[K, w_dim], unit rows, most important first) with its sidecar `directions.json`.
-Samples are drawn with `np.random.RandomState(seed)`, as every script of the
-toolkit draws them (the original script used torch's generator; pass its codes
-with --latent_path to edit exactly those).
+`work_dirs/sefa/<data_name>/<model>/layers_<L>_K_<K>_seed_<seed>_num_<N>/`
+(see --save_dir): `sample_first.html` (one block per semantic: its eigenvalue,
+then every sample edited along it), `semantic_first.html` (one block per
+sample), and `directions.npy` (float32 [K, w_dim], unit rows, most important
+first) with its sidecar `directions.json`. Samples are drawn with
+`np.random.RandomState(seed)`, as every script of the toolkit draws them (the
+original script used torch's generator; pass its codes with --latent_path to
+edit exactly those). With -N 0 no image is drawn, and the model stays on the CPU.
 """
+
+import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
+import os
 
 import click
 import torch
 from tqdm import tqdm
 
+import directions as catalog
 from cli import inputs, notes, options, runs
 from semantics import editing, sefa
-from utils.fileio import save_json, save_npy
 from utils.html import HtmlPage
 from utils.images import to_uint8
 from utils.indices import format_indices
 
+_PAGE_NAMES = ('sample_first', 'semantic_first')
+
 
 @click.command(help=__doc__)
 @options.sefa_model_options
-@click.option('--save_dir', callback=options.not_empty, default='results', show_default=True, metavar='DIR',
-              help='Root folder of the results (a folder per model and settings below it).')
-@click.option('-L', '--layer_idx', default='all', show_default=True, metavar='LAYERS',
+@click.option('--save_dir', callback=options.not_empty, default=None, metavar='DIR',
+              help='Root folder of the results (a folder per model and settings below it). '
+                   '[default: work_dirs/sefa/DATA_NAME]')
+@options.data_name_option
+@click.option('-L', '--layer_idx', type=options.IndexList(), default='all', show_default=True, metavar='LAYERS',
               help="Indices of layers to interpret: 'all', '0-1', '2-5,8'.")
 @click.option('-N', '--num_samples', type=click.IntRange(min=0), default=5, show_default=True,
               help='Number of samples used for visualization (0: only save the directions).')
 @click.option('-K', '--num_semantics', type=click.IntRange(min=1), default=5, show_default=True,
               help='Number of semantic boundaries corresponding to the top-k eigen values.')
-@click.option('--start_distance', type=options.distance_type(), default=-3.0, show_default=True,
+@click.option('--start_distance', type=options.DISTANCE, default=-3.0, show_default=True,
               help='Start point for manipulation on each semantic.')
-@click.option('--end_distance', type=options.distance_type(), default=3.0, show_default=True,
+@click.option('--end_distance', type=options.DISTANCE, default=3.0, show_default=True,
               help='Ending point for manipulation on each semantic.')
-@click.option('--step', type=click.IntRange(1, editing.MAX_STEPS), default=11, show_default=True,
+@click.option('--step', type=options.STEPS, default=11, show_default=True,
               help='Manipulation step on each semantic.')
-@click.option('--viz_size', type=options.view_size_type(), default=256, show_default=True,
+@click.option('--viz_size', type=options.VIEW_SIZE, default=256, show_default=True,
               help='Size of images to visualize on the HTML page (0: full size).')
-@click.option('--trunc_psi', type=options.psi_type(), default=0.7, show_default=True,
+@click.option('--trunc_psi', type=options.PSI, default=0.7, show_default=True,
               help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).')
 @click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
               help='Number of layers to perform truncation (StyleGAN families).')
@@ -65,108 +73,82 @@ from utils.indices import format_indices
 @options.class_option
 @options.cli_errors
 def main(**opts):
-    device = opts['device'] or _device_of_gpu_id(opts['gpu_id'])
+    drawn = opts['num_samples'] > 0  # without images the directions come from the weights alone: on the CPU
+    device = (opts['device'] or _device_of_gpu_id(opts['gpu_id'])) if drawn else 'cpu'
     generator = options.load_model({'weight_path': opts['model_name'], 'device': device},
-                           device_option='--device' if opts['device'] else '--gpu_id')
-    click.echo(options.describe_weights(generator))
-    try:
-        layers, directions, eigenvalues = sefa.factorize(generator, opts['layer_idx'])
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint='-L/--layer_idx') from None
+                                   device_option='--device' if opts['device'] else '--gpu_id', say=click.echo)
+    layers = options.check_layers(generator, opts['layer_idx'], '-L/--layer_idx', generator.sefa_layers())
+    layers, directions, eigenvalues = sefa.factorize(generator, layers)
     count = opts['num_semantics']
     if count > len(eigenvalues):
         raise click.BadParameter(f'{count} semantics asked, but this model has {len(eigenvalues)} directions',
                                  param_hint='-K/--num_semantics')
     directions, values = directions[:count], eigenvalues[:count]
-    codes = inputs.codes_from_options(generator, opts, 'num_samples', truncation_psi=opts['trunc_psi'])
-    steps = editing.distances(opts['start_distance'], opts['end_distance'], opts['step'])
-    runs.check_folder(opts['save_dir'], '--save_dir')
-    run = runs.RunFolder(opts['save_dir'], generator.model_name, f'layers_{format_indices(layers)}_K_{count}',
-                         codes.part)
+    codes = inputs.codes_from_options(generator, opts, 'num_samples', truncation_psi=opts['trunc_psi']) \
+        if drawn or opts['latent_path'] else None
+    opts['data_name'] = options.data_name_of(opts, generator)
+    root = opts['save_dir'] or os.path.join('work_dirs', 'sefa', opts['data_name'])
+    runs.check_folder(root, '--save_dir' if opts['save_dir'] else None)
+    samples = codes.part if codes is not None else runs.samples_part(opts['seed'], 0)
+    run = runs.RunFolder(root, generator.model_name, f'layers_{format_indices(layers)}_K_{count}', samples)
 
-    with run.writing(opts) as note:
-        if note:
-            click.echo(note)
-        save_npy(run.file('directions.npy'), directions)
-        save_json(run.file('directions.json'), {
-            'method': 'sefa', 'source': generator.source, 'checkpoint_sha256': generator.checkpoint_sha256,
-            'model': generator.model_name, 'family': generator.family, 'w_dim': generator.w_dim,
-            'num_ws': generator.num_ws, 'img_resolution': generator.img_resolution,
-            'layer_idx': opts['layer_idx'], 'layers': layers, 'recommended_layers': layers,
-            'weights': [name for name, _ in generator.sefa_weights(layers)],
-            'eigenvalues': [float(v) for v in values],
-            'distance_range': [opts['start_distance'], opts['end_distance']], 'shape': list(directions.shape),
-        })
-        if len(codes):
-            pages = _edited_pages(generator, codes, opts, layers, directions, values, steps,
-                                  run.result('directions.npy'))
+    with run.writing(opts):
+        catalog.save_directions(run.file('directions.npy'), directions, 'sefa', generator,
+                                layer_idx=format_indices(opts['layer_idx']), layers=layers, recommended_layers=layers,
+                                weights=[name for name, _ in generator.sefa_weights(layers)],
+                                eigenvalues=[float(v) for v in values],
+                                distance_range=[opts['start_distance'], opts['end_distance']])
+        if drawn:
+            pages = _edited_pages(generator, codes, opts, layers, directions, values, run.result('directions.npy'))
             for page, name in zip(pages, _PAGE_NAMES):
                 page.save(run.file(f'{name}.html'))
     click.echo(f'Directions {list(directions.shape)} (layers {format_indices(layers)}): {run.file("directions.npy")}')
-    for name in _PAGE_NAMES if len(codes) else ():
+    for name in _PAGE_NAMES if drawn else ():
         click.echo(f'HTML page: {run.file(name + ".html")}')
 
 
-_PAGE_NAMES = ('sample_first', 'semantic_first')
-
-
-def _edited_pages(generator, codes, opts, layers, directions, values, steps, directions_path):
-    """The two pages: every code edited along every direction, at every distance."""
-    count = len(directions)
+def _edited_pages(generator, codes, opts, layers, directions, values, directions_path):
+    """The two pages of the original script: every code edited along every direction, at every distance."""
+    num, count = len(codes), len(directions)
+    steps = editing.distances(opts['start_distance'], opts['end_distance'], opts['step'])
     ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'])  # [N, num_ws, w_dim]
-    pages = _pages(len(codes), count, steps, values, opts['viz_size'])
+    size = opts['viz_size'] or None
+    by_semantic = HtmlPage(count * (num + 1), len(steps) + 1, image_size=size,
+                           title='SeFa: each semantic on every sample')
+    by_sample = HtmlPage(num * (count + 1), len(steps) + 1, image_size=size,
+                         title='SeFa: each sample along every semantic')
     lines = notes.settings_notes(generator, codes, opts) + [
         notes.layers_note(layers, 'factorised and edited'),
         f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({directions_path})']
-    for page in pages:
-        for line in lines:
-            page.add_note(line)
+    for page in (by_semantic, by_sample):
+        page.set_headers([''] + [f'Distance {d:.2f}' for d in steps])
+        page.add_note(*lines)
+    semantic = [f'Semantic {sem_id:03d}\n({value:.3f})' for sem_id, value in enumerate(values)]
+    for sem_id in range(count):
+        by_semantic.set_cell(sem_id * (num + 1), 0, text=semantic[sem_id], highlight=True)
+    for sam_id in range(num):
+        by_sample.set_cell(sam_id * (count + 1), 0, text=f'Sample {sam_id:03d}', highlight=True)
+        for sem_id in range(count):
+            by_semantic.set_cell(sem_id * (num + 1) + sam_id + 1, 0, text=f'Sample {sam_id:03d}')
+            by_sample.set_cell(sam_id * (count + 1) + sem_id + 1, 0, text=semantic[sem_id])
     batch_size = 1 if generator.device.type == 'cpu' else 16  # large CPU batches spend their time allocating
     grid = editing.edit_grid(generator, ws, directions, layers, steps, truncation_psi=opts['trunc_psi'],
                              batch_size=batch_size)
-    num = len(codes)
     for edit in tqdm(grid, total=num * count, desc='editing', unit='row'):
         for col_id, image in enumerate(to_uint8(edit.images), start=1):
-            pages[0].set_cell(edit.direction * (num + 1) + edit.sample + 1, col_id, image=image)
-            pages[1].set_cell(edit.sample * (count + 1) + edit.direction + 1, col_id, image=image)
-    return pages
-
-
-def _pages(num_samples, num_semantics, steps, values, viz_size):
-    """The two pages of the original script, headers and row labels set."""
-    headers = [''] + [f'Distance {d:.2f}' for d in steps]
-    size = viz_size or None
-    by_semantic = HtmlPage(num_rows=num_semantics * (num_samples + 1), num_cols=len(steps) + 1, image_size=size,
-                           title='SeFa: each semantic on every sample')
-    by_sample = HtmlPage(num_rows=num_samples * (num_semantics + 1), num_cols=len(steps) + 1, image_size=size,
-                         title='SeFa: each sample along every semantic')
-    for page in (by_semantic, by_sample):
-        page.set_headers(headers)
-    for sem_id, value in enumerate(values):
-        by_semantic.set_cell(sem_id * (num_samples + 1), 0, text=f'Semantic {sem_id:03d}\n({value:.3f})',
-                             highlight=True)
-        for sam_id in range(num_samples):
-            by_semantic.set_cell(sem_id * (num_samples + 1) + sam_id + 1, 0, text=f'Sample {sam_id:03d}')
-    for sam_id in range(num_samples):
-        by_sample.set_cell(sam_id * (num_semantics + 1), 0, text=f'Sample {sam_id:03d}', highlight=True)
-        for sem_id, value in enumerate(values):
-            by_sample.set_cell(sam_id * (num_semantics + 1) + sem_id + 1, 0,
-                               text=f'Semantic {sem_id:03d}\n({value:.3f})')
+            by_semantic.set_cell(edit.direction * (num + 1) + edit.sample + 1, col_id, image=image)
+            by_sample.set_cell(edit.sample * (count + 1) + edit.direction + 1, col_id, image=image)
     return by_semantic, by_sample
 
 
 def _device_of_gpu_id(gpu_id):
     """The original's --gpu_id: the first id of a list, the CPU for -1/cpu or without CUDA."""
-    if gpu_id is None:
-        return None
     first = str(gpu_id).split(',')[0].strip()
-    if first in ('', '-1', 'cpu'):
-        return 'cpu'
+    if gpu_id is None or first in ('', '-1', 'cpu'):
+        return None if gpu_id is None else 'cpu'
     if not first.isdigit():
         raise click.BadParameter(f'{gpu_id!r} is not a GPU index', param_hint='--gpu_id')
-    if not torch.cuda.is_available():
-        return 'cpu'
-    return options.parse_device(f'cuda:{first}', '--gpu_id')
+    return options.parse_device(f'cuda:{first}', '--gpu_id') if torch.cuda.is_available() else 'cpu'
 
 
 if __name__ == '__main__':

@@ -15,6 +15,8 @@ ready for `--latent_path` of the other scripts) and, with --save_jpg, one JPEG
 per sample.
 """
 
+import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
+
 import click
 import numpy as np
 import torch
@@ -35,21 +37,17 @@ from utils.images import save_image, to_uint8
 @options.class_option
 @options.cli_errors
 def main(**opts):
-    generator = options.load_model(opts)
-    click.echo(options.describe_weights(generator))
+    generator = options.load_model(opts, say=click.echo)
     codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part)
 
-    with run.writing(opts) as note:
-        if note:
-            click.echo(note)
+    with run.writing(opts):
         torch.manual_seed(opts['seed'])  # for --randomize_noise random
         page = HtmlPage(grid_size=len(codes), title=f'Synthesis: {generator.model_name}, {codes.part}',
                         image_size=opts['vis_size'] or None)
-        for line in notes.settings_notes(generator, codes, opts):
-            page.add_note(line)
+        page.add_note(*notes.settings_notes(generator, codes, opts))
         all_ws = []
-        click.echo(f'Synthesizing {len(codes)} images ...')
+        click.echo(f'Synthesizing {inputs.plural(len(codes), "image")} ...')
         for start in tqdm(range(0, len(codes), opts['batch_size']), desc='synthesis', unit='batch'):
             ws = sampling.to_ws(generator, codes.values[start:start + opts['batch_size']], codes.space,
                                 opts['trunc_psi'], opts['trunc_layers'],

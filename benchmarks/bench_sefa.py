@@ -3,7 +3,8 @@
 On a StyleGAN2 at 1024x1024 (default channels, random weights):
 
 - ours: `semantics.sefa.factorize(G, 'all')` (weights gathered, A A^T in float32,
-  symmetric solver `numpy.linalg.eigh` in float64, sorted);
+  symmetric solver `torch.linalg.eigh` in float64 in one thread, sorted);
+
 - reference method: genforce's `factorize_weight` arithmetic, the same A A^T
   solved with the general `numpy.linalg.eig` (unsorted), as genforce does;
 - the two solvers alone on the same matrix;
@@ -35,7 +36,7 @@ from semantics import sefa  # noqa: E402
 
 def reference_factorize(generator):
     """genforce's `factorize_weight` arithmetic for all layers: float32 A A^T, `np.linalg.eig`."""
-    layers = sefa.parse_layers('all', generator)
+    layers = generator.sefa_layers()
     weights = [w.cpu().numpy() for _, w in generator.sefa_weights(layers)]
     weight = np.concatenate(weights, axis=1).astype(np.float32)
     weight = weight / np.linalg.norm(weight, axis=0, keepdims=True)

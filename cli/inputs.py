@@ -1,4 +1,5 @@
-"""What a script works on, from its options: the latent codes, and the region of interest."""
+"""What a script works on, read and checked where it enters: latent codes, regions and masks, Jacobians and
+Gram matrices, and how a direction file fits the model."""
 
 import os
 from dataclasses import dataclass
@@ -10,12 +11,19 @@ import torch
 
 import directions
 from semantics import regions, sampling
+from semantics.resefa import GramSums
+from utils.fileio import load_json, load_npy, one_line
 from utils.indices import format_indices
+from utils.limits import MAX_INDEX
+
 
 from .options import class_index_of
 from .runs import file_label, samples_part
 
-__all__ = ['Codes', 'codes_from_options', 'region_from_options', 'direction_mismatch']
+
+def plural(count, word):
+    """'1 sample', '2 samples' ('1 code', '3 codes')."""
+    return f'{count} {word}{"" if count == 1 else "s"}'
 
 
 @dataclass
@@ -27,7 +35,7 @@ class Codes:
     labels: Optional[torch.Tensor]  # [N, c_dim] one-hot labels of a conditional model, else None.
     class_index: Optional[int]      # The class of the labels.
     part: str                       # Output-path part: 'seed_4_num_8' or 'latents_<label>_num_<n>'.
-    description: str                # For pages: 'seed 4, 8 samples (z)' or the file read.
+    description: str                # For pages: '8 samples of seed 4 ...' or the file read.
 
     def __len__(self):
         return len(self.values)
@@ -39,12 +47,8 @@ class Codes:
 
 
 def codes_from_options(generator, opts, nums_key='nums', truncation_psi=1):
-    """The codes the sampling options name, validated for this model (before anything is written).
-
-    Args:
-        opts: Click options holding `seed`, `nums_key`, `latent_path`, `latent_space`, `class_spec`.
-        truncation_psi: The truncation z is drawn with (BigGAN samples truncated noise).
-    """
+    """The codes the sampling options name (`seed`, `nums_key`, `latent_path`, `latent_space`, `class_spec`),
+    checked for this model before anything is written; `truncation_psi` is the one z is drawn with."""
     class_index = class_index_of(generator, opts.get('class_spec'))
     try:
         generator.check_truncation(truncation_psi)
@@ -54,23 +58,19 @@ def codes_from_options(generator, opts, nums_key='nums', truncation_psi=1):
     if opts.get('latent_path'):
         try:
             path, array, _ = directions.read_latents(opts['latent_path'])
-        except directions.CatalogError as error:
-            raise click.BadParameter(str(error), param_hint='--latent_path') from None
-        try:
-            space, values = sampling.check_codes(generator, array, opts.get('latent_space', 'auto'), nums, path)
+            space, values = directions.check_codes(generator, array, opts.get('latent_space', 'auto'), nums, path)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint='--latent_path') from None
         part = samples_part(None, len(values), path, file_label(path))
-        description = f'{len(values)} codes ({space}) from {path}'
+        description = f'{plural(len(values), "code")} ({space}) from {path}'
     else:
-        values = sampling.sample_z(generator, nums, opts['seed'], truncation_psi)
-        space = 'z'
+        space, values = 'z', sampling.sample_z(generator, nums, opts['seed'], truncation_psi)
         part = samples_part(opts['seed'], nums)
-        description = f'{nums} samples of seed {opts["seed"]} (np.random.RandomState, z)'
-    labels = sampling.class_labels(generator, class_index, len(values), generator.device)
+        description = f'{plural(nums, "sample")} of seed {opts["seed"]} (np.random.RandomState, z)'
     if class_index is not None:
         part += f'_class_{class_index}'
         description += f', class {class_index} ({generator.class_name(class_index)})'
+    labels = sampling.class_labels(generator, class_index, len(values), generator.device)
     return Codes(space, values, labels, class_index, part, description)
 
 
@@ -78,58 +78,122 @@ def codes_from_options(generator, opts, nums_key='nums', truncation_psi=1):
 # Regions.
 
 def region_from_options(opts, size, default=None):
-    """`(name, bool mask [size, size])` of the region the options give, or None when none is given.
+    """`(name, bool mask [size, size])` of the region that `--region` (of `--data_name`), `--box` or
+    `--mask`/`--labels` give, or of the region named `default`; None when there is none.
 
-    Args:
-        opts: Options holding `region`, `box`, `mask_path`, `labels` and `data_name`.
-        size: Resolution of the mask (the Jacobian's, or the image's).
-        default: Region name used when none of the options is given (None: no region).
-
-    The name is part of output paths: 'eyes', 'box_120_128_20_115', or
-    'mask_<file label>_labels_4-5'.
+    The name is part of output paths: 'eyes', 'box_120_128_20_115', or 'mask_<file label>_labels_4-5'.
     """
     given = [flag for flag, key in (('--region', 'region'), ('--box', 'box'), ('--mask', 'mask_path'))
              if opts.get(key)]
+    option = given[0] if given else '--region'
+    problem = None
     if len(given) > 1:
-        raise click.BadParameter(f'give one of --region, --box, --mask (got {" and ".join(given)})',
-                                 param_hint=given[1])
-    if opts.get('labels') and not opts.get('mask_path'):
-        raise click.BadParameter('--labels goes with --mask', param_hint='--labels')
+        problem = f'give one of --region, --box, --mask (got {" and ".join(given)})'
+    elif bool(opts.get('labels')) != bool(opts.get('mask_path')):
+        problem, option = '--mask and --labels go together (the labels of the mask that form the region)', '--labels'
+    if problem:
+        raise click.BadParameter(problem, param_hint=option)
     try:
         if opts.get('box'):
-            box = regions.parse_box(opts['box'])
-            what = f'--box {opts["box"]}'
-            regions.box_mask(box, regions.BOX_RESOLUTION, what=f'{what} (on the {regions.BOX_RESOLUTION} grid)')
-            mask = regions.box_mask(regions.scale_box(box, size), size, what=what, clip=True)
-            return 'box_' + '_'.join(str(v) for v in box), mask
-        if opts.get('mask_path'):
-            if not opts.get('labels'):
-                raise click.BadParameter('--mask needs --labels (the label values that form the region)',
-                                         param_hint='--labels')
-            if not os.path.isfile(opts['mask_path']):
-                raise click.BadParameter(f'{opts["mask_path"]}: no such file', param_hint='--mask')
-            mask = regions.mask_from_file(opts['mask_path'], opts['labels'], size)
-            return f'mask_{file_label(opts["mask_path"])}_labels_{format_indices(opts["labels"])}', mask
-        name = opts.get('region') or default
-        if name is None:
+            box = opts['box']
+            name, mask = 'box_' + '_'.join(map(str, box)), regions.box_mask(regions.scale_box(box, size), size, True)
+        elif opts.get('mask_path'):
+            name = f'mask_{file_label(opts["mask_path"])}_labels_{format_indices(opts["labels"])}'
+            mask = np.isin(_read_label_map(opts['mask_path']), opts['labels'])
+            mask = regions.resize_nearest(mask, size) if mask.shape != (size, size) else mask
+        elif opts.get('region') or default:
+            name = opts.get('region') or default
+            mask = regions.region_mask(opts['data_name'], name, size)
+        else:
             return None
-        return name, _named_region(opts['data_name'], name, size)
-    except ValueError as error:
-        option = '--box' if opts.get('box') else '--mask' if opts.get('mask_path') else '--region'
-        raise click.BadParameter(str(error), param_hint=option) from None
+        return name, regions.check_mask(mask, f'region {name}')
+    except (ValueError, OSError) as error:
+        if isinstance(error, OSError) and error.filename:
+            error = f'{error.filename}: {error.strerror}'
+        if option == '--region' and opts['data_name'] not in regions.dataset_names():
+            option = '-d/--data_name'
+        raise click.BadParameter(one_line(error) + ('; or give any box with --box CX,CY,H,W' if option == '--region'
+                                                    else ''), param_hint=option) from None
 
 
-def _named_region(data_name, name, size):
-    """Mask of a named box; an unknown name lists the known ones and points to --box."""
-    if data_name not in regions.dataset_names():
-        raise click.BadParameter(f'no named regions for dataset {data_name!r}; the datasets with named regions '
-                                 f'are {", ".join(regions.dataset_names())} (or give any box with --box)',
-                                 param_hint='-d/--data_name')
+def _read_label_map(path):
+    """The square integer label map `[H, W]` of a segmentation file (`.npy`, or a single-channel `.png`)."""
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext == '.png':
+        from PIL import Image
+        try:
+            with Image.open(path) as image:
+                seg = np.array(image) if image.mode in ('L', 'P', 'I', 'I;16', '1') else None
+                problem = None if seg is not None else f'PNG mode {image.mode} is not a label map (expected a ' \
+                                                       'single-channel L, P, I or I;16 image)'
+        except (SyntaxError, OSError) as error:  # PIL: not an image, or cut short
+            seg, problem = None, 'no such file' if isinstance(error, FileNotFoundError) else \
+                f'not a readable PNG ({one_line(error)[:120]})'
+    elif ext == '.npy':
+        seg, problem = load_npy(path), None
+    else:
+        seg, problem = None, f'unsupported file type {ext!r}; use .png or .npy'
+    if seg is not None:
+        seg = seg[..., 0] if seg.ndim == 3 and seg.shape[-1] == 1 else seg
+        if seg.ndim != 2 or seg.shape[0] != seg.shape[1]:
+            problem = f'a label map is a square [H, W] array, as the images are; this one has shape {list(seg.shape)}'
+        elif seg.dtype.kind not in 'biuf' or seg.dtype.kind == 'f' and not np.all(np.mod(seg, 1) == 0):
+            problem = f'labels must be integers, not {seg.dtype} values (or NaN, or fractions)'
+    if problem:
+        raise ValueError(f'{path}: {problem}')
+    return seg
+
+
+# ----------------------------------------------------------------------------
+# Jacobians and Gram matrices (compute_jacobian.py's or the reference's), and their sidecars.
+
+def read_jacobians(path):
+    """`(jacobians, sidecar)`: `jacobians_w.npy` memory-mapped, in the ReSeFa layout `[N, H, W, 1, w_dim]` or
+    `[N, C, H, W, 1, w_dim]` (square images), with the facts of its sidecar (`{}` for the reference's)."""
+    jacobians = load_npy(path, mmap_mode='r')
+    shape = list(jacobians.shape)
+    layout = jacobians.ndim in (5, 6) and shape[-2] == 1 and min(shape) > 0
+    if jacobians.dtype.kind != 'f' or not layout or shape[-4] != shape[-3]:
+        raise ValueError(f'{path}: holds {jacobians.dtype} {shape}, not Jacobians of square images '
+                         f'[N, H, W, 1, w_dim] or [N, C, H, W, 1, w_dim]')
+    return jacobians, _sidecar(path, shape, shape[-1])
+
+
+def read_grams(path):
+    """`(GramSums, sidecar)` of a `grams_<region>.npz` of compute_jacobian.py."""
     try:
-        regions.named_box(data_name, name)
-    except ValueError as error:
-        raise click.BadParameter(f'{error}; or give any box with --box CX,CY,H,W', param_hint='--region') from None
-    return regions.region_mask(data_name, name, size)
+        sums = GramSums.load(path)
+    except KeyError as error:
+        raise ValueError(f'{path}: not a Gram-matrix file of compute_jacobian.py ({one_line(error)[:120]})') from None
+    w_dim = len(sums.sum_f)
+    for name, value in (('sum_f', sums.sum_f), ('sum_b', sums.sum_b)):
+        scale = 1e-8 * max(1.0, float(np.abs(value).max(initial=0)))
+        if value.shape != (w_dim, w_dim) or not np.isfinite(value).all() or not np.allclose(value, value.T, 1e-5,
+                                                                                            scale):
+            raise ValueError(f'{path}: {name} is not a finite symmetric [w_dim, w_dim] sum of Gram matrices')
+    return sums, _sidecar(path, None, w_dim)
+
+
+def _sidecar(path, shape, w_dim):
+    """The sidecar compute_jacobian.py writes beside `path` ({} for the reference's files), checked against
+    the data (`shape`, `w_dim`), with its `num_ws` and `layers` (passed on into direction sidecars)."""
+    sidecar = os.path.splitext(path)[0] + '.json'
+    meta = load_json(sidecar) if os.path.isfile(sidecar) else {}
+    problem = None if isinstance(meta, dict) else 'not a JSON object'
+    meta = meta if isinstance(meta, dict) else {}
+    num_ws, layers = meta.get('num_ws'), meta.get('layers')
+    if shape is not None and meta.get('shape', shape) != shape:
+        problem = f'describes Jacobians of shape {meta["shape"]}, but {path} holds {shape}'
+    elif meta.get('w_dim', w_dim) != w_dim:
+        problem = f'gives w_dim {meta["w_dim"]!r}, but {path} holds w_dim {w_dim}'
+    elif num_ws is not None and not (isinstance(num_ws, int) and 0 < num_ws):
+        problem = f'num_ws {num_ws!r} is not a number of layers'
+    elif layers is not None and not (isinstance(layers, list) and layers and all(
+            isinstance(i, int) and 0 <= i < (num_ws or MAX_INDEX + 1) for i in layers)):
+        problem = f'layers {layers!r} are not layer indices' + (f' of a model with {num_ws} ws' if num_ws else '')
+    if problem:
+        raise ValueError(f'{sidecar}: {problem}')
+    return meta
 
 
 # ----------------------------------------------------------------------------
@@ -138,23 +202,20 @@ def _named_region(data_name, name, size):
 def direction_mismatch(direction, generator):
     """A warning line when the direction's catalog entry or sidecar names another model than `generator`.
 
-    Compares the family, resolution, `w_dim`, `num_ws` and, where the sidecar
-    records one, the checkpoint's SHA-256. None when nothing differs (or
-    nothing is known). Not an error: directions are transferred on purpose.
+    Compares the family, resolution, `w_dim`, `num_ws` and, where the sidecar records one, the checkpoint's
+    SHA-256. None when nothing differs (or nothing is known). Not an error: directions are transferred on purpose.
     """
-    facts = dict(direction.sidecar or {})
-    if direction.entry is not None:
-        facts.update(direction.entry.facts)
-    made = {'family': facts.get('family'), 'img_resolution': facts.get('img_resolution'),
-            'w_dim': facts.get('w_dim'), 'num_ws': facts.get('num_ws'),
-            'checkpoint_sha256': facts.get('checkpoint_sha256') or facts.get('source_sha256')}
+    facts = {**(direction.sidecar or {}), **(direction.entry.facts if direction.entry is not None else {})}
+    facts['checkpoint_sha256'] = facts.get('checkpoint_sha256') or facts.get('source_sha256')
     held = {'family': generator.family, 'img_resolution': generator.img_resolution, 'w_dim': generator.w_dim,
             'num_ws': generator.num_ws, 'checkpoint_sha256': generator.checkpoint_sha256}
-    differ = [key for key, value in made.items() if value is not None and held[key] is not None and value != held[key]]
+    differ = [key for key, value in held.items() if None not in (value, facts.get(key)) and facts[key] != value]
     if not differ:
         return None
     name = facts.get('model_description') or facts.get('model') or facts.get('source_checkpoint') or 'another model'
-    shown = ', '.join(f'{key} {made[key] if key != "checkpoint_sha256" else made[key][:8]}' for key in differ)
-    mine = ', '.join(f'{key} {held[key] if key != "checkpoint_sha256" else held[key][:8]}' for key in differ)
-    return (f'Warning: {direction.path} was made for {name} ({shown}), but the model loaded is '
-            f'{generator.model_name} ({mine}); it is applied anyway')
+
+    def shown(values):
+        return ', '.join(f'{key} {str(values[key])[:8] if key == "checkpoint_sha256" else values[key]}' for key in differ)
+
+    return (f'Warning: {direction.path} was made for {name} ({shown(facts)}), but the model loaded is '
+            f'{generator.model_name} ({shown(held)}); it is applied anyway')

@@ -1,35 +1,30 @@
-"""Command-line options shared by the scripts, defined once as click decorators.
+"""Command-line options shared by the scripts, defined once as click decorators: the edge where input is checked.
 
 The original scripts' flag names (`--trunc_psi`, `--img_size`, `--stylegan2`,
 ...) are kept; they are translated into the toolkit's vocabulary here and
 nowhere else, and the errors of `models` (which name settings, never flags) are
-translated back into flag names here.
+translated back into flag names here. The bounds that keep a request within
+the memory and the disk are `utils.limits`.
 """
 
 import functools
 import math
+import re
+
 
 import click
 import torch
 
-import directions
 import models
 from semantics import regions
-from utils.indices import parse_indices
-
-__all__ = ['FiniteFloat', 'FileName', 'MAX_DISTANCE', 'distance_type', 'psi_type', 'MAX_VIEW_SIZE', 'view_size_type',
-           'IndexList', 'not_empty', 'cli_errors', 'model_options', 'sefa_model_options', 'load_model',
-           'describe_weights', 'sampling_options', 'truncation_options', 'output_options', 'region_options',
-           'class_option', 'class_index_of', 'parse_device']
+from utils.indices import IndexList
+from utils.limits import MAX_DISTANCE, MAX_NAME_BYTES, MAX_STEPS, MAX_VIEW_SIZE
 
 
 def compose(*decorators):
-    """Apply several click decorators as one (the first given ends up first in --help)."""
-    def apply(func):
-        for decorator in reversed(decorators):
-            func = decorator(func)
-        return func
-    return apply
+    """Several click decorators as one (the first given ends up first in --help)."""
+    return lambda func: functools.reduce(lambda f, decorator: decorator(f), reversed(decorators), func)
+
 
 
 class FiniteFloat(click.ParamType):
@@ -44,41 +39,24 @@ class FiniteFloat(click.ParamType):
         try:
             number = float(value)
         except (TypeError, ValueError):
-            self.fail(f'{value!r} is not a number', param, ctx)
-        if not math.isfinite(number):
+            number = math.nan
+        if not math.isfinite(number):  # nan, inf, or no number
             self.fail(f'{value!r} is not a finite number', param, ctx)
         if self.min is not None and (number < self.min or (self.min_open and number == self.min)):
-            self.fail(f'{value} must be {">" if self.min_open else ">="} {self.min}', param, ctx)
+            self.fail(f'{value} must be {">" if self.min_open else ">="} {self.min:g}', param, ctx)
         if self.max is not None and number > self.max:
-            self.fail(f'{value} must be <= {self.max}', param, ctx)
+            self.fail(f'{value} must be <= {self.max:g}', param, ctx)
         return number
 
 
-MAX_DISTANCE = directions.catalog.MAX_DISTANCE  # the bound of direction files and catalog entries too
-
-
-def distance_type():
-    return FiniteFloat(min=-MAX_DISTANCE, max=MAX_DISTANCE)
-
-
-# Images on a page are drawn at most this large (100000 pixels a side would exhaust the memory).
-MAX_VIEW_SIZE = 4096
-
-
-def view_size_type():
-    return click.IntRange(0, MAX_VIEW_SIZE)
-
-
-def psi_type():
-    return FiniteFloat(min=-models.MAX_TRUNCATION_PSI, max=models.MAX_TRUNCATION_PSI)
-
-
-# Room for what a script adds to a name (`pooled_`, `.json`, `image_00_region_..._name_`) within 255 bytes.
-MAX_NAME_BYTES = 100
+DISTANCE = FiniteFloat(min=-MAX_DISTANCE, max=MAX_DISTANCE)
+PSI = FiniteFloat(min=-models.MAX_TRUNCATION_PSI, max=models.MAX_TRUNCATION_PSI)
+VIEW_SIZE = click.IntRange(0, MAX_VIEW_SIZE)
+STEPS = click.IntRange(1, MAX_STEPS)
 
 
 class FileName(click.ParamType):
-    """A name that becomes one file or folder name: not empty, no path separator, not `.` or `..`."""
+    """A name that becomes one file or folder name: not empty, no path separator, not `.` or `..`, not too long."""
 
     name = 'name'
 
@@ -86,68 +64,91 @@ class FileName(click.ParamType):
         text = str(value)
         if not text.strip() or text.strip() in ('.', '..') or any(c in text for c in '/\\\0'):
             self.fail(f'{text!r} is not a file name (give a plain name, without / or \\)', param, ctx)
-        if len(text.encode('utf-8', 'surrogateescape')) > MAX_NAME_BYTES:
-            self.fail(f'{text[:20]!r}... is {len(text.encode("utf-8", "surrogateescape"))} bytes long: names '
-                      f'go up to {MAX_NAME_BYTES} (file systems cut file names at 255)', param, ctx)
+        size = len(text.encode('utf-8', 'surrogateescape'))
+        if size > MAX_NAME_BYTES:
+            self.fail(f'{text[:20]!r}... is {size} bytes long: names go up to {MAX_NAME_BYTES}', param, ctx)
         return text
 
 
-class IndexList(click.ParamType):
-    """Index lists: '4,5,6,7', '0-3', '0-1,8', or 'all' (None)."""
+class Box(click.ParamType):
+    """'cx,cy,h,w': a box on the 256-pixel grid (row centre, column centre, height, width), inside the grid."""
 
-    name = 'LIST'
-
-    def __init__(self, allow_all=True):
-        self.allow_all = allow_all
+    name = 'CX,CY,H,W'
 
     def convert(self, value, param, ctx):
-        if value is None or isinstance(value, list):
+        if isinstance(value, tuple):
             return value
+        parts = [part.strip() for part in str(value).split(',')]
+        box = tuple(int(part) for part in parts) if all(re.fullmatch(r'-?\d+', p) for p in parts) else ()
+        if len(box) != 4 or min(box[2:]) < 1:
+            self.fail(f'{value!r} is not four comma-separated integers cx,cy,h,w (h and w at least 1)', param, ctx)
         try:
-            return parse_indices(value, self.allow_all)
+            regions.check_mask(regions.box_mask(box, regions.BOX_RESOLUTION), f'box {value}')
         except ValueError as error:
-            self.fail(str(error), param, ctx)
+            self.fail(f'{error} (boxes are on the {regions.BOX_RESOLUTION}-pixel grid)', param, ctx)
+        return box
+
+
+def not_empty(ctx, param, value):
+    """Click callback refusing an empty or blank value."""
+    if value is not None and not str(value).strip():
+        raise click.BadParameter('an empty value; leave the option out instead', ctx, param)
+    return value
+
+
+# ----------------------------------------------------------------------------
+# The one error handler of the scripts.
+
+class InputError(click.ClickException):
+    """Input the toolkit cannot use (a file, a name, a value): exit status 2, as click's own usage errors."""
+
+    exit_code = 2
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C, said in one line with what is kept: exit status 130, as a shell's for SIGINT."""
+
+    exit_code = 130
 
 
 def cli_errors(func):
-    """Turn the toolkit's ValueErrors, file system errors and a lack of memory into one-line click errors
-    (exit code 1)."""
+    """Turn what a run can meet into one line: input the readers refuse (ValueError, a file missing or cut
+    short: exit 2), a failing system (other OSErrors, no memory: exit 1), Ctrl-C (exit 130). Anything else is a
+    bug and keeps its traceback."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except click.ClickException:
             raise
-        except (ValueError, EOFError) as error:  # EOFError: a file cut short (click would say only 'Aborted!')
-            raise click.ClickException(_first_line(error)) from None
-        except OSError as error:
-            if error.filename is not None and error.strerror:
-                raise click.ClickException(f'{error.filename}: {error.strerror}') from None
-            raise click.ClickException(_first_line(error)) from None
-        except MemoryError:
-            raise click.ClickException('not enough memory for this run: ask for fewer or smaller results '
-                                       '(samples, sizes)') from None
-        except RuntimeError as error:
-            if not _is_out_of_memory(error):
+        except KeyboardInterrupt:
+            problem = Interrupted('interrupted: nothing of this run was put in place (an earlier result is kept as '
+                                  'it was)')
+        except Exception as error:  # noqa: BLE001 - sorted below; what is not recognised is raised again
+            problem = _one_line(error)
+            if problem is None:
                 raise
-            raise click.ClickException(f'not enough memory for this run ({_first_line(error)}): ask for fewer '
-                                       'or smaller results (samples, sizes, --batch_size)') from None
+        raise problem
     return wrapper
 
 
-def _first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def _one_line(error):
+    """The click error of an exception a run can meet, or None."""
+    text = ' '.join(str(error).split()) or type(error).__name__
+    if isinstance(error, (ValueError, EOFError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        return InputError(f'{error.filename}: {error.strerror}' if isinstance(error, OSError) and error.filename
+                          else text)
 
-
-def _is_out_of_memory(error):
-    text = str(error).lower()
-    return isinstance(error, torch.cuda.OutOfMemoryError) or any(
-        phrase in text for phrase in ('out of memory', 'not enough memory', "can't allocate memory"))
+    if isinstance(error, OSError):
+        return click.ClickException(f'{error.filename}: {error.strerror}' if error.filename else text)
+    memory = isinstance(error, (MemoryError, torch.cuda.OutOfMemoryError)) or isinstance(error, RuntimeError) and any(
+        phrase in text.lower() for phrase in ('out of memory', 'not enough memory', "can't allocate memory"))
+    return click.ClickException(f'not enough memory for this run ({text[:160]}): ask for fewer or smaller results '
+                                '(samples, sizes, --batch_size)') if memory else None
 
 
 # ----------------------------------------------------------------------------
-# Device.
+# Device and model.
 
 def parse_device(text, option='--device'):
     """'cpu', 'cuda', 'cuda:N' (or None: cuda when available) -> a usable device string, checked."""
@@ -156,22 +157,16 @@ def parse_device(text, option='--device'):
     try:
         device = torch.device(str(text).strip())
     except (RuntimeError, ValueError):
-        raise click.BadParameter(f"{text!r} is not a device; use cpu, cuda or cuda:N", param_hint=option) from None
-    if device.type == 'cpu':
+        device = None
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device is not None and device.type == 'cpu':
         return 'cpu'
-    if device.type != 'cuda':
-        raise click.BadParameter(f'{text!r}: only cpu and cuda devices are supported', param_hint=option)
-    if not torch.cuda.is_available():
-        raise click.BadParameter(f'{text!r}: CUDA is not available on this machine; use cpu', param_hint=option)
-    index = device.index or 0
-    if index >= torch.cuda.device_count():
-        raise click.BadParameter(f'{text!r}: there is no GPU {index} ({torch.cuda.device_count()} visible)',
+    if device is None or device.type != 'cuda' or (device.index or 0) >= count:
+        raise click.BadParameter(f'{text!r} is not a device of this machine: use cpu' +
+                                 (f', cuda or cuda:N for N below {count}' if count else ' (CUDA is not available)'),
                                  param_hint=option)
-    return f'cuda:{index}'
+    return f'cuda:{device.index or 0}'
 
-
-# ----------------------------------------------------------------------------
-# Model options.
 
 _SCALE = 32 << 10  # the original scripts' channel_base = scale * 32768
 
@@ -205,21 +200,17 @@ def _expected_settings(opts):
     if opts.get('stylegan2') and opts.get('stylegan3'):
         raise click.BadParameter('give at most one of --stylegan2 and --stylegan3', param_hint='--stylegan2')
     family = 'stylegan2' if opts.get('stylegan2') else 'stylegan3' if opts.get('stylegan3') else None
-    if opts.get('cfg') and opts.get('stylegan2'):
-        raise click.BadParameter('--cfg is a StyleGAN3 setting, but --stylegan2 was given', param_hint='--cfg')
     expected = {'family': family, 'cfg': opts.get('cfg'), 'img_resolution': opts.get('img_size'),
                 'w_dim': opts.get('w_dim')}
     flags = {'family': f'--{family}', 'cfg': '--cfg', 'img_resolution': '--img_size', 'w_dim': '--w_dim'}
-    scale_flag = None
-    if opts.get('scale_stylegan2') is not None:
-        scale_flag = '--scale_stylegan2'
-    if opts.get('cfg') == 'R' and opts.get('scale_stylegan3r') is not None:
-        scale_flag = '--scale_stylegan3r'
-    elif opts.get('cfg') != 'R' and opts.get('stylegan3') and opts.get('scale_stylegan3t') is not None:
-        scale_flag = '--scale_stylegan3t'
-    if scale_flag:
-        expected['channel_base'] = int(opts[scale_flag[2:]] * _SCALE)
-        flags['channel_base'] = scale_flag
+    variant = ('stylegan2' if opts.get('scale_stylegan2') is not None else
+               'stylegan3r' if opts.get('cfg') == 'R' and opts.get('scale_stylegan3r') is not None else
+               'stylegan3t' if opts.get('cfg') != 'R' and opts.get('stylegan3') and
+               opts.get('scale_stylegan3t') is not None else None)
+
+    if variant:  # the scale of the family asked for is checked while loading
+        expected['channel_base'] = int(opts[f'scale_{variant}'] * _SCALE)
+        flags['channel_base'] = f'--scale_{variant}'
     return {k: v for k, v in expected.items() if v is not None}, flags
 
 
@@ -235,37 +226,36 @@ def _translate(error, flags):
     return str(error)
 
 
-def load_model(opts, device_option='--device'):
-    """Load the generator the model options name (device checked first), with its transform applied."""
+def load_model(opts, device_option='--device', say=None):
+    """The generator the model options name (device checked first), with its transform applied; `say` (e.g.
+    click.echo) is told what was loaded, and `opts['data_name']` is set (see `data_name_of`)."""
     device = parse_device(opts.get('device'), device_option)
+    source = str(opts['weight_path'])
+    if source.startswith('builtin:') and source[8:] not in models.builtin.names():
+        raise click.BadParameter(f'unknown built-in model {source[8:]!r}; the built-in models are '
+                                 f'{", ".join("builtin:" + name for name in models.builtin.names())}',
+                                 param_hint='MODEL')
     expected, flags = _expected_settings(opts)
     try:
-        generator = models.load_generator(opts['weight_path'], device=device, **expected)
+        generator = models.load_generator(source, device=device, **expected)
     except models.CheckpointError as error:
-        raise click.ClickException(_translate(error, flags)) from None
-    _check_scales(generator, opts, flags)
-    transform = (opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0)
+        raise InputError(_translate(error, flags)) from None
+    for variant in ('stylegan2', 'stylegan3r', 'stylegan3t'):  # the flags of the families not checked above
+        flag, value = f'--scale_{variant}', opts.get(f'scale_{variant}')
+        if value is not None and flags.get('channel_base') != flag and (
+                generator.variant != variant or generator.config.channel_base != int(value * _SCALE)):
+            theirs = (f'a {generator.variant} generator' if generator.variant != variant else
+                      f'channel_base={generator.config.channel_base}')
+            raise click.BadParameter(f'{flag} asks for a {variant} generator with channel_base='
+                                     f'{int(value * _SCALE)}, but {source} holds {theirs}', param_hint=flag)
     try:
-        generator.set_transform(*transform)
+        generator.set_transform(opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint='--tx/--ty/--rotate') from None
+    opts['data_name'] = data_name_of(opts, generator)
+    if say is not None:
+        say(describe_weights(generator))
     return generator
-
-
-def _check_scales(generator, opts, flags):
-    """The channel-scale flags the checkpoint's family did not check while loading: each one must name the
-    loaded architecture and agree with it (the reference ignores a flag of another architecture)."""
-    for variant in ('stylegan2', 'stylegan3r', 'stylegan3t'):
-        flag = f'--scale_{variant}'
-        value = opts.get(flag[2:])
-        if value is None or flags.get('channel_base') == flag:
-            continue
-        if generator.variant != variant:
-            raise click.BadParameter(f'{flag} is a setting of a {variant} generator, but {generator.source} holds '
-                                     f'a {generator.variant} one', param_hint=flag)
-        if generator.config.channel_base != int(value * _SCALE):
-            raise click.BadParameter(f'{flag} gives channel_base={int(value * _SCALE)}, but {generator.source} '
-                                     f'holds channel_base={generator.config.channel_base}', param_hint=flag)
 
 
 def describe_weights(generator):
@@ -277,8 +267,26 @@ def describe_weights(generator):
             f'as {generator.model_name}')
 
 
+def data_name_of(opts, generator=None):
+    """`--data_name`, else the data the model was trained on where it is known (a built-in trained model: its
+    own name), else 'ffhq' (the original scripts' default)."""
+    trained = generator is not None and str(generator.source).startswith('builtin:') and generator.checkpoint_sha256
+    return opts.get('data_name') or (generator.model_name if trained else 'ffhq')
+
+
+def check_layers(generator, layers, option, allowed=None):
+    """`layers` (None: `allowed`, else all ws) as sorted indices of this model: the one check of layer indices
+    against a model, naming `option` (a flag, or where recommended layers came from)."""
+    allowed = list(range(generator.num_ws)) if allowed is None else allowed
+    bad = [i for i in layers or () if i not in allowed]
+    if bad:
+        raise click.BadParameter(f'layer {bad[0]} is not one of this {generator.variant}\'s layers '
+                                 f'{allowed[0]}-{allowed[-1]}', param_hint=option)
+    return allowed if layers is None else sorted(layers)
+
+
 # ----------------------------------------------------------------------------
-# Sampling, truncation, classes and outputs; defaults differ per script.
+# Sampling, truncation, classes, outputs and regions; defaults differ per script.
 
 def sampling_options(nums, seed=4):
     return compose(
@@ -297,7 +305,7 @@ def sampling_options(nums, seed=4):
 
 
 truncation_options = compose(
-    click.option('--trunc_psi', type=psi_type(), default=0.7, show_default=True,
+    click.option('--trunc_psi', type=PSI, default=0.7, show_default=True,
                  help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).'),
     click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
                  help='Number of layers to perform truncation (StyleGAN families).'),
@@ -305,32 +313,30 @@ truncation_options = compose(
                  show_default=True, help='Noise mode when synthesizing (StyleGAN, StyleGAN2).'),
 )
 
+data_name_option = click.option(
+    '-d', '--data_name', type=FileName(), default=None,
+    help='Name of the dataset: part of the default --save_dir, and whose named regions --region takes. '
+         '[default: the model\'s data where it is known (builtin:faces64: faces64, whose regions are ffhq\'s), '
+         'else ffhq]')
+
 
 def output_options(job, save_jpg=False, page=True):
     """--save_dir, --job, --data_name, --save_jpg and --vis_size (only accepted, without `page`)."""
     save_help = ('Save every image as a JPEG file too.' if not save_jpg else
                  'Save the images the Jacobians are taken of (--no_save_jpg: do not).')
-    vis_size = click.option('--vis_size', type=view_size_type(), default=256, show_default=True,
+    vis_size = click.option('--vis_size', type=VIEW_SIZE, default=256, show_default=True,
                             help='Size of the images on the HTML page (0: full size).') if page else \
-        click.option('--vis_size', type=view_size_type(), default=None, hidden=True)  # the original's; no page here
+        click.option('--vis_size', type=VIEW_SIZE, default=None, hidden=True)  # the original's; no page here
     return compose(
         click.option('--save_dir', type=str, default=None, metavar='DIR', callback=not_empty,
                      help=f'Root folder of the results; each run gets a folder named after its model and '
                           f'settings below it. [default: work_dirs/{job}/DATA_NAME]'),
         click.option('--job', type=FileName(), default=job, show_default=True,
                      help='Name of the job (work_dirs/JOB/...).'),
-        click.option('-d', '--data_name', type=FileName(), default='ffhq', show_default=True,
-                     help='Name of the dataset (selects the named regions; part of the default --save_dir).'),
+        data_name_option,
         click.option('--save_jpg/--no_save_jpg', default=save_jpg, show_default=True, help=save_help),
         vis_size,
     )
-
-
-def not_empty(ctx, param, value):
-    """Click callback refusing an empty or blank value."""
-    if value is not None and not str(value).strip():
-        raise click.BadParameter('an empty value; leave the option out instead', ctx, param)
-    return value
 
 
 def region_options(purpose):
@@ -338,9 +344,9 @@ def region_options(purpose):
     return compose(
         click.option('--region', default=None, metavar='NAME', callback=not_empty,
                      help=f'Named region of --data_name {purpose}: ' + '; '.join(
-                         f'{data}: {", ".join(regions.region_names(data))}' for data in regions.dataset_names())
-                     + ' (boxes: compute_directions.py --list_regions).'),
-        click.option('--box', default=None, metavar='CX,CY,H,W', callback=not_empty,
+                         f'{data}: {", ".join(regions.region_names(data))}' for data in regions.dataset_names()
+                         if data != 'faces64') + ' (boxes: compute_directions.py --list_regions).'),
+        click.option('--box', type=Box(), default=None,
                      help=f'A box on the 256-pixel grid (row centre, column centre, height, width) {purpose}.'),
         click.option('--mask', 'mask_path', default=None, metavar='FILE', callback=not_empty,
                      help=f'Segmentation mask (.png or .npy) {purpose}; with --labels.'),
@@ -354,16 +360,20 @@ class_option = click.option('--class', 'class_spec', default=None, metavar='CLAS
 
 
 def class_index_of(generator, class_spec):
-    """The class index `--class` names for this model (None when not given and not needed)."""
-    if class_spec is None:
-        if generator.c_dim:
-            raise click.BadParameter(f'this {generator.variant} model is conditional ({generator.c_dim} classes): '
-                                     f'give a class', param_hint='--class')
-        return None
-    try:
-        return generator.class_index(class_spec)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint='--class') from None
+    """The class index `--class` names for this model (None for an unconditional model)."""
+    problem = None
+    if class_spec is not None and not generator.c_dim:
+        problem = f'this {generator.variant} model is unconditional: it takes no class'
+    elif class_spec is None and generator.c_dim:
+        problem = f'this {generator.variant} model is conditional ({generator.c_dim} classes): give a class'
+    elif class_spec is not None:
+        try:
+            return generator.class_index(class_spec)
+        except ValueError as error:
+            problem = str(error)
+    if problem:
+        raise click.BadParameter(problem, param_hint='--class')
+    return None
 
 
 def sefa_model_options(func):

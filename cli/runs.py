@@ -1,32 +1,16 @@
-"""Where each run writes: self-describing folders, and the original paths pointing at the latest run.
+"""Where each run writes: `<root>/<model>/<samples>[_class_<c>][_<more parts>]/`, and the latest-run links.
 
-Every run gets a folder whose path names what made it:
-
-    <root>/<model>/<samples>[_class_<c>][_<more parts>]/
-
-- `<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>` (the original
-  scripts' layout; SeFa's default is `results`);
-- `<model>` is the model's `model_name` (checkpoint stem and a short hash of its
-  content, or the built-in name), so two checkpoints never share a folder;
-- `<samples>` is `seed_<seed>_num_<nums>`, or `latents_<file label>_num_<n>`
-  with `--latent_path`;
-- the script adds what else selects its result (layers, region, direction).
-
-Running the same command twice uses the same folder (and resumes a Jacobian
-job); changing the model, the codes, the class, the region or the direction
-always gives another folder. Each folder holds `run.json`, the command's
-settings; a run into a folder whose `run.json` records other settings (say,
-another truncation) replaces that result and says so.
-
-A run's files are written into a hidden folder beside its own
-(`.<name>.writing-<host>-<pid>`), which takes the folder's place once every
-file is written: a folder never mixes two runs' files, and a run that fails
-or is stopped leaves the earlier result untouched. (The Jacobian job writes
-in place instead, as it resumes from its partial files.)
-
-The original README's paths keep working: where a next step reads a fixed path
-(`work_dirs/jacobians/ffhq/jacobians_w.npy`, `work_dirs/directions/ffhq/eyes/`),
-that path is a symbolic link to the latest run's file or folder.
+`<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>`; `<model>` the
+model's `model_name` (checkpoint stem and a short hash of its content, or the
+built-in name); `<samples>` `seed_<seed>_num_<nums>` or `latents_<file label>_num_<n>`;
+the script adds what else selects its result (layers, region, direction). The
+same command run twice uses the same folder, whose `run.json` records the
+settings; a run with other settings replaces the result and says so. Files are
+written into a hidden folder beside the run's (`.<name>.writing-<host>-<pid>`),
+which takes its place once all are written: a folder never mixes two runs, and
+a run that fails or is stopped leaves the earlier result. (The Jacobian job
+writes in place: it resumes from its partial files.) A fixed path a next step
+reads (`work_dirs/jacobians/ffhq/jacobians_w.npy`) links to the latest run.
 """
 
 import contextlib
@@ -40,8 +24,8 @@ import click
 
 from utils.fileio import load_json, save_json, sha256_of
 
-__all__ = ['safe_part', 'file_label', 'samples_part', 'model_part', 'root_of', 'check_folder', 'RunFolder',
-           'link_latest', 'resolve_latest']
+_HOST = re.sub(r'[^A-Za-z0-9._+-]', '_', socket.gethostname())
+_UNCHANGING = ('device', 'gpu_id', 'batch_size', 'chunk_size')  # how a run computes, not what: not compared
 
 
 def safe_part(text):
@@ -64,14 +48,12 @@ def samples_part(seed, count, latent_path=None, latent_label=None):
 
 def model_part(generator, opts):
     """The model's name, plus the transform when one is set (it changes every image)."""
-    transform = [opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0]
-    if not any(transform):
-        return generator.model_name
-    return f'{generator.model_name}_tx_{transform[0]:g}_ty_{transform[1]:g}_rotate_{transform[2]:g}'
+    tx, ty, rotate = (opts.get(key) or 0 for key in ('tx', 'ty', 'rotate'))
+    return generator.model_name + (f'_tx_{tx:g}_ty_{ty:g}_rotate_{rotate:g}' if tx or ty or rotate else '')
 
 
 def root_of(opts, job_key='job'):
-    """`--save_dir`, or `work_dirs/<job>/<data_name>`; an existing regular file is refused."""
+    """`--save_dir`, or `work_dirs/<job>/<data_name>`; a path at or below a regular file is refused."""
     root = opts.get('save_dir') or os.path.join('work_dirs', opts[job_key], opts['data_name'])
     check_folder(root, '--save_dir' if opts.get('save_dir') else None)
     return root
@@ -88,44 +70,27 @@ def existing_ancestor(path):
 def check_folder(path, option=None):
     """Refuse a path that exists and is not a folder, or lies below a file (before anything is written)."""
     probe = existing_ancestor(path)
-    if os.path.isdir(probe):
-        return
-    if option:
-        raise click.BadParameter(f'{path}: {probe} is a file, not a folder', param_hint=option)
-    raise click.ClickException(f'{path}: {probe} is a file, not a folder')
-
-
-_HOST = safe_part(socket.gethostname())
+    if not os.path.isdir(probe):
+        where = '' if probe == os.path.abspath(path) else f' (in {path})'
+        raise click.BadParameter(f'{probe} is a file, not a folder{where}', param_hint=option or 'the output folder')
 
 
 def _alive(pid):
     """Whether process `pid` runs on this machine."""
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:  # it exists, owned by someone else
-        return True
+        pass
     return True
-
-
-def _unwritable(folder, error):
-    return click.ClickException(f'cannot write the run folder {folder}: {error.strerror or error}'
-                                + (f' ({error.filename})' if error.filename else ''))
-
-
-# Options that change how a run computes, not what: they are not compared between runs.
-_UNCHANGING = ('device', 'gpu_id', 'batch_size', 'chunk_size')
 
 
 class RunFolder:
     """The folder of one run: `<root>/<model>/<name>`, with the run's settings in `run.json`."""
 
     def __init__(self, root, model_name, *parts):
-        name = '_'.join(safe_part(part) for part in parts if part)
-        self.path = os.path.join(root, safe_part(model_name), name)
+        self.path = os.path.join(root, safe_part(model_name), '_'.join(safe_part(part) for part in parts if part))
         self._staging = None
         check_folder(self.path)
 
@@ -138,82 +103,57 @@ class RunFolder:
         return os.path.join(self.path, *names)
 
     def start(self, settings):
-        """Create the folder and record `settings` (a run that writes in place, such as a resumable job).
-
-        Returns:
-            A note when the folder held a run with other settings, else None.
-        """
-        settings, note = self._compare(settings)
-        self._record(self.path, settings)
-        return note
+        """Create the folder and record `settings` (a run that writes in place, such as a resumable job)."""
+        self._record(self.path, self._compare(settings))
 
     @contextlib.contextmanager
     def writing(self, settings):
-        """Write the run's files in a hidden folder beside its own, which takes the folder's place at the end.
-
-        The folder so only ever holds one whole run: nothing of an earlier run with other settings stays
-        behind, and a run that fails or is interrupted leaves the earlier results as they were. Yields the
-        note of `start`; inside the block `file` names paths in the hidden folder, `result` the final ones.
-        """
-        settings, note = self._compare(settings)
+        """Write the run's files (`file` names them) in a hidden folder that takes the folder's place at the end."""
+        settings = self._compare(settings)
         parent, name = os.path.split(self.path)
         self._remove_abandoned(parent, name)
         staging = os.path.join(parent, f'.{name}.writing-{_HOST}-{os.getpid()}')
+        old = os.path.join(parent, f'.{name}.replaced-{_HOST}-{os.getpid()}')
         self._record(staging, settings)
         self._staging = staging
         try:
-            yield note
-            self._replace_with(staging)
-        finally:
-            self._staging = None
-            if os.path.lexists(staging):
-                shutil.rmtree(staging, ignore_errors=True)
-
-    def _replace_with(self, staging):
-        """Put the folder `staging` in the run folder's place, removing what was there."""
-        parent, name = os.path.split(self.path)
-        old = os.path.join(parent, f'.{name}.replaced-{_HOST}-{os.getpid()}')
-        try:
+            yield
             if os.path.lexists(self.path):
                 os.rename(self.path, old)
             os.rename(staging, self.path)
-        except OSError as error:
-            raise _unwritable(self.path, error) from None
-        if os.path.lexists(old):
             shutil.rmtree(old, ignore_errors=True)
+        finally:
+            self._staging = None
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _compare(self, settings):
-        """`settings` as recorded, and a note when the folder's `run.json` records other ones."""
-        earlier = None
-        record = os.path.join(self.path, 'run.json')
-        if os.path.isfile(record):
-            try:
-                earlier = load_json(record).get('settings')
-            except (OSError, ValueError, AttributeError):
-                earlier = None
+        """`settings` as recorded; says so when the folder's `run.json` records other ones (this run replaces it)."""
+        try:
+            earlier = load_json(os.path.join(self.path, 'run.json')).get('settings')
+        except (OSError, ValueError, AttributeError):
+            earlier = None
         settings = json.loads(json.dumps({key: value for key, value in settings.items() if key not in _UNCHANGING},
                                          default=str))
-        if earlier is None or earlier == settings:
-            return settings, None
         changed = [f'{key} {earlier.get(key)!r} -> {value!r}' for key, value in settings.items()
-                   if earlier.get(key) != value]
-        return settings, (f'Note: {self.path} held a run with other settings ({"; ".join(changed[:4])}); '
-                          'its results are replaced')
+                   if earlier is not None and earlier.get(key) != value]
+        if changed:
+            click.echo(f'Note: {self.path} held a run with other settings ({"; ".join(changed[:4])}); its results '
+                       'are replaced')
+        return settings
 
     def _record(self, folder, settings):
         try:
             os.makedirs(folder, exist_ok=True)
             save_json(os.path.join(folder, 'run.json'), {'settings': settings})
         except OSError as error:
-            raise _unwritable(self.path, error) from None
+            raise click.ClickException(f'cannot write the run folder {self.path}: {error.strerror or error}') \
+                from None
 
     @staticmethod
     def _remove_abandoned(parent, name):
         """Remove hidden folders of runs of this folder that were killed on this machine (their process is gone)."""
-        if not os.path.isdir(parent):
-            return
         pattern = re.compile(rf'^\.{re.escape(name)}\.(?:writing|replaced)-{re.escape(_HOST)}-(\d+)$')
-        for entry in os.listdir(parent):
+        for entry in os.listdir(parent) if os.path.isdir(parent) else ():
             match = pattern.match(entry)
             if match and not _alive(int(match.group(1))):
                 shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
@@ -223,20 +163,15 @@ class RunFolder:
 
 
 def link_latest(link, target):
-    """Point `link` at `target` (relative symbolic link), replacing an older link.
-
-    Returns:
-        A note when the link cannot be made (a real file or folder is in the way, or
-        the file system has no links); None when it was made.
-    """
+    """Point `link` at `target` (relative symbolic link), replacing an older link; returns a note when the link
+    cannot be made (a real file or folder is in the way, or the file system has no links), else None."""
     link, target = os.path.normpath(link), os.path.normpath(target)
     if os.path.lexists(link) and not os.path.islink(link):
         return f'Note: {link} is a real file or folder, so it was left as it is (the new result is {target})'
-    relative = os.path.relpath(target, os.path.dirname(os.path.abspath(link)))
     tmp = f'{link}.{os.getpid()}.link'
     try:
         os.makedirs(os.path.dirname(os.path.abspath(link)), exist_ok=True)
-        os.symlink(relative, tmp)
+        os.symlink(os.path.relpath(target, os.path.dirname(os.path.abspath(link))), tmp)
         os.replace(tmp, link)
     except OSError as error:
         if os.path.lexists(tmp):
@@ -248,6 +183,4 @@ def link_latest(link, target):
 def resolve_latest(path):
     """`(real path, whether path was a link to it)`: the run behind a latest-run path."""
     real = os.path.realpath(path)
-    if real == os.path.abspath(path):
-        return path, False
-    return os.path.relpath(real), True
+    return (path, False) if real == os.path.abspath(path) else (os.path.relpath(real), True)

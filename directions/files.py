@@ -12,7 +12,7 @@ from typing import NamedTuple, Optional
 from utils.download import DownloadError, cached_file, file_sha256
 from utils.download import verify as verify_sha256
 
-from .catalog import KIND_WORDS, CatalogError, Entry, load_catalog, one_line
+from .catalog import KIND_WORDS, CatalogError, Entry, load_catalog
 
 
 class Resolved(NamedTuple):
@@ -21,37 +21,27 @@ class Resolved(NamedTuple):
     entry: Optional[Entry]      # Its catalog entry, or None for a file the catalog does not know.
 
 
-def sha256_of_file(path):
-    """SHA-256 of a file (remembered per path, size and time); CatalogError when it cannot be read."""
-    try:
-        return file_sha256(path)
-    except OSError as error:
-        raise CatalogError(f'{path}: cannot read the file ({one_line(error.strerror or error)})') from None
-
-
 def _what(entry):
     return f'{KIND_WORDS[entry.kind]} {entry.id}'
 
 
 def _mismatch(path, entry, actual):
-    if entry.origin == 'local':
-        tail = 'the file changed since it was added; add it again (python -m directions add) if that is intended'
-    else:
-        tail = 'it is not the published file; delete it to fetch it again'
+    tail = ('the file changed since it was added; add it again (python -m directions add) if that is intended'
+            if entry.origin == 'local' else 'it is not the published file; delete it to fetch it again')
     return CatalogError(f'{path}: SHA-256 {actual} does not match {_what(entry)} (expected {entry.sha256}); {tail}')
 
 
 def verify(path, entry):
     """Raise CatalogError (naming both sums) unless `path` has the entry's SHA-256."""
-    if entry.origin == 'local':
-        actual = sha256_of_file(path)
-        if actual != entry.sha256:
-            raise _mismatch(path, entry, actual)
-        return
     try:
-        verify_sha256(path, entry.sha256, _what(entry))
+        if entry.origin != 'local':
+            return verify_sha256(path, entry.sha256, _what(entry))
+        actual = file_sha256(path)
     except DownloadError as error:
         raise CatalogError(str(error)) from None
+    if actual != entry.sha256:
+        raise _mismatch(path, entry, actual)
+    return actual
 
 
 def file_status(entry, cache_dir=None):
@@ -59,39 +49,21 @@ def file_status(entry, cache_dir=None):
     path = entry.local_file(cache_dir)
     if not os.path.isfile(path):
         return 'missing'
-    if sha256_of_file(path) != entry.sha256:
+    if file_sha256(path) != entry.sha256:
         return 'modified'
-    if entry.source is None:
-        return 'present'
-    return 'shipped' if path == entry.shipped_file else 'cached'
+    return 'present' if entry.source is None else 'shipped' if path == entry.shipped_file else 'cached'
 
 
 def fetch(entry, cache_dir=None, mirror=None, download=True, progress=True):
-    """Path of the entry's verified file: shipped, already downloaded, or downloaded now.
+    """Path of the entry's verified file: shipped, already downloaded (into `cache_dir`, default
+    `directions_dir()`), or downloaded now from `mirror` (default `$GANSEMANTICS_DIRECTIONS_URL`) or its URL."""
 
-    Args:
-        entry: a catalog Entry.
-        cache_dir: folder for downloaded files (default `directions_dir()`).
-        mirror: URL prefix or local folder replacing the public URLs (default `$GANSEMANTICS_DIRECTIONS_URL`).
-        download: False to fail instead of downloading.
-        progress: show a progress bar while downloading.
-
-    Returns:
-        The path (str).
-
-    Raises:
-        CatalogError: checksum mismatch (both sums given), a user's file gone,
-            or no way to download (the URL and the path to save it as are given).
-    """
-    if entry.source is None:
-        if not os.path.isfile(entry.path):
-            raise CatalogError(f'{_what(entry)}: its file {entry.path} is gone; '
-                               f'add it again with python -m directions add')
-        verify(entry.path, entry)
-        return entry.path
-    if os.path.isfile(entry.shipped_file):
-        verify(entry.shipped_file, entry)
-        return entry.shipped_file
+    if entry.source is None and not os.path.isfile(entry.path):
+        raise CatalogError(f'{_what(entry)}: its file {entry.path} is gone; add it again with python -m directions add')
+    local = entry.path if entry.source is None else entry.shipped_file
+    if os.path.isfile(local):
+        verify(local, entry)
+        return local
     try:
         return cached_file(entry.cache_file(cache_dir), entry.download_url(mirror), entry.sha256, what=_what(entry),
                            download=download, progress=progress)
@@ -102,32 +74,24 @@ def fetch(entry, cache_dir=None, mirror=None, download=True, progress=True):
 def resolve(name_or_path, kind, catalog=None, cache_dir=None, mirror=None, download=True, progress=True):
     """Find a file of `kind` ('direction' or 'latents') by path or catalog name; fetch and verify it when needed.
 
-    An existing file is used as it is, with its catalog entry when its SHA-256
-    matches one (a file where a published one belongs, with another SHA-256, is
-    refused). Otherwise `name_or_path` is a catalog id ('ffhq/stylegan2/eyesize'),
-    an original path ('directions/ffhq/stylegan2/eyesize.npy') or a unique short
-    name ('eyesize'). Other arguments as in `fetch`; `catalog` defaults to `load_catalog()`.
-
-    Returns:
-        Resolved(path, entry_or_None).
-
-    Raises:
-        CatalogError: unknown or ambiguous name, checksum mismatch, or not downloadable (one line each).
+    An existing file is used as it is, with its catalog entry when its SHA-256 matches one (a file where a
+    published one belongs, with another SHA-256, is refused). Otherwise `name_or_path` is a catalog id
+    ('ffhq/stylegan2/eyesize'), an original path ('directions/ffhq/stylegan2/eyesize.npy') or a unique short
+    name ('eyesize'). Other arguments as in `fetch`; returns `Resolved(path, entry or None)`.
     """
     catalog = catalog if catalog is not None else load_catalog()
     arg = os.fspath(name_or_path)
-    if os.path.isfile(arg):
-        actual = sha256_of_file(arg)
-        entry = catalog.entry_with_sha256(actual, kind)
-        if entry is None:
-            owner = catalog.published_entry_at(arg, kind, cache_dir)
-            if owner is not None:
-                raise _mismatch(arg, owner, actual)
-        return Resolved(arg, entry)
     if os.path.isdir(arg):
         raise CatalogError(f'{arg}: is a folder; give a .npy file or a catalog name')
-    entry = catalog.lookup(arg, kind)
-    return Resolved(fetch(entry, cache_dir=cache_dir, mirror=mirror, download=download, progress=progress), entry)
+    if not os.path.isfile(arg):
+        entry = catalog.lookup(arg, kind)
+        return Resolved(fetch(entry, cache_dir=cache_dir, mirror=mirror, download=download, progress=progress), entry)
+    actual = file_sha256(arg)
+    entry = catalog.entry_with_sha256(actual, kind)
+    owner = catalog.published_entry_at(arg, kind, cache_dir) if entry is None else None
+    if owner is not None:
+        raise _mismatch(arg, owner, actual)
+    return Resolved(arg, entry)
 
 
 def resolve_direction(name_or_path, catalog=None, cache_dir=None, mirror=None, download=True, progress=True):

@@ -1,45 +1,35 @@
-"""Reading direction files (with their sidecars) and files of latent codes: one set of rules for every caller.
+"""Reading direction files (with their sidecars) and latent codes, and writing directions: one set of rules.
 
-    direction = read_direction('eyesize', w_dim=G.w_dim)   # or any path to a .npy
+    direction = read_direction('eyesize', w_dim=G.w_dim, num_ws=G.num_ws)   # or any path to a .npy
     direction.array                 # [K, w_dim] float32, rows as stored
-    direction.recommended_layers    # [4, 5, 6, 7] (catalog entry, else sidecar), or None
-    direction.layers_for(num_ws)    # the same, refused (naming entry or sidecar) when the model lacks a layer
+    direction.recommended_layers    # [4, 5, 6, 7] (catalog entry, else sidecar), checked against num_ws, or None
     direction.label                 # 'eyesize'; 'pooled_resefa-eyes-1a2b3c4d' for a file of one's own
 
 A direction file is a `.npy` array of floating-point numbers, `[K, w_dim]`
 (also `[w_dim]`, and `[K, 1, w_dim]` as some tools write it), finite, with no
-all-zero row. Its sidecar is `NAME.json` beside `NAME.npy`. Latent codes are
-a floating-point `.npy` array `[N, dim]` or `[N, num_ws, w_dim]`. Every error
-is a `CatalogError` with one line naming the file.
+all-zero row. Its sidecar is `NAME.json` beside `NAME.npy`, as
+`save_directions` writes it. Latent codes are a floating-point `.npy` array
+`[N, dim]` or `[N, num_ws, w_dim]`. Every error is a `CatalogError` with one
+line naming the file.
 """
 
 import os
 import re
-import zipfile
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .catalog import (
-    DISTANCES_RULE,
-    LAYERS_RULE,
-    CatalogError,
-    Entry,
-    check_distances,
-    check_layers,
-    load_catalog,
-    one_line,
-    read_json,
-    shown,
-)
-from utils.fileio import save_json, save_npy
+from utils.download import file_sha256
+from utils.fileio import load_json, load_npy, save_json, save_npy
+from utils.limits import MAX_CODE
 
-from .files import resolve, sha256_of_file
+from .catalog import CatalogError, Entry, advice_problem, load_catalog, shown
+from .files import resolve
 
 DIRECTION_LAYOUT = 'directions are a floating-point .npy array [K, w_dim]'
 LATENTS_LAYOUT = 'latent codes are a floating-point .npy array [N, dim] or [N, num_ws, w_dim]'
-_UNSAFE = re.compile(r'[^A-Za-z0-9._+\-]+')
+SPACES = ('z', 'w', 'wp')
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,19 +45,6 @@ class Direction:
     distance_range: Optional[tuple]     # (start, end): the entry's, else the sidecar's.
     advice_from: Optional[str]          # 'catalog entry <id>' or 'sidecar <path>' (the two above), or None.
     label: str                          # For output paths: 'eyesize', or '<stem>[-<region>]-<sha8>'.
-    layers_from: Optional[str] = None   # 'catalog entry <id>' or 'sidecar <path>' (the layers alone), or None.
-
-    def layers_for(self, num_ws):
-        """The recommended layers, checked against a model with `num_ws` ws; None when none are recommended.
-
-        Raises:
-            CatalogError: a recommended layer is not below `num_ws`; the message names the entry or sidecar.
-        """
-        bad = [i for i in self.recommended_layers or () if i >= num_ws]
-        if bad:
-            raise CatalogError(f'{self.layers_from}: recommended layer {shown(bad[0])} is out of range; this model '
-                               f'has layers 0-{num_ws - 1} (--mani_layers overrides the recommended layers)')
-        return self.recommended_layers
 
 
 class Latents(NamedTuple):
@@ -77,120 +54,86 @@ class Latents(NamedTuple):
     entry: Optional[Entry]      # Its catalog entry, when the SHA-256 matches one.
 
 
-# ----------------------------------------------------------------------------
-# Arrays.
-
-def _not_npy(path, head):
-    """What a file is when it is not a .npy array ('is a Python pickle', ...), from its first bytes; else None."""
-    if head.startswith(b'PK'):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (OSError, zipfile.BadZipFile):
-            return 'is a zip archive'
-        if names and all(name.endswith('.npy') for name in names):
-            shown = ', '.join(name[:-4] for name in names[:4]) + (', ...' if len(names) > 4 else '')
-            return f'is an .npz archive (arrays {shown})'
-        if any(name.endswith('data.pkl') for name in names):
-            return 'is a PyTorch file (torch.save)'
-        return 'is a zip archive'
-    if head[:1] == b'\x80':
-        return 'is a Python pickle'
-    if head != b'\x93NUMPY':
-        return 'is not a .npy file'
-    return None
-
-
-def load_npy(path, layout):
-    """The array of a `.npy` file, refusing archives, pickles and object arrays with one line each.
-
-    Args:
-        path: The file.
-        layout: What the file should hold, for messages (`DIRECTION_LAYOUT`, `LATENTS_LAYOUT`).
-    """
+def load_array(path, layout):
+    """The array of a `.npy` file; CatalogError naming the file and the `layout` it should have otherwise."""
     try:
-        with open(path, 'rb') as file:
-            wrong = _not_npy(path, file.read(6))
-            if wrong is not None:
-                raise CatalogError(f'{path}: {wrong}; {layout}')
-            file.seek(0)
-            version = np.lib.format.read_magic(file)
-            if version == (1, 0):
-                _, _, dtype = np.lib.format.read_array_header_1_0(file)
-            elif version == (2, 0):
-                _, _, dtype = np.lib.format.read_array_header_2_0(file)
-            else:
-                raise CatalogError(f'{path}: .npy format version {version[0]}.{version[1]} is not read; {layout}')
-            if dtype.hasobject:
-                raise CatalogError(f'{path}: holds Python objects (a pickled object array); {layout}')
-            file.seek(0)
-            return np.load(file, allow_pickle=False)
-    except CatalogError:
-        raise
-    except OSError as error:
-        raise CatalogError(f'{path}: cannot read the file ({one_line(error.strerror or error)})') from None
-    except (ValueError, EOFError) as error:
-        raise CatalogError(f'{path}: truncated or corrupt .npy file ({one_line(error) or type(error).__name__})') \
-            from None
+        return load_npy(path)
+    except ValueError as error:
+        raise CatalogError(f'{error}; {layout}') from None
 
 
 def _float32(array):
-    with np.errstate(over='ignore', invalid='ignore'):  # Overflow gives inf, which the callers refuse.
+    with np.errstate(over='ignore', invalid='ignore'):  # overflow gives inf, which is refused
         return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def direction_array(path, w_dim=None):
-    """Directions `[K, w_dim]` float32 of a `.npy` file holding `[K, w_dim]`, `[w_dim]` or `[K, 1, w_dim]`.
-
-    Raises:
-        CatalogError: not a .npy array, not floating point, another shape,
-            empty, a width other than `w_dim` (when given), NaN or infinite
-            values, or an all-zero row.
-    """
-    return check_directions(load_npy(path, DIRECTION_LAYOUT), path, w_dim)
-
-
 def check_directions(array, path, w_dim=None):
-    """`array` as directions `[K, w_dim]` float32 (see `direction_array`); `path` names it in messages."""
-    if not np.issubdtype(array.dtype, np.floating):
-        raise CatalogError(f'{path}: holds {array.dtype} numbers; {DIRECTION_LAYOUT}')
+    """`array` as directions `[K, w_dim]` float32, or CatalogError naming `path`: not floating point, another
+    shape, empty, a width other than `w_dim` (when given), NaN or infinite values, or an all-zero row."""
     shape = list(array.shape)
-    if array.ndim == 1:
-        array = array[np.newaxis]
-    elif array.ndim == 3 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 2:
-        raise CatalogError(f'{path}: has shape {shape}; {DIRECTION_LAYOUT} (or [w_dim], or [K, 1, w_dim])')
-    if array.size == 0:
-        raise CatalogError(f'{path}: has shape {shape} and holds no direction')
-    if w_dim is not None and array.shape[1] != w_dim:
-        raise CatalogError(f'{path}: directions have {array.shape[1]} values each, but the model has w_dim={w_dim}')
-    array = _float32(array)
-    if not np.isfinite(array).all():
-        raise CatalogError(f'{path}: directions hold NaN or infinite values (or values too large for float32)')
-    zero = np.flatnonzero(~np.any(array != 0, axis=1))
-    if len(zero):
-        raise CatalogError(f'{path}: direction {zero[0]} is all zeros')
+    if array.ndim == 1 or array.ndim == 3 and array.shape[1] == 1:
+        array = array.reshape(-1, array.shape[-1])
+    problem = None
+    if array.dtype.kind != 'f':
+        problem = f'holds {array.dtype} numbers; {DIRECTION_LAYOUT}'
+    elif array.ndim != 2:
+        problem = f'has shape {shape}; {DIRECTION_LAYOUT} (or [w_dim], or [K, 1, w_dim])'
+    elif array.size == 0:
+        problem = f'has shape {shape} and holds no direction'
+    elif w_dim is not None and array.shape[1] != w_dim:
+        problem = f'directions have {array.shape[1]} values each, but the model has w_dim={w_dim}'
+    else:
+        array = _float32(array)
+        zero = np.flatnonzero(~np.any(array != 0, axis=1))
+        if not np.isfinite(array).all():
+            problem = 'directions hold NaN or infinite values (or values too large for float32)'
+        elif len(zero):
+            problem = f'direction {zero[0]} is all zeros'
+    if problem:
+        raise CatalogError(f'{path}: {problem}')
     return array
+
+
+def _codes_problem(codes):
+    """What makes an array no latent codes of any model, or None."""
+    if codes.dtype.kind != 'f':
+        return f'holds {codes.dtype} numbers; {LATENTS_LAYOUT}'
+    if codes.ndim not in (2, 3) or codes.size == 0:
+        return f'has shape {list(codes.shape)}; ' + (LATENTS_LAYOUT if codes.size else 'it holds no codes')
+    codes = _float32(codes)
+    if not np.isfinite(codes).all():
+        return 'latent codes hold NaN or infinite values (or values too large for float32)'
+    if np.abs(codes).max() > MAX_CODE:
+        return (f'latent codes hold values beyond +-{MAX_CODE:g}, which float32 synthesis cannot draw '
+                f'(z codes so large normalise to zero)')
+    return None
 
 
 def latents_array(path):
-    """Latent codes float32 `[N, dim]` or `[N, num_ws, w_dim]` of a `.npy` file.
+    """Latent codes float32 `[N, dim]` or `[N, num_ws, w_dim]` of a `.npy` file; CatalogError naming the file."""
+    codes = load_array(path, LATENTS_LAYOUT)
+    problem = _codes_problem(codes)
+    if problem:
+        raise CatalogError(f'{path}: {problem}')
+    return _float32(codes)
 
-    Raises:
-        CatalogError: not a .npy array, not floating point, not 2-D or 3-D, empty, NaN or infinite values.
-    """
-    array = load_npy(path, LATENTS_LAYOUT)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise CatalogError(f'{path}: holds {array.dtype} numbers; {LATENTS_LAYOUT}')
-    if array.ndim not in (2, 3):
-        raise CatalogError(f'{path}: has shape {list(array.shape)}; {LATENTS_LAYOUT}')
-    if array.size == 0:
-        raise CatalogError(f'{path}: has shape {list(array.shape)} and holds no codes')
-    array = _float32(array)
-    if not np.isfinite(array).all():
-        raise CatalogError(f'{path}: latent codes hold NaN or infinite values (or values too large for float32)')
-    return array
+
+def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
+    """`(space, float32 codes)`: the first `nums` (all when None) of `codes` as codes of this model, whose space
+    is given ('z', 'w', 'wp') or read from the shape ('auto': z before w where z_dim == w_dim, as the original
+    scripts); CatalogError naming `what` otherwise."""
+    codes = np.asarray(codes)
+    fits = {'z': (2, generator.z_dim), 'w': (2, generator.w_dim), 'wp': (3, generator.w_dim)}
+    found = [s for s, (ndim, width) in fits.items() if codes.ndim == ndim and codes.shape[-1] == width and
+             (s != 'wp' or codes.shape[1] == generator.num_ws)]
+    problem = _codes_problem(codes)
+    if not problem and (space in ('auto', None) and not found or space in SPACES and space not in found):
+        problem = (f'codes of shape {list(codes.shape)} fit ' + (f'no {space} code of this model' if space in SPACES
+                   else f'neither z [N, {generator.z_dim}], w [N, {generator.w_dim}] nor '
+                        f'w+ [N, {generator.num_ws}, {generator.w_dim}]'))
+    if problem:
+        raise CatalogError(f'{what}: {problem}')
+    return (found[0] if space in ('auto', None) else space), _float32(codes[:nums])
 
 
 # ----------------------------------------------------------------------------
@@ -220,98 +163,60 @@ def save_directions(path, array, method, generator=None, **facts):
 
 
 def read_sidecar(json_path, shape=None):
-    """The sidecar `.json` of a direction file, checked.
-
-    Args:
-        json_path: The sidecar.
-        shape: The stored shape of its array; checked against the sidecar's `shape` when both are known.
-
-    Raises:
-        CatalogError: unreadable, not a JSON object, or a `recommended_layers`,
-            `layers`, `distance_range` or `shape` that is malformed or wrong.
-    """
-    data = read_json(json_path, 'sidecar')
-    if not isinstance(data, dict):
-        raise CatalogError(f'{json_path}: the sidecar is not a JSON object')
-    for key in ('recommended_layers', 'layers'):
-        if data.get(key) is not None and not check_layers(data[key]):
-            raise CatalogError(f'{json_path}: {key} must be {LAYERS_RULE} or null, got {shown(data[key])}')
-    if data.get('distance_range') is not None and not check_distances(data['distance_range']):
-        raise CatalogError(f'{json_path}: distance_range must be {DISTANCES_RULE}, got '
-                           f'{shown(data["distance_range"])}')
-    stated = data.get('shape')
-    if stated is not None and shape is not None and stated != list(shape):
-        raise CatalogError(f'{json_path}: the sidecar describes an array of shape {shown(stated)}, but its .npy '
-                           f'holds {list(shape)}')
+    """The sidecar `.json` of a direction file, checked (its advice, and its `shape` against `shape` when given)."""
+    try:
+        data = load_json(json_path)
+    except ValueError as error:
+        raise CatalogError(f'{error}; cannot read the sidecar') from None
+    problem = 'the sidecar is not a JSON object' if not isinstance(data, dict) else advice_problem(data)
+    if not problem and shape is not None and data.get('shape') not in (None, list(shape)):
+        problem = f'the sidecar describes an array of shape {shown(data["shape"])}, but its .npy holds {list(shape)}'
+    if problem:
+        raise CatalogError(f'{json_path}: {problem}')
     return data
-
-
-def _advice(entry, sidecar, json_path):
-    """(recommended layers, where they came from, distance range, where it came from)."""
-    layers = layers_from = distances = distances_from = None
-    if entry is not None and entry.recommended_layers is not None:
-        layers, layers_from = entry.recommended_layers, f'catalog entry {entry.id}'
-    elif sidecar is not None and (sidecar.get('recommended_layers') or sidecar.get('layers')) is not None:
-        layers, layers_from = list(sidecar.get('recommended_layers') or sidecar['layers']), f'sidecar {json_path}'
-    if entry is not None and entry.distance_range is not None:
-        distances, distances_from = entry.distance_range, f'catalog entry {entry.id}'
-    elif sidecar is not None and sidecar.get('distance_range') is not None:
-        distances = (float(sidecar['distance_range'][0]), float(sidecar['distance_range'][1]))
-        distances_from = f'sidecar {json_path}'
-    return layers, layers_from, distances, distances_from
-
-
-def _label(path, sha256, entry, sidecar, catalog):
-    if entry is not None:
-        return _UNSAFE.sub('_', catalog.label_of(entry))
-    parts = [os.path.splitext(os.path.basename(path))[0]]
-    region = sidecar.get('region') if sidecar is not None else None
-    if isinstance(region, str) and region:
-        parts.append(region)
-    parts.append(sha256[:8])
-    return '-'.join(_UNSAFE.sub('_', part) for part in parts)
 
 
 # ----------------------------------------------------------------------------
 # Entry points.
 
-def read_direction(name_or_path, w_dim=None, catalog=None, download=True, progress=True):
-    """Read a direction file by path or catalog name, with its catalog entry and sidecar.
-
-    Args:
-        name_or_path: A `.npy` file, or a catalog name ('eyesize', 'ffhq/stylegan2/eyesize',
-            'directions/ffhq/stylegan2/eyesize.npy').
-        w_dim: The model's `w_dim`, checked when given.
-        catalog: The catalog (default `load_catalog()`).
-        download: False to fail instead of downloading a catalog file that is neither shipped nor cached.
-        progress: Show a progress bar while downloading.
-
-    Returns:
-        A `Direction`.
-
-    Raises:
-        CatalogError: one line naming the file (see `direction_array`,
-            `read_sidecar` and `directions.files.resolve`).
-    """
+def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download=True, progress=True):
+    """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'ffhq/stylegan2/eyesize',
+    'directions/ffhq/stylegan2/eyesize.npy'), checked against the model's `w_dim` and (the recommended layers)
+    `num_ws` when given; CatalogError naming the file, sidecar or entry otherwise. Other arguments: `resolve`."""
     catalog = catalog if catalog is not None else load_catalog()
     path, entry = resolve(name_or_path, 'direction', catalog, download=download, progress=progress)
-    stored = load_npy(path, DIRECTION_LAYOUT)
+    stored = load_array(path, DIRECTION_LAYOUT)
     array = check_directions(stored, path, w_dim)
-    sha256 = sha256_of_file(path)
     json_path = sidecar_path(path)
     sidecar = read_sidecar(json_path, stored.shape) if os.path.isfile(json_path) else None
-    layers, layers_from, distances, distances_from = _advice(entry, sidecar, json_path)
-    advice_from = ' and '.join(dict.fromkeys(s for s in (layers_from, distances_from) if s)) or None
+    layers_from = distances_from = None
+    if entry is not None and entry.recommended_layers is not None:
+        layers, layers_from = entry.recommended_layers, f'catalog entry {entry.id}'
+    elif sidecar is not None and (sidecar.get('recommended_layers') or sidecar.get('layers')):
+        layers, layers_from = list(sidecar.get('recommended_layers') or sidecar['layers']), f'sidecar {json_path}'
+    if entry is not None and entry.distance_range is not None:
+        distances, distances_from = entry.distance_range, f'catalog entry {entry.id}'
+    elif sidecar is not None and sidecar.get('distance_range') is not None:
+        distances, distances_from = tuple(map(float, sidecar['distance_range'])), f'sidecar {json_path}'
+    if layers_from and num_ws is not None and max(layers) >= num_ws:
+        raise CatalogError(f'{layers_from}: recommended layer {max(layers)} is out of range; this model has layers '
+                           f'0-{num_ws - 1} (--mani_layers overrides the recommended layers)')
+    sha256 = entry.sha256 if entry is not None else file_sha256(path)
+    if entry is not None:
+        label = catalog.label_of(entry)
+    else:
+        region = sidecar.get('region') if sidecar is not None else None
+        parts = [os.path.splitext(os.path.basename(path))[0], region if isinstance(region, str) else '', sha256[:8]]
+        label = '-'.join(p for p in parts if p)
     return Direction(path=path, array=array, sha256=sha256, entry=entry, sidecar=sidecar,
-                     recommended_layers=layers, distance_range=distances, advice_from=advice_from,
-                     label=_label(path, sha256, entry, sidecar, catalog), layers_from=layers_from)
+                     recommended_layers=layers if layers_from else None,
+                     distance_range=distances if distances_from else None,
+                     advice_from=' and '.join(dict.fromkeys(s for s in (layers_from, distances_from) if s)) or None,
+                     label=re.sub(r'[^A-Za-z0-9._+\-]+', '_', label))
 
 
 def read_latents(name_or_path, catalog=None, download=True, progress=True):
-    """Read a file of latent codes by path or catalog name ('stylegan_cat256'); as `read_direction`.
+    """The `Latents` of a file by path or catalog name ('stylegan_cat256'), as `read_direction` reads."""
 
-    Returns:
-        `Latents(path, array, entry)`, the array float32 `[N, dim]` or `[N, num_ws, w_dim]`.
-    """
     path, entry = resolve(name_or_path, 'latents', catalog, download=download, progress=progress)
     return Latents(path, latents_array(path), entry)

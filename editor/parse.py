@@ -14,12 +14,13 @@ import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
+import click
 import numpy as np
 
-from cli.options import MAX_DISTANCE
-from directions import latents_array
-from semantics import editing, inversion, regions, sampling
-from utils.indices import format_indices, parse_indices
+from directions import check_codes, latents_array
+from semantics import inversion, regions
+from utils.indices import IndexList, format_indices
+from utils.limits import MAX_DISTANCE, MAX_STEPS
 
 MAX_SEED = 2 ** 32 - 1
 PROJECTION_STEPS = 150  # the page's default: a short wait on a CPU
@@ -137,11 +138,18 @@ def sample(fields, editor, raw=None):
     return Sample(key, psi, class_index)
 
 
+def indices(text, field):
+    """The indices of a list ('all': None, '0-3', '2-5,8'), read as the scripts' options read them."""
+    try:
+        return IndexList().convert(text, None, None)
+    except click.BadParameter as error:
+        fail(field, error.message)
+
+
 def sefa_layers(text, editor, field='layers'):
     """The layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
     own = editor.generator.sefa_layers()
-    with blame(field):
-        layers = parse_indices(text)
+    layers = indices(text, field)
     for i in layers or ():
         need(i in own, field, f'layer {i} is out of range: the SeFa layers are {format_indices(own)}')
     return tuple(layers or own)
@@ -160,8 +168,9 @@ def state(fields, editor, raw=None):
         index = get(ref, 'index', int, 0, low=0, where=where + 'direction.')
         layers = edit.get('layers')  # ws indices: null, 'all', a list, or a text like '4-7'
         need(isinstance(layers, (list, str, type(None))), where + 'layers', 'must be null, a list or a text')
-        with blame(where + 'layers'):
-            layers = None if layers is None else editing.check_layers(parse_indices(layers), G.num_ws)
+        if layers is not None:
+            layers = indices(layers, where + 'layers') or list(range(G.num_ws))
+            need(max(layers) < G.num_ws, where + 'layers', f'{max(layers)} is out of range 0-{G.num_ws - 1}')
         edits.append(Edit(kind, value, index, get(edit, 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE, where),
                           layers))
     return State(sample(fields, editor), tuple(edits))
@@ -180,8 +189,8 @@ def region(fields, editor, raw=None):
              'must be four integers [center_row, center_col, height, width]')
         name = 'box_' + '_'.join(map(str, box))
         with blame('box'):  # checked on the grid, as the scripts' --box, then scaled
-            regions.box_mask(box, regions.BOX_RESOLUTION, what=f'box {box}')
-            mask = regions.box_mask(regions.scale_box(box, size), size, what=f'box {box}', clip=True)
+            regions.check_mask(regions.box_mask(box, regions.BOX_RESOLUTION), f'box {box}')
+            mask = regions.box_mask(regions.scale_box(box, size), size, clip=True)
     else:
         name = get(fields, 'region', str)
         with blame('region'):
@@ -194,7 +203,7 @@ def gif(fields, editor, raw=None):
     shown = state(get(fields, 'state', dict), editor)
     edit = get(fields, 'edit', int, 0, low=0)
     need(edit < len(shown.edits), 'edit', f'{edit} is out of range: the state has {len(shown.edits)} edits')
-    return (shown, edit, get(fields, 'steps', int, 9, 2, editing.MAX_STEPS),
+    return (shown, edit, get(fields, 'steps', int, 9, 2, MAX_STEPS),
             get(fields, 'start', float, -3.0, -MAX_DISTANCE, MAX_DISTANCE),
             get(fields, 'end', float, 3.0, -MAX_DISTANCE, MAX_DISTANCE))
 
@@ -214,7 +223,7 @@ def upload(fields, editor, raw):
             codes = latents_array(path)
         except ValueError as error:
             fail('upload', str(error).replace(path, name))
-        return sampling.check_codes(editor.generator, codes, what=name)
+        return check_codes(editor.generator, codes, what=name)
 
 
 def projection(fields, editor, raw):

@@ -69,7 +69,7 @@ def main(archive_path, out, model, device):
                                     'rotate': rotate})
             if recipe['checkpoint_sha256'] not in (None, G.checkpoint_sha256):
                 raise click.BadParameter(f'{G.source} is not the model of the edit', param_hint='--model')
-            ws = sampling.check_codes(G, directions.latents_array(os.path.join(folder, recipe['code'])), 'wp')[1]
+            ws = directions.check_codes(G, directions.latents_array(os.path.join(folder, recipe['code'])), 'wp')[1]
             edits = [(directions.read_direction(os.path.join(folder, edit['file']), G.w_dim, download=False).array[0],
                       edit['layers'], edit['distance']) for edit in recipe['edits']]
         except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as error:

@@ -236,7 +236,7 @@ def _prepared_codes(G, catalog_):
     for entry in catalog_.select('latents'):
         try:
             latents = catalog.read_latents(entry.id, catalog=catalog_, download=False, progress=False)
-            found[entry.name] = sampling.check_codes(G, latents.array, what=entry.id)
+            found[entry.name] = catalog.check_codes(G, latents.array, what=entry.id)
         except ValueError:
             continue  # another model's codes, or not on this machine
     return found
@@ -245,12 +245,12 @@ def _prepared_codes(G, catalog_):
 def _direction_files(G, catalog_, work_dir):
     """Published directions and files under `work_dir` that fit the model: label -> `directions.Direction`."""
     found, names = {}, [entry.id for entry in catalog_.select('direction')]
-    for pattern in ('work_dirs/**/pooled_*.npy', 'results/**/directions.npy'):
+    for pattern in ('work_dirs/**/pooled_*.npy', 'work_dirs/sefa/**/directions.npy', 'results/**/directions.npy'):
         names += sorted(glob.glob(os.path.join(work_dir, pattern), recursive=True))[:200]
     for name in names:
         try:
-            direction = catalog.read_direction(name, w_dim=G.w_dim, catalog=catalog_, download=False, progress=False)
-            direction.layers_for(G.num_ws)  # its recommended layers are this model's
+            direction = catalog.read_direction(name, w_dim=G.w_dim, num_ws=G.num_ws, catalog=catalog_, download=False,
+                                               progress=False)
         except ValueError:
             continue  # another model's, or not on this machine
         found.setdefault(direction.label, direction)

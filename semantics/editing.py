@@ -1,4 +1,9 @@
-"""Moving latent codes along directions on chosen layers, and the grid of edits the pages show."""
+"""Moving latent codes along directions on chosen layers, and the grid of edits the pages show.
+
+An edit moves ws `[N, num_ws, w_dim]` along a unit direction `v` `[w_dim]` on
+the chosen layers only: `ws[:, l] + d * v` for `l` in the layers, `ws[:, l]`
+elsewhere. Layers, distances and directions come checked from the edge.
+"""
 
 from dataclasses import dataclass
 from typing import Optional
@@ -8,14 +13,10 @@ import torch
 
 from . import sampling
 
-__all__ = ['DEFAULT_LAYERS', 'DEFAULT_DISTANCES', 'DEFAULT_STEPS', 'MAX_STEPS', 'default_layers', 'distances',
-           'check_layers', 'edit_codes', 'apply_edits', 'render_edits', 'region_change_share', 'Edit',
-           'edit_grid']
 
 DEFAULT_LAYERS = [4, 5, 6, 7]       # the layers ReSeFa's manipulate.py edits by default
 DEFAULT_DISTANCES = (-10.0, 10.0)   # and its distances, in DEFAULT_STEPS steps
 DEFAULT_STEPS = 7
-MAX_STEPS = 1000  # distances per edit: a page or GIF of more frames than this is not a picture to look at
 
 
 def default_layers(num_ws):
@@ -25,96 +26,48 @@ def default_layers(num_ws):
 
 def distances(start, end, steps):
     """`steps` evenly spaced distances from `start` to `end` (float32), as the original scripts."""
-    if not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f'step must be in 1..{MAX_STEPS}, got {steps}')
-    if not (np.isfinite(start) and np.isfinite(end)):
-        raise ValueError(f'distances must be finite numbers, got {start} to {end}')
     return np.linspace(start, end, steps).astype(np.float32)
 
 
-def check_layers(layers, num_ws, what='layers'):
-    """Validate ws indices against the model; None stays None (all layers)."""
-    if layers is None:
-        return None
-    bad = [i for i in layers if not 0 <= i < num_ws]
-    if bad:
-        raise ValueError(f'{what}: layer {bad[0]} is out of range; this model has layers 0-{num_ws - 1}')
-    if not layers:
-        raise ValueError(f'{what}: no layers selected')
-    return sorted(set(int(i) for i in layers))
+def _moving(num_ws, layers, device):
+    """bool `[num_ws, 1]`: the layers an edit moves (all when `layers` is None)."""
+    mask = torch.zeros([num_ws, 1], dtype=torch.bool, device=device)
+    mask[slice(None) if layers is None else list(layers)] = True
+    return mask
 
 
 def edit_codes(ws, direction, layers=None, distances=(0.0,)):
-    """Move `ws` along `direction` on `layers` by each distance.
-
-    Args:
-        ws: `[N, num_ws, w_dim]` codes.
-        direction: `[w_dim]` direction.
-        layers: ws indices to edit (None = all).
-        distances: `[S]` distances.
-
-    Returns:
-        `[N, S, num_ws, w_dim]`: `ws + d * direction` on the chosen layers, `ws` elsewhere.
-    """
+    """`[N, S, num_ws, w_dim]`: codes `ws` `[N, num_ws, w_dim]` moved along `direction` `[w_dim]` on `layers`
+    (None: all) by each of the distances `[S]`."""
     ws = torch.as_tensor(ws, dtype=torch.float32)
     direction = torch.as_tensor(np.asarray(direction, dtype=np.float32), device=ws.device).reshape(-1)
-    if direction.shape[0] != ws.shape[-1]:
-        raise ValueError(f'direction has {direction.shape[0]} values but w_dim is {ws.shape[-1]}')
     steps = torch.as_tensor(np.asarray(distances, dtype=np.float32), device=ws.device)
     delta = steps.reshape(1, -1, 1, 1) * direction.reshape(1, 1, 1, -1)  # [1, S, 1, w_dim]
-    mask = torch.zeros([1, 1, ws.shape[1], 1], dtype=torch.bool, device=ws.device)
-    mask[:, :, slice(None) if layers is None else list(layers)] = True
-    edited = ws.unsqueeze(1) + delta
-    return torch.where(mask, edited, ws.unsqueeze(1).expand_as(edited))
+    return ws.unsqueeze(1) + delta * _moving(ws.shape[1], layers, ws.device)
 
 
 def apply_edits(ws, edits):
-    """`ws` `[N, num_ws, w_dim]` moved along several directions at once: `ws + sum of d_i * v_i` on each one's layers.
-
-    Args:
-        edits: `(direction [w_dim], layers or None for all, distance)` triples.
-    """
+    """`ws` `[N, num_ws, w_dim]` moved along several directions at once: `ws + sum of d_i * v_i` on each one's
+    layers; `edits` holds `(direction [w_dim], layers or None for all, distance)` triples."""
     ws = torch.as_tensor(ws, dtype=torch.float32).clone()
     for direction, layers, distance in edits:
         vector = torch.as_tensor(np.asarray(direction, dtype=np.float32), device=ws.device).reshape(-1)
-        if vector.shape[0] != ws.shape[-1]:
-            raise ValueError(f'direction has {vector.shape[0]} values but w_dim is {ws.shape[-1]}')
-        rows = slice(None) if layers is None else list(layers)
-        ws[:, rows] += float(distance) * vector
+        ws += float(distance) * vector * _moving(ws.shape[1], layers, ws.device)
     return ws
 
 
 @torch.no_grad()
 def render_edits(generator, ws, direction, layers, distances, noise_mode='const', truncation_psi=1, batch_size=8):
-    """Images of one code moved along `direction` on `layers` by each distance.
-
-    Args:
-        ws: One code `[1, num_ws, w_dim]` (or `[num_ws, w_dim]`).
-        direction: `[w_dim]`.
-        layers: ws indices to move (None = all).
-        distances: `[S]`.
-        truncation_psi: The truncation the code was drawn with (see `sampling.render`).
-        batch_size: Images rendered at once.
-
-    Returns:
-        float32 images `[S, C, H, W]` on the model's device.
-    """
+    """float32 images `[S, C, H, W]` (on the model's device) of one code `[1, num_ws, w_dim]` moved along
+    `direction` on `layers` (None: all) by each distance; `truncation_psi` as in `sampling.render`."""
     ws = torch.as_tensor(ws).reshape(1, generator.num_ws, generator.w_dim)
     edited = edit_codes(ws, direction, layers, distances)[0]  # [S, num_ws, w_dim]
     return sampling.render(generator, edited, noise_mode, truncation_psi, batch_size).float()
 
 
 def region_change_share(original, edited, mask):
-    """Share of the absolute pixel change that falls inside `mask`.
-
-    Args:
-        original: `[C, H, W]` image.
-        edited: `[S, C, H, W]` edits of it.
-        mask: bool `[h, w]`, resized to `H x W` by nearest neighbour when needed.
-
-    Returns:
-        `[S]` numbers in [0, 1] (NaN where nothing changed).
-    """
+    """`[S]` shares in [0, 1] (NaN where nothing changed) of the absolute pixel change of each edit `[S, C, H, W]`
+    of `original` `[C, H, W]` that falls inside `mask` (bool `[h, w]`, resized by nearest neighbour)."""
     change = (torch.as_tensor(edited) - torch.as_tensor(original).unsqueeze(0)).abs().sum(dim=1)  # [S, H, W]
     mask = torch.as_tensor(np.asarray(mask), dtype=torch.float32, device=change.device)
     if mask.shape != change.shape[1:]:
@@ -127,7 +80,7 @@ def region_change_share(original, edited, mask):
 
 @dataclass
 class Edit:
-    """One cell row of an edit grid: a sample moved along one direction."""
+    """One row of an edit grid: a sample moved along one direction."""
 
     sample: int                   # Index of the sample (row of ws).
     direction: int                # Index of the direction (row of the directions array).
@@ -138,24 +91,15 @@ class Edit:
 
 def edit_grid(generator, ws, directions, layers, distances, indices=None, noise_mode='const', truncation_psi=1,
               region_mask=None, batch_size=8):
-    """Every sample moved along every direction: yields one `Edit` per (sample, direction), sample-major.
+    """One `Edit` per (sample, direction), sample-major: every code of `ws` `[N, num_ws, w_dim]` moved along the
+    rows `indices` (default all) of `directions` `[K, w_dim]` on `layers` (None: all) by `distances` `[S]`; with
+    `region_mask` (bool `[h, w]`) each edit reports the share of its change inside it."""
 
-    Args:
-        ws: `[N, num_ws, w_dim]` codes.
-        directions: `[K, w_dim]`.
-        layers: ws indices to move (None = all).
-        distances: `[S]`.
-        indices: Which direction rows to use (default: all), in order.
-        noise_mode, truncation_psi: Rendering settings (see `sampling.render`).
-        region_mask: bool `[h, w]`; each edit then reports the share of its change inside it.
-        batch_size: Images rendered at once.
-    """
     directions = np.asarray(directions, dtype=np.float32)
-    indices = range(len(directions)) if indices is None else list(indices)
     for sample in range(len(ws)):
         code = torch.as_tensor(ws[sample:sample + 1])
         original = sampling.render(generator, code, noise_mode, truncation_psi)[0].float().cpu()
-        for index in indices:
+        for index in range(len(directions)) if indices is None else indices:
             images = render_edits(generator, code, directions[index], layers, distances, noise_mode,
                                   truncation_psi, batch_size).cpu()
             share = None

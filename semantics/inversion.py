@@ -1,30 +1,20 @@
 """Projecting images into W or W+: NVlabs' `projector.py` method, with distances that need no download.
 
-The method of StyleGAN2-ADA's `projector.py`:
+As StyleGAN2-ADA's projector: start at `w_avg` (the mean `w` of 10,000 codes
+of `RandomState(123)`, spread `w_std`); optimise `w` (one `[w_dim]` for every
+layer) or `w+` (one per layer) with Adam (betas 0.9, 0.999), the learning rate
+(0.1) ramped up over the first 5% of the steps and down by a half cosine over
+the last 25%; add noise `w_std * 0.05 * max(0, 1 - t / 0.75) ** 2` to `w` at
+time `t` in [0, 1], so the start explores and the end settles; optionally
+optimise the noise buffers too, with the multi-scale noise regulariser (squared
+autocorrelation of neighbours at every scale down to 8x8, weight 1e5),
+renormalised after every step.
 
-- start at `w_avg` (the mean `w` of 10,000 codes drawn with `RandomState(123)`),
-  and measure `w_std`, their spread;
-- optimise `w` (one `[w_dim]` shared by every layer) or `w+` (one per layer)
-  with Adam (betas 0.9, 0.999) at a learning rate that ramps up over the first
-  5% of the steps and down by a half cosine over the last 25%
-  (`initial_learning_rate` 0.1);
-- add noise to `w` at every step, `w_std * 0.05 * max(0, 1 - t / 0.75) ** 2`
-  at time `t` in [0, 1], so the start explores and the end settles;
-- optionally optimise the noise buffers too (families with noise inputs), with
-  the multi-scale noise regulariser (squared autocorrelation of neighbouring
-  pixels at every scale down to 8x8, weight 1e5) and renormalised to zero mean
-  and unit variance after every step.
-
-The distance between the rendered image (as displayed: where the target is
-white or black, a pixel beyond it is no error) and the target is, by default, one
-that needs no downloaded network: the mean squared error of the images in
-[-1, 1] at full size and at halves down to 16 pixels, plus `1 - SSIM` of the
-grey images (11-pixel Gaussian window). With VGG16 weights given
-(`semantics.vgg16`), the LPIPS-style distance of NVlabs' projector is added:
-the squared difference of the unit-normalised features of five VGG16 stages.
-
-`project()` is deterministic for a seed (the noise added to `w` and the
-initial noise buffers come from a `torch.Generator` seeded with it).
+The default distance needs no downloaded network: the mean squared error of the
+images in [-1, 1] at full size and at halves down to 16 pixels, plus `1 - SSIM`
+of the grey images, on the image as displayed (where the target is white or
+black, a pixel beyond it is no error). With VGG16 weights (`semantics.vgg16`)
+NVlabs' LPIPS-style distance is added. `project()` is deterministic for a seed.
 """
 
 import math
@@ -33,8 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-__all__ = ['ProjectionSettings', 'Projection', 'ImageError', 'fit_target', 'project', 'psnr', 'ssim', 'image_distance']
 
 
 @dataclass
@@ -73,15 +61,9 @@ class ImageError(ValueError):
 
 
 def fit_target(image, resolution, channels=3):
-    """`(target [1, C, R, R] in [-1, 1], note or None)` of a PIL image of any size.
-
-    The first frame is used; 16-bit, 32-bit and float grey values are scaled to 8 bits (see `_to_8bit`);
-    transparent pixels are composited onto white; the image is resized (LANCZOS) so that its shorter side
-    is `resolution`, then centre-cropped to a square. The note says what of this changed the image.
-
-    Raises:
-        ImageError: pixel values that cannot be read as an 8-bit image.
-    """
+    """`(target [1, C, R, R] in [-1, 1], note or None)` of a PIL image of any size: its first frame, grey values
+    of more than 8 bits scaled to 8 (see `_to_8bit`), transparent pixels composited onto white, resized (LANCZOS)
+    so that its shorter side is `resolution` and centre-cropped; the note says which of these changed it."""
     from PIL import Image
     notes = []
     try:
@@ -122,19 +104,17 @@ def _to_8bit(image):
     if not (image.mode.startswith('I') or image.mode == 'F'):
         return image, None
     values = np.asarray(image).astype(np.float64)
-    if image.mode == 'F':
-        if not np.isfinite(values).all():
-            raise ImageError('float pixel values that are NaN or infinite')
-        low, high = float(values.min()), float(values.max())
-        if low < 0 or high > 255:
-            raise ImageError(f'float pixel values in [{low:g}, {high:g}], neither in [0, 1] nor in [0, 255]')
+    finite = np.isfinite(values).all()
+    low, high = (float(values.min()), float(values.max())) if finite else (np.nan, np.nan)
+    if image.mode == 'F' and 0 <= low and high <= 255:
         scale, note = (255, 'float grey in [0, 1] scaled to 8 bits') if high <= 1 else \
             (1, 'float grey in [0, 255] rounded to 8 bits')
-    else:
-        low, high = int(values.min()), int(values.max())
-        if low < 0 or high > 65535:
-            raise ImageError(f'integer pixel values in [{low}, {high}], beyond the 16-bit range [0, 65535]')
+    elif image.mode != 'F' and 0 <= low and high <= 65535:
         scale, note = 1 / 257, f'{"16" if image.mode.startswith("I;16") else "32"}-bit grey scaled to 8 bits'
+    else:
+        kind = 'float' if image.mode == 'F' else 'integer'
+        raise ImageError(f'{kind} pixel values ' + (f'in [{low:g}, {high:g}]' if finite else 'that are NaN or infinite')
+                         + (', beyond [0, 1] and [0, 255]' if kind == 'float' else ', beyond [0, 65535]'))
     return Image.fromarray(np.clip(np.round(values * scale), 0, 255).astype(np.uint8)), note
 
 
@@ -195,12 +175,8 @@ def _noise_regulariser(buffers):
 
 
 def _as_displayed(synth, target):
-    """`synth`, except where the target sits at the edge of the range and `synth` lies beyond it.
-
-    A displayed image is clipped to [-1, 1]: where the target is white, a brighter
-    than white pixel is no error (and where it is black, a darker one). Elsewhere
-    the raw values count, so that every pixel keeps its gradient.
-    """
+    """`synth`, except where the target is white (black) and `synth` brighter (darker): a displayed image is
+    clipped, so that is no error. Elsewhere the raw values count, so that every pixel keeps its gradient."""
     edge = 1 - 1 / 255
     beyond = ((target >= edge) & (synth > target)) | ((target <= -edge) & (synth < target))
     return torch.where(beyond, target, synth)
@@ -219,31 +195,15 @@ def w_statistics(generator, samples=10000, seed=123):
 
 
 def project(generator, target, settings=None, distance=None, on_step=None):
-    """Find the code whose image is closest to `target`.
+    """The `Projection` of `target` `[1, C, H, W]` (in [-1, 1], at the model's resolution) into an unconditional
+    generator with a mapping network; `distance(synth, target)` replaces `image_distance` (e.g. adding VGG16's),
+    `on_step(step, loss)` is called after every step."""
 
-    Args:
-        generator: A generator with a mapping network and no classes (`w` is searched for).
-        target: `[1, C, H, W]` image in [-1, 1] at the generator's resolution.
-        settings: `ProjectionSettings` (NVlabs' defaults).
-        distance: `f(synth, target) -> scalar` replacing the default `image_distance`
-            (e.g. adding the VGG16 distance).
-        on_step: Called with (step, loss) after every step (progress bars).
-
-    Returns:
-        A `Projection`.
-    """
     settings = settings or ProjectionSettings()
-    if settings.space not in ('w', 'wp'):
-        raise ValueError(f"space must be 'w' or 'wp', got {settings.space!r}")
-    if settings.steps < 1:
-        raise ValueError(f'steps must be at least 1, got {settings.steps}')
     G = generator
     device = G.device
     target = torch.as_tensor(target, dtype=torch.float32, device=device)
-    size = (G.img_resolution, G.img_resolution)
-    if target.shape != (1, G.img_channels, *size):
-        raise ValueError(f'target must have shape [1, {G.img_channels}, {size[0]}, {size[1]}], '
-                         f'got {list(target.shape)}')
+    assert target.shape == (1, G.img_channels, G.img_resolution, G.img_resolution), target.shape
     distance = distance or (lambda synth, real: image_distance(synth, real, settings.ssim_weight))
     w_avg, w_std = w_statistics(G, settings.w_avg_samples)
     random = torch.Generator(device=device).manual_seed(settings.seed)

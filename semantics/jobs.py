@@ -1,43 +1,22 @@
 """Long jobs as library objects: Jacobians of many samples streamed to disk, resumable and shardable.
 
-`JacobianJob` computes the Jacobian of each sample (see `semantics.jacobian`)
-and either writes it into one memory-mapped `jacobians_w.npy` in the reference
-layout, or, with a region, adds it to that region's Gram matrices (a few MB per
-block of samples whatever the image size). Every finished sample is recorded on
-disk as soon as it is saved, so a run that stops (Ctrl-C, a crash, a lost
-machine) is resumed by the same job, with any number of processes: finished
-samples are never computed again. Until the last sample is done the data lives
-under hidden partial names; `finish()` puts the result in place, so a final
-file is always complete.
-
-The job is driven by callers that decide which samples each runs and how to
-show progress: `compute_jacobian.py` in one process, or in several under
-`torchrun` (`share(rank, world)`), the editor with its own bar. The steps:
+`JacobianJob` writes each sample's Jacobian (`semantics.jacobian`) into one
+memory-mapped `jacobians_w.npy` in the reference layout, or adds its region's
+Gram matrices to `grams_<region>.npz` (`resefa.GramSums`). Each finished sample
+is on disk at once, so a stopped run is resumed, with any number of processes:
 
     job.prepare()           # one process, before any sample runs
-    job.run(indices)        # any number of processes, each on its share
+    job.run(indices)        # any number of processes, each on its share (`share(rank, world)`)
     job.finish(**facts)     # one process, once every sample is done
 
-Results do not depend on how the samples are shared. A sample's Jacobian rows
-are its own. Gram matrices are summed in float64 in fixed blocks of
-`GRAM_BLOCK` consecutive samples, each block in sample order by whichever
-process owns it, and the block sums are added in block order at the end: one
-process or eight give the same bits.
-
-Files in the job's folder (`<name>` is `jacobians_w` or `grams_<region>`):
-
-| file | while running | when finished |
-| --- | --- | --- |
-| `<name>.npy` / `<name>.npz` | absent | the result |
-| `<name>.json` | absent | its settings, plus what the caller adds |
-| `.<name>.progress.json` | the settings of the partial data | removed |
-| `.<name>.partial.npy` | Jacobians: every sample's rows, memory-mapped | renamed to the result |
-| `.<name>.done/<index>` | Jacobians: one empty file per finished sample | removed |
-| `.<name>.partial/block_<b>.npz` | Gram matrices: the running sum of each block | added up into the result |
-| `.<name>.lock` | locked by the process that runs the job (`claim`) | kept, unlocked |
-
-Running a finished job again with the same settings computes nothing.
+A sample's Jacobian rows are its own; Gram matrices are summed in float64 in
+fixed blocks of `GRAM_BLOCK` samples, each in sample order by the process that
+owns it, and the blocks are added in order at the end: one process or eight give
+the same bits. Until `finish()` the data lives under hidden names beside the
+result (`.<name>.partial*`, `.<name>.done/`, `.<name>.progress.json`, the lock
+`.<name>.lock`); the result's sidecar `<name>.json` records its settings.
 """
+
 
 import hashlib
 import json
@@ -47,7 +26,7 @@ import zipfile
 
 try:
     import fcntl
-except ImportError:  # Windows
+except ImportError:  # Windows: no advisory locks
     fcntl = None
 
 import numpy as np
@@ -55,9 +34,8 @@ import numpy as np
 from utils.fileio import load_json, save_json
 
 from . import jacobian as jac
-from .resefa import GramAccumulator
+from .resefa import GramSums
 
-__all__ = ['GRAM_BLOCK', 'JacobianJob']
 
 GRAM_BLOCK = 16  # samples per partial Gram sum: fixed, so that the total does not depend on the sharing
 
@@ -80,10 +58,7 @@ class JacobianJob:
     ):
         self.generator = generator
         self.w = np.ascontiguousarray(w, dtype=np.float32)
-        if self.w.ndim != 2 or self.w.shape[1] != generator.w_dim:
-            raise ValueError(f'w must have shape [N, {generator.w_dim}], got {list(self.w.shape)}')
         self.folder = os.fspath(folder)
-        self.discarded = False  # prepare() found the partial files of an interrupted run damaged
         self.layers = None if layers is None else sorted(int(i) for i in layers)
         self.size, self.sum_channels = jac.reference_output_shape(generator, size, sum_channels)
         self.region_name, self.mask = region if region is not None else (None, None)
@@ -94,13 +69,11 @@ class JacobianJob:
         self.grams = self.mask is not None
         self.name = f'grams_{self.region_name}' if self.grams else 'jacobians_w'
         self.path = os.path.join(self.folder, self.name + ('.npz' if self.grams else '.npy'))
-        self.sidecar_path = os.path.join(self.folder, self.name + '.json')
-        self.progress_path = os.path.join(self.folder, f'.{self.name}.progress.json')
         self.partial_path = os.path.join(self.folder, f'.{self.name}.partial' + ('' if self.grams else '.npy'))
         self.done_dir = os.path.join(self.folder, f'.{self.name}.done')
-        self.lock_path = os.path.join(self.folder, f'.{self.name}.lock')
-        self._lock = None
         self.shape = jac.jacobian_shape(generator, len(self.w), self.size, self.sum_channels)
+        self.discarded = False  # prepare() found the partial files of an interrupted run damaged
+        self._lock = None
         self.settings = json.loads(json.dumps({
             **(settings or {}),
             'w_dim': generator.w_dim, 'num_samples': len(self.w),
@@ -110,95 +83,78 @@ class JacobianJob:
             'mask_sha256': None if self.mask is None else hashlib.sha256(np.packbits(self.mask)).hexdigest(),
         }))
 
+    def _file(self, suffix):
+        return os.path.join(self.folder, (f'.{self.name}' if suffix != '.json' else self.name) + suffix)
+
+    def _recorded(self, suffix):
+        """The settings a sidecar ('.json') or progress file ('.progress.json') records, or None."""
+        try:
+            return load_json(self._file(suffix)).get('settings')
+        except (OSError, ValueError, AttributeError):
+            return None
+
     # ------------------------------------------------------------------------
     # State on disk.
 
     @property
     def complete(self):
         """Whether the result of these settings is in place (running again computes nothing)."""
-        return os.path.isfile(self.path) and _read_json(self.sidecar_path).get('settings') == self.settings
+        return os.path.isfile(self.path) and self._recorded('.json') == self.settings
 
     @property
     def replaces(self):
         """Whether a finished result of other settings is in the folder (this run replaces it)."""
         return os.path.isfile(self.path) and not self.complete
 
-    def _partial_matches(self):
-        return _read_json(self.progress_path).get('settings') == self.settings
+    @property
+    def num_blocks(self):
+        return -(-len(self.w) // GRAM_BLOCK)
 
-    def _partial_intact(self):
-        """Whether the partial files can be read as they were written (not cut short or damaged)."""
-        try:
-            if not self.grams:
-                if not os.path.isfile(self.partial_path):
-                    return True
-                data = np.load(self.partial_path, mmap_mode='r', allow_pickle=False)
-                return data.shape == tuple(self.shape) and data.dtype == np.float32
-            for block in range(self.num_blocks):
-                self._block_count(block)
-            return True
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
-            return False
+    def _block_path(self, block):
+        return os.path.join(self.partial_path, f'block_{block:05d}.npz')
+
+    def _block(self, block):
+        """The partial sums of a block (its first samples, in order), or None."""
+        path = self._block_path(block)
+        return GramSums.load(path) if os.path.isfile(path) else None
 
     def done(self):
         """Indices of the finished samples, whichever process finished them (sorted)."""
         if self.complete:
             return list(range(len(self.w)))
-        if not self._partial_matches():
+        if self._recorded('.progress.json') != self.settings:
             return []
         if not self.grams:
             names = os.listdir(self.done_dir) if os.path.isdir(self.done_dir) else []
             return sorted(int(name) for name in names if name.isdigit())
         found = []
         for block in range(self.num_blocks):
-            count = self._block_count(block)
-            found += list(range(block * GRAM_BLOCK, block * GRAM_BLOCK + count))
+            sums = self._block(block)
+            found += range(block * GRAM_BLOCK, block * GRAM_BLOCK + (sums.num_samples if sums else 0))
         return found
 
     def pending(self, indices=None):
         """Sample indices (of `indices`, default all) that are not done yet, in order."""
         done = set(self.done())
-        candidates = range(len(self.w)) if indices is None else indices
-        return sorted(int(i) for i in candidates if int(i) not in done)
-
-    @property
-    def num_blocks(self):
-        return -(-len(self.w) // GRAM_BLOCK)
+        return sorted(int(i) for i in (range(len(self.w)) if indices is None else indices) if int(i) not in done)
 
     def share(self, rank, world):
         """The samples process `rank` of `world` runs: by sample index (Jacobians) or by block (Gram matrices)."""
-        if not 0 <= rank < world:
-            raise ValueError(f'rank {rank} is not one of the {world} processes')
         if not self.grams:
             return list(range(rank, len(self.w), world))
         return [i for block in range(rank, self.num_blocks, world)
                 for i in range(block * GRAM_BLOCK, min((block + 1) * GRAM_BLOCK, len(self.w)))]
 
-    def _block_path(self, block):
-        return os.path.join(self.partial_path, f'block_{block:05d}.npz')
-
-    def _block_count(self, block):
-        """Samples summed in a block's partial file (they are its first ones, in order)."""
-        path = self._block_path(block)
-        if not os.path.isfile(path):
-            return 0
-        with np.load(path, allow_pickle=False) as state:
-            return int(state['rows_seen']) // self.size
-
     # ------------------------------------------------------------------------
     # The three steps.
 
     def claim(self):
-        """Hold the job's files for this process until `release` (or its end).
-
-        Returns:
-            None, or a message when another process holds them (the same job run twice at once would write
-            into each other's partial files).
-        """
-        if fcntl is None:  # no advisory locks on this system: nothing is checked
+        """Hold the job's files for this process until `release` (or its end); returns a message when another
+        process holds them (the same job run twice at once would write into each other's partial files)."""
+        if fcntl is None:
             return None
         os.makedirs(self.folder, exist_ok=True)
-        handle = open(self.lock_path, 'a')  # pylint: disable=consider-using-with
+        handle = open(self._file('.lock'), 'a')  # noqa: SIM115 - held until release()
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -214,46 +170,38 @@ class JacobianJob:
             self._lock = None
 
     def prepare(self):
-        """Make the partial files (one process, before any `run`); keep those of an interrupted run.
-
-        Returns:
-            The number of samples already done.
-        """
+        """Make the partial files (one process, before any `run`), keeping those of an interrupted run of the same
+        settings unless they are damaged; returns the number of samples already done."""
         if self.complete:
             return len(self.w)
-        self.discarded = self._partial_matches() and not self._partial_intact()
-        if self.discarded or not self._partial_matches():
+        resumable, done = self._recorded('.progress.json') == self.settings, 0
+        if resumable:
+            try:  # partial files cut short (a full disk, a bad copy) are not read as samples
+                done = len(self.done())
+                if not self.grams and os.path.isfile(self.partial_path):
+                    partial = np.load(self.partial_path, mmap_mode='r')
+                    resumable = partial.shape == tuple(self.shape) and partial.dtype == np.float32
+            except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
+                resumable = False
+            self.discarded = not resumable
+        if not resumable:
+            done = 0
             self._clear()
-        os.makedirs(self.folder, exist_ok=True)
-        if self.grams:
-            os.makedirs(self.partial_path, exist_ok=True)
-        else:
-            os.makedirs(self.done_dir, exist_ok=True)
-            if not os.path.isfile(self.partial_path):
-                np.lib.format.open_memmap(self.partial_path, mode='w+', dtype=np.float32, shape=self.shape).flush()
-        save_json(self.progress_path, {'settings': self.settings})
-        return len(self.done())
+        os.makedirs(self.partial_path if self.grams else self.done_dir, exist_ok=True)
+        if not self.grams and not os.path.isfile(self.partial_path):
+            np.lib.format.open_memmap(self.partial_path, mode='w+', dtype=np.float32, shape=self.shape).flush()
+        save_json(self._file('.progress.json'), {'settings': self.settings})
+        return done
 
     def run(self, indices=None, on_sample=None, on_chunk=None):
-        """Compute the samples of `indices` (default all) that are not done yet.
-
-        With Gram matrices, `indices` must hold whole blocks (see `share`).
-
-        Args:
-            indices: Sample indices this caller runs (its share of the job).
-            on_sample: Called with the sample index after each sample is saved.
-            on_chunk: Called with the number of tangents after each chunk (progress inside a sample).
-
-        Returns:
-            The number of samples computed.
-        """
+        """Compute the samples of `indices` (default all; whole blocks for Gram matrices, see `share`) that are not
+        done yet, after `prepare`; `on_sample(index)` after each sample is saved, `on_chunk(tangents)` after each
+        chunk. Returns the number of samples computed."""
         todo = self.pending(indices)
         if not todo:
             return 0
-        if not self._partial_matches():
-            raise ValueError(f'{self.folder}: the job is not prepared (prepare() runs first, in one process)')
         out = None if self.grams else np.lib.format.open_memmap(self.partial_path, mode='r+')
-        accumulators = {}
+        blocks = {}
         samples = jac.iter_jacobians(self.generator, self.w[todo], self.layers, self.size, self.sum_channels,
                                      self.chunk_size, synthesis_kwargs=self.synthesis_kwargs, method=self.method,
                                      on_chunk=on_chunk)
@@ -261,14 +209,10 @@ class JacobianJob:
             rows = jac.to_reference_layout(jacobian).cpu().numpy()
             if self.grams:
                 block = index // GRAM_BLOCK
-                if block not in accumulators:
-                    path = self._block_path(block)
-                    accumulators[block] = GramAccumulator.load(path) if os.path.isfile(path) else \
-                        GramAccumulator(self.mask, self.generator.w_dim)
-                if index != block * GRAM_BLOCK + int(accumulators[block].num_samples):
-                    raise ValueError(f'sample {index} would be added out of order to Gram block {block}')
-                accumulators[block].update(rows[None])
-                accumulators[block].save(self._block_path(block))
+                if block not in blocks:
+                    blocks[block] = self._block(block) or GramSums(self.mask, self.generator.w_dim)
+                assert index == block * GRAM_BLOCK + blocks[block].num_samples, 'Gram blocks are summed in order'
+                blocks[block].add(rows).save(self._block_path(block))
             else:
                 out[index] = rows
                 out.flush()
@@ -278,47 +222,29 @@ class JacobianJob:
         return len(todo)
 
     def finish(self, **facts):
-        """Put the result in place once every sample is done, with its sidecar (one process); returns its path.
-
-        Args:
-            **facts: Written into the sidecar `<name>.json` beside the settings.
-
-        Raises:
-            ValueError: samples are still missing.
-        """
+        """Put the result in place, with its sidecar holding `facts` and the settings (one process, once every
+        sample is done); returns its path."""
         if self.complete:
             return self.path
-        missing = self.pending()
-        if missing:
-            raise ValueError(f'{self.path}: {len(missing)} of {len(self.w)} samples are not done yet '
-                             f'(first: {missing[0]})')
+        assert not self.pending(), f'{len(self.pending())} samples are not done yet'
         if self.grams:
-            total = GramAccumulator(self.mask, self.generator.w_dim)
-            for block in range(self.num_blocks):  # in block order, whatever process summed each block
-                total.add(GramAccumulator.load(self._block_path(block)))
+            total = GramSums(self.mask, self.generator.w_dim)
+            for block in map(self._block, range(self.num_blocks)):  # in block order, whoever summed each
+                total.num_samples += block.num_samples
+                total.sum_f += block.sum_f
+                total.sum_b += block.sum_b
             total.save(self.path)
         else:
             os.replace(self.partial_path, self.path)
-        save_json(self.sidecar_path, {**facts, 'shape': None if self.grams else list(self.shape),
-                                      'settings': self.settings})
+        save_json(self._file('.json'), {**facts, 'shape': None if self.grams else list(self.shape),
+                                        'settings': self.settings})
         self._clear()
         return self.path
 
     def _clear(self):
         """Remove the partial files (of an interrupted run with other settings, or of a finished one)."""
-        for path in (self.partial_path, self.done_dir):
+        for path in (self.partial_path, self.done_dir, self._file('.progress.json')):
             if os.path.isdir(path):
                 shutil.rmtree(path)
             elif os.path.isfile(path):
                 os.remove(path)
-        if os.path.isfile(self.progress_path):
-            os.remove(self.progress_path)
-
-
-def _read_json(path):
-    """A JSON object from `path`, or {} when it is absent or unreadable."""
-    try:
-        data = load_json(path)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

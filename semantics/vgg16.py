@@ -1,30 +1,22 @@
 """VGG16 features for the perceptual distance of image projection, from weights the user downloaded.
 
-NVlabs' `projector.py` measures the distance of two images as LPIPS does:
-the squared difference of the unit-normalised features of VGG16 at five
-stages (after `relu1_2`, `relu2_2`, `relu3_3`, `relu4_3`, `relu5_3`). The
-toolkit does the same, with equal weights on the five stages, from the
-ImageNet VGG16 weights that torchvision publishes:
-
-    https://download.pytorch.org/models/vgg16-397923af.pth   (528 MB)
-
-The file is a plain state dict; it is read with `torch.load(weights_only=True)`
-(tensors only: nothing in the file is run), identified by its SHA-256 (the
-first eight hex digits are in its name) and by the names and shapes of its
-tensors. A file with the right tensors but another SHA-256 (weights of one's
-own) is used with a warning. NVlabs' `vgg16.pt` is a TorchScript program (code
-and weights in one archive); it is refused with a message saying which file
-to use instead, because reading it as weights would mean relying on its
-internal names, which NVlabs does not document.
+NVlabs' `projector.py` measures the distance of two images as LPIPS does: the
+squared difference of the unit-normalised features of VGG16 at five stages
+(after `relu1_2` ... `relu5_3`), here with equal weights, from torchvision's
+ImageNet weights (https://download.pytorch.org/models/vgg16-397923af.pth, 528 MB),
+read with `torch.load(weights_only=True)` and checked by their tensors' names and
+shapes (another SHA-256 is used with a warning). NVlabs' `vgg16.pt` is a
+TorchScript program, whose undocumented internals are not read: it is refused,
+naming the file to use instead.
 """
 
-import hashlib
 import zipfile
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ['VGG16Error', 'TORCHVISION_SHA256_PREFIX', 'VGG16Features', 'load_vgg16', 'perceptual_distance']
+from utils.fileio import sha256_of
+
 
 TORCHVISION_SHA256_PREFIX = '397923af'
 # (out channels) of the 13 convolutions; 'M' is a 2x2 max pool. Stages end at the ReLU before each pool.
@@ -80,55 +72,43 @@ def load_vgg16(path):
     """`(VGG16Features, note)`: the network of a torchvision VGG16 weight file (note: it is not the published one).
 
     Raises:
-        VGG16Error: not a torch file, a TorchScript program, or tensors that are not VGG16's.
+        VGG16Error: not a torch file of tensors, a TorchScript program, or tensors that are not VGG16's.
     """
+    problem, state = None, {}
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            if any(name.endswith('/code/') or '/code/' in name or name.endswith('constants.pkl')
-                   for name in archive.namelist()):
-                raise VGG16Error(f'{path}: a TorchScript program (NVlabs\' vgg16.pt), not weights; download '
-                                 f'torchvision\'s https://download.pytorch.org/models/vgg16-397923af.pth instead')
-    try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # torch raises many types for bad files
-        raise VGG16Error(f'{path}: not a torch file of tensors ({" ".join(str(error).split())[:160]})') from None
-    if not isinstance(state, dict):
-        raise VGG16Error(f'{path}: holds a {type(state).__name__}, not a state dict')
+            if any('/code/' in name or name.endswith('constants.pkl') for name in archive.namelist()):
+                problem = ("a TorchScript program (NVlabs' vgg16.pt), not weights; download torchvision's "
+                           "https://download.pytorch.org/models/vgg16-397923af.pth instead")
+    if problem is None:
+        try:
+            state = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as error:  # noqa: BLE001 - torch raises many types for bad files
+            problem = f'not a torch file of tensors ({" ".join(str(error).split())[:160]})'
+    state = state if isinstance(state, dict) else {}
     in_channels = 3
     for conv, index in zip([c for c in _LAYOUT if c != 'M'], _conv_indices()):
-        expected = ((f'features.{index}.weight', (conv, in_channels, 3, 3)), (f'features.{index}.bias', (conv,)))
-        for key, shape in expected:
+        for key, shape in ((f'features.{index}.weight', (conv, in_channels, 3, 3)), (f'features.{index}.bias', (conv,))):
             value = state.get(key)
-            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
-                if value is None:
-                    found = 'missing'
-                elif isinstance(value, torch.Tensor):
-                    found = f'shape {list(value.shape)}'
-                else:
-                    found = f'a {type(value).__name__}'
-                raise VGG16Error(f'{path}: not VGG16 weights in torchvision\'s layout ({key}: {found}, '
-                                 f'expected {list(shape)})')
+            if problem is None and not (isinstance(value, torch.Tensor) and tuple(value.shape) == shape):
+                found = f'shape {list(value.shape)}' if isinstance(value, torch.Tensor) else 'missing'
+                problem = f"not VGG16 weights in torchvision's layout ({key}: {found}, expected {list(shape)})"
         in_channels = conv
-    digest = hashlib.sha256()
-    with open(path, 'rb') as file:
-        for block in iter(lambda: file.read(1 << 20), b''):
-            digest.update(block)
-    sha = digest.hexdigest()
+    if problem:
+        raise VGG16Error(f'{path}: {problem}')
+    sha = sha256_of(path)
     note = None if sha.startswith(TORCHVISION_SHA256_PREFIX) else \
-        (f'{path}: VGG16 weights with SHA-256 {sha[:16]}..., not torchvision\'s published vgg16-397923af.pth; '
+        (f"{path}: VGG16 weights with SHA-256 {sha[:16]}..., not torchvision's published vgg16-397923af.pth; "
          f'using them as they are')
     state = {key: value.float() for key, value in state.items() if key.startswith('features.')}
     return VGG16Features(state).eval(), note
 
 
 def perceptual_distance(network, synth, target_features):
-    """LPIPS-style distance: the mean over stages of the squared difference of unit-normalised features.
+    """LPIPS-style distance of `synth` `[N, 3, H, W]` (in [-1, 1]; reduced to 256 pixels, as NVlabs does) to the
+    target whose `network(target)` is `target_features`: the mean over stages of the squared difference of the
+    unit-normalised features."""
 
-    Args:
-        network: `VGG16Features`.
-        synth: `[N, 3, H, W]` images in [-1, 1] (reduced to 256 pixels first when larger, as NVlabs does).
-        target_features: `network(target)` (computed once).
-    """
     if synth.shape[-1] > 256:
         synth = F.interpolate(synth, size=(256, 256), mode='area')
     distance = 0

@@ -32,11 +32,13 @@ PUBLISHED = SHARED / 'published'
 
 
 def golden_case(name):
-    """Path of a golden case folder; skips the test when it is absent."""
+    """Path of a golden case folder; skips the test, saying what it checks, when the folder is absent."""
     path = GOLDEN / name
     if not path.is_dir():
-        pytest.skip(f'golden case {name} not found under {GOLDEN} (../shared is absent)')
+        pytest.skip(f'fidelity against the official implementations\' outputs: golden case {name} is not under '
+                    f'{GOLDEN} (the folder beside the repository, or $GANSEMANTICS_SHARED/golden)')
     return path
+
 
 
 def load_pt(path, device='cpu'):

@@ -91,11 +91,20 @@ def test_two_processes_equal_one(model, tmp_path, region):
     if region is None:
         assert a.shape == (nums, 3, 16, 16, 1, 8) and np.array_equal(a, b)
     else:
-        assert int(a['rows_seen']) == nums * 16
+        assert int(a['num_samples']) == nums
         assert all(np.array_equal(a[key], b[key]) for key in a.files)
 
 
+def test_a_process_without_samples_says_why(model, tmp_path):
+    """Fewer samples than a Gram block: process 1 has none to compute, and says why instead of showing an empty bar."""
+    result = compute_jacobian([model, '--nums', 3, '--region', 'eyes', '--chunk_size', 8, '--no_save_jpg',
+                               '--save_dir', 'out'], 2, tmp_path)
+    said = [line for line in result.stdout.splitlines() if line.startswith('Process 1 has no samples')]
+    assert len(said) == 1 and f'blocks of {GRAM_BLOCK} samples' in said[0] and '3 samples make 1 block' in said[0]
+
+
 def job_of(model_path, folder, nums, region):
+
     from models import load_generator
     G = load_generator(model_path)
     w = G.mapping(torch.from_numpy(np.random.RandomState(4).randn(nums, 8).astype(np.float32)))[:, 0]

@@ -259,8 +259,8 @@ def test_bad_requests_get_one_line_errors(server, path, body, status, field):
 
 
 @pytest.mark.parametrize('payload, name, key', [
-    (b'not an array', 'codes.npy', 'not a .npy file'),
-    (b'\x89PNG\r\n\x1a\n0000', 'photo.png', 'not a .npy file'),
+    (b'not an array', 'codes.npy', 'not a .npy array'),
+    (b'\x89PNG\r\n\x1a\n0000', 'photo.png', 'not a .npy array'),
     ('npz', 'codes.npz', '.npz archive'),
     ('pickle', 'codes.npy', 'Python objects'),
     ('shape', 'codes.npy', 'shape'),

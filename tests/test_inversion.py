@@ -185,25 +185,30 @@ def test_bad_inputs(model, tmp_path):
     (tmp_path / 'text.png').write_text('not an image')
     pggan = build_generator('pggan', z_dim=16, img_resolution=16, channel_base=64, channel_max=8)
     torch.save({'generator_smooth': to_genforce_pggan(pggan.state_dict(), pggan.config)}, tmp_path / 'pggan.pt')
+    (tmp_path / 'somedir').mkdir()
+    image = folder / 'target.png'
     cases = [
-        ([folder / 'g.pt', tmp_path / 'missing.png'], ['IMAGE', 'missing.png: no such file']),
-        ([folder / 'g.pt', tmp_path / 'text.png'], ['IMAGE', 'text.png: not an image']),
-        ([folder / 'g.pt', folder / 'target.png', '--steps', 0], ['--steps']),
-        ([folder / 'g.pt', folder / 'target.png', '--space', 'z'], ['--space']),
-        ([folder / 'g.pt', folder / 'target.png', '--vgg16', tmp_path / 'nope.pth'], ['--vgg16', 'no such file']),
+        ([folder / 'g.pt', tmp_path / 'missing.png'], ['IMAGE', 'missing.png']),
+        ([folder / 'g.pt', tmp_path / 'text.png'], ['IMAGE', 'text.png', 'not an image']),
+        ([folder / 'g.pt', tmp_path / 'somedir'], ['IMAGE', 'somedir']),
+        ([folder / 'g.pt', ''], ['IMAGE']),
+        ([folder / 'g.pt', image, '--steps', 0], ['--steps']),
+        ([folder / 'g.pt', image, '--space', 'z'], ['--space']),
+        ([folder / 'g.pt', image, '--vgg16', tmp_path / 'nope.pth'], ['--vgg16', 'nope.pth']),
+        ([folder / 'g.pt', image, '--vgg16', tmp_path / 'somedir'], ['--vgg16', 'somedir']),
         ([folder / 'g.pt'], ['IMAGE']),
     ]
     for args, fragments in cases:
         assert_one_line_error(invoke(invert, args + ['--save_dir', tmp_path / 'out']), *fragments)
     assert not (tmp_path / 'out').exists()
     result = invoke(invert, [tmp_path / 'pggan.pt', folder / 'target.png', '--save_dir', tmp_path / 'out'])
-    assert_one_line_error(result, 'MODEL', 'no mapping network')
+    assert_one_line_error(result, 'MODEL', 'pggan')
     biggan = build_generator('biggan', output_dim=16, z_dim=8, class_embed_dim=8, channel_width=4, num_classes=5,
                              layers=[(False, 16, 8), (True, 8, 4), (False, 4, 2), (True, 2, 1)],
                              attention_layer_position=1)
     write_hf_biggan(biggan, tmp_path / 'biggan')
     assert_one_line_error(invoke(invert, [tmp_path / 'biggan', folder / 'target.png', '--save_dir', tmp_path / 'out']),
-                          'no mapping network')
+                          'MODEL', 'biggan')
     assert not (tmp_path / 'out').exists()
 
 
@@ -236,15 +241,13 @@ def test_deep_and_float_grey_images_are_scaled_to_8_bits(model, tmp_path):
 
 def test_grey_values_without_an_8_bit_reading_are_refused(model, tmp_path):
     folder = model[0]
-    cases = [(np.full((32, 32), np.nan, np.float32), 'NaN or infinite'),
-             (np.full((32, 32), np.inf, np.float32), 'NaN or infinite'),
-             (np.linspace(-0.5, 1, 32 * 32, dtype=np.float32).reshape(32, 32), '[-0.5, 1], neither in [0, 1]'),
-             (np.full((32, 32), 300, np.float32), '[300, 300], neither in [0, 1] nor in [0, 255]'),
-             (np.full((32, 32), 70000, np.int32), '[70000, 70000], beyond the 16-bit range')]
+    cases = [(np.full((32, 32), np.nan, np.float32), 'NaN'), (np.full((32, 32), np.inf, np.float32), 'NaN'),
+             (np.linspace(-0.5, 1, 32 * 32, dtype=np.float32).reshape(32, 32), '-0.5'),
+             (np.full((32, 32), 300, np.float32), '300'), (np.full((32, 32), 70000, np.int32), '70000')]
     for index, (array, fragment) in enumerate(cases):
         Image.fromarray(array).save(tmp_path / f'bad{index}.tif')
         result = invoke(invert, [folder / 'g.pt', tmp_path / f'bad{index}.tif', '--save_dir', tmp_path / 'out'])
-        assert_one_line_error(result, 'IMAGE', f'bad{index}.tif: ', fragment)
+        assert_one_line_error(result, 'IMAGE', f'bad{index}.tif', fragment)
     assert not (tmp_path / 'out').exists()
 
 
@@ -263,16 +266,3 @@ def test_transparency_and_animations_are_noted(model, tmp_path):
     page = printed(result, 'HTML page').read_text()
     for note in ('clear.png: transparent pixels composited onto white', 'anim.gif: first of 3 frames used'):
         assert note in result.output and note in page
-
-
-def test_folders_and_empty_names_are_refused(model, tmp_path):
-    folder = model[0]
-    (tmp_path / 'somedir').mkdir()
-    image = folder / 'target.png'
-    cases = [([tmp_path / 'somedir'], ['IMAGE', 'somedir: is a folder, not a file']),
-             ([''], ['IMAGE', 'an empty value']),
-             ([image, '--vgg16', tmp_path / 'somedir'], ['--vgg16', 'somedir: is a folder, not a file']),
-             ([image, '--vgg16', ''], ['--vgg16', 'an empty value'])]
-    for args, fragments in cases:
-        assert_one_line_error(invoke(invert, [folder / 'g.pt'] + args + ['--save_dir', tmp_path / 'out']), *fragments)
-    assert not (tmp_path / 'out').exists()

@@ -96,12 +96,10 @@ def tiny(offline, monkeypatch):
     return offline
 
 
-BOUND = 'distance_range must be [start, end], two numbers from -1000000 to 1000000, got'
-SIDECARS_REFUSED = {  # name: (sidecar text, words of the one-line message after the sidecar's path)
-    'far': ('{"distance_range": [-1e30, 1e30]}', f'{BOUND} [-1e+30, 1e+30]'),
-    'huge_int': (f'{{"distance_range": [-1{"0" * 400}, 1{"0" * 400}]}}', f'{BOUND} [-1000000000'),
-    'nested': ('{"a": ' + '[' * 100000 + ']' * 100000 + '}', 'cannot read the sidecar (not valid JSON: nested too '
-                                                             'deeply)'),
+SIDECARS_REFUSED = {  # name: (sidecar text, the key word of the one-line message besides the sidecar's path)
+    'far': ('{"distance_range": [-1e30, 1e30]}', 'distance_range'),
+    'huge_int': (f'{{"distance_range": [-1{"0" * 400}, 1{"0" * 400}]}}', 'distance_range'),
+    'nested': ('{"a": ' + '[' * 100000 + ']' * 100000 + '}', 'nested too deeply'),
 }
 
 
@@ -110,7 +108,7 @@ def test_sidecar_refused_before_anything_is_written(tiny, case):
     text, words = SIDECARS_REFUSED[case]
     (tiny / 'd.json').write_text(text)
     result = invoke(manipulate, [tiny / 'g.pt', tiny / 'd.npy', '--nums', 1, '--step', 2, '--save_dir', tiny / 'out'])
-    assert_one_line_error(result, 'DIRECTION', f'{tiny / "d.json"}: {words}')
+    assert_one_line_error(result, 'DIRECTION', str(tiny / 'd.json'), words)
     assert not (tiny / 'out').exists()
 
 
@@ -118,8 +116,7 @@ def test_recommended_layers_beyond_the_model_name_their_origin(tiny):
     (tiny / 'd.json').write_text('{"layers": [6]}')
     args = [tiny / 'g.pt', tiny / 'd.npy', '--nums', 1, '--step', 2, '--no-gif']
     result = invoke(manipulate, args + ['--save_dir', tiny / 'out'])
-    assert_one_line_error(result, f'sidecar {tiny / "d.json"}: recommended layer 6 is out of range; this model has '
-                                  f'layers 0-5 (--mani_layers overrides the recommended layers)')
+    assert_one_line_error(result, f'sidecar {tiny / "d.json"}', 'layer 6', '--mani_layers')
     assert not (tiny / 'out').exists()
     result = invoke_ok(manipulate, args + ['--mani_layers', '1', '--save_dir', tiny / 'out'])
     assert 'on layers 1 (given with --mani_layers)' in result.output
@@ -127,13 +124,12 @@ def test_recommended_layers_beyond_the_model_name_their_origin(tiny):
     (tiny / 'd.json').unlink()
     invoke_ok(directions_cli, ['add', 'mine', tiny / 'd.npy', '--layers', '2,9'])
     result = invoke(manipulate, [tiny / 'g.pt', 'mine', '--nums', 1, '--save_dir', tiny / 'out2'])
-    assert_one_line_error(result, 'catalog entry mine: recommended layer 9 is out of range; this model has layers '
-                                  '0-5 (--mani_layers overrides the recommended layers)')
+    assert_one_line_error(result, 'catalog entry mine', 'layer 9', '--mani_layers')
     assert not (tiny / 'out2').exists()
 
 
 def test_user_catalog_variable_naming_a_folder_is_refused(tiny, monkeypatch):
     monkeypatch.setenv('GANSEMANTICS_DIRECTIONS_CATALOG', str(tiny))
     result = invoke(manipulate, [tiny / 'g.pt', tiny / 'd.npy', '--nums', 1, '--save_dir', tiny / 'out'])
-    assert_one_line_error(result, f'GANSEMANTICS_DIRECTIONS_CATALOG={tiny}: is a folder, not a file')
+    assert_one_line_error(result, f'GANSEMANTICS_DIRECTIONS_CATALOG={tiny}', 'folder')
     assert not (tiny / 'out').exists()

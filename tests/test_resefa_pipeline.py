@@ -293,51 +293,6 @@ def test_gram_mode_equals_dense(hammer_model, tmp_path):
     assert sign_aligned_error(a[:8].astype(np.float64), b[:8].astype(np.float64)).max() <= 1e-4
 
 
-@pytest.mark.parametrize('args,message', [
-    (['--region', 'ears'], "unknown region 'ears'"),
-    (['--box', '16,16,0,4'], 'box'),
-    (['--box', '300,300,10,10'], 'outside'),
-    (['--box', '128,128,256,256'], 'covers the whole'),
-    (['--region', 'eyes', '--box', '1,2,3,4'], 'give one of'),
-    (['--data_name', 'nope'], "no named regions for dataset 'nope'"),
-])
-def test_bad_regions(args, message, tmp_path):
-    case = golden_case('resefa_sg2_r32')
-    result = invoke(compute_directions, [case / 'jacobians_w.npy', '--save_dir', tmp_path] + args)
-    assert result.exit_code != 0
-    assert message in result.output, result.output
-    assert 'Traceback' not in result.output
-
-
-def test_bad_jacobian_file(tmp_path):
-    np.save(tmp_path / 'j.npy', np.zeros((2, 5, 5), np.float32))
-    result = invoke(compute_directions, [tmp_path / 'j.npy'])
-    assert result.exit_code != 0 and 'j.npy' in result.output
-    result = invoke(compute_directions, [tmp_path / 'missing.npy'])
-    assert result.exit_code != 0 and 'no such file' in result.output
-
-
-@pytest.mark.parametrize('content,message', [
-    (np.zeros((2, 31), np.float32), 'w_dim=32'),
-    (np.zeros((2, 3, 32), np.float32), 'has shape [2, 3, 32]; directions are a floating-point .npy array'),
-    (np.full((1, 32), np.nan, np.float32), 'NaN'),
-])
-def test_bad_direction_files(hammer_model, tmp_path, content, message):
-    np.save(tmp_path / 'd.npy', content)
-    result = invoke(manipulate, [hammer_model, tmp_path / 'd.npy', '--nums', 1, '--save_dir', tmp_path])
-    assert result.exit_code != 0 and message in result.output, result.output
-
-
-def test_manipulate_bad_options(hammer_model, tmp_path):
-    np.save(tmp_path / 'd.npy', np.ones((2, 32), np.float32))
-    result = invoke(manipulate, [hammer_model, tmp_path / 'd.npy', '--end', 3, '--save_dir', tmp_path])
-    assert result.exit_code != 0 and 'within the 2' in result.output
-    result = invoke(manipulate, [hammer_model, tmp_path / 'd.npy', '--mani_layers', '4-9', '--save_dir', tmp_path])
-    assert result.exit_code != 0 and 'layer 8 is out of range' in result.output
-    result = invoke(manipulate, [hammer_model, tmp_path / 'nope.npy', '--save_dir', tmp_path])
-    assert result.exit_code != 0 and 'nope' in result.output
-
-
 def test_manipulate_accepts_w_and_wplus_codes(hammer_model, tmp_path):
     G = load_generator(hammer_model)
     w = G.mapping(torch.randn(2, G.z_dim))[:, 0].numpy()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 import torch
@@ -23,10 +24,11 @@ from semantics import editing, sampling, sefa
 from tests.clitools import assert_one_line_error, printed
 from tests.conftest import ROOT, golden_case, load_pt, max_abs_diff
 from tests.layouts import to_genforce_stylegan
-from utils.indices import format_indices
+from cli import options
+from utils.indices import IndexList, format_indices
 
 CASES = ['sefa_pggan_r32', 'sefa_stylegan_r32', 'sefa_stylegan2_r32']
-SELECTIONS = {'all': 'all', '0to1': '0-1', '2to5': '2-5', '3_7_9': '3,7,9'}
+SELECTIONS = {'all': 'all', '0to1': [0, 1], '2to5': [2, 3, 4, 5], '3_7_9': [3, 7, 9]}
 TOL = 1e-4
 
 
@@ -64,7 +66,7 @@ def test_factorize_matches_golden(case):
 
 def test_directions_are_deterministic_with_positive_peak():
     G = golden_generator('sefa_stylegan2_r32')
-    _, first, _ = sefa.factorize(G, '0-1')
+    _, first, _ = sefa.factorize(G, [0, 1])
     _, again, _ = sefa.factorize(G, [1, 0, 1])
     assert np.array_equal(first, again)
     peaks = first[np.arange(len(first)), np.abs(first).argmax(axis=1)]
@@ -73,33 +75,33 @@ def test_directions_are_deterministic_with_positive_peak():
 
 def test_stylegan2_layer_selection_uses_conv_affines_and_final_torgb():
     G = golden_generator('sefa_stylegan2_r32')
-    names = [name for name, _ in G.sefa_weights(sefa.parse_layers('all', G))]
+    names = [name for name, _ in G.sefa_weights(G.sefa_layers())]
     assert names == ['synthesis.b4.conv1', 'synthesis.b8.conv0', 'synthesis.b8.conv1', 'synthesis.b16.conv0',
                      'synthesis.b16.conv1', 'synthesis.b32.conv0', 'synthesis.b32.conv1', 'synthesis.b32.torgb']
 
 
 @pytest.mark.parametrize('text, expected', [('all', list(range(8))), ('0-1', [0, 1]), ('2-5,7', [2, 3, 4, 5, 7]),
                                             (' 3 , 1-2 ', [1, 2, 3]), ('4', [4]), ('1-1,1', [1])])
-def test_parse_layers(text, expected):
+def test_layer_option(text, expected):
+    """-L is parsed by its option type and checked against the model's SeFa layers where the model is loaded."""
     G = golden_generator('sefa_stylegan_r32')
-    assert sefa.parse_layers(text, G) == expected
+    layers = IndexList().convert(text, None, None)
+    assert options.check_layers(G, layers, '-L/--layer_idx', G.sefa_layers()) == expected
 
 
-@pytest.mark.parametrize('text, message', [('8', 'out of range'), ('0-9', 'out of range'), ('a', 'not an index'),
-                                           ('1-2-3', 'not an index'), ('3-1', 'empty range'), ('', 'no indices'),
-                                           ('-1', 'not an index'), ('1,,2', 'not an index')])
-def test_parse_layers_rejects(text, message):
-    G = golden_generator('sefa_stylegan_r32')
-    with pytest.raises(ValueError, match=message) as info:
-        sefa.parse_layers(text, G, option='-L/--layer_idx')
-    assert '\n' not in str(info.value) and '-L/--layer_idx' in str(info.value)
+@pytest.mark.parametrize('text', ['a', '1-2-3', '3-1', '', '-1', '1,,2', '0-99999999'])
+def test_layer_option_rejects_what_is_no_index_list(text):
+    with pytest.raises(click.BadParameter):
+        IndexList().convert(text, None, None)
 
 
-def test_pggan_has_one_layer():
-    G = golden_generator('sefa_pggan_r32')
-    assert sefa.parse_layers('all', G) == [0] == sefa.parse_layers('0', G)
-    with pytest.raises(ValueError, match='layers 0-0'):
-        sefa.parse_layers('0-1', G)
+def test_layers_beyond_the_model_or_without_weights_are_refused():
+    for case, layers, allowed in (('sefa_stylegan_r32', [8], None), ('sefa_stylegan_r32', [0, 9], None),
+                                  ('sefa_pggan_r32', [0, 1], 'sefa')):
+        G = golden_generator(case)
+        with pytest.raises(click.BadParameter, match=f'layer {max(layers)}'):
+            options.check_layers(G, layers, '-L/--layer_idx', G.sefa_layers() if allowed else None)
+    assert options.check_layers(golden_generator('sefa_pggan_r32'), None, '-L', [0]) == [0]
 
 
 def test_biggan_factorizes_the_latent_columns_of_its_first_layer():
@@ -130,8 +132,8 @@ def test_stylegan3_factorizes_its_style_layers():
     layers, directions, _ = sefa.factorize(G)
     assert layers == list(range(1, G.num_ws))
     assert directions.shape == (16, 16)
-    with pytest.raises(ValueError, match='feeds no style layer'):
-        sefa.parse_layers('0-2', G)
+    with pytest.raises(click.BadParameter, match='layer 0'):
+        options.check_layers(G, [0, 1, 2], '-L/--layer_idx', G.sefa_layers())
 
 
 # ----------------------------------------------------------------------------
@@ -196,7 +198,7 @@ def test_sefa_script_pages(case, golden_zoo, tmp_path):
     assert result.exit_code == 0, result.output
     folder = printed(result, 'Directions').parent
     assert folder.parent.parent == tmp_path / 'out' and folder.parent.name.startswith(f'{case}-')
-    all_layers = format_indices(sefa.parse_layers('all', golden_generator(case)))
+    all_layers = format_indices(golden_generator(case).sefa_layers())
     assert folder.name == f'layers_{all_layers}_K_{sem}_seed_0_num_{num}'
     G = golden_generator(case)
     layers, directions, eigenvalues = sefa.factorize(G, 'all')
@@ -283,18 +285,18 @@ def test_gpu_id_falls_back_to_cpu(monkeypatch):
     assert sefa_script._device_of_gpu_id('0') == 'cpu' == sefa_script._device_of_gpu_id('1,2')
 
 
-@pytest.mark.parametrize('args, message', [
-    (['sefa_stylegan2_r32', '-L', '1-x'], "'1-x' in '1-x' is not an index"),
-    (['sefa_stylegan2_r32', '-L', '0-8'], 'layer 8 is out of range; this stylegan2 has layers 0-7'),
-    (['sefa_stylegan2_r32', '-K', '33'], '33 semantics asked, but this model has 32 directions'),
-    (['sefa_stylegan2_r23'], "unknown model name 'sefa_stylegan2_r23'; did you mean sefa_stylegan2_r32"),
-    (['no/such/file.pth'], 'no/such/file.pth: no such file'),
+@pytest.mark.parametrize('args, words', [
+    (['sefa_stylegan2_r32', '-L', '1-x'], ['--layer_idx', '1-x']),
+    (['sefa_stylegan2_r32', '-L', '0-8'], ['--layer_idx', 'layer 8']),
+    (['sefa_stylegan2_r32', '-K', '33'], ['--num_semantics', '33']),
+    (['sefa_stylegan2_r23'], ['sefa_stylegan2_r23', 'did you mean sefa_stylegan2_r32']),
+    (['no/such/file.pth'], ['no/such/file.pth']),
 ])
-def test_sefa_script_errors(golden_zoo, tmp_path, args, message):
+def test_sefa_script_errors(golden_zoo, tmp_path, args, words):
     result = CliRunner().invoke(sefa_script.main, args + ['--save_dir', str(tmp_path)])
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     errors = [line for line in result.output.splitlines() if line.startswith('Error')]
-    assert len(errors) == 1 and message in errors[0], result.output
+    assert len(errors) == 1 and all(word in errors[0] for word in words), result.output
     assert not any(name.endswith('.html') for name in os.listdir(tmp_path))
 
 
@@ -354,12 +356,12 @@ def test_readme_command_animeface512(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     folder = Path(re.search(r'^Directions .*: (\S+)$', result.stdout, flags=re.M).group(1)).parent
     folder = tmp_path / folder
-    assert folder.parts[-3] == 'results' and folder.name == 'layers_0-1_K_5_seed_0_num_2'
+    assert folder.parts[-5:-2] == ('work_dirs', 'sefa', 'ffhq') and folder.name == 'layers_0-1_K_5_seed_0_num_2'
     page = (folder / 'sample_first.html').read_text()
     assert len(rows_of(page)) == 5 * (2 + 1) and len(decoded_images(page)) == 2 * 5 * 3
     assert len(rows_of((folder / 'semantic_first.html').read_text())) == 2 * (5 + 1)
     loaded = models.load_generator(tmp_path / 'checkpoints' / 'stylegan_animeface512.pth')
-    _, directions, _ = sefa.factorize(loaded, '0-1')
+    _, directions, _ = sefa.factorize(loaded, [0, 1])
     assert np.array_equal(np.load(folder / 'directions.npy'), directions[:5])
-    _, reference, _ = sefa.factorize(G, '0-1')
+    _, reference, _ = sefa.factorize(G, [0, 1])
     assert np.array_equal(reference, directions)

@@ -108,33 +108,6 @@ def test_latent_path_reproduces_and_accepts_w_plus(tmp_path):
     assert (first / '000001.jpg').read_bytes() == (again / '000001.jpg').read_bytes()
 
 
-@pytest.mark.parametrize('args,message', [
-    (['missing.pkl'], 'missing.pkl: no such file'),
-    (['builtin:nope'], "unknown built-in model 'nope'"),
-    (['builtin:stylegan2-tiny', '--nums', 0], "Invalid value for '--nums'"),
-    (['builtin:stylegan2-tiny', '--stylegan2', '--stylegan3'], 'at most one of --stylegan2 and --stylegan3'),
-    (['builtin:stylegan2-tiny', '--tx', 0.5], 'cannot be translated or rotated'),
-    (['builtin:stylegan2-tiny', '--trunc_psi', 'nan'], "Invalid value for '--trunc_psi'"),
-    (['builtin:stylegan2-tiny', '--seed', -1], "Invalid value for '--seed'"),
-    (['builtin:stylegan2-tiny', '--device', 'bogus'], "'bogus' is not a device"),
-    (['builtin:stylegan2-tiny', '--device', 'cuda:99'], 'cuda:99'),
-    (['builtin:stylegan2-tiny', '--latent_path', 'nope.npy'], "--latent_path: unknown latent codes 'nope.npy'"),
-    (['builtin:stylegan2-tiny', '--randomize_noise', 'loud'], "Invalid value for '--randomize_noise'"),
-])
-def test_bad_input_one_line_error(args, message, tmp_path):
-    result = run(list(args) + ['--save_dir', tmp_path / 'out'])
-    assert_one_line_error(result, message)
-    assert not (tmp_path / 'out').exists()
-
-
-def test_bad_latent_shape(tmp_path):
-    codes = tmp_path / 'codes.npy'
-    np.save(codes, np.zeros((2, 7), np.float32))
-    result = run(['builtin:stylegan2-tiny', '--latent_path', codes, '--save_dir', tmp_path / 'out'])
-    assert result.exit_code != 0 and 'fit neither z' in result.output
-    assert not (tmp_path / 'out').exists() or not any((tmp_path / 'out').rglob('*.html'))
-
-
 def test_contradicting_flag(three_formats, tmp_path):
     result = run([three_formats['pth'], '--img_size', 64, '--save_dir', tmp_path])
     assert result.exit_code != 0

@@ -13,19 +13,14 @@ _done = []
 
 
 def keep_freed_memory():
-    """Let glibc reuse freed blocks up to 32 MiB instead of returning them to the system.
+    """Let glibc reuse freed blocks up to 32 MiB instead of returning them to the system; whether it took effect.
 
-    Forward-mode Jacobians allocate and free feature maps of a few MiB to a few
-    tens of MiB thousands of times per sample. By default glibc serves each from
-    fresh `mmap`ed pages and unmaps it on free, so every allocation pays page
-    faults and zero-filling: up to half of the run time on a small CPU, and
-    erratic from run to run. With blocks up to 32 MiB served from the heap, and
-    up to 1 GiB of free heap kept, the same work runs about twice as fast. The
-    cost is that the process keeps that memory until it exits.
-
-    Returns:
-        Whether the setting took effect (False off glibc; safe to call anywhere, any number of times).
+    Forward-mode Jacobians allocate and free feature maps of a few to tens of MiB thousands of times per sample;
+    by default glibc maps fresh pages for each, whose faults and zero-filling take up to half the run time on a
+    small CPU. Served from the heap (up to 1 GiB of free heap kept until the process exits), the same work runs
+    about twice as fast.
     """
+
     if _done:
         return _done[0]
     ok = False

@@ -6,8 +6,9 @@ The cache folder is `$GANSEMANTICS_CACHE`, else `$XDG_CACHE_HOME/gansemantics`,
 else `~/.cache/gansemantics`. A file whose SHA-256 is published is checked
 against it. For any other file, the SHA-256 measured when it is first used
 (downloaded, or found where the user put it) is recorded beside it, as
-`NAME.sha256` in `sha256sum` format, and every later use is checked against
-that record. `$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off.
+`NAME.sha256` in `sha256sum` format (under the cache when that folder is not
+writable), and every later use is checked against that record.
+`$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off.
 
 Every error is a `DownloadError` (a ValueError) with a one-line message; a file
 that cannot be downloaded names the URL and the path to save it as by hand.
@@ -17,13 +18,12 @@ import hashlib
 import http.client
 import os
 import pathlib
+import re
 import urllib.error
 import urllib.request
 
-from utils.fileio import atomic_path, save_text, sha256_of
+from utils.fileio import atomic_path, one_line, save_text, sha256_of
 
-__all__ = ['CACHE_ENV', 'OFFLINE_ENV', 'DownloadError', 'cache_dir', 'offline', 'file_sha256', 'record_path',
-           'verify', 'fetch', 'cached_file']
 
 CACHE_ENV = 'GANSEMANTICS_CACHE'        # The cache folder itself.
 OFFLINE_ENV = 'GANSEMANTICS_OFFLINE'    # Set and not 0: never download.
@@ -40,20 +40,14 @@ class DownloadError(ValueError):
 
 def cache_dir(*parts):
     """The cache folder (see the module docstring), or `parts` joined under it; nothing is created."""
-    root = os.environ.get(CACHE_ENV)
-    if not root:
-        xdg = os.environ.get('XDG_CACHE_HOME')
-        root = os.path.join(xdg if xdg else os.path.join(os.path.expanduser('~'), '.cache'), 'gansemantics')
+    root = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache'), 'gansemantics')
     return os.path.join(os.path.abspath(os.path.expanduser(root)), *parts)
 
 
 def offline():
     """Whether `$GANSEMANTICS_OFFLINE` turns downloads off (set, and not empty or 0)."""
     return os.environ.get(OFFLINE_ENV, '').strip() not in ('', '0')
-
-
-def _one_line(text):
-    return ' '.join(str(text).split())
 
 
 def _stat_key(path):
@@ -76,9 +70,7 @@ def record_path(path):
     """Where the SHA-256 of `path` is recorded: beside it, else (folder not writable) under the cache."""
     beside = os.fspath(path) + RECORD_SUFFIX
     fallback = _fallback_record(path)
-    if not os.path.isfile(beside) and os.path.isfile(fallback):
-        return fallback
-    return beside
+    return fallback if not os.path.isfile(beside) and os.path.isfile(fallback) else beside
 
 
 def _fallback_record(path):
@@ -90,66 +82,46 @@ def _fallback_record(path):
 def _read_record(record):
     try:
         with open(record, encoding='utf-8') as file:
-            text = file.read().split()
+            words = file.read().split()
     except OSError as error:
-        raise DownloadError(f'{record}: cannot read the recorded SHA-256 ({_one_line(error)})') from None
-    if not text or len(text[0]) != 64 or any(c not in '0123456789abcdef' for c in text[0]):
+        words = [f'cannot be read ({one_line(error)})']
+    if not words or not re.fullmatch('[0-9a-f]{64}', words[0]):
         raise DownloadError(f'{record}: not a recorded SHA-256 (expected "<64 hex digits>  NAME"); delete it '
                             f'to record the file again')
-    return text[0]
+    return words[0]
 
 
 def _write_record(path, digest):
-    """Record `digest` beside `path` (under the cache when that folder is not writable); returns the record."""
+    """Record `digest` beside `path` (under the cache when that folder is not writable)."""
     line = f'{digest}  {os.path.basename(path)}\n'
-    try:
-        save_text(os.fspath(path) + RECORD_SUFFIX, line)
-        return os.fspath(path) + RECORD_SUFFIX
-    except OSError:
-        fallback = _fallback_record(path)
+    for record in (os.fspath(path) + RECORD_SUFFIX, _fallback_record(path)):
         try:
-            save_text(fallback, line)
+            return save_text(record, line)
         except OSError as error:
-            raise DownloadError(f'cannot record the SHA-256 of {path} beside it or at {fallback} '
-                                f'({_one_line(error)})') from None
-        return fallback
+            reason = one_line(error)
+    raise DownloadError(f'cannot record the SHA-256 of {path} beside it or at {record} ({reason})')
 
 
 def verify(path, sha256=None, what=None):
-    """Check a file against its published SHA-256, or against the one recorded on its first use.
-
-    Args:
-        path: An existing file.
-        sha256: Its published SHA-256, or None when none is published: then
-            the digest recorded beside the file is checked, or recorded now
-            when there is none yet.
-        what: What the file is, for messages ('checkpoint stylegan2-ffhq-1024x1024').
-
-    Returns:
-        The SHA-256 of the file.
-
-    Raises:
-        DownloadError: the digests differ (both are named, and how to fetch the file again).
-    """
+    """The SHA-256 of `path`, checked against the published `sha256`, else against the one recorded on the
+    file's first use (recorded now when there is none); DownloadError naming both sums otherwise. `what` says
+    what the file is, for messages ('checkpoint stylegan2-ffhq-1024x1024')."""
     path = os.fspath(path)
     try:
         actual = file_sha256(path)
     except OSError as error:
-        raise DownloadError(f'{path}: cannot read the file ({_one_line(error.strerror or error)})') from None
+        raise DownloadError(f'{path}: cannot read the file ({one_line(error.strerror or error)})') from None
     about = f' ({what})' if what else ''
-    if sha256 is not None:
-        if actual != sha256.lower():
-            raise DownloadError(f'{path}{about}: SHA-256 {actual} does not match the published {sha256.lower()}; '
-                                f'delete the file to fetch it again')
-        return actual
+    if sha256 is not None and actual != sha256.lower():
+        raise DownloadError(f'{path}{about}: SHA-256 {actual} does not match the published {sha256.lower()}; '
+                            f'delete the file to fetch it again')
     record = record_path(path)
-    if not os.path.isfile(record):
+    if sha256 is None and not os.path.isfile(record):
         _write_record(path, actual)
-        return actual
-    recorded = _read_record(record)
-    if actual != recorded:
-        raise DownloadError(f'{path}{about}: SHA-256 {actual} differs from {recorded}, recorded in {record} when '
-                            f'the file was first used; delete the file (and {record}) to fetch it again')
+    elif sha256 is None and actual != _read_record(record):
+        raise DownloadError(f'{path}{about}: SHA-256 {actual} differs from {_read_record(record)}, recorded in '
+                            f'{record} when the file was first used; delete the file (and {record}) to fetch it '
+                            f'again')
     return actual
 
 
@@ -162,58 +134,32 @@ def _url_of(source):
     return source if '://' in source else pathlib.Path(source).resolve().as_uri()
 
 
-def _reason(error):
+def _unavailable(url, path, what, error):
     if isinstance(error, urllib.error.HTTPError):
-        return f'HTTP {error.code} {_one_line(error.reason)}'
-    if isinstance(error, urllib.error.URLError):
-        return _one_line(error.reason) or type(error).__name__
-    return _one_line(error) or type(error).__name__
-
-
-def _unavailable(url, path, what, reason):
+        reason = f'HTTP {error.code} {one_line(error.reason)}'
+    elif isinstance(error, urllib.error.URLError):
+        reason = one_line(error.reason) or type(error).__name__
+    else:
+        reason = one_line(error) or type(error).__name__
     return DownloadError(f'{what or os.path.basename(path)} is not on this machine and cannot be downloaded '
                          f'({reason}): download {url} and save it as {path}')
 
 
 def fetch(url, path, sha256=None, what=None, timeout=TIMEOUT, progress=True):
-    """Fetch `url` to `path` through a temporary name in the same folder, with a progress bar.
-
-    The file is renamed onto `path` only when complete and, when `sha256` is
-    given, matching it; otherwise nothing is left behind. Without `sha256`, the
-    measured digest is recorded beside the file (see `verify`).
-
-    Args:
-        url: An http(s) or file:// URL, or a local file (a mirror's copy).
-        path: Where the file goes.
-        sha256: Published SHA-256, or None.
-        what: What the file is, for messages.
-        timeout: Seconds without an answer before giving up.
-        progress: Show a progress bar (bytes; the total when the server gives it).
-
-    Returns:
-        The SHA-256 of the saved file.
-
-    Raises:
-        DownloadError: offline, network or disk failure (the URL and where to
-            save the file by hand are named), or a SHA-256 mismatch.
-    """
+    """Fetch `url` (http(s), file://, or a local file) to `path`, which appears only when complete and matching
+    `sha256` (else its digest is recorded, see `verify`); returns the SHA-256. DownloadError names the URL and
+    where to save the file by hand."""
     from tqdm import tqdm
     url, path = _url_of(url), os.fspath(path)
     if offline():
         raise _unavailable(url, path, what, f'{OFFLINE_ENV} is set')
-    try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers={'User-Agent': 'gansemantics'}),
-                                          timeout=timeout)
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
-        raise _unavailable(url, path, what, _reason(error)) from None
     digest = hashlib.sha256()
     try:
-        with response, atomic_path(path) as tmp:
-            total = int(response.headers.get('Content-Length') or 0) or None
-            bar = tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=os.path.basename(path),
-                       disable=not progress)
-            received = 0
-            with open(tmp, 'wb') as file, bar:
+        request = urllib.request.Request(url, headers={'User-Agent': 'gansemantics'})
+        with urllib.request.urlopen(request, timeout=timeout) as response, atomic_path(path) as tmp:
+            total, received = int(response.headers.get('Content-Length') or 0) or None, 0
+            with open(tmp, 'wb') as file, tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024,
+                                               desc=os.path.basename(path), disable=not progress) as bar:
                 while block := response.read(_BLOCK):
                     file.write(block)
                     digest.update(block)
@@ -224,8 +170,10 @@ def fetch(url, path, sha256=None, what=None, timeout=TIMEOUT, progress=True):
             if sha256 is not None and digest.hexdigest() != sha256.lower():
                 raise DownloadError(f'download of {url} refused: SHA-256 {digest.hexdigest()} does not match the '
                                     f'published {sha256.lower()}; nothing was saved')
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        raise _unavailable(url, path, what, _reason(error)) from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
+        if isinstance(error, DownloadError):
+            raise
+        raise _unavailable(url, path, what, error) from None
     _digests[_stat_key(path)] = digest.hexdigest()
     if sha256 is None:
         _write_record(path, digest.hexdigest())
@@ -233,28 +181,12 @@ def fetch(url, path, sha256=None, what=None, timeout=TIMEOUT, progress=True):
 
 
 def cached_file(path, url, sha256=None, what=None, download=True, progress=True):
-    """Path of a verified local file, downloading it first when it is absent.
-
-    Args:
-        path: Where the file is kept (usually under `cache_dir()`).
-        url: Where to fetch it from (see `fetch`).
-        sha256: Published SHA-256, or None (then the digest recorded on first use is checked).
-        what: What the file is, for messages.
-        download: False to fail instead of downloading.
-        progress: Show a progress bar while downloading.
-
-    Returns:
-        `path`.
-
-    Raises:
-        DownloadError: see `verify` and `fetch`.
-    """
+    """`path` of a verified local file, downloaded from `url` first when it is absent (unless not `download`)."""
     path = os.fspath(path)
     if os.path.isfile(path):
         verify(path, sha256, what)
-        return path
-    if not download:
+    elif not download:
         raise _unavailable(_url_of(url), path, what, 'downloads are turned off')
-    fetch(url, path, sha256, what, progress=progress)
+    else:
+        fetch(url, path, sha256, what, progress=progress)
     return path
-

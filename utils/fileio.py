@@ -1,7 +1,8 @@
-"""Atomic file output (write to a temporary name in the same folder, then rename), and readers of .npy, .npz
-and JSON files whose every failure is an OSError or a one-line ValueError."""
+"""Atomic file output (write to a temporary name in the same folder, then rename), and the one reader of each
+of .npy, .npz and JSON files: every failure is an OSError or a one-line ValueError that names the file."""
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -31,74 +32,86 @@ def atomic_path(path):
 
 
 def save_npy(path, array):
-    """`np.save` without a trailing partial file on interruption."""
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as file:
-            np.save(file, array)
+    with atomic_path(path) as tmp, open(tmp, 'wb') as file:
+        np.save(file, array)
 
 
 def save_npz(path, **arrays):
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as file:
-            np.savez(file, **arrays)
+    with atomic_path(path) as tmp, open(tmp, 'wb') as file:
+        np.savez(file, **arrays)
+
+
+def save_json(path, data):
+    save_text(path, json.dumps(data, indent=2, default=_jsonable) + '\n')
+
+
+def save_text(path, text):
+    with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as file:
+        file.write(text)
+
+
+def _jsonable(value):
+    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else str(value)
+
+
+def one_line(text):
+    return ' '.join(str(text).split())
+
+
+def _not_npy(path, head):
+    """What a file that does not start as a .npy array is, from its first bytes."""
+    if head.startswith(b'PK'):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (OSError, zipfile.BadZipFile):
+            names = []
+        if names and all(name.endswith('.npy') for name in names):
+            return f'is an .npz archive (arrays {", ".join(name[:-4] for name in names[:4])})'
+        return 'is a PyTorch file (torch.save)' if any(n.endswith('data.pkl') for n in names) else 'is a zip archive'
+    return 'is a Python pickle' if head[:1] == b'\x80' else 'is text or another kind of file'
 
 
 def load_npy(path, mmap_mode=None):
-    """An `.npy` array; ValueError when the file is not one, is damaged, or holds Python objects."""
+    """The array of an `.npy` file; ValueError naming the file when it is something else, is cut short, or holds
+    Python objects (which are never unpickled)."""
+    with open(path, 'rb') as file:
+        head = file.read(6)
+    if head != b'\x93NUMPY':
+        raise ValueError(f'{path}: {_not_npy(path, head)}, not a .npy array')
     try:
         return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except (ValueError, EOFError) as error:
-        if 'allow_pickle' in str(error):
-            raise ValueError('holds Python objects (a pickled object array)') from None
-        raise ValueError(f'cannot read as .npy ({" ".join(str(error).split())[:120]})') from None
+        objects = 'pickle' in str(error).lower() or 'object' in str(error).lower()
+        problem = 'holds Python objects (a pickled object array)' if objects else \
+            f'is a truncated or corrupt .npy file ({one_line(error)[:120]})'
+        raise ValueError(f'{path}: {problem}') from None
 
 
 def load_npz(path):
-    """An `.npz` archive, opened (use it in a `with`); ValueError when the file is not one, or is damaged."""
+    """An `.npz` archive, opened (use it in a `with`); ValueError naming the file when it is not one, or damaged."""
     try:
         archive = np.load(path, allow_pickle=False)
-    except zipfile.BadZipFile as error:
-        raise ValueError(f'not a readable .npz archive, damaged or cut short ({error})') from None
+    except (zipfile.BadZipFile, ValueError, EOFError) as error:
+        raise ValueError(f'{path}: not a readable .npz archive, damaged or cut short ({one_line(error)[:120]})') \
+            from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError('not an .npz archive')
+        raise ValueError(f'{path}: not an .npz archive')
     return archive
 
 
 def load_json(path):
-    """The JSON value of a file; ValueError when it is not JSON (nested too deeply included)."""
+    """The JSON value of a file; ValueError naming the file when it is not JSON (or nested too deeply)."""
     try:
         with open(path, encoding='utf-8') as file:
             return json.load(file)
-    except RecursionError:  # the parser's own limit, reached by deeply nested arrays
-        raise ValueError('not valid JSON: nested too deeply') from None
-
-
-def save_json(path, data):
-    with atomic_path(path) as tmp:
-        with open(tmp, 'w', encoding='utf-8') as file:
-            json.dump(data, file, indent=2, sort_keys=False, default=_jsonable)
-            file.write('\n')
-
-
-def save_text(path, text):
-    with atomic_path(path) as tmp:
-        with open(tmp, 'w', encoding='utf-8') as file:
-            file.write(text)
-
-
-def _jsonable(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+    except (ValueError, RecursionError) as error:  # RecursionError: the parser's limit, for deeply nested arrays
+        reason = 'nested too deeply' if isinstance(error, RecursionError) else one_line(error)
+        raise ValueError(f'{path}: not valid JSON ({reason})') from None
 
 
 def sha256_of(path, chunk=1 << 20):
     """SHA-256 hex digest of a file (or of every file in a folder, in name order)."""
-    import hashlib
     digest = hashlib.sha256()
     paths = [path]
     if os.path.isdir(path):

@@ -1,4 +1,4 @@
-"""HTML pages of image grids: a sortable table whose cells hold a caption and an image."""
+"""HTML pages of image grids: a sortable table whose cells hold a caption and an image, sized to the window."""
 
 import html
 import math
@@ -6,14 +6,18 @@ import math
 from .fileio import save_text
 from .images import encode_data_uri
 
+# Images are drawn at most `image_size` wide and shrink so that a row fits the window (no sideways scrolling);
+# a label column of about 10em and each cell's padding and border are left room.
 _STYLE = """<style>
-  body { font-family: sans-serif; }
+  body { font-family: sans-serif; margin: 8px; }
   table { border-spacing: 0; border: 1px solid black; }
-  th { cursor: pointer; }
-  th, td { text-align: left; vertical-align: middle; border: 0.5px solid black; padding: 8px; }
+  th { cursor: pointer; font-size: 85%%; overflow-wrap: anywhere; }
+  th, td { text-align: left; vertical-align: middle; border: 0.5px solid black; padding: 4px; }
+
+
   tr:nth-child(even) { background-color: #d2d2d2; }
   td.highlight { background-color: #ffe08a; }
-  img { display: block; }
+  img { display: block; height: auto; width: %(width)s; }
 </style>"""
 
 _SCRIPT = """<script type="text/javascript">
@@ -36,49 +40,52 @@ def grid_shape(size, is_portrait=True):
     height = int(math.sqrt(size))
     while size % height:
         height -= 1
-    width = size // height
-    if is_portrait and height < width:
-        height, width = width, height
-    if not is_portrait and height > width:
-        height, width = width, height
+    height, width = sorted((height, size // height), reverse=is_portrait)
     return height, width
 
 
 class HtmlPage:
-    """A table of `num_rows x num_cols` cells, each with text and an optional image."""
+    """A table of `num_rows x num_cols` cells, each with text and an optional image.
+
+    Images are encoded at most `image_size` pixels a side (never enlarged: the page scales them up) and drawn
+    `image_size` wide, or narrower where a row would not fit the window. `image_size` None keeps full size.
+    """
 
     def __init__(self, num_rows=0, num_cols=0, grid_size=0, title='', image_size=None):
         if grid_size > 0:
             num_rows, num_cols = grid_shape(grid_size)
-        self.num_rows = num_rows
-        self.num_cols = num_cols
+        self.num_rows, self.num_cols = num_rows, num_cols
         self.title = title
         self.image_size = image_size
         self.notes = []
         self.headers = [''] * num_cols
         self.cells = [[{'text': '', 'image': '', 'highlight': False} for _ in range(num_cols)]
                       for _ in range(num_rows)]
+        self._widest = 0  # the largest image, in pixels
 
     def set_headers(self, headers):
-        if len(headers) != self.num_cols:
-            raise ValueError(f'{len(headers)} headers for {self.num_cols} columns')
+        assert len(headers) == self.num_cols
         self.headers = [str(h) for h in headers]
 
-    def add_note(self, text):
-        """A line of text shown above the table (settings used, warnings)."""
-        self.notes.append(str(text))
+    def add_note(self, *lines):
+        """Lines of text shown above the table (settings used, warnings)."""
+        self.notes += [str(line) for line in lines]
 
     def set_cell(self, row, col, text='', image=None, highlight=False):
         """Set a cell; `text` may hold line breaks; `image` is uint8 `[H, W, C]` (RGB) or None."""
-        self.cells[row][col] = {
-            'text': str(text),
-            'image': encode_data_uri(image, self.image_size) if image is not None else '',
-            'highlight': bool(highlight),
-        }
+        uri = ''
+        if image is not None:
+            size = min(self.image_size or image.shape[1], image.shape[1])
+            uri = encode_data_uri(image, size)
+            self._widest = max(self._widest, self.image_size or image.shape[1])
+        self.cells[row][col] = {'text': str(text), 'image': uri, 'highlight': bool(highlight)}
 
     def render(self):
+        columns = sum(any(row[i]['image'] for row in self.cells) for i in range(self.num_cols)) or 1
+        style = _STYLE % {'width': f'min({self._widest}px, calc((100vw - 10em) / {columns} - 10px))'}
         lines = ['<!DOCTYPE html>', '<html>', '<head>', '<meta charset="utf-8">',
-                 f'<title>{html.escape(self.title)}</title>', _STYLE, _SCRIPT, '</head>', '<body>']
+                 '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                 f'<title>{html.escape(self.title)}</title>', style, _SCRIPT, '</head>', '<body>']
         if self.title:
             lines.append(f'<h2>{html.escape(self.title)}</h2>')
         lines += [f'<p class="note">{html.escape(note)}</p>' for note in self.notes]

@@ -19,8 +19,7 @@ def to_uint8(images, min_val=-1.0, max_val=1.0):
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
     images = np.asarray(images, dtype=np.float64)
-    if images.ndim != 4 or images.shape[1] not in (1, 3, 4):
-        raise ValueError(f'images must have shape [N, 1|3|4, H, W], got {images.shape}')
+    assert images.ndim == 4 and images.shape[1] in (1, 3, 4), images.shape
     images = (images - min_val) / (max_val - min_val) * 255
     images = np.clip(images + 0.5, 0, 255).astype(np.uint8)
     return images.transpose(0, 2, 3, 1)
@@ -56,19 +55,11 @@ def save_image(path, image, quality=95):
         _pil(image).save(tmp, format=fmt, quality=quality) if fmt == 'JPEG' else _pil(image).save(tmp, format=fmt)
 
 
-def encode_data_uri(image, size=None, fmt='JPEG'):
-    """A `data:` URI of a uint8 image, for embedding in an HTML page."""
-    if size is not None:
-        image = resize(image, size)
+def encode_data_uri(image, size=None):
+    """A `data:` URI of a uint8 image as a JPEG (resized to `size` first when given), for an HTML page."""
     buffer = io.BytesIO()
-    pil = _pil(image)
-    if fmt == 'JPEG':
-        pil.convert('RGB').save(buffer, format='JPEG', quality=90)
-        mime = 'image/jpeg'
-    else:
-        pil.save(buffer, format='PNG')
-        mime = 'image/png'
-    return f'data:{mime};base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}'
+    _pil(resize(image, size) if size else image).convert('RGB').save(buffer, format='JPEG', quality=85)
+    return f'data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}'
 
 
 def gif_bytes(frames, duration_ms=120, size=None, boomerang=True):
@@ -105,11 +96,6 @@ def png_bytes(image):
     _pil(image).save(buffer, format='PNG')
     return buffer.getvalue()
 
-
-def load_image(path):
-    """Read an image file as uint8 `[H, W, C]`."""
-    with Image.open(path) as image:
-        return np.asarray(image.convert('RGB'))
 
 
 def outline(image, mask, color=(255, 214, 0), width=2):
