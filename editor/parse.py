@@ -1,8 +1,5 @@
-"""The editor's one request parser: every field of every request is checked here, into small dataclasses.
-
-Past this module the session trusts what it is given. A bad field is a `RequestError` of one line that starts
-with the field's name: `edits[1].distance: must be a number in -1000000..1000000, got "x"`.
-"""
+"""The editor's one request parser: every field of every request is checked here, into small dataclasses that
+the session trusts. A bad field is a `RequestError` of one line that starts with the field's name."""
 
 import contextlib
 import io
@@ -11,8 +8,7 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass
-from typing import Optional
+from collections import namedtuple
 
 import click
 import numpy as np
@@ -47,10 +43,10 @@ def need(ok, field, message, status=400):
 
 @contextlib.contextmanager
 def blame(field):
-    """Name `field` in the one-line ValueError of a check of the toolkit's own (a reader, a model's rule)."""
+    """Name `field` in the one-line error of a check of the toolkit's own (a reader, a model's rule, a click type)."""
     try:
         yield
-    except ValueError as error:
+    except (ValueError, click.BadParameter) as error:
         fail(field, error)
 
 
@@ -85,35 +81,16 @@ def row(array, index, field):
     return array[index]
 
 
-@dataclass(frozen=True)
-class Sample:  # the image before any edit; the key of its codes and of its Jacobian
-    code: tuple                     # ('seed', seed), ('prepared', name, row) or ('upload', id, row).
-    truncation_psi: float
-    class_index: Optional[int]
-
-
-@dataclass(frozen=True)
-class Edit:  # one row of a direction, moved by a distance
-    kind: str                       # The direction's kind, a key of `Editor.DIRECTIONS`: 'sefa', 'file' or 'region'.
-    name: object                    # Its name: SeFa layers (a tuple), a file's name or a region's id.
-    index: int                      # Its row.
-    distance: float
-    layers: Optional[list]          # ws indices it moves; None: the direction's own.
-
-
-@dataclass(frozen=True)
-class State:  # what the image shows
-    sample: Sample
-    edits: tuple
-
-
-@dataclass(frozen=True, eq=False)
-class Region:
-    sample: Sample
-    name: str                       # 'eyes' or 'box_120_128_20_115'.
-    box: tuple                      # On the 256 grid.
-    mask: np.ndarray                # bool [size, size] at the Jacobian's resolution.
-    count: int
+# What the parsers make of requests; samples and states are the keys of the session's caches.
+# A sample is the image before any edit, its code ('seed', seed), ('prepared', name, row) or ('upload', id, row).
+# An edit moves row `index` of a direction by `distance`: `kind` is a key of `Editor.DIRECTIONS`, `name` the SeFa
+# layers (a tuple), a file's name or a region's id, `layers` the ws indices it moves (None: the direction's own).
+# A region is named 'eyes' or 'box_120_128_20_115'; its box is on the 256 grid, its mask bool [size, size] at the
+# Jacobian's resolution.
+Sample = namedtuple('Sample', 'code truncation_psi class_index')
+Edit = namedtuple('Edit', 'kind name index distance layers')
+State = namedtuple('State', 'sample edits')  # what the image shows
+Region = namedtuple('Region', 'sample name box mask count')
 
 
 # ----------------------------------------------------------------------------
@@ -132,24 +109,20 @@ def sample(fields, editor, raw=None):
         psi = G.check_truncation(get(fields, 'truncation_psi', float, 1.0))
     class_index = fields.get('class')
     need(class_index is not None or not G.c_dim, 'class', f'is missing: the model has {G.c_dim} classes')
-    if class_index is not None:
-        with blame('class'):
-            class_index = G.class_index(class_index)
+    with blame('class'):
+        class_index = None if class_index is None else G.class_index(class_index)
     return Sample(key, psi, class_index)
 
 
 def indices(text, field):
     """The indices of a list ('all': None, '0-3', '2-5,8'), read as the scripts' options read them."""
-    try:
+    with blame(field):
         return IndexList().convert(text, None, None)
-    except click.BadParameter as error:
-        fail(field, error.message)
 
 
 def sefa_layers(text, editor, field='layers'):
     """The layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
-    own = editor.generator.sefa_layers()
-    layers = indices(text, field)
+    own, layers = editor.generator.sefa_layers(), indices(text, field)
     for i in layers or ():
         need(i in own, field, f'layer {i} is out of range: the SeFa layers are {format_indices(own)}')
     return tuple(layers or own)
@@ -182,19 +155,19 @@ def sefa(fields, editor, raw=None):
 
 
 def region(fields, editor, raw=None):
-    size = editor.jacobian_size
     if fields.get('box') is not None:
         box = get(fields, 'box', list)
         need(len(box) == 4 and all(type(v) is int for v in box), 'box',
              'must be four integers [center_row, center_col, height, width]')
         name = 'box_' + '_'.join(map(str, box))
-        with blame('box'):  # checked on the grid, as the scripts' --box, then scaled
+        with blame('box'):  # checked on the grid, as the scripts' --box
             regions.check_mask(regions.box_mask(box, regions.BOX_RESOLUTION), f'box {box}')
-            mask = regions.box_mask(regions.scale_box(box, size), size, clip=True)
     else:
         name = get(fields, 'region', str)
         with blame('region'):
-            box, mask = regions.named_box(editor.data_name, name), regions.region_mask(editor.data_name, name, size)
+            box = regions.named_box(editor.data_name, name)
+    size = editor.jacobian_size  # a box inside the grid may cross the edges once scaled, by rounding: clipped
+    mask = regions.box_mask(regions.scale_box(box, size), size, clip=True)
     return Region(sample(fields, editor), name, tuple(box), mask, get(fields, 'count', int, 5, 1,
                                                                        editor.generator.w_dim))
 
@@ -215,15 +188,14 @@ def task_id(fields, editor, raw=None):
 def upload(fields, editor, raw):
     """`(space, codes)` of an uploaded `.npy`, read by the scripts' reader of latent codes."""
     name = re.sub(r'[^\w.+-]+', '_', os.path.basename(get(fields, 'name', str, 'upload.npy')))[-100:] or 'upload.npy'
-    with tempfile.TemporaryDirectory() as folder, blame('upload'):
+    with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, name)
         with open(path, 'wb') as file:
             file.write(raw)
         try:  # the reader's message names its file: the upload's name, not the temporary folder
-            codes = latents_array(path)
+            return check_codes(editor.generator, latents_array(path), what=name)
         except ValueError as error:
             fail('upload', str(error).replace(path, name))
-        return check_codes(editor.generator, codes, what=name)
 
 
 def projection(fields, editor, raw):

@@ -1,11 +1,5 @@
-"""An edit of the editor as one archive, and the command that renders it again.
-
-    python -m editor.replay faces64_edit.zip edited.png     # the image the editor showed, pixel for pixel
-
-The archive holds `code.npy` (the unedited code, w+ `[1, num_ws, w_dim]`), one direction file per edit
-with its sidecar (`directions/<n>_<name>.npy`, `[1, w_dim]`), `edit.json` (the model, the truncation, and
-for each edit its file, layers and distance), `edited.png` (the editor's image) and `README.txt`.
-"""
+"""An edit of the editor as one archive (its layout: docs/interface.md, Export), and the command that renders it
+again, pixel for pixel: `python -m editor.replay faces64_edit.zip edited.png`."""
 
 import os
 import shutil

@@ -1,11 +1,10 @@
-"""The editor's state and work, independent of HTTP: one model, the codes it shows, the directions it moves
-them along, the Jacobians and regions of samples, and the files it exports.
+"""The editor's state and work, independent of HTTP: one model, the codes it shows, the directions it moves them
+along, the Jacobians and regions of samples, and the files it exports. Every method takes what `editor.parse` made
+of a request and answers a JSON-ready dict or a `File`. Renders take one lock, so requests from several tabs are
+served one at a time; a Jacobian or a projection runs in a thread of its own (`editor.tasks`)."""
 
-Every method takes what `editor.parse` made of a request and answers a JSON-ready dict or a `File`. Renders
-take one lock, so requests from several tabs are served one at a time; a Jacobian or a projection runs in a
-thread of its own (`editor.tasks`).
-"""
-
+import contextlib
+import functools
 import glob
 import io
 import itertools
@@ -29,12 +28,13 @@ from .tasks import LRU, Task
 
 File = namedtuple('File', 'data content_type name headers', defaults=(None, {}))  # a download when it has a name
 RegionDirections = namedtuple('RegionDirections', 'id name box rows values')  # rows [w_dim, w_dim], best first
+DIRECTION_FILES = ('work_dirs/**/pooled_*.npy', 'work_dirs/sefa/**/directions.npy', 'results/**/directions.npy')
 
 
 # Each kind of direction resolves its name to `(rows [K, w_dim], default layers, facts)`.
 
 def _sefa_rows(editor, layers, where):
-    layers, rows, values = editor.sefa_cache.find(layers, lambda: sefa.factorize(editor.generator, list(layers)))
+    layers, rows, values = editor.factorization(layers)
     return rows, layers, {'method': 'sefa', 'label': f'sefa_layers_{format_indices(layers)}', 'layers': layers,
                           'eigenvalues': values}
 
@@ -71,11 +71,11 @@ class Editor:
         self.truncation_cutoff, self.transform = truncation_cutoff, transform
         self.jacobian_size, _ = jacobian.reference_output_shape(generator)  # 256 at most, as the reference
         self.render_lock, self.ids = threading.Lock(), itertools.count(1)
-        catalog_ = catalog.load_catalog()
-        self.prepared, self.files = _prepared_codes(generator, catalog_), _direction_files(generator, catalog_,
-                                                                                            work_dir)
-        self.uploads, self.ws_cache, self.sefa_cache = LRU(16), LRU(256), LRU(64)
-        self.tasks, self.regions = LRU(16), LRU(32)  # regions: (sample, name) -> RegionDirections
+        self.prepared, self.files = _fitting_files(generator, work_dir)
+        self.uploads, self.projections, self.regions = LRU(16), LRU(16), LRU(32)  # regions: (sample, name) -> ...
+        self.jacobians = LRU(2)  # sample -> Task; Jacobians are large: the last two samples'
+        self.factorization = functools.lru_cache(64)(lambda layers: sefa.factorize(generator, list(layers)))
+        self.ws_of = functools.lru_cache(256)(self._ws_of)
 
     def info(self):
         G, layers, names = self.generator, self.generator.sefa_layers(), regions.region_names(self.data_name)
@@ -103,8 +103,8 @@ class Editor:
     # ------------------------------------------------------------------------
     # Codes, edits, images.
 
-    def ws_of(self, sample):
-        """ws `[1, num_ws, w_dim]` of a sample (cached)."""
+    def _ws_of(self, sample):
+        """ws `[1, num_ws, w_dim]` of a sample (`ws_of` keeps the last ones)."""
         G, (kind, name, *index) = self.generator, sample.code
         if kind == 'seed':
             space, codes = 'z', sampling.sample_z(G, 1, name, sample.truncation_psi)
@@ -112,9 +112,8 @@ class Editor:
             table, field = (self.prepared, 'name') if kind == 'prepared' else (self.uploads, 'id')
             space, codes = lookup(table, name, f'code.{field}', f'{kind} codes')
             codes = row(codes, index[0], 'code.index')[None]
-        return self.ws_cache.find((sample.code, sample.truncation_psi if space == 'z' else None, sample.class_index),
-                                  lambda: sampling.to_ws(G, codes, space, sample.truncation_psi, self.truncation_cutoff,
-                                                         sampling.class_labels(G, sample.class_index, 1, G.device)))
+        return sampling.to_ws(G, codes, space, sample.truncation_psi, self.truncation_cutoff,
+                              sampling.class_labels(G, sample.class_index, 1, G.device))
 
     def edits_of(self, state):
         """`[(vector [w_dim], layers, distance, facts)]` of a state's edits."""
@@ -143,40 +142,29 @@ class Editor:
         return File(png_bytes(image), 'image/png', headers={'X-Render-Ms': f'{ms:.1f}'})
 
     def factorize(self, request):
-        (layers, count), G = request, self.generator
-        layers, _, values = self.sefa_cache.find(layers, lambda: sefa.factorize(G, list(layers)))
+        layers, count = request
+        layers, _, values = self.factorization(layers)
         return {'layers': layers, 'text': format_indices(layers), 'eigenvalues': [float(v) for v in values[:count]]}
 
     def add_codes(self, space, codes):
         """Keep codes (an upload, a projection) under a new id: `{'id', 'count', 'space'}`."""
-        upload_id = f'u{next(self.ids)}'
-        self.uploads.put(upload_id, (space, codes[:1000]))
-        return {'id': upload_id, 'count': len(codes[:1000]), 'space': space}
+        upload_id, codes = f'u{next(self.ids)}', codes[:1000]
+        self.uploads.put(upload_id, (space, codes))
+        return {'id': upload_id, 'count': len(codes), 'space': space}
 
     # ------------------------------------------------------------------------
     # Work in threads: Jacobians and projections; a region's directions.
 
-    def _start(self, kind, key, total, work):
-        task = Task(f'{kind[0].lower()}{next(self.ids)}', kind, key, total, work)
-        return self.tasks.put(task.id, task).describe()
-
-    def task(self, task_id, kind):
-        task = self.tasks.find(task_id)
-        need(task is not None and task.kind == kind, 'id', f'no {kind} with id {task_id!r}', 404)
-        return task
-
-    def jacobians(self, sample=None, *states):
-        """The Jacobian tasks (of `sample`, in one of `states`), oldest first."""
-        return [t for t in self.tasks.now() if t.kind == 'Jacobian' and sample in (None, t.key)
-                and (not states or t.state in states)]
+    def task(self, task_id, tasks):
+        """The task `task_id` of `tasks` (`self.jacobians` or `self.projections`), or a 404."""
+        return lookup({task.id: task for task in tasks.now()}, task_id, 'id', 'task with id')
 
     def start_jacobian(self, sample):
-        found, G, w = self.jacobians(sample, 'running', 'done'), self.generator, self.ws_of(sample)[0].cpu().numpy()
-        if found:
-            return found[0].describe()
-        for old in self.jacobians()[:-1]:  # Jacobians are large: keep the last two samples
-            self.tasks.drop(old.id)
-        return self._start('Jacobian', sample, G.w_dim, lambda task: _jacobian(G, w, task))
+        G, found = self.generator, self.jacobians.find(sample)
+        if found is None or found.state in ('cancelled', 'failed'):
+            w = self.ws_of(sample)[0].cpu().numpy()
+            found = self.jacobians.put(sample, Task(f'j{next(self.ids)}', G.w_dim, lambda task: _jacobian(G, w, task)))
+        return found.describe()
 
     def start_inversion(self, request):
         G, (target, settings) = self.generator, request
@@ -185,13 +173,14 @@ class Editor:
             result = inversion.project(G, target, settings, on_step=lambda step, loss: task.step())
             upload = self.add_codes('wp', result.ws.cpu().numpy())
             task.facts.update(psnr=inversion.psnr(result.image, target), upload=upload)
-        return self._start('projection', None, settings.steps, work)
+        task = Task(f'p{next(self.ids)}', settings.steps, work)
+        return self.projections.put(task.id, task).describe()
 
     def region_directions(self, region):
         """ReSeFa directions of a region, from the Jacobian of the request's sample (solved once per region)."""
-        done = self.jacobians(region.sample, 'done')
-        need(done, 'code', 'compute the Jacobian of this sample first', 409)
-        rows, visible = done[-1].result
+        task = self.jacobians.find(region.sample)
+        need(task is not None and task.state == 'done', 'code', 'compute the Jacobian of this sample first', 409)
+        rows, visible = task.result
 
         def solve():
             vectors, values = resefa.solve_directions(*resefa.gram_matrices(rows, region.mask)[:2], full_rank=True)
@@ -203,7 +192,7 @@ class Editor:
                 'shares': _linear_shares(rows, region.mask, found.rows[:region.count], visible)}
 
     # ------------------------------------------------------------------------
-    # Exports.
+    # Exports, named after the model.
 
     def export_image(self, state):
         return File(png_bytes(self.image(state)[0]), 'image/png', f'{self.generator.model_name}_edited.png')
@@ -222,39 +211,31 @@ class Editor:
 
     def export_gif(self, request):
         state, index, steps, start, end = request
-        ws, edits = self.ws_of(state.sample), [e[:3] for e in self.edits_of(state)]
+        edits = [e[:3] for e in self.edits_of(state)]
         vector, layers, _ = edits[index]
-        base = editing.apply_edits(ws, edits[:index] + edits[index + 1:])  # the state without this edit
+        base = editing.apply_edits(self.ws_of(state.sample), edits[:index] + edits[index + 1:])  # without this edit
         frames = editing.render_edits(self.generator, base, vector, layers, editing.distances(start, end, steps),
                                       truncation_psi=state.sample.truncation_psi)
         return File(gif_bytes(list(to_uint8(frames))), 'image/gif', f'{self.generator.model_name}_edit.gif')
 
 
-def _prepared_codes(G, catalog_):
-    """Prepared code files of the catalog that fit the model: name -> (space, codes)."""
-    found = {}
-    for entry in catalog_.select('latents'):
-        try:
-            latents = catalog.read_latents(entry.id, catalog=catalog_, download=False, progress=False)
-            found[entry.name] = catalog.check_codes(G, latents.array, what=entry.id)
-        except ValueError:
-            continue  # another model's codes, or not on this machine
-    return found
-
-
-def _direction_files(G, catalog_, work_dir):
-    """Published directions and files under `work_dir` that fit the model: label -> `directions.Direction`."""
-    found, names = {}, [entry.id for entry in catalog_.select('direction')]
-    for pattern in ('work_dirs/**/pooled_*.npy', 'work_dirs/sefa/**/directions.npy', 'results/**/directions.npy'):
+def _fitting_files(G, work_dir):
+    """The prepared codes (name -> (space, codes)) and the direction files (label -> `directions.Direction`): those
+    of the catalog and under `work_dir` that fit the model and are on this machine."""
+    found, prepared, files = catalog.load_catalog(), {}, {}
+    for entry in found.select('latents'):
+        with contextlib.suppress(ValueError):  # another model's codes, or not on this machine
+            latents = catalog.read_latents(entry.id, catalog=found, download=False, progress=False)
+            prepared[entry.name] = catalog.check_codes(G, latents.array, what=entry.id)
+    names = [entry.id for entry in found.select('direction')]
+    for pattern in DIRECTION_FILES:
         names += sorted(glob.glob(os.path.join(work_dir, pattern), recursive=True))[:200]
     for name in names:
-        try:
-            direction = catalog.read_direction(name, w_dim=G.w_dim, num_ws=G.num_ws, catalog=catalog_, download=False,
+        with contextlib.suppress(ValueError):  # another model's, or not on this machine
+            direction = catalog.read_direction(name, w_dim=G.w_dim, num_ws=G.num_ws, catalog=found, download=False,
                                                progress=False)
-        except ValueError:
-            continue  # another model's, or not on this machine
-        found.setdefault(direction.label, direction)
-    return found
+            files.setdefault(direction.label, direction)
+    return prepared, files
 
 
 def _jacobian(G, w, task):
@@ -267,10 +248,10 @@ def _jacobian(G, w, task):
         return rows, np.abs(sampling.render(G, torch.as_tensor(w[None]), 'const')[0].cpu().numpy()) < 1
 
 
-def _linear_shares(rows, mask, vectors, visible=None):
+def _linear_shares(rows, mask, vectors, visible):
     """Share of each direction's first-order pixel change `|J v|` that falls inside `mask` [H, W]."""
     change = np.abs(np.asarray(rows)[..., 0, :] @ vectors.T)  # [(C,) H, W, K]
-    if change.ndim == 4:
-        change = (change * visible[..., None] if visible is not None else change).sum(axis=0)
+    if visible is not None:  # per channel: count the pixels whose change shows
+        change = (change * visible[..., None]).sum(axis=0)
     inside, total = change[mask].sum(axis=0), change.sum(axis=(0, 1))
     return [float(i / t) if t > 0 else None for i, t in zip(inside, total)]

@@ -1,6 +1,5 @@
-"""What the editor keeps and runs beside its answers: caches shared by the server's threads, and work in
-threads of its own (a sample's Jacobian, an image's projection) with progress, cancelling and a one-line
-error when it fails."""
+"""What the editor keeps beside its answers, shared by the server's threads: caches, and work in threads of its own
+(a sample's Jacobian, an image's projection) with progress, cancelling and a one-line error when it fails."""
 
 import threading
 from collections import OrderedDict
@@ -29,10 +28,6 @@ class LRU(OrderedDict):
                 return self[key]
         return self.put(key, make()) if make else None
 
-    def drop(self, key):
-        with self.lock:
-            self.pop(key, None)
-
     def now(self):
         with self.lock:
             return list(self.values())
@@ -41,9 +36,9 @@ class LRU(OrderedDict):
 class Task:
     """`work(task)` run in a thread; it calls `task.step(count)` as it goes and may add to `task.facts`."""
 
-    def __init__(self, task_id, kind, key, total, work):
-        self.id, self.kind, self.key, self.total = task_id, kind, key, total
-        self.done, self.state, self.error, self.result, self.facts = 0, 'running', None, None, {}
+    def __init__(self, task_id, total, work):
+        self.id, self.total, self.done, self.state, self.error, self.result, self.facts = \
+            task_id, total, 0, 'running', None, None, {}
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
         self._thread.start()
