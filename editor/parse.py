@@ -1,4 +1,4 @@
-"""The editor's one request parser: every field of every request is checked here, into small dataclasses that
+"""The editor's one request parser: every field of every request is checked here, into small named tuples that
 the session trusts. A bad field is a `RequestError` of one line that starts with the field's name."""
 
 import contextlib
@@ -11,7 +11,6 @@ import tempfile
 from collections import namedtuple
 
 import click
-import numpy as np
 
 from directions import check_codes, latents_array
 from semantics import inversion, regions
@@ -22,6 +21,17 @@ MAX_SEED = 2 ** 32 - 1
 PROJECTION_STEPS = 150  # the page's default: a short wait on a CPU
 REQUIRED = object()
 TYPES = {int: 'an integer', float: 'a number', str: 'a text', list: 'a list', dict: 'a JSON object'}
+
+# What the parsers make of requests; samples are the keys of the session's caches.
+# A sample is the image before any edit, its code ('seed', seed), ('prepared', name, row) or ('upload', id, row).
+# An edit moves row `index` of a direction by `distance`: `kind` is a key of `Editor.DIRECTIONS`, `name` the SeFa
+# layers (a tuple), a file's name or a region's id, `layers` the ws indices it moves (None: the direction's own).
+# A region is named 'eyes' or 'box_120_128_20_115'; its box is on the 256 grid, its mask bool [size, size] at the
+# Jacobian's resolution.
+Sample = namedtuple('Sample', 'code truncation_psi class_index')
+Edit = namedtuple('Edit', 'kind name index distance layers')
+State = namedtuple('State', 'sample edits')  # what the image shows
+Region = namedtuple('Region', 'sample name box mask count')
 
 
 class RequestError(Exception):
@@ -50,24 +60,21 @@ def blame(field):
         fail(field, error)
 
 
-def get(fields, name, kind, default=REQUIRED, low=None, high=None, where=''):
-    """Field `name` of a JSON object: of type `kind`, within `low..high`; `default` when absent or null."""
-    value = fields.get(name)
+def get(fields, field, kind, default=REQUIRED, low=None, high=None, allowed=None):
+    """The value of `field` (its last part names it in `fields`: 'code.seed' is `seed` of the object `code`): of
+    type `kind`, within `low..high`, one of `allowed`; `default` when absent or null."""
+    value = fields.get(field.rsplit('.', 1)[-1])
     if value is None:
-        need(default is not REQUIRED, where + name, 'is missing')
+        need(default is not REQUIRED, field, 'is missing')
         return default
     typed = not isinstance(value, bool) and (isinstance(value, (int, float)) and math.isfinite(value)
                                              if kind is float else isinstance(value, kind))
     bounds = f' in {low:.10g}..{high:.10g}' if high is not None else f' of at least {low}' if low is not None else ''
-    need(typed and (low is None or value >= low) and (high is None or value <= high), where + name,
+    need(typed and (low is None or value >= low) and (high is None or value <= high), field,
          f'must be {TYPES[kind]}{bounds}, got {json.dumps(value)[:60]}')
+    if allowed is not None:
+        need(value in allowed, field, f'must be one of {", ".join(map(repr, allowed))}, got {value!r:.60}')
     return float(value) if kind is float else value
-
-
-def choice(fields, name, allowed, default=REQUIRED, where=''):
-    value = get(fields, name, str, default, where=where)
-    need(value in allowed, where + name, f'must be one of {", ".join(map(repr, allowed))}, got {value!r:.60}')
-    return value
 
 
 def lookup(table, key, field, what):
@@ -81,30 +88,31 @@ def row(array, index, field):
     return array[index]
 
 
-# What the parsers make of requests; samples and states are the keys of the session's caches.
-# A sample is the image before any edit, its code ('seed', seed), ('prepared', name, row) or ('upload', id, row).
-# An edit moves row `index` of a direction by `distance`: `kind` is a key of `Editor.DIRECTIONS`, `name` the SeFa
-# layers (a tuple), a file's name or a region's id, `layers` the ws indices it moves (None: the direction's own).
-# A region is named 'eyes' or 'box_120_128_20_115'; its box is on the 256 grid, its mask bool [size, size] at the
-# Jacobian's resolution.
-Sample = namedtuple('Sample', 'code truncation_psi class_index')
-Edit = namedtuple('Edit', 'kind name index distance layers')
-State = namedtuple('State', 'sample edits')  # what the image shows
-Region = namedtuple('Region', 'sample name box mask count')
+def indices(text, field):
+    """The indices of a list ('all': None, '0-3', '2-5,8'), read as the scripts' options read them."""
+    with blame(field):
+        return IndexList().convert(text, None, None)
+
+
+def sefa_layers(fields, field, editor):
+    """The layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
+    own, layers = editor.generator.sefa_layers(), indices(get(fields, field, str, 'all'), field)
+    for i in layers or ():
+        need(i in own, field, f'layer {i} is out of range: the SeFa layers are {format_indices(own)}')
+    return tuple(layers or own)
 
 
 # ----------------------------------------------------------------------------
 # The requests, one function each: `(fields, editor, raw body)` -> what the session's method takes.
 
 def sample(fields, editor, raw=None):
-    G = editor.generator
-    code = get(fields, 'code', dict)
-    kind = choice(code, 'kind', ('seed', 'prepared', 'upload'), where='code.')
+    G, code = editor.generator, get(fields, 'code', dict)
+    kind = get(code, 'code.kind', str, allowed=('seed', 'prepared', 'upload'))
     if kind == 'seed':
-        key = ('seed', get(code, 'seed', int, low=0, high=MAX_SEED, where='code.'))
+        key = ('seed', get(code, 'code.seed', int, low=0, high=MAX_SEED))
     else:
-        key = (kind, get(code, 'name' if kind == 'prepared' else 'id', str, where='code.'),
-               get(code, 'index', int, 0, low=0, where='code.'))
+        key = (kind, get(code, 'code.name' if kind == 'prepared' else 'code.id', str),
+               get(code, 'code.index', int, 0, low=0))
     with blame('truncation_psi'):
         psi = G.check_truncation(get(fields, 'truncation_psi', float, 1.0))
     class_index = fields.get('class')
@@ -114,44 +122,27 @@ def sample(fields, editor, raw=None):
     return Sample(key, psi, class_index)
 
 
-def indices(text, field):
-    """The indices of a list ('all': None, '0-3', '2-5,8'), read as the scripts' options read them."""
-    with blame(field):
-        return IndexList().convert(text, None, None)
-
-
-def sefa_layers(text, editor, field='layers'):
-    """The layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
-    own, layers = editor.generator.sefa_layers(), indices(text, field)
-    for i in layers or ():
-        need(i in own, field, f'layer {i} is out of range: the SeFa layers are {format_indices(own)}')
-    return tuple(layers or own)
-
-
 def state(fields, editor, raw=None):
     G, edits = editor.generator, []
     for i, edit in enumerate(get(fields, 'edits', list, [])):
         where = f'edits[{i}].'
         need(isinstance(edit, dict), where[:-1], 'must be a JSON object')
-        ref = get(edit, 'direction', dict, where=where)
-        kind = choice(ref, 'kind', tuple(editor.DIRECTIONS), where=where + 'direction.')
-        name, default, convert, _ = editor.DIRECTIONS[kind]
-        value = get(ref, name, str, default, where=where + 'direction.')
-        value = convert(value, editor, f'{where}direction.{name}') if convert else value
-        index = get(ref, 'index', int, 0, low=0, where=where + 'direction.')
+        ref = get(edit, where + 'direction', dict)
+        kind = get(ref, where + 'direction.kind', str, allowed=tuple(editor.DIRECTIONS))
+        name = sefa_layers(ref, where + 'direction.layers', editor) if kind == 'sefa' else \
+            get(ref, where + ('direction.name' if kind == 'file' else 'direction.id'), str)
         layers = edit.get('layers')  # ws indices: null, 'all', a list, or a text like '4-7'
         need(isinstance(layers, (list, str, type(None))), where + 'layers', 'must be null, a list or a text')
         if layers is not None:
             layers = indices(layers, where + 'layers') or list(range(G.num_ws))
             need(max(layers) < G.num_ws, where + 'layers', f'{max(layers)} is out of range 0-{G.num_ws - 1}')
-        edits.append(Edit(kind, value, index, get(edit, 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE, where),
-                          layers))
+        edits.append(Edit(kind, name, get(ref, where + 'direction.index', int, 0, low=0),
+                          get(edit, where + 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE), layers))
     return State(sample(fields, editor), tuple(edits))
 
 
 def sefa(fields, editor, raw=None):
-    return sefa_layers(get(fields, 'layers', str, 'all'), editor), get(fields, 'count', int, 5, 1,
-                                                                          editor.generator.w_dim)
+    return sefa_layers(fields, 'layers', editor), get(fields, 'count', int, 5, 1, editor.generator.w_dim)
 
 
 def region(fields, editor, raw=None):
@@ -204,7 +195,7 @@ def projection(fields, editor, raw):
     need(G.has_mapping and not G.c_dim, 'image', f'cannot be projected into this {G.variant}: it needs an '
          f'unconditional StyleGAN, StyleGAN2 or StyleGAN3')
     settings = inversion.ProjectionSettings(steps=get(fields, 'steps', int, PROJECTION_STEPS, low=1),
-                                            space=choice(fields, 'space', ('w', 'wp'), 'w'))
+                                            space=get(fields, 'space', str, 'w', allowed=('w', 'wp')))
     from PIL import Image
     try:
         with Image.open(io.BytesIO(raw)) as image, blame('image'):

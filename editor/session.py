@@ -31,34 +31,32 @@ RegionDirections = namedtuple('RegionDirections', 'id name box rows values')  # 
 DIRECTION_FILES = ('work_dirs/**/pooled_*.npy', 'work_dirs/sefa/**/directions.npy', 'results/**/directions.npy')
 
 
-# Each kind of direction resolves its name to `(rows [K, w_dim], default layers, facts)`.
+# Each kind of direction resolves its name and a row to `(vector [w_dim], default layers, facts for a sidecar)`.
 
-def _sefa_rows(editor, layers, where):
+def _sefa_row(editor, layers, index, where):
     layers, rows, values = editor.factorization(layers)
-    return rows, layers, {'method': 'sefa', 'label': f'sefa_layers_{format_indices(layers)}', 'layers': layers,
-                          'eigenvalues': values}
+    return row(rows, index, where + 'index'), layers, {
+        'method': 'sefa', 'label': f'sefa_layers_{format_indices(layers)}_{index}', 'layers': layers,
+        'eigenvalue': float(values[index])}
 
 
-def _file_rows(editor, name, where):
+def _file_row(editor, name, index, where):
     found = lookup(editor.files, name, where + 'name', 'direction file')
-    return found.array, found.recommended_layers, {'method': (found.sidecar or {}).get('method', 'file'),
-                                                   'label': found.label, 'file': found.path}
+    return row(found.array, index, where + 'index'), found.recommended_layers, {
+        'method': (found.sidecar or {}).get('method', 'file'), 'label': f'{found.label}_{index}', 'file': found.path}
 
 
-def _region_rows(editor, region_id, where):
+def _region_row(editor, region_id, index, where):
     found = lookup({r.id: r for r in editor.regions.now()}, region_id, where + 'id', 'region directions')
-    return found.rows, None, {'method': 'resefa', 'label': f'resefa_{found.name}', 'region': found.name,
-                              'box': found.box, 'eigenvalues': found.values}
+    return row(found.rows, index, where + 'index'), None, {
+        'method': 'resefa', 'label': f'resefa_{found.name}_{index}', 'region': found.name, 'box': found.box,
+        'eigenvalue': float(found.values[index])}
 
 
 class Editor:
     """One model, and what the page can ask of it."""
 
-    DIRECTIONS = {  # kind: (the field that names one, its default, its parser, the resolver of its rows)
-        'sefa': ('layers', 'all', parse.sefa_layers, _sefa_rows),
-        'file': ('name', parse.REQUIRED, None, _file_rows),
-        'region': ('id', parse.REQUIRED, None, _region_rows),
-    }
+    DIRECTIONS = {'sefa': _sefa_row, 'file': _file_row, 'region': _region_row}  # kind: resolver of its rows
 
     def __init__(self,
         generator,               # The model (contract of `models.base`), in eval mode.
@@ -119,14 +117,9 @@ class Editor:
         """`[(vector [w_dim], layers, distance, facts)]` of a state's edits."""
         edits = []
         for i, edit in enumerate(state.edits):
-            where = f'edits[{i}].direction.'
-            rows, layers, facts = self.DIRECTIONS[edit.kind][3](self, edit.name, where)
-            values = facts.pop('eigenvalues', None)
-            facts.update(label=f'{facts["label"]}_{edit.index}', index=edit.index)
-            if values is not None:
-                facts['eigenvalue'] = float(row(values, edit.index, where + 'index'))
-            edits.append((row(rows, edit.index, where + 'index'), layers if edit.layers is None else edit.layers,
-                          edit.distance, facts))
+            vector, layers, facts = self.DIRECTIONS[edit.kind](self, edit.name, edit.index, f'edits[{i}].direction.')
+            edits.append((vector, layers if edit.layers is None else edit.layers, edit.distance,
+                          {**facts, 'index': edit.index}))
         return edits
 
     def image(self, state):
@@ -183,7 +176,7 @@ class Editor:
         rows, visible = task.result
 
         def solve():
-            vectors, values = resefa.solve_directions(*resefa.gram_matrices(rows, region.mask)[:2], full_rank=True)
+            vectors, values = resefa.directions_for_sample(rows, region.mask, full_rank=True)
             return RegionDirections(f'r{next(self.ids)}', region.name, list(region.box), vectors.astype(np.float32),
                                     values)
         found = self.regions.find((region.sample, region.name), solve)
