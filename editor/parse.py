@@ -12,12 +12,12 @@ from collections import namedtuple
 
 import click
 
+from cli.options import Box, check_layers
 from directions import check_codes, latents_array
 from semantics import inversion, regions
-from utils.indices import IndexList, format_indices
+from utils.indices import IndexList
 from utils.limits import MAX_DISTANCE, MAX_STEPS
 
-MAX_SEED = 2 ** 32 - 1
 PROJECTION_STEPS = 150  # the page's default: a short wait on a CPU
 REQUIRED = object()
 TYPES = {int: 'an integer', float: 'a number', str: 'a text', list: 'a list', dict: 'a JSON object'}
@@ -88,18 +88,14 @@ def row(array, index, field):
     return array[index]
 
 
-def indices(text, field):
-    """The indices of a list ('all': None, '0-3', '2-5,8'), read as the scripts' options read them."""
+def layers_of(text, field, editor, allowed=None):
+    """The layers of an index list ('all': `allowed`, else every ws; '0-3'; '2-5,8'), as the scripts read them."""
     with blame(field):
-        return IndexList().convert(text, None, None)
+        return check_layers(editor.generator, IndexList().convert(text, None, None), field, allowed)
 
 
 def sefa_layers(fields, field, editor):
-    """The layers of an index list ('all', '0-3', '2-5,8'), each one a layer SeFa can factorise."""
-    own, layers = editor.generator.sefa_layers(), indices(get(fields, field, str, 'all'), field)
-    for i in layers or ():
-        need(i in own, field, f'layer {i} is out of range: the SeFa layers are {format_indices(own)}')
-    return tuple(layers or own)
+    return tuple(layers_of(get(fields, field, str, 'all'), field, editor, editor.generator.sefa_layers()))
 
 
 # ----------------------------------------------------------------------------
@@ -109,7 +105,7 @@ def sample(fields, editor, raw=None):
     G, code = editor.generator, get(fields, 'code', dict)
     kind = get(code, 'code.kind', str, allowed=('seed', 'prepared', 'upload'))
     if kind == 'seed':
-        key = ('seed', get(code, 'code.seed', int, low=0, high=MAX_SEED))
+        key = ('seed', get(code, 'code.seed', int, low=0, high=2 ** 32 - 1))
     else:
         key = (kind, get(code, 'code.name' if kind == 'prepared' else 'code.id', str),
                get(code, 'code.index', int, 0, low=0))
@@ -123,7 +119,7 @@ def sample(fields, editor, raw=None):
 
 
 def state(fields, editor, raw=None):
-    G, edits = editor.generator, []
+    edits = []
     for i, edit in enumerate(get(fields, 'edits', list, [])):
         where = f'edits[{i}].'
         need(isinstance(edit, dict), where[:-1], 'must be a JSON object')
@@ -132,10 +128,7 @@ def state(fields, editor, raw=None):
         name = sefa_layers(ref, where + 'direction.layers', editor) if kind == 'sefa' else \
             get(ref, where + ('direction.name' if kind == 'file' else 'direction.id'), str)
         layers = edit.get('layers')  # ws indices: null, 'all', a list, or a text like '4-7'
-        need(isinstance(layers, (list, str, type(None))), where + 'layers', 'must be null, a list or a text')
-        if layers is not None:
-            layers = indices(layers, where + 'layers') or list(range(G.num_ws))
-            need(max(layers) < G.num_ws, where + 'layers', f'{max(layers)} is out of range 0-{G.num_ws - 1}')
+        layers = None if layers is None else layers_of(layers, where + 'layers', editor)
         edits.append(Edit(kind, name, get(ref, where + 'direction.index', int, 0, low=0),
                           get(edit, where + 'distance', float, 0.0, -MAX_DISTANCE, MAX_DISTANCE), layers))
     return State(sample(fields, editor), tuple(edits))
@@ -147,20 +140,17 @@ def sefa(fields, editor, raw=None):
 
 def region(fields, editor, raw=None):
     if fields.get('box') is not None:
-        box = get(fields, 'box', list)
-        need(len(box) == 4 and all(type(v) is int for v in box), 'box',
-             'must be four integers [center_row, center_col, height, width]')
+        with blame('box'):  # read as the scripts' --box
+            box = Box().convert(','.join(map(str, get(fields, 'box', list))), None, None)
         name = 'box_' + '_'.join(map(str, box))
-        with blame('box'):  # checked on the grid, as the scripts' --box
-            regions.check_mask(regions.box_mask(box, regions.BOX_RESOLUTION), f'box {box}')
     else:
         name = get(fields, 'region', str)
         with blame('region'):
             box = regions.named_box(editor.data_name, name)
-    size = editor.jacobian_size  # a box inside the grid may cross the edges once scaled, by rounding: clipped
+    size, count = editor.jacobian_size, get(fields, 'count', int, 5, 1, editor.generator.w_dim)
+    # A box inside the grid may cross the edges once scaled, by rounding: it is moved back inside.
     mask = regions.box_mask(regions.scale_box(box, size), size, clip=True)
-    return Region(sample(fields, editor), name, tuple(box), mask, get(fields, 'count', int, 5, 1,
-                                                                       editor.generator.w_dim))
+    return Region(sample(fields, editor), name, tuple(box), mask, count)
 
 
 def gif(fields, editor, raw=None):

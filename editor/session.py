@@ -70,7 +70,8 @@ class Editor:
         self.jacobian_size, _ = jacobian.reference_output_shape(generator)  # 256 at most, as the reference
         self.render_lock, self.ids = threading.Lock(), itertools.count(1)
         self.prepared, self.files = _fitting_files(generator, work_dir)
-        self.uploads, self.projections, self.regions = LRU(16), LRU(16), LRU(32)  # regions: (sample, name) -> ...
+        self.uploads, self.projections = LRU(16), LRU(16)  # id -> (space, codes), id -> Task
+        self.regions = LRU(32)  # (sample, name) -> RegionDirections
         self.jacobians = LRU(2)  # sample -> Task; Jacobians are large: the last two samples'
         self.factorization = functools.lru_cache(64)(lambda layers: sefa.factorize(generator, list(layers)))
         self.ws_of = functools.lru_cache(256)(self._ws_of)
@@ -177,8 +178,7 @@ class Editor:
 
         def solve():
             vectors, values = resefa.directions_for_sample(rows, region.mask, full_rank=True)
-            return RegionDirections(f'r{next(self.ids)}', region.name, list(region.box), vectors.astype(np.float32),
-                                    values)
+            return RegionDirections(f'r{next(self.ids)}', region.name, region.box, vectors.astype(np.float32), values)
         found = self.regions.find((region.sample, region.name), solve)
         return {'id': found.id, 'name': found.name, 'box': found.box,
                 'eigenvalues': [float(v) for v in found.values[:region.count]],
