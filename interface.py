@@ -53,12 +53,11 @@ def main(**opts):
                    f'and the machine it runs on.')
     shown = '127.0.0.1' if host in ('0.0.0.0', '::') else host
     click.echo(f'Editor of {generator.model_name}: http://{shown}:{port}/   (Ctrl-C stops it)', color=False)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo('Stopped.')
-    finally:
-        server.server_close()
+    with server:
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            click.echo('Stopped.')
 
 
 if __name__ == '__main__':

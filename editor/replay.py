@@ -15,9 +15,6 @@ from semantics import editing, sampling
 from utils.fileio import load_json, save_json, save_npy, save_text
 from utils.images import save_image, to_uint8
 
-RECIPE = 'edit.json'
-
-
 def render(generator, ws, edits, truncation_psi):
     """The uint8 image `[H, W, C]` of ws `[1, num_ws, w_dim]` moved by `(vector, layers, distance)` edits."""
     return to_uint8(sampling.render(generator, editing.apply_edits(ws, edits), 'const', truncation_psi))[0]
@@ -37,7 +34,7 @@ def archive(generator, ws, edits, truncation_psi, image, transform, name):
                                        **{**facts, 'recommended_layers': layers})
             recipe['edits'].append({'file': path, 'layers': layers, 'distance': distance})
         save_npy(os.path.join(content, 'code.npy'), ws.cpu().numpy())
-        save_json(os.path.join(content, RECIPE), recipe)
+        save_json(os.path.join(content, 'edit.json'), recipe)
         save_image(os.path.join(content, 'edited.png'), image)
         save_text(os.path.join(content, 'README.txt'), f'An edit of {generator.model_name} made with interface.py, '
                   f'shown in edited.png. From the toolkit\'s folder,\n\n    {command}\n\nrenders it again.\n')
@@ -57,7 +54,7 @@ def main(archive_path, out, model, device):
         try:  # the files of the archive, as the editor writes them
             with zipfile.ZipFile(archive_path) as files:
                 files.extractall(folder)
-            recipe = load_json(os.path.join(folder, RECIPE))
+            recipe = load_json(os.path.join(folder, 'edit.json'))
             tx, ty, rotate = recipe['transform']
             G = options.load_model({'weight_path': model or recipe['model'], 'device': device, 'tx': tx, 'ty': ty,
                                     'rotate': rotate})

@@ -1,7 +1,6 @@
-"""The editor's state and work, independent of HTTP: one model, the codes it shows, the directions it moves them
-along, the Jacobians and regions of samples, and the files it exports. Every method takes what `editor.parse` made
-of a request and answers a JSON-ready dict or a `File`. Renders take one lock, so requests from several tabs are
-served one at a time; a Jacobian or a projection runs in a thread of its own (`editor.tasks`)."""
+"""The editor's state and work, independent of HTTP: one model, its codes, directions, Jacobians and regions, and
+the files it exports. Methods take what `editor.parse` made of a request and answer a JSON-ready dict or a `File`;
+renders take one lock (tabs are served one at a time), Jacobians and projections run in threads (`editor.tasks`)."""
 
 import contextlib
 import functools
