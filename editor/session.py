@@ -214,17 +214,17 @@ class Editor:
 def _fitting_files(G, work_dir):
     """The prepared codes (name -> (space, codes)) and the direction files (label -> `directions.Direction`): those
     of the catalog and under `work_dir` that fit the model and are on this machine."""
-    found, prepared, files = catalog.load_catalog(), {}, {}
-    for entry in found.select('latents'):
+    published, prepared, files = catalog.load_catalog(), {}, {}
+    for entry in published.select('latents'):
         with contextlib.suppress(ValueError):  # another model's codes, or not on this machine
-            latents = catalog.read_latents(entry.id, catalog=found, download=False, progress=False)
+            latents = catalog.read_latents(entry.id, catalog=published, download=False, progress=False)
             prepared[entry.name] = catalog.check_codes(G, latents.array, what=entry.id)
-    names = [entry.id for entry in found.select('direction')]
+    names = [entry.id for entry in published.select('direction')]
     for pattern in DIRECTION_FILES:
         names += sorted(glob.glob(os.path.join(work_dir, pattern), recursive=True))[:200]
     for name in names:
         with contextlib.suppress(ValueError):  # another model's, or not on this machine
-            direction = catalog.read_direction(name, w_dim=G.w_dim, num_ws=G.num_ws, catalog=found, download=False,
+            direction = catalog.read_direction(name, w_dim=G.w_dim, num_ws=G.num_ws, catalog=published, download=False,
                                                progress=False)
             files.setdefault(direction.label, direction)
     return prepared, files
