@@ -40,12 +40,8 @@ def directions_dir():
 def user_catalog_path():
     """`$GANSEMANTICS_DIRECTIONS_CATALOG`, else `directions.json` in `$XDG_CONFIG_HOME/gansemantics` (default
     `~/.config/gansemantics`)."""
-    path = os.environ.get(ENV_CATALOG)
-    if path and os.path.isdir(path):
-        raise CatalogError(f'{ENV_CATALOG}={path}: is a folder, not a file; it names the user catalog file '
-                           f'(e.g. {os.path.join(path, "directions.json")})')
     config = os.environ.get('XDG_CONFIG_HOME') or os.path.join(os.path.expanduser('~'), '.config')
-    return path or os.path.join(config, 'gansemantics', 'directions.json')
+    return os.environ.get(ENV_CATALOG) or os.path.join(config, 'gansemantics', 'directions.json')
 
 
 def shown(value, limit=60):
@@ -63,11 +59,11 @@ def _is_distance(value):
 
 
 # The advice a catalog entry, a sidecar or `add` may give, and the rule each must follow.
+_LAYERS_RULE = ('a list of layer indices or null',
+                lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_index, v)))
 ADVICE_RULES = {
-    'recommended_layers': ('a list of layer indices or null',
-                           lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_index, v))),
-    'layers': ('a list of layer indices or null',
-               lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_index, v))),
+    'recommended_layers': _LAYERS_RULE,
+    'layers': _LAYERS_RULE,
     'distance_range': (f'[start, end], two numbers {DISTANCE_BOUNDS}, or null',
                        lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(map(_is_distance, v))),
 }
@@ -138,22 +134,22 @@ class Entry:
         return None if self.source is None else os.path.join(self.home, self.source['local_folder'], self.file)
 
     def cache_file(self, cache_dir=None):
-        """Where the file is downloaded to when it is not shipped; None for a user's entry."""
+        """Where the file is downloaded to when it is not shipped (under `cache_dir`, default `directions_dir()`);
+        None for a user's entry."""
         if self.source is None:
             return None
-        root = os.fspath(cache_dir) if cache_dir is not None else directions_dir()
-        return os.path.join(root, self.source['local_folder'], *self.file.split('/'))
+        return os.path.join(cache_dir or directions_dir(), self.source['local_folder'], *self.file.split('/'))
 
-    def local_file(self, cache_dir=None):
+    def local_file(self):
         """Where the file is read from: the user's file, the shipped file when present, else the cache."""
         if self.source is None:
             return self.path
-        return self.shipped_file if os.path.isfile(self.shipped_file) else self.cache_file(cache_dir)
+        return self.shipped_file if os.path.isfile(self.shipped_file) else self.cache_file()
 
-    def download_url(self, mirror=None):
-        """The public URL, or the file under `mirror` (default `$GANSEMANTICS_DIRECTIONS_URL`): a URL prefix or a
-        local folder laid out as `<mirror>/<source mirror folder>/<file>`. None for a user's entry."""
-        mirror = os.fspath(mirror) if mirror is not None else os.environ.get(ENV_URL)
+    def download_url(self):
+        """The public URL, or the file under the mirror `$GANSEMANTICS_DIRECTIONS_URL` (a URL prefix or a local
+        folder laid out as `<mirror>/<source mirror folder>/<file>`). None for a user's entry."""
+        mirror = os.environ.get(ENV_URL)
         if self.source is None or not mirror:
             return self.url
         if '://' not in mirror:
@@ -163,10 +159,7 @@ class Entry:
 
 def key_of(text):
     """A name or path as the catalog compares it: forward slashes, no leading './'."""
-    text = str(text).strip().replace('\\', '/')
-    while text.startswith('./'):
-        text = text[2:]
-    return text
+    return re.sub(r'^(\./)+', '', str(text).strip().replace('\\', '/'))
 
 
 def strong_keys(entry):
@@ -182,11 +175,11 @@ def _entry_problem(data, origin, sources):
     if not isinstance(data, dict):
         return 'an entry is not a JSON object'
     missing = [key for key in _REQUIRED if key not in data]
-    ident = data.get('id', '?')
     shape, source = data.get('shape'), sources.get(data.get('source'))
     checks = [
         (not missing, f'lacks {", ".join(missing)}'),
-        (isinstance(ident, str) and NAME_RE.fullmatch(ident), 'id is not a name like ffhq/stylegan2/eyesize'),
+        (isinstance(data.get('id'), str) and NAME_RE.fullmatch(data['id']),
+         'id is not a name like ffhq/stylegan2/eyesize'),
         (data.get('kind') in KINDS, f'kind must be one of {", ".join(KINDS)}'),
         (isinstance(data.get('sha256'), str) and re.fullmatch('[0-9a-f]{64}', data['sha256']),
          'sha256 must be 64 lower-case hex digits'),
@@ -198,8 +191,7 @@ def _entry_problem(data, origin, sources):
          f'path is not under {(source or {}).get("folder")}/'),
         (advice_problem(data) is None, advice_problem(data)),
     ]
-    return next((f'entry {ident!r} {problem}' if problem.startswith('lacks') else f'entry {ident}: {problem}'
-                 for ok, problem in checks if not ok), None)
+    return next((f'entry {data.get("id", "?")}: {problem}' for ok, problem in checks if not ok), None)
 
 
 def read_catalog_file(path):
@@ -245,9 +237,6 @@ class Catalog:
     def __iter__(self):
         return iter(self.entries)
 
-    def __len__(self):
-        return len(self.entries)
-
     def select(self, kind=None):
         """Entries of one kind (all when `kind` is None)."""
         return [entry for entry in self.entries if kind is None or entry.kind == kind]
@@ -278,12 +267,12 @@ class Catalog:
         """First entry whose file has this SHA-256, or None."""
         return next((e for e in self.select(kind) if e.sha256 == sha256), None)
 
-    def published_entry_at(self, path, kind=None, cache_dir=None):
+    def published_entry_at(self, path, kind=None):
         """The built-in entry whose file belongs at `path` (original, shipped or downloaded location), or None."""
         key, real = key_of(path), os.path.realpath(path)
         return next((e for e in self.select(kind) if e.source is not None and (
-            key in (e.path, e.file) or real in (os.path.realpath(e.shipped_file),
-                                                os.path.realpath(e.cache_file(cache_dir))))), None)
+            key in (e.path, e.file) or real in (os.path.realpath(e.shipped_file), os.path.realpath(e.cache_file())))),
+            None)
 
     def label_of(self, entry):
         """A short file-name-safe name of an entry: its short name when unique, else its id with '_' for '/'."""
@@ -294,11 +283,13 @@ class Catalog:
 def load_catalog(user_catalog=None, builtin=None):
     """The built-in catalog (default `catalog.json` here, its files shipped in its folder) plus the user catalog
     (default `user_catalog_path()`), when it exists."""
-    builtin = os.fspath(builtin) if builtin is not None else BUILTIN_CATALOG
+    builtin = os.fspath(builtin or BUILTIN_CATALOG)
     entries = parse_entries(read_catalog_file(builtin), 'builtin', builtin)
-    user = os.fspath(user_catalog) if user_catalog is not None else user_catalog_path()
+    user = os.fspath(user_catalog or user_catalog_path())
     if os.path.isdir(user):
-        raise CatalogError(f'{user}: the user catalog is a folder, not a file')
+        named = f'{ENV_CATALOG}=' if user_catalog is None and os.environ.get(ENV_CATALOG) else ''
+        raise CatalogError(f'{named}{user}: is a folder, not a file; the user catalog is a file '
+                           f'(e.g. {os.path.join(user, "directions.json")})')
     if os.path.isfile(user):
         entries += parse_entries(read_catalog_file(user), 'local', user)
     return Catalog(entries, user_catalog=user)

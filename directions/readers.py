@@ -29,7 +29,6 @@ from .files import resolve
 
 DIRECTION_LAYOUT = 'directions are a floating-point .npy array [K, w_dim]'
 LATENTS_LAYOUT = 'latent codes are a floating-point .npy array [N, dim] or [N, num_ws, w_dim]'
-SPACES = ('z', 'w', 'wp')
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,17 +122,18 @@ def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
     is given ('z', 'w', 'wp') or read from the shape ('auto': z before w where z_dim == w_dim, as the original
     scripts); CatalogError naming `what` otherwise."""
     codes = np.asarray(codes)
+    auto = space in ('auto', None)
     fits = {'z': (2, generator.z_dim), 'w': (2, generator.w_dim), 'wp': (3, generator.w_dim)}
     found = [s for s, (ndim, width) in fits.items() if codes.ndim == ndim and codes.shape[-1] == width and
              (s != 'wp' or codes.shape[1] == generator.num_ws)]
     problem = _codes_problem(codes)
-    if not problem and (space in ('auto', None) and not found or space in SPACES and space not in found):
-        problem = (f'codes of shape {list(codes.shape)} fit ' + (f'no {space} code of this model' if space in SPACES
-                   else f'neither z [N, {generator.z_dim}], w [N, {generator.w_dim}] nor '
-                        f'w+ [N, {generator.num_ws}, {generator.w_dim}]'))
+    if not problem and (not found if auto else space not in found):
+        problem = f'codes of shape {list(codes.shape)} fit ' + (
+            f'neither z [N, {generator.z_dim}], w [N, {generator.w_dim}] nor '
+            f'w+ [N, {generator.num_ws}, {generator.w_dim}]' if auto else f'no {space} code of this model')
     if problem:
         raise CatalogError(f'{what}: {problem}')
-    return (found[0] if space in ('auto', None) else space), _float32(codes[:nums])
+    return (found[0] if auto else space), _float32(codes[:nums])
 
 
 # ----------------------------------------------------------------------------
@@ -162,14 +162,14 @@ def save_directions(path, array, method, generator=None, **facts):
     save_json(sidecar_path(path), sidecar)
 
 
-def read_sidecar(json_path, shape=None):
-    """The sidecar `.json` of a direction file, checked (its advice, and its `shape` against `shape` when given)."""
+def read_sidecar(json_path, shape):
+    """The sidecar `.json` of a direction file, checked: its advice, and its `shape` against the array's."""
     try:
         data = load_json(json_path)
     except ValueError as error:
         raise CatalogError(f'{error}; cannot read the sidecar') from None
     problem = 'the sidecar is not a JSON object' if not isinstance(data, dict) else advice_problem(data)
-    if not problem and shape is not None and data.get('shape') not in (None, list(shape)):
+    if not problem and data.get('shape') not in (None, list(shape)):
         problem = f'the sidecar describes an array of shape {shown(data["shape"])}, but its .npy holds {list(shape)}'
     if problem:
         raise CatalogError(f'{json_path}: {problem}')
@@ -202,12 +202,9 @@ def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download
         raise CatalogError(f'{layers_from}: recommended layer {max(layers)} is out of range; this model has layers '
                            f'0-{num_ws - 1} (--mani_layers overrides the recommended layers)')
     sha256 = entry.sha256 if entry is not None else file_sha256(path)
-    if entry is not None:
-        label = catalog.label_of(entry)
-    else:
-        region = sidecar.get('region') if sidecar is not None else None
-        parts = [os.path.splitext(os.path.basename(path))[0], region if isinstance(region, str) else '', sha256[:8]]
-        label = '-'.join(p for p in parts if p)
+    region = (sidecar or {}).get('region')
+    parts = (os.path.splitext(os.path.basename(path))[0], region if isinstance(region, str) else '', sha256[:8])
+    label = catalog.label_of(entry) if entry is not None else '-'.join(p for p in parts if p)
     return Direction(path=path, array=array, sha256=sha256, entry=entry, sidecar=sidecar,
                      recommended_layers=layers if layers_from else None,
                      distance_range=distances if distances_from else None,
@@ -217,6 +214,5 @@ def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download
 
 def read_latents(name_or_path, catalog=None, download=True, progress=True):
     """The `Latents` of a file by path or catalog name ('stylegan_cat256'), as `read_direction` reads."""
-
     path, entry = resolve(name_or_path, 'latents', catalog, download=download, progress=progress)
     return Latents(path, latents_array(path), entry)

@@ -6,8 +6,8 @@ import os
 from utils.download import file_sha256
 from utils.fileio import save_json
 
-from .catalog import (ADVICE_RULES, CATALOG_FORMAT, NAME_RE, CatalogError, advice_problem, key_of, load_catalog,
-                      parse_entries, read_catalog_file, strong_keys, user_catalog_path)
+from .catalog import (CATALOG_FORMAT, NAME_RE, CatalogError, advice_problem, key_of, load_catalog,
+                      parse_entries, read_catalog_file, strong_keys)
 from .readers import DIRECTION_LAYOUT, check_directions, latents_array, load_array, read_sidecar, sidecar_path
 
 
@@ -19,7 +19,6 @@ def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path
     beside it; False for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts`
     (`recommended_layers`, default the sidecar's `layers`; `distance_range`, `description`, `model`, ...).
     """
-
     name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
     problem = advice_problem(facts)
     if not NAME_RE.fullmatch(name):
@@ -39,12 +38,13 @@ def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path
                 record[f'sidecar_{key}' if clash else key] = value
         record['sidecar'] = sidecar
     record.update(facts)
-    if record.get('recommended_layers') is None and ADVICE_RULES['layers'][1](record.get('layers')):
+    if record.get('recommended_layers') is None and record.get('layers') is not None:  # both checked above
         record['recommended_layers'] = list(record['layers'])
     record = json.loads(json.dumps(record, default=lambda v: v.tolist() if hasattr(v, 'tolist') else list(v)))
 
-    catalog_path = os.fspath(catalog_path) if catalog_path is not None else user_catalog_path()
-    taken = next((e.id for e in load_catalog(catalog_path) if (e.origin, e.id) != ('local', name) and
+    catalog = load_catalog(catalog_path)
+    catalog_path = catalog.user_catalog
+    taken = next((e.id for e in catalog if (e.origin, e.id) != ('local', name) and
                   (name in strong_keys(e) or name == e.name)), None)
     if taken:
         raise CatalogError(f'name {name!r} is taken by catalog entry {taken}; choose another')
