@@ -6,10 +6,9 @@ by name (README.md in this folder).
 """
 
 from .catalog import (BUILTIN_CATALOG, ENV_CATALOG, ENV_DIR, ENV_URL, FOLDER, KINDS, CatalogError, directions_dir,
-                      load_catalog, user_catalog_path)
-from .files import fetch, file_status, resolve
-from .readers import Direction, Latents, check_codes, latents_array, read_direction, read_latents, save_directions
-from .user_catalog import add_local_entry
+                      fetch, file_status, load_catalog, resolve, user_catalog_path)
+from .readers import (Direction, Latents, add_local_entry, check_codes, latents_array, read_direction, read_latents,
+                      save_directions)
 
 __all__ = ['BUILTIN_CATALOG', 'ENV_CATALOG', 'ENV_DIR', 'ENV_URL', 'FOLDER', 'KINDS', 'CatalogError', 'Direction',
            'Latents', 'add_local_entry', 'check_codes', 'directions_dir', 'fetch', 'file_status', 'latents_array',

@@ -1,4 +1,6 @@
-"""Catalog entries: the built-in `catalog.json` plus the user catalog, looked up by id, original path or short name."""
+"""The catalog (the built-in `catalog.json` plus the user catalog), looked up by id, original path or short name,
+and the files of its entries: a built-in entry's file is read from this folder when it is shipped here, else from
+`directions_dir()`, where it is downloaded to. Every use checks the file's SHA-256 against the catalog."""
 
 import difflib
 import numbers
@@ -9,7 +11,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Optional
 
-from utils.download import cache_dir
+from utils.download import DownloadError, cache_dir, cached_file, file_sha256
 from utils.fileio import load_json, one_line
 from utils.limits import MAX_DISTANCE
 
@@ -92,9 +94,8 @@ class Entry:
     shape: tuple                # Shape of the stored array.
     origin: str = 'builtin'     # 'builtin' (catalog.json) or 'local' (the user catalog).
     facts: dict = field(default_factory=dict, compare=False, hash=False, repr=False)   # Every other field.
-    source: Optional[dict] = field(default=None, compare=False, hash=False, repr=False)  # Built-in origin record.
-    home: Optional[str] = field(default=None, compare=False, hash=False, repr=False)   # Folder of the built-in
-                                                                                         # catalog (shipped files).
+    source: Optional[dict] = field(default=None, compare=False, hash=False, repr=False)  # Built-in origin record,
+                                # with 'home': the folder of catalog.json, where the files are shipped.
 
     @property
     def name(self):
@@ -124,14 +125,10 @@ class Entry:
         """Any other field of the entry ('model', 'family', 'space', 'description', ...)."""
         return self.facts.get(key, default)
 
-    def to_json(self):
-        return dict(id=self.id, kind=self.kind, path=self.path, sha256=self.sha256, shape=list(self.shape),
-                    **self.facts)
-
     @property
     def shipped_file(self):
         """Where the project ships the file (`directions/ffhq/stylegan2/eyesize.npy`); None for a user's entry."""
-        return None if self.source is None else os.path.join(self.home, self.source['local_folder'], self.file)
+        return None if self.source is None else os.path.join(self.source['home'], self.source['local_folder'], self.file)
 
     def cache_file(self, cache_dir=None):
         """Where the file is downloaded to when it is not shipped (under `cache_dir`, default `directions_dir()`);
@@ -170,12 +167,12 @@ def strong_keys(entry):
     return keys
 
 
-def _entry_problem(data, origin, sources):
+def _entry_problem(data):
     """What is wrong with one catalog record, or None."""
     if not isinstance(data, dict):
         return 'an entry is not a JSON object'
     missing = [key for key in _REQUIRED if key not in data]
-    shape, source = data.get('shape'), sources.get(data.get('source'))
+    shape = data.get('shape')
     checks = [
         (not missing, f'lacks {", ".join(missing)}'),
         (isinstance(data.get('id'), str) and NAME_RE.fullmatch(data['id']),
@@ -186,9 +183,6 @@ def _entry_problem(data, origin, sources):
         (isinstance(shape, list) and shape and all(isinstance(n, int) and n > 0 for n in shape),
          'shape must be a list of positive integers'),
         (isinstance(data.get('path'), str) and data['path'], 'path must be a non-empty string'),
-        (origin != 'builtin' or source is not None, f'source {data.get("source")!r} is not in "sources"'),
-        (origin != 'builtin' or source is None or str(data.get('path')).startswith(source['folder'] + '/'),
-         f'path is not under {(source or {}).get("folder")}/'),
         (advice_problem(data) is None, advice_problem(data)),
     ]
     return next((f'entry {data.get("id", "?")}: {problem}' for ok, problem in checks if not ok), None)
@@ -209,14 +203,15 @@ def parse_entries(data, origin, where):
     """The Entries of a catalog's JSON (`where`: its file, for messages and the paths of a user's entries)."""
     sources, home, entries = data.get('sources', {}), os.path.dirname(os.path.abspath(where)), []
     for item in data['entries']:
-        problem = _entry_problem(item, origin, sources)
+        problem = _entry_problem(item)
         if problem:
             raise CatalogError(f'{where}: {problem}')
-        path = item['path'] if origin == 'builtin' else os.path.join(home, os.path.expanduser(item['path']))
+        builtin = origin == 'builtin'
+        path = item['path'] if builtin else os.path.join(home, os.path.expanduser(item['path']))
+        facts = {key: value for key, value in item.items() if key not in _REQUIRED}
         entries.append(Entry(id=item['id'], kind=item['kind'], path=path, sha256=item['sha256'],
-                             shape=tuple(item['shape']), origin=origin, source=sources.get(item.get('source')),
-                             facts={k: v for k, v in item.items() if k not in _REQUIRED},
-                             home=home if origin == 'builtin' else None))
+                             shape=tuple(item['shape']), origin=origin, facts=facts,
+                             source=dict(sources[item['source']], home=home) if builtin else None))
     return entries
 
 
@@ -263,10 +258,6 @@ class Catalog:
                        ' (python -m directions list shows them all)')
         raise CatalogError(f'{word} name {name!r} {problem}')
 
-    def entry_with_sha256(self, sha256, kind=None):
-        """First entry whose file has this SHA-256, or None."""
-        return next((e for e in self.select(kind) if e.sha256 == sha256), None)
-
     def published_entry_at(self, path, kind=None):
         """The built-in entry whose file belongs at `path` (original, shipped or downloaded location), or None."""
         key, real = key_of(path), os.path.realpath(path)
@@ -293,3 +284,70 @@ def load_catalog(user_catalog=None, builtin=None):
     if os.path.isfile(user):
         entries += parse_entries(read_catalog_file(user), 'local', user)
     return Catalog(entries, user_catalog=user)
+
+
+# ----------------------------------------------------------------------------
+# Files.
+
+def _what(entry):
+    return f'{KIND_WORDS[entry.kind]} {entry.id}'
+
+
+def verify(path, entry):
+    """Raise CatalogError (naming both sums) unless `path` has the entry's SHA-256."""
+    actual = file_sha256(path)
+    if actual != entry.sha256:
+        tail = ('the file changed since it was added; add it again (python -m directions add) if that is intended'
+                if entry.origin == 'local' else 'it is not the published file; delete the file to fetch it again')
+        raise CatalogError(f'{path}: SHA-256 {actual} does not match {_what(entry)} (expected {entry.sha256}); '
+                           f'{tail}')
+
+
+def file_status(entry):
+    """Where the entry's file is: 'shipped' or 'cached' (verified), 'present' (a user's), 'missing' or 'modified'."""
+    path = entry.local_file()
+    if not os.path.isfile(path):
+        return 'missing'
+    if file_sha256(path) != entry.sha256:
+        return 'modified'
+    return 'present' if entry.source is None else 'shipped' if path == entry.shipped_file else 'cached'
+
+
+def fetch(entry, cache_dir=None, download=True, progress=True):
+    """Path of the entry's verified file: shipped, already downloaded (into `cache_dir`, default
+    `directions_dir()`), or downloaded now from the mirror `$GANSEMANTICS_DIRECTIONS_URL` or its URL."""
+    if entry.source is None and not os.path.isfile(entry.path):
+        raise CatalogError(f'{_what(entry)}: its file {entry.path} is gone; add it again with python -m directions add')
+    local = entry.path if entry.source is None else entry.shipped_file
+    if os.path.isfile(local):
+        verify(local, entry)
+        return local
+    try:
+        return cached_file(entry.cache_file(cache_dir), entry.download_url(), entry.sha256, what=_what(entry),
+                           download=download, progress=progress)
+    except DownloadError as error:
+        raise CatalogError(str(error)) from None
+
+
+def resolve(name_or_path, kind, catalog=None, download=True, progress=True):
+    """`(path, entry or None)` of a file of `kind` ('direction' or 'latents') by path or catalog name,
+    fetched (see `fetch`) and verified when needed.
+
+    An existing file is used as it is, with its catalog entry when its SHA-256 matches one (a file where a
+    published one belongs, with another SHA-256, is refused). Otherwise `name_or_path` is a catalog id
+    ('ffhq/stylegan2/eyesize'), an original path ('directions/ffhq/stylegan2/eyesize.npy') or a unique short
+    name ('eyesize').
+    """
+    catalog = catalog if catalog is not None else load_catalog()
+    arg = os.fspath(name_or_path)
+    if os.path.isdir(arg):
+        raise CatalogError(f'{arg}: is a folder; give a .npy file or a catalog name')
+    if not os.path.isfile(arg):
+        entry = catalog.lookup(arg, kind)
+        return fetch(entry, download=download, progress=progress), entry
+    sha256 = file_sha256(arg)
+    entry = next((e for e in catalog.select(kind) if e.sha256 == sha256), None)
+    owner = catalog.published_entry_at(arg, kind) if entry is None else None
+    if owner is not None:
+        verify(arg, owner)
+    return arg, entry

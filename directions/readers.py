@@ -1,18 +1,16 @@
-"""Reading direction files (with their sidecars) and latent codes, and writing directions: one set of rules.
+"""The rules of direction files, their sidecars and latent codes: reading them, writing directions, and adding
+one's own files to the user catalog. Every error is a `CatalogError` with one line naming the file.
 
     direction = read_direction('eyesize', w_dim=G.w_dim, num_ws=G.num_ws)   # or any path to a .npy
     direction.array                 # [K, w_dim] float32, rows as stored
     direction.recommended_layers    # [4, 5, 6, 7] (catalog entry, else sidecar), checked against num_ws, or None
     direction.label                 # 'eyesize'; 'pooled_resefa-eyes-1a2b3c4d' for a file of one's own
 
-A direction file is a `.npy` array of floating-point numbers, `[K, w_dim]`
-(also `[w_dim]`, and `[K, 1, w_dim]` as some tools write it), finite, with no
-all-zero row. Its sidecar is `NAME.json` beside `NAME.npy`, as
-`save_directions` writes it. Latent codes are a floating-point `.npy` array
-`[N, dim]` or `[N, num_ws, w_dim]`. Every error is a `CatalogError` with one
-line naming the file.
+A direction file holds `[K, w_dim]` (also `[w_dim]`, and `[K, 1, w_dim]` as some tools write it) finite
+floating-point numbers, no row all zeros; its sidecar `NAME.json` lies beside `NAME.npy`.
 """
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,8 +22,8 @@ from utils.download import file_sha256
 from utils.fileio import load_json, load_npy, save_json, save_npy
 from utils.limits import MAX_CODE
 
-from .catalog import CatalogError, Entry, advice_problem, load_catalog, shown
-from .files import resolve
+from .catalog import (CATALOG_FORMAT, NAME_RE, CatalogError, Entry, advice_problem, key_of, load_catalog,
+                      parse_entries, read_catalog_file, resolve, shown, strong_keys)
 
 DIRECTION_LAYOUT = 'directions are a floating-point .npy array [K, w_dim]'
 LATENTS_LAYOUT = 'latent codes are a floating-point .npy array [N, dim] or [N, num_ws, w_dim]'
@@ -216,3 +214,48 @@ def read_latents(name_or_path, catalog=None, download=True, progress=True):
     """The `Latents` of a file by path or catalog name ('stylegan_cat256'), as `read_direction` reads."""
     path, entry = resolve(name_or_path, 'latents', catalog, download=download, progress=progress)
     return Latents(path, latents_array(path), entry)
+
+
+def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path=None, **facts):
+    """Record a user's file (read as `read_direction` / `read_latents` read it) under a new `name` ('smile',
+    'ffhq/mine/smile') in the user catalog, replacing an entry of that name; returns the new Entry.
+
+    The entry holds the file's absolute path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json
+    beside it; False for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts`
+    (`recommended_layers`, default the sidecar's `layers`; `distance_range`, `description`, `model`, ...).
+    """
+    name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
+    problem = advice_problem(facts)
+    if not NAME_RE.fullmatch(name):
+        problem = f'name {name!r}: use letters, digits, _ . + - and / between parts (e.g. ffhq/mine/smile)'
+    if problem:
+        raise CatalogError(problem)
+    shape = (check_directions(load_array(npy_path, DIRECTION_LAYOUT), npy_path) if kind == 'direction'
+             else latents_array(npy_path)).shape
+    record = dict(id=name, kind=kind, path=npy_path, sha256=file_sha256(npy_path), shape=list(shape))
+    if sidecar is None and os.path.isfile(sidecar_path(npy_path)):
+        sidecar = sidecar_path(npy_path)
+    if sidecar:
+        sidecar = os.path.abspath(os.fspath(sidecar))
+        for key, value in read_sidecar(sidecar, shape).items():
+            clash = key in record or key in ('origin', 'sidecar')
+            if not clash or value != record.get(key):
+                record[f'sidecar_{key}' if clash else key] = value
+        record['sidecar'] = sidecar
+    record.update(facts)
+    if record.get('recommended_layers') is None and record.get('layers') is not None:  # both checked above
+        record['recommended_layers'] = list(record['layers'])
+    record = json.loads(json.dumps(record, default=lambda v: v.tolist() if hasattr(v, 'tolist') else list(v)))
+
+    catalog = load_catalog(catalog_path)
+    catalog_path = catalog.user_catalog
+    taken = next((e.id for e in catalog if (e.origin, e.id) != ('local', name) and
+                  (name in strong_keys(e) or name == e.name)), None)
+    if taken:
+        raise CatalogError(f'name {name!r} is taken by catalog entry {taken}; choose another')
+    data = read_catalog_file(catalog_path) if os.path.isfile(catalog_path) else {'format': CATALOG_FORMAT,
+                                                                                  'entries': []}
+    data['entries'] = [item for item in data['entries'] if item.get('id') != name] + [record]
+    entry, = [e for e in parse_entries(data, 'local', catalog_path) if e.id == name]
+    save_json(catalog_path, data)
+    return entry
