@@ -91,51 +91,40 @@ def check_directions(array, path, w_dim=None):
     return array
 
 
-def _codes_problem(codes):
-    """What makes an array no latent codes of any model, or None."""
-    if codes.dtype.kind != 'f':
-        return f'holds {codes.dtype} numbers; {LATENTS_LAYOUT}'
-    if codes.ndim not in (2, 3) or codes.size == 0:
-        return f'has shape {list(codes.shape)}; ' + (LATENTS_LAYOUT if codes.size else 'it holds no codes')
-    codes = _float32(codes)
-    if not np.isfinite(codes).all():
-        return 'latent codes hold NaN or infinite values (or values too large for float32)'
-    if np.abs(codes).max() > MAX_CODE:
-        return (f'latent codes hold values beyond +-{MAX_CODE:g}, which float32 synthesis cannot draw '
-                f'(z codes so large normalise to zero)')
-    return None
-
-
 def latents_array(path):
     """Latent codes float32 `[N, dim]` or `[N, num_ws, w_dim]` of a `.npy` file; CatalogError naming the file."""
     codes = load_array(path, LATENTS_LAYOUT)
-    problem = _codes_problem(codes)
+    problem = None
+    if codes.dtype.kind != 'f':
+        problem = f'holds {codes.dtype} numbers; {LATENTS_LAYOUT}'
+    elif codes.ndim not in (2, 3) or codes.size == 0:
+        problem = f'has shape {list(codes.shape)}; ' + (LATENTS_LAYOUT if codes.size else 'it holds no codes')
+    else:
+        codes = _float32(codes)
+        if not np.isfinite(codes).all():
+            problem = 'latent codes hold NaN or infinite values (or values too large for float32)'
+        elif np.abs(codes).max() > MAX_CODE:
+            problem = (f'latent codes hold values beyond +-{MAX_CODE:g}, which float32 synthesis cannot draw '
+                       f'(z codes so large normalise to zero)')
     if problem:
         raise CatalogError(f'{path}: {problem}')
-    return _float32(codes)
+    return codes
 
 
 def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
-    """`(space, float32 codes)`: the first `nums` (all when None) of `codes` as codes of this model, whose space
-    is given ('z', 'w', 'wp') or read from the shape ('auto': z before w where z_dim == w_dim, as the original
-    scripts); CatalogError naming `what` otherwise."""
-    codes = np.asarray(codes)
+    """`(space, the first nums codes)` of codes as `latents_array` reads them, whose space is given ('z', 'w',
+    'wp') or read from the shape ('auto': z before w where z_dim == w_dim, as the original scripts); CatalogError
+    naming `what` when they fit no code of this model."""
     auto = space in ('auto', None)
     fits = {'z': (2, generator.z_dim), 'w': (2, generator.w_dim), 'wp': (3, generator.w_dim)}
     found = [s for s, (ndim, width) in fits.items() if codes.ndim == ndim and codes.shape[-1] == width and
              (s != 'wp' or codes.shape[1] == generator.num_ws)]
-    problem = _codes_problem(codes)
-    if not problem and (not found if auto else space not in found):
-        problem = f'codes of shape {list(codes.shape)} fit ' + (
+    if not (found if auto else space in found):
+        raise CatalogError(f'{what}: codes of shape {list(codes.shape)} fit ' + (
             f'neither z [N, {generator.z_dim}], w [N, {generator.w_dim}] nor '
-            f'w+ [N, {generator.num_ws}, {generator.w_dim}]' if auto else f'no {space} code of this model')
-    if problem:
-        raise CatalogError(f'{what}: {problem}')
-    return (found[0] if auto else space), _float32(codes[:nums])
+            f'w+ [N, {generator.num_ws}, {generator.w_dim}]' if auto else f'no {space} code of this model'))
+    return (found[0] if auto else space), codes[:nums]
 
-
-# ----------------------------------------------------------------------------
-# Sidecars.
 
 def sidecar_path(path):
     """`NAME.json` for `NAME.npy`."""
@@ -173,9 +162,6 @@ def read_sidecar(json_path, shape):
         raise CatalogError(f'{json_path}: {problem}')
     return data
 
-
-# ----------------------------------------------------------------------------
-# Entry points.
 
 def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download=True, progress=True):
     """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'ffhq/stylegan2/eyesize',

@@ -62,9 +62,6 @@ def file_sha256(path):
     return _digests[key]
 
 
-# ----------------------------------------------------------------------------
-# Recorded digests.
-
 def record_path(path):
     """Where the SHA-256 of `path` is recorded: beside it, else (folder not writable) under the cache."""
     beside = os.fspath(path) + RECORD_SUFFIX
@@ -117,9 +114,6 @@ def verify(path, sha256=None, what=None):
                             f'file was first used; delete the file (and {record}) to fetch it again')
     return actual
 
-
-# ----------------------------------------------------------------------------
-# Fetching.
 
 def _url_of(source):
     """An http(s)/file URL as it is, a local path as a file:// URL."""
