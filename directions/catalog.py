@@ -330,14 +330,9 @@ def fetch(entry, cache_dir=None, download=True, progress=True):
 
 
 def resolve(name_or_path, kind, catalog=None, download=True, progress=True):
-    """`(path, entry or None)` of a file of `kind` ('direction' or 'latents') by path or catalog name,
-    fetched (see `fetch`) and verified when needed.
-
-    An existing file is used as it is, with its catalog entry when its SHA-256 matches one (a file where a
-    published one belongs, with another SHA-256, is refused). Otherwise `name_or_path` is a catalog id
-    ('ffhq/stylegan2/eyesize'), an original path ('directions/ffhq/stylegan2/eyesize.npy') or a unique short
-    name ('eyesize').
-    """
+    """`(path, entry or None)` of a file of `kind` ('direction' or 'latents'): an existing file as it is, with the
+    entry whose SHA-256 it has (refused where a published file belongs but the SHA-256 differs); else the fetched,
+    verified file of a catalog id, original path or unique short name ('eyesize')."""
     catalog = catalog if catalog is not None else load_catalog()
     arg = os.fspath(name_or_path)
     if os.path.isdir(arg):

@@ -132,12 +132,9 @@ def sidecar_path(path):
 
 
 def save_directions(path, array, method, generator=None, **facts):
-    """Write directions `[K, w_dim]` to `path` (float32 `.npy`) and their sidecar `NAME.json` beside it.
-
-    The sidecar holds the method, the array's shape, the generator's identity when it is given (model name,
-    source checkpoint and its SHA-256, family, w_dim, num_ws, resolution), then `facts` (layers,
-    recommended_layers, eigenvalues, region, distance_range, ...), which `read_direction` reads back.
-    """
+    """Write directions `[K, w_dim]` to `path` (float32 `.npy`) and their sidecar `NAME.json` beside it: the method,
+    the array's shape, the generator's identity when it is given (model name, source checkpoint and its SHA-256,
+    family, num_ws, resolution), then `facts` (layers, eigenvalues, region, distance_range, ...)."""
     array = np.asarray(array, dtype=np.float32)
     sidecar = {'method': method, 'shape': list(array.shape), 'w_dim': int(array.shape[-1])}
     if generator is not None:
@@ -204,12 +201,10 @@ def read_latents(name_or_path, catalog=None, download=True, progress=True):
 
 def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path=None, **facts):
     """Record a user's file (read as `read_direction` / `read_latents` read it) under a new `name` ('smile',
-    'ffhq/mine/smile') in the user catalog, replacing an entry of that name; returns the new Entry.
-
-    The entry holds the file's absolute path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json
-    beside it; False for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts`
-    (`recommended_layers`, default the sidecar's `layers`; `distance_range`, `description`, `model`, ...).
-    """
+    'ffhq/mine/smile') in the user catalog, replacing an entry of that name; returns the new Entry. The entry holds
+    the file's absolute path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json beside it; False
+    for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts` (`recommended_layers`,
+    default the sidecar's `layers`; `distance_range`, `description`, `model`, ...)."""
     name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
     problem = advice_problem(facts)
     if not NAME_RE.fullmatch(name):

@@ -18,8 +18,7 @@ def keep_freed_memory():
     Forward-mode Jacobians allocate and free feature maps of a few to tens of MiB thousands of times per sample;
     by default glibc maps fresh pages for each, whose faults and zero-filling take up to half the run time on a
     small CPU. Served from the heap (up to 1 GiB of free heap kept until the process exits), the same work runs
-    about twice as fast.
-    """
+    about twice as fast."""
     if not sys.platform.startswith('linux'):
         return False
     try:

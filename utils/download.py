@@ -2,16 +2,12 @@
 
     path = cached_file(os.path.join(cache_dir('checkpoints'), 'ffhq.pkl'), url)  # fetched once, verified each use
 
-The cache folder is `$GANSEMANTICS_CACHE`, else `$XDG_CACHE_HOME/gansemantics`,
-else `~/.cache/gansemantics`. A file whose SHA-256 is published is checked
-against it. For any other file, the SHA-256 measured when it is first used
-(downloaded, or found where the user put it) is recorded beside it, as
-`NAME.sha256` in `sha256sum` format (under the cache when that folder is not
-writable), and every later use is checked against that record.
-`$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off.
-
-Every error is a `DownloadError` (a ValueError) with a one-line message; a file
-that cannot be downloaded names the URL and the path to save it as by hand.
+The cache folder is `$GANSEMANTICS_CACHE`, else `$XDG_CACHE_HOME/gansemantics`, else `~/.cache/gansemantics`. A file
+whose SHA-256 is published is checked against it; for any other file, the SHA-256 measured on its first use
+(downloaded, or found where the user put it) is recorded beside it as `NAME.sha256` in `sha256sum` format (under the
+cache when that folder is not writable), and every later use is checked against that record.
+`$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off. Every error is a `DownloadError` (a ValueError) with one
+line; a file that cannot be downloaded names the URL and the path to save it as by hand.
 """
 
 import hashlib
@@ -23,7 +19,6 @@ import urllib.error
 import urllib.request
 
 from utils.fileio import atomic_path, one_line, save_text, sha256_of
-
 
 CACHE_ENV = 'GANSEMANTICS_CACHE'        # The cache folder itself.
 OFFLINE_ENV = 'GANSEMANTICS_OFFLINE'    # Set and not 0: never download.

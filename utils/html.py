@@ -40,11 +40,9 @@ def grid_shape(size):
 
 
 class HtmlPage:
-    """A table of `num_rows x num_cols` cells, each with text and an optional image.
-
-    Images are encoded at most `image_size` pixels a side (never enlarged: the page scales them up) and drawn
-    `image_size` wide, or narrower where a row would not fit the window. `image_size` None keeps full size.
-    """
+    """A table of `num_rows x num_cols` cells, each with text and an optional image. Images are encoded at most
+    `image_size` pixels a side (never enlarged: the page scales them up; None keeps full size) and drawn
+    `image_size` wide, or narrower where a row would not fit the window."""
 
     def __init__(self, num_rows=0, num_cols=0, grid_size=0, title='', image_size=None):
         if grid_size > 0:

@@ -58,10 +58,8 @@ def encode_data_uri(image, size):
 
 def gif_bytes(frames, size=None, boomerang=True):
     """An animated GIF of uint8 frames `[H, W, C]`, 120 ms each, as bytes; `boomerang` plays forward then back.
-
-    All frames share one 256-colour palette, computed once from all of them (no colour flicker between
-    frames, and each frame is only mapped onto it, which is fast).
-    """
+    All frames share one 256-colour palette, computed once from all of them: no colour flicker between frames, and
+    each frame is only mapped onto it, which is fast."""
     frames = [_pil(resize(f, size) if size else f).convert('RGB') for f in frames]
     width, height = frames[0].size
     mosaic = Image.new('RGB', (width, height * len(frames)))
@@ -92,19 +90,13 @@ def png_bytes(image):
 
 def outline(image, mask, color=(255, 214, 0), width=2):
     """`image` (uint8 `[H, W, C]`) with the border of `mask` (bool, any size: nearest-resized) drawn in `color`."""
-    height, width_px = image.shape[:2]
     mask = np.asarray(mask, dtype=bool)
-    rows = np.floor(np.arange(height) * (mask.shape[0] / height)).astype(np.int64)
-    cols = np.floor(np.arange(width_px) * (mask.shape[1] / width_px)).astype(np.int64)
-    mask = mask[rows][:, cols]
-    inner = mask.copy()
-    for _ in range(width):  # erode by one pixel per step: what remains of the mask is its inside
-        shrunk = inner.copy()
-        shrunk[1:] &= inner[:-1]
-        shrunk[:-1] &= inner[1:]
-        shrunk[:, 1:] &= inner[:, :-1]
-        shrunk[:, :-1] &= inner[:, 1:]
-        inner = shrunk
+    rows = np.floor(np.arange(image.shape[0]) * (mask.shape[0] / image.shape[0])).astype(np.int64)
+    cols = np.floor(np.arange(image.shape[1]) * (mask.shape[1] / image.shape[1])).astype(np.int64)
+    mask = inner = mask[rows][:, cols]
+    for _ in range(width):  # erode by one pixel per step (beyond the image counts as inside): what remains is inside
+        padded = np.pad(inner, 1, constant_values=True)
+        inner = inner & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     out = np.array(image, copy=True)
     out[mask & ~inner] = np.asarray(color, dtype=np.uint8)[:out.shape[2]]
     return out
