@@ -5,14 +5,14 @@ and the files of its entries: a built-in entry's file is read from this folder w
 import difflib
 import numbers
 import os
-import pathlib
 import re
+import reprlib
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Optional
 
-from utils.download import DownloadError, cache_dir, cached_file, file_sha256
-from utils.fileio import load_json, one_line
+from utils.download import DownloadError, cache_dir, cached_file, file_sha256, url_of
+from utils.fileio import load_json
 from utils.limits import MAX_DISTANCE
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))     # The package folder, which holds the shipped files.
@@ -46,12 +46,6 @@ def user_catalog_path():
     return os.environ.get(ENV_CATALOG) or os.path.join(config, 'gansemantics', 'directions.json')
 
 
-def shown(value, limit=60):
-    """`repr(value)` cut to `limit` characters, for messages."""
-    text = one_line(repr(value))
-    return text if len(text) <= limit else text[:limit - 3] + '...'
-
-
 def _is_index(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
 
@@ -75,7 +69,7 @@ def advice_problem(data):
     """The first field of `data` that breaks its rule in `ADVICE_RULES`, as a message; None when all follow."""
     for key, (rule, ok) in ADVICE_RULES.items():
         if data.get(key) is not None and not ok(data[key]):
-            return f'{key} must be {rule}, got {shown(data[key])}'
+            return f'{key} must be {rule}, got {reprlib.repr(data[key])}'
     return None
 
 
@@ -128,7 +122,8 @@ class Entry:
     @property
     def shipped_file(self):
         """Where the project ships the file (`directions/ffhq/stylegan2/eyesize.npy`); None for a user's entry."""
-        return None if self.source is None else os.path.join(self.source['home'], self.source['local_folder'], self.file)
+        source = self.source
+        return None if source is None else os.path.join(source['home'], source['local_folder'], self.file)
 
     def cache_file(self, cache_dir=None):
         """Where the file is downloaded to when it is not shipped (under `cache_dir`, default `directions_dir()`);
@@ -149,9 +144,7 @@ class Entry:
         mirror = os.environ.get(ENV_URL)
         if self.source is None or not mirror:
             return self.url
-        if '://' not in mirror:
-            mirror = pathlib.Path(mirror).resolve().as_uri()
-        return f'{mirror.rstrip("/")}/{urllib.parse.quote(self.source["mirror_folder"] + "/" + self.file)}'
+        return f'{url_of(mirror).rstrip("/")}/{urllib.parse.quote(self.source["mirror_folder"] + "/" + self.file)}'
 
 
 def key_of(text):

@@ -13,6 +13,7 @@ floating-point numbers, no row all zeros; its sidecar `NAME.json` lies beside `N
 import json
 import os
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -23,7 +24,7 @@ from utils.fileio import load_json, load_npy, save_json, save_npy
 from utils.limits import MAX_CODE
 
 from .catalog import (CATALOG_FORMAT, NAME_RE, CatalogError, Entry, advice_problem, key_of, load_catalog,
-                      parse_entries, read_catalog_file, resolve, shown, strong_keys)
+                      parse_entries, read_catalog_file, resolve, strong_keys)
 
 DIRECTION_LAYOUT = 'directions are a floating-point .npy array [K, w_dim]'
 LATENTS_LAYOUT = 'latent codes are a floating-point .npy array [N, dim] or [N, num_ws, w_dim]'
@@ -154,7 +155,8 @@ def read_sidecar(json_path, shape):
         raise CatalogError(f'{error}; cannot read the sidecar') from None
     problem = 'the sidecar is not a JSON object' if not isinstance(data, dict) else advice_problem(data)
     if not problem and data.get('shape') not in (None, list(shape)):
-        problem = f'the sidecar describes an array of shape {shown(data["shape"])}, but its .npy holds {list(shape)}'
+        problem = (f'the sidecar describes an array of shape {reprlib.repr(data["shape"])}, but its .npy holds '
+                   f'{list(shape)}')
     if problem:
         raise CatalogError(f'{json_path}: {problem}')
     return data

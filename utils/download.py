@@ -110,7 +110,7 @@ def verify(path, sha256=None, what=None):
     return actual
 
 
-def _url_of(source):
+def url_of(source):
     """An http(s)/file URL as it is, a local path as a file:// URL."""
     source = os.fspath(source)
     return source if '://' in source else pathlib.Path(source).resolve().as_uri()
@@ -130,7 +130,7 @@ def fetch(url, path, sha256=None, what=None, progress=True):
     `sha256` (else its digest is recorded, see `verify`); returns the SHA-256. DownloadError names the URL and
     where to save the file by hand."""
     from tqdm import tqdm
-    url, path = _url_of(url), os.fspath(path)
+    url, path = url_of(url), os.fspath(path)
     if offline():
         raise _unavailable(url, path, what, f'{OFFLINE_ENV} is set')
     digest = hashlib.sha256()
@@ -165,7 +165,7 @@ def cached_file(path, url, sha256=None, what=None, download=True, progress=True)
     if os.path.isfile(path):
         verify(path, sha256, what)
     elif not download:
-        raise _unavailable(_url_of(url), path, what, 'downloads are turned off')
+        raise _unavailable(url_of(url), path, what, 'downloads are turned off')
     else:
         fetch(url, path, sha256, what, progress=progress)
     return path
