@@ -49,7 +49,7 @@ def list_entries(kind):
         rows.append((entry.id, entry.kind, str(entry.get('model', '-')),
                      _layers(entry.recommended_layers) if entry.kind == 'direction' else '-',
                      '-' if span is None else f'{span[0]:g}..{span[1]:g}', catalog_lib.file_status(entry)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    widths = [max(map(len, column)) for column in zip(*rows)]
     for row in rows:
         click.echo('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     click.echo(f'\nshipped files: {catalog_lib.FOLDER}; downloads go to {catalog_lib.directions_dir()}; '
@@ -109,10 +109,8 @@ def _distance_range(ctx, param, value):
 @click.option('--model', default=None, help='Model the file belongs to.')
 def add(name, path, sidecar, kind, layers, distance, description, model):
     """Record a file in the user catalog so that it resolves by NAME."""
-    facts = {'recommended_layers': layers, 'distance_range': distance and list(distance),
-             'description': description, 'model': model}
-    entry = catalog_lib.add_local_entry(name, path, sidecar=sidecar, kind=kind,
-                                        **{key: value for key, value in facts.items() if value is not None})
+    entry = catalog_lib.add_local_entry(name, path, sidecar=sidecar, kind=kind, recommended_layers=layers,
+                                        distance_range=distance, description=description, model=model)
     click.echo(f'{entry.id}: {entry.path} (sha256 {entry.sha256[:12]}..., shape {list(entry.shape)}, '
                f'layers {_layers(entry.recommended_layers)}) added to {catalog_lib.user_catalog_path()}')
 

@@ -87,6 +87,9 @@ class Entry:
     sha256: str                 # SHA-256 of the .npy file.
     shape: tuple                # Shape of the stored array.
     origin: str = 'builtin'     # 'builtin' (catalog.json) or 'local' (the user catalog).
+    file: Optional[str] = None  # Path in the source folder ('ffhq/stylegan2/eyesize.npy'); None for a user's entry.
+    recommended_layers: Optional[list] = field(default=None, compare=False)    # [4, 5, 6, 7], or None.
+    distance_range: Optional[tuple] = field(default=None, compare=False)       # (start, end), or None.
     facts: dict = field(default_factory=dict, compare=False, hash=False, repr=False)   # Every other field.
     source: Optional[dict] = field(default=None, compare=False, hash=False, repr=False)  # Built-in origin record,
                                 # with 'home': the folder of catalog.json, where the files are shipped.
@@ -99,21 +102,6 @@ class Entry:
     @property
     def url(self):
         return self.facts.get('url')
-
-    @property
-    def file(self):
-        """Path relative to the source folder ('ffhq/stylegan2/eyesize.npy'); None for a user's entry."""
-        return None if self.source is None else self.path[len(self.source['folder']) + 1:]
-
-    @property
-    def recommended_layers(self):
-        layers = self.facts.get('recommended_layers')
-        return None if layers is None else list(layers)
-
-    @property
-    def distance_range(self):
-        value = self.facts.get('distance_range')
-        return None if value is None else (float(value[0]), float(value[1]))
 
     def get(self, key, default=None):
         """Any other field of the entry ('model', 'family', 'space', 'description', ...)."""
@@ -199,12 +187,15 @@ def parse_entries(data, origin, where):
         problem = _entry_problem(item)
         if problem:
             raise CatalogError(f'{where}: {problem}')
-        builtin = origin == 'builtin'
-        path = item['path'] if builtin else os.path.join(home, os.path.expanduser(item['path']))
-        facts = {key: value for key, value in item.items() if key not in _REQUIRED}
-        entries.append(Entry(id=item['id'], kind=item['kind'], path=path, sha256=item['sha256'],
-                             shape=tuple(item['shape']), origin=origin, facts=facts,
-                             source=dict(sources[item['source']], home=home) if builtin else None))
+        source = dict(sources[item['source']], home=home) if origin == 'builtin' else None
+        layers, span = item.get('recommended_layers'), item.get('distance_range')
+        entries.append(Entry(
+            id=item['id'], kind=item['kind'], sha256=item['sha256'], shape=tuple(item['shape']), origin=origin,
+            path=item['path'] if source else os.path.join(home, os.path.expanduser(item['path'])),
+            file=item['path'][len(source['folder']) + 1:] if source else None,
+            recommended_layers=None if layers is None else list(layers),
+            distance_range=None if span is None else (float(span[0]), float(span[1])),
+            facts={key: value for key, value in item.items() if key not in _REQUIRED}, source=source))
     return entries
 
 

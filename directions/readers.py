@@ -206,7 +206,7 @@ def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path
     'ffhq/mine/smile') in the user catalog, replacing an entry of that name; returns the new Entry. The entry holds
     the file's absolute path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json beside it; False
     for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts` (`recommended_layers`,
-    default the sidecar's `layers`; `distance_range`, `description`, `model`, ...)."""
+    default the sidecar's `layers`; `distance_range`, `description`, `model`, ...; None: not given)."""
     name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
     problem = advice_problem(facts)
     if not NAME_RE.fullmatch(name):
@@ -225,7 +225,7 @@ def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path
             if not clash or value != record.get(key):
                 record[f'sidecar_{key}' if clash else key] = value
         record['sidecar'] = sidecar
-    record.update(facts)
+    record.update((key, value) for key, value in facts.items() if value is not None)
     if record.get('recommended_layers') is None and record.get('layers') is not None:  # both checked above
         record['recommended_layers'] = list(record['layers'])
     record = json.loads(json.dumps(record, default=lambda v: v.tolist() if hasattr(v, 'tolist') else list(v)))

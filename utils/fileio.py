@@ -38,16 +38,14 @@ def save_npz(path, **arrays):
 
 
 def save_json(path, data):
-    save_text(path, json.dumps(data, indent=2, default=_jsonable) + '\n')
+    """`data` as indented JSON; numpy arrays and numbers as lists and numbers, anything else as its text."""
+    jsonable = lambda value: value.tolist() if isinstance(value, (np.ndarray, np.generic)) else str(value)
+    save_text(path, json.dumps(data, indent=2, default=jsonable) + '\n')
 
 
 def save_text(path, text):
     with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as file:
         file.write(text)
-
-
-def _jsonable(value):
-    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else str(value)
 
 
 def one_line(text):

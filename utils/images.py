@@ -76,9 +76,8 @@ def gif_bytes(frames, size=None, boomerang=True):
 
 def save_gif(path, frames, size=None, boomerang=True):
     """Animated GIF of uint8 frames `[H, W, C]` written to `path` (see `gif_bytes`), atomically."""
-    data = gif_bytes(frames, size, boomerang)
     with atomic_path(path) as tmp, open(tmp, 'wb') as file:
-        file.write(data)
+        file.write(gif_bytes(frames, size, boomerang))
 
 
 def png_bytes(image):
