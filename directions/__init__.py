@@ -1,8 +1,6 @@
 """Direction files and prepared latent codes: the catalog, the shipped files, downloads, one reader and writer.
-
-The built-in catalog (`catalog.json`) lists the directions ReSeFa publishes and the latent codes SeFa prepares,
-with URLs and SHA-256s; the files are shipped here at their original paths. A user catalog adds one's own files
-by name (README.md in this folder).
+The built-in catalog (`catalog.json`) lists the directions ReSeFa publishes and the latent codes SeFa prepares, with
+URLs and SHA-256s; the files are shipped here at their original paths. A user catalog adds one's own files by name.
 """
 
 from .catalog import (BUILTIN_CATALOG, ENV_CATALOG, ENV_DIR, ENV_URL, FOLDER, KINDS, CatalogError, directions_dir,

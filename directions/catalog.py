@@ -73,9 +73,6 @@ def advice_problem(data):
     return None
 
 
-# ----------------------------------------------------------------------------
-# Entries.
-
 @dataclass(frozen=True)
 class Entry:
     """One catalog entry: a direction file or a file of prepared latent codes."""
@@ -98,10 +95,6 @@ class Entry:
     def name(self):
         """Short name ('eyesize', 'eyes-r'); not necessarily unique."""
         return self.facts.get('name') or self.id.rsplit('/', 1)[-1]
-
-    @property
-    def url(self):
-        return self.facts.get('url')
 
     def get(self, key, default=None):
         """Any other field of the entry ('model', 'family', 'space', 'description', ...)."""
@@ -131,7 +124,7 @@ class Entry:
         folder laid out as `<mirror>/<source mirror folder>/<file>`). None for a user's entry."""
         mirror = os.environ.get(ENV_URL)
         if self.source is None or not mirror:
-            return self.url
+            return self.get('url')
         return f'{url_of(mirror).rstrip("/")}/{urllib.parse.quote(self.source["mirror_folder"] + "/" + self.file)}'
 
 
@@ -199,32 +192,26 @@ def parse_entries(data, origin, where):
     return entries
 
 
-# ----------------------------------------------------------------------------
-# The catalog.
-
-class Catalog:
-    """The built-in entries followed by the user's."""
+class Catalog(list):
+    """The entries: built-in ones first, then the user's."""
 
     def __init__(self, entries, user_catalog=None):
-        self.entries = list(entries)        # Built-in entries first, then the user's.
+        super().__init__(entries)
         self.user_catalog = user_catalog    # Path of the user catalog (which may not exist yet).
-        ids = [entry.id for entry in self.entries]
+        ids = [entry.id for entry in self]
         twice = next((ident for ident in ids if ids.count(ident) > 1), None)
         if twice:
             raise CatalogError(f'{user_catalog}: entry id {twice!r} is used twice')
 
-    def __iter__(self):
-        return iter(self.entries)
-
     def select(self, kind=None):
         """Entries of one kind (all when `kind` is None)."""
-        return [entry for entry in self.entries if kind is None or entry.kind == kind]
+        return [entry for entry in self if kind is None or entry.kind == kind]
 
     def lookup(self, name, kind=None):
         """The entry called `name` (id, original path, or unique short name); CatalogError when it is unknown
         (close matches are listed), ambiguous (the candidates are listed), or of another kind."""
         key, word = key_of(name), KIND_WORDS[kind]
-        for entries in (self.select(kind), self.entries):
+        for entries in (self.select(kind), self):
             found = [e for e in entries if key in strong_keys(e)] or [e for e in entries if key == e.name]
             if found:
                 break
@@ -251,7 +238,7 @@ class Catalog:
 
     def label_of(self, entry):
         """A short file-name-safe name of an entry: its short name when unique, else its id with '_' for '/'."""
-        unique = sum(other.name == entry.name for other in self.entries) == 1
+        unique = sum(other.name == entry.name for other in self) == 1
         return entry.name if unique else entry.id.replace('/', '_')
 
 

@@ -92,7 +92,7 @@ def test_catalog_lists_every_published_file_with_its_sum_and_url(tmp_path):
     for entry in builtin:
         mirror = MIRRORS[entry.get('source')]
         assert sums.pop(f'{mirror}/{entry.file}') == entry.sha256, entry.id
-        assert entry.url == prefixes[mirror] + entry.file
+        assert entry.get('url') == prefixes[mirror] + entry.file
         assert entry.source['url_prefix'] == prefixes[mirror]
         assert entry.get('description') and entry.get('model') and entry.get('family')
     assert not sums
@@ -255,7 +255,7 @@ def test_offline_message_names_url_and_path(env, unshipped, monkeypatch, mirror)
 def test_public_url_without_a_mirror(monkeypatch, tmp_path, unshipped):
     monkeypatch.delenv(directions.ENV_URL, raising=False)
     entry = unshipped.lookup('lipstick')
-    assert entry.download_url() == entry.url
+    assert entry.download_url() == entry.get('url')
     assert entry.cache_file(tmp_path) == os.path.join(tmp_path, 'ffhq', 'stylegan2', 'lipstick.npy')
     with pytest.raises(directions.CatalogError) as error:
         directions.fetch(entry, cache_dir=tmp_path, download=False)

@@ -70,15 +70,6 @@ def _fallback_record(path):
     return cache_dir('sha256', f'{key}-{os.path.basename(real)}{RECORD_SUFFIX}')
 
 
-def _read_record(record):
-    with open(record, encoding='utf-8', errors='replace') as file:
-        words = file.read().split()
-    if not words or not re.fullmatch('[0-9a-f]{64}', words[0]):
-        raise DownloadError(f'{record}: not a recorded SHA-256 (expected "<64 hex digits>  NAME"); delete it '
-                            f'to record the file again')
-    return words[0]
-
-
 def _write_record(path, digest):
     line = f'{digest}  {os.path.basename(path)}\n'
     for record in (os.fspath(path) + RECORD_SUFFIX, _fallback_record(path)):
@@ -104,7 +95,13 @@ def verify(path, sha256=None, what=None):
     record = record_path(path)
     if not os.path.isfile(record):
         _write_record(path, actual)
-    elif actual != (recorded := _read_record(record)):
+        return actual
+    with open(record, encoding='utf-8', errors='replace') as file:
+        recorded = (file.read().split() or [''])[0]
+    if not re.fullmatch('[0-9a-f]{64}', recorded):
+        raise DownloadError(f'{record}: not a recorded SHA-256 (expected "<64 hex digits>  NAME"); delete it '
+                            f'to record the file again')
+    if actual != recorded:
         raise DownloadError(f'{path}{about}: SHA-256 {actual} differs from {recorded}, recorded in {record} when the '
                             f'file was first used; delete the file (and {record}) to fetch it again')
     return actual

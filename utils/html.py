@@ -31,22 +31,17 @@ function sortBy(column) {
 </script>"""
 
 
-def grid_shape(size):
-    """Rows and columns (at least as many rows) of a near-square grid of `size` cells, as the original pages."""
-    columns = math.isqrt(size)
-    while size % columns:
-        columns -= 1
-    return size // columns, columns
-
-
 class HtmlPage:
     """A table of `num_rows x num_cols` cells, each with text and an optional image. Images are encoded at most
     `image_size` pixels a side (never enlarged: the page scales them up; None keeps full size) and drawn
     `image_size` wide, or narrower where a row would not fit the window."""
 
     def __init__(self, num_rows=0, num_cols=0, grid_size=0, title='', image_size=None):
-        if grid_size > 0:
-            num_rows, num_cols = grid_shape(grid_size)
+        if grid_size > 0:  # a near-square grid, at least as many rows as columns, as the original pages
+            num_cols = math.isqrt(grid_size)
+            while grid_size % num_cols:
+                num_cols -= 1
+            num_rows = grid_size // num_cols
         self.num_cols = num_cols
         self.title = title
         self.image_size = image_size
