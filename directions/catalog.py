@@ -40,8 +40,7 @@ def directions_dir():
 
 
 def user_catalog_path():
-    """`$GANSEMANTICS_DIRECTIONS_CATALOG`, else `directions.json` in `$XDG_CONFIG_HOME/gansemantics` (default
-    `~/.config/gansemantics`)."""
+    """`$GANSEMANTICS_DIRECTIONS_CATALOG`, else `$XDG_CONFIG_HOME` (or `~/.config`)`/gansemantics/directions.json`."""
     config = os.environ.get('XDG_CONFIG_HOME') or os.path.join(os.path.expanduser('~'), '.config')
     return os.environ.get(ENV_CATALOG) or os.path.join(config, 'gansemantics', 'directions.json')
 
@@ -85,11 +84,11 @@ class Entry:
     shape: tuple                # Shape of the stored array.
     origin: str = 'builtin'     # 'builtin' (catalog.json) or 'local' (the user catalog).
     file: Optional[str] = None  # Path in the source folder ('ffhq/stylegan2/eyesize.npy'); None for a user's entry.
+    shipped_file: Optional[str] = None  # Where the project ships it (.../directions/ffhq/stylegan2/eyesize.npy).
     recommended_layers: Optional[list] = field(default=None, compare=False)    # [4, 5, 6, 7], or None.
     distance_range: Optional[tuple] = field(default=None, compare=False)       # (start, end), or None.
     facts: dict = field(default_factory=dict, compare=False, hash=False, repr=False)   # Every other field.
-    source: Optional[dict] = field(default=None, compare=False, hash=False, repr=False)  # Built-in origin record,
-                                # with 'home': the folder of catalog.json, where the files are shipped.
+    source: Optional[dict] = field(default=None, compare=False, hash=False, repr=False)  # Built-in origin record.
 
     @property
     def name(self):
@@ -100,15 +99,8 @@ class Entry:
         """Any other field of the entry ('model', 'family', 'space', 'description', ...)."""
         return self.facts.get(key, default)
 
-    @property
-    def shipped_file(self):
-        """Where the project ships the file (`directions/ffhq/stylegan2/eyesize.npy`); None for a user's entry."""
-        source = self.source
-        return None if source is None else os.path.join(source['home'], source['local_folder'], self.file)
-
     def cache_file(self, cache_dir=None):
-        """Where the file is downloaded to when it is not shipped (under `cache_dir`, default `directions_dir()`);
-        None for a user's entry."""
+        """Where the file is downloaded to (under `cache_dir`, default `directions_dir()`); None for a user's entry."""
         if self.source is None:
             return None
         return os.path.join(cache_dir or directions_dir(), self.source['local_folder'], *self.file.split('/'))
@@ -180,12 +172,13 @@ def parse_entries(data, origin, where):
         problem = _entry_problem(item)
         if problem:
             raise CatalogError(f'{where}: {problem}')
-        source = dict(sources[item['source']], home=home) if origin == 'builtin' else None
+        source = sources[item['source']] if origin == 'builtin' else None
+        file = item['path'][len(source['folder']) + 1:] if source else None
         layers, span = item.get('recommended_layers'), item.get('distance_range')
         entries.append(Entry(
             id=item['id'], kind=item['kind'], sha256=item['sha256'], shape=tuple(item['shape']), origin=origin,
             path=item['path'] if source else os.path.join(home, os.path.expanduser(item['path'])),
-            file=item['path'][len(source['folder']) + 1:] if source else None,
+            file=file, shipped_file=file and os.path.join(home, source['local_folder'], file),
             recommended_layers=None if layers is None else list(layers),
             distance_range=None if span is None else (float(span[0]), float(span[1])),
             facts={key: value for key, value in item.items() if key not in _REQUIRED}, source=source))

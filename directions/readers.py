@@ -66,8 +66,7 @@ def _float32(array):
 
 
 def check_directions(array, path, w_dim=None):
-    """`array` as directions `[K, w_dim]` float32, or CatalogError naming `path`: not floating point, another
-    shape, empty, a width other than `w_dim` (when given), NaN or infinite values, or an all-zero row."""
+    """`array` as directions `[K, w_dim]` float32 (`w_dim` checked when given), or CatalogError naming `path`."""
     shape = list(array.shape)
     if array.ndim == 1 or array.ndim == 3 and array.shape[1] == 1:
         array = array.reshape(-1, array.shape[-1])
@@ -113,9 +112,8 @@ def latents_array(path):
 
 
 def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
-    """`(space, the first nums codes)` of codes as `latents_array` reads them, whose space is given ('z', 'w',
-    'wp') or read from the shape ('auto': z before w where z_dim == w_dim, as the original scripts); CatalogError
-    naming `what` when they fit no code of this model."""
+    """`(space, the first nums codes)` of codes as `latents_array` reads them, in the space given ('z', 'w', 'wp') or
+    read from the shape ('auto': z before w where z_dim == w_dim, as the original scripts); CatalogError otherwise."""
     auto = space in ('auto', None)
     fits = {'z': (2, generator.z_dim), 'w': (2, generator.w_dim), 'wp': (3, generator.w_dim)}
     found = [s for s, (ndim, width) in fits.items() if codes.ndim == ndim and codes.shape[-1] == width and
@@ -163,9 +161,8 @@ def read_sidecar(json_path, shape):
 
 
 def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download=True, progress=True):
-    """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'ffhq/stylegan2/eyesize',
-    'directions/ffhq/stylegan2/eyesize.npy'), checked against the model's `w_dim` and (the recommended layers)
-    `num_ws` when given; CatalogError naming the file, sidecar or entry otherwise. Other arguments: `resolve`."""
+    """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'directions/ffhq/stylegan2/eyesize.npy'), checked
+    against the model's `w_dim` and (the recommended layers) `num_ws` when given; CatalogError naming the file."""
     catalog = catalog if catalog is not None else load_catalog()
     path, entry = resolve(name_or_path, 'direction', catalog, download=download, progress=progress)
     stored = load_array(path, DIRECTION_LAYOUT)

@@ -81,9 +81,8 @@ def _write_record(path, digest):
 
 
 def verify(path, sha256=None, what=None):
-    """The SHA-256 of `path`, checked against the published `sha256`, else against the one recorded on the
-    file's first use (recorded now when there is none); DownloadError naming both sums otherwise. `what` says
-    what the file is, for messages ('checkpoint stylegan2-ffhq-1024x1024')."""
+    """The SHA-256 of `path`, checked against the published `sha256`, else the one recorded on its first use (now,
+    when there is none); DownloadError naming both sums otherwise, and `what` the file is ('checkpoint ffhq')."""
     path = os.fspath(path)
     actual = file_sha256(path)
     about = f' ({what})' if what else ''
@@ -123,9 +122,8 @@ def _unavailable(url, path, what, error):
 
 
 def fetch(url, path, sha256=None, what=None, progress=True):
-    """Fetch `url` (http(s), file://, or a local file) to `path`, which appears only when complete and matching
-    `sha256` (else its digest is recorded, see `verify`); returns the SHA-256. DownloadError names the URL and
-    where to save the file by hand."""
+    """The SHA-256 of `url` (http(s), file://, or a local file) fetched to `path`, which appears only when complete
+    and matching `sha256` (else its digest is recorded); DownloadError names the URL and where to save it by hand."""
     from tqdm import tqdm
     url, path = url_of(url), os.fspath(path)
     if offline():
