@@ -178,7 +178,7 @@ def parse_entries(data, origin, where):
         entries.append(Entry(
             id=item['id'], kind=item['kind'], sha256=item['sha256'], shape=tuple(item['shape']), origin=origin,
             path=item['path'] if source else os.path.join(home, os.path.expanduser(item['path'])),
-            file=file, shipped_file=file and os.path.join(home, source['local_folder'], file),
+            file=file, shipped_file=os.path.join(home, source['local_folder'], file) if source else None,
             recommended_layers=None if layers is None else list(layers),
             distance_range=None if span is None else (float(span[0]), float(span[1])),
             facts={key: value for key, value in item.items() if key not in _REQUIRED}, source=source))
