@@ -1,21 +1,13 @@
 """Direction files and prepared latent codes: the catalog, the shipped files, downloads, one reader and writer.
-
-The built-in catalog (`catalog.json`) lists the directions ReSeFa publishes and
-the latent codes SeFa prepares, with URLs and SHA-256s; the files are shipped
-here at their original paths. A user catalog adds one's own files by name
-(README.md in this folder). Modules: `catalog` (entries, lookup), `files`
-(fetching, verifying, resolving names), `readers` (the rules of direction and
-code files and sidecars; `save_directions`), `user_catalog` (adding entries).
+The built-in catalog (`catalog.json`) lists the directions ReSeFa publishes and the latent codes SeFa prepares, with
+URLs and SHA-256s; the files are shipped here at their original paths. A user catalog adds one's own files by name.
 """
 
-from .catalog import (BUILTIN_CATALOG, ENV_CATALOG, ENV_DIR, ENV_URL, FOLDER, KINDS, Catalog, CatalogError, Entry,
-                      directions_dir, load_catalog, user_catalog_path)
-from .files import Resolved, fetch, file_status, resolve_direction, resolve_latents, verify
-from .readers import (Direction, Latents, check_codes, latents_array, read_direction, read_latents, read_sidecar,
+from .catalog import (BUILTIN_CATALOG, ENV_CATALOG, ENV_DIR, ENV_URL, FOLDER, KINDS, CatalogError, directions_dir,
+                      fetch, file_status, load_catalog, resolve, user_catalog_path)
+from .readers import (Direction, Latents, add_local_entry, check_codes, latents_array, read_direction, read_latents,
                       save_directions)
-from .user_catalog import add_local_entry
 
-__all__ = ['BUILTIN_CATALOG', 'ENV_CATALOG', 'ENV_DIR', 'ENV_URL', 'FOLDER', 'KINDS', 'Catalog', 'CatalogError',
-           'Direction', 'Entry', 'Latents', 'Resolved', 'add_local_entry', 'check_codes', 'directions_dir', 'fetch',
-           'file_status', 'latents_array', 'load_catalog', 'read_direction', 'read_latents', 'read_sidecar', 'resolve_direction',
-           'resolve_latents', 'save_directions', 'user_catalog_path', 'verify']
+__all__ = ['BUILTIN_CATALOG', 'ENV_CATALOG', 'ENV_DIR', 'ENV_URL', 'FOLDER', 'KINDS', 'CatalogError', 'Direction',
+           'Latents', 'add_local_entry', 'check_codes', 'directions_dir', 'fetch', 'file_status', 'latents_array',
+           'load_catalog', 'read_direction', 'read_latents', 'resolve', 'save_directions', 'user_catalog_path']

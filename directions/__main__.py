@@ -9,7 +9,6 @@ Examples:
   python -m directions show ffhq/stylegan2/lipstick
 """
 
-import functools
 import json
 
 import click
@@ -19,22 +18,21 @@ from directions.catalog import DISTANCE_BOUNDS, advice_problem
 from utils.indices import IndexList, format_indices
 
 
-def _catalog_errors(func):
-    """Turn catalog errors into one-line click errors (exit code 1)."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+class _Commands(click.Group):
+    """The commands, whose catalog errors end the run as one-line click errors (exit code 1)."""
+
+    def invoke(self, ctx):
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except catalog_lib.CatalogError as error:
             raise click.ClickException(str(error)) from None
-    return wrapper
 
 
 def _layers(layers):
     return '-' if layers is None else format_indices(layers)
 
 
-@click.group(help=__doc__)
+@click.group(cls=_Commands, help=__doc__)
 def main():
     pass
 
@@ -42,7 +40,6 @@ def main():
 @main.command('list')
 @click.option('--kind', type=click.Choice(['all', *catalog_lib.KINDS]), default='all', show_default=True,
               help='Which entries to show.')
-@_catalog_errors
 def list_entries(kind):
     """Show the catalog: name, kind, model, layers, distances, and where the file is (shipped, cached, missing)."""
     catalog = catalog_lib.load_catalog()
@@ -52,7 +49,7 @@ def list_entries(kind):
         rows.append((entry.id, entry.kind, str(entry.get('model', '-')),
                      _layers(entry.recommended_layers) if entry.kind == 'direction' else '-',
                      '-' if span is None else f'{span[0]:g}..{span[1]:g}', catalog_lib.file_status(entry)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    widths = [max(map(len, column)) for column in zip(*rows)]
     for row in rows:
         click.echo('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     click.echo(f'\nshipped files: {catalog_lib.FOLDER}; downloads go to {catalog_lib.directions_dir()}; '
@@ -61,12 +58,11 @@ def list_entries(kind):
 
 @main.command()
 @click.argument('name')
-@_catalog_errors
 def show(name):
     """Print one entry as JSON, with where its file is."""
     entry = catalog_lib.load_catalog().lookup(name)
-    record = dict(entry.to_json(), origin=entry.origin, local_file=entry.local_file(),
-                  file=catalog_lib.file_status(entry))
+    record = dict(id=entry.id, kind=entry.kind, path=entry.path, sha256=entry.sha256, shape=list(entry.shape))
+    record.update(entry.facts, origin=entry.origin, local_file=entry.local_file(), file=catalog_lib.file_status(entry))
     click.echo(json.dumps(record, indent=2))
 
 
@@ -74,7 +70,6 @@ def show(name):
 @click.argument('names', nargs=-1, metavar='NAME...')
 @click.option('--all', 'fetch_all', is_flag=True, help='Fetch every built-in entry.')
 @click.option('--progress/--no-progress', default=True, show_default=True, help='Show download progress.')
-@_catalog_errors
 def fetch(names, fetch_all, progress):
     """Print the verified file of each entry, downloading those that are neither shipped nor cached."""
     if fetch_all == bool(names):
@@ -90,7 +85,6 @@ def fetch(names, fetch_all, progress):
             click.echo(f'Error: {error}', err=True)
     if failed:
         raise click.ClickException(f'{failed} of {len(entries)} file{"s" * (len(entries) > 1)} could not be fetched')
-
 
 
 def _distance_range(ctx, param, value):
@@ -113,13 +107,10 @@ def _distance_range(ctx, param, value):
               help=f'Recommended distance range, START and END {DISTANCE_BOUNDS}.')
 @click.option('--description', default=None, help='One line saying what the edit does.')
 @click.option('--model', default=None, help='Model the file belongs to.')
-@_catalog_errors
 def add(name, path, sidecar, kind, layers, distance, description, model):
     """Record a file in the user catalog so that it resolves by NAME."""
-    facts = {'recommended_layers': layers, 'distance_range': distance and list(distance),
-             'description': description, 'model': model}
-    entry = catalog_lib.add_local_entry(name, path, sidecar=sidecar, kind=kind,
-                                        **{key: value for key, value in facts.items() if value is not None})
+    entry = catalog_lib.add_local_entry(name, path, sidecar=sidecar, kind=kind, recommended_layers=layers,
+                                        distance_range=distance, description=description, model=model)
     click.echo(f'{entry.id}: {entry.path} (sha256 {entry.sha256[:12]}..., shape {list(entry.shape)}, '
                f'layers {_layers(entry.recommended_layers)}) added to {catalog_lib.user_catalog_path()}')
 

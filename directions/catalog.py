@@ -1,16 +1,18 @@
-"""Catalog entries: the built-in `catalog.json` plus the user catalog, looked up by id, original path or short name."""
+"""The catalog (the built-in `catalog.json` plus the user catalog), looked up by id, original path or short name,
+and the files of its entries: a built-in entry's file is read from this folder when it is shipped here, else from
+`directions_dir()`, where it is downloaded to. Every use checks the file's SHA-256 against the catalog."""
 
 import difflib
 import numbers
 import os
-import pathlib
 import re
+import reprlib
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Optional
 
-from utils.download import cache_dir
-from utils.fileio import load_json, one_line
+from utils.download import DownloadError, cache_dir, cached_file, file_sha256, url_of
+from utils.fileio import load_json
 from utils.limits import MAX_DISTANCE
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))     # The package folder, which holds the shipped files.
@@ -38,20 +40,9 @@ def directions_dir():
 
 
 def user_catalog_path():
-    """`$GANSEMANTICS_DIRECTIONS_CATALOG`, else `directions.json` in `$XDG_CONFIG_HOME/gansemantics` (default
-    `~/.config/gansemantics`)."""
-    path = os.environ.get(ENV_CATALOG)
-    if path and os.path.isdir(path):
-        raise CatalogError(f'{ENV_CATALOG}={path}: is a folder, not a file; it names the user catalog file '
-                           f'(e.g. {os.path.join(path, "directions.json")})')
+    """`$GANSEMANTICS_DIRECTIONS_CATALOG`, else `$XDG_CONFIG_HOME` (or `~/.config`)`/gansemantics/directions.json`."""
     config = os.environ.get('XDG_CONFIG_HOME') or os.path.join(os.path.expanduser('~'), '.config')
-    return path or os.path.join(config, 'gansemantics', 'directions.json')
-
-
-def shown(value, limit=60):
-    """`repr(value)` cut to `limit` characters, for messages."""
-    text = one_line(repr(value))
-    return text if len(text) <= limit else text[:limit - 3] + '...'
+    return os.environ.get(ENV_CATALOG) or os.path.join(config, 'gansemantics', 'directions.json')
 
 
 def _is_index(value):
@@ -63,11 +54,11 @@ def _is_distance(value):
 
 
 # The advice a catalog entry, a sidecar or `add` may give, and the rule each must follow.
+_LAYERS_RULE = ('a list of layer indices or null',
+                lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_index, v)))
 ADVICE_RULES = {
-    'recommended_layers': ('a list of layer indices or null',
-                           lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_index, v))),
-    'layers': ('a list of layer indices or null',
-               lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(map(_is_index, v))),
+    'recommended_layers': _LAYERS_RULE,
+    'layers': _LAYERS_RULE,
     'distance_range': (f'[start, end], two numbers {DISTANCE_BOUNDS}, or null',
                        lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(map(_is_distance, v))),
 }
@@ -77,12 +68,9 @@ def advice_problem(data):
     """The first field of `data` that breaks its rule in `ADVICE_RULES`, as a message; None when all follow."""
     for key, (rule, ok) in ADVICE_RULES.items():
         if data.get(key) is not None and not ok(data[key]):
-            return f'{key} must be {rule}, got {shown(data[key])}'
+            return f'{key} must be {rule}, got {reprlib.repr(data[key])}'
     return None
 
-
-# ----------------------------------------------------------------------------
-# Entries.
 
 @dataclass(frozen=True)
 class Entry:
@@ -95,78 +83,46 @@ class Entry:
     sha256: str                 # SHA-256 of the .npy file.
     shape: tuple                # Shape of the stored array.
     origin: str = 'builtin'     # 'builtin' (catalog.json) or 'local' (the user catalog).
+    file: Optional[str] = None  # Path in the source folder ('ffhq/stylegan2/eyesize.npy'); None for a user's entry.
+    shipped_file: Optional[str] = None  # Where the project ships it (.../directions/ffhq/stylegan2/eyesize.npy).
+    recommended_layers: Optional[list] = field(default=None, compare=False)    # [4, 5, 6, 7], or None.
+    distance_range: Optional[tuple] = field(default=None, compare=False)       # (start, end), or None.
     facts: dict = field(default_factory=dict, compare=False, hash=False, repr=False)   # Every other field.
     source: Optional[dict] = field(default=None, compare=False, hash=False, repr=False)  # Built-in origin record.
-    home: Optional[str] = field(default=None, compare=False, hash=False, repr=False)   # Folder of the built-in
-                                                                                         # catalog (shipped files).
 
     @property
     def name(self):
         """Short name ('eyesize', 'eyes-r'); not necessarily unique."""
         return self.facts.get('name') or self.id.rsplit('/', 1)[-1]
 
-    @property
-    def url(self):
-        return self.facts.get('url')
-
-    @property
-    def file(self):
-        """Path relative to the source folder ('ffhq/stylegan2/eyesize.npy'); None for a user's entry."""
-        return None if self.source is None else self.path[len(self.source['folder']) + 1:]
-
-    @property
-    def recommended_layers(self):
-        layers = self.facts.get('recommended_layers')
-        return None if layers is None else list(layers)
-
-    @property
-    def distance_range(self):
-        value = self.facts.get('distance_range')
-        return None if value is None else (float(value[0]), float(value[1]))
-
     def get(self, key, default=None):
         """Any other field of the entry ('model', 'family', 'space', 'description', ...)."""
         return self.facts.get(key, default)
 
-    def to_json(self):
-        return dict(id=self.id, kind=self.kind, path=self.path, sha256=self.sha256, shape=list(self.shape),
-                    **self.facts)
-
-    @property
-    def shipped_file(self):
-        """Where the project ships the file (`directions/ffhq/stylegan2/eyesize.npy`); None for a user's entry."""
-        return None if self.source is None else os.path.join(self.home, self.source['local_folder'], self.file)
-
     def cache_file(self, cache_dir=None):
-        """Where the file is downloaded to when it is not shipped; None for a user's entry."""
+        """Where the file is downloaded to (under `cache_dir`, default `directions_dir()`); None for a user's entry."""
         if self.source is None:
             return None
-        root = os.fspath(cache_dir) if cache_dir is not None else directions_dir()
-        return os.path.join(root, self.source['local_folder'], *self.file.split('/'))
+        return os.path.join(cache_dir or directions_dir(), self.source['local_folder'], *self.file.split('/'))
 
-    def local_file(self, cache_dir=None):
+    def local_file(self):
         """Where the file is read from: the user's file, the shipped file when present, else the cache."""
         if self.source is None:
             return self.path
-        return self.shipped_file if os.path.isfile(self.shipped_file) else self.cache_file(cache_dir)
+        return self.shipped_file if os.path.isfile(self.shipped_file) else self.cache_file()
 
-    def download_url(self, mirror=None):
-        """The public URL, or the file under `mirror` (default `$GANSEMANTICS_DIRECTIONS_URL`): a URL prefix or a
-        local folder laid out as `<mirror>/<source mirror folder>/<file>`. None for a user's entry."""
-        mirror = os.fspath(mirror) if mirror is not None else os.environ.get(ENV_URL)
+    def download_url(self):
+        """The public URL, or the file under the mirror `$GANSEMANTICS_DIRECTIONS_URL` (a URL prefix or a local
+        folder laid out as `<mirror>/<source mirror folder>/<file>`). None for a user's entry."""
+        mirror = os.environ.get(ENV_URL)
         if self.source is None or not mirror:
-            return self.url
-        if '://' not in mirror:
-            mirror = pathlib.Path(mirror).resolve().as_uri()
-        return f'{mirror.rstrip("/")}/{urllib.parse.quote(self.source["mirror_folder"] + "/" + self.file)}'
+            return self.get('url')
+        return f'{url_of(mirror).rstrip("/")}/{urllib.parse.quote(self.source["mirror_folder"] + "/" + self.file)}'
 
 
 def key_of(text):
     """A name or path as the catalog compares it: forward slashes, no leading './'."""
-    text = str(text).strip().replace('\\', '/')
-    while text.startswith('./'):
-        text = text[2:]
-    return text
+    return re.sub(r'^(\./)+', '', str(text).strip().replace('\\', '/'))
 
 
 def strong_keys(entry):
@@ -177,29 +133,25 @@ def strong_keys(entry):
     return keys
 
 
-def _entry_problem(data, origin, sources):
+def _entry_problem(data):
     """What is wrong with one catalog record, or None."""
     if not isinstance(data, dict):
         return 'an entry is not a JSON object'
     missing = [key for key in _REQUIRED if key not in data]
-    ident = data.get('id', '?')
-    shape, source = data.get('shape'), sources.get(data.get('source'))
+    shape = data.get('shape')
     checks = [
         (not missing, f'lacks {", ".join(missing)}'),
-        (isinstance(ident, str) and NAME_RE.fullmatch(ident), 'id is not a name like ffhq/stylegan2/eyesize'),
+        (isinstance(data.get('id'), str) and NAME_RE.fullmatch(data['id']),
+         'id is not a name like ffhq/stylegan2/eyesize'),
         (data.get('kind') in KINDS, f'kind must be one of {", ".join(KINDS)}'),
         (isinstance(data.get('sha256'), str) and re.fullmatch('[0-9a-f]{64}', data['sha256']),
          'sha256 must be 64 lower-case hex digits'),
         (isinstance(shape, list) and shape and all(isinstance(n, int) and n > 0 for n in shape),
          'shape must be a list of positive integers'),
         (isinstance(data.get('path'), str) and data['path'], 'path must be a non-empty string'),
-        (origin != 'builtin' or source is not None, f'source {data.get("source")!r} is not in "sources"'),
-        (origin != 'builtin' or source is None or str(data.get('path')).startswith(source['folder'] + '/'),
-         f'path is not under {(source or {}).get("folder")}/'),
         (advice_problem(data) is None, advice_problem(data)),
     ]
-    return next((f'entry {ident!r} {problem}' if problem.startswith('lacks') else f'entry {ident}: {problem}'
-                 for ok, problem in checks if not ok), None)
+    return next((f'entry {data.get("id", "?")}: {problem}' for ok, problem in checks if not ok), None)
 
 
 def read_catalog_file(path):
@@ -217,46 +169,42 @@ def parse_entries(data, origin, where):
     """The Entries of a catalog's JSON (`where`: its file, for messages and the paths of a user's entries)."""
     sources, home, entries = data.get('sources', {}), os.path.dirname(os.path.abspath(where)), []
     for item in data['entries']:
-        problem = _entry_problem(item, origin, sources)
+        problem = _entry_problem(item)
         if problem:
             raise CatalogError(f'{where}: {problem}')
-        path = item['path'] if origin == 'builtin' else os.path.join(home, os.path.expanduser(item['path']))
-        entries.append(Entry(id=item['id'], kind=item['kind'], path=path, sha256=item['sha256'],
-                             shape=tuple(item['shape']), origin=origin, source=sources.get(item.get('source')),
-                             facts={k: v for k, v in item.items() if k not in _REQUIRED},
-                             home=home if origin == 'builtin' else None))
+        source = sources[item['source']] if origin == 'builtin' else None
+        file = item['path'][len(source['folder']) + 1:] if source else None
+        layers, span = item.get('recommended_layers'), item.get('distance_range')
+        entries.append(Entry(
+            id=item['id'], kind=item['kind'], sha256=item['sha256'], shape=tuple(item['shape']), origin=origin,
+            path=item['path'] if source else os.path.join(home, os.path.expanduser(item['path'])),
+            file=file, shipped_file=os.path.join(home, source['local_folder'], file) if source else None,
+            recommended_layers=None if layers is None else list(layers),
+            distance_range=None if span is None else (float(span[0]), float(span[1])),
+            facts={key: value for key, value in item.items() if key not in _REQUIRED}, source=source))
     return entries
 
 
-# ----------------------------------------------------------------------------
-# The catalog.
-
-class Catalog:
-    """The built-in entries followed by the user's."""
+class Catalog(list):
+    """The entries: built-in ones first, then the user's."""
 
     def __init__(self, entries, user_catalog=None):
-        self.entries = list(entries)        # Built-in entries first, then the user's.
+        super().__init__(entries)
         self.user_catalog = user_catalog    # Path of the user catalog (which may not exist yet).
-        ids = [entry.id for entry in self.entries]
+        ids = [entry.id for entry in self]
         twice = next((ident for ident in ids if ids.count(ident) > 1), None)
         if twice:
             raise CatalogError(f'{user_catalog}: entry id {twice!r} is used twice')
 
-    def __iter__(self):
-        return iter(self.entries)
-
-    def __len__(self):
-        return len(self.entries)
-
     def select(self, kind=None):
         """Entries of one kind (all when `kind` is None)."""
-        return [entry for entry in self.entries if kind is None or entry.kind == kind]
+        return [entry for entry in self if kind is None or entry.kind == kind]
 
     def lookup(self, name, kind=None):
         """The entry called `name` (id, original path, or unique short name); CatalogError when it is unknown
         (close matches are listed), ambiguous (the candidates are listed), or of another kind."""
         key, word = key_of(name), KIND_WORDS[kind]
-        for entries in (self.select(kind), self.entries):
+        for entries in (self.select(kind), self):
             found = [e for e in entries if key in strong_keys(e)] or [e for e in entries if key == e.name]
             if found:
                 break
@@ -274,31 +222,91 @@ class Catalog:
                        ' (python -m directions list shows them all)')
         raise CatalogError(f'{word} name {name!r} {problem}')
 
-    def entry_with_sha256(self, sha256, kind=None):
-        """First entry whose file has this SHA-256, or None."""
-        return next((e for e in self.select(kind) if e.sha256 == sha256), None)
-
-    def published_entry_at(self, path, kind=None, cache_dir=None):
+    def published_entry_at(self, path, kind=None):
         """The built-in entry whose file belongs at `path` (original, shipped or downloaded location), or None."""
         key, real = key_of(path), os.path.realpath(path)
         return next((e for e in self.select(kind) if e.source is not None and (
-            key in (e.path, e.file) or real in (os.path.realpath(e.shipped_file),
-                                                os.path.realpath(e.cache_file(cache_dir))))), None)
+            key in (e.path, e.file) or real in (os.path.realpath(e.shipped_file), os.path.realpath(e.cache_file())))),
+            None)
 
     def label_of(self, entry):
         """A short file-name-safe name of an entry: its short name when unique, else its id with '_' for '/'."""
-        unique = sum(other.name == entry.name for other in self.entries) == 1
+        unique = sum(other.name == entry.name for other in self) == 1
         return entry.name if unique else entry.id.replace('/', '_')
 
 
 def load_catalog(user_catalog=None, builtin=None):
     """The built-in catalog (default `catalog.json` here, its files shipped in its folder) plus the user catalog
     (default `user_catalog_path()`), when it exists."""
-    builtin = os.fspath(builtin) if builtin is not None else BUILTIN_CATALOG
+    builtin = os.fspath(builtin or BUILTIN_CATALOG)
     entries = parse_entries(read_catalog_file(builtin), 'builtin', builtin)
-    user = os.fspath(user_catalog) if user_catalog is not None else user_catalog_path()
+    user = os.fspath(user_catalog or user_catalog_path())
     if os.path.isdir(user):
-        raise CatalogError(f'{user}: the user catalog is a folder, not a file')
+        named = f'{ENV_CATALOG}=' if user_catalog is None and os.environ.get(ENV_CATALOG) else ''
+        raise CatalogError(f'{named}{user}: is a folder, not a file; the user catalog is a file '
+                           f'(e.g. {os.path.join(user, "directions.json")})')
     if os.path.isfile(user):
         entries += parse_entries(read_catalog_file(user), 'local', user)
     return Catalog(entries, user_catalog=user)
+
+
+# ----------------------------------------------------------------------------
+# Files.
+
+def _what(entry):
+    return f'{KIND_WORDS[entry.kind]} {entry.id}'
+
+
+def verify(path, entry):
+    """Raise CatalogError (naming both sums) unless `path` has the entry's SHA-256."""
+    actual = file_sha256(path)
+    if actual != entry.sha256:
+        tail = ('the file changed since it was added; add it again (python -m directions add) if that is intended'
+                if entry.origin == 'local' else 'it is not the published file; delete the file to fetch it again')
+        raise CatalogError(f'{path}: SHA-256 {actual} does not match {_what(entry)} (expected {entry.sha256}); '
+                           f'{tail}')
+
+
+def file_status(entry):
+    """Where the entry's file is: 'shipped' or 'cached' (verified), 'present' (a user's), 'missing' or 'modified'."""
+    path = entry.local_file()
+    if not os.path.isfile(path):
+        return 'missing'
+    if file_sha256(path) != entry.sha256:
+        return 'modified'
+    return 'present' if entry.source is None else 'shipped' if path == entry.shipped_file else 'cached'
+
+
+def fetch(entry, cache_dir=None, download=True, progress=True):
+    """Path of the entry's verified file: shipped, already downloaded (into `cache_dir`, default
+    `directions_dir()`), or downloaded now from the mirror `$GANSEMANTICS_DIRECTIONS_URL` or its URL."""
+    if entry.source is None and not os.path.isfile(entry.path):
+        raise CatalogError(f'{_what(entry)}: its file {entry.path} is gone; add it again with python -m directions add')
+    local = entry.path if entry.source is None else entry.shipped_file
+    if os.path.isfile(local):
+        verify(local, entry)
+        return local
+    try:
+        return cached_file(entry.cache_file(cache_dir), entry.download_url(), entry.sha256, what=_what(entry),
+                           download=download, progress=progress)
+    except DownloadError as error:
+        raise CatalogError(str(error)) from None
+
+
+def resolve(name_or_path, kind, catalog=None, download=True, progress=True):
+    """`(path, entry or None)` of a file of `kind` ('direction' or 'latents'): an existing file as it is, with the
+    entry whose SHA-256 it has (refused where a published file belongs but the SHA-256 differs); else the fetched,
+    verified file of a catalog id, original path or unique short name ('eyesize')."""
+    catalog = catalog if catalog is not None else load_catalog()
+    arg = os.fspath(name_or_path)
+    if os.path.isdir(arg):
+        raise CatalogError(f'{arg}: is a folder; give a .npy file or a catalog name')
+    if not os.path.isfile(arg):
+        entry = catalog.lookup(arg, kind)
+        return fetch(entry, download=download, progress=progress), entry
+    sha256 = file_sha256(arg)
+    entry = next((e for e in catalog.select(kind) if e.sha256 == sha256), None)
+    owner = catalog.published_entry_at(arg, kind) if entry is None else None
+    if owner is not None:
+        verify(arg, owner)
+    return arg, entry

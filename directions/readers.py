@@ -1,20 +1,19 @@
-"""Reading direction files (with their sidecars) and latent codes, and writing directions: one set of rules.
+"""The rules of direction files, their sidecars and latent codes: reading them, writing directions, and adding
+one's own files to the user catalog. Every error is a `CatalogError` with one line naming the file.
 
     direction = read_direction('eyesize', w_dim=G.w_dim, num_ws=G.num_ws)   # or any path to a .npy
     direction.array                 # [K, w_dim] float32, rows as stored
     direction.recommended_layers    # [4, 5, 6, 7] (catalog entry, else sidecar), checked against num_ws, or None
     direction.label                 # 'eyesize'; 'pooled_resefa-eyes-1a2b3c4d' for a file of one's own
 
-A direction file is a `.npy` array of floating-point numbers, `[K, w_dim]`
-(also `[w_dim]`, and `[K, 1, w_dim]` as some tools write it), finite, with no
-all-zero row. Its sidecar is `NAME.json` beside `NAME.npy`, as
-`save_directions` writes it. Latent codes are a floating-point `.npy` array
-`[N, dim]` or `[N, num_ws, w_dim]`. Every error is a `CatalogError` with one
-line naming the file.
+A direction file holds `[K, w_dim]` (also `[w_dim]`, and `[K, 1, w_dim]` as some tools write it) finite
+floating-point numbers, no row all zeros; its sidecar `NAME.json` lies beside `NAME.npy`.
 """
 
+import json
 import os
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -24,12 +23,11 @@ from utils.download import file_sha256
 from utils.fileio import load_json, load_npy, save_json, save_npy
 from utils.limits import MAX_CODE
 
-from .catalog import CatalogError, Entry, advice_problem, load_catalog, shown
-from .files import resolve
+from .catalog import (CATALOG_FORMAT, NAME_RE, CatalogError, Entry, advice_problem, key_of, load_catalog,
+                      parse_entries, read_catalog_file, resolve, strong_keys)
 
 DIRECTION_LAYOUT = 'directions are a floating-point .npy array [K, w_dim]'
 LATENTS_LAYOUT = 'latent codes are a floating-point .npy array [N, dim] or [N, num_ws, w_dim]'
-SPACES = ('z', 'w', 'wp')
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,8 +66,7 @@ def _float32(array):
 
 
 def check_directions(array, path, w_dim=None):
-    """`array` as directions `[K, w_dim]` float32, or CatalogError naming `path`: not floating point, another
-    shape, empty, a width other than `w_dim` (when given), NaN or infinite values, or an all-zero row."""
+    """`array` as directions `[K, w_dim]` float32 (`w_dim` checked when given), or CatalogError naming `path`."""
     shape = list(array.shape)
     if array.ndim == 1 or array.ndim == 3 and array.shape[1] == 1:
         array = array.reshape(-1, array.shape[-1])
@@ -94,50 +91,39 @@ def check_directions(array, path, w_dim=None):
     return array
 
 
-def _codes_problem(codes):
-    """What makes an array no latent codes of any model, or None."""
-    if codes.dtype.kind != 'f':
-        return f'holds {codes.dtype} numbers; {LATENTS_LAYOUT}'
-    if codes.ndim not in (2, 3) or codes.size == 0:
-        return f'has shape {list(codes.shape)}; ' + (LATENTS_LAYOUT if codes.size else 'it holds no codes')
-    codes = _float32(codes)
-    if not np.isfinite(codes).all():
-        return 'latent codes hold NaN or infinite values (or values too large for float32)'
-    if np.abs(codes).max() > MAX_CODE:
-        return (f'latent codes hold values beyond +-{MAX_CODE:g}, which float32 synthesis cannot draw '
-                f'(z codes so large normalise to zero)')
-    return None
-
-
 def latents_array(path):
     """Latent codes float32 `[N, dim]` or `[N, num_ws, w_dim]` of a `.npy` file; CatalogError naming the file."""
     codes = load_array(path, LATENTS_LAYOUT)
-    problem = _codes_problem(codes)
+    problem = None
+    if codes.dtype.kind != 'f':
+        problem = f'holds {codes.dtype} numbers; {LATENTS_LAYOUT}'
+    elif codes.ndim not in (2, 3) or codes.size == 0:
+        problem = f'has shape {list(codes.shape)}; ' + (LATENTS_LAYOUT if codes.size else 'it holds no codes')
+    else:
+        codes = _float32(codes)
+        if not np.isfinite(codes).all():
+            problem = 'latent codes hold NaN or infinite values (or values too large for float32)'
+        elif np.abs(codes).max() > MAX_CODE:
+            problem = (f'latent codes hold values beyond +-{MAX_CODE:g}, which float32 synthesis cannot draw '
+                       f'(z codes so large normalise to zero)')
     if problem:
         raise CatalogError(f'{path}: {problem}')
-    return _float32(codes)
+    return codes
 
 
 def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
-    """`(space, float32 codes)`: the first `nums` (all when None) of `codes` as codes of this model, whose space
-    is given ('z', 'w', 'wp') or read from the shape ('auto': z before w where z_dim == w_dim, as the original
-    scripts); CatalogError naming `what` otherwise."""
-    codes = np.asarray(codes)
+    """`(space, the first nums codes)` of codes as `latents_array` reads them, in the space given ('z', 'w', 'wp') or
+    read from the shape ('auto': z before w where z_dim == w_dim, as the original scripts); CatalogError otherwise."""
+    auto = space in ('auto', None)
     fits = {'z': (2, generator.z_dim), 'w': (2, generator.w_dim), 'wp': (3, generator.w_dim)}
     found = [s for s, (ndim, width) in fits.items() if codes.ndim == ndim and codes.shape[-1] == width and
              (s != 'wp' or codes.shape[1] == generator.num_ws)]
-    problem = _codes_problem(codes)
-    if not problem and (space in ('auto', None) and not found or space in SPACES and space not in found):
-        problem = (f'codes of shape {list(codes.shape)} fit ' + (f'no {space} code of this model' if space in SPACES
-                   else f'neither z [N, {generator.z_dim}], w [N, {generator.w_dim}] nor '
-                        f'w+ [N, {generator.num_ws}, {generator.w_dim}]'))
-    if problem:
-        raise CatalogError(f'{what}: {problem}')
-    return (found[0] if space in ('auto', None) else space), _float32(codes[:nums])
+    if not (found if auto else space in found):
+        raise CatalogError(f'{what}: codes of shape {list(codes.shape)} fit ' + (
+            f'neither z [N, {generator.z_dim}], w [N, {generator.w_dim}] nor '
+            f'w+ [N, {generator.num_ws}, {generator.w_dim}]' if auto else f'no {space} code of this model'))
+    return (found[0] if auto else space), codes[:nums]
 
-
-# ----------------------------------------------------------------------------
-# Sidecars.
 
 def sidecar_path(path):
     """`NAME.json` for `NAME.npy`."""
@@ -145,12 +131,9 @@ def sidecar_path(path):
 
 
 def save_directions(path, array, method, generator=None, **facts):
-    """Write directions `[K, w_dim]` to `path` (float32 `.npy`) and their sidecar `NAME.json` beside it.
-
-    The sidecar holds the method, the array's shape, the generator's identity when it is given (model name,
-    source checkpoint and its SHA-256, family, w_dim, num_ws, resolution), then `facts` (layers,
-    recommended_layers, eigenvalues, region, distance_range, ...), which `read_direction` reads back.
-    """
+    """Write directions `[K, w_dim]` to `path` (float32 `.npy`) and their sidecar `NAME.json` beside it: the method,
+    the array's shape, the generator's identity when it is given (model name, source checkpoint and its SHA-256,
+    family, num_ws, resolution), then `facts` (layers, eigenvalues, region, distance_range, ...)."""
     array = np.asarray(array, dtype=np.float32)
     sidecar = {'method': method, 'shape': list(array.shape), 'w_dim': int(array.shape[-1])}
     if generator is not None:
@@ -162,27 +145,24 @@ def save_directions(path, array, method, generator=None, **facts):
     save_json(sidecar_path(path), sidecar)
 
 
-def read_sidecar(json_path, shape=None):
-    """The sidecar `.json` of a direction file, checked (its advice, and its `shape` against `shape` when given)."""
+def read_sidecar(json_path, shape):
+    """The sidecar `.json` of a direction file, checked: its advice, and its `shape` against the array's."""
     try:
         data = load_json(json_path)
     except ValueError as error:
         raise CatalogError(f'{error}; cannot read the sidecar') from None
     problem = 'the sidecar is not a JSON object' if not isinstance(data, dict) else advice_problem(data)
-    if not problem and shape is not None and data.get('shape') not in (None, list(shape)):
-        problem = f'the sidecar describes an array of shape {shown(data["shape"])}, but its .npy holds {list(shape)}'
+    if not problem and data.get('shape') not in (None, list(shape)):
+        problem = (f'the sidecar describes an array of shape {reprlib.repr(data["shape"])}, but its .npy holds '
+                   f'{list(shape)}')
     if problem:
         raise CatalogError(f'{json_path}: {problem}')
     return data
 
 
-# ----------------------------------------------------------------------------
-# Entry points.
-
 def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download=True, progress=True):
-    """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'ffhq/stylegan2/eyesize',
-    'directions/ffhq/stylegan2/eyesize.npy'), checked against the model's `w_dim` and (the recommended layers)
-    `num_ws` when given; CatalogError naming the file, sidecar or entry otherwise. Other arguments: `resolve`."""
+    """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'directions/ffhq/stylegan2/eyesize.npy'), checked
+    against the model's `w_dim` and (the recommended layers) `num_ws` when given; CatalogError naming the file."""
     catalog = catalog if catalog is not None else load_catalog()
     path, entry = resolve(name_or_path, 'direction', catalog, download=download, progress=progress)
     stored = load_array(path, DIRECTION_LAYOUT)
@@ -202,12 +182,9 @@ def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download
         raise CatalogError(f'{layers_from}: recommended layer {max(layers)} is out of range; this model has layers '
                            f'0-{num_ws - 1} (--mani_layers overrides the recommended layers)')
     sha256 = entry.sha256 if entry is not None else file_sha256(path)
-    if entry is not None:
-        label = catalog.label_of(entry)
-    else:
-        region = sidecar.get('region') if sidecar is not None else None
-        parts = [os.path.splitext(os.path.basename(path))[0], region if isinstance(region, str) else '', sha256[:8]]
-        label = '-'.join(p for p in parts if p)
+    region = (sidecar or {}).get('region')
+    parts = (os.path.splitext(os.path.basename(path))[0], region if isinstance(region, str) else '', sha256[:8])
+    label = catalog.label_of(entry) if entry is not None else '-'.join(p for p in parts if p)
     return Direction(path=path, array=array, sha256=sha256, entry=entry, sidecar=sidecar,
                      recommended_layers=layers if layers_from else None,
                      distance_range=distances if distances_from else None,
@@ -217,6 +194,48 @@ def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download
 
 def read_latents(name_or_path, catalog=None, download=True, progress=True):
     """The `Latents` of a file by path or catalog name ('stylegan_cat256'), as `read_direction` reads."""
-
     path, entry = resolve(name_or_path, 'latents', catalog, download=download, progress=progress)
     return Latents(path, latents_array(path), entry)
+
+
+def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path=None, **facts):
+    """Record a user's file (read as `read_direction` / `read_latents` read it) under a new `name` ('smile',
+    'ffhq/mine/smile') in the user catalog, replacing an entry of that name; returns the new Entry. The entry holds
+    the file's absolute path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json beside it; False
+    for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts` (`recommended_layers`,
+    default the sidecar's `layers`; `distance_range`, `description`, `model`, ...; None: not given)."""
+    name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
+    problem = advice_problem(facts)
+    if not NAME_RE.fullmatch(name):
+        problem = f'name {name!r}: use letters, digits, _ . + - and / between parts (e.g. ffhq/mine/smile)'
+    if problem:
+        raise CatalogError(problem)
+    shape = (check_directions(load_array(npy_path, DIRECTION_LAYOUT), npy_path) if kind == 'direction'
+             else latents_array(npy_path)).shape
+    record = dict(id=name, kind=kind, path=npy_path, sha256=file_sha256(npy_path), shape=list(shape))
+    if sidecar is None and os.path.isfile(sidecar_path(npy_path)):
+        sidecar = sidecar_path(npy_path)
+    if sidecar:
+        sidecar = os.path.abspath(os.fspath(sidecar))
+        for key, value in read_sidecar(sidecar, shape).items():
+            clash = key in record or key in ('origin', 'sidecar')
+            if not clash or value != record.get(key):
+                record[f'sidecar_{key}' if clash else key] = value
+        record['sidecar'] = sidecar
+    record.update((key, value) for key, value in facts.items() if value is not None)
+    if record.get('recommended_layers') is None and record.get('layers') is not None:  # both checked above
+        record['recommended_layers'] = list(record['layers'])
+    record = json.loads(json.dumps(record, default=lambda v: v.tolist() if hasattr(v, 'tolist') else list(v)))
+
+    catalog = load_catalog(catalog_path)
+    catalog_path = catalog.user_catalog
+    taken = next((e.id for e in catalog if (e.origin, e.id) != ('local', name) and
+                  (name in strong_keys(e) or name == e.name)), None)
+    if taken:
+        raise CatalogError(f'name {name!r} is taken by catalog entry {taken}; choose another')
+    data = read_catalog_file(catalog_path) if os.path.isfile(catalog_path) else {'format': CATALOG_FORMAT,
+                                                                                  'entries': []}
+    data['entries'] = [item for item in data['entries'] if item.get('id') != name] + [record]
+    entry, = [e for e in parse_entries(data, 'local', catalog_path) if e.id == name]
+    save_json(catalog_path, data)
+    return entry

@@ -92,7 +92,7 @@ def test_catalog_lists_every_published_file_with_its_sum_and_url(tmp_path):
     for entry in builtin:
         mirror = MIRRORS[entry.get('source')]
         assert sums.pop(f'{mirror}/{entry.file}') == entry.sha256, entry.id
-        assert entry.url == prefixes[mirror] + entry.file
+        assert entry.get('url') == prefixes[mirror] + entry.file
         assert entry.source['url_prefix'] == prefixes[mirror]
         assert entry.get('description') and entry.get('model') and entry.get('family')
     assert not sums
@@ -183,13 +183,13 @@ def test_cache_location_from_env(env, monkeypatch):
 
 def test_every_entry_downloads_from_a_local_mirror(env, unshipped):
     for entry in unshipped:
-        resolve = directions.resolve_direction if entry.kind == 'direction' else directions.resolve_latents
-        path, found = resolve(entry.id, catalog=unshipped, progress=False)
+        path, found = directions.resolve(entry.id, entry.kind, catalog=unshipped, progress=False)
         assert found == entry
         assert path == os.path.join(env / 'cache', 'directions', entry.source['local_folder'], *entry.file.split('/'))
         assert sha256_of(path) == entry.sha256 == sha256_of(published_copy(entry))
         assert directions.file_status(entry) == 'cached'
-        assert resolve(entry.path, catalog=unshipped, download=False) == (path, entry)  # Now from the cache.
+        found = directions.resolve(entry.path, entry.kind, catalog=unshipped, download=False)
+        assert found == (path, entry)  # Now from the cache.
     assert len(cache_files(env)) == 12 and all(name.endswith('.npy') for name in cache_files(env))
 
 
@@ -198,12 +198,13 @@ def test_names_paths_and_file_urls(env, unshipped, monkeypatch):
     expected = os.path.join(env / 'cache', 'directions', 'ffhq', 'stylegan2', 'eyesize.npy')
     for name in ('eyesize', 'ffhq/stylegan2/eyesize', 'directions/ffhq/stylegan2/eyesize.npy',
                  'ffhq/stylegan2/eyesize.npy', './directions/ffhq/stylegan2/eyesize.npy'):
-        path, entry = directions.resolve_direction(name, catalog=unshipped, progress=False)
+        path, entry = directions.resolve(name, 'direction', catalog=unshipped, progress=False)
         assert path == expected and entry.id == 'ffhq/stylegan2/eyesize'
     for name in ('afhq/stylegan3/eyes-r', 'directions/afhq/stylegan3/eyes-r.npy'):
-        assert directions.resolve_direction(name, catalog=unshipped, progress=False).entry.id == 'afhq/stylegan3/eyes-r'
+        path, entry = directions.resolve(name, 'direction', catalog=unshipped, progress=False)
+        assert entry.id == 'afhq/stylegan3/eyes-r'
     for name in ('stylegan_cat256', 'latent_codes/stylegan_cat256_latents.npy', 'stylegan_cat256_latents'):
-        path, entry = directions.resolve_latents(name, catalog=unshipped, progress=False)
+        path, entry = directions.resolve(name, 'latents', catalog=unshipped, progress=False)
         assert entry.id == 'stylegan_cat256'
         assert path == os.path.join(env / 'cache', 'directions', 'latent_codes', 'stylegan_cat256_latents.npy')
 
@@ -216,7 +217,7 @@ def test_verified_on_every_use(env, unshipped, monkeypatch):
     np.save(bad, np.ones([1, 512], dtype=np.float32))
     monkeypatch.setenv(directions.ENV_URL, str(mirror))
     with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('nose_length', catalog=unshipped, progress=False)
+        directions.resolve('nose_length', 'direction', catalog=unshipped, progress=False)
     text = one_line(error)
     assert entry.sha256 in text and sha256_of(bad) in text and 'nothing was saved' in text
     assert cache_files(env) == []  # Nothing kept, not even a partial file.
@@ -254,7 +255,7 @@ def test_offline_message_names_url_and_path(env, unshipped, monkeypatch, mirror)
 def test_public_url_without_a_mirror(monkeypatch, tmp_path, unshipped):
     monkeypatch.delenv(directions.ENV_URL, raising=False)
     entry = unshipped.lookup('lipstick')
-    assert entry.download_url() == entry.url
+    assert entry.download_url() == entry.get('url')
     assert entry.cache_file(tmp_path) == os.path.join(tmp_path, 'ffhq', 'stylegan2', 'lipstick.npy')
     with pytest.raises(directions.CatalogError) as error:
         directions.fetch(entry, cache_dir=tmp_path, download=False)
@@ -270,10 +271,10 @@ def test_existing_files_are_used_as_they_are(env):
     eyesize = directions.load_catalog().lookup('eyesize')
     copy = env / 'work' / 'mine.npy'
     shutil.copy(published_copy(eyesize), copy)
-    assert directions.resolve_direction(str(copy)) == (str(copy), eyesize)
+    assert directions.resolve(str(copy), 'direction') == (str(copy), eyesize)
     other = env / 'work' / 'other.npy'
     np.save(other, np.eye(2, 512, dtype=np.float32))
-    assert directions.resolve_direction(other) == (str(other), None)
+    assert directions.resolve(other, 'direction') == (str(other), None)
     assert not (env / 'cache').exists()
 
 
@@ -281,11 +282,11 @@ def test_original_layout_in_the_working_folder_is_verified(env):
     target = env / 'work' / 'directions' / 'ffhq' / 'stylegan2' / 'mouth.npy'
     target.parent.mkdir(parents=True)
     shutil.copy(published_copy(directions.load_catalog().lookup('mouth')), target)
-    path, entry = directions.resolve_direction('directions/ffhq/stylegan2/mouth.npy')
+    path, entry = directions.resolve('directions/ffhq/stylegan2/mouth.npy', 'direction')
     assert path == 'directions/ffhq/stylegan2/mouth.npy' and entry.id == 'ffhq/stylegan2/mouth'
     np.save(target, np.ones([1, 512], dtype=np.float32))
     with pytest.raises(directions.CatalogError) as error:
-        directions.resolve_direction('directions/ffhq/stylegan2/mouth.npy')
+        directions.resolve('directions/ffhq/stylegan2/mouth.npy', 'direction')
     text = one_line(error)
     assert sha256_of(target) in text and entry.sha256 in text
 
@@ -551,7 +552,7 @@ def test_add_local_entry_round_trip(env):
     with pytest.raises(directions.CatalogError) as error:
         directions.read_direction('cats')
     assert sha256_of(npy) in one_line(error) and entry.sha256 in one_line(error)
-    assert directions.resolve_direction(npy) == (str(npy), None)  # By path, a changed file is used as it is.
+    assert directions.resolve(npy, 'direction') == (str(npy), None)  # By path, a changed file is used as it is.
 
     for taken in ('eyesize', 'ffhq/stylegan2/eyesize', 'pggan_celebahq1024'):
         with pytest.raises(directions.CatalogError, match='taken'):
@@ -597,7 +598,7 @@ def test_user_catalog_variable_naming_a_folder_is_refused(env, monkeypatch):
     folder = env / 'catalogs'
     folder.mkdir()
     monkeypatch.setenv(directions.ENV_CATALOG, str(folder))
-    words = f'GANSEMANTICS_DIRECTIONS_CATALOG={folder}: is a folder, not a file'
+    words = f'GANSEMANTICS_DIRECTIONS_CATALOG={folder}: is a folder'
     with pytest.raises(directions.CatalogError, match=re.escape(words)):
         directions.load_catalog()
     npy = env / 'work' / 'd.npy'
@@ -605,7 +606,7 @@ def test_user_catalog_variable_naming_a_folder_is_refused(env, monkeypatch):
     for args in (['list'], ['add', 'mine', npy]):
         assert_one_line_error(CliRunner().invoke(cli, [str(a) for a in args]), words)
     assert list(folder.iterdir()) == []
-    with pytest.raises(directions.CatalogError, match=re.escape(f'{folder}: the user catalog is a folder, not a file')):
+    with pytest.raises(directions.CatalogError, match=re.escape(f'{folder}: is a folder')):
         directions.load_catalog(user_catalog=folder)
 
 

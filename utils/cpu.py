@@ -2,36 +2,28 @@
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
-_M_TRIM_THRESHOLD = -1
+_M_TRIM_THRESHOLD = -1              # mallopt parameters, as in glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD_MAX = 32 * 2 ** 20  # glibc's ceiling on 64-bit systems
 _TRIM_THRESHOLD = 2 ** 30
 
-_done = []
 
-
+@functools.cache
 def keep_freed_memory():
     """Let glibc reuse freed blocks up to 32 MiB instead of returning them to the system; whether it took effect.
 
     Forward-mode Jacobians allocate and free feature maps of a few to tens of MiB thousands of times per sample;
     by default glibc maps fresh pages for each, whose faults and zero-filling take up to half the run time on a
     small CPU. Served from the heap (up to 1 GiB of free heap kept until the process exits), the same work runs
-    about twice as fast.
-    """
-
-    if _done:
-        return _done[0]
-    ok = False
-    if sys.platform.startswith('linux'):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-            mallopt = libc.mallopt
-            mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-            ok = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(
-                mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
-        except (OSError, AttributeError):
-            ok = False
-    _done.append(ok)
-    return ok
+    about twice as fast."""
+    if not sys.platform.startswith('linux'):
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))

@@ -2,16 +2,12 @@
 
     path = cached_file(os.path.join(cache_dir('checkpoints'), 'ffhq.pkl'), url)  # fetched once, verified each use
 
-The cache folder is `$GANSEMANTICS_CACHE`, else `$XDG_CACHE_HOME/gansemantics`,
-else `~/.cache/gansemantics`. A file whose SHA-256 is published is checked
-against it. For any other file, the SHA-256 measured when it is first used
-(downloaded, or found where the user put it) is recorded beside it, as
-`NAME.sha256` in `sha256sum` format (under the cache when that folder is not
-writable), and every later use is checked against that record.
-`$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off.
-
-Every error is a `DownloadError` (a ValueError) with a one-line message; a file
-that cannot be downloaded names the URL and the path to save it as by hand.
+The cache folder is `$GANSEMANTICS_CACHE`, else `$XDG_CACHE_HOME/gansemantics`, else `~/.cache/gansemantics`. A file
+whose SHA-256 is published is checked against it; for any other file, the SHA-256 measured on its first use
+(downloaded, or found where the user put it) is recorded beside it as `NAME.sha256` in `sha256sum` format (under the
+cache when that folder is not writable), and every later use is checked against that record.
+`$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off. Every error is a `DownloadError` (a ValueError) with one
+line; a file that cannot be downloaded names the URL and the path to save it as by hand.
 """
 
 import hashlib
@@ -23,7 +19,6 @@ import urllib.error
 import urllib.request
 
 from utils.fileio import atomic_path, one_line, save_text, sha256_of
-
 
 CACHE_ENV = 'GANSEMANTICS_CACHE'        # The cache folder itself.
 OFFLINE_ENV = 'GANSEMANTICS_OFFLINE'    # Set and not 0: never download.
@@ -46,7 +41,6 @@ def cache_dir(*parts):
 
 
 def offline():
-    """Whether `$GANSEMANTICS_OFFLINE` turns downloads off (set, and not empty or 0)."""
     return os.environ.get(OFFLINE_ENV, '').strip() not in ('', '0')
 
 
@@ -56,15 +50,12 @@ def _stat_key(path):
 
 
 def file_sha256(path):
-    """SHA-256 hex digest of a file, remembered per (path, size, modification time) within the process."""
+    """SHA-256 hex digest of a file, remembered within the process until the file changes."""
     key = _stat_key(path)
     if key not in _digests:
         _digests[key] = sha256_of(path)
     return _digests[key]
 
-
-# ----------------------------------------------------------------------------
-# Recorded digests.
 
 def record_path(path):
     """Where the SHA-256 of `path` is recorded: beside it, else (folder not writable) under the cache."""
@@ -79,20 +70,7 @@ def _fallback_record(path):
     return cache_dir('sha256', f'{key}-{os.path.basename(real)}{RECORD_SUFFIX}')
 
 
-def _read_record(record):
-    try:
-        with open(record, encoding='utf-8') as file:
-            words = file.read().split()
-    except OSError as error:
-        words = [f'cannot be read ({one_line(error)})']
-    if not words or not re.fullmatch('[0-9a-f]{64}', words[0]):
-        raise DownloadError(f'{record}: not a recorded SHA-256 (expected "<64 hex digits>  NAME"); delete it '
-                            f'to record the file again')
-    return words[0]
-
-
 def _write_record(path, digest):
-    """Record `digest` beside `path` (under the cache when that folder is not writable)."""
     line = f'{digest}  {os.path.basename(path)}\n'
     for record in (os.fspath(path) + RECORD_SUFFIX, _fallback_record(path)):
         try:
@@ -103,33 +81,33 @@ def _write_record(path, digest):
 
 
 def verify(path, sha256=None, what=None):
-    """The SHA-256 of `path`, checked against the published `sha256`, else against the one recorded on the
-    file's first use (recorded now when there is none); DownloadError naming both sums otherwise. `what` says
-    what the file is, for messages ('checkpoint stylegan2-ffhq-1024x1024')."""
+    """The SHA-256 of `path`, checked against the published `sha256`, else the one recorded on its first use (now,
+    when there is none); DownloadError naming both sums otherwise, and `what` the file is ('checkpoint ffhq')."""
     path = os.fspath(path)
-    try:
-        actual = file_sha256(path)
-    except OSError as error:
-        raise DownloadError(f'{path}: cannot read the file ({one_line(error.strerror or error)})') from None
+    actual = file_sha256(path)
     about = f' ({what})' if what else ''
-    if sha256 is not None and actual != sha256.lower():
-        raise DownloadError(f'{path}{about}: SHA-256 {actual} does not match the published {sha256.lower()}; '
-                            f'delete the file to fetch it again')
+    if sha256 is not None:
+        if actual != sha256.lower():
+            raise DownloadError(f'{path}{about}: SHA-256 {actual} does not match the published {sha256.lower()}; '
+                                f'delete the file to fetch it again')
+        return actual
     record = record_path(path)
-    if sha256 is None and not os.path.isfile(record):
+    if not os.path.isfile(record):
         _write_record(path, actual)
-    elif sha256 is None and actual != _read_record(record):
-        raise DownloadError(f'{path}{about}: SHA-256 {actual} differs from {_read_record(record)}, recorded in '
-                            f'{record} when the file was first used; delete the file (and {record}) to fetch it '
-                            f'again')
+        return actual
+    with open(record, encoding='utf-8', errors='replace') as file:
+        recorded = (file.read().split() or [''])[0]
+    if not re.fullmatch('[0-9a-f]{64}', recorded):
+        raise DownloadError(f'{record}: not a recorded SHA-256 (expected "<64 hex digits>  NAME"); delete it '
+                            f'to record the file again')
+    if actual != recorded:
+        raise DownloadError(f'{path}{about}: SHA-256 {actual} differs from {recorded}, recorded in {record} when the '
+                            f'file was first used; delete the file (and {record}) to fetch it again')
     return actual
 
 
-# ----------------------------------------------------------------------------
-# Fetching.
-
-def _url_of(source):
-    """A URL for `source`: an http(s)/file URL as it is, a local path as a file:// URL."""
+def url_of(source):
+    """An http(s)/file URL as it is, a local path as a file:// URL."""
     source = os.fspath(source)
     return source if '://' in source else pathlib.Path(source).resolve().as_uri()
 
@@ -137,42 +115,38 @@ def _url_of(source):
 def _unavailable(url, path, what, error):
     if isinstance(error, urllib.error.HTTPError):
         reason = f'HTTP {error.code} {one_line(error.reason)}'
-    elif isinstance(error, urllib.error.URLError):
-        reason = one_line(error.reason) or type(error).__name__
     else:
-        reason = one_line(error) or type(error).__name__
+        reason = one_line(error.reason if isinstance(error, urllib.error.URLError) else error) or type(error).__name__
     return DownloadError(f'{what or os.path.basename(path)} is not on this machine and cannot be downloaded '
                          f'({reason}): download {url} and save it as {path}')
 
 
-def fetch(url, path, sha256=None, what=None, timeout=TIMEOUT, progress=True):
-    """Fetch `url` (http(s), file://, or a local file) to `path`, which appears only when complete and matching
-    `sha256` (else its digest is recorded, see `verify`); returns the SHA-256. DownloadError names the URL and
-    where to save the file by hand."""
+def fetch(url, path, sha256=None, what=None, progress=True):
+    """The SHA-256 of `url` (http(s), file://, or a local file) fetched to `path`, which appears only when complete
+    and matching `sha256` (else its digest is recorded); DownloadError names the URL and where to save it by hand."""
     from tqdm import tqdm
-    url, path = _url_of(url), os.fspath(path)
+    url, path = url_of(url), os.fspath(path)
     if offline():
         raise _unavailable(url, path, what, f'{OFFLINE_ENV} is set')
     digest = hashlib.sha256()
     try:
         request = urllib.request.Request(url, headers={'User-Agent': 'gansemantics'})
-        with urllib.request.urlopen(request, timeout=timeout) as response, atomic_path(path) as tmp:
-            total, received = int(response.headers.get('Content-Length') or 0) or None, 0
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response, atomic_path(path) as tmp:
+            total = int(response.headers.get('Content-Length') or 0) or None
             with open(tmp, 'wb') as file, tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024,
                                                desc=os.path.basename(path), disable=not progress) as bar:
                 while block := response.read(_BLOCK):
                     file.write(block)
                     digest.update(block)
                     bar.update(len(block))
-                    received += len(block)
-            if total is not None and received != total:
-                raise OSError(f'the connection closed after {received} of {total} bytes')
+            if total is not None and os.path.getsize(tmp) != total:
+                raise OSError(f'the connection closed after {os.path.getsize(tmp)} of {total} bytes')
             if sha256 is not None and digest.hexdigest() != sha256.lower():
                 raise DownloadError(f'download of {url} refused: SHA-256 {digest.hexdigest()} does not match the '
                                     f'published {sha256.lower()}; nothing was saved')
+    except DownloadError:
+        raise
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
-        if isinstance(error, DownloadError):
-            raise
         raise _unavailable(url, path, what, error) from None
     _digests[_stat_key(path)] = digest.hexdigest()
     if sha256 is None:
@@ -186,7 +160,7 @@ def cached_file(path, url, sha256=None, what=None, download=True, progress=True)
     if os.path.isfile(path):
         verify(path, sha256, what)
     elif not download:
-        raise _unavailable(_url_of(url), path, what, 'downloads are turned off')
+        raise _unavailable(url_of(url), path, what, 'downloads are turned off')
     else:
         fetch(url, path, sha256, what, progress=progress)
     return path

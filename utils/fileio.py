@@ -5,7 +5,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import uuid
 import zipfile
 
 import numpy as np
@@ -13,16 +13,12 @@ import numpy as np
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path next to `path`; rename it onto `path` only on success."""
+    """Yield a temporary path next to `path`, for the writer to create; rename it onto `path` only on success."""
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    folder, name = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    base, ext = os.path.splitext(os.path.basename(path))
-    handle, tmp = tempfile.mkstemp(prefix=f'.{base}.', suffix=f'.tmp{ext}', dir=folder)
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    base, ext = os.path.splitext(name)
+    tmp = os.path.join(folder, f'.{base}.{uuid.uuid4().hex[:12]}.tmp{ext}')
     try:
         yield tmp
         os.replace(tmp, path)
@@ -42,16 +38,14 @@ def save_npz(path, **arrays):
 
 
 def save_json(path, data):
-    save_text(path, json.dumps(data, indent=2, default=_jsonable) + '\n')
+    """`data` as indented JSON; numpy arrays and numbers as lists and numbers, anything else as its text."""
+    jsonable = lambda value: value.tolist() if isinstance(value, (np.ndarray, np.generic)) else str(value)
+    save_text(path, json.dumps(data, indent=2, default=jsonable) + '\n')
 
 
 def save_text(path, text):
     with atomic_path(path) as tmp, open(tmp, 'w', encoding='utf-8') as file:
         file.write(text)
-
-
-def _jsonable(value):
-    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else str(value)
 
 
 def one_line(text):

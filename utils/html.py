@@ -13,8 +13,6 @@ _STYLE = """<style>
   table { border-spacing: 0; border: 1px solid black; }
   th { cursor: pointer; font-size: 85%%; overflow-wrap: anywhere; }
   th, td { text-align: left; vertical-align: middle; border: 0.5px solid black; padding: 4px; }
-
-
   tr:nth-child(even) { background-color: #d2d2d2; }
   td.highlight { background-color: #ffe08a; }
   img { display: block; height: auto; width: %(width)s; }
@@ -33,34 +31,24 @@ function sortBy(column) {
 </script>"""
 
 
-def grid_shape(size, is_portrait=True):
-    """Rows and columns of a near-square grid holding `size` cells (as the original pages)."""
-    if size <= 0:
-        return 0, 0
-    height = int(math.sqrt(size))
-    while size % height:
-        height -= 1
-    height, width = sorted((height, size // height), reverse=is_portrait)
-    return height, width
-
-
 class HtmlPage:
-    """A table of `num_rows x num_cols` cells, each with text and an optional image.
-
-    Images are encoded at most `image_size` pixels a side (never enlarged: the page scales them up) and drawn
-    `image_size` wide, or narrower where a row would not fit the window. `image_size` None keeps full size.
-    """
+    """A table of `num_rows x num_cols` cells, each with text and an optional image. Images are encoded at most
+    `image_size` pixels a side (never enlarged: the page scales them up; None keeps full size) and drawn
+    `image_size` wide, or narrower where a row would not fit the window."""
 
     def __init__(self, num_rows=0, num_cols=0, grid_size=0, title='', image_size=None):
-        if grid_size > 0:
-            num_rows, num_cols = grid_shape(grid_size)
-        self.num_rows, self.num_cols = num_rows, num_cols
+        if grid_size > 0:  # a near-square grid, at least as many rows as columns, as the original pages
+            num_cols = math.isqrt(grid_size)
+            while grid_size % num_cols:
+                num_cols -= 1
+            num_rows = grid_size // num_cols
+        self.num_cols = num_cols
         self.title = title
         self.image_size = image_size
         self.notes = []
         self.headers = [''] * num_cols
-        self.cells = [[{'text': '', 'image': '', 'highlight': False} for _ in range(num_cols)]
-                      for _ in range(num_rows)]
+        self.cells = [['  <td></td>'] * num_cols for _ in range(num_rows)]  # each cell as its HTML
+        self._image_columns = set()
         self._widest = 0  # the largest image, in pixels
 
     def set_headers(self, headers):
@@ -73,15 +61,18 @@ class HtmlPage:
 
     def set_cell(self, row, col, text='', image=None, highlight=False):
         """Set a cell; `text` may hold line breaks; `image` is uint8 `[H, W, C]` (RGB) or None."""
-        uri = ''
+        text = html.escape(str(text))
+        body = text.replace('\n', '<br>')
         if image is not None:
-            size = min(self.image_size or image.shape[1], image.shape[1])
-            uri = encode_data_uri(image, size)
+            uri = encode_data_uri(image, min(self.image_size or image.shape[1], image.shape[1]))
+            body += f'<br><img src="{uri}" alt="{text}"/>'
             self._widest = max(self._widest, self.image_size or image.shape[1])
-        self.cells[row][col] = {'text': str(text), 'image': uri, 'highlight': bool(highlight)}
+            self._image_columns.add(col)
+        css = ' class="highlight"' if highlight else ''
+        self.cells[row][col] = f'  <td{css}>{body}</td>'
 
     def render(self):
-        columns = sum(any(row[i]['image'] for row in self.cells) for i in range(self.num_cols)) or 1
+        columns = len(self._image_columns) or 1
         style = _STYLE % {'width': f'min({self._widest}px, calc((100vw - 10em) / {columns} - 10px))'}
         lines = ['<!DOCTYPE html>', '<html>', '<head>', '<meta charset="utf-8">',
                  '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -96,14 +87,7 @@ class HtmlPage:
             lines += ['</tr>', '</thead>']
         lines.append('<tbody id="tbody">')
         for row in self.cells:
-            lines.append('<tr>')
-            for cell in row:
-                css = ' class="highlight"' if cell['highlight'] else ''
-                body = html.escape(cell['text']).replace('\n', '<br>')
-                if cell['image']:
-                    body += f'<br><img src="{cell["image"]}" alt="{html.escape(cell["text"])}"/>'
-                lines.append(f'  <td{css}>{body}</td>')
-            lines.append('</tr>')
+            lines += ['<tr>', *row, '</tr>']
         lines += ['</tbody>', '</table>', '</body>', '</html>', '']
         return '\n'.join(lines)
 

@@ -10,18 +10,14 @@ from PIL import Image
 from .fileio import atomic_path
 
 
-def to_uint8(images, min_val=-1.0, max_val=1.0):
-    """Generator output `[N, C, H, W]` (about [-1, 1]) -> uint8 `[N, H, W, C]`.
-
-    Same rounding as the original scripts: scale to [0, 255] in float64, add 0.5,
-    clip and truncate.
-    """
+def to_uint8(images):
+    """Generator output `[N, C, H, W]` (about [-1, 1]) -> uint8 `[N, H, W, C]`, rounded as the original scripts:
+    scaled to [0, 255] in float64, plus 0.5, clipped and truncated."""
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
     images = np.asarray(images, dtype=np.float64)
     assert images.ndim == 4 and images.shape[1] in (1, 3, 4), images.shape
-    images = (images - min_val) / (max_val - min_val) * 255
-    images = np.clip(images + 0.5, 0, 255).astype(np.uint8)
+    images = np.clip((images + 1) / 2 * 255 + 0.5, 0, 255).astype(np.uint8)
     return images.transpose(0, 2, 3, 1)
 
 
@@ -38,36 +34,32 @@ def _pil(image):
 
 
 def resize(image, size):
-    """Resize a uint8 `[H, W, C]` image to `size` (int or `(width, height)`)."""
-    if isinstance(size, int):
-        size = (size, size)
-    if image.shape[1] == size[0] and image.shape[0] == size[1]:
+    """Resize a uint8 `[H, W, C]` image to `size` x `size` pixels."""
+    if image.shape[:2] == (size, size):
         return image
-    resample = Image.BILINEAR if size[0] >= image.shape[1] else Image.LANCZOS
-    out = np.asarray(_pil(image).resize(tuple(size), resample))
+    resample = Image.BILINEAR if size >= image.shape[1] else Image.LANCZOS
+    out = np.asarray(_pil(image).resize((size, size), resample))
     return out[:, :, None] if out.ndim == 2 else out
 
 
-def save_image(path, image, quality=95):
-    """Save a uint8 `[H, W, C]` image (format from the extension), atomically."""
+def save_image(path, image):
+    """Save a uint8 `[H, W, C]` image, JPEG (quality 95) or PNG after the extension, atomically."""
     with atomic_path(path) as tmp:
-        fmt = 'JPEG' if str(path).lower().endswith(('.jpg', '.jpeg')) else 'PNG'
-        _pil(image).save(tmp, format=fmt, quality=quality) if fmt == 'JPEG' else _pil(image).save(tmp, format=fmt)
+        jpeg = str(path).lower().endswith(('.jpg', '.jpeg'))
+        _pil(image).save(tmp, format='JPEG' if jpeg else 'PNG', quality=95)
 
 
-def encode_data_uri(image, size=None):
-    """A `data:` URI of a uint8 image as a JPEG (resized to `size` first when given), for an HTML page."""
+def encode_data_uri(image, size):
+    """A `data:` URI of a uint8 image as a JPEG, resized to `size` pixels a side first, for an HTML page."""
     buffer = io.BytesIO()
-    _pil(resize(image, size) if size else image).convert('RGB').save(buffer, format='JPEG', quality=85)
+    _pil(resize(image, size)).convert('RGB').save(buffer, format='JPEG', quality=85)
     return f'data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode("ascii")}'
 
 
-def gif_bytes(frames, duration_ms=120, size=None, boomerang=True):
-    """An animated GIF of uint8 frames `[H, W, C]`, as bytes; `boomerang` plays forward then back.
-
-    All frames share one 256-colour palette, computed once from all of them (no colour flicker between
-    frames, and each frame is only mapped onto it, which is fast).
-    """
+def gif_bytes(frames, size=None, boomerang=True):
+    """An animated GIF of uint8 frames `[H, W, C]`, 120 ms each, as bytes; `boomerang` plays forward then back.
+    All frames share one 256-colour palette, computed once from all of them: no colour flicker between frames, and
+    each frame is only mapped onto it, which is fast."""
     frames = [_pil(resize(f, size) if size else f).convert('RGB') for f in frames]
     width, height = frames[0].size
     mosaic = Image.new('RGB', (width, height * len(frames)))
@@ -78,16 +70,14 @@ def gif_bytes(frames, duration_ms=120, size=None, boomerang=True):
     if boomerang and len(indexed) > 2:
         indexed = indexed + indexed[-2:0:-1]
     buffer = io.BytesIO()
-    indexed[0].save(buffer, format='GIF', save_all=True, append_images=indexed[1:], duration=duration_ms, loop=0)
+    indexed[0].save(buffer, format='GIF', save_all=True, append_images=indexed[1:], duration=120, loop=0)
     return buffer.getvalue()
 
 
-def save_gif(path, frames, duration_ms=120, size=None, boomerang=True):
+def save_gif(path, frames, size=None, boomerang=True):
     """Animated GIF of uint8 frames `[H, W, C]` written to `path` (see `gif_bytes`), atomically."""
-    data = gif_bytes(frames, duration_ms, size, boomerang)
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as file:
-            file.write(data)
+    with atomic_path(path) as tmp, open(tmp, 'wb') as file:
+        file.write(gif_bytes(frames, size, boomerang))
 
 
 def png_bytes(image):
@@ -97,22 +87,15 @@ def png_bytes(image):
     return buffer.getvalue()
 
 
-
 def outline(image, mask, color=(255, 214, 0), width=2):
     """`image` (uint8 `[H, W, C]`) with the border of `mask` (bool, any size: nearest-resized) drawn in `color`."""
-    height, width_px = image.shape[:2]
     mask = np.asarray(mask, dtype=bool)
-    rows = np.floor(np.arange(height) * (mask.shape[0] / height)).astype(np.int64)
-    cols = np.floor(np.arange(width_px) * (mask.shape[1] / width_px)).astype(np.int64)
-    mask = mask[rows][:, cols]
-    inner = mask.copy()
-    for _ in range(width):  # erode by one pixel per step: what remains of the mask is its inside
-        shrunk = inner.copy()
-        shrunk[1:] &= inner[:-1]
-        shrunk[:-1] &= inner[1:]
-        shrunk[:, 1:] &= inner[:, :-1]
-        shrunk[:, :-1] &= inner[:, 1:]
-        inner = shrunk
+    rows = np.floor(np.arange(image.shape[0]) * (mask.shape[0] / image.shape[0])).astype(np.int64)
+    cols = np.floor(np.arange(image.shape[1]) * (mask.shape[1] / image.shape[1])).astype(np.int64)
+    mask = inner = mask[rows][:, cols]
+    for _ in range(width):  # erode by one pixel per step (beyond the image counts as inside): what remains is inside
+        padded = np.pad(inner, 1, constant_values=True)
+        inner = inner & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     out = np.array(image, copy=True)
     out[mask & ~inner] = np.asarray(color, dtype=np.uint8)[:out.shape[2]]
     return out
