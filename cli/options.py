@@ -1,16 +1,12 @@
 """Command-line options shared by the scripts, defined once as click decorators: the edge where input is checked.
 
-The original scripts' flag names (`--trunc_psi`, `--img_size`, `--stylegan2`,
-...) are kept; they are translated into the toolkit's vocabulary here and
-nowhere else, and the errors of `models` (which name settings, never flags) are
-translated back into flag names here. The bounds that keep a request within
-the memory and the disk are `utils.limits`.
+The original scripts' flags (`--trunc_psi`, `--img_size`, `--stylegan2`, ...) are translated into the toolkit's
+vocabulary here and nowhere else, and the errors of `models` (which name settings) back into flag names.
 """
 
 import functools
 import math
 import re
-
 
 import click
 import torch
@@ -24,7 +20,6 @@ from utils.limits import MAX_DISTANCE, MAX_NAME_BYTES, MAX_STEPS, MAX_VIEW_SIZE
 def compose(*decorators):
     """Several click decorators as one (the first given ends up first in --help)."""
     return lambda func: functools.reduce(lambda f, decorator: decorator(f), reversed(decorators), func)
-
 
 
 class FiniteFloat(click.ParamType):
@@ -228,7 +223,7 @@ def _translate(error, flags):
 
 def load_model(opts, device_option='--device', say=None):
     """The generator the model options name (device checked first), with its transform applied; `say` (e.g.
-    click.echo) is told what was loaded, and `opts['data_name']` is set (see `data_name_of`)."""
+    click.echo) is told what was loaded, and `opts['data_name']` is set."""
     device = parse_device(opts.get('device'), device_option)
     source = str(opts['weight_path'])
     if source.startswith('builtin:') and source[8:] not in models.builtin.names():
@@ -252,7 +247,9 @@ def load_model(opts, device_option='--device', say=None):
         generator.set_transform(opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint='--tx/--ty/--rotate') from None
-    opts['data_name'] = data_name_of(opts, generator)
+    # --data_name, else the data a built-in trained model was trained on (its own name), else the original's ffhq
+    trained = source.startswith('builtin:') and generator.checkpoint_sha256
+    opts['data_name'] = opts.get('data_name') or (generator.model_name if trained else 'ffhq')
     if say is not None:
         say(describe_weights(generator))
     return generator
@@ -265,13 +262,6 @@ def describe_weights(generator):
                 'weights: images are noise-like patterns, not pictures. Pass a checkpoint for real results.')
     return (f'Loaded {generator.describe()} ({generator.checkpoint_format}) from {generator.source} '
             f'as {generator.model_name}')
-
-
-def data_name_of(opts, generator=None):
-    """`--data_name`, else the data the model was trained on where it is known (a built-in trained model: its
-    own name), else 'ffhq' (the original scripts' default)."""
-    trained = generator is not None and str(generator.source).startswith('builtin:') and generator.checkpoint_sha256
-    return opts.get('data_name') or (generator.model_name if trained else 'ffhq')
 
 
 def check_layers(generator, layers, option, allowed=None):
@@ -361,12 +351,11 @@ class_option = click.option('--class', 'class_spec', default=None, metavar='CLAS
 
 def class_index_of(generator, class_spec):
     """The class index `--class` names for this model (None for an unconditional model)."""
-    problem = None
-    if class_spec is not None and not generator.c_dim:
-        problem = f'this {generator.variant} model is unconditional: it takes no class'
-    elif class_spec is None and generator.c_dim:
-        problem = f'this {generator.variant} model is conditional ({generator.c_dim} classes): give a class'
-    elif class_spec is not None:
+    problem, conditional = None, bool(generator.c_dim)
+    if (class_spec is None) == conditional:
+        problem = (f'this {generator.variant} model is conditional ({generator.c_dim} classes): give a class'
+                   if conditional else f'this {generator.variant} model is unconditional: it takes no class')
+    elif conditional:
         try:
             return generator.class_index(class_spec)
         except ValueError as error:
@@ -376,11 +365,9 @@ def class_index_of(generator, class_spec):
     return None
 
 
-def sefa_model_options(func):
-    """SeFa's own model options: MODEL_NAME and --gpu_id (plus --device)."""
-    return compose(
-        click.argument('model_name', metavar='MODEL_NAME'),
-        click.option('--gpu_id', default=None, metavar='ID',
-                     help='GPU to use (the first of a list; -1 or cpu: the CPU). [default: cuda when available]'),
-        click.option('--device', default=None, help="'cpu', 'cuda' or 'cuda:N' (overrides --gpu_id)."),
-    )(func)
+sefa_model_options = compose(  # SeFa's own: MODEL_NAME and --gpu_id (plus --device)
+    click.argument('weight_path', metavar='MODEL_NAME'),
+    click.option('--gpu_id', default=None, metavar='ID',
+                 help='GPU to use (the first of a list; -1 or cpu: the CPU). [default: cuda when available]'),
+    click.option('--device', default=None, help="'cpu', 'cuda' or 'cuda:N' (overrides --gpu_id)."),
+)

@@ -1,8 +1,7 @@
 """Moving latent codes along directions on chosen layers, and the grid of edits the pages show.
 
-An edit moves ws `[N, num_ws, w_dim]` along a unit direction `v` `[w_dim]` on
-the chosen layers only: `ws[:, l] + d * v` for `l` in the layers, `ws[:, l]`
-elsewhere. Layers, distances and directions come checked from the edge.
+An edit moves ws `[N, num_ws, w_dim]` along a unit direction `v` `[w_dim]` on the chosen layers only: `ws[:, l] + d * v`
+for `l` in the layers, `ws[:, l]` elsewhere. Layers, distances and directions come checked from the edge.
 """
 
 from dataclasses import dataclass
@@ -17,11 +16,6 @@ from . import sampling
 DEFAULT_LAYERS = [4, 5, 6, 7]       # the layers ReSeFa's manipulate.py edits by default
 DEFAULT_DISTANCES = (-10.0, 10.0)   # and its distances, in DEFAULT_STEPS steps
 DEFAULT_STEPS = 7
-
-
-def default_layers(num_ws):
-    """ReSeFa's default layers where the model has them, else None (all)."""
-    return DEFAULT_LAYERS if num_ws > max(DEFAULT_LAYERS) else None
 
 
 def distances(start, end, steps):

@@ -1,24 +1,15 @@
 """Projecting images into W or W+: NVlabs' `projector.py` method, with distances that need no download.
 
-As StyleGAN2-ADA's projector: start at `w_avg` (the mean `w` of 10,000 codes
-of `RandomState(123)`, spread `w_std`); optimise `w` (one `[w_dim]` for every
-layer) or `w+` (one per layer) with Adam (betas 0.9, 0.999), the learning rate
-(0.1) ramped up over the first 5% of the steps and down by a half cosine over
-the last 25%; add noise `w_std * 0.05 * max(0, 1 - t / 0.75) ** 2` to `w` at
-time `t` in [0, 1], so the start explores and the end settles; optionally
-optimise the noise buffers too, with the multi-scale noise regulariser (squared
-autocorrelation of neighbours at every scale down to 8x8, weight 1e5),
-renormalised after every step.
-
-The default distance needs no downloaded network: the mean squared error of the
-images in [-1, 1] at full size and at halves down to 16 pixels, plus `1 - SSIM`
-of the grey images, on the image as displayed (where the target is white or
-black, a pixel beyond it is no error). With VGG16 weights (`semantics.vgg16`)
-NVlabs' LPIPS-style distance is added. `project()` is deterministic for a seed.
+As StyleGAN2-ADA's projector: start at `w_avg`, optimise `w` (or `w+`) with Adam, the learning rate ramped up and down,
+and noise on `w` that decays, so the start explores and the end settles; optionally the noise buffers too, under NVlabs'
+multi-scale noise regulariser (`ProjectionSettings` holds the numbers). The default distance is the multi-scale mean
+squared error plus `1 - SSIM` of the grey images, on the image as displayed (where the target is white or black, a pixel
+beyond it is no error); VGG16 weights (`semantics.vgg16`) add NVlabs' LPIPS-style distance. `project()` is deterministic
+for a seed.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -52,8 +43,8 @@ class Projection:
     w: torch.Tensor                         # [1, w_dim] for space 'w', [1, num_ws, w_dim] for 'wp'.
     image: torch.Tensor                     # [1, C, H, W] the reconstruction, in [-1, 1].
     noise: dict                             # {buffer name: tensor} when the noise was optimised, else {}.
-    losses: list = field(default_factory=list)   # The loss at every step.
-    frames: list = field(default_factory=list)   # [C, H, W] images every `record_every` steps.
+    losses: list                            # The loss at every step.
+    frames: list                            # [C, H, W] images every `record_every` steps.
 
 
 class ImageError(ValueError):
@@ -118,17 +109,14 @@ def _to_8bit(image):
     return Image.fromarray(np.clip(np.round(values * scale), 0, 255).astype(np.uint8)), note
 
 
-def _gaussian_window(size=11, sigma=1.5, device='cpu'):
-    x = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
-    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None]  # [1, 1, size, size]
-
-
 def ssim(a, b, data_range=2.0):
     """Mean SSIM of the grey images of `a` and `b` `[N, C, H, W]` (Gaussian window 11, sigma 1.5)."""
     a, b = a.mean(dim=1, keepdim=True), b.mean(dim=1, keepdim=True)
-    window = _gaussian_window(min(11, a.shape[-1]), device=a.device)
+    size = min(11, a.shape[-1])
+    x = torch.arange(size, dtype=torch.float32, device=a.device) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * 1.5 ** 2))
+    g = g / g.sum()
+    window = (g[:, None] * g[None, :])[None, None]  # [1, 1, size, size]
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mu_a, mu_b = F.conv2d(a, window), F.conv2d(b, window)
     var_a = F.conv2d(a * a, window) - mu_a ** 2

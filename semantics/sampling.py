@@ -1,11 +1,7 @@
 """Latent codes and rendering, with one random-number convention for every script and the editor.
 
-Codes are drawn as NVlabs' `gen_images.py` and ReSeFa's scripts draw them:
-`np.random.RandomState(seed)` per use, `z = randn(N, z_dim)` (BigGAN: its
-truncated normal, from the same RandomState). Codes read from a file (checked
-by `directions.check_codes`) may be `z` `[N, z_dim]`, `w` `[N, w_dim]` or `w+`
-`[N, num_ws, w_dim]`; everything is turned into ws `[N, num_ws, w_dim]` before
-editing or rendering.
+Codes are drawn as NVlabs' `gen_images.py` and ReSeFa's scripts draw them: `np.random.RandomState(seed)` per use, `z =
+randn(N, z_dim)` (BigGAN: its truncated normal). Codes `z`, `w` or `w+` all become ws `[N, num_ws, w_dim]`.
 """
 
 import numpy as np
