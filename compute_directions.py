@@ -1,9 +1,9 @@
 """Region-based directions from Jacobians (ReSeFa step 2).
 
-For a region (a named box of --data_name, a --box, or a segmentation --mask), each sample's Jacobian gives `M_f = Jf^T
-Jf / n_f` (inside) and `M_b = Jb^T Jb / n_b` (outside); directions that change the region and leave the rest alone solve
-`M_f v = lambda M_b v` (with `M_b + tao * tr(M_b) * I` under --full_rank). Reads `jacobians_w.npy` of
-compute_jacobian.py or of the reference code, or the `grams_<region>.npz` that compute_jacobian.py writes with --region.
+For a region (a named box of --data_name, a --box, or a segmentation --mask), the directions that change it most for
+the least change elsewhere: `M_f v = lambda M_b v` of the Gram matrices of each sample's Jacobian inside and outside
+(docs/resefa.md). Reads `jacobians_w.npy` of compute_jacobian.py or of the reference code, or the `grams_<region>.npz`
+that compute_jacobian.py writes with --region.
 
 Examples:
 

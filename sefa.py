@@ -118,20 +118,20 @@ def _edited_pages(generator, codes, opts, layers, directions, values, directions
         page.set_headers([''] + [f'Distance {d:.2f}' for d in steps])
         page.add_note(*lines)
     semantic = [f'Semantic {sem_id:03d}\n({value:.3f})' for sem_id, value in enumerate(values)]
-    for sem_id in range(count):
-        by_semantic.set_cell(sem_id * (num + 1), 0, text=semantic[sem_id], highlight=True)
+    for sem_id, text in enumerate(semantic):
+        by_semantic.set_cell(sem_id * (num + 1), 0, text=text, highlight=True)
     for sam_id in range(num):
         by_sample.set_cell(sam_id * (count + 1), 0, text=f'Sample {sam_id:03d}', highlight=True)
-        for sem_id in range(count):
-            by_semantic.set_cell(sem_id * (num + 1) + sam_id + 1, 0, text=f'Sample {sam_id:03d}')
-            by_sample.set_cell(sam_id * (count + 1) + sem_id + 1, 0, text=semantic[sem_id])
     batch_size = 1 if generator.device.type == 'cpu' else 16  # large CPU batches spend their time allocating
     grid = editing.edit_grid(generator, ws, directions, layers, steps, truncation_psi=opts['trunc_psi'],
                              batch_size=batch_size)
     for edit in tqdm(grid, total=num * count, desc='editing', unit='row'):
-        for col_id, image in enumerate(to_uint8(edit.images), start=1):
-            by_semantic.set_cell(edit.direction * (num + 1) + edit.sample + 1, col_id, image=image)
-            by_sample.set_cell(edit.sample * (count + 1) + edit.direction + 1, col_id, image=image)
+        images, sample, direction = to_uint8(edit.images), edit.sample, edit.direction
+        for page, row, label in ((by_semantic, direction * (num + 1) + sample + 1, f'Sample {sample:03d}'),
+                                 (by_sample, sample * (count + 1) + direction + 1, semantic[direction])):
+            page.set_cell(row, 0, text=label)
+            for col_id, image in enumerate(images, start=1):
+                page.set_cell(row, col_id, image=image)
     return by_semantic, by_sample
 
 

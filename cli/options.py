@@ -71,8 +71,6 @@ class Box(click.ParamType):
     name = 'CX,CY,H,W'
 
     def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
         parts = [part.strip() for part in str(value).split(',')]
         box = tuple(int(part) for part in parts) if all(re.fullmatch(r'-?\d+', p) for p in parts) else ()
         if len(box) != 4 or min(box[2:]) < 1:
@@ -133,7 +131,6 @@ def _one_line(error):
     if isinstance(error, (ValueError, EOFError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
         return InputError(f'{error.filename}: {error.strerror}' if isinstance(error, OSError) and error.filename
                           else text)
-
     if isinstance(error, OSError):
         return click.ClickException(f'{error.filename}: {error.strerror}' if error.filename else text)
     memory = isinstance(error, (MemoryError, torch.cuda.OutOfMemoryError)) or isinstance(error, RuntimeError) and any(
@@ -202,11 +199,10 @@ def _expected_settings(opts):
                'stylegan3r' if opts.get('cfg') == 'R' and opts.get('scale_stylegan3r') is not None else
                'stylegan3t' if opts.get('cfg') != 'R' and opts.get('stylegan3') and
                opts.get('scale_stylegan3t') is not None else None)
-
     if variant:  # the scale of the family asked for is checked while loading
         expected['channel_base'] = int(opts[f'scale_{variant}'] * _SCALE)
         flags['channel_base'] = f'--scale_{variant}'
-    return {k: v for k, v in expected.items() if v is not None}, flags
+    return expected, flags  # None: not asked for
 
 
 def _translate(error, flags):

@@ -56,11 +56,7 @@ def fit_target(image, resolution, channels=3):
     of more than 8 bits scaled to 8 (see `_to_8bit`), transparent pixels composited onto white, resized (LANCZOS)
     so that its shorter side is `resolution` and centre-cropped; the note says which of these changed it."""
     from PIL import Image
-    notes = []
-    try:
-        frames = image.n_frames
-    except AttributeError:  # formats that hold one frame only
-        frames = 1
+    notes, frames = [], getattr(image, 'n_frames', 1)  # formats of one frame have no n_frames
     if frames > 1:
         image.seek(0)
         notes.append(f'first of {frames} frames used')
@@ -80,17 +76,13 @@ def fit_target(image, resolution, channels=3):
         left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
         image = image.crop((left, top, left + resolution, top + resolution))
         notes.append(f'{width}x{height} resized to {size[0]}x{size[1]} and centre-cropped to {resolution}x{resolution}')
-    array = np.asarray(image, dtype=np.float32)
-    array = array[:, :, None] if array.ndim == 2 else array
+    array = np.atleast_3d(np.asarray(image, dtype=np.float32))  # [R, R, C]
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None] / 127.5 - 1, '; '.join(notes) or None
 
 
 def _to_8bit(image):
-    """`(image, note or None)`: a 16-bit, 32-bit or float grey image as 8-bit grey; other images unchanged.
-
-    16-bit values are divided by 257; 32-bit integers must lie in [0, 65535] (read as 16-bit); floats
-    in [0, 1] are multiplied by 255, floats in [0, 255] kept.
-    """
+    """`(image, note or None)`: a 16-bit, 32-bit or float grey image as 8-bit grey, other images unchanged: 16-bit
+    values (and 32-bit ones in [0, 65535]) are divided by 257, floats in [0, 1] multiplied by 255, in [0, 255] kept."""
     from PIL import Image
     if not (image.mode.startswith('I') or image.mode == 'F'):
         return image, None
@@ -142,8 +134,7 @@ def image_distance(synth, target, ssim_weight=0.1):
 
 def psnr(a, b):
     """Peak signal-to-noise ratio in dB of images in [-1, 1] (peak 2), on uint8-rounded pixels."""
-    a = ((torch.as_tensor(a).float().clamp(-1, 1) + 1) * 127.5).round()
-    b = ((torch.as_tensor(b).float().clamp(-1, 1) + 1) * 127.5).round()
+    a, b = (((torch.as_tensor(x).float().clamp(-1, 1) + 1) * 127.5).round() for x in (a, b))
     mse = (a - b).square().mean().item()
     return float('inf') if mse == 0 else 10 * math.log10(255 ** 2 / mse)
 
@@ -186,17 +177,14 @@ def project(generator, target, settings=None, distance=None, on_step=None):
     """The `Projection` of `target` `[1, C, H, W]` (in [-1, 1], at the model's resolution) into an unconditional
     generator with a mapping network; `distance(synth, target)` replaces `image_distance` (e.g. adding VGG16's),
     `on_step(step, loss)` is called after every step."""
-
     settings = settings or ProjectionSettings()
-    G = generator
-    device = G.device
+    G, device = generator, generator.device
     target = torch.as_tensor(target, dtype=torch.float32, device=device)
     assert target.shape == (1, G.img_channels, G.img_resolution, G.img_resolution), target.shape
     distance = distance or (lambda synth, real: image_distance(synth, real, settings.ssim_weight))
     w_avg, w_std = w_statistics(G, settings.w_avg_samples)
     random = torch.Generator(device=device).manual_seed(settings.seed)
-    start = w_avg if settings.space == 'w' else w_avg.repeat(1, G.num_ws, 1)
-    w_opt = start.clone().requires_grad_(True)
+    w_opt = (w_avg if settings.space == 'w' else w_avg.repeat(1, G.num_ws, 1)).clone().requires_grad_(True)
     noise = G.noise_buffers() if settings.optimize_noise else {}
     saved = {name: buffer.detach().clone() for name, buffer in noise.items()}
     for buffer in noise.values():

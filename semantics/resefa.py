@@ -51,7 +51,6 @@ def solve_directions(gram_f, gram_b, full_rank=False, tao=DEFAULT_TAO):
     """`(directions [w_dim, w_dim], eigenvalues [w_dim])` of `M_f v = lambda B v` in float64: unit rows by
     decreasing eigenvalue. ValueError when `B` is singular (its smallest eigenvalue at most the machine epsilon of
     `M_b`'s dtype times its largest: beyond that the reference's inverse of `M_b` is rounding noise)."""
-
     lhs, rhs = np.asarray(gram_f, np.float64), np.asarray(gram_b, np.float64)
     w_dim = len(lhs)
     if full_rank:

@@ -17,8 +17,6 @@ from utils.fileio import sha256_of
 TORCHVISION_SHA256_PREFIX = '397923af'
 # Out channels of the 13 convolutions (each followed by a ReLU); 'M' is a 2x2 max pool, which ends a stage.
 _LAYOUT = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M']
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VGG16Error(ValueError):
@@ -38,12 +36,15 @@ class VGG16Features(torch.nn.Module):
                 layers += [torch.nn.Conv2d(channels, item, 3, padding=1), torch.nn.ReLU()]
                 channels = item
         self.features = torch.nn.Sequential(*layers)
-        self.register_buffer('mean', torch.tensor(_IMAGENET_MEAN).reshape(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(_IMAGENET_STD).reshape(1, 3, 1, 1), persistent=False)
+        # ImageNet's mean and spread of each colour
+        self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1), persistent=False)
 
     def forward(self, images):
         """Features `[N, C_k, H_k, W_k]` of the five stages (each before its pool) of images `[N, 3, H, W]` in
-        [-1, 1]."""
+        [-1, 1], reduced to 256 pixels first, as NVlabs does."""
+        if images.shape[-1] > 256:
+            images = F.interpolate(images, size=(256, 256), mode='area')
         x = ((images + 1) / 2 - self.mean) / self.std
         features = []
         for layer in self.features:
@@ -88,12 +89,8 @@ def load_vgg16(path):
 
 
 def perceptual_distance(network, synth, target_features):
-    """LPIPS-style distance of `synth` `[N, 3, H, W]` (in [-1, 1]; reduced to 256 pixels, as NVlabs does) to the
-    target whose `network(target)` is `target_features`: the mean over stages of the squared difference of the
-    unit-normalised features."""
-
-    if synth.shape[-1] > 256:
-        synth = F.interpolate(synth, size=(256, 256), mode='area')
+    """LPIPS-style distance of `synth` `[N, 3, H, W]` (in [-1, 1]) to the target whose `network(target)` is
+    `target_features`: the mean over stages of the squared difference of the unit-normalised features."""
     distance = 0
     for mine, theirs in zip(network(synth), target_features):
         mine = mine / (mine.square().sum(dim=1, keepdim=True).sqrt() + 1e-10)
