@@ -73,7 +73,8 @@ def main(**opts):
     drawn = opts['num_samples'] > 0  # without images the directions come from the weights alone: on the CPU
     device_option = '--device' if opts['device'] else '--gpu_id'
     opts['device'] = (opts['device'] or _device_of_gpu_id(opts['gpu_id'])) if drawn else 'cpu'
-    generator = options.load_model(opts, device_option, say=click.echo)
+    with sefa.one_thread():
+        generator = options.load_model(opts, device_option, say=click.echo)
     layers = options.check_layers(generator, opts['layer_idx'], '-L/--layer_idx', generator.sefa_layers())
     layers, directions, eigenvalues = sefa.factorize(generator, layers)
     count = opts['num_semantics']
@@ -93,7 +94,7 @@ def main(**opts):
                                 eigenvalues=[float(v) for v in values],
                                 distance_range=[opts['start_distance'], opts['end_distance']])
         if drawn:
-            pages = _edited_pages(generator, codes, opts, layers, directions, values, run.result('directions.npy'))
+            pages = _edited_pages(generator, codes, opts, layers, directions, values, f'{run.path}/directions.npy')
             for page, name in zip(pages, _PAGE_NAMES):
                 page.save(run.file(f'{name}.html'))
     click.echo(f'Directions {list(directions.shape)} (layers {format_indices(layers)}): {run.file("directions.npy")}')

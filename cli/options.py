@@ -149,11 +149,11 @@ def parse_device(text, option='--device'):
     try:
         device = torch.device(str(text).strip())
     except (RuntimeError, ValueError):
-        device = None
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if device is not None and device.type == 'cpu':
+        device = torch.device('meta')  # not a device name: refused below
+    if device.type == 'cpu':
         return 'cpu'
-    if device is None or device.type != 'cuda' or (device.index or 0) >= count:
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device.type != 'cuda' or (device.index or 0) >= count:
         raise click.BadParameter(f'{text!r} is not a device of this machine: use cpu' +
                                  (f', cuda or cuda:N for N below {count}' if count else ' (CUDA is not available)'),
                                  param_hint=option)
@@ -274,9 +274,9 @@ def check_layers(generator, layers, option, allowed=None):
 # ----------------------------------------------------------------------------
 # Sampling, truncation, classes, outputs and regions; defaults differ per script.
 
-def sampling_options(nums, seed=4):
+def sampling_options(nums):
     return compose(
-        click.option('--seed', type=click.IntRange(0, 2 ** 32 - 1), default=seed, show_default=True,
+        click.option('--seed', type=click.IntRange(0, 2 ** 32 - 1), default=4, show_default=True,
                      help='Seed for sampling (np.random.RandomState).'),
         click.option('--nums', type=click.IntRange(min=1), default=nums, show_default=True,
                      help='Number of samples (with --latent_path: at most this many of its codes).'),

@@ -86,10 +86,6 @@ class RunFolder:
         """Where to write `names`: inside the hidden folder while `writing`, else in the run's folder."""
         return os.path.join(self._staging or self.path, *names)
 
-    def result(self, *names):
-        """The path `names` has once the run is done (for messages and pages written before that)."""
-        return os.path.join(self.path, *names)
-
     def start(self, settings):
         """Create the folder and record `settings` (a run that writes in place, such as a resumable job)."""
         self._record(self.path, self._compare(settings))

@@ -15,6 +15,8 @@ on the class-embedding half of `w`).
 largest-magnitude entry positive: the reference's up to sign.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -30,13 +32,14 @@ def weights_matrix(generator, layers='all'):
     return layers, [name for name, _ in chosen], weight
 
 
-def _eigh(matrix):
-    """`eigh` in one thread: a problem of w_dim = 512 gains nothing from more, and on a busy CPU threads that
-    wait for each other (or for another library's, busy right after the model was read) take 100 times longer."""
+@contextlib.contextmanager
+def one_thread():
+    """Torch in one thread: reading weights and an eigenproblem of w_dim = 512 gain nothing from more, and on a busy
+    CPU threads that wait for each other (or for another library's) take 10 to 100 times longer."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return [t.numpy() for t in torch.linalg.eigh(torch.from_numpy(matrix))]
+        yield
     finally:
         torch.set_num_threads(threads)
 
@@ -47,7 +50,8 @@ def factorize(generator, layers='all'):
     and the float64 eigenvalues `[K]` (`K = w_dim`; BigGAN: `z_dim`, zero on the class-embedding half of `w`)."""
     layers, _, weight = weights_matrix(generator, layers)
     gram = weight.dot(weight.T).astype(np.float64)  # [in_dim, in_dim], the reference's float32 A A^T
-    eigenvalues, eigenvectors = _eigh(gram)
+    with one_thread():
+        eigenvalues, eigenvectors = (t.numpy() for t in torch.linalg.eigh(torch.from_numpy(gram)))
     order = np.argsort(-eigenvalues, kind='stable')
     directions = eigenvectors[:, order].T  # [K, in_dim]
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
