@@ -56,7 +56,11 @@ def fit_target(image, resolution, channels=3):
     of more than 8 bits scaled to 8 (see `_to_8bit`), transparent pixels composited onto white, resized (LANCZOS)
     so that its shorter side is `resolution` and centre-cropped; the note says which of these changed it."""
     from PIL import Image
-    notes, frames = [], getattr(image, 'n_frames', 1)  # formats of one frame have no n_frames
+    notes = []
+    try:
+        frames = image.n_frames
+    except AttributeError:  # formats that hold one frame only
+        frames = 1
     if frames > 1:
         image.seek(0)
         notes.append(f'first of {frames} frames used')
