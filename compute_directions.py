@@ -1,12 +1,9 @@
 """Region-based directions from Jacobians (ReSeFa step 2).
 
-For a region (a named box of --data_name, a --box, or a segmentation --mask),
-each sample's Jacobian gives `M_f = Jf^T Jf / n_f` (inside) and
-`M_b = Jb^T Jb / n_b` (outside); directions that change the region and leave the
-rest alone solve `M_f v = lambda M_b v` (with `M_b + tao * tr(M_b) * I` under
---full_rank). Reads `jacobians_w.npy` of compute_jacobian.py or of the
-reference code, or the `grams_<region>.npz` that compute_jacobian.py writes
-with --region.
+For a region (a named box of --data_name, a --box, or a segmentation --mask), the directions that change it most for
+the least change elsewhere: `M_f v = lambda M_b v` of the Gram matrices of each sample's Jacobian inside and outside
+(docs/resefa.md). Reads `jacobians_w.npy` of compute_jacobian.py or of the reference code, or the `grams_<region>.npz`
+that compute_jacobian.py writes with --region.
 
 Examples:
 
@@ -15,13 +12,11 @@ Examples:
     python compute_directions.py work_dirs/jacobians/ffhq/jacobians_w.npy --region mouth --full_rank
     python compute_directions.py jacobians_w.npy --mask parsing.png --labels 4,5 --data_name celeba
 
-Writes into `work_dirs/directions/<data_name>/<model>/<samples>/<region>/` (see
---save_dir; the model, samples and data name are those of the Jacobians' run):
-per sample `image_XX_region_R_name_N.npy` ([w_dim, w_dim], one direction per
-row, most important first) and its `_mask.png`, as the reference does, plus
-`pooled_<name>.npy` (the directions of the summed Gram matrices of all samples)
-with a sidecar `pooled_<name>.json`. `work_dirs/directions/<data_name>/<region>`
-then points at this folder, so the original README's paths keep working.
+Writes into `work_dirs/directions/<data_name>/<model>/<samples>/<region>/` (see --save_dir; the model, samples and data
+name are those of the Jacobians' run): per sample `image_XX_region_R_name_N.npy` ([w_dim, w_dim], one direction per row,
+most important first) and its `_mask.png`, as the reference does, plus `pooled_<name>.npy` (the directions of the summed
+Gram matrices of all samples) with a sidecar `pooled_<name>.json`. `work_dirs/directions/<data_name>/<region>` then
+points at this folder, so the original README's paths keep working.
 """
 
 import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
@@ -91,8 +86,7 @@ def main(**opts):
     else:
         region, mask = inputs.region_from_options(opts, jacobians.shape[-3], default='eyes')
         count = len(jacobians)
-    root = opts['save_dir'] or os.path.join('work_dirs', opts['job'], opts['data_name'])
-    runs.check_folder(root, '--save_dir' if opts['save_dir'] else None)
+    root = runs.root_of(opts)
     variant = ('_full_rank' + (f'_tao_{opts["tao"]:g}' if opts['tao'] != resefa.DEFAULT_TAO else '')
                if opts['full_rank'] else '')
     if meta.get('model') and meta.get('run'):  # <model>/<samples of the Jacobians' run>/<region>
@@ -137,13 +131,9 @@ def main(**opts):
     if note:
         click.echo(note)
     latest = os.path.join(root, runs.safe_part(region), f'pooled_{opts["name"]}.npy')
-    same_region = ''
-    if opts.get('box'):
-        same_region = f' --box {",".join(map(str, opts["box"]))}'
-    elif opts.get('mask_path'):
-        same_region = f' --mask {opts["mask_path"]} --labels {format_indices(opts["labels"])}'
-    elif region in regions.BOXES.get(opts['data_name'], {}):
-        same_region = f' --region {region}'
+    same_region = (f' --box {",".join(map(str, opts["box"]))}' if opts.get('box') else
+                   f' --mask {opts["mask_path"]} --labels {format_indices(opts["labels"])}' if opts.get('mask_path')
+                   else f' --region {region}' if region in regions.BOXES.get(opts['data_name'], {}) else '')
     if same_region and opts['data_name'] != 'ffhq':
         same_region += f' --data_name {opts["data_name"]}'
     click.echo(f'Next: python manipulate.py {meta.get("source") or "MODEL"} {latest}{same_region}'

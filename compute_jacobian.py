@@ -1,8 +1,7 @@
 """Jacobians of generated images with respect to the latent w (ReSeFa step 1).
 
-Forward-mode differentiation (`w_dim` Jacobian-vector products per sample, in
-chunks) instead of the reference's one backward pass per pixel: identical
-numbers, seconds instead of hours per sample on a GPU.
+Forward-mode differentiation (`w_dim` Jacobian-vector products per sample, in chunks) instead of the reference's one
+backward pass per pixel: identical numbers, seconds instead of hours per sample on a GPU.
 
 Examples:
 
@@ -10,21 +9,17 @@ Examples:
     python compute_jacobian.py stylegan2-ffhq-config-f-1024x1024.pth --stylegan2
     python compute_jacobian.py MODEL --nums 100 --region eyes      # only the eyes' Gram matrices
 
-Writes into `work_dirs/jacobians/<data_name>/<model>/seed_<seed>_num_<nums>/`
-(see --save_dir): `latent_codes.npy` (w, [N, w_dim]), `jacobians_w.npy` in the
-reference layout ([N, 256, 256, 1, w_dim] for images larger than 256, summed
-over colour; else [N, C, H, W, 1, w_dim]) with its sidecar `jacobians_w.json`,
-and the images in `images/` (--no_save_jpg: not). With --region/--box/--mask it
-accumulates only the region's Gram matrices into `grams_<region>.npz` (MBs
-instead of 128 MiB per sample). `work_dirs/jacobians/<data_name>/jacobians_w.npy`
-(and `latent_codes.npy`, `grams_<region>.npz`) then point at the latest run, so
-the original README's next command works as written. An interrupted run,
-started again with the same options, resumes after the samples it finished; so
-does one started under torchrun with any number of processes (docs/distributed.md).
+Writes into `work_dirs/jacobians/<data_name>/<model>/seed_<seed>_num_<nums>/` (see --save_dir): `latent_codes.npy` (w,
+[N, w_dim]), `jacobians_w.npy` in the reference layout ([N, 256, 256, 1, w_dim] for images larger than 256, summed over
+colour; else [N, C, H, W, 1, w_dim]) with its sidecar `jacobians_w.json`, and the images in `images/` (--no_save_jpg:
+not). With --region/--box/--mask it accumulates only the region's Gram matrices into `grams_<region>.npz` (MBs instead
+of 128 MiB per sample). `work_dirs/jacobians/<data_name>/jacobians_w.npy` (and `latent_codes.npy`, `grams_<region>.npz`)
+then point at the latest run, so the original README's next command works as written. An interrupted run, started again
+with the same options, resumes after the samples it finished; so does one started under torchrun with any number of
+processes (docs/distributed.md).
 """
 
 import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
-import contextlib
 import os
 import shutil
 
@@ -77,12 +72,12 @@ def main(**opts):
 
 
 def _compute(opts, ranks, started):
-    say = click.echo if ranks.is_main else _quiet
+    say = click.echo if ranks.is_main else (lambda *args, **kwargs: None)  # process 0 speaks for the job
     opts['device'] = ranks.device(opts['device'])
     generator = options.load_model(opts, say=say)
     if opts['vis_size'] is not None:
         say('Note: --vis_size is not used: compute_jacobian.py writes no page')
-    codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    codes = inputs.codes_from_options(generator, opts)
     size, sum_channels = jacobian.reference_output_shape(generator, opts['jacobian_size'], opts['sum_channels'])
     if codes.space == 'wp':
         raise click.BadParameter('Jacobians are taken at a single w per sample: give z or w codes',
@@ -109,7 +104,12 @@ def _compute(opts, ranks, started):
     job = JacobianJob(generator, w, run.path, layers, size, sum_channels, region, chunk_size, synthesis_kwargs,
                       settings)
     ranks.check_same({**job.settings, 'folder': os.path.abspath(run.path)})
-    with _claimed(job, ranks):
+    # Process 0 holds the job's files for all: the same job started twice at once is refused, not left to write
+    # into the other's partial files.
+    busy = ranks.gather(job.claim() if ranks.is_main else None)[0]
+    if busy:
+        raise click.ClickException(busy)
+    try:
         if ranks.is_main:
             run.start(opts)
             save_npy(run.file('latent_codes.npy'), w)
@@ -142,6 +142,8 @@ def _compute(opts, ranks, started):
             say(note)
         say(f'Next: python compute_directions.py {path}' if notes[0] else
             f'Next: python compute_directions.py {root}/{names[0]}   (that path points at this run)')
+    finally:
+        job.release()
 
 
 def _check_disk(folder, needed):
@@ -196,23 +198,6 @@ def _run(job, w_dim, ranks, say):
 
         job.run(share, on_sample=on_sample, on_chunk=inner.update)
     ranks.barrier()  # every share is done before the result is put together
-
-
-@contextlib.contextmanager
-def _claimed(job, ranks):
-    """The job's files held by this command (process 0 holds them for all): the same job started twice at once
-    is refused, not left to write into the other's partial files."""
-    busy = ranks.gather(job.claim() if ranks.is_main else None)[0]
-    if busy:
-        raise click.ClickException(busy)
-    try:
-        yield
-    finally:
-        job.release()
-
-
-def _quiet(*args, **kwargs):
-    """What the other processes print: nothing (process 0 speaks for the job)."""
 
 
 if __name__ == '__main__':

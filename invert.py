@@ -10,24 +10,17 @@ Examples:
     # then edit the projected codes:
     python manipulate.py MODEL eyesize --latent_path work_dirs/inversions/ffhq/<model>/<run>/latent_codes.npy
 
-Each image (any size) is resized so that its shorter side is the model's
-resolution and centre-cropped to a square; of an animation the first frame is
-used, transparent pixels are composited onto white, and 16-bit, 32-bit and
-float grey images are scaled to 8 bits; a note says each of these. The
-optimisation starts at w_avg and follows NVlabs' `projector.py` (Adam, learning-rate ramp,
-decaying noise on w; see docs/inversion.md), over 150 steps by default, which a
-CPU runs in seconds to minutes; NVlabs' projector takes 1000 (`--steps 1000`),
-for a slightly closer fit (about 0.3 dB on the built-in model). The distance needs no download:
-multi-scale squared error plus an SSIM term; `--vgg16` adds the VGG16
-perceptual distance NVlabs uses, from torchvision's weight file.
+Each image is resized so that its shorter side is the model's resolution and centre-cropped; a note says what was
+changed (also of animations, transparency and deep grey images). The optimisation follows NVlabs' `projector.py` (see
+docs/inversion.md) over 150 steps by default, which a CPU runs in seconds to minutes; NVlabs' 1000 steps give a
+slightly closer fit. The distance needs no download: multi-scale squared error plus an SSIM term; `--vgg16` adds the
+VGG16 perceptual distance NVlabs uses, from torchvision's weight file.
 
-Writes into `work_dirs/inversions/<data_name>/<model>/<images>_<space>_steps_<n>/`:
-`latent_codes.npy` (w+ `[N, num_ws, w_dim]`, for `--latent_path` and the
-editor's upload; rendered with the model's constant noise they give the
-reconstructions), `w.npy` (`[N, w_dim]`, space w), the targets and
-reconstructions as PNG, `inversion.html` (target, reconstruction, PSNR), with
-`--gif` a GIF of each optimisation, and with `--optimize_noise` the optimised
-noise of each image (`<name>_noise.npz`, for `manipulate.py --noise`).
+Writes into `work_dirs/inversions/<data_name>/<model>/<images>_<space>_steps_<n>/`: `latent_codes.npy` (w+ `[N, num_ws,
+w_dim]`, for `--latent_path` and the editor's upload; rendered with the model's constant noise they give the
+reconstructions), `w.npy` (`[N, w_dim]`, space w), the targets and reconstructions as PNG, `inversion.html` (target,
+reconstruction, PSNR), with `--gif` a GIF of each optimisation, and with `--optimize_noise` the optimised noise of each
+image (`<name>_noise.npz`, for `manipulate.py --noise`).
 """
 
 import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
@@ -161,11 +154,8 @@ def _distance(vgg16_path, device):
 
     def for_target(target):
         with torch.no_grad():
-            reduced = torch.nn.functional.interpolate(target, size=(256, 256), mode='area') \
-                if target.shape[-1] > 256 else target
-            features = network(reduced.to(device))
-        return lambda synth, real: inversion.image_distance(synth, real) + perceptual_distance(network, synth,
-                                                                                              features)
+            features = network(target.to(device))
+        return lambda synth, real: inversion.image_distance(synth, real) + perceptual_distance(network, synth, features)
 
     return for_target
 

@@ -8,10 +8,9 @@ Examples:
     python manipulate.py MODEL work_dirs/directions/ffhq/eyes/pooled_resefa.npy --region eyes
     python manipulate.py MODEL DIRECTION --latent_path inverted_wp.npy   # w+ codes of real images
 
-Writes into `work_dirs/manipulations/<data_name>/<model>/<samples>_<direction>_layers_<L>/`
-(see --save_dir): `<name>.html` (rows: sample x direction; columns: name,
-origin, steps), the codes `latent_codes.npy`, an animated GIF per sample and
-direction, and with --save_jpg every image.
+Writes into `work_dirs/manipulations/<data_name>/<model>/<samples>_<direction>_layers_<L>/` (see --save_dir):
+`<name>.html` (rows: sample x direction; columns: name, origin, steps), the codes `latent_codes.npy`, an animated GIF
+per sample and direction, and with --save_jpg every image.
 """
 
 import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
@@ -22,15 +21,12 @@ import torch
 from tqdm import tqdm
 
 import directions as catalog
-from cli import inputs, notes, options, runs
+from cli import inputs, options, runs
 from semantics import editing
 from utils.fileio import load_npz, one_line, save_npy
 from utils.html import HtmlPage
 from utils.images import outline, resize, save_gif, save_image, to_uint8
 from utils.indices import format_indices
-
-DEFAULT_LAYERS = editing.DEFAULT_LAYERS
-DEFAULT_DISTANCES = editing.DEFAULT_DISTANCES
 
 
 @click.command(help=__doc__)
@@ -79,19 +75,19 @@ def main(**opts):
         origin = 'given with --mani_layers' if opts['mani_layers'] else 'all, given with --mani_layers'
     elif direction.recommended_layers:
         layers, origin = direction.recommended_layers, f'recommended by {direction.advice_from}'
-    elif editing.default_layers(generator.num_ws):
-        layers, origin = DEFAULT_LAYERS, 'the default'
+    elif generator.num_ws > max(editing.DEFAULT_LAYERS):
+        layers, origin = editing.DEFAULT_LAYERS, 'the default'
     else:
         layers = list(range(generator.num_ws))
-        origin = f'all: the default {format_indices(DEFAULT_LAYERS)} does not fit {generator.num_ws} ws'
-    span = direction.distance_range or DEFAULT_DISTANCES
+        origin = f'all: the default {format_indices(editing.DEFAULT_LAYERS)} does not fit {generator.num_ws} ws'
+    span = direction.distance_range or editing.DEFAULT_DISTANCES
     start_d = opts['start_distance'] if opts['start_distance'] is not None else span[0]
     end_d = opts['end_distance'] if opts['end_distance'] is not None else span[1]
     steps = editing.distances(start_d, end_d, opts['step'])
     region = inputs.region_from_options(opts, generator.img_resolution)
     if opts['noise_path']:
         _load_noise(generator, opts['noise_path'])
-    codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    codes = inputs.codes_from_options(generator, opts)
     picked = f'_{opts["start"]}-{opts["end"] - 1}' if (opts['start'], opts['end']) != (0, 1) else ''
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part, direction.label + picked,
                          f'layers_{format_indices(layers)}', region and region[0])
@@ -153,19 +149,19 @@ def _load_noise(generator, path):
         raise click.BadParameter(one_line(error)[:200], param_hint='--noise') from None
 
 
-def _page(generator, codes, opts, direction, layers, layer_origin, steps, region):
+def _page(generator, codes, opts, direction, layers, origin, steps, region):
     """The page with its headers and the notes that explain it."""
     count = opts['end'] - opts['start']
     page = HtmlPage(num_rows=len(codes) * count, num_cols=opts['step'] + 2, image_size=opts['vis_size'] or None,
                     title=f'Edits of {generator.model_name} along {direction.label}')
     page.set_headers(['Name', 'Origin'] + [f'Step {i:02d}' for i in range(1, opts['step'] + 1)])
-    page.add_note(*notes.settings_notes(generator, codes, opts))
+    page.add_note(*inputs.settings_notes(generator, codes, opts))
     facts = [f'catalog entry {direction.entry.id}'] if direction.entry is not None else []
     sidecar = direction.sidecar or {}
     facts += [f'{key} {sidecar[key]}' for key in ('method', 'region', 'model') if sidecar.get(key)]
     real, _ = runs.resolve_latest(direction.path)
     page.add_note(f'Direction: rows {opts["start"]}..{opts["end"] - 1} of {real}'
-                  + (f' ({", ".join(facts)})' if facts else ''), notes.layers_note(layers, layer_origin),
+                  + (f' ({", ".join(facts)})' if facts else ''), f'Layers: {format_indices(layers)} ({origin})',
                   'Distances: ' + ', '.join(f'{d:g}' for d in steps))
     if region is not None:
         page.add_note(f'Region: {region[0]}, outlined in yellow on the origin image. "In region" is the share of '

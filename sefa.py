@@ -13,25 +13,22 @@ Examples:
     python sefa.py stylegan_cat256 --latent_path stylegan_cat256 -N 4
 
 MODEL_NAME is a zoo name, a checkpoint path or `builtin:NAME`. Writes into
-`work_dirs/sefa/<data_name>/<model>/layers_<L>_K_<K>_seed_<seed>_num_<N>/`
-(see --save_dir): `sample_first.html` (one block per semantic: its eigenvalue,
-then every sample edited along it), `semantic_first.html` (one block per
-sample), and `directions.npy` (float32 [K, w_dim], unit rows, most important
-first) with its sidecar `directions.json`. Samples are drawn with
-`np.random.RandomState(seed)`, as every script of the toolkit draws them (the
-original script used torch's generator; pass its codes with --latent_path to
-edit exactly those). With -N 0 no image is drawn, and the model stays on the CPU.
+`work_dirs/sefa/<data_name>/<model>/layers_<L>_K_<K>_seed_<seed>_num_<N>/` (see --save_dir): `sample_first.html` (one
+block per semantic: its eigenvalue, then every sample edited along it), `semantic_first.html` (one block per sample),
+and `directions.npy` (float32 [K, w_dim], unit rows, most important first) with its sidecar `directions.json`. Samples
+are drawn with `np.random.RandomState(seed)`, as every script of the toolkit draws them (the original script used
+torch's generator; pass its codes with --latent_path to edit exactly those). With -N 0 no image is drawn, and the model
+stays on the CPU.
 """
 
 import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
-import os
 
 import click
 import torch
 from tqdm import tqdm
 
 import directions as catalog
-from cli import inputs, notes, options, runs
+from cli import inputs, options, runs
 from semantics import editing, sefa
 from utils.html import HtmlPage
 from utils.images import to_uint8
@@ -74,9 +71,10 @@ _PAGE_NAMES = ('sample_first', 'semantic_first')
 @options.cli_errors
 def main(**opts):
     drawn = opts['num_samples'] > 0  # without images the directions come from the weights alone: on the CPU
-    device = (opts['device'] or _device_of_gpu_id(opts['gpu_id'])) if drawn else 'cpu'
-    generator = options.load_model({'weight_path': opts['model_name'], 'device': device},
-                                   device_option='--device' if opts['device'] else '--gpu_id', say=click.echo)
+    device_option = '--device' if opts['device'] else '--gpu_id'
+    opts['device'] = (opts['device'] or _device_of_gpu_id(opts['gpu_id'])) if drawn else 'cpu'
+    with sefa.one_thread():
+        generator = options.load_model(opts, device_option, say=click.echo)
     layers = options.check_layers(generator, opts['layer_idx'], '-L/--layer_idx', generator.sefa_layers())
     layers, directions, eigenvalues = sefa.factorize(generator, layers)
     count = opts['num_semantics']
@@ -84,13 +82,10 @@ def main(**opts):
         raise click.BadParameter(f'{count} semantics asked, but this model has {len(eigenvalues)} directions',
                                  param_hint='-K/--num_semantics')
     directions, values = directions[:count], eigenvalues[:count]
-    codes = inputs.codes_from_options(generator, opts, 'num_samples', truncation_psi=opts['trunc_psi']) \
-        if drawn or opts['latent_path'] else None
-    opts['data_name'] = options.data_name_of(opts, generator)
-    root = opts['save_dir'] or os.path.join('work_dirs', 'sefa', opts['data_name'])
-    runs.check_folder(root, '--save_dir' if opts['save_dir'] else None)
-    samples = codes.part if codes is not None else runs.samples_part(opts['seed'], 0)
-    run = runs.RunFolder(root, generator.model_name, f'layers_{format_indices(layers)}_K_{count}', samples)
+    codes = inputs.codes_from_options(generator, opts, 'num_samples') if drawn or opts['latent_path'] else None
+    samples = codes.part if codes is not None else f'seed_{opts["seed"]}_num_0'
+    run = runs.RunFolder(runs.root_of(opts, 'sefa'), generator.model_name,
+                         f'layers_{format_indices(layers)}_K_{count}', samples)
 
     with run.writing(opts):
         catalog.save_directions(run.file('directions.npy'), directions, 'sefa', generator,
@@ -99,7 +94,7 @@ def main(**opts):
                                 eigenvalues=[float(v) for v in values],
                                 distance_range=[opts['start_distance'], opts['end_distance']])
         if drawn:
-            pages = _edited_pages(generator, codes, opts, layers, directions, values, run.result('directions.npy'))
+            pages = _edited_pages(generator, codes, opts, layers, directions, values, f'{run.path}/directions.npy')
             for page, name in zip(pages, _PAGE_NAMES):
                 page.save(run.file(f'{name}.html'))
     click.echo(f'Directions {list(directions.shape)} (layers {format_indices(layers)}): {run.file("directions.npy")}')
@@ -117,27 +112,27 @@ def _edited_pages(generator, codes, opts, layers, directions, values, directions
                            title='SeFa: each semantic on every sample')
     by_sample = HtmlPage(num * (count + 1), len(steps) + 1, image_size=size,
                          title='SeFa: each sample along every semantic')
-    lines = notes.settings_notes(generator, codes, opts) + [
-        notes.layers_note(layers, 'factorised and edited'),
+    lines = inputs.settings_notes(generator, codes, opts) + [
+        f'Layers: {format_indices(layers)} (factorised and edited)',
         f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({directions_path})']
     for page in (by_semantic, by_sample):
         page.set_headers([''] + [f'Distance {d:.2f}' for d in steps])
         page.add_note(*lines)
     semantic = [f'Semantic {sem_id:03d}\n({value:.3f})' for sem_id, value in enumerate(values)]
-    for sem_id in range(count):
-        by_semantic.set_cell(sem_id * (num + 1), 0, text=semantic[sem_id], highlight=True)
+    for sem_id, text in enumerate(semantic):
+        by_semantic.set_cell(sem_id * (num + 1), 0, text=text, highlight=True)
     for sam_id in range(num):
         by_sample.set_cell(sam_id * (count + 1), 0, text=f'Sample {sam_id:03d}', highlight=True)
-        for sem_id in range(count):
-            by_semantic.set_cell(sem_id * (num + 1) + sam_id + 1, 0, text=f'Sample {sam_id:03d}')
-            by_sample.set_cell(sam_id * (count + 1) + sem_id + 1, 0, text=semantic[sem_id])
     batch_size = 1 if generator.device.type == 'cpu' else 16  # large CPU batches spend their time allocating
     grid = editing.edit_grid(generator, ws, directions, layers, steps, truncation_psi=opts['trunc_psi'],
                              batch_size=batch_size)
     for edit in tqdm(grid, total=num * count, desc='editing', unit='row'):
-        for col_id, image in enumerate(to_uint8(edit.images), start=1):
-            by_semantic.set_cell(edit.direction * (num + 1) + edit.sample + 1, col_id, image=image)
-            by_sample.set_cell(edit.sample * (count + 1) + edit.direction + 1, col_id, image=image)
+        images, sample, direction = to_uint8(edit.images), edit.sample, edit.direction
+        for page, row, label in ((by_semantic, direction * (num + 1) + sample + 1, f'Sample {sample:03d}'),
+                                 (by_sample, sample * (count + 1) + direction + 1, semantic[direction])):
+            page.set_cell(row, 0, text=label)
+            for col_id, image in enumerate(images, start=1):
+                page.set_cell(row, col_id, image=image)
     return by_semantic, by_sample
 
 

@@ -9,10 +9,9 @@ Examples:
     # The small built-in random-weight model (no download; for trying the toolkit)
     python synthesis.py builtin:stylegan2-tiny --nums 8
 
-Writes into `work_dirs/synthesize/<data_name>/<model>/seed_<seed>_num_<nums>/`
-(see --save_dir): `synthesis.html`, `latent_codes.npy` (the ws after truncation,
-ready for `--latent_path` of the other scripts) and, with --save_jpg, one JPEG
-per sample.
+Writes into `work_dirs/synthesize/<data_name>/<model>/seed_<seed>_num_<nums>/` (see --save_dir): `synthesis.html`,
+`latent_codes.npy` (the ws after truncation, ready for `--latent_path` of the other scripts) and, with --save_jpg, one
+JPEG per sample.
 """
 
 import cli  # noqa: F401, I001 - first: a one-line hint when run outside the project's environment
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cli import inputs, notes, options, runs
+from cli import inputs, options, runs
 from semantics import sampling
 from utils.fileio import save_npy
 from utils.html import HtmlPage
@@ -38,30 +37,25 @@ from utils.images import save_image, to_uint8
 @options.cli_errors
 def main(**opts):
     generator = options.load_model(opts, say=click.echo)
-    codes = inputs.codes_from_options(generator, opts, truncation_psi=opts['trunc_psi'])
+    codes = inputs.codes_from_options(generator, opts)
     run = runs.RunFolder(runs.root_of(opts), runs.model_part(generator, opts), codes.part)
 
     with run.writing(opts):
         torch.manual_seed(opts['seed'])  # for --randomize_noise random
         page = HtmlPage(grid_size=len(codes), title=f'Synthesis: {generator.model_name}, {codes.part}',
                         image_size=opts['vis_size'] or None)
-        page.add_note(*notes.settings_notes(generator, codes, opts))
-        all_ws = []
+        page.add_note(*inputs.settings_notes(generator, codes, opts))
         click.echo(f'Synthesizing {inputs.plural(len(codes), "image")} ...')
-        for start in tqdm(range(0, len(codes), opts['batch_size']), desc='synthesis', unit='batch'):
-            ws = sampling.to_ws(generator, codes.values[start:start + opts['batch_size']], codes.space,
-                                opts['trunc_psi'], opts['trunc_layers'],
-                                None if codes.labels is None else codes.labels[start:start + opts['batch_size']])
-            images = to_uint8(sampling.render(generator, ws, opts['randomize_noise'], opts['trunc_psi']))
-            for offset, image in enumerate(images):
-                index = start + offset
+        ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'], opts['batch_size'])  # [N, num_ws, w_dim]
+        for start in tqdm(range(0, len(ws), opts['batch_size']), desc='synthesis', unit='batch'):
+            images = sampling.render(generator, ws[start:start + opts['batch_size']], opts['randomize_noise'],
+                                     opts['trunc_psi'])
+            for index, image in enumerate(to_uint8(images), start=start):
                 row, col = divmod(index, page.num_cols)
                 page.set_cell(row, col, text=f'Sample {index:06d}', image=image)
                 if opts['save_jpg']:
                     save_image(run.file(f'{index:06d}.jpg'), image)
-            all_ws.append(ws.cpu().numpy())
-
-        all_ws = np.concatenate(all_ws).astype(np.float32)
+        all_ws = ws.cpu().numpy().astype(np.float32)
         save_npy(run.file('latent_codes.npy'), all_ws)
         page.save(run.file('synthesis.html'))
     click.echo(f'Latent codes {list(all_ws.shape)} (w+, for --latent_path): {run.file("latent_codes.npy")}')

@@ -1,5 +1,5 @@
-"""What a script works on, read and checked where it enters: latent codes, regions and masks, Jacobians and
-Gram matrices, and how a direction file fits the model."""
+"""What a script works on, read and checked where it enters: latent codes (and the page notes that describe them),
+regions and masks, Jacobians and Gram matrices, and how a direction file fits the model."""
 
 import os
 from dataclasses import dataclass
@@ -16,9 +16,8 @@ from utils.fileio import load_json, load_npy, one_line
 from utils.indices import format_indices
 from utils.limits import MAX_INDEX
 
-
-from .options import class_index_of
-from .runs import file_label, samples_part
+from .options import class_index_of, describe_weights
+from .runs import file_label
 
 
 def plural(count, word):
@@ -33,7 +32,6 @@ class Codes:
     space: str                      # 'z', 'w' or 'wp'.
     values: np.ndarray              # float32 [N, z_dim], [N, w_dim] or [N, num_ws, w_dim].
     labels: Optional[torch.Tensor]  # [N, c_dim] one-hot labels of a conditional model, else None.
-    class_index: Optional[int]      # The class of the labels.
     part: str                       # Output-path part: 'seed_4_num_8' or 'latents_<label>_num_<n>'.
     description: str                # For pages: '8 samples of seed 4 ...' or the file read.
 
@@ -46,12 +44,12 @@ class Codes:
                               batch_size)
 
 
-def codes_from_options(generator, opts, nums_key='nums', truncation_psi=1):
-    """The codes the sampling options name (`seed`, `nums_key`, `latent_path`, `latent_space`, `class_spec`),
-    checked for this model before anything is written; `truncation_psi` is the one z is drawn with."""
+def codes_from_options(generator, opts, nums_key='nums'):
+    """The codes the sampling options name (`seed`, `nums_key`, `latent_path`, `latent_space`, `class_spec`; z is
+    drawn with `trunc_psi`), checked for this model before anything is written."""
     class_index = class_index_of(generator, opts.get('class_spec'))
     try:
-        generator.check_truncation(truncation_psi)
+        generator.check_truncation(opts['trunc_psi'])
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint='--trunc_psi') from None
     nums = opts[nums_key]
@@ -61,28 +59,46 @@ def codes_from_options(generator, opts, nums_key='nums', truncation_psi=1):
             space, values = directions.check_codes(generator, array, opts.get('latent_space', 'auto'), nums, path)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint='--latent_path') from None
-        part = samples_part(None, len(values), path, file_label(path))
+        part = f'latents_{file_label(path)}_num_{len(values)}'
         description = f'{plural(len(values), "code")} ({space}) from {path}'
     else:
-        space, values = 'z', sampling.sample_z(generator, nums, opts['seed'], truncation_psi)
-        part = samples_part(opts['seed'], nums)
+        space, values = 'z', sampling.sample_z(generator, nums, opts['seed'], opts['trunc_psi'])
+        part = f'seed_{opts["seed"]}_num_{nums}'
         description = f'{plural(nums, "sample")} of seed {opts["seed"]} (np.random.RandomState, z)'
     if class_index is not None:
         part += f'_class_{class_index}'
         description += f', class {class_index} ({generator.class_name(class_index)})'
     labels = sampling.class_labels(generator, class_index, len(values), generator.device)
-    return Codes(space, values, labels, class_index, part, description)
+    return Codes(space, values, labels, part, description)
+
+
+def settings_notes(generator, codes, opts):
+    """The page notes naming the model, the `codes`, truncation, noise and transform (what the family uses)."""
+    lines = [describe_weights(generator), f'Codes: {codes.description}']
+    psi, cutoff, num_ws = opts.get('trunc_psi', 1), opts.get('trunc_layers'), generator.num_ws
+    if codes.space != 'z':
+        lines.append(f'Codes read as {codes.space}: used as they are (no truncation)')
+    elif generator.has_truncation and generator.has_truncation_cutoff and cutoff is not None:
+        beyond = f' (--trunc_layers {cutoff} is more than the model has)' if cutoff > num_ws else ''
+        lines.append(f'Truncation: psi {psi:g} on the first {plural(cutoff, "layer")}' if cutoff < num_ws else
+                     f'Truncation: psi {psi:g} on all {num_ws} layers{beyond}')
+    elif generator.has_truncation:
+        lines.append(f'Truncation: {psi:g}')
+    if generator.has_noise and opts.get('randomize_noise'):
+        lines.append(f'Noise: {opts["randomize_noise"]}')
+    tx, ty, rotate = (opts.get(key) or 0 for key in ('tx', 'ty', 'rotate'))
+    if generator.has_transform and (tx or ty or rotate):
+        lines.append(f'Transform: translate ({tx:g}, {ty:g}), rotate {rotate:g} degrees')
+    return lines
 
 
 # ----------------------------------------------------------------------------
 # Regions.
 
 def region_from_options(opts, size, default=None):
-    """`(name, bool mask [size, size])` of the region that `--region` (of `--data_name`), `--box` or
-    `--mask`/`--labels` give, or of the region named `default`; None when there is none.
-
-    The name is part of output paths: 'eyes', 'box_120_128_20_115', or 'mask_<file label>_labels_4-5'.
-    """
+    """`(name, bool mask [size, size])` of the region `--region` (of `--data_name`), `--box` or `--mask`/`--labels`
+    give, else of the region named `default`, else None. The name ('eyes', 'box_120_128_20_115',
+    'mask_<file label>_labels_4-5') is part of output paths."""
     given = [flag for flag, key in (('--region', 'region'), ('--box', 'box'), ('--mask', 'mask_path'))
              if opts.get(key)]
     option = given[0] if given else '--region'
@@ -200,11 +216,8 @@ def _sidecar(path, shape, w_dim):
 # Directions.
 
 def direction_mismatch(direction, generator):
-    """A warning line when the direction's catalog entry or sidecar names another model than `generator`.
-
-    Compares the family, resolution, `w_dim`, `num_ws` and, where the sidecar records one, the checkpoint's
-    SHA-256. None when nothing differs (or nothing is known). Not an error: directions are transferred on purpose.
-    """
+    """A warning line when the direction's catalog entry or sidecar names another model (family, resolution, `w_dim`,
+    `num_ws`, checkpoint SHA-256) than `generator`, else None. Not an error: directions are transferred on purpose."""
     facts = {**(direction.sidecar or {}), **(direction.entry.facts if direction.entry is not None else {})}
     facts['checkpoint_sha256'] = facts.get('checkpoint_sha256') or facts.get('source_sha256')
     held = {'family': generator.family, 'img_resolution': generator.img_resolution, 'w_dim': generator.w_dim,
@@ -215,7 +228,8 @@ def direction_mismatch(direction, generator):
     name = facts.get('model_description') or facts.get('model') or facts.get('source_checkpoint') or 'another model'
 
     def shown(values):
-        return ', '.join(f'{key} {str(values[key])[:8] if key == "checkpoint_sha256" else values[key]}' for key in differ)
+        return ', '.join(f'{key} {str(values[key])[:8] if key == "checkpoint_sha256" else values[key]}'
+                         for key in differ)
 
     return (f'Warning: {direction.path} was made for {name} ({shown(facts)}), but the model loaded is '
             f'{generator.model_name} ({shown(held)}); it is applied anyway')

@@ -1,16 +1,12 @@
 """Command-line options shared by the scripts, defined once as click decorators: the edge where input is checked.
 
-The original scripts' flag names (`--trunc_psi`, `--img_size`, `--stylegan2`,
-...) are kept; they are translated into the toolkit's vocabulary here and
-nowhere else, and the errors of `models` (which name settings, never flags) are
-translated back into flag names here. The bounds that keep a request within
-the memory and the disk are `utils.limits`.
+The original scripts' flags (`--trunc_psi`, `--img_size`, `--stylegan2`, ...) are translated into the toolkit's
+vocabulary here and nowhere else, and the errors of `models` (which name settings) back into flag names.
 """
 
 import functools
 import math
 import re
-
 
 import click
 import torch
@@ -24,7 +20,6 @@ from utils.limits import MAX_DISTANCE, MAX_NAME_BYTES, MAX_STEPS, MAX_VIEW_SIZE
 def compose(*decorators):
     """Several click decorators as one (the first given ends up first in --help)."""
     return lambda func: functools.reduce(lambda f, decorator: decorator(f), reversed(decorators), func)
-
 
 
 class FiniteFloat(click.ParamType):
@@ -76,8 +71,6 @@ class Box(click.ParamType):
     name = 'CX,CY,H,W'
 
     def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
         parts = [part.strip() for part in str(value).split(',')]
         box = tuple(int(part) for part in parts) if all(re.fullmatch(r'-?\d+', p) for p in parts) else ()
         if len(box) != 4 or min(box[2:]) < 1:
@@ -138,7 +131,6 @@ def _one_line(error):
     if isinstance(error, (ValueError, EOFError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
         return InputError(f'{error.filename}: {error.strerror}' if isinstance(error, OSError) and error.filename
                           else text)
-
     if isinstance(error, OSError):
         return click.ClickException(f'{error.filename}: {error.strerror}' if error.filename else text)
     memory = isinstance(error, (MemoryError, torch.cuda.OutOfMemoryError)) or isinstance(error, RuntimeError) and any(
@@ -157,11 +149,11 @@ def parse_device(text, option='--device'):
     try:
         device = torch.device(str(text).strip())
     except (RuntimeError, ValueError):
-        device = None
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if device is not None and device.type == 'cpu':
+        device = torch.device('meta')  # not a device name: refused below
+    if device.type == 'cpu':
         return 'cpu'
-    if device is None or device.type != 'cuda' or (device.index or 0) >= count:
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device.type != 'cuda' or (device.index or 0) >= count:
         raise click.BadParameter(f'{text!r} is not a device of this machine: use cpu' +
                                  (f', cuda or cuda:N for N below {count}' if count else ' (CUDA is not available)'),
                                  param_hint=option)
@@ -207,11 +199,10 @@ def _expected_settings(opts):
                'stylegan3r' if opts.get('cfg') == 'R' and opts.get('scale_stylegan3r') is not None else
                'stylegan3t' if opts.get('cfg') != 'R' and opts.get('stylegan3') and
                opts.get('scale_stylegan3t') is not None else None)
-
     if variant:  # the scale of the family asked for is checked while loading
         expected['channel_base'] = int(opts[f'scale_{variant}'] * _SCALE)
         flags['channel_base'] = f'--scale_{variant}'
-    return {k: v for k, v in expected.items() if v is not None}, flags
+    return expected, flags  # None: not asked for
 
 
 def _translate(error, flags):
@@ -228,7 +219,7 @@ def _translate(error, flags):
 
 def load_model(opts, device_option='--device', say=None):
     """The generator the model options name (device checked first), with its transform applied; `say` (e.g.
-    click.echo) is told what was loaded, and `opts['data_name']` is set (see `data_name_of`)."""
+    click.echo) is told what was loaded, and `opts['data_name']` is set."""
     device = parse_device(opts.get('device'), device_option)
     source = str(opts['weight_path'])
     if source.startswith('builtin:') and source[8:] not in models.builtin.names():
@@ -252,7 +243,9 @@ def load_model(opts, device_option='--device', say=None):
         generator.set_transform(opts.get('tx') or 0, opts.get('ty') or 0, opts.get('rotate') or 0)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint='--tx/--ty/--rotate') from None
-    opts['data_name'] = data_name_of(opts, generator)
+    # --data_name, else the data a built-in trained model was trained on (its own name), else the original's ffhq
+    trained = source.startswith('builtin:') and generator.checkpoint_sha256
+    opts['data_name'] = opts.get('data_name') or (generator.model_name if trained else 'ffhq')
     if say is not None:
         say(describe_weights(generator))
     return generator
@@ -265,13 +258,6 @@ def describe_weights(generator):
                 'weights: images are noise-like patterns, not pictures. Pass a checkpoint for real results.')
     return (f'Loaded {generator.describe()} ({generator.checkpoint_format}) from {generator.source} '
             f'as {generator.model_name}')
-
-
-def data_name_of(opts, generator=None):
-    """`--data_name`, else the data the model was trained on where it is known (a built-in trained model: its
-    own name), else 'ffhq' (the original scripts' default)."""
-    trained = generator is not None and str(generator.source).startswith('builtin:') and generator.checkpoint_sha256
-    return opts.get('data_name') or (generator.model_name if trained else 'ffhq')
 
 
 def check_layers(generator, layers, option, allowed=None):
@@ -288,9 +274,9 @@ def check_layers(generator, layers, option, allowed=None):
 # ----------------------------------------------------------------------------
 # Sampling, truncation, classes, outputs and regions; defaults differ per script.
 
-def sampling_options(nums, seed=4):
+def sampling_options(nums):
     return compose(
-        click.option('--seed', type=click.IntRange(0, 2 ** 32 - 1), default=seed, show_default=True,
+        click.option('--seed', type=click.IntRange(0, 2 ** 32 - 1), default=4, show_default=True,
                      help='Seed for sampling (np.random.RandomState).'),
         click.option('--nums', type=click.IntRange(min=1), default=nums, show_default=True,
                      help='Number of samples (with --latent_path: at most this many of its codes).'),
@@ -361,12 +347,11 @@ class_option = click.option('--class', 'class_spec', default=None, metavar='CLAS
 
 def class_index_of(generator, class_spec):
     """The class index `--class` names for this model (None for an unconditional model)."""
-    problem = None
-    if class_spec is not None and not generator.c_dim:
-        problem = f'this {generator.variant} model is unconditional: it takes no class'
-    elif class_spec is None and generator.c_dim:
-        problem = f'this {generator.variant} model is conditional ({generator.c_dim} classes): give a class'
-    elif class_spec is not None:
+    problem, conditional = None, bool(generator.c_dim)
+    if (class_spec is None) == conditional:
+        problem = (f'this {generator.variant} model is conditional ({generator.c_dim} classes): give a class'
+                   if conditional else f'this {generator.variant} model is unconditional: it takes no class')
+    elif conditional:
         try:
             return generator.class_index(class_spec)
         except ValueError as error:
@@ -376,11 +361,9 @@ def class_index_of(generator, class_spec):
     return None
 
 
-def sefa_model_options(func):
-    """SeFa's own model options: MODEL_NAME and --gpu_id (plus --device)."""
-    return compose(
-        click.argument('model_name', metavar='MODEL_NAME'),
-        click.option('--gpu_id', default=None, metavar='ID',
-                     help='GPU to use (the first of a list; -1 or cpu: the CPU). [default: cuda when available]'),
-        click.option('--device', default=None, help="'cpu', 'cuda' or 'cuda:N' (overrides --gpu_id)."),
-    )(func)
+sefa_model_options = compose(  # SeFa's own: MODEL_NAME and --gpu_id (plus --device)
+    click.argument('weight_path', metavar='MODEL_NAME'),
+    click.option('--gpu_id', default=None, metavar='ID',
+                 help='GPU to use (the first of a list; -1 or cpu: the CPU). [default: cuda when available]'),
+    click.option('--device', default=None, help="'cpu', 'cuda' or 'cuda:N' (overrides --gpu_id)."),
+)

@@ -1,11 +1,8 @@
 """Several processes on one job, through torch.distributed: `torchrun` (and Slurm through it) starts them.
 
-A script started by `torchrun --nproc_per_node=N script.py ...` finds `RANK`,
-`WORLD_SIZE`, `LOCAL_RANK` and the rendezvous address in its environment;
-`Ranks.from_environment()` joins the process group (gloo: only small facts
-cross processes, the data goes through the job's files) and gives each process
-its place. Started with plain `python`, it describes one process and every
-collective is a no-op.
+`Ranks.from_environment()` joins the process group `torchrun` describes (gloo: only small facts cross processes, the
+data goes through the job's files) and gives each process its place; under plain `python` it describes one process and
+every collective is a no-op.
 """
 
 import os
@@ -59,7 +56,3 @@ class Ranks:
                 raise click.ClickException(f'process {max(rank, self.rank)} of {self.world} was started with other '
                                            f'options than process {min(rank, self.rank)} ({", ".join(changed[:4])}): '
                                            'start every process with the same command')
-
-    def close(self):
-        if self.distributed and dist.is_initialized():
-            dist.destroy_process_group()

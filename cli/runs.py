@@ -1,16 +1,11 @@
 """Where each run writes: `<root>/<model>/<samples>[_class_<c>][_<more parts>]/`, and the latest-run links.
 
-`<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>`; `<model>` the
-model's `model_name` (checkpoint stem and a short hash of its content, or the
-built-in name); `<samples>` `seed_<seed>_num_<nums>` or `latents_<file label>_num_<n>`;
-the script adds what else selects its result (layers, region, direction). The
-same command run twice uses the same folder, whose `run.json` records the
-settings; a run with other settings replaces the result and says so. Files are
-written into a hidden folder beside the run's (`.<name>.writing-<host>-<pid>`),
-which takes its place once all are written: a folder never mixes two runs, and
-a run that fails or is stopped leaves the earlier result. (The Jacobian job
-writes in place: it resumes from its partial files.) A fixed path a next step
-reads (`work_dirs/jacobians/ffhq/jacobians_w.npy`) links to the latest run.
+`<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>`; `<model>` the model's `model_name`; `<samples>`
+`seed_<seed>_num_<nums>` or `latents_<file label>_num_<n>`; the script adds what else selects its result. The same
+command run twice uses the same folder, whose `run.json` records the settings. Files are written into a hidden folder
+beside the run's (`.<name>.writing-<host>-<pid>`), which takes its place once all are written: a folder never mixes two
+runs, and a run that fails or is stopped leaves the earlier result (the Jacobian job writes in place: it resumes from
+its partial files). A fixed path a next step reads links to the latest run.
 """
 
 import contextlib
@@ -39,22 +34,15 @@ def file_label(path):
     return safe_part(f'{stem}-{sha256_of(path)[:8]}')
 
 
-def samples_part(seed, count, latent_path=None, latent_label=None):
-    """`seed_<seed>_num_<count>`, or `latents_<label>_num_<count>` for codes read from a file."""
-    if latent_path:
-        return f'latents_{latent_label or file_label(latent_path)}_num_{count}'
-    return f'seed_{seed}_num_{count}'
-
-
 def model_part(generator, opts):
     """The model's name, plus the transform when one is set (it changes every image)."""
     tx, ty, rotate = (opts.get(key) or 0 for key in ('tx', 'ty', 'rotate'))
     return generator.model_name + (f'_tx_{tx:g}_ty_{ty:g}_rotate_{rotate:g}' if tx or ty or rotate else '')
 
 
-def root_of(opts, job_key='job'):
-    """`--save_dir`, or `work_dirs/<job>/<data_name>`; a path at or below a regular file is refused."""
-    root = opts.get('save_dir') or os.path.join('work_dirs', opts[job_key], opts['data_name'])
+def root_of(opts, job=None):
+    """`--save_dir`, or `work_dirs/<job (default --job)>/<data_name>`; a path at or below a regular file is refused."""
+    root = opts.get('save_dir') or os.path.join('work_dirs', job or opts['job'], opts['data_name'])
     check_folder(root, '--save_dir' if opts.get('save_dir') else None)
     return root
 
@@ -97,10 +85,6 @@ class RunFolder:
     def file(self, *names):
         """Where to write `names`: inside the hidden folder while `writing`, else in the run's folder."""
         return os.path.join(self._staging or self.path, *names)
-
-    def result(self, *names):
-        """The path `names` has once the run is done (for messages and pages written before that)."""
-        return os.path.join(self.path, *names)
 
     def start(self, settings):
         """Create the folder and record `settings` (a run that writes in place, such as a resumable job)."""
@@ -157,9 +141,6 @@ class RunFolder:
             match = pattern.match(entry)
             if match and not _alive(int(match.group(1))):
                 shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
-
-    def __str__(self):
-        return self.path
 
 
 def link_latest(link, target):

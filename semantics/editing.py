@@ -1,8 +1,7 @@
 """Moving latent codes along directions on chosen layers, and the grid of edits the pages show.
 
-An edit moves ws `[N, num_ws, w_dim]` along a unit direction `v` `[w_dim]` on
-the chosen layers only: `ws[:, l] + d * v` for `l` in the layers, `ws[:, l]`
-elsewhere. Layers, distances and directions come checked from the edge.
+An edit moves ws `[N, num_ws, w_dim]` along a unit direction `v` `[w_dim]` on the chosen layers only: `ws[:, l] + d * v`
+for `l` in the layers, `ws[:, l]` elsewhere. Layers, distances and directions come checked from the edge.
 """
 
 from dataclasses import dataclass
@@ -17,11 +16,6 @@ from . import sampling
 DEFAULT_LAYERS = [4, 5, 6, 7]       # the layers ReSeFa's manipulate.py edits by default
 DEFAULT_DISTANCES = (-10.0, 10.0)   # and its distances, in DEFAULT_STEPS steps
 DEFAULT_STEPS = 7
-
-
-def default_layers(num_ws):
-    """ReSeFa's default layers where the model has them, else None (all)."""
-    return DEFAULT_LAYERS if num_ws > max(DEFAULT_LAYERS) else None
 
 
 def distances(start, end, steps):
@@ -67,11 +61,9 @@ def render_edits(generator, ws, direction, layers, distances, noise_mode='const'
 
 def region_change_share(original, edited, mask):
     """`[S]` shares in [0, 1] (NaN where nothing changed) of the absolute pixel change of each edit `[S, C, H, W]`
-    of `original` `[C, H, W]` that falls inside `mask` (bool `[h, w]`, resized by nearest neighbour)."""
+    of `original` `[C, H, W]` that falls inside `mask` (bool `[H, W]`)."""
     change = (torch.as_tensor(edited) - torch.as_tensor(original).unsqueeze(0)).abs().sum(dim=1)  # [S, H, W]
     mask = torch.as_tensor(np.asarray(mask), dtype=torch.float32, device=change.device)
-    if mask.shape != change.shape[1:]:
-        mask = torch.nn.functional.interpolate(mask[None, None], size=change.shape[1:], mode='nearest')[0, 0]
     inside = (change * mask).flatten(1).sum(1)
     total = change.flatten(1).sum(1)
     share = torch.where(total > 0, inside / total.clamp_min(1e-30), torch.full_like(total, float('nan')))
@@ -93,8 +85,7 @@ def edit_grid(generator, ws, directions, layers, distances, indices=None, noise_
               region_mask=None, batch_size=8):
     """One `Edit` per (sample, direction), sample-major: every code of `ws` `[N, num_ws, w_dim]` moved along the
     rows `indices` (default all) of `directions` `[K, w_dim]` on `layers` (None: all) by `distances` `[S]`; with
-    `region_mask` (bool `[h, w]`) each edit reports the share of its change inside it."""
-
+    `region_mask` (bool `[H, W]`) each edit reports the share of its change inside it."""
     directions = np.asarray(directions, dtype=np.float32)
     for sample in range(len(ws)):
         code = torch.as_tensor(ws[sample:sample + 1])

@@ -1,24 +1,15 @@
 """Projecting images into W or W+: NVlabs' `projector.py` method, with distances that need no download.
 
-As StyleGAN2-ADA's projector: start at `w_avg` (the mean `w` of 10,000 codes
-of `RandomState(123)`, spread `w_std`); optimise `w` (one `[w_dim]` for every
-layer) or `w+` (one per layer) with Adam (betas 0.9, 0.999), the learning rate
-(0.1) ramped up over the first 5% of the steps and down by a half cosine over
-the last 25%; add noise `w_std * 0.05 * max(0, 1 - t / 0.75) ** 2` to `w` at
-time `t` in [0, 1], so the start explores and the end settles; optionally
-optimise the noise buffers too, with the multi-scale noise regulariser (squared
-autocorrelation of neighbours at every scale down to 8x8, weight 1e5),
-renormalised after every step.
-
-The default distance needs no downloaded network: the mean squared error of the
-images in [-1, 1] at full size and at halves down to 16 pixels, plus `1 - SSIM`
-of the grey images, on the image as displayed (where the target is white or
-black, a pixel beyond it is no error). With VGG16 weights (`semantics.vgg16`)
-NVlabs' LPIPS-style distance is added. `project()` is deterministic for a seed.
+As StyleGAN2-ADA's projector: start at `w_avg`, optimise `w` (or `w+`) with Adam, the learning rate ramped up and down,
+and noise on `w` that decays, so the start explores and the end settles; optionally the noise buffers too, under NVlabs'
+multi-scale noise regulariser (`ProjectionSettings` holds the numbers). The default distance is the multi-scale mean
+squared error plus `1 - SSIM` of the grey images, on the image as displayed (where the target is white or black, a pixel
+beyond it is no error); VGG16 weights (`semantics.vgg16`) add NVlabs' LPIPS-style distance. `project()` is deterministic
+for a seed.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -52,8 +43,8 @@ class Projection:
     w: torch.Tensor                         # [1, w_dim] for space 'w', [1, num_ws, w_dim] for 'wp'.
     image: torch.Tensor                     # [1, C, H, W] the reconstruction, in [-1, 1].
     noise: dict                             # {buffer name: tensor} when the noise was optimised, else {}.
-    losses: list = field(default_factory=list)   # The loss at every step.
-    frames: list = field(default_factory=list)   # [C, H, W] images every `record_every` steps.
+    losses: list                            # The loss at every step.
+    frames: list                            # [C, H, W] images every `record_every` steps.
 
 
 class ImageError(ValueError):
@@ -89,17 +80,13 @@ def fit_target(image, resolution, channels=3):
         left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
         image = image.crop((left, top, left + resolution, top + resolution))
         notes.append(f'{width}x{height} resized to {size[0]}x{size[1]} and centre-cropped to {resolution}x{resolution}')
-    array = np.asarray(image, dtype=np.float32)
-    array = array[:, :, None] if array.ndim == 2 else array
+    array = np.atleast_3d(np.asarray(image, dtype=np.float32))  # [R, R, C]
     return torch.from_numpy(array.copy()).permute(2, 0, 1)[None] / 127.5 - 1, '; '.join(notes) or None
 
 
 def _to_8bit(image):
-    """`(image, note or None)`: a 16-bit, 32-bit or float grey image as 8-bit grey; other images unchanged.
-
-    16-bit values are divided by 257; 32-bit integers must lie in [0, 65535] (read as 16-bit); floats
-    in [0, 1] are multiplied by 255, floats in [0, 255] kept.
-    """
+    """`(image, note or None)`: a 16-bit, 32-bit or float grey image as 8-bit grey, other images unchanged: 16-bit
+    values (and 32-bit ones in [0, 65535]) are divided by 257, floats in [0, 1] multiplied by 255, in [0, 255] kept."""
     from PIL import Image
     if not (image.mode.startswith('I') or image.mode == 'F'):
         return image, None
@@ -118,17 +105,14 @@ def _to_8bit(image):
     return Image.fromarray(np.clip(np.round(values * scale), 0, 255).astype(np.uint8)), note
 
 
-def _gaussian_window(size=11, sigma=1.5, device='cpu'):
-    x = torch.arange(size, dtype=torch.float32, device=device) - (size - 1) / 2
-    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :])[None, None]  # [1, 1, size, size]
-
-
 def ssim(a, b, data_range=2.0):
     """Mean SSIM of the grey images of `a` and `b` `[N, C, H, W]` (Gaussian window 11, sigma 1.5)."""
     a, b = a.mean(dim=1, keepdim=True), b.mean(dim=1, keepdim=True)
-    window = _gaussian_window(min(11, a.shape[-1]), device=a.device)
+    size = min(11, a.shape[-1])
+    x = torch.arange(size, dtype=torch.float32, device=a.device) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * 1.5 ** 2))
+    g = g / g.sum()
+    window = (g[:, None] * g[None, :])[None, None]  # [1, 1, size, size]
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mu_a, mu_b = F.conv2d(a, window), F.conv2d(b, window)
     var_a = F.conv2d(a * a, window) - mu_a ** 2
@@ -154,8 +138,7 @@ def image_distance(synth, target, ssim_weight=0.1):
 
 def psnr(a, b):
     """Peak signal-to-noise ratio in dB of images in [-1, 1] (peak 2), on uint8-rounded pixels."""
-    a = ((torch.as_tensor(a).float().clamp(-1, 1) + 1) * 127.5).round()
-    b = ((torch.as_tensor(b).float().clamp(-1, 1) + 1) * 127.5).round()
+    a, b = (((torch.as_tensor(x).float().clamp(-1, 1) + 1) * 127.5).round() for x in (a, b))
     mse = (a - b).square().mean().item()
     return float('inf') if mse == 0 else 10 * math.log10(255 ** 2 / mse)
 
@@ -198,17 +181,14 @@ def project(generator, target, settings=None, distance=None, on_step=None):
     """The `Projection` of `target` `[1, C, H, W]` (in [-1, 1], at the model's resolution) into an unconditional
     generator with a mapping network; `distance(synth, target)` replaces `image_distance` (e.g. adding VGG16's),
     `on_step(step, loss)` is called after every step."""
-
     settings = settings or ProjectionSettings()
-    G = generator
-    device = G.device
+    G, device = generator, generator.device
     target = torch.as_tensor(target, dtype=torch.float32, device=device)
     assert target.shape == (1, G.img_channels, G.img_resolution, G.img_resolution), target.shape
     distance = distance or (lambda synth, real: image_distance(synth, real, settings.ssim_weight))
     w_avg, w_std = w_statistics(G, settings.w_avg_samples)
     random = torch.Generator(device=device).manual_seed(settings.seed)
-    start = w_avg if settings.space == 'w' else w_avg.repeat(1, G.num_ws, 1)
-    w_opt = start.clone().requires_grad_(True)
+    w_opt = (w_avg if settings.space == 'w' else w_avg.repeat(1, G.num_ws, 1)).clone().requires_grad_(True)
     noise = G.noise_buffers() if settings.optimize_noise else {}
     saved = {name: buffer.detach().clone() for name, buffer in noise.items()}
     for buffer in noise.values():

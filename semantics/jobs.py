@@ -1,22 +1,18 @@
 """Long jobs as library objects: Jacobians of many samples streamed to disk, resumable and shardable.
 
-`JacobianJob` writes each sample's Jacobian (`semantics.jacobian`) into one
-memory-mapped `jacobians_w.npy` in the reference layout, or adds its region's
-Gram matrices to `grams_<region>.npz` (`resefa.GramSums`). Each finished sample
+`JacobianJob` writes each sample's Jacobian (`semantics.jacobian`) into one memory-mapped `jacobians_w.npy` in the
+reference layout, or adds its region's Gram matrices to `grams_<region>.npz` (`resefa.GramSums`). Each finished sample
 is on disk at once, so a stopped run is resumed, with any number of processes:
 
     job.prepare()           # one process, before any sample runs
     job.run(indices)        # any number of processes, each on its share (`share(rank, world)`)
     job.finish(**facts)     # one process, once every sample is done
 
-A sample's Jacobian rows are its own; Gram matrices are summed in float64 in
-fixed blocks of `GRAM_BLOCK` samples, each in sample order by the process that
-owns it, and the blocks are added in order at the end: one process or eight give
-the same bits. Until `finish()` the data lives under hidden names beside the
-result (`.<name>.partial*`, `.<name>.done/`, `.<name>.progress.json`, the lock
-`.<name>.lock`); the result's sidecar `<name>.json` records its settings.
+A sample's Jacobian rows are its own; Gram matrices are summed in float64 in fixed blocks of `GRAM_BLOCK` samples, each
+in sample order by the process that owns it, and the blocks are added in order at the end: one process or eight give the
+same bits. Until `finish()` the data lives under hidden names beside the result (`.<name>.partial*`, `.<name>.done/`,
+`.<name>.progress.json`, the lock `.<name>.lock`); the sidecar `<name>.json` records the settings.
 """
-
 
 import hashlib
 import json

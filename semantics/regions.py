@@ -1,27 +1,16 @@
 """Regions of interest for ReSeFa: named boxes per dataset, boxes, masks.
 
-Boxes follow the ReSeFa reference convention `[center_x, center_y, height,
-width]`, where `x` is the ROW index (first array axis) and `y` the column
-index:
-
-    top, left = center_x - height // 2, center_y - width // 2
-    mask[top:top + height, left:left + width] = True
-
-The named boxes are the reference's coordinate tables, given on the 256x256
-grid that its Jacobians use (generators above 256 pixels are resized to 256
-before differentiation). At 256 they are applied unchanged, as the reference
-does. For another Jacobian resolution each of the four numbers is scaled by
-`size / 256` and rounded half up (`floor(v * size / 256 + 0.5)`, at least 1);
-the reference itself never rescales. A region must leave both a foreground and
-a background (`check_mask`).
+Boxes follow the ReSeFa reference: `[center_x, center_y, height, width]`, where `x` is the ROW index (first array axis):
+`top, left = center_x - height // 2, center_y - width // 2`. The named boxes are the reference's, on the 256-pixel grid
+its Jacobians use; for another Jacobian resolution each number is scaled by `size / 256` and rounded half up (at least
+1), which the reference never does. A region must leave both a foreground and a background.
 """
 
 import difflib
 
 import numpy as np
 
-# Resolution of the grid on which the named boxes are defined.
-BOX_RESOLUTION = 256
+BOX_RESOLUTION = 256  # the grid of the named boxes
 
 # [center_x (row), center_y (column), height, width] on the 256x256 grid.
 # The FFHQ boxes also suit MetFaces.
@@ -77,20 +66,16 @@ def named_box(data_name, region_name):
     return known[name]
 
 
-def scale_box(box, size, box_resolution=BOX_RESOLUTION):
-    """Scale a box from a `box_resolution` grid to a `size` grid (round half up, min 1)."""
-    if size == box_resolution:
+def scale_box(box, size):
+    """Scale a box from the 256 grid to a `size` grid (round half up, min 1)."""
+    if size == BOX_RESOLUTION:
         return tuple(int(v) for v in box)
-    return tuple(max(1, int(np.floor(v * size / box_resolution + 0.5))) for v in box)
+    return tuple(max(1, int(np.floor(v * size / BOX_RESOLUTION + 0.5))) for v in box)
 
 
 def box_mask(box, size, clip=False):
-    """Boolean mask [size, size] of a box given in `size` pixel coordinates.
-
-    Raises:
-        ValueError: the box reaches outside the image, unless `clip` moves it back inside (a box inside the
-            256 grid may cross the edges once scaled, by rounding).
-    """
+    """Boolean mask [size, size] of a box given in `size` pixel coordinates; ValueError when it reaches outside the
+    image, unless `clip` moves it back inside (a box inside the 256 grid may cross the edges once scaled)."""
     cx, cy, h, w = (int(v) for v in box)
     top, left = cx - h // 2, cy - w // 2
     if clip:
@@ -119,12 +104,8 @@ def region_mask(data_name, region_name, size):
 
 
 def resize_nearest(mask, size):
-    """Nearest-neighbour resize of a [H, W] array to [size, size].
-
-    Output pixel i samples source pixel floor(i * H / size), the index rule of
-    `torch.nn.functional.interpolate(mode='nearest')`, which the reference uses
-    to bring generator images to the Jacobian grid.
-    """
+    """Nearest-neighbour resize of a [H, W] array to [size, size]: pixel i samples source pixel floor(i * H / size),
+    as `torch.nn.functional.interpolate(mode='nearest')`, which the reference uses to resize images."""
     rows = np.floor(np.arange(size) * (mask.shape[0] / size)).astype(np.int64)
     cols = np.floor(np.arange(size) * (mask.shape[1] / size)).astype(np.int64)
     return mask[rows][:, cols]

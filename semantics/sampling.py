@@ -1,11 +1,7 @@
 """Latent codes and rendering, with one random-number convention for every script and the editor.
 
-Codes are drawn as NVlabs' `gen_images.py` and ReSeFa's scripts draw them:
-`np.random.RandomState(seed)` per use, `z = randn(N, z_dim)` (BigGAN: its
-truncated normal, from the same RandomState). Codes read from a file (checked
-by `directions.check_codes`) may be `z` `[N, z_dim]`, `w` `[N, w_dim]` or `w+`
-`[N, num_ws, w_dim]`; everything is turned into ws `[N, num_ws, w_dim]` before
-editing or rendering.
+Codes are drawn as NVlabs' `gen_images.py` and ReSeFa's scripts draw them: `np.random.RandomState(seed)` per use, `z =
+randn(N, z_dim)` (BigGAN: its truncated normal). Codes `z`, `w` or `w+` all become ws `[N, num_ws, w_dim]`.
 """
 
 import numpy as np
@@ -28,10 +24,8 @@ def class_labels(generator, class_index, count, device='cpu'):
 
 @torch.no_grad()
 def to_ws(generator, codes, space, truncation_psi=1, truncation_cutoff=None, labels=None, batch_size=16):
-    """Map codes of space 'z', 'w' or 'wp' to ws `[N, num_ws, w_dim]` on the model's device.
-
-    Truncation applies to `z` codes (through the mapping network); `w` and `w+` codes are taken as they are.
-    """
+    """Map codes of space 'z', 'w' or 'wp' to ws `[N, num_ws, w_dim]` on the model's device; truncation applies to
+    `z` codes (through the mapping network), `w` and `w+` codes are taken as they are."""
     device = generator.device
     codes = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
     if space == 'wp':
@@ -54,11 +48,8 @@ def sample_ws(generator, num, seed, truncation_psi=1, truncation_cutoff=None, la
 
 @torch.no_grad()
 def render(generator, ws, noise_mode='const', truncation_psi=1, batch_size=None):
-    """Images `[N, C, H, W]` (float32, on the model's device) of ws `[N, num_ws, w_dim]`.
-
-    `truncation_psi` is the truncation the codes were drawn with; only families
-    whose synthesis depends on it (BigGAN) use it.
-    """
+    """Images `[N, C, H, W]` (float32, on the model's device) of ws `[N, num_ws, w_dim]`; `truncation_psi` is the one
+    the codes were drawn with, which only families whose synthesis depends on it (BigGAN) use."""
     kwargs = generator.synthesis_kwargs(noise_mode, truncation_psi)
     ws = torch.as_tensor(ws).to(generator.device)
     batch_size = batch_size or len(ws)

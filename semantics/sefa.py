@@ -1,26 +1,21 @@
 """SeFa: closed-form factorisation of latent semantics (Shen & Zhou, CVPR 2021).
 
-The layers that project the latent code into the generator are affine maps
-`y = A^T w + b`. Directions `n` that change their outputs most are the
-maximisers of `|A^T n|^2` under `|n| = 1`, i.e. the eigenvectors of `A A^T`
-with the largest eigenvalues. As in genforce's `factorize_weight`, `A` is
-`[w_dim, columns]`: the weights of the selected layers, each transposed to
-`[in, out]`, concatenated along the output axis, every column scaled to unit
-norm.
+The layers that project the latent code into the generator are affine maps `y = A^T w + b`. Directions `n` that change
+their outputs most are the maximisers of `|A^T n|^2` under `|n| = 1`, i.e. the eigenvectors of `A A^T` with the largest
+eigenvalues. As in genforce's `factorize_weight`, `A` is `[w_dim, columns]`: the weights of the selected layers, each
+transposed to `[in, out]`, concatenated along the output axis, every column scaled to unit norm.
 
-Which weights, per family, is the family's `sefa_layers()` / `sefa_weights()`
-hook (`models.base`): the style affine layer fed by each selected ws index
-(StyleGAN, StyleGAN2, StyleGAN3; the last StyleGAN2 index feeds only the final
-ToRGB, whose affine is used, genforce's rule), PGGAN's first kernel
-`[C, w_dim, 4, 4]` flipped and arranged as `[w_dim, 16 C]`, BigGAN's columns
-of the input layer that read `z` (directions are zero on the class-embedding
-half of `w`).
+Which weights, per family, is the family's `sefa_layers()` / `sefa_weights()` hook (`models.base`): the style affine fed
+by each selected ws index (StyleGAN families; StyleGAN2's last index feeds only the final ToRGB, genforce's rule),
+PGGAN's first kernel arranged as `[w_dim, 16 C]`, BigGAN's columns of the input layer that read `z` (directions are zero
+on the class-embedding half of `w`).
 
-`A A^T` is formed with the reference's float32 arithmetic, and its symmetric
-eigenproblem solved in float64 with `eigh` (the reference's general `eig` gives
-unsorted, possibly complex results). Each direction is unit-norm with its
+`A A^T` is formed with the reference's float32 arithmetic and its symmetric eigenproblem solved in float64 with `eigh`
+(the reference's general `eig` gives unsorted, possibly complex results). Each direction is a unit row with its
 largest-magnitude entry positive: the reference's up to sign.
 """
+
+import contextlib
 
 import numpy as np
 import torch
@@ -37,28 +32,26 @@ def weights_matrix(generator, layers='all'):
     return layers, [name for name, _ in chosen], weight
 
 
-def _eigh(matrix):
-    """`eigh` in one thread: a problem of w_dim = 512 gains nothing from more, and on a busy CPU threads that
-    wait for each other (or for another library's, busy right after the model was read) take 100 times longer."""
+@contextlib.contextmanager
+def one_thread():
+    """Torch in one thread: reading weights and an eigenproblem of w_dim = 512 gain nothing from more, and on a busy
+    CPU threads that wait for each other (or for another library's) take 10 to 100 times longer."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return [t.numpy() for t in torch.linalg.eigh(torch.from_numpy(matrix))]
+        yield
     finally:
         torch.set_num_threads(threads)
 
 
 def factorize(generator, layers='all'):
-
     """`(layers, directions, eigenvalues)`: SeFa's directions of the weights of ws indices `layers` (of
     `generator.sefa_layers()`; 'all' or None: all), float32 `[K, w_dim]` unit rows by decreasing eigenvalue,
     and the float64 eigenvalues `[K]` (`K = w_dim`; BigGAN: `z_dim`, zero on the class-embedding half of `w`)."""
-
     layers, _, weight = weights_matrix(generator, layers)
     gram = weight.dot(weight.T).astype(np.float64)  # [in_dim, in_dim], the reference's float32 A A^T
-    eigenvalues, eigenvectors = _eigh(gram)
-
-
+    with one_thread():
+        eigenvalues, eigenvectors = (t.numpy() for t in torch.linalg.eigh(torch.from_numpy(gram)))
     order = np.argsort(-eigenvalues, kind='stable')
     directions = eigenvectors[:, order].T  # [K, in_dim]
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)

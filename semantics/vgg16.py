@@ -1,13 +1,9 @@
 """VGG16 features for the perceptual distance of image projection, from weights the user downloaded.
 
-NVlabs' `projector.py` measures the distance of two images as LPIPS does: the
-squared difference of the unit-normalised features of VGG16 at five stages
-(after `relu1_2` ... `relu5_3`), here with equal weights, from torchvision's
-ImageNet weights (https://download.pytorch.org/models/vgg16-397923af.pth, 528 MB),
-read with `torch.load(weights_only=True)` and checked by their tensors' names and
-shapes (another SHA-256 is used with a warning). NVlabs' `vgg16.pt` is a
-TorchScript program, whose undocumented internals are not read: it is refused,
-naming the file to use instead.
+NVlabs' `projector.py` measures the distance of two images as LPIPS does: the squared difference of the unit-normalised
+features of VGG16's five stages, here with equal weights, from torchvision's ImageNet weights
+(https://download.pytorch.org/models/vgg16-397923af.pth, 528 MB). NVlabs' `vgg16.pt` is a TorchScript program, whose
+undocumented internals are not read: it is refused, naming the file to use instead.
 """
 
 import zipfile
@@ -19,52 +15,42 @@ from utils.fileio import sha256_of
 
 
 TORCHVISION_SHA256_PREFIX = '397923af'
-# (out channels) of the 13 convolutions; 'M' is a 2x2 max pool. Stages end at the ReLU before each pool.
+# Out channels of the 13 convolutions (each followed by a ReLU); 'M' is a 2x2 max pool, which ends a stage.
 _LAYOUT = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M']
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VGG16Error(ValueError):
     """A VGG16 weight file that cannot be used; the message names the file."""
 
 
-def _conv_indices():
-    """torchvision's `features.<i>` index of each convolution."""
-    indices, index = [], 0
-    for item in _LAYOUT:
-        if item == 'M':
-            index += 1
-        else:
-            indices.append(index)
-            index += 2  # the convolution and its ReLU
-    return indices
-
-
 class VGG16Features(torch.nn.Module):
-    """The convolutional part of VGG16, returning the features of its five stages."""
+    """The convolutional part of VGG16 (torchvision's `features`, same names), returning its five stages."""
 
-    def __init__(self, state):
+    def __init__(self):
         super().__init__()
-        self.weights = torch.nn.ParameterList()
-        self.biases = torch.nn.ParameterList()
-        for index in _conv_indices():
-            self.weights.append(torch.nn.Parameter(state[f'features.{index}.weight'], requires_grad=False))
-            self.biases.append(torch.nn.Parameter(state[f'features.{index}.bias'], requires_grad=False))
-        self.register_buffer('mean', torch.tensor(_IMAGENET_MEAN).reshape(1, 3, 1, 1))
-        self.register_buffer('std', torch.tensor(_IMAGENET_STD).reshape(1, 3, 1, 1))
-
-    def forward(self, images):
-        """Features `[N, C_k, H_k, W_k]` of the five stages of images `[N, 3, H, W]` in [-1, 1]."""
-        x = ((images + 1) / 2 - self.mean) / self.std
-        features, conv = [], 0
+        layers, channels = [], 3
         for item in _LAYOUT:
             if item == 'M':
-                features.append(x)
-                x = F.max_pool2d(x, 2)
+                layers.append(torch.nn.MaxPool2d(2))
             else:
-                x = F.relu(F.conv2d(x, self.weights[conv], self.biases[conv], padding=1))
-                conv += 1
+                layers += [torch.nn.Conv2d(channels, item, 3, padding=1), torch.nn.ReLU()]
+                channels = item
+        self.features = torch.nn.Sequential(*layers)
+        # ImageNet's mean and spread of each colour
+        self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images):
+        """Features `[N, C_k, H_k, W_k]` of the five stages (each before its pool) of images `[N, 3, H, W]` in
+        [-1, 1], reduced to 256 pixels first, as NVlabs does."""
+        if images.shape[-1] > 256:
+            images = F.interpolate(images, size=(256, 256), mode='area')
+        x = ((images + 1) / 2 - self.mean) / self.std
+        features = []
+        for layer in self.features:
+            if isinstance(layer, torch.nn.MaxPool2d):
+                features.append(x)
+            x = layer(x)
         return features
 
 
@@ -86,31 +72,25 @@ def load_vgg16(path):
         except Exception as error:  # noqa: BLE001 - torch raises many types for bad files
             problem = f'not a torch file of tensors ({" ".join(str(error).split())[:160]})'
     state = state if isinstance(state, dict) else {}
-    in_channels = 3
-    for conv, index in zip([c for c in _LAYOUT if c != 'M'], _conv_indices()):
-        for key, shape in ((f'features.{index}.weight', (conv, in_channels, 3, 3)), (f'features.{index}.bias', (conv,))):
-            value = state.get(key)
-            if problem is None and not (isinstance(value, torch.Tensor) and tuple(value.shape) == shape):
-                found = f'shape {list(value.shape)}' if isinstance(value, torch.Tensor) else 'missing'
-                problem = f"not VGG16 weights in torchvision's layout ({key}: {found}, expected {list(shape)})"
-        in_channels = conv
+    network = VGG16Features().requires_grad_(False)
+    for key, wanted in network.state_dict().items():
+        value = state.get(key)
+        if problem is None and not (isinstance(value, torch.Tensor) and value.shape == wanted.shape):
+            found = f'shape {list(value.shape)}' if isinstance(value, torch.Tensor) else 'missing'
+            problem = f"not VGG16 weights in torchvision's layout ({key}: {found}, expected {list(wanted.shape)})"
     if problem:
         raise VGG16Error(f'{path}: {problem}')
     sha = sha256_of(path)
     note = None if sha.startswith(TORCHVISION_SHA256_PREFIX) else \
         (f"{path}: VGG16 weights with SHA-256 {sha[:16]}..., not torchvision's published vgg16-397923af.pth; "
          f'using them as they are')
-    state = {key: value.float() for key, value in state.items() if key.startswith('features.')}
-    return VGG16Features(state).eval(), note
+    network.load_state_dict({key: state[key].float() for key in network.state_dict()})
+    return network.eval(), note
 
 
 def perceptual_distance(network, synth, target_features):
-    """LPIPS-style distance of `synth` `[N, 3, H, W]` (in [-1, 1]; reduced to 256 pixels, as NVlabs does) to the
-    target whose `network(target)` is `target_features`: the mean over stages of the squared difference of the
-    unit-normalised features."""
-
-    if synth.shape[-1] > 256:
-        synth = F.interpolate(synth, size=(256, 256), mode='area')
+    """LPIPS-style distance of `synth` `[N, 3, H, W]` (in [-1, 1]) to the target whose `network(target)` is
+    `target_features`: the mean over stages of the squared difference of the unit-normalised features."""
     distance = 0
     for mine, theirs in zip(network(synth), target_features):
         mine = mine / (mine.square().sum(dim=1, keepdim=True).sqrt() + 1e-10)
