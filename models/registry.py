@@ -2,7 +2,8 @@
 
 import importlib
 
-__all__ = ['FAMILIES', 'family_classes', 'build_generator']
+import torch
+from torch.overrides import TorchFunctionMode
 
 # family -> (module, generator class, config class)
 FAMILIES = {
@@ -29,3 +30,30 @@ def build_generator(family, config=None, **fields):
     generator_class, config_class = family_classes(family)
     assert config is None or (not fields and isinstance(config, config_class)), 'a config or its fields'
     return generator_class(config_class(**fields) if config is None else config)
+
+
+def _zeros_view(*size, **kwargs):
+    """Zeros of `size` that take no memory: one zero, expanded (arithmetic on it gives ordinary tensors)."""
+    return torch.zeros((), **kwargs).expand(*size)
+
+
+class _SkipRandomInit(TorchFunctionMode):
+    """Random initialisers draw nothing: `torch.randn` / `torch.rand` give `_zeros_view`s, `nn.init.*_` leaves its
+    tensor as it is. The rest, the designed filters and grids included, runs as usual."""
+
+    SKIPPED = {torch.randn: _zeros_view, torch.rand: _zeros_view}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, '__module__', None) == 'torch.nn.init':
+            return args[0] if args else kwargs['tensor']
+        return self.SKIPPED.get(func, func)(*args, **kwargs)
+
+
+def build_skeleton(family, config):
+    """The generator of `config` without its random initialisation, for its members and tensor shapes or for
+    weights about to be loaded: non-persistent buffers (filters) are right, parameters and persistent buffers
+    are placeholders. Far cheaper than drawing the weights, and than the meta device (which imports
+    torch._dynamo on first use, seconds)."""
+    with _SkipRandomInit():
+        return build_generator(family, config)

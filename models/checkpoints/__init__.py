@@ -11,7 +11,7 @@ every tensor against the model of the config it finds (`names.convert`), and
 `safe_pickle`: reading a checkpoint never runs code from it.
 """
 
-from ..registry import build_generator
+from ..registry import build_skeleton
 from . import hammer, huggingface, nvlabs_pickle, nvlabs_state_dict, rosinality, tensorflow_pickle, toolkit
 from .common import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded
 from .huggingface import write_hf_biggan
@@ -61,7 +61,9 @@ def read_checkpoint(path, **expected):
 
 
 def generator_from_checkpoint(checkpoint):
-    """The generator of a `Checkpoint`, its weights loaded strictly (the reader checked them)."""
-    generator = build_generator(checkpoint.family, checkpoint.config)
-    generator.load_state_dict(checkpoint.state_dict, strict=True)
+    """The generator of a `Checkpoint`, its weights loaded strictly (the reader checked them). The checkpoint's
+    tensors become the generator's (no copy, no random initialisation to overwrite)."""
+    generator = build_skeleton(checkpoint.family, checkpoint.config)
+    state = {key: value.contiguous() for key, value in checkpoint.state_dict.items()}
+    generator.load_state_dict(state, strict=True, assign=True)
     return generator

@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from ..registry import build_generator, family_classes
+from ..registry import build_skeleton, family_classes
 from .common import CheckpointError
 
 _REGEX_SYNTAX = re.compile(r'[\\()\[\]{}*+?|^$]')
@@ -103,7 +103,7 @@ def _apply(state, rules, expected, label):
         if not value.is_floating_point():  # would be read as rounded weights
             dtype = str(value.dtype).removeprefix('torch.')
             return None, f'{name} holds {dtype} values, expected floating-point weights'
-        if not value.isfinite().all():
+        if not value.sum().isfinite() and not value.isfinite().all():  # a finite sum proves it, ten times faster
             return None, f'{name} holds NaN or infinite values'
         target = rule.target
         try:
@@ -154,15 +154,9 @@ def count_indices(keys, pattern, start=0):
     return count
 
 
-def meta_generator(family, config):
-    """The generator of `config`, built on the meta device (members and shapes, no memory)."""
-    with torch.device('meta'):
-        return build_generator(family, config)
-
-
 def model_shapes(family, config):
     """`{our key: shape}` of the generator of `config`."""
-    return {key: tuple(value.shape) for key, value in meta_generator(family, config).state_dict().items()}
+    return {key: tuple(value.shape) for key, value in build_skeleton(family, config).state_dict().items()}
 
 
 def own_rules(family, config):
@@ -175,7 +169,7 @@ def make_config(family, where, **values):
     class refuses them or no generator builds from them."""
     try:
         config = family_classes(family)[1](**values)
-        meta_generator(family, config)
+        build_skeleton(family, config)
     except (TypeError, ValueError, RuntimeError) as error:  # whatever the family's modules say of bad settings
         raise CheckpointError(f'{where}: no {family} generator builds from these settings '
                               f'({" ".join(str(error).split())[:160]})') from None

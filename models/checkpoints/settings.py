@@ -11,7 +11,8 @@ same tensor shapes.
 import dataclasses
 
 from .common import SettingMismatch
-from .names import meta_generator, model_shapes
+from ..registry import build_skeleton
+from .names import model_shapes
 
 EXPECTED = ('family', 'cfg', 'img_resolution', 'w_dim', 'z_dim', 'channel_base', 'channel_max')
 HINTS = ('c_dim', 'fused_scale', 'mapping_lr_multiplier', 'final_tanh')
@@ -34,7 +35,7 @@ def check_expected(checkpoint, path, expected):
     expected = checked_settings(expected)
     if not expected:
         return
-    generator = meta_generator(checkpoint.family, checkpoint.config)
+    generator = build_skeleton(checkpoint.family, checkpoint.config)
     fields = dataclasses.asdict(checkpoint.config)
     for name in (name for name in EXPECTED + HINTS if name in expected):
         if name in ('family', 'cfg'):
