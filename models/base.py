@@ -1,9 +1,8 @@
 """The generator contract: what generic code may rely on, for every family.
 
-Every family's generator subclasses `Generator`. Generic code (`semantics/`,
-the scripts, the editor) drives a generator only through the members and hooks
-declared here, never asking `G.family == ...` or probing it with `hasattr`;
-where families differ, the family overrides a hook. Members:
+Generic code (`semantics/`, the scripts, the editor) drives a generator only
+through the members and hooks of `Generator`, never asking `G.family == ...`
+or probing it with `hasattr`; where families differ, the family overrides a hook.
 
 | member | meaning |
 | --- | --- |
@@ -22,8 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ['Generator', 'MAX_TRUNCATION_PSI']
-
 # Truncation pulls codes towards the mean (|psi| < 1) or pushes them away; far beyond this bound codes leave
 # what any model draws (psi 1e30 gives NaN images).
 MAX_TRUNCATION_PSI = 10.0
@@ -41,29 +38,17 @@ class Generator(nn.Module):
     has_forward_mode = False      # forward_mode_pass() returns a hand-written forward-mode pass.
     tangent_copies = 12           # Copies of the largest feature map one tangent costs under torch.func.jvp.
 
-    def __init__(self,
-        config,          # The family's dataclass config.
-        z_dim,           # Input latent (Z) dimensionality.
-        c_dim,           # Conditioning label dimensionality, 0 = unconditional.
-        w_dim,           # Intermediate latent (W) dimensionality.
-        img_resolution,  # Output resolution.
-        img_channels,    # Number of output colour channels.
-    ):
+    def __init__(self, config, z_dim, c_dim, w_dim, img_resolution, img_channels):
         super().__init__()
-        self.config = config
+        self.config = config  # The family's dataclass config.
         self.z_dim = int(z_dim)
-        self.c_dim = int(c_dim)
+        self.c_dim = int(c_dim)  # 0: unconditional.
         self.w_dim = int(w_dim)
         self.img_resolution = int(img_resolution)
         self.img_channels = int(img_channels)
         self.num_ws = None  # Set by the family once its synthesis network exists.
-        self.source = None
-        self.checkpoint_format = None
-        self.checkpoint_sha256 = None
+        self.source = self.checkpoint_format = self.checkpoint_sha256 = None  # Identity, set by load_generator.
         self.model_name = self.family
-
-    # ------------------------------------------------------------------------
-    # Description.
 
     @property
     def variant(self):
@@ -78,7 +63,6 @@ class Generator(nn.Module):
 
     @property
     def device(self):
-        """Device of the parameters."""
         return next(self.parameters()).device
 
     # ------------------------------------------------------------------------
@@ -97,7 +81,6 @@ class Generator(nn.Module):
         return truncation_psi
 
     def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
-        """Keyword arguments of `mapping` for these truncation settings."""
         return dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
     def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
@@ -184,8 +167,9 @@ class Generator(nn.Module):
         return None
 
     def largest_feature_map(self):
-        """Elements of the largest feature map of one image (sets the memory a tangent costs)."""
-        return 128 * self.img_resolution ** 2
+        """Elements of the largest feature map of one image (sets the memory a tangent costs); by default that of
+        the widest resolution of the config's channel formula."""
+        return max(self.config.channels(2 ** k) * 4 ** k for k in range(2, self.img_resolution.bit_length()))
 
     def tangent_bytes(self):
         """Memory one tangent costs in a batched forward-mode pass, in bytes (float32)."""

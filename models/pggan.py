@@ -147,10 +147,6 @@ class PGGANGenerator(Generator):
     def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
         return {}
 
-    def largest_feature_map(self):
-        resolutions = [2 ** i for i in range(2, self.img_resolution.bit_length())]
-        return max(self.config.channels(res) * res * res for res in resolutions)
-
     def sefa_weights(self, layers):
         """The first layer's kernel `[C, w_dim, 4, 4]`, flipped and arranged as `[w_dim, 16 C]` (genforce)."""
         (_, name, module), = self.style_layers()

@@ -1,14 +1,6 @@
-"""Official tensor names -> ours: one table of rules per layout, applied strictly.
+"""Official tensor names -> ours: one table of `Rule`s per layout, as in NVlabs' `legacy.py`, applied strictly.
 
-In the manner of NVlabs' `legacy.py`, a conversion table is a list of
-`Rule(source, target, transform, shape)`: `source` is an exact source key,
-`target` our key (None: the key is ignored, e.g. resampling filters that our
-modules rebuild; its `check` may still require its value), `transform` turns
-the value into our layout (transpose, flip, +1) and `shape` is the expected
-source shape (None entries are free). Only ignored keys may be given as a
-regular expression matching whole keys.
-
-`convert` applies a table strictly and reports the first problem in one line
+`convert` applies a table and reports the first problem in one line
 naming the file and the source key: a key no rule matches, a required key that
 is absent, a shape, a value that is not a finite floating-point tensor, and,
 with `expected` (our keys and shapes, `model_shapes`), any difference from the
@@ -44,10 +36,10 @@ def ignore(source, shape=None, check=None, optional=False):
     return Rule(source, None, shape=shape, check=check, optional=optional)
 
 
-def equals(expected, atol=1e-6):
+def equals(expected):
     """Check of an ignored value: it must be `expected` (our modules assume it)."""
     def check(value):
-        if not torch.allclose(value, expected, atol=atol):
+        if not torch.allclose(value, expected, atol=1e-6):
             return f'is not the value this architecture assumes ({value.flatten()[:4].tolist()}...)'
         return None
     return check
@@ -136,13 +128,13 @@ def convert_and_infer(state, rules, where, family, infer, label='tensor', **sett
     return config, convert(state, rules, where, model_shapes(family, config), label)
 
 
-def shape_of(state, key, where, ndim=None, label='tensor'):
-    """The shape of `state[key]`, which must exist (and have `ndim` dimensions)."""
+def shape_of(state, key, where, ndim):
+    """The shape of `state[key]`, which must exist and have `ndim` dimensions."""
     if key not in state:
-        raise CheckpointError(f'{where}: missing {label} {key}')
+        raise CheckpointError(f'{where}: missing tensor {key}')
     shape = tuple(state[key].shape)
-    if ndim is not None and len(shape) != ndim:
-        raise CheckpointError(f'{where}: {label} {key} has shape {list(shape)}, expected {ndim} dimensions')
+    if len(shape) != ndim:
+        raise CheckpointError(f'{where}: tensor {key} has shape {list(shape)}, expected {ndim} dimensions')
     return shape
 
 

@@ -79,18 +79,11 @@ def _load_storage_bytes(data):
     return torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
-    if isinstance(storage, torch.UntypedStorage):
-        storage = torch.storage.TypedStorage(wrap_storage=storage, dtype=torch.uint8, _internal=True)
-    tensor = torch.empty((0,), dtype=storage.dtype)
-    tensor.set_(storage._untyped_storage, storage_offset, torch.Size(size), tuple(stride))
-    return tensor
-
-
-def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, hooks, dtype, *unused):
-    tensor = torch.empty((0,), dtype=dtype)
-    tensor.set_(storage if isinstance(storage, torch.UntypedStorage) else storage._untyped_storage,
-                storage_offset, torch.Size(size), tuple(stride))
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused, dtype=None):
+    """`torch._utils._rebuild_tensor(_v2)`; `_v3` gives the dtype (an untyped storage alone holds bytes)."""
+    untyped = isinstance(storage, torch.UntypedStorage)
+    tensor = torch.empty((0,), dtype=dtype or (torch.uint8 if untyped else storage.dtype))
+    tensor.set_(storage if untyped else storage._untyped_storage, storage_offset, torch.Size(size), tuple(stride))
     return tensor
 
 
@@ -112,7 +105,7 @@ _ALLOWED = {
     ('torch_utils.persistence', '_reconstruct_persistent_obj'): PersistentObject,
     ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
     ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
-    ('torch._utils', '_rebuild_tensor_v3'): _rebuild_tensor_v3,
+    ('torch._utils', '_rebuild_tensor_v3'): lambda *args: _rebuild_tensor(*args[:4], dtype=args[6]),
     ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
     ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
     ('torch.storage', '_load_from_bytes'): _load_storage_bytes,
