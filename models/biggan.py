@@ -137,15 +137,12 @@ def standing_stats(running_means, running_vars, truncation_psi):
     modf(t / step)`, `stats[start] * coef + stats[start + 1] * (1 - coef)` (the weights of a linear
     interpolation, swapped: kept)."""
     step = 1.0 / (running_means.shape[0] - 1)
-    coef, start = math.modf(truncation_psi / step)
+    coef, start = math.modf(truncation_psi / step)  # divided as the official code does, to the last bit
     start = int(start)
-    if coef != 0.0:
-        mean = running_means[start] * coef + running_means[start + 1] * (1 - coef)
-        var = running_vars[start] * coef + running_vars[start + 1] * (1 - coef)
-    else:
-        mean = running_means[start]
-        var = running_vars[start]
-    return mean, var  # [C], [C]
+    if coef == 0.0:
+        return running_means[start], running_vars[start]  # [C], [C]
+    return (running_means[start] * coef + running_means[start + 1] * (1 - coef),
+            running_vars[start] * coef + running_vars[start + 1] * (1 - coef))
 
 
 class ConditionalBatchNorm(nn.Module):
@@ -166,11 +163,9 @@ class ConditionalBatchNorm(nn.Module):
 
     def forward(self, x, w, truncation_psi):
         mean, var = standing_stats(self.running_means, self.running_vars, truncation_psi)
-        mean = mean.reshape(1, -1, 1, 1)
-        var = var.reshape(1, -1, 1, 1)
         gain = (1 + self.scale(w)).unsqueeze(-1).unsqueeze(-1)  # [N, C, 1, 1]
         bias = self.offset(w).unsqueeze(-1).unsqueeze(-1)       # [N, C, 1, 1]
-        return (x - mean) / torch.sqrt(var + self.eps) * gain + bias
+        return (x - mean.reshape(1, -1, 1, 1)) / torch.sqrt(var.reshape(1, -1, 1, 1) + self.eps) * gain + bias
 
 
 class BatchNorm(nn.Module):
@@ -291,10 +286,8 @@ class BigGANSynthesis(nn.Module):
             GenBlock(ch * cin, ch * cout, self.w_dim, up, config.n_stats, config.eps)
             for up, cin, cout in config.layers])
         self.attn_index = config.attention_layer_position
-        if self.attn_index < len(config.layers):
-            self.attn = SelfAttention(ch * config.layers[self.attn_index][1])
-        else:
-            self.attn = None
+        has_attn = self.attn_index < len(config.layers)
+        self.attn = SelfAttention(ch * config.layers[self.attn_index][1]) if has_attn else None
         self.out_bn = BatchNorm(ch, config.n_stats, config.eps)
         self.to_rgb = nn.Conv2d(ch, ch, 3, padding=1)
 

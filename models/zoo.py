@@ -1,20 +1,15 @@
 """Named models: family, configuration, download URL and checksum.
 
-`resolve(name)` gives the verified local checkpoint of a name, looked for in
-`$GANSEMANTICS_CHECKPOINTS/<name>.pth|.pkl` when that variable is set (the
-only place then), otherwise in `./checkpoints/` (where earlier versions kept
-them), then in `<cache>/checkpoints/`, the user cache folder of
-`utils.download` (`$GANSEMANTICS_CACHE`, else `~/.cache/gansemantics`); a
-missing file is downloaded to the last place. Every use checks the file's
-SHA-256: against the published one when the entry has it, else against the
-digest recorded beside the file when it was first used (`utils.download`).
-`$GANSEMANTICS_OFFLINE` turns downloads off.
-
-Names: genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`; the
-names, resolutions and URLs of SeFa's `models/model_zoo.py`), and NVlabs'
-official PyTorch pickles: the StyleGAN2 and StyleGAN3 releases on NGC
-(`stylegan2-ffhq-1024x1024`, `stylegan3-r-afhqv2-512x512`, ...) and the
-stylegan2-ada-pytorch releases (`stylegan2-ada-ffhq`, ... for `ffhq.pkl`, ...).
+Names: genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`, as
+SeFa's `models/model_zoo.py` lists them) and NVlabs' official PyTorch pickles
+(the StyleGAN2 and StyleGAN3 releases on NGC, `stylegan2-ffhq-1024x1024`,
+`stylegan3-r-afhqv2-512x512`, ..., and stylegan2-ada-pytorch's, `stylegan2-ada-ffhq`
+for `ffhq.pkl`, ...). `resolve(name)` gives the verified local checkpoint of a
+name: `$GANSEMANTICS_CHECKPOINTS/<file>` when that variable is set, else
+`./checkpoints/` (where earlier versions kept them), then the user cache
+(`utils.download`), where a missing file is downloaded (not with
+`$GANSEMANTICS_OFFLINE`). Every use checks the file's SHA-256: the published one,
+else the one recorded beside the file when it was first used.
 """
 
 import difflib
@@ -22,9 +17,6 @@ import os
 from dataclasses import dataclass, field
 
 from utils.download import cache_dir, cached_file, verify
-
-__all__ = ['ZOO', 'ZooEntry', 'checkpoint_dir', 'is_zoo_name', 'zoo_names', 'entry', 'candidates', 'local_path',
-           'resolve']
 
 CHECKPOINTS_ENV = 'GANSEMANTICS_CHECKPOINTS'   # A folder that replaces both default places.
 LEGACY_DIR = 'checkpoints'                     # Relative to the working folder.

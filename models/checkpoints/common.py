@@ -8,10 +8,7 @@ class CheckpointError(ValueError):
 
 
 class SettingMismatch(CheckpointError):
-    """A setting asked for (`family`, `cfg`, `img_resolution`, ...) disagrees with the checkpoint.
-
-    `held` is the checkpoint's value, None when its family has no such setting.
-    """
+    """A setting asked for disagrees with the checkpoint, which holds `held` (None: its family has no such setting)."""
 
     def __init__(self, path, setting, given, held):
         self.path, self.setting, self.given, self.held = str(path), setting, given, held

@@ -26,6 +26,7 @@ WHERE = 'genforce checkpoint'
 HINTS = {'pggan': ('c_dim', 'fused_scale', 'final_tanh'),
          'stylegan': ('mapping_lr_multiplier', 'fused_scale', 'final_tanh'),
          'stylegan2': ('mapping_lr_multiplier',)}
+_swap_in_out = lambda value: value.transpose(0, 1).contiguous()  # a fused upsampling kernel [in, out, k, k]
 BLUR_FILTER = torch.outer(torch.tensor([1., 2, 1]), torch.tensor([1., 2, 1]))[None, None] / 16  # per channel
 
 
@@ -69,10 +70,6 @@ def _torgb_rules(src, used):
     return [ignore(f'{src}.weight'), ignore(f'{src}.bias')]
 
 
-def _transpose01(value):
-    return value.transpose(0, 1).contiguous()
-
-
 # ----------------------------------------------------------------------------
 # PGGAN.
 
@@ -91,7 +88,7 @@ def pggan_rules(state, fused_scale):
     num_blocks = count_indices(state, 'layer{}.weight') // 2
     rules = [ignore('lod', (), lod_is_zero)]
     for idx in range(2 * num_blocks):
-        transform = _transpose01 if fused_scale and idx >= 2 and idx % 2 == 0 else None
+        transform = _swap_in_out if fused_scale and idx >= 2 and idx % 2 == 0 else None
         rules += [Rule(f'layer{idx}.weight', f'synthesis.layer{idx}.weight', transform),
                   Rule(f'layer{idx}.bias', f'synthesis.layer{idx}.bias')]
     for k in range(num_blocks):

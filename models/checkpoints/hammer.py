@@ -30,10 +30,9 @@ def _networks(obj):
 def claims(source):
     """A torch file with `generator_smooth` / `generator` (maybe under `models`), or a bare generator state dict."""
     state = source.state_dict()
-    if _networks(source.torch_object()) is not None:
-        return True
-    return state is not None and (sg2.is_hammer_state(state) or sg3.is_hammer_stylegan3_state(state)
-                                  or genforce.detect_genforce_family(state) is not None)
+    return _networks(source.torch_object()) is not None or state is not None and (
+        sg2.is_hammer_state(state) or sg3.is_hammer_stylegan3_state(state)
+        or genforce.detect_genforce_family(state) is not None)
 
 
 def generator_state(obj, where):

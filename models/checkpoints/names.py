@@ -45,19 +45,10 @@ def equals(expected):
     return check
 
 
-def first(value):
-    """Transform `[1, ...] -> [...]`."""
-    return value[0]
-
-
-def noise_map(value):
-    """Transform of a noise input `[1, 1, H, W] -> [H, W]`."""
-    return value[0, 0]
-
-
-def plus_one(value):
-    """Transform of a style bias to which the source's code adds 1 at run time (ours starts at 1)."""
-    return value + 1
+# Transforms shared by several layouts.
+first = lambda value: value[0]           # [1, ...] -> [...]
+noise_map = lambda value: value[0, 0]    # a noise input [1, 1, H, W] -> [H, W]
+plus_one = lambda value: value + 1       # a style bias the source's code adds 1 to at run time (ours starts at 1)
 
 
 def convert(state, rules, where, expected=None, label='tensor'):

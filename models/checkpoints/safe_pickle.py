@@ -5,14 +5,15 @@ NVlabs' network pickles store every network as a call to
 class name, the source code of its module (which the official loader executes)
 and the object's state; TensorFlow-era pickles store `dnnlib.tflib.network.Network`
 objects whose state lists the variables as numpy arrays. `load_pickle` reads
-them as data: the persistence call gives a `PersistentObject` (its source kept
-as inert text), classes of the NVlabs code base become `OpaqueObject`s that only
+them as data: the persistence call gives a `PersistentObject` (its source
+dropped), classes of the NVlabs code base become `OpaqueObject`s that only
 record their state, tensors and arrays are rebuilt by our own functions, and any
 other global (`os.system`, `eval`, ...) stops the load with an `UnsafePickleError`.
 """
 
 import _compat_pickle
 import collections
+import functools
 import io
 import pickle
 
@@ -25,16 +26,12 @@ class UnsafePickleError(pickle.UnpicklingError):
 
 
 class PersistentObject:
-    """What NVlabs' `_reconstruct_persistent_obj(meta)` would have built, as data."""
+    """What NVlabs' `_reconstruct_persistent_obj(meta)` would have built, as data (its `module_src` is left out)."""
 
     def __init__(self, meta):
         meta = meta if isinstance(meta, dict) else {}
         self.class_name = str(meta.get('class_name', ''))
-        self.module_src = meta.get('module_src', '')  # kept as text, never executed
         self.state = meta['state'] if isinstance(meta.get('state'), dict) else {}
-
-    def __repr__(self):
-        return f'PersistentObject({self.class_name!r})'
 
 
 class OpaqueObject:
@@ -53,22 +50,14 @@ class OpaqueObject:
     def __setitem__(self, key, value):  # for pickled dict subclasses
         self.state[key] = value
 
-    def __repr__(self):
-        return f'OpaqueObject({self.qualname})'
-
 
 class EasyDict(dict):
     """`dnnlib.EasyDict`, read as a dict (a subclass, so that pickled instance state has a place)."""
 
 
-_opaque_classes = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _opaque_class(module, name):
-    key = f'{module}.{name}'
-    if key not in _opaque_classes:
-        _opaque_classes[key] = type(name, (OpaqueObject,), {'qualname': key})
-    return _opaque_classes[key]
+    return type(name, (OpaqueObject,), {'qualname': f'{module}.{name}'})
 
 
 # Stand-ins for the functions a pickle names. What they are given comes from the file; anything that is not

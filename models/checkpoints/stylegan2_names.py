@@ -18,16 +18,13 @@ from .names import Rule, count_indices, equals, first, ignore, noise_map, plus_o
 # Resampling-filter buffers, rebuilt from the config by our modules.
 FILTERS = ignore(r'(?:.*\.)?(?:resample_filter|filter|kernel)')
 UP_FILTER = torch.outer(torch.tensor([1., 3, 3, 1]), torch.tensor([1., 3, 3, 1]))[None, None] / 16  # genforce's
+_flip = lambda value: value.flip([2, 3]).contiguous()  # a kernel flipped spatially
 
 # NVlabs constructor kwargs (top level, `mapping_kwargs` or `synthesis_kwargs`) -> our config fields.
 _NVLABS_KWARGS = {name: name for name in ('z_dim', 'w_dim', 'c_dim', 'img_resolution', 'img_channels', 'channel_base',
                                           'channel_max', 'num_fp16_res', 'conv_clamp', 'architecture')}
 _NVLABS_KWARGS.update(num_layers='mapping_layers', lr_multiplier='mapping_lr_multiplier',
                       layer_features='mapping_layer_features', embed_features='mapping_embed_features')
-
-
-def _flip(value):
-    return value.flip([2, 3]).contiguous()
 
 
 # ----------------------------------------------------------------------------

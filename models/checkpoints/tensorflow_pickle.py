@@ -69,6 +69,15 @@ _KWARG_FIELDS = {'latent_size': 'z_dim', 'dlatent_size': 'w_dim', 'label_size': 
                  'fused_scale': 'fused_scale'}
 
 
+# TensorFlow values -> our layouts.
+_dense = lambda value: value.t()                                     # dense [in, out] -> [out, in]
+_conv = lambda value: value.permute(3, 2, 0, 1)                      # kernel [kh, kw, in, out] -> [out, in, kh, kw]
+_conv_flipped = lambda value: value.flip([0, 1]).permute(3, 2, 0, 1)  # the same, flipped spatially
+_conv_transposed = lambda value: value.permute(2, 3, 0, 1)           # transposed [kh, kw, out, in] -> [out, in, ...]
+# PGGAN's dense [z, 16 * C] (reshaped to [C, 4, 4]) -> flipped 4x4 kernel [C, z, 4, 4] of a 1x1 input.
+_pggan_dense = lambda value: value.reshape(value.shape[0], -1, 4, 4).permute(1, 0, 2, 3).flip([2, 3])
+
+
 def is_tf_network(obj):
     """Whether `obj` is a pickled TensorFlow `Network` as `safe_pickle` reads it."""
     return isinstance(obj, OpaqueObject) and obj.qualname in TF_NETWORK_CLASSES and isinstance(obj.state, dict)
@@ -170,21 +179,6 @@ def _check_kwargs(kwargs, fixed, fields, where):
         raise CheckpointError(f'{where}: TensorFlow kwarg {name}={kwargs[name]!r} {problem}')
 
 
-def _dense(value):
-    """TF dense weight [in, out] -> [out, in]."""
-    return value.t()
-
-
-def _conv(value):
-    """TF kernel [kh, kw, in, out] -> [out, in, kh, kw]."""
-    return value.permute(3, 2, 0, 1)
-
-
-def _conv_flipped(value):
-    """TF kernel [kh, kw, in, out] -> spatially flipped [out, in, kh, kw]."""
-    return value.flip([0, 1]).permute(3, 2, 0, 1)
-
-
 def _resolutions(variables, scope):
     """[4, 8, ...]: 4, and every resolution with a `<scope><res>x<res>/Conv1/weight` after it."""
     resolutions = [4]
@@ -264,16 +258,6 @@ def _stylegan_rules(variables):
                       Rule(f'synthesis/noise{2 * k + offset}', f'{dst}.noise_const', noise_map, (1, 1, res, res))]
         rules += _torgb_rules('synthesis/', len(resolutions) - 1 - k)
     return rules
-
-
-def _pggan_dense(value):
-    """TF dense [z, 16 * C] (reshaped to [C, 4, 4]) -> flipped 4x4 kernel [C, z, 4, 4] of a 1x1 input."""
-    return value.reshape(value.shape[0], -1, 4, 4).permute(1, 0, 2, 3).flip([2, 3])
-
-
-def _conv_transposed(value):
-    """TF transposed-convolution kernel [kh, kw, out, in] -> [out, in, kh, kw]."""
-    return value.permute(2, 3, 0, 1)
 
 
 def _pggan_rules(variables, fused_scale):
