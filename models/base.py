@@ -50,6 +50,10 @@ class Generator(nn.Module):
         self.source = self.checkpoint_format = self.checkpoint_sha256 = None  # Identity, set by load_generator.
         self.model_name = self.family
 
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
+        ws = self.mapping(z, c, **self.mapping_kwargs(truncation_psi, truncation_cutoff))
+        return self.synthesis(ws, **self.synthesis_kwargs(noise_mode, truncation_psi))
+
     @property
     def variant(self):
         """Name of the architecture as the original scripts name it ('stylegan2', 'stylegan3r', ...)."""
@@ -147,13 +151,10 @@ class Generator(nn.Module):
         `latent_dim` is `w_dim` (`z_dim` where only the noise half of `w` is factorised, as for BigGAN). An index
         feeding a convolution and a ToRGB layer gives the convolution's weight (genforce's rule).
         """
-        by_index = {}
-        for index, name, module in self.style_layers():
-            by_index.setdefault(index, []).append((name, module))
         out = []
         for index in layers:
-            found = by_index[index]
-            convs = [item for item in found if not item[0].endswith('torgb')]
+            found = [(name, module) for i, name, module in self.style_layers() if i == index]
+            convs = [(name, module) for name, module in found if not name.endswith('torgb')]
             out += [(name, module.weight.detach().float().T) for name, module in (convs or found)]
         return out
 

@@ -79,10 +79,9 @@ class BigGANConfig:
 
 def truncated_noise(n, z_dim=128, truncation=1.0, seed=0):
     """`[n, z_dim]` float32 noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2],
-    times `truncation` (in (0, 1]; pass the same to the generator), from `seed` (an int or a RandomState)."""
+    times `truncation` (in (0, 1]; pass the same to the generator), from `np.random.RandomState(seed)`."""
     from scipy.stats import truncnorm
-    state = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
-    values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=state).astype(np.float32)
+    values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=np.random.RandomState(seed)).astype(np.float32)
     return torch.from_numpy(values * np.float32(truncation))
 
 
@@ -320,11 +319,6 @@ class BigGANGenerator(Generator):
         self.synthesis = BigGANSynthesis(config)
         self.num_ws = self.synthesis.num_ws
         self.mapping = BigGANMapping(config, self.num_ws)
-
-    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
-        """The official `BigGAN(z, c, truncation_psi)`; `z` is expected to be sampled with `truncated_noise`."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, truncation_psi=truncation_psi)
 
     def sample_z(self, num, seed, truncation_psi=1):
         """The official truncated noise (a normal cut at +-2, times `truncation_psi`), from `RandomState(seed)`."""

@@ -25,7 +25,7 @@ from torch import nn
 
 from . import ops
 from .base import Generator
-from .pggan import fused_upsample_conv2d, pixel_norm
+from .pggan import conv2d, pixel_norm
 
 BLUR_FILTER = [1, 2, 1]
 FUSED_SCALE_MIN_RES = 128  # 'auto' fuses upsampling and convolution from this resolution on.
@@ -151,13 +151,7 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x, w, noise_mode='const'):
         if self.weight is not None:
-            weight = self.weight * self.weight_gain
-            if self.up and self.fused_scale:
-                x = fused_upsample_conv2d(x, weight)
-            else:
-                if self.up:
-                    x = F.interpolate(x, scale_factor=2, mode='nearest')
-                x = F.conv2d(x, weight, padding=1)
+            x = conv2d(x, self.weight * self.weight_gain, up=self.up, fused_scale=self.fused_scale)
             if self.up:
                 x = ops.upfirdn2d(x, self.blur_filter, padding=1)
         assert noise_mode in NOISE_MODES, noise_mode
@@ -211,9 +205,7 @@ class SynthesisNetwork(nn.Module):
         for idx in range(self.num_ws):
             x = getattr(self, f'layer{idx}')(x, ws[:, idx], noise_mode)
         img = self.torgb(x)
-        if self.config.final_tanh:
-            img = torch.tanh(img)
-        return img
+        return torch.tanh(img) if self.config.final_tanh else img
 
 
 class StyleGANGenerator(Generator):
@@ -227,10 +219,6 @@ class StyleGANGenerator(Generator):
         self.num_ws = config.num_ws
         self.mapping = MappingNetwork(config)
         self.synthesis = SynthesisNetwork(config)
-
-    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
 
     def style_layers(self):
         """The style (affine) layers in `ws` order; each `weight` `[2 * channels, w_dim]` (scale rows, then bias

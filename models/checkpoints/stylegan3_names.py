@@ -41,15 +41,10 @@ def cfg_of(config):
     return 'R' if config.use_radial_filters else 'T'
 
 
-def _designed(config, name_of):
+def designed_filters(config, name_of=lambda spec: f'synthesis.{spec.name}'):
     """`{name_of(spec) + '.up_filter' / '.down_filter': tensor}` for the layers that filter."""
     return {f'{name_of(spec)}.{kind}': f for spec in synthesis_specs(config)[1]
             for kind, f in (('up_filter', spec.up_filter()), ('down_filter', spec.down_filter())) if f is not None}
-
-
-def designed_filters(config):
-    """`{'synthesis.<layer>.up_filter' / '.down_filter': tensor}` for the layers that filter."""
-    return _designed(config, lambda spec: f'synthesis.{spec.name}')
 
 
 def _same_as(ours, what, config):
@@ -66,11 +61,9 @@ def _same_as(ours, what, config):
 
 
 def _filter_rules(config, name_of):
-    """Designed filters (checked, dropped) and a catch-all for filters the config does not design.
-
-    `name_of`: our layer spec -> the checkpoint's filter prefix (`synthesis.L3_36_32`, `synthesis.layer3.filter`).
-    """
-    rules = [ignore(key, check=_same_as(f, 'filter', config)) for key, f in _designed(config, name_of).items()]
+    """Designed filters (checked, dropped; `name_of`: our layer spec -> the checkpoint's filter prefix) and a
+    catch-all for filters the config does not design."""
+    rules = [ignore(key, check=_same_as(f, 'filter', config)) for key, f in designed_filters(config, name_of).items()]
     return rules + [ignore(r'.*\.(?:up|down)_filter', check=lambda value: 'is a filter where the config designs none')]
 
 
