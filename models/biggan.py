@@ -358,10 +358,6 @@ class BigGANGenerator(Generator):
     def style_layers(self):
         """The linear layers that read `w`: the input layer (index 0), and the batch-norm gain (`scale`) and bias
         (`offset`) layers of block `i` (index `1 + i`)."""
-        layers = [(0, 'synthesis.fc', self.synthesis.fc)]
-        for i, block in enumerate(self.synthesis.blocks):
-            for k in range(4):
-                bn = getattr(block, f'bn{k}')
-                layers.append((1 + i, f'synthesis.blocks.{i}.bn{k}.scale', bn.scale))
-                layers.append((1 + i, f'synthesis.blocks.{i}.bn{k}.offset', bn.offset))
-        return layers
+        return [(0, 'synthesis.fc', self.synthesis.fc)] + [
+            (1 + i, f'synthesis.blocks.{i}.bn{k}.{part}', getattr(getattr(block, f'bn{k}'), part))
+            for i, block in enumerate(self.synthesis.blocks) for k in range(4) for part in ('scale', 'offset')]

@@ -136,9 +136,6 @@ class PGGANGenerator(Generator):
         self.num_ws = 1
         self.synthesis = SynthesisNetwork(config)
 
-    def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
-        return {}
-
     def sefa_weights(self, layers):
         """The first layer's kernel `[C, w_dim, 4, 4]`, flipped and arranged as `[w_dim, 16 C]` (genforce)."""
         (_, name, module), = self.style_layers()

@@ -59,9 +59,7 @@ class StyleGANConfig:
 
     def fused_at(self, res):
         """Whether the upsampling layer producing resolution `res` is fused."""
-        if self.fused_scale == 'auto':
-            return res >= FUSED_SCALE_MIN_RES
-        return bool(self.fused_scale)
+        return res >= FUSED_SCALE_MIN_RES if self.fused_scale == 'auto' else bool(self.fused_scale)
 
     def to_dict(self):
         return asdict(self)

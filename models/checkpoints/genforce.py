@@ -1,16 +1,10 @@
 """genforce (SeFa) `.pth` checkpoints (PGGAN, StyleGAN, StyleGAN2), and config inference on our layouts.
 
-SeFa's `utils.load_generator` reads `{'generator_smooth': sd, 'generator': sd}`
-(or the same under `'models'`; the `hammer` reader opens that container), where
-`sd` is the state dict of genforce's `PGGANGenerator`, `StyleGANGenerator` or
-`StyleGAN2Generator`. Their layouts are nearly ours: a table renames them
-(filter kernels, which our modules rebuild, must be the standard ones; the ToRGB
-layers of lower resolutions are dropped; a snapshot taken during progressive
-growing, `lod` != 0, is refused), the config is inferred from the renamed
-tensors (`config_from_pggan_state`, `config_from_stylegan_state`, which the
-TensorFlow reader shares) and `hints` (`HINTS`, genforce's defaults otherwise)
-supply what shapes cannot tell. genforce's StyleGAN2 is read as Hammer's layout
-with three differences (`stylegan2_names.hammer_rules`).
+The `hammer` reader opens the container; the state dicts of genforce's `PGGANGenerator`,
+`StyleGANGenerator` and `StyleGAN2Generator` are nearly our layouts: a table renames them (filter kernels
+must be the standard ones, ToRGB layers of lower resolutions are dropped, `lod` != 0 is refused), the config
+is inferred from the renamed tensors (the TensorFlow reader shares `config_from_*_state`) and `HINTS`
+(genforce's defaults otherwise) supply what shapes cannot tell.
 """
 
 import torch

@@ -1,12 +1,9 @@
 """Reader of Hammer / genforce `.pth` checkpoints: one container, five generators.
 
-ReSeFa's Hammer code and genforce's SeFa code save generators as
-`{'models': {'generator_smooth': sd, 'generator': sd}, 'model_kwargs_init': {...}}`
-or `{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred);
-a bare state dict is read too. It is Hammer's `StyleGAN2Generator`
-(`stylegan2_names`), Hammer's `StyleGAN3Generator` (`stylegan3_names`: with
-`model_kwargs_init`, else a config inferred from the shapes) or genforce's
-`PGGANGenerator`, `StyleGANGenerator` or `StyleGAN2Generator` (`genforce`).
+ReSeFa's Hammer and genforce's SeFa save `{'models': {'generator_smooth': sd, 'generator': sd},
+'model_kwargs_init': {...}}` or `{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred);
+a bare state dict is read too: Hammer's StyleGAN2 (`stylegan2_names`) or StyleGAN3 (`stylegan3_names`), or
+genforce's PGGAN, StyleGAN or StyleGAN2 (`genforce`).
 """
 
 import torch

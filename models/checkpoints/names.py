@@ -7,6 +7,7 @@ with `expected` (our keys and shapes, `model_shapes`), any difference from the
 model's tensors.
 """
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -39,9 +40,8 @@ def ignore(source, shape=None, check=None, optional=False):
 def equals(expected):
     """Check of an ignored value: it must be `expected` (our modules assume it)."""
     def check(value):
-        if not torch.allclose(value, expected, atol=1e-6):
-            return f'is not the value this architecture assumes ({value.flatten()[:4].tolist()}...)'
-        return None
+        wrong = not torch.allclose(value, expected, atol=1e-6)
+        return f'is not the value this architecture assumes ({value.flatten()[:4].tolist()}...)' if wrong else None
     return check
 
 
@@ -131,10 +131,7 @@ def shape_of(state, key, where, ndim):
 
 def count_indices(keys, pattern, start=0):
     """Number of consecutive indices i = start, start + 1, ... with `pattern.format(i)` in `keys`."""
-    count = 0
-    while pattern.format(start + count) in keys:
-        count += 1
-    return count
+    return next(count for count in itertools.count() if pattern.format(start + count) not in keys)
 
 
 def model_shapes(family, config):

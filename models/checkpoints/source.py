@@ -92,9 +92,7 @@ class Source:
     def state_dict(self):
         """The torch file's object when it is a non-empty dict of tensors only, else None."""
         obj = self.torch_object()
-        if isinstance(obj, dict) and obj and all(isinstance(value, torch.Tensor) for value in obj.values()):
-            return obj
-        return None
+        return obj if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()) else None
 
     def describe(self):
         """What the file looks like, in a few words (for 'no reader claims it')."""

@@ -1,12 +1,8 @@
 """StyleGAN3 conversion tables: NVlabs and Hammer (ReSeFa) layouts.
 
-Our StyleGAN3 module uses NVlabs' names, so an NVlabs table maps every key of
-the model onto itself; Hammer's `StyleGAN3Generator` names are mapped onto
-them. The designed `up_filter`/`down_filter` buffers (and Hammer's coordinate
-`grid`) are not loaded: our modules design them from the config, and the
-tables require the checkpoint's copies to equal ours, which also checks the
-config (resolution, T vs R) against the file. The random Fourier
-`freqs`/`phases` are loaded.
+Our StyleGAN3 module uses NVlabs' names; Hammer's are mapped onto them. The designed `up_filter` /
+`down_filter` buffers (and Hammer's coordinate `grid`) are not loaded but required to equal those our modules
+design from the config, which also checks the config (resolution, T vs R) against the file.
 """
 
 import dataclasses

@@ -1,16 +1,10 @@
 """Reader of NVlabs TensorFlow network pickles (StyleGAN2, StyleGAN, PGGAN), without TensorFlow.
 
-The official TensorFlow releases (`stylegan2-ffhq-config-f.pkl`,
-`karras2019stylegan-ffhq-1024x1024.pkl`, `karras2018iclr-celebahq-1024x1024.pkl`,
-StyleGAN2-ADA TensorFlow snapshots) pickle a tuple `(G, D, Gs)` (some snapshots
-a dict with `Gs` or `G_ema`) of `dnnlib.tflib.network.Network` objects
-(`tfutil.Network` in the original PGGAN code). `safe_pickle` reads each as an
-`OpaqueObject` whose state holds `version`, `static_kwargs`, `components`,
-`build_module_src` (never executed), `build_func_name` and `variables`.
-Variables are collected as NVlabs' `legacy.py` names them (`mapping/Dense0/weight`).
-The family is told by their names, the architecture by their shapes, and the
-`static_kwargs` (the build function's arguments) supply what shapes cannot:
-learning-rate multipliers, `fused_scale`, `conv_clamp`.
+The official releases (`stylegan2-ffhq-config-f.pkl`, `karras2019stylegan-ffhq-1024x1024.pkl`, ...) pickle a
+tuple `(G, D, Gs)` (some snapshots a dict with `Gs` or `G_ema`) of `dnnlib.tflib.network.Network` objects
+(`tfutil.Network` for PGGAN), which `safe_pickle` reads as `OpaqueObject`s. Their variables are collected as
+NVlabs' `legacy.py` names them (`mapping/Dense0/weight`); the family is told by their names, the architecture
+by their shapes, and the `static_kwargs` (the build function's arguments) supply what shapes cannot.
 
 TensorFlow stores convolution kernels `[kh, kw, in, out]` (ours: `[out, in,
 kh, kw]`) and dense weights `[in, out]` (ours: `[out, in]`), raw: they are
@@ -119,8 +113,7 @@ def read(source, hints):
                               f'this toolkit reads (variables: {sorted(variables)[:4]})')
     config, state = names.convert_and_infer(variables, rules, where, family, infer, LABEL, **settings)
     _check_kwargs(kwargs, fixed, dataclasses.asdict(config), where)
-    return Checkpoint(family, config, state, FORMAT,
-                      {'which': which, 'build_func_name': network.state.get('build_func_name')})
+    return Checkpoint(family, config, state, FORMAT, {'which': which})
 
 
 def collect_tf_variables(network, where):
