@@ -12,9 +12,7 @@ or probing it with `hasattr`; where families differ, the family overrides a hook
 | `mapping(z, c=None, **mapping_kwargs)` | ws `[N, num_ws, w_dim]` |
 | `synthesis(ws, **synthesis_kwargs)` | image `[N, C, H, W]`, float32, about [-1, 1] |
 | `forward(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const')` | mapping, then synthesis |
-
-Identity (set by `models.load_generator`): `source`, `checkpoint_format`, `checkpoint_sha256` (None for
-built-in models), `model_name`. Capabilities are class attributes (`has_mapping`, ...), commented below.
+Identity: `source`, `checkpoint_format`, `checkpoint_sha256`, `model_name` (see `models.load_generator`).
 """
 
 import numpy as np
@@ -70,7 +68,7 @@ class Generator(nn.Module):
         return next(self.parameters()).device
 
     # ------------------------------------------------------------------------
-    # Latent codes and class labels.
+    # Latent codes, class labels, noise and the output transform.
 
     def sample_z(self, num, seed, truncation_psi=1):
         """`num` codes `[num, z_dim]` (float32 numpy) from `np.random.RandomState(seed)`; `truncation_psi` matters
@@ -124,9 +122,6 @@ class Generator(nn.Module):
     def class_name(self, index):
         """Human-readable name of a class index (the index itself where the family has no names)."""
         return str(int(index))
-
-    # ------------------------------------------------------------------------
-    # Transform of the output image.
 
     def set_transform(self, tx=0.0, ty=0.0, rotate=0.0):
         """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees; ValueError where the family has

@@ -1,11 +1,8 @@
 """PGGAN generator, numerically the one of genforce's SeFa `PGGANGenerator`.
 
-Progressive GAN (Karras et al., ICLR 2018) as converted from the official
-TensorFlow networks: equalised learning rate, pixel norm in front of every
-convolution, nearest-neighbour upsampling (or one fused transposed
-convolution), leaky ReLU, and a 1x1 ToRGB layer at the output resolution.
-Only the final level of detail (lod 0) is built; snapshots taken in the middle
-of progressive growing are refused by the checkpoint converter.
+Progressive GAN (Karras et al., ICLR 2018) as converted from the official TensorFlow networks: equalised
+learning rate, pixel norm in front of every convolution, nearest-neighbour upsampling (or one fused transposed
+convolution), leaky ReLU, and a 1x1 ToRGB layer at the output resolution: the final level of detail (lod 0).
 
 PGGAN has no mapping network. To keep the generator contract, `mapping`
 returns the pixel-normalised `z` (with the label appended for conditional

@@ -32,22 +32,18 @@ def build_generator(family, config=None, **fields):
     return generator_class(config_class(**fields) if config is None else config)
 
 
-def _zeros_view(*size, **kwargs):
-    """Zeros of `size` that take no memory: one zero, expanded (arithmetic on it gives ordinary tensors)."""
-    return torch.zeros((), **kwargs).expand(*size)
-
-
 class _SkipRandomInit(TorchFunctionMode):
-    """Random initialisers draw nothing: `torch.randn` / `torch.rand` give `_zeros_view`s, `nn.init.*_` leaves its
-    tensor as it is. The rest, the designed filters and grids included, runs as usual."""
-
-    SKIPPED = {torch.randn: _zeros_view, torch.rand: _zeros_view}
+    """Random initialisers draw nothing: `torch.randn` / `torch.rand` give one zero expanded to the size (no
+    memory; arithmetic on it gives ordinary tensors), `nn.init.*_` leaves its tensor as it is. The rest, the
+    designed filters and grids included, runs as usual."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func in (torch.randn, torch.rand):
+            return torch.zeros((), **kwargs).expand(*args)
         if getattr(func, '__module__', None) == 'torch.nn.init':
             return args[0] if args else kwargs['tensor']
-        return self.SKIPPED.get(func, func)(*args, **kwargs)
+        return func(*args, **kwargs)
 
 
 def build_skeleton(family, config):

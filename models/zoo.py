@@ -34,10 +34,6 @@ class ZooEntry:
     sha256: str = None         # Checksum of the file, None when not published.
     config: dict = field(default_factory=dict)  # Hints: format, cfg, c_dim, dataset (readers infer the rest).
 
-    @property
-    def filename(self):
-        return self.name + self.ext
-
 
 # ----------------------------------------------------------------------------
 # genforce's SeFa zoo (models/model_zoo.py of genforce/sefa): genforce .pth files.
@@ -191,7 +187,7 @@ def entry(name):
 
 def candidates(name):
     """Where the checkpoint of a zoo model is looked for, in order; the last is where it is downloaded to."""
-    filename = entry(name).filename
+    filename = name + entry(name).ext
     if os.environ.get(CHECKPOINTS_ENV):
         return [os.path.join(os.environ[CHECKPOINTS_ENV], filename)]
     return [os.path.join(LEGACY_DIR, filename), os.path.join(checkpoint_dir(), filename)]
@@ -204,11 +200,8 @@ def local_path(name):
 
 
 def resolve(name, download=True, progress=True):
-    """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing.
-
-    `download=False` fails instead of downloading, as `$GANSEMANTICS_OFFLINE` does. A file that cannot be
-    fetched or whose SHA-256 differs raises `utils.download.DownloadError` (a ValueError), one line.
-    """
+    """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing (unless
+    `download=False`). `utils.download.DownloadError` (a ValueError): a file not fetched or whose SHA-256 differs."""
     item, what, path = entry(name), f'checkpoint {name}', local_path(name)
     if os.path.isfile(path):
         verify(path, item.sha256, what)

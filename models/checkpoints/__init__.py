@@ -75,14 +75,13 @@ def check_expected(checkpoint, path, expected):
     if not expected:
         return
     generator = build_skeleton(checkpoint.family, checkpoint.config)
-    fields = dataclasses.asdict(checkpoint.config)
     for name in (name for name in EXPECTED + HINTS if name in expected):
         if name in ('family', 'cfg'):
             held = checkpoint.family if name == 'family' else checkpoint.extra.get('cfg')
         elif name in ('img_resolution', 'w_dim', 'z_dim', 'c_dim'):
             held = getattr(generator, name)
         else:
-            held = fields.get(name)
+            held = getattr(checkpoint.config, name, None)
         value = expected[name]
         if value != held and not (name in ('channel_base', 'channel_max') and held is not None and (
                 model_shapes(checkpoint.family, dataclasses.replace(checkpoint.config, **{name: value}))

@@ -33,8 +33,8 @@ def claims(source):
 
 
 def generator_state(obj, where):
-    """`(state_dict, which, model_kwargs)` of a loaded container: `which` is `'generator_smooth'` when present,
-    else `'generator'`; `model_kwargs` its `model_kwargs_init` entry, or None."""
+    """`(state_dict, which, model_kwargs)` of a loaded container: `which` the copy read, `model_kwargs` its
+    `model_kwargs_init` entry or None."""
     networks = _networks(obj)
     which = next(name for name in _COPIES if name in networks)
     state = networks[which]

@@ -53,8 +53,7 @@ plus_one = lambda value: value + 1       # a style bias the source's code adds 1
 
 def convert(state, rules, where, expected=None, label='tensor'):
     """Our state dict from `state` (source key -> tensor) by the table `rules`; with `expected` (`{our key:
-    shape}`) it must be exactly those tensors. CheckpointError: the first problem, one line naming `where` (the
-    file and network) and the source key, a `label` ('tensor', 'TensorFlow variable')."""
+    shape}`) it must be exactly those tensors. CheckpointError: the first problem, naming `where` and the key."""
     ours, problem = _apply(state, rules, expected, label)
     if problem:
         raise CheckpointError(f'{where}: {problem}')
