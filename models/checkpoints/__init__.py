@@ -35,7 +35,7 @@ READERS = [
 ]
 
 # Settings a caller may ask for: the `EXPECTED` ones (`cfg` is StyleGAN3's 'T' or 'R'), and `HINTS`, config
-# fields that the tensors of some formats cannot tell (genforce), which readers use where the file cannot tell.
+# fields that the tensors of some formats (genforce) cannot tell, which their readers then take from here.
 EXPECTED = ('family', 'cfg', 'img_resolution', 'w_dim', 'z_dim', 'channel_base', 'channel_max')
 HINTS = ('c_dim', 'fused_scale', 'mapping_lr_multiplier', 'final_tanh')
 
