@@ -13,19 +13,12 @@ from utils.fileio import sha256_of
 
 from . import builtin, zoo
 from .base import MAX_TRUNCATION_PSI
-from .checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    SettingMismatch,
-    SettingNeeded,
-    check_expected,
-    generator_from_checkpoint,
-    read_checkpoint,
-)
+from .checkpoints import (Checkpoint, CheckpointError, SettingMismatch, SettingNeeded, check_expected,
+                          generator_from_checkpoint, read_checkpoint)
 from .registry import FAMILIES, build_generator
 
-__all__ = ['FAMILIES', 'MAX_TRUNCATION_PSI', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
-           'build_generator', 'generator_from_checkpoint', 'load_generator', 'model_name_of', 'read_checkpoint']
+__all__ = ['FAMILIES', 'MAX_TRUNCATION_PSI', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
+           'build_generator', 'load_generator', 'read_checkpoint']
 
 BUILTIN_FORMAT = builtin.RANDOM_FORMAT  # `checkpoint_format` of the built-in random-weight models
 
@@ -33,8 +26,9 @@ BUILTIN_FORMAT = builtin.RANDOM_FORMAT  # `checkpoint_format` of the built-in ra
 def load_generator(source, device='cpu', **expected):
     """The generator in eval mode on `device` of `source`: a file or folder in any supported format (told
     from its content), a model-zoo name or `builtin:NAME`, that must agree with the settings `expected`
-    (`models.checkpoints.settings`). It carries its identity: `source` (as given), `checkpoint_format`,
-    `checkpoint_sha256` (None for built-in random weights) and `model_name` (`model_name_of`).
+    (`models.checkpoints.EXPECTED`). It carries its identity: `source` (as given), `checkpoint_format`,
+    `checkpoint_sha256` (None for built-in random weights) and `model_name`, the name of its outputs:
+    `<file stem or folder name>-<first 8 hex of sha256>` with only `[A-Za-z0-9._+-]` kept.
 
     Raises:
         CheckpointError: one line naming the file (`SettingMismatch`, `SettingNeeded`: a setting).
@@ -45,7 +39,6 @@ def load_generator(source, device='cpu', **expected):
         name = source.split(':', 1)[1]
         generator, fmt, sha256 = builtin.load(name)
         check_expected(Checkpoint(generator.family, generator.config, {}, fmt), source, expected)
-        generator.checkpoint_format, generator.checkpoint_sha256, generator.model_name = fmt, sha256, name
     else:
         path = source
         if zoo.is_zoo_name(source):
@@ -53,17 +46,10 @@ def load_generator(source, device='cpu', **expected):
         elif not os.path.exists(source) and os.path.basename(source) == source and '.' not in source:
             zoo.entry(source)  # neither a file nor a known name: the error names the close ones
         checkpoint = read_checkpoint(path, **expected)
-        generator = generator_from_checkpoint(checkpoint)
-        generator.checkpoint_format = checkpoint.format
-        generator.checkpoint_sha256 = sha256_of(path)
-        generator.model_name = model_name_of(path, generator.checkpoint_sha256)
-    generator.source = source
+        generator, fmt, sha256 = generator_from_checkpoint(checkpoint), checkpoint.format, sha256_of(path)
+        path = os.path.normpath(path)
+        stem = os.path.basename(path) if os.path.isdir(path) else os.path.splitext(os.path.basename(path))[0]
+        name = re.sub(r'[^A-Za-z0-9._+-]', '_', f'{stem}-{sha256[:8]}')
+    generator.source, generator.checkpoint_format, generator.checkpoint_sha256 = source, fmt, sha256
+    generator.model_name = name
     return generator.to(device).eval().requires_grad_(False)
-
-
-def model_name_of(path, sha256):
-    """Short name of a checkpoint for output paths: `<file stem or folder name>-<first 8 hex of sha256>`,
-    with only `[A-Za-z0-9._+-]` kept (anything else becomes `_`), so the name is safe in any path."""
-    path = os.path.normpath(os.fspath(path))
-    stem = os.path.basename(path) if os.path.isdir(path) else os.path.splitext(os.path.basename(path))[0]
-    return re.sub(r'[^A-Za-z0-9._+-]', '_', f'{stem}-{sha256[:8]}')

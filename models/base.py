@@ -1,9 +1,8 @@
 """The generator contract: what generic code may rely on, for every family.
 
-Every family's generator subclasses `Generator`. Generic code (`semantics/`,
-the scripts, the editor) drives a generator only through the members and hooks
-declared here, never asking `G.family == ...` or probing it with `hasattr`;
-where families differ, the family overrides a hook. Members:
+Generic code (`semantics/`, the scripts, the editor) drives a generator only
+through the members and hooks of `Generator`, never asking `G.family == ...`
+or probing it with `hasattr`; where families differ, the family overrides a hook.
 
 | member | meaning |
 | --- | --- |
@@ -13,16 +12,12 @@ where families differ, the family overrides a hook. Members:
 | `mapping(z, c=None, **mapping_kwargs)` | ws `[N, num_ws, w_dim]` |
 | `synthesis(ws, **synthesis_kwargs)` | image `[N, C, H, W]`, float32, about [-1, 1] |
 | `forward(z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const')` | mapping, then synthesis |
-
-Identity (set by `models.load_generator`): `source`, `checkpoint_format`, `checkpoint_sha256` (None for
-built-in models), `model_name`. Capabilities are class attributes (`has_mapping`, ...), commented below.
+Identity: `source`, `checkpoint_format`, `checkpoint_sha256`, `model_name` (see `models.load_generator`).
 """
 
 import numpy as np
 import torch
 from torch import nn
-
-__all__ = ['Generator', 'MAX_TRUNCATION_PSI']
 
 # Truncation pulls codes towards the mean (|psi| < 1) or pushes them away; far beyond this bound codes leave
 # what any model draws (psi 1e30 gives NaN images).
@@ -41,29 +36,21 @@ class Generator(nn.Module):
     has_forward_mode = False      # forward_mode_pass() returns a hand-written forward-mode pass.
     tangent_copies = 12           # Copies of the largest feature map one tangent costs under torch.func.jvp.
 
-    def __init__(self,
-        config,          # The family's dataclass config.
-        z_dim,           # Input latent (Z) dimensionality.
-        c_dim,           # Conditioning label dimensionality, 0 = unconditional.
-        w_dim,           # Intermediate latent (W) dimensionality.
-        img_resolution,  # Output resolution.
-        img_channels,    # Number of output colour channels.
-    ):
+    def __init__(self, config, z_dim, c_dim, w_dim, img_resolution, img_channels):
         super().__init__()
-        self.config = config
+        self.config = config  # The family's dataclass config.
         self.z_dim = int(z_dim)
-        self.c_dim = int(c_dim)
+        self.c_dim = int(c_dim)  # 0: unconditional.
         self.w_dim = int(w_dim)
         self.img_resolution = int(img_resolution)
         self.img_channels = int(img_channels)
         self.num_ws = None  # Set by the family once its synthesis network exists.
-        self.source = None
-        self.checkpoint_format = None
-        self.checkpoint_sha256 = None
+        self.source = self.checkpoint_format = self.checkpoint_sha256 = None  # Identity, set by load_generator.
         self.model_name = self.family
 
-    # ------------------------------------------------------------------------
-    # Description.
+    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
+        ws = self.mapping(z, c, **self.mapping_kwargs(truncation_psi, truncation_cutoff))
+        return self.synthesis(ws, **self.synthesis_kwargs(noise_mode, truncation_psi))
 
     @property
     def variant(self):
@@ -78,11 +65,10 @@ class Generator(nn.Module):
 
     @property
     def device(self):
-        """Device of the parameters."""
         return next(self.parameters()).device
 
     # ------------------------------------------------------------------------
-    # Latent codes and class labels.
+    # Latent codes, class labels, noise and the output transform.
 
     def sample_z(self, num, seed, truncation_psi=1):
         """`num` codes `[num, z_dim]` (float32 numpy) from `np.random.RandomState(seed)`; `truncation_psi` matters
@@ -97,7 +83,6 @@ class Generator(nn.Module):
         return truncation_psi
 
     def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
-        """Keyword arguments of `mapping` for these truncation settings."""
         return dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
     def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
@@ -138,9 +123,6 @@ class Generator(nn.Module):
         """Human-readable name of a class index (the index itself where the family has no names)."""
         return str(int(index))
 
-    # ------------------------------------------------------------------------
-    # Transform of the output image.
-
     def set_transform(self, tx=0.0, ty=0.0, rotate=0.0):
         """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees; ValueError where the family has
         no input transform (only the identity is accepted)."""
@@ -164,13 +146,10 @@ class Generator(nn.Module):
         `latent_dim` is `w_dim` (`z_dim` where only the noise half of `w` is factorised, as for BigGAN). An index
         feeding a convolution and a ToRGB layer gives the convolution's weight (genforce's rule).
         """
-        by_index = {}
-        for index, name, module in self.style_layers():
-            by_index.setdefault(index, []).append((name, module))
         out = []
         for index in layers:
-            found = by_index[index]
-            convs = [item for item in found if not item[0].endswith('torgb')]
+            found = [(name, module) for i, name, module in self.style_layers() if i == index]
+            convs = [(name, module) for name, module in found if not name.endswith('torgb')]
             out += [(name, module.weight.detach().float().T) for name, module in (convs or found)]
         return out
 
@@ -184,8 +163,9 @@ class Generator(nn.Module):
         return None
 
     def largest_feature_map(self):
-        """Elements of the largest feature map of one image (sets the memory a tangent costs)."""
-        return 128 * self.img_resolution ** 2
+        """Elements of the largest feature map of one image (sets the memory a tangent costs); by default that of
+        the widest resolution of the config's channel formula."""
+        return max(self.config.channels(2 ** k) * 4 ** k for k in range(2, self.img_resolution.bit_length()))
 
     def tangent_bytes(self):
         """Memory one tangent costs in a batched forward-mode pass, in bytes (float32)."""

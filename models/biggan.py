@@ -7,15 +7,12 @@ the first linear layer and the conditional batch norms of every residual block.
 [-2, 2] and scaled by it (`truncated_noise`), and every batch norm picks (or
 interpolates) the statistics stored for it.
 
-Contract adaptation (see DESIGN.md): `c` is a class vector `[N, num_classes]`
-or class indices `[N]` (`resolve_class` turns ImageNet names into indices).
-`mapping(z, c)` returns `ws [N, num_ws, w_dim]`, `num_ws = 1 + len(layers)`,
-every row `w = cat(z, embed(c))` (`w_dim = 2 * z_dim`): row 0 feeds the input
-linear layer, row `1 + i` the batch norms of block `i`, so one block's `w` can
-be edited, as with StyleGAN's per-layer `w`. `synthesis(ws, truncation_psi=t)`
-draws the image with the statistics of `t`; `forward(z, c, truncation_psi=t)`
-equals the official `BigGAN(z, c, t)`. There is no noise input and no
-`truncation_cutoff`.
+Contract adaptation (see DESIGN.md): `c` is a class vector `[N, num_classes]` or class indices `[N]`.
+`mapping(z, c)` returns `ws [N, num_ws, w_dim]`, `num_ws = 1 + len(layers)`, every row `w = cat(z, embed(c))`
+(`w_dim = 2 * z_dim`): row 0 feeds the input linear layer, row `1 + i` the batch norms of block `i`, so one
+block's `w` can be edited, as with StyleGAN's per-layer `w`. `synthesis(ws, truncation_psi=t)` draws with the
+statistics of `t`; `forward(z, c, truncation_psi=t)` equals the official `BigGAN(z, c, t)`. There is no noise
+input and no `truncation_cutoff`.
 
 Spectral normalisation is folded into plain weights when a checkpoint is read
 (`W = W_orig / (u . W_orig v)`, the official eval-mode computation).
@@ -79,10 +76,9 @@ class BigGANConfig:
 
 def truncated_noise(n, z_dim=128, truncation=1.0, seed=0):
     """`[n, z_dim]` float32 noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2],
-    times `truncation` (in (0, 1]; pass the same to the generator), from `seed` (an int or a RandomState)."""
+    times `truncation` (in (0, 1]; pass the same to the generator), from `np.random.RandomState(seed)`."""
     from scipy.stats import truncnorm
-    state = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
-    values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=state).astype(np.float32)
+    values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=np.random.RandomState(seed)).astype(np.float32)
     return torch.from_numpy(values * np.float32(truncation))
 
 
@@ -137,15 +133,12 @@ def standing_stats(running_means, running_vars, truncation_psi):
     modf(t / step)`, `stats[start] * coef + stats[start + 1] * (1 - coef)` (the weights of a linear
     interpolation, swapped: kept)."""
     step = 1.0 / (running_means.shape[0] - 1)
-    coef, start = math.modf(truncation_psi / step)
+    coef, start = math.modf(truncation_psi / step)  # divided as the official code does, to the last bit
     start = int(start)
-    if coef != 0.0:
-        mean = running_means[start] * coef + running_means[start + 1] * (1 - coef)
-        var = running_vars[start] * coef + running_vars[start + 1] * (1 - coef)
-    else:
-        mean = running_means[start]
-        var = running_vars[start]
-    return mean, var  # [C], [C]
+    if coef == 0.0:
+        return running_means[start], running_vars[start]  # [C], [C]
+    return (running_means[start] * coef + running_means[start + 1] * (1 - coef),
+            running_vars[start] * coef + running_vars[start + 1] * (1 - coef))
 
 
 class ConditionalBatchNorm(nn.Module):
@@ -166,11 +159,9 @@ class ConditionalBatchNorm(nn.Module):
 
     def forward(self, x, w, truncation_psi):
         mean, var = standing_stats(self.running_means, self.running_vars, truncation_psi)
-        mean = mean.reshape(1, -1, 1, 1)
-        var = var.reshape(1, -1, 1, 1)
         gain = (1 + self.scale(w)).unsqueeze(-1).unsqueeze(-1)  # [N, C, 1, 1]
         bias = self.offset(w).unsqueeze(-1).unsqueeze(-1)       # [N, C, 1, 1]
-        return (x - mean) / torch.sqrt(var + self.eps) * gain + bias
+        return (x - mean.reshape(1, -1, 1, 1)) / torch.sqrt(var.reshape(1, -1, 1, 1) + self.eps) * gain + bias
 
 
 class BatchNorm(nn.Module):
@@ -291,10 +282,8 @@ class BigGANSynthesis(nn.Module):
             GenBlock(ch * cin, ch * cout, self.w_dim, up, config.n_stats, config.eps)
             for up, cin, cout in config.layers])
         self.attn_index = config.attention_layer_position
-        if self.attn_index < len(config.layers):
-            self.attn = SelfAttention(ch * config.layers[self.attn_index][1])
-        else:
-            self.attn = None
+        has_attn = self.attn_index < len(config.layers)
+        self.attn = SelfAttention(ch * config.layers[self.attn_index][1]) if has_attn else None
         self.out_bn = BatchNorm(ch, config.n_stats, config.eps)
         self.to_rgb = nn.Conv2d(ch, ch, 3, padding=1)
 
@@ -327,11 +316,6 @@ class BigGANGenerator(Generator):
         self.synthesis = BigGANSynthesis(config)
         self.num_ws = self.synthesis.num_ws
         self.mapping = BigGANMapping(config, self.num_ws)
-
-    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
-        """The official `BigGAN(z, c, truncation_psi)`; `z` is expected to be sampled with `truncated_noise`."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, truncation_psi=truncation_psi)
 
     def sample_z(self, num, seed, truncation_psi=1):
         """The official truncated noise (a normal cut at +-2, times `truncation_psi`), from `RandomState(seed)`."""
@@ -371,10 +355,6 @@ class BigGANGenerator(Generator):
     def style_layers(self):
         """The linear layers that read `w`: the input layer (index 0), and the batch-norm gain (`scale`) and bias
         (`offset`) layers of block `i` (index `1 + i`)."""
-        layers = [(0, 'synthesis.fc', self.synthesis.fc)]
-        for i, block in enumerate(self.synthesis.blocks):
-            for k in range(4):
-                bn = getattr(block, f'bn{k}')
-                layers.append((1 + i, f'synthesis.blocks.{i}.bn{k}.scale', bn.scale))
-                layers.append((1 + i, f'synthesis.blocks.{i}.bn{k}.offset', bn.offset))
-        return layers
+        return [(0, 'synthesis.fc', self.synthesis.fc)] + [
+            (1 + i, f'synthesis.blocks.{i}.bn{k}.{part}', getattr(getattr(block, f'bn{k}'), part))
+            for i, block in enumerate(self.synthesis.blocks) for k in range(4) for part in ('scale', 'offset')]

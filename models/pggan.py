@@ -1,11 +1,8 @@
 """PGGAN generator, numerically the one of genforce's SeFa `PGGANGenerator`.
 
-Progressive GAN (Karras et al., ICLR 2018) as converted from the official
-TensorFlow networks: equalised learning rate, pixel norm in front of every
-convolution, nearest-neighbour upsampling (or one fused transposed
-convolution), leaky ReLU, and a 1x1 ToRGB layer at the output resolution.
-Only the final level of detail (lod 0) is built; snapshots taken in the middle
-of progressive growing are refused by the checkpoint converter.
+Progressive GAN (Karras et al., ICLR 2018) as converted from the official TensorFlow networks: equalised
+learning rate, pixel norm in front of every convolution, nearest-neighbour upsampling (or one fused transposed
+convolution), leaky ReLU, and a 1x1 ToRGB layer at the output resolution: the final level of detail (lod 0).
 
 PGGAN has no mapping network. To keep the generator contract, `mapping`
 returns the pixel-normalised `z` (with the label appended for conditional
@@ -52,13 +49,17 @@ def pixel_norm(x, eps=1e-8):
     return ops.normalize_2nd_moment(x, dim=1, eps=eps)
 
 
-def fused_upsample_conv2d(x, weight, bias=None):
-    """2x upsampling fused with a convolution, as the TF `upscale2d_conv2d`: `x` `[N, C_in, H, W]` ->
-    `[N, C_out, 2H, 2W]`. The kernel `[C_out, C_in, k, k]` is padded and summed over 2x2 shifts (nearest
-    upsampling folded into it) and applied as a stride-2 transposed convolution."""
-    w = F.pad(weight, [1, 1, 1, 1])
-    w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]  # [C_out, C_in, k+1, k+1]
-    return F.conv_transpose2d(x, w.transpose(0, 1), bias, stride=2, padding=1)
+def conv2d(x, weight, bias=None, padding=1, up=False, fused_scale=False):
+    """Convolution of `x` `[N, C_in, H, W]`, after 2x nearest upsampling with `up`. With `fused_scale` too, both
+    in one step as the TF `upscale2d_conv2d`: the kernel `[C_out, C_in, k, k]` is padded and summed over 2x2
+    shifts (nearest upsampling folded into it) and applied as a stride-2 transposed convolution."""
+    if up and fused_scale:
+        w = F.pad(weight, [1, 1, 1, 1])
+        w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]  # [C_out, C_in, k+1, k+1]
+        return F.conv_transpose2d(x, w.transpose(0, 1), bias, stride=2, padding=1)
+    if up:
+        x = F.interpolate(x, scale_factor=2, mode='nearest')
+    return F.conv2d(x, weight, bias, padding=padding)
 
 
 class ConvLayer(nn.Module):
@@ -84,17 +85,8 @@ class ConvLayer(nn.Module):
         self.weight_gain = gain / np.sqrt(in_channels * kernel_size ** 2)
 
     def forward(self, x):
-        x = pixel_norm(x)
-        w = self.weight * self.weight_gain
-        if self.up and self.fused_scale:
-            x = fused_upsample_conv2d(x, w, self.bias)
-        else:
-            if self.up:
-                x = F.interpolate(x, scale_factor=2, mode='nearest')
-            x = F.conv2d(x, w, self.bias, padding=self.padding)
-        if self.activation == 'lrelu':
-            x = F.leaky_relu(x, 0.2)
-        return x
+        x = conv2d(pixel_norm(x), self.weight * self.weight_gain, self.bias, self.padding, self.up, self.fused_scale)
+        return F.leaky_relu(x, 0.2) if self.activation == 'lrelu' else x
 
 
 class SynthesisNetwork(nn.Module):
@@ -104,10 +96,9 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         self.config = config
         self.w_dim = config.z_dim + config.c_dim
-        log2 = int(np.log2(config.img_resolution))
-        self.resolutions = [2 ** i for i in range(2, log2 + 1)]
-        self.num_layers = 2 * len(self.resolutions)
-        for idx, res in enumerate(self.resolutions):
+        resolutions = [2 ** k for k in range(2, config.img_resolution.bit_length())]
+        self.num_layers = 2 * len(resolutions)
+        for idx, res in enumerate(resolutions):
             channels = config.channels(res)
             if res == 4:  # The dense layer, written as a 4x4 convolution of a 1x1 input.
                 first = ConvLayer(self.w_dim, channels, kernel_size=4, padding=3)
@@ -124,9 +115,7 @@ class SynthesisNetwork(nn.Module):
         for idx in range(self.num_layers):
             x = getattr(self, f'layer{idx}')(x)
         img = self.torgb(x)
-        if self.config.final_tanh:
-            img = torch.tanh(img)
-        return img
+        return torch.tanh(img) if self.config.final_tanh else img
 
 
 class PGGANGenerator(Generator):
@@ -144,13 +133,6 @@ class PGGANGenerator(Generator):
         self.num_ws = 1
         self.synthesis = SynthesisNetwork(config)
 
-    def mapping_kwargs(self, truncation_psi=1, truncation_cutoff=None):
-        return {}
-
-    def largest_feature_map(self):
-        resolutions = [2 ** i for i in range(2, self.img_resolution.bit_length())]
-        return max(self.config.channels(res) * res * res for res in resolutions)
-
     def sefa_weights(self, layers):
         """The first layer's kernel `[C, w_dim, 4, 4]`, flipped and arranged as `[w_dim, 16 C]` (genforce)."""
         (_, name, module), = self.style_layers()
@@ -163,9 +145,6 @@ class PGGANGenerator(Generator):
         if self.c_dim:
             w = torch.cat([w, c.to(torch.float32)], dim=1)
         return w.unsqueeze(1)  # [N, 1, w_dim]
-
-    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
-        return self.synthesis(self.mapping(z, c), noise_mode=noise_mode)
 
     def style_layers(self):
         """The one layer that reads the latent code: the first (dense) layer, `weight` `[channels, w_dim, 4, 4]`."""

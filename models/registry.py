@@ -2,7 +2,8 @@
 
 import importlib
 
-__all__ = ['FAMILIES', 'family_classes', 'build_generator']
+import torch
+from torch.overrides import TorchFunctionMode
 
 # family -> (module, generator class, config class)
 FAMILIES = {
@@ -29,3 +30,26 @@ def build_generator(family, config=None, **fields):
     generator_class, config_class = family_classes(family)
     assert config is None or (not fields and isinstance(config, config_class)), 'a config or its fields'
     return generator_class(config_class(**fields) if config is None else config)
+
+
+class _SkipRandomInit(TorchFunctionMode):
+    """Random initialisers draw nothing: `torch.randn` / `torch.rand` give one zero expanded to the size (no
+    memory; arithmetic on it gives ordinary tensors), `nn.init.*_` leaves its tensor as it is. The rest, the
+    designed filters and grids included, runs as usual."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.randn, torch.rand):
+            return torch.zeros((), **kwargs).expand(*args)
+        if getattr(func, '__module__', None) == 'torch.nn.init':
+            return args[0] if args else kwargs['tensor']
+        return func(*args, **kwargs)
+
+
+def build_skeleton(family, config):
+    """The generator of `config` without its random initialisation, for its members and tensor shapes or for
+    weights about to be loaded: non-persistent buffers (filters) are right, parameters and persistent buffers
+    are placeholders. Far cheaper than drawing the weights, and than the meta device (which imports
+    torch._dynamo on first use, seconds)."""
+    with _SkipRandomInit():
+        return build_generator(family, config)

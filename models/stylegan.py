@@ -25,7 +25,7 @@ from torch import nn
 
 from . import ops
 from .base import Generator
-from .pggan import fused_upsample_conv2d, pixel_norm
+from .pggan import conv2d, pixel_norm
 
 BLUR_FILTER = [1, 2, 1]
 FUSED_SCALE_MIN_RES = 128  # 'auto' fuses upsampling and convolution from this resolution on.
@@ -59,21 +59,10 @@ class StyleGANConfig:
 
     def fused_at(self, res):
         """Whether the upsampling layer producing resolution `res` is fused."""
-        if self.fused_scale == 'auto':
-            return res >= FUSED_SCALE_MIN_RES
-        return bool(self.fused_scale)
+        return res >= FUSED_SCALE_MIN_RES if self.fused_scale == 'auto' else bool(self.fused_scale)
 
     def to_dict(self):
         return asdict(self)
-
-
-def truncate(ws, w_avg, truncation_psi=1, truncation_cutoff=None):
-    """Move `ws` `[N, num_ws, w_dim]` towards `w_avg` on the first `truncation_cutoff` layers."""
-    if truncation_psi == 1 or truncation_cutoff == 0:
-        return ws
-    cutoff = ws.shape[1] if truncation_cutoff is None else min(int(truncation_cutoff), ws.shape[1])
-    head = w_avg + (ws[:, :cutoff] - w_avg) * truncation_psi
-    return torch.cat([head, ws[:, cutoff:]], dim=1)
 
 
 class DenseLayer(nn.Module):
@@ -121,7 +110,7 @@ class MappingNetwork(nn.Module):
         for idx in range(self.num_layers):
             x = getattr(self, f'fc{idx}')(x)
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
-        return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
+        return ops.truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
 
 
 def instance_norm(x, eps=1e-8):
@@ -160,23 +149,15 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x, w, noise_mode='const'):
         if self.weight is not None:
-            weight = self.weight * self.weight_gain
-            if self.up and self.fused_scale:
-                x = fused_upsample_conv2d(x, weight)
-            else:
-                if self.up:
-                    x = F.interpolate(x, scale_factor=2, mode='nearest')
-                x = F.conv2d(x, weight, padding=1)
+            x = conv2d(x, self.weight * self.weight_gain, up=self.up, fused_scale=self.fused_scale)
             if self.up:
                 x = ops.upfirdn2d(x, self.blur_filter, padding=1)
         assert noise_mode in NOISE_MODES, noise_mode
-        noise = None
-        if noise_mode == 'random':
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device)
+        strength = self.noise_strength.reshape(1, -1, 1, 1)
         if noise_mode == 'const':
-            noise = self.noise_const.reshape(1, 1, self.resolution, self.resolution)
-        if noise is not None:
-            x = x + noise * self.noise_strength.reshape(1, -1, 1, 1)
+            x = x + self.noise_const * strength
+        elif noise_mode == 'random':
+            x = x + torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * strength
         x = F.leaky_relu(x + self.bias.reshape(1, -1, 1, 1), 0.2)
         x = instance_norm(x)
         style = self.affine(w).reshape(-1, 2, self.out_channels, 1, 1)  # [N, 2, C, 1, 1]
@@ -203,10 +184,8 @@ class SynthesisNetwork(nn.Module):
         super().__init__()
         self.config = config
         self.num_ws = config.num_ws
-        log2 = int(np.log2(config.img_resolution))
-        self.resolutions = [2 ** i for i in range(2, log2 + 1)]
         self.const = nn.Parameter(torch.ones([config.channels(4), 4, 4]))
-        for idx, res in enumerate(self.resolutions):
+        for idx, res in enumerate(2 ** k for k in range(2, config.img_resolution.bit_length())):
             channels = config.channels(res)
             if res == 4:
                 first = SynthesisLayer(0, channels, config.w_dim, res)
@@ -224,9 +203,7 @@ class SynthesisNetwork(nn.Module):
         for idx in range(self.num_ws):
             x = getattr(self, f'layer{idx}')(x, ws[:, idx], noise_mode)
         img = self.torgb(x)
-        if self.config.final_tanh:
-            img = torch.tanh(img)
-        return img
+        return torch.tanh(img) if self.config.final_tanh else img
 
 
 class StyleGANGenerator(Generator):
@@ -240,14 +217,6 @@ class StyleGANGenerator(Generator):
         self.num_ws = config.num_ws
         self.mapping = MappingNetwork(config)
         self.synthesis = SynthesisNetwork(config)
-
-    def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None, noise_mode='const'):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
-
-    def largest_feature_map(self):
-        resolutions = [2 ** i for i in range(2, self.img_resolution.bit_length())]
-        return max(self.config.channels(res) * res * res for res in resolutions)
 
     def style_layers(self):
         """The style (affine) layers in `ws` order; each `weight` `[2 * channels, w_dim]` (scale rows, then bias

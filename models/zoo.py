@@ -1,20 +1,15 @@
 """Named models: family, configuration, download URL and checksum.
 
-`resolve(name)` gives the verified local checkpoint of a name, looked for in
-`$GANSEMANTICS_CHECKPOINTS/<name>.pth|.pkl` when that variable is set (the
-only place then), otherwise in `./checkpoints/` (where earlier versions kept
-them), then in `<cache>/checkpoints/`, the user cache folder of
-`utils.download` (`$GANSEMANTICS_CACHE`, else `~/.cache/gansemantics`); a
-missing file is downloaded to the last place. Every use checks the file's
-SHA-256: against the published one when the entry has it, else against the
-digest recorded beside the file when it was first used (`utils.download`).
-`$GANSEMANTICS_OFFLINE` turns downloads off.
-
-Names: genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`; the
-names, resolutions and URLs of SeFa's `models/model_zoo.py`), and NVlabs'
-official PyTorch pickles: the StyleGAN2 and StyleGAN3 releases on NGC
-(`stylegan2-ffhq-1024x1024`, `stylegan3-r-afhqv2-512x512`, ...) and the
-stylegan2-ada-pytorch releases (`stylegan2-ada-ffhq`, ... for `ffhq.pkl`, ...).
+Names: genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`, as
+SeFa's `models/model_zoo.py` lists them) and NVlabs' official PyTorch pickles
+(the StyleGAN2 and StyleGAN3 releases on NGC, `stylegan2-ffhq-1024x1024`,
+`stylegan3-r-afhqv2-512x512`, ..., and stylegan2-ada-pytorch's, `stylegan2-ada-ffhq`
+for `ffhq.pkl`, ...). `resolve(name)` gives the verified local checkpoint of a
+name: `$GANSEMANTICS_CHECKPOINTS/<file>` when that variable is set, else
+`./checkpoints/` (where earlier versions kept them), then the user cache
+(`utils.download`), where a missing file is downloaded (not with
+`$GANSEMANTICS_OFFLINE`). Every use checks the file's SHA-256: the published one,
+else the one recorded beside the file when it was first used.
 """
 
 import difflib
@@ -22,9 +17,6 @@ import os
 from dataclasses import dataclass, field
 
 from utils.download import cache_dir, cached_file, verify
-
-__all__ = ['ZOO', 'ZooEntry', 'checkpoint_dir', 'is_zoo_name', 'zoo_names', 'entry', 'candidates', 'local_path',
-           'resolve']
 
 CHECKPOINTS_ENV = 'GANSEMANTICS_CHECKPOINTS'   # A folder that replaces both default places.
 LEGACY_DIR = 'checkpoints'                     # Relative to the working folder.
@@ -41,10 +33,6 @@ class ZooEntry:
     ext: str = '.pth'          # '.pth' (genforce) or '.pkl' (NVlabs pickle).
     sha256: str = None         # Checksum of the file, None when not published.
     config: dict = field(default_factory=dict)  # Hints: format, cfg, c_dim, dataset (readers infer the rest).
-
-    @property
-    def filename(self):
-        return self.name + self.ext
 
 
 # ----------------------------------------------------------------------------
@@ -199,7 +187,7 @@ def entry(name):
 
 def candidates(name):
     """Where the checkpoint of a zoo model is looked for, in order; the last is where it is downloaded to."""
-    filename = entry(name).filename
+    filename = name + entry(name).ext
     if os.environ.get(CHECKPOINTS_ENV):
         return [os.path.join(os.environ[CHECKPOINTS_ENV], filename)]
     return [os.path.join(LEGACY_DIR, filename), os.path.join(checkpoint_dir(), filename)]
@@ -212,11 +200,8 @@ def local_path(name):
 
 
 def resolve(name, download=True, progress=True):
-    """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing.
-
-    `download=False` fails instead of downloading, as `$GANSEMANTICS_OFFLINE` does. A file that cannot be
-    fetched or whose SHA-256 differs raises `utils.download.DownloadError` (a ValueError), one line.
-    """
+    """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing (unless
+    `download=False`). `utils.download.DownloadError` (a ValueError): a file not fetched or whose SHA-256 differs."""
     item, what, path = entry(name), f'checkpoint {name}', local_path(name)
     if os.path.isfile(path):
         verify(path, item.sha256, what)

@@ -71,7 +71,6 @@ def test_truncated_noise_reproduces_official_sampling(case):
         z = truncated_noise(2, 32, t, seed=seed)
         assert z.dtype == torch.float32
         assert torch.equal(z, case['inputs'][f'z_t{t:g}'])
-    assert torch.equal(truncated_noise(3, 16, 0.5, seed=np.random.RandomState(7)), truncated_noise(3, 16, 0.5, seed=7))
     assert truncated_noise(4, 16, seed=1).abs().max() <= 2
 
 

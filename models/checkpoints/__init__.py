@@ -6,21 +6,22 @@ file at most once; and `read(source, hints) -> Checkpoint`, where `hints` are
 the settings asked for (some formats cannot tell everything). `read_checkpoint`
 asks the readers in order; the first that claims the file reads it, checking
 every tensor against the model of the config it finds (`names.convert`), and
-`settings.check_expected` compares the settings asked for with the result.
+`check_expected` compares the settings asked for with the result.
 `torch.load` is always called with `weights_only=True` and pickles go through
 `safe_pickle`: reading a checkpoint never runs code from it.
 """
 
-from ..registry import build_generator
+import dataclasses
+
+from ..registry import build_skeleton
 from . import hammer, huggingface, nvlabs_pickle, nvlabs_state_dict, rosinality, tensorflow_pickle, toolkit
 from .common import Checkpoint, CheckpointError, SettingMismatch, SettingNeeded
 from .huggingface import write_hf_biggan
-from .settings import EXPECTED, HINTS, check_expected, checked_settings
+from .names import model_shapes
 from .source import Source
 
-__all__ = ['READERS', 'EXPECTED', 'HINTS', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded',
-           'Source', 'check_expected', 'find_reader', 'generator_from_checkpoint', 'read_checkpoint',
-           'write_hf_biggan']
+__all__ = ['READERS', 'Checkpoint', 'CheckpointError', 'SettingMismatch', 'SettingNeeded', 'Source',
+           'check_expected', 'find_reader', 'generator_from_checkpoint', 'read_checkpoint', 'write_hf_biggan']
 
 # In the order they are asked; each claims only its own format.
 READERS = [
@@ -32,6 +33,11 @@ READERS = [
     huggingface,         # folder or either file of config.json + pytorch_model.bin
     toolkit,             # torch file {'family', 'config', 'state_dict', 'meta'} written by demo.train
 ]
+
+# Settings a caller may ask for: the `EXPECTED` ones (`cfg` is StyleGAN3's 'T' or 'R'), and `HINTS`, config
+# fields that the tensors of some formats (genforce) cannot tell, which their readers then take from here.
+EXPECTED = ('family', 'cfg', 'img_resolution', 'w_dim', 'z_dim', 'channel_base', 'channel_max')
+HINTS = ('c_dim', 'fused_scale', 'mapping_lr_multiplier', 'final_tanh')
 
 
 def find_reader(source):
@@ -45,13 +51,13 @@ def find_reader(source):
 
 def read_checkpoint(path, **expected):
     """The `Checkpoint` of a file, or of a folder (a HuggingFace BigGAN, or one holding a single checkpoint
-    file), that must agree with the settings `expected` (`settings`; None values are ignored).
+    file), that must agree with the settings `expected` (`EXPECTED`, `HINTS`; None values are ignored).
 
     Raises:
         CheckpointError: one line naming the file (`SettingMismatch`: a setting disagrees; `SettingNeeded`:
             the file cannot tell a setting that must be given).
     """
-    expected = checked_settings(expected)
+    expected = {name: value for name, value in expected.items() if value is not None}
     source = Source(path)
     if source.is_dir and not huggingface.claims(source) and source.only_file():  # a folder holding one file
         source = Source(source.only_file())
@@ -60,8 +66,33 @@ def read_checkpoint(path, **expected):
     return checkpoint
 
 
+def check_expected(checkpoint, path, expected):
+    """Raise `SettingMismatch` at the first setting of `expected` that disagrees with `checkpoint` (its `held`
+    None where the family has no such setting). `channel_base` and `channel_max` agree when they give the
+    model the same tensor shapes."""
+    assert set(expected) <= set(EXPECTED + HINTS), f'unknown checkpoint setting in {sorted(expected)}'
+    expected = {name: value for name, value in expected.items() if value is not None}
+    if not expected:
+        return
+    generator = build_skeleton(checkpoint.family, checkpoint.config)
+    for name in (name for name in EXPECTED + HINTS if name in expected):
+        if name in ('family', 'cfg'):
+            held = checkpoint.family if name == 'family' else checkpoint.extra.get('cfg')
+        elif name in ('img_resolution', 'w_dim', 'z_dim', 'c_dim'):
+            held = getattr(generator, name)
+        else:
+            held = getattr(checkpoint.config, name, None)
+        value = expected[name]
+        if value != held and not (name in ('channel_base', 'channel_max') and held is not None and (
+                model_shapes(checkpoint.family, dataclasses.replace(checkpoint.config, **{name: value}))
+                == model_shapes(checkpoint.family, checkpoint.config))):
+            raise SettingMismatch(path, name, value, held)
+
+
 def generator_from_checkpoint(checkpoint):
-    """The generator of a `Checkpoint`, its weights loaded strictly (the reader checked them)."""
-    generator = build_generator(checkpoint.family, checkpoint.config)
-    generator.load_state_dict(checkpoint.state_dict, strict=True)
+    """The generator of a `Checkpoint`, its weights loaded strictly (the reader checked them). The checkpoint's
+    tensors become the generator's (no copy, no random initialisation to overwrite)."""
+    generator = build_skeleton(checkpoint.family, checkpoint.config)
+    state = {key: value.contiguous() for key, value in checkpoint.state_dict.items()}
+    generator.load_state_dict(state, strict=True, assign=True)
     return generator

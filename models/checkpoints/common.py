@@ -8,10 +8,7 @@ class CheckpointError(ValueError):
 
 
 class SettingMismatch(CheckpointError):
-    """A setting asked for (`family`, `cfg`, `img_resolution`, ...) disagrees with the checkpoint.
-
-    `held` is the checkpoint's value, None when its family has no such setting.
-    """
+    """A setting asked for disagrees with the checkpoint, which holds `held` (None: its family has no such setting)."""
 
     def __init__(self, path, setting, given, held):
         self.path, self.setting, self.given, self.held = str(path), setting, given, held
@@ -45,14 +42,13 @@ class Checkpoint:
     config: object           # The family's config dataclass.
     state_dict: dict         # Tensors under our module's names, checked against the model of `config`.
     format: str              # Human-readable name of the on-disk format.
-    extra: dict = field(default_factory=dict)  # Facts of the file: which copy was read, StyleGAN3 `cfg`, ...
+    extra: dict = field(default_factory=dict)  # Facts of the file: which copy was read, StyleGAN3 `cfg`, `meta`.
 
 
 def lod_is_zero(value):
     """Check of a progressive-growing `lod` value: only finished networks (lod 0) are read."""
-    if float(value) != 0:
-        return f'is {float(value):g}: a snapshot taken during progressive growing; only lod 0 is supported'
-    return None
+    lod = float(value)
+    return None if lod == 0 else f'is {lod:g}: a snapshot taken during progressive growing; only lod 0 is supported'
 
 
 def infer_channel_formula(channels_by_res, where, default_base=None):

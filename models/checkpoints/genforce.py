@@ -1,16 +1,10 @@
 """genforce (SeFa) `.pth` checkpoints (PGGAN, StyleGAN, StyleGAN2), and config inference on our layouts.
 
-SeFa's `utils.load_generator` reads `{'generator_smooth': sd, 'generator': sd}`
-(or the same under `'models'`; the `hammer` reader opens that container), where
-`sd` is the state dict of genforce's `PGGANGenerator`, `StyleGANGenerator` or
-`StyleGAN2Generator`. Their layouts are nearly ours: a table renames them
-(filter kernels, which our modules rebuild, must be the standard ones; the ToRGB
-layers of lower resolutions are dropped; a snapshot taken during progressive
-growing, `lod` != 0, is refused), the config is inferred from the renamed
-tensors (`config_from_pggan_state`, `config_from_stylegan_state`, which the
-TensorFlow reader shares) and `hints` (`HINTS`, genforce's defaults otherwise)
-supply what shapes cannot tell. genforce's StyleGAN2 is read as Hammer's layout
-with three differences (`stylegan2_names.hammer_rules`).
+The `hammer` reader opens the container; the state dicts of genforce's `PGGANGenerator`,
+`StyleGANGenerator` and `StyleGAN2Generator` are nearly our layouts: a table renames them (filter kernels
+must be the standard ones, ToRGB layers of lower resolutions are dropped, `lod` != 0 is refused), the config
+is inferred from the renamed tensors (the TensorFlow reader shares `config_from_*_state`) and `HINTS`
+(genforce's defaults otherwise) supply what shapes cannot tell.
 """
 
 import torch
@@ -26,6 +20,7 @@ WHERE = 'genforce checkpoint'
 HINTS = {'pggan': ('c_dim', 'fused_scale', 'final_tanh'),
          'stylegan': ('mapping_lr_multiplier', 'fused_scale', 'final_tanh'),
          'stylegan2': ('mapping_lr_multiplier',)}
+_swap_in_out = lambda value: value.transpose(0, 1).contiguous()  # a fused upsampling kernel [in, out, k, k]
 BLUR_FILTER = torch.outer(torch.tensor([1., 2, 1]), torch.tensor([1., 2, 1]))[None, None] / 16  # per channel
 
 
@@ -69,10 +64,6 @@ def _torgb_rules(src, used):
     return [ignore(f'{src}.weight'), ignore(f'{src}.bias')]
 
 
-def _transpose01(value):
-    return value.transpose(0, 1).contiguous()
-
-
 # ----------------------------------------------------------------------------
 # PGGAN.
 
@@ -91,7 +82,7 @@ def pggan_rules(state, fused_scale):
     num_blocks = count_indices(state, 'layer{}.weight') // 2
     rules = [ignore('lod', (), lod_is_zero)]
     for idx in range(2 * num_blocks):
-        transform = _transpose01 if fused_scale and idx >= 2 and idx % 2 == 0 else None
+        transform = _swap_in_out if fused_scale and idx >= 2 and idx % 2 == 0 else None
         rules += [Rule(f'layer{idx}.weight', f'synthesis.layer{idx}.weight', transform),
                   Rule(f'layer{idx}.bias', f'synthesis.layer{idx}.bias')]
     for k in range(num_blocks):

@@ -1,12 +1,9 @@
 """Reader of Hammer / genforce `.pth` checkpoints: one container, five generators.
 
-ReSeFa's Hammer code and genforce's SeFa code save generators as
-`{'models': {'generator_smooth': sd, 'generator': sd}, 'model_kwargs_init': {...}}`
-or `{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred);
-a bare state dict is read too. It is Hammer's `StyleGAN2Generator`
-(`stylegan2_names`), Hammer's `StyleGAN3Generator` (`stylegan3_names`: with
-`model_kwargs_init`, else a config inferred from the shapes) or genforce's
-`PGGANGenerator`, `StyleGANGenerator` or `StyleGAN2Generator` (`genforce`).
+ReSeFa's Hammer and genforce's SeFa save `{'models': {'generator_smooth': sd, 'generator': sd},
+'model_kwargs_init': {...}}` or `{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred);
+a bare state dict is read too: Hammer's StyleGAN2 (`stylegan2_names`) or StyleGAN3 (`stylegan3_names`), or
+genforce's PGGAN, StyleGAN or StyleGAN2 (`genforce`).
 """
 
 import torch
@@ -30,15 +27,14 @@ def _networks(obj):
 def claims(source):
     """A torch file with `generator_smooth` / `generator` (maybe under `models`), or a bare generator state dict."""
     state = source.state_dict()
-    if _networks(source.torch_object()) is not None:
-        return True
-    return state is not None and (sg2.is_hammer_state(state) or sg3.is_hammer_stylegan3_state(state)
-                                  or genforce.detect_genforce_family(state) is not None)
+    return _networks(source.torch_object()) is not None or state is not None and (
+        sg2.is_hammer_state(state) or sg3.is_hammer_stylegan3_state(state)
+        or genforce.detect_genforce_family(state) is not None)
 
 
 def generator_state(obj, where):
-    """`(state_dict, which, model_kwargs)` of a loaded container: `which` is `'generator_smooth'` when present,
-    else `'generator'`; `model_kwargs` its `model_kwargs_init` entry, or None."""
+    """`(state_dict, which, model_kwargs)` of a loaded container: `which` the copy read, `model_kwargs` its
+    `model_kwargs_init` entry or None."""
     networks = _networks(obj)
     which = next(name for name in _COPIES if name in networks)
     state = networks[which]

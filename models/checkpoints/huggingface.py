@@ -1,9 +1,8 @@
 """Reader (and writer) of HuggingFace `pytorch-pretrained-BigGAN` checkpoints: `config.json` + `pytorch_model.bin`.
 
-The reader takes the folder or either file (the other must sit next to it).
-Spectral-normalised layers of the official `BigGAN` module store `weight_orig`,
-`weight_u` and `weight_v`; its eval-mode weight `weight_orig / (u . weight_orig v)`
-is computed here once, in the same way, and stored as our plain `weight`.
+The reader takes the folder or either file (the other must sit next to it). Spectral-normalised layers store
+`weight_orig`, `weight_u` and `weight_v`; the official eval-mode weight `weight_orig / (u . weight_orig v)` is
+computed here once, in the same way, and stored as our plain `weight`.
 """
 
 import math

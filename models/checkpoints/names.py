@@ -1,27 +1,20 @@
-"""Official tensor names -> ours: one table of rules per layout, applied strictly.
+"""Official tensor names -> ours: one table of `Rule`s per layout, as in NVlabs' `legacy.py`, applied strictly.
 
-In the manner of NVlabs' `legacy.py`, a conversion table is a list of
-`Rule(source, target, transform, shape)`: `source` is an exact source key,
-`target` our key (None: the key is ignored, e.g. resampling filters that our
-modules rebuild; its `check` may still require its value), `transform` turns
-the value into our layout (transpose, flip, +1) and `shape` is the expected
-source shape (None entries are free). Only ignored keys may be given as a
-regular expression matching whole keys.
-
-`convert` applies a table strictly and reports the first problem in one line
+`convert` applies a table and reports the first problem in one line
 naming the file and the source key: a key no rule matches, a required key that
 is absent, a shape, a value that is not a finite floating-point tensor, and,
 with `expected` (our keys and shapes, `model_shapes`), any difference from the
 model's tensors.
 """
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from ..registry import build_generator, family_classes
+from ..registry import build_skeleton, family_classes
 from .common import CheckpointError
 
 _REGEX_SYNTAX = re.compile(r'[\\()\[\]{}*+?|^$]')
@@ -44,34 +37,23 @@ def ignore(source, shape=None, check=None, optional=False):
     return Rule(source, None, shape=shape, check=check, optional=optional)
 
 
-def equals(expected, atol=1e-6):
+def equals(expected):
     """Check of an ignored value: it must be `expected` (our modules assume it)."""
     def check(value):
-        if not torch.allclose(value, expected, atol=atol):
-            return f'is not the value this architecture assumes ({value.flatten()[:4].tolist()}...)'
-        return None
+        wrong = not torch.allclose(value, expected, atol=1e-6)
+        return f'is not the value this architecture assumes ({value.flatten()[:4].tolist()}...)' if wrong else None
     return check
 
 
-def first(value):
-    """Transform `[1, ...] -> [...]`."""
-    return value[0]
-
-
-def noise_map(value):
-    """Transform of a noise input `[1, 1, H, W] -> [H, W]`."""
-    return value[0, 0]
-
-
-def plus_one(value):
-    """Transform of a style bias to which the source's code adds 1 at run time (ours starts at 1)."""
-    return value + 1
+# Transforms shared by several layouts.
+first = lambda value: value[0]           # [1, ...] -> [...]
+noise_map = lambda value: value[0, 0]    # a noise input [1, 1, H, W] -> [H, W]
+plus_one = lambda value: value + 1       # a style bias the source's code adds 1 to at run time (ours starts at 1)
 
 
 def convert(state, rules, where, expected=None, label='tensor'):
     """Our state dict from `state` (source key -> tensor) by the table `rules`; with `expected` (`{our key:
-    shape}`) it must be exactly those tensors. CheckpointError: the first problem, one line naming `where` (the
-    file and network) and the source key, a `label` ('tensor', 'TensorFlow variable')."""
+    shape}`) it must be exactly those tensors. CheckpointError: the first problem, naming `where` and the key."""
     ours, problem = _apply(state, rules, expected, label)
     if problem:
         raise CheckpointError(f'{where}: {problem}')
@@ -103,7 +85,7 @@ def _apply(state, rules, expected, label):
         if not value.is_floating_point():  # would be read as rounded weights
             dtype = str(value.dtype).removeprefix('torch.')
             return None, f'{name} holds {dtype} values, expected floating-point weights'
-        if not value.isfinite().all():
+        if not value.sum().isfinite() and not value.isfinite().all():  # a finite sum proves it, ten times faster
             return None, f'{name} holds NaN or infinite values'
         target = rule.target
         try:
@@ -136,33 +118,24 @@ def convert_and_infer(state, rules, where, family, infer, label='tensor', **sett
     return config, convert(state, rules, where, model_shapes(family, config), label)
 
 
-def shape_of(state, key, where, ndim=None, label='tensor'):
-    """The shape of `state[key]`, which must exist (and have `ndim` dimensions)."""
+def shape_of(state, key, where, ndim):
+    """The shape of `state[key]`, which must exist and have `ndim` dimensions."""
     if key not in state:
-        raise CheckpointError(f'{where}: missing {label} {key}')
+        raise CheckpointError(f'{where}: missing tensor {key}')
     shape = tuple(state[key].shape)
-    if ndim is not None and len(shape) != ndim:
-        raise CheckpointError(f'{where}: {label} {key} has shape {list(shape)}, expected {ndim} dimensions')
+    if len(shape) != ndim:
+        raise CheckpointError(f'{where}: tensor {key} has shape {list(shape)}, expected {ndim} dimensions')
     return shape
 
 
 def count_indices(keys, pattern, start=0):
     """Number of consecutive indices i = start, start + 1, ... with `pattern.format(i)` in `keys`."""
-    count = 0
-    while pattern.format(start + count) in keys:
-        count += 1
-    return count
-
-
-def meta_generator(family, config):
-    """The generator of `config`, built on the meta device (members and shapes, no memory)."""
-    with torch.device('meta'):
-        return build_generator(family, config)
+    return next(count for count in itertools.count() if pattern.format(start + count) not in keys)
 
 
 def model_shapes(family, config):
     """`{our key: shape}` of the generator of `config`."""
-    return {key: tuple(value.shape) for key, value in meta_generator(family, config).state_dict().items()}
+    return {key: tuple(value.shape) for key, value in build_skeleton(family, config).state_dict().items()}
 
 
 def own_rules(family, config):
@@ -175,7 +148,7 @@ def make_config(family, where, **values):
     class refuses them or no generator builds from them."""
     try:
         config = family_classes(family)[1](**values)
-        meta_generator(family, config)
+        build_skeleton(family, config)
     except (TypeError, ValueError, RuntimeError) as error:  # whatever the family's modules say of bad settings
         raise CheckpointError(f'{where}: no {family} generator builds from these settings '
                               f'({" ".join(str(error).split())[:160]})') from None

@@ -29,14 +29,14 @@ def read(source, hints):
     """`Checkpoint` of `G_ema`; the pickle records the whole config, so `hints` are not needed."""
     network = _network(source.pickle_object())
     where = f'{source.path} [G_ema]'
-    state, kwargs, extra = flatten_persistent(network), init_kwargs_of(network), {'class_name': network.class_name}
+    state, kwargs = flatten_persistent(network), init_kwargs_of(network)
     if sg2.is_nvlabs_state(state):
         config = sg2.config_from_nvlabs_kwargs(kwargs, state, where)
-        return Checkpoint('stylegan2', config, sg2.convert_nvlabs_state(state, config, where), FORMAT, extra)
+        return Checkpoint('stylegan2', config, sg2.convert_nvlabs_state(state, config, where), FORMAT)
     if sg3.is_nvlabs_stylegan3_state(state):
         config = sg3.config_from_nvlabs_kwargs(kwargs, where)
         return Checkpoint('stylegan3', config, sg3.convert_nvlabs_state(state, config, where), FORMAT,
-                          {**extra, 'cfg': sg3.cfg_of(config)})
+                          {'cfg': sg3.cfg_of(config)})
     raise CheckpointError(f'{where}: {network.class_name or "network"} is no generator this toolkit knows')
 
 

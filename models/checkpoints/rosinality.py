@@ -1,7 +1,6 @@
 """Reader of rosinality's stylegan2-pytorch checkpoints: `{'g_ema': state_dict, 'latent_avg': w}`.
 
-Size, style dimension, mapping depth and channel multiplier are inferred from
-the tensor shapes (`stylegan2_names.rosinality_rules`, `config_from_state`).
+Size, style dimension, mapping depth and channel multiplier are inferred from the tensor shapes.
 """
 
 from . import names

@@ -5,14 +5,15 @@ NVlabs' network pickles store every network as a call to
 class name, the source code of its module (which the official loader executes)
 and the object's state; TensorFlow-era pickles store `dnnlib.tflib.network.Network`
 objects whose state lists the variables as numpy arrays. `load_pickle` reads
-them as data: the persistence call gives a `PersistentObject` (its source kept
-as inert text), classes of the NVlabs code base become `OpaqueObject`s that only
+them as data: the persistence call gives a `PersistentObject` (its source
+dropped), classes of the NVlabs code base become `OpaqueObject`s that only
 record their state, tensors and arrays are rebuilt by our own functions, and any
 other global (`os.system`, `eval`, ...) stops the load with an `UnsafePickleError`.
 """
 
 import _compat_pickle
 import collections
+import functools
 import io
 import pickle
 
@@ -25,16 +26,12 @@ class UnsafePickleError(pickle.UnpicklingError):
 
 
 class PersistentObject:
-    """What NVlabs' `_reconstruct_persistent_obj(meta)` would have built, as data."""
+    """What NVlabs' `_reconstruct_persistent_obj(meta)` would have built, as data (its `module_src` is left out)."""
 
     def __init__(self, meta):
         meta = meta if isinstance(meta, dict) else {}
         self.class_name = str(meta.get('class_name', ''))
-        self.module_src = meta.get('module_src', '')  # kept as text, never executed
         self.state = meta['state'] if isinstance(meta.get('state'), dict) else {}
-
-    def __repr__(self):
-        return f'PersistentObject({self.class_name!r})'
 
 
 class OpaqueObject:
@@ -53,22 +50,14 @@ class OpaqueObject:
     def __setitem__(self, key, value):  # for pickled dict subclasses
         self.state[key] = value
 
-    def __repr__(self):
-        return f'OpaqueObject({self.qualname})'
-
 
 class EasyDict(dict):
     """`dnnlib.EasyDict`, read as a dict (a subclass, so that pickled instance state has a place)."""
 
 
-_opaque_classes = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _opaque_class(module, name):
-    key = f'{module}.{name}'
-    if key not in _opaque_classes:
-        _opaque_classes[key] = type(name, (OpaqueObject,), {'qualname': key})
-    return _opaque_classes[key]
+    return type(name, (OpaqueObject,), {'qualname': f'{module}.{name}'})
 
 
 # Stand-ins for the functions a pickle names. What they are given comes from the file; anything that is not
@@ -79,18 +68,11 @@ def _load_storage_bytes(data):
     return torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
-    if isinstance(storage, torch.UntypedStorage):
-        storage = torch.storage.TypedStorage(wrap_storage=storage, dtype=torch.uint8, _internal=True)
-    tensor = torch.empty((0,), dtype=storage.dtype)
-    tensor.set_(storage._untyped_storage, storage_offset, torch.Size(size), tuple(stride))
-    return tensor
-
-
-def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, hooks, dtype, *unused):
-    tensor = torch.empty((0,), dtype=dtype)
-    tensor.set_(storage if isinstance(storage, torch.UntypedStorage) else storage._untyped_storage,
-                storage_offset, torch.Size(size), tuple(stride))
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused, dtype=None):
+    """`torch._utils._rebuild_tensor(_v2)`; `_v3` gives the dtype (an untyped storage alone holds bytes)."""
+    untyped = isinstance(storage, torch.UntypedStorage)
+    tensor = torch.empty((0,), dtype=dtype or (torch.uint8 if untyped else storage.dtype))
+    tensor.set_(storage if untyped else storage._untyped_storage, storage_offset, torch.Size(size), tuple(stride))
     return tensor
 
 
@@ -112,7 +94,7 @@ _ALLOWED = {
     ('torch_utils.persistence', '_reconstruct_persistent_obj'): PersistentObject,
     ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
     ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
-    ('torch._utils', '_rebuild_tensor_v3'): _rebuild_tensor_v3,
+    ('torch._utils', '_rebuild_tensor_v3'): lambda *args: _rebuild_tensor(*args[:4], dtype=args[6]),
     ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
     ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
     ('torch.storage', '_load_from_bytes'): _load_storage_bytes,

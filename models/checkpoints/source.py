@@ -16,11 +16,8 @@ _NOT_LOADED = object()
 
 class Source:
     """A file or folder to read (`path`); what it holds is loaded at most once, by the first reader that asks.
-
-    What the first bytes (`head`) say: `is_torch_file` (a `torch.save` zip archive or legacy file),
-    `is_pickle` (protocol 2 or later, not a torch file), `is_json` (text that opens an object). A path
-    that does not exist, an empty file, a Git LFS pointer or a cut zip archive is a CheckpointError.
-    """
+    The first bytes (`head`) tell `is_torch_file`, `is_pickle` and `is_json`. A path that does not exist, an
+    empty file, a Git LFS pointer or a cut zip archive is a CheckpointError."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
@@ -92,9 +89,7 @@ class Source:
     def state_dict(self):
         """The torch file's object when it is a non-empty dict of tensors only, else None."""
         obj = self.torch_object()
-        if isinstance(obj, dict) and obj and all(isinstance(value, torch.Tensor) for value in obj.values()):
-            return obj
-        return None
+        return obj if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()) else None
 
     def describe(self):
         """What the file looks like, in a few words (for 'no reader claims it')."""

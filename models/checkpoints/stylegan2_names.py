@@ -1,10 +1,7 @@
 """StyleGAN2 conversion tables: NVlabs, Hammer (ReSeFa), genforce and rosinality layouts.
 
-Our StyleGAN2 module uses NVlabs' names. NVlabs files are read with the config
-their pickle records (or, for a bare state dict, the one their shapes give);
-the other layouts (and TensorFlow's) are renamed by tables built from their
-numbers of layers, then their config is inferred from the renamed tensors
-(`config_from_state`) and checked against them.
+Our StyleGAN2 module uses NVlabs' names. The other layouts (and TensorFlow's) are renamed by tables built
+from their numbers of layers, then their config is inferred from the renamed tensors (`config_from_state`).
 """
 
 import re
@@ -18,16 +15,13 @@ from .names import Rule, count_indices, equals, first, ignore, noise_map, plus_o
 # Resampling-filter buffers, rebuilt from the config by our modules.
 FILTERS = ignore(r'(?:.*\.)?(?:resample_filter|filter|kernel)')
 UP_FILTER = torch.outer(torch.tensor([1., 3, 3, 1]), torch.tensor([1., 3, 3, 1]))[None, None] / 16  # genforce's
+_flip = lambda value: value.flip([2, 3]).contiguous()  # a kernel flipped spatially
 
 # NVlabs constructor kwargs (top level, `mapping_kwargs` or `synthesis_kwargs`) -> our config fields.
 _NVLABS_KWARGS = {name: name for name in ('z_dim', 'w_dim', 'c_dim', 'img_resolution', 'img_channels', 'channel_base',
                                           'channel_max', 'num_fp16_res', 'conv_clamp', 'architecture')}
 _NVLABS_KWARGS.update(num_layers='mapping_layers', lr_multiplier='mapping_lr_multiplier',
                       layer_features='mapping_layer_features', embed_features='mapping_embed_features')
-
-
-def _flip(value):
-    return value.flip([2, 3]).contiguous()
 
 
 # ----------------------------------------------------------------------------
@@ -140,12 +134,11 @@ def rosinality_rules(state):
              Rule('latent_avg', 'mapping.w_avg', lambda value: value.reshape(-1)), FILTERS]
     for i in range(count_indices(state, 'style.{}.weight', start=1)):  # style.0 is rosinality's PixelNorm
         rules += [Rule(f'style.{i + 1}.{p}', f'mapping.fc{i}.{p}') for p in ('weight', 'bias')]
-    layers, rgbs, noises = {'conv1': 'synthesis.b4.conv1'}, {'to_rgb1': 'synthesis.b4.torgb'}, ['synthesis.b4.conv1']
+    layers, rgbs = {'conv1': 'synthesis.b4.conv1'}, {'to_rgb1': 'synthesis.b4.torgb'}  # noises in the order of layers
     for k in range(count_indices(state, 'to_rgbs.{}.conv.weight')):
         res = 8 * 2 ** k
         layers[f'convs.{2 * k}'], layers[f'convs.{2 * k + 1}'] = f'synthesis.b{res}.conv0', f'synthesis.b{res}.conv1'
         rgbs[f'to_rgbs.{k}'] = f'synthesis.b{res}.torgb'
-        noises += [f'synthesis.b{res}.conv0', f'synthesis.b{res}.conv1']
     for src, dst in {**layers, **rgbs}.items():
         rules += [Rule(f'{src}.conv.weight', f'{dst}.weight', first, (1, None, None, None, None)),  # [1, out, in, ...]
                   Rule(f'{src}.conv.modulation.weight', f'{dst}.affine.weight'),
@@ -156,5 +149,5 @@ def rosinality_rules(state):
     rules += [Rule(f'{src}.bias', f'{dst}.bias', lambda value: value.reshape(-1), (1, None, 1, 1))
               for src, dst in rgbs.items()]
     rules += [Rule(f'noises.noise_{i}', f'{dst}.noise_const', noise_map, (1, 1, None, None))
-              for i, dst in enumerate(noises)]
+              for i, dst in enumerate(layers.values())]
     return rules

@@ -1,12 +1,8 @@
 """StyleGAN3 conversion tables: NVlabs and Hammer (ReSeFa) layouts.
 
-Our StyleGAN3 module uses NVlabs' names, so an NVlabs table maps every key of
-the model onto itself; Hammer's `StyleGAN3Generator` names are mapped onto
-them. The designed `up_filter`/`down_filter` buffers (and Hammer's coordinate
-`grid`) are not loaded: our modules design them from the config, and the
-tables require the checkpoint's copies to equal ours, which also checks the
-config (resolution, T vs R) against the file. The random Fourier
-`freqs`/`phases` are loaded.
+Our StyleGAN3 module uses NVlabs' names; Hammer's are mapped onto them. The designed `up_filter` /
+`down_filter` buffers (and Hammer's coordinate `grid`) are not loaded but required to equal those our modules
+design from the config, which also checks the config (resolution, T vs R) against the file.
 """
 
 import dataclasses
@@ -41,15 +37,10 @@ def cfg_of(config):
     return 'R' if config.use_radial_filters else 'T'
 
 
-def _designed(config, name_of):
+def designed_filters(config, name_of=lambda spec: f'synthesis.{spec.name}'):
     """`{name_of(spec) + '.up_filter' / '.down_filter': tensor}` for the layers that filter."""
     return {f'{name_of(spec)}.{kind}': f for spec in synthesis_specs(config)[1]
             for kind, f in (('up_filter', spec.up_filter()), ('down_filter', spec.down_filter())) if f is not None}
-
-
-def designed_filters(config):
-    """`{'synthesis.<layer>.up_filter' / '.down_filter': tensor}` for the layers that filter."""
-    return _designed(config, lambda spec: f'synthesis.{spec.name}')
 
 
 def _same_as(ours, what, config):
@@ -66,11 +57,9 @@ def _same_as(ours, what, config):
 
 
 def _filter_rules(config, name_of):
-    """Designed filters (checked, dropped) and a catch-all for filters the config does not design.
-
-    `name_of`: our layer spec -> the checkpoint's filter prefix (`synthesis.L3_36_32`, `synthesis.layer3.filter`).
-    """
-    rules = [ignore(key, check=_same_as(f, 'filter', config)) for key, f in _designed(config, name_of).items()]
+    """Designed filters (checked, dropped; `name_of`: our layer spec -> the checkpoint's filter prefix) and a
+    catch-all for filters the config does not design."""
+    rules = [ignore(key, check=_same_as(f, 'filter', config)) for key, f in designed_filters(config, name_of).items()]
     return rules + [ignore(r'.*\.(?:up|down)_filter', check=lambda value: 'is a filter where the config designs none')]
 
 

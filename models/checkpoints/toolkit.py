@@ -1,9 +1,7 @@
 """Reader of the toolkit's own exported generators: `{'family', 'config', 'state_dict', 'meta'}`.
 
-`python -m demo.train` writes this format (the shipped `models/builtin/faces64.pt`
-is one): the family's name, the fields of its config, the state dict under our
-module names (float16 or float32; read as float32) and a dict of facts about
-the training.
+`python -m demo.train` writes it (the shipped `models/builtin/faces64.pt` is one): the family's name, the
+fields of its config, the state dict under our module names (float16 or float32) and facts of the training.
 """
 
 from . import names
