@@ -24,8 +24,6 @@ _ACTIVATIONS = {
 
 def activation_gain(act):
     """Default gain of an activation function ('linear', 'relu', 'lrelu')."""
-    if act not in _ACTIVATIONS:
-        raise ValueError(f'unknown activation {act!r}; choose from {sorted(_ACTIVATIONS)}')
     return _ACTIVATIONS[act][2]
 
 
@@ -41,8 +39,6 @@ def bias_act(x, b=None, dim=1, act='linear', alpha=None, gain=None, clamp=None):
         gain: Output scale (default: the activation's own gain).
         clamp: Clamp the output to +-clamp; None disables clamping.
     """
-    if act not in _ACTIVATIONS:
-        raise ValueError(f'unknown activation {act!r}; choose from {sorted(_ACTIVATIONS)}')
     func, def_alpha, def_gain = _ACTIVATIONS[act]
     alpha = def_alpha if alpha is None else float(alpha)
     gain = def_gain if gain is None else float(gain)
@@ -81,8 +77,7 @@ def setup_filter(f, normalize=True, flip_filter=False, gain=1, separable=None):
     if f is None:
         f = 1
     f = torch.as_tensor(f, dtype=torch.float32)
-    if f.ndim not in (0, 1, 2) or f.numel() == 0:
-        raise ValueError(f'filter must be a scalar, 1D or 2D, got shape {tuple(f.shape)}')
+    assert f.ndim <= 2 and f.numel() > 0, f.shape
     if f.ndim == 0:
         f = f[np.newaxis]
     if separable is None:
@@ -399,70 +394,6 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
 
 
 
-# ----------------------------------------------------------------------------
-# Forward-mode derivatives: a primal pass for one sample ("linearize") keeps the
-# factors that the derivatives need, then any number of K-tangent batches are
-# pushed through ("push"). `torch.func.jvp` under `vmap` gives the same numbers
-# generically; these hand-written rules run the primal once per sample instead
-# of once per batch, fold the elementwise factors together and keep the
-# tangents channels-last, where mkldnn's convolutions run several times faster
-# on CPU. Tangents are `[K, ...]`; None stands for a zero tangent.
-
-def linearize_modulated_conv2d(x, weight, styles, up=1, padding=0, resample_filter=None, demodulate=True,
-                               flip_weight=True):
-    """`modulated_conv2d` (without noise) of one sample, and the factors of its derivative.
-
-    The output is computed exactly as the generator's own batch-1 pass computes
-    it (fused), so activation kinks fall where they fall there.
-
-    Returns:
-        `(y [1, C_out, H', W'], factors)`; `factors` is a dict of `x` and `y_raw`
-        (the convolution before demodulation), channels-last, `styles` and `dcoefs`.
-    """
-    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, fused_modconv=True, up=up, padding=padding,
-                         resample_filter=resample_filter, flip_weight=flip_weight)
-    factors = dict(x=x.contiguous(memory_format=torch.channels_last), styles=styles, dcoefs=None, y_raw=None)
-    if demodulate:
-        dcoefs = ((weight.unsqueeze(0) * styles.reshape(1, 1, -1, 1, 1)).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
-        factors['dcoefs'] = dcoefs
-        factors['y_raw'] = (y / dcoefs.reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
-    return y, factors
-
-
-def push_modulated_conv2d(x_t, styles_t, weight, factors, up=1, padding=0, resample_filter=None,
-                          flip_weight=True):
-    """Tangent `[K, C_out, H', W']` of the convolution before demodulation, or None if nothing moves."""
-    x, styles = factors['x'], factors['styles']
-    if x_t is None and styles_t is None:
-        return None
-    if x_t is None:
-        x_mod_t = x * styles_t.reshape(*styles_t.shape, 1, 1)
-    elif styles_t is None:
-        x_mod_t = x_t * styles.reshape(1, -1, 1, 1)
-    else:
-        x_mod_t = torch.addcmul(x_t * styles.reshape(1, -1, 1, 1), x, styles_t.reshape(*styles_t.shape, 1, 1))
-    x_mod_t = x_mod_t.contiguous(memory_format=torch.channels_last)
-    return conv2d_resample(x_mod_t, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
-
-
-def demodulation_tangent(weight, styles, styles_t, dcoefs):
-    """Tangents `[K, C_out]` of the demodulation coefficients `(sum_i (w_oi s_i)^2 + eps)^-1/2`."""
-    energy = weight.square().sum(dim=[2, 3])  # [C_out, C_in]
-    return -(dcoefs ** 3) * (styles_t * styles).matmul(energy.t())
-
-
-def leaky_relu_slopes(z, alpha, gain, clamp=None):
-    """`bias_act`'s lrelu, gain and clamp on pre-activations `z`, and the derivative of each output."""
-    out = F.leaky_relu(z, alpha)
-    if gain != 1:
-        out = out * gain
-    slopes = torch.where(z > 0, gain, alpha * gain)
-    if clamp is not None and clamp >= 0:
-        slopes = slopes * (out.abs() <= clamp)
-        out = out.clamp(-clamp, clamp)
-    return out, slopes
-
-
 class FullyConnectedLayer(nn.Module):
     """Dense layer with equalised learning rate (NVlabs' FullyConnectedLayer)."""
 
@@ -491,12 +422,6 @@ class FullyConnectedLayer(nn.Module):
         if self.activation == 'linear' and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
         return bias_act(x.matmul(w.t()), b, act=self.activation)
-
-    def tangent(self, x_t):
-        """Derivative along tangents `x_t` `[K, in_features]` of a linear layer (its bias drops out)."""
-        if self.activation != 'linear':
-            raise ValueError(f'tangent() is defined for linear layers only, not {self.activation!r}')
-        return x_t.matmul((self.weight * self.weight_gain).t())
 
     def extra_repr(self):
         return f'in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}'
@@ -545,34 +470,12 @@ class MappingNetwork(nn.Module):
         self.register_buffer('w_avg', torch.zeros([config.w_dim]))
 
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f'z must have shape [N, {self.z_dim}], got {tuple(z.shape)}')
+        assert z.shape[1:] == (self.z_dim,), z.shape
         x = normalize_2nd_moment(z.to(torch.float32))  # [N, z_dim]
-        if self.c_dim > 0:
-            if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(f'this generator needs a label c of shape [N, {self.c_dim}], got {got}')
+        if self.c_dim > 0:  # labels [N, c_dim], checked where the class is given
             y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1)
         for idx in range(self.num_layers):
             x = getattr(self, f'fc{idx}')(x)
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
         return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
-
-
-def lazy_forward_mode_pass(synthesis, ws, noise_mode='const'):
-    """`push(ws_t)` of a synthesis network's `linearize`/`push` pair, its primal pass run on the first call.
-
-    Args:
-        synthesis: A synthesis network with `linearize(ws, noise_mode) -> (img, factors)`
-            and `push(ws_t, factors)`.
-        ws: `[1, num_ws, w_dim]`.
-    """
-    factors = []
-
-    def push(ws_t):
-        if not factors:
-            factors.append(synthesis.linearize(ws, noise_mode=noise_mode)[1])
-        return synthesis.push(ws_t, factors[0])
-
-    return push
