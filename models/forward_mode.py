@@ -35,15 +35,25 @@ def _style_tangent(affine, w_t, gain=1):
 
 def _add(a, b):
     """Sum of two tangents, either of which may be None (zero)."""
-    return b if a is None else a if b is None else a.add_(b)
+    return b if a is None else a if b is None else a.add_(b.to(a.dtype))
+
+
+def _mul(t, factor):
+    """`t * factor`, in place; factors take the tangents' dtype (bfloat16 under autocast)."""
+    return t.mul_(factor.to(t.dtype))
+
+
+def _addmul(t, a, b):
+    """`t + a * b`, in place, in the tangents' dtype."""
+    return t.addcmul_(a.to(t.dtype), b.to(t.dtype))
 
 
 def _modulate(x_t, x, styles, styles_t):
     """Tangent `x_t * styles + x * styles_t` of the modulated input, in `x_t`'s memory when there is one."""
     if x_t is None:
         return x * styles_t[:, :, None, None]
-    x_t = ops.channels_last(x_t).mul_(styles.reshape(1, -1, 1, 1))
-    return x_t if styles_t is None else x_t.addcmul_(x, styles_t[:, :, None, None])
+    x_t = _mul(ops.channels_last(x_t), styles.reshape(1, -1, 1, 1))
+    return x_t if styles_t is None else _addmul(x_t, x, styles_t[:, :, None, None])
 
 
 def _demodulation_tangent(dcoefs, energy, styles, styles_t):
@@ -84,10 +94,10 @@ def _sg2_layer(layer, x, w, noise_mode, gain=1):
             return None
         x_t = _modulate(x_t, x, styles, styles_t)
         out_t = ops.conv2d_resample(ops.channels_last(x_t), weight, f=layer.resample_filter, **resample)
-        out_t = ops.channels_last(out_t).mul_(slopes)
+        out_t = _mul(ops.channels_last(out_t), slopes)
         if styles_t is not None:
             d_t = _demodulation_tangent(dcoefs, energy, styles, styles_t)
-            out_t.addcmul_(raw_slopes, d_t[:, :, None, None])
+            _addmul(out_t, raw_slopes, d_t[:, :, None, None])
         return out_t
 
     return out, push
@@ -101,16 +111,24 @@ def _sg2_torgb(layer, x, w):
     inside = None
     if layer.conv_clamp is not None:
         inside = ops.channels_last((y + layer.bias.reshape(1, -1, 1, 1)).abs() <= layer.conv_clamp)
-    modulated = layer.weight * styles.reshape(1, -1, 1, 1)  # [C_out, C_in, 1, 1]
-    features = x.reshape(x.shape[1], -1)  # [C_in, H * W]
+    # A 1x1 convolution is a matrix product over the channels of each pixel (channels-last [K, H, W, C]).
+    weight = layer.weight[:, :, 0, 0].t()  # [C_in, C_out]
+    modulated = weight * styles.t()
+    features = x[0].permute(1, 2, 0).reshape(-1, x.shape[1])  # [H * W, C_in]
+    _, channels, height, width = y.shape
 
     def push(x_t, w_t):
         styles_t = _style_tangent(layer.affine, w_t, layer.weight_gain)
-        out_t = None if x_t is None else F.conv2d(x_t, modulated)
-        if styles_t is not None:  # sum_i weight_oi styles_t_ki x_i: one product with the sample's features
-            weights = (layer.weight[:, :, 0, 0] * styles_t[:, None, :]).reshape(-1, features.shape[0])
-            out_t = _add(out_t, weights.matmul(features).reshape(len(styles_t), *y.shape[1:]))
-        return out_t if out_t is None or inside is None else out_t.mul_(inside)
+        out_t = None
+        if x_t is not None:
+            out_t = x_t.permute(0, 2, 3, 1).reshape(len(x_t), -1, x_t.shape[1]).matmul(modulated)
+        if styles_t is not None:  # sum_i weight_io styles_t_ki x_i: one product with the sample's features
+            weights = (weight * styles_t[:, :, None]).transpose(0, 1).reshape(len(weight), -1)  # [C_in, K * C_out]
+            out_t = _add(out_t, features.matmul(weights).reshape(-1, len(styles_t), channels).transpose(0, 1))
+        if out_t is None:
+            return None
+        out_t = out_t.reshape(-1, height, width, channels).permute(0, 3, 1, 2)  # [K, C_out, H, W]
+        return out_t if inside is None else _mul(out_t, inside)
 
     return out, push
 
@@ -228,10 +246,10 @@ def _sg3_layer(layer, x, w):
         y_t = F.conv2d(ops.channels_last(_modulate(x_t, x, styles, styles_t)), weight,
                        padding=spec.conv_kernel - 1)
         if dcoefs is not None and styles_t is not None:
-            y_t.addcmul_(y_raw, _demodulation_tangent(dcoefs, energy, styles, styles_t)[:, :, None, None])
+            _addmul(y_t, y_raw, _demodulation_tangent(dcoefs, energy, styles, styles_t)[:, :, None, None])
         up_t = ops.upfirdn2d(y_t, layer.up_filter, up=spec.up_factor, padding=spec.padding,
                              gain=spec.up_factor ** 2)
-        return ops.upfirdn2d(up_t.mul_(slopes), layer.down_filter, down=spec.down_factor, gain=gain)
+        return ops.upfirdn2d(_mul(up_t, slopes), layer.down_filter, down=spec.down_factor, gain=gain)
 
     return out, push
 

@@ -108,14 +108,6 @@ def _parse_padding(padding):
     return px0, px1, py0, py1
 
 
-def _filter_size(f):
-    if f is None:
-        return 1, 1
-    if f.ndim == 1:
-        return f.shape[0], f.shape[0]
-    return f.shape[-1], f.shape[-2]
-
-
 def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
     """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d.
 
@@ -249,106 +241,49 @@ def upfirdn2d_reference(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1
     return x[:, :, ::downy, ::downx]
 
 
-def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1):
-    """Upsample with an FIR filter, keeping the signal centred (NVlabs' upsample2d)."""
-    upx, upy = _parse_pair(up)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    fw, fh = _filter_size(f)
-    pad = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2,
-           py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
-    return upfirdn2d(x, f, up=up, padding=pad, flip_filter=flip_filter, gain=gain * upx * upy)
+def upsample2d(x, f, up=2):
+    """Upsample by `up` with an FIR filter, keeping the signal centred (NVlabs' upsample2d)."""
+    taps = f.shape[-1]
+    return upfirdn2d(x, f, up=up, padding=[(taps + up - 1) // 2, (taps - up) // 2] * 2, gain=up ** 2)
 
 
-def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1):
-    """Downsample with an FIR filter, keeping the signal centred (NVlabs' downsample2d)."""
-    downx, downy = _parse_pair(down)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    fw, fh = _filter_size(f)
-    pad = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2,
-           py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
-    return upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, gain=gain)
-
-
-def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True,
-                    flip_filter=False):
-    """2D convolution with optional FIR up/down-sampling (NVlabs' conv2d_resample).
-
-    Padding is given with respect to the upsampled image and applied once.
+def conv2d_resample(x, w, f=None, up=1, padding=0, groups=1, flip_weight=True):
+    """2D convolution with optional FIR upsampling: NVlabs' conv2d_resample on the generator's paths
+    (square kernels, the same padding on every side, no downsampling).
 
     Args:
         x: `[N, C_in, H, W]`.
-        w: `[C_out, C_in // groups, kh, kw]`.
-        f: Resampling filter from `setup_filter`, or None.
-        up, down: Integer factors.
-        padding: As in `upfirdn2d`.
+        w: `[C_out, C_in // groups, k, k]`.
+        f: Upsampling filter from `setup_filter` (for `up > 1`).
+        up: Integer upsampling factor.
+        padding: Zero padding, with respect to the upsampled image.
         groups: Grouped convolution.
         flip_weight: True = correlation (as `F.conv2d`), False = convolution.
-        flip_filter: Correlate the FIR filter instead of convolving.
     """
-    out_channels, in_per_group, kh, kw = w.shape
-    fw, fh = _filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    if up > 1:
-        px0 += (fw + up - 1) // 2
-        px1 += (fw - up) // 2
-        py0 += (fh + up - 1) // 2
-        py1 += (fh - up) // 2
-    if down > 1:
-        px0 += (fw - down + 1) // 2
-        px1 += (fw - down) // 2
-        py0 += (fh - down + 1) // 2
-        py1 += (fh - down) // 2
-
-    def conv(x, w, stride=1, pad=0, transpose=False, flip=flip_weight):
-        if not flip:
-            w = w.flip([2, 3])
-        if transpose:
-            return F.conv_transpose2d(x, w, stride=stride, padding=pad, groups=groups)
-        return F.conv2d(x, w, stride=stride, padding=pad, groups=groups)
-
-    if kw == 1 and kh == 1 and down > 1 and up == 1:
-        x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return conv(x, w)
-    if kw == 1 and kh == 1 and up > 1 and down == 1:
-        x = conv(x, w)
-        return upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2,
-                         flip_filter=flip_filter)
-    if down > 1 and up == 1:
-        x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return conv(x, w, stride=down)
-    if up > 1:
-        if groups == 1:
-            w = w.transpose(0, 1)
-        else:
-            w = w.reshape(groups, out_channels // groups, in_per_group, kh, kw)
-            w = w.transpose(1, 2).reshape(groups * in_per_group, out_channels // groups, kh, kw)
-        px0 -= kw - 1
-        px1 -= kw - up
-        py0 -= kh - 1
-        py1 -= kh - up
-        pxt = max(min(-px0, -px1), 0)
-        pyt = max(min(-py0, -py1), 0)
-        x = conv(x, w, stride=up, pad=[pyt, pxt], transpose=True, flip=not flip_weight)
-        x = upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2,
-                      flip_filter=flip_filter)
-        if down > 1:
-            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x
-    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return conv(x, w, pad=[py0, px0])
-    x = upfirdn2d(x, f if up > 1 else None, up=up, padding=[px0, px1, py0, py1], gain=up ** 2,
-                  flip_filter=flip_filter)
-    x = conv(x, w)
-    if down > 1:
-        x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-    return x
+    if up == 1:
+        return F.conv2d(x, w if flip_weight else w.flip([2, 3]), padding=padding, groups=groups)
+    out_channels, in_per_group, k, _ = w.shape
+    taps = f.shape[-1]
+    p0, p1 = padding + (taps + up - 1) // 2, padding + (taps - up) // 2  # of the upsampled image
+    if k == 1:
+        return upfirdn2d(F.conv2d(x, w, groups=groups), f, up=up, padding=[p0, p1] * 2, gain=up ** 2)
+    # A transposed convolution with stride `up` never multiplies the inserted zeros; the filter follows.
+    if groups == 1:
+        w = w.transpose(0, 1)
+    else:
+        w = w.reshape(groups, out_channels // groups, in_per_group, k, k)
+        w = w.transpose(1, 2).reshape(groups * in_per_group, out_channels // groups, k, k)
+    p0, p1 = p0 - (k - 1), p1 - (k - up)
+    pt = max(min(-p0, -p1), 0)
+    x = F.conv_transpose2d(x, w.flip([2, 3]) if flip_weight else w, stride=up, padding=pt, groups=groups)
+    return upfirdn2d(x, f, padding=[p0 + pt, p1 + pt] * 2, gain=up ** 2)
 
 
 # ----------------------------------------------------------------------------
 # Modulated convolution and equalised-learning-rate layers.
 
-def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None,
-                     demodulate=True, flip_weight=True, fused_modconv=True):
+def modulated_conv2d(x, weight, styles, noise=None, up=1, padding=0, resample_filter=None, demodulate=True,
+                     flip_weight=True, fused_modconv=True):
     """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d, float32).
 
     Args:
@@ -356,7 +291,7 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
         weight: `[C_out, C_in, kh, kw]`.
         styles: `[N, C_in]` modulation coefficients.
         noise: Optional tensor added to the output (after demodulation).
-        up, down, padding, resample_filter, flip_weight: As in `conv2d_resample`.
+        up, padding, resample_filter, flip_weight: As in `conv2d_resample`.
         demodulate: Normalise each output feature map's weights.
         fused_modconv: One grouped convolution with per-sample weights (True), or
             scale the activations before and after a shared convolution (False).
@@ -375,8 +310,7 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
 
     if not fused_modconv:
         x = x * styles.reshape(batch, -1, 1, 1)
-        x = conv2d_resample(x, weight, f=resample_filter, up=up, down=down, padding=padding,
-                            flip_weight=flip_weight)
+        x = conv2d_resample(x, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
         if demodulate:
             x = x * dcoefs.reshape(batch, -1, 1, 1)
         if noise is not None:
@@ -385,8 +319,7 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
 
     x = x.reshape(1, -1, *x.shape[2:])
     w = w.reshape(-1, in_channels, kh, kw)
-    x = conv2d_resample(x, w, f=resample_filter, up=up, down=down, padding=padding, groups=batch,
-                        flip_weight=flip_weight)
+    x = conv2d_resample(x, w, f=resample_filter, up=up, padding=padding, groups=batch, flip_weight=flip_weight)
     x = x.reshape(batch, -1, *x.shape[2:])
     if noise is not None:
         x = x + noise

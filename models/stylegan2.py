@@ -220,6 +220,7 @@ class StyleGAN2Generator(Generator):
 
     family = 'stylegan2'
     has_forward_mode = True
+    tangent_copies = 3  # its forward-mode pass keeps two to three copies of the largest map per tangent
 
     def __init__(self, config):
         super().__init__(config, config.z_dim, config.c_dim, config.w_dim, config.img_resolution,
