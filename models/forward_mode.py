@@ -1,23 +1,17 @@
 """Forward-mode derivatives of the StyleGAN2 and StyleGAN3 synthesis networks, written by hand.
 
 `linearize_stylegan2(synthesis, ws)` (and `linearize_stylegan3`) runs the
-generator's own pass for one sample and returns its image with `push(ws_t)`: the
-derivative of that image along K tangents of `ws` at once. `torch.func.jvp`
-under `vmap` gives the same numbers; these rules are several times cheaper:
-
-- the primal pass runs once per sample, not once per batch of tangents;
-- a sample's styles are shared by all its tangents, so the demodulation (and
-  StyleGAN3's input gain) ride on the convolution weight, not on the activations;
-- a ToRGB layer's style tangent is one matrix product with the sample's
-  features, not a product over the whole batch of tangents;
-- the elementwise factors (styles, activation slopes, demodulation tangents)
-  are applied in place, channels-last: a tangent batch of a few hundred MiB is
-  never copied just to be scaled.
+generator's own pass for one sample and returns the image with `push(ws_t)`, its
+derivative along K tangents of `ws` at once: the numbers of `torch.func.jvp`
+under `vmap`, several times faster. The primal pass runs once per sample; the
+demodulation (and StyleGAN3's input gain), shared by a sample's tangents, rides
+on the convolution weight; ToRGB's style tangent is one matrix product with the
+sample's features; elementwise factors apply in place, channels-last.
 
 Each rule takes a layer and its input at one sample, and returns the layer's
 output and `push(x_t, w_t) -> out_t` for tangents `x_t` `[K, C, H, W]` of the
-input and `w_t` `[K, w_dim]` of the layer's `w`, either None for zero. A push
-may overwrite its `x_t`.
+input and `w_t` `[K, w_dim]` of the layer's `w` (None: zero). A push may
+overwrite its `x_t`.
 """
 
 import numpy as np
@@ -201,10 +195,8 @@ def linearize_stylegan2(synthesis, ws, noise_mode='const'):
 
 def _zeros_if_none(img_t, ws_t, img):
     """`img_t`, or zeros `[K, ...img]` where no row of `ws` moves."""
-    if img_t is not None:
-        return img_t
-    count = next((t.shape[0] for t in ws_t if t is not None), 0)
-    return img.new_zeros([count, *img.shape[1:]])
+    count = next((len(t) for t in ws_t if t is not None), 0)
+    return img.new_zeros([count, *img.shape[1:]]) if img_t is None else img_t
 
 
 # ----------------------------------------------------------------------------

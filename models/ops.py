@@ -28,17 +28,8 @@ def activation_gain(act):
 
 
 def bias_act(x, b=None, dim=1, act='linear', alpha=None, gain=None, clamp=None):
-    """Add a bias, apply an activation, scale by a gain and clamp, as NVlabs' bias_act.
-
-    Args:
-        x: Input tensor.
-        b: Optional bias of shape `[x.shape[dim]]`.
-        dim: Dimension of `x` that the bias runs along.
-        act: 'linear', 'relu' or 'lrelu'.
-        alpha: Negative slope of 'lrelu' (default 0.2).
-        gain: Output scale (default: the activation's own gain).
-        clamp: Clamp the output to +-clamp; None disables clamping.
-    """
+    """Add a bias `b` along `dim`, apply `act` ('linear', 'relu' or 'lrelu' with slope `alpha`), scale by
+    `gain` (default: the activation's) and clamp to +-`clamp` (None: no clamp), as NVlabs' bias_act."""
     func, def_alpha, def_gain = _ACTIVATIONS[act]
     alpha = def_alpha if alpha is None else float(alpha)
     gain = def_gain if gain is None else float(gain)
@@ -61,55 +52,23 @@ def normalize_2nd_moment(x, dim=1, eps=1e-8):
 # ----------------------------------------------------------------------------
 # FIR filtering with up/down-sampling.
 
-def setup_filter(f, normalize=True, flip_filter=False, gain=1, separable=None):
-    """Prepare a 2D FIR filter for `upfirdn2d`, as NVlabs' setup_filter.
-
-    Args:
-        f: Taps `[n]`, a 2D filter `[h, w]`, a scalar, or None (identity).
-        normalize: Scale the filter to unit DC gain.
-        flip_filter: Flip the filter.
-        gain: Overall signal gain.
-        separable: Keep a 1D (separable) filter; default: when it has >= 8 taps.
-
-    Returns:
-        float32 tensor `[n]` (separable) or `[h, w]`.
-    """
-    if f is None:
-        f = 1
+def setup_filter(f):
+    """NVlabs' setup_filter of taps `[n]`: unit DC gain; 2D (their outer product) below 8 taps, else separable."""
     f = torch.as_tensor(f, dtype=torch.float32)
-    assert f.ndim <= 2 and f.numel() > 0, f.shape
-    if f.ndim == 0:
-        f = f[np.newaxis]
-    if separable is None:
-        separable = f.ndim == 1 and f.numel() >= 8
-    if f.ndim == 1 and not separable:
-        f = torch.outer(f, f)
-    if normalize:
-        f = f / f.sum()
-    if flip_filter:
-        f = f.flip(list(range(f.ndim)))
-    return f * (gain ** (f.ndim / 2))
+    f = torch.outer(f, f) if f.numel() < 8 else f
+    return f / f.sum()
 
 
-def _parse_pair(value):
-    if isinstance(value, int):
-        return value, value
-    sx, sy = value
-    return int(sx), int(sy)
+def channels_last(x):
+    """`x` in channels-last layout, or unchanged where that layout is not available (inside `vmap`)."""
+    try:
+        return x.contiguous(memory_format=torch.channels_last)
+    except RuntimeError:  # vmap keeps its own layouts
+        return x
 
 
-def _parse_padding(padding):
-    if isinstance(padding, int):
-        return padding, padding, padding, padding
-    if len(padding) == 2:
-        px, py = padding
-        return px, px, py, py
-    px0, px1, py0, py1 = padding
-    return px0, px1, py0, py1
-
-
-def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
-    """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d.
+def upfirdn2d(x, f, up=1, down=1, padding=0, gain=1):
+    """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d, one of `up` and `down` 1.
 
     The numbers are those of NVlabs' reference path. The work is not: the
     zero-inserted samples are never multiplied (upsampling is a transposed
@@ -121,66 +80,34 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
     Args:
         x: Images `[N, C, H, W]`.
         f: Filter from `setup_filter` (`[n]` separable or `[h, w]`), or None.
-        up: Upsampling factor (int or `(x, y)`).
-        down: Downsampling factor (int or `(x, y)`).
-        padding: `p`, `(px, py)` or `(px0, px1, py0, py1)`; negative crops.
-        flip_filter: Correlate instead of convolve.
+        up, down: Integer factors.
+        padding: `p` or `(px0, px1, py0, py1)`; negative crops.
         gain: Signal gain.
-
-    Returns:
-        `[N, C, H', W']`.
     """
-    if f is None:
-        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
-    upx, upy = _parse_pair(up)
-    downx, downy = _parse_pair(down)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    channels = x.shape[1]
+    assert up == 1 or down == 1, (up, down)
+    f = torch.ones([1, 1], device=x.device) if f is None else f
     f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
-    if x.shape[1] > 1:
-        x = channels_last(x)
+    px0, px1, py0, py1 = [padding] * 4 if isinstance(padding, int) else padding
+    x = channels_last(x) if x.shape[1] > 1 else x
     if f.ndim == 1:  # separable: one pass per axis
-        x = _fir_1d(x, f, 3, upx, downx, px0, px1, flip_filter, channels)
-        return _fir_1d(x, f, 2, upy, downy, py0, py1, flip_filter, channels)
-    if (upx > 1 or upy > 1) and (downx > 1 or downy > 1):
-        x = _fir_2d(x, f, (upy, upx), (1, 1), (py0, py1, px0, px1), flip_filter, channels)
-        return x[:, :, ::downy, ::downx]
-    return _fir_2d(x, f, (upy, upx), (downy, downx), (py0, py1, px0, px1), flip_filter, channels)
+        x = _fir(x, f[None, :], (1, up), (1, down), (0, 0, px0, px1))
+        return _fir(x, f[:, None], (up, 1), (down, 1), (py0, py1, 0, 0))
+    return _fir(x, f, (up, up), (down, down), (py0, py1, px0, px1))
 
 
-def channels_last(x):
-    """`x` in channels-last layout, or unchanged where that layout is not available (inside `vmap`)."""
-    try:
-        return x.contiguous(memory_format=torch.channels_last)
-    except RuntimeError:  # vmap keeps its own layouts
-        return x
-
-
-def _fir_1d(x, f, dim, up, down, p0, p1, flip_filter, channels):
-    """One axis (`dim` 2 = rows, 3 = columns) of a separable `upfirdn2d`."""
-    n = f.shape[0]
-    shape = [1, n] if dim == 3 else [n, 1]
-    if up > 1 and down > 1:
-        x = _zero_insert(x, dim, up)
-        up = 1
-    if up > 1:  # transposed convolution with stride `up` = zero insertion + full convolution
-        weight = (f.flip(0) if flip_filter else f).reshape(1, 1, *shape).repeat(channels, 1, 1, 1)
-        length = x.shape[dim]
-        full = F.conv_transpose2d(x, weight, stride=(1, up) if dim == 3 else (up, 1), groups=channels)
-        start = n - 1 - p0  # full[start + j] is output sample j
-        return _crop_or_pad(full, dim, start, length * up + p0 + p1 - n + 1)
-    weight = (f if flip_filter else f.flip(0)).reshape(1, 1, *shape).repeat(channels, 1, 1, 1)
-    x, pad = _pad_for_conv(x, [p0, p1, 0, 0] if dim == 2 else [0, 0, p0, p1])
-    return F.conv2d(x, weight, stride=(1, down) if dim == 3 else (down, 1), padding=pad, groups=channels)
-
-
-def _pad_for_conv(x, pads):
-    """`(x, padding)` for `F.conv2d` that pads `x` by `pads` `(y0, y1, x0, x1)`: symmetric
-    non-negative pads go to the convolution (no copy), the rest is padded or cropped here."""
+def _fir(x, f, up, down, pads):
+    """`upfirdn2d` with a kernel `f` `[kh, kw]`, factors `up` and `down` `(y, x)` and pads `(y0, y1, x0, x1)`."""
+    channels = x.shape[1]
+    kh, kw = f.shape
     y0, y1, x0, x1 = pads
-    if y0 == y1 >= 0 and x0 == x1 >= 0:
-        return x, (y0, x0)
-    return channels_last(F.pad(x, [x0, x1, y0, y1])), (0, 0)
+    if up != (1, 1):  # a transposed convolution with stride `up`: full[start + j] is output sample j
+        full = F.conv_transpose2d(x, f[None, None].repeat(channels, 1, 1, 1), stride=up, groups=channels)
+        full = _crop_or_pad(full, 2, kh - 1 - y0, x.shape[2] * up[0] + y0 + y1 - kh + 1)
+        return _crop_or_pad(full, 3, kw - 1 - x0, x.shape[3] * up[1] + x0 + x1 - kw + 1)
+    weight = f.flip([0, 1])[None, None].repeat(channels, 1, 1, 1)
+    if y0 == y1 >= 0 and x0 == x1 >= 0:  # symmetric pads go to the convolution (no copy)
+        return F.conv2d(x, weight, stride=down, padding=(y0, x0), groups=channels)
+    return F.conv2d(channels_last(F.pad(x, [x0, x1, y0, y1])), weight, stride=down, groups=channels)
 
 
 def _crop_or_pad(x, dim, start, length):
@@ -191,54 +118,22 @@ def _crop_or_pad(x, dim, start, length):
     return F.pad(x, pad if dim == 3 else [0, 0] + pad)
 
 
-def _zero_insert(x, dim, up):
-    """Insert `up - 1` zeros after every sample along `dim` (NVlabs' upsampling by zero insertion)."""
-    shape = list(x.shape)
-    x = x.unsqueeze(dim + 1)
-    x = F.pad(x, [0, 0] * (x.ndim - dim - 2) + [0, up - 1])
-    shape[dim] *= up
-    return x.reshape(shape)
-
-
-def _fir_2d(x, f, up, down, pads, flip_filter, channels):
-    """`upfirdn2d` with a 2D filter; at most one of `up` and `down` differs from (1, 1)."""
-    n_y, n_x = f.shape
-    py0, py1, px0, px1 = pads
-    if up != (1, 1):
-        weight = (f if not flip_filter else f.flip([0, 1]))[None, None].repeat(channels, 1, 1, 1)
-        height, width = x.shape[2:]
-        full = F.conv_transpose2d(x, weight, stride=up, groups=channels)
-        full = _crop_or_pad(full, 2, n_y - 1 - py0, height * up[0] + py0 + py1 - n_y + 1)
-        return _crop_or_pad(full, 3, n_x - 1 - px0, width * up[1] + px0 + px1 - n_x + 1)
-    weight = (f.flip([0, 1]) if not flip_filter else f)[None, None].repeat(channels, 1, 1, 1)
-    x, pad = _pad_for_conv(x, [py0, py1, px0, px1])
-    return F.conv2d(x, weight, stride=down, padding=pad, groups=channels)
-
-
-def upfirdn2d_reference(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
-    """NVlabs' reference path step by step (zero insertion, pad, filter, slice); for tests."""
-    if f is None:
-        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
-    upx, upy = _parse_pair(up)
-    downx, downy = _parse_pair(down)
-    px0, px1, py0, py1 = _parse_padding(padding)
+def upfirdn2d_reference(x, f, up=1, down=1, padding=0, gain=1):
+    """NVlabs' reference path step by step (zero insertion, pad, filter, slice); for tests and benchmarks."""
+    f = torch.ones([1, 1], device=x.device) if f is None else f
+    px0, px1, py0, py1 = [padding] * 4 if isinstance(padding, int) else padding
     batch, channels, height, width = x.shape
-    if upx > 1 or upy > 1:
-        x = x.reshape(batch, channels, height, 1, width, 1)
-        x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
-        x = x.reshape(batch, channels, height * upy, width * upx)
+    x = F.pad(x.reshape(batch, channels, height, 1, width, 1), [0, up - 1, 0, 0, 0, up - 1])
+    x = x.reshape(batch, channels, height * up, width * up)
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
-    if not flip_filter:
-        f = f.flip(list(range(f.ndim)))
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype).flip(list(range(f.ndim)))
     f = f[None, None].repeat([channels, 1] + [1] * f.ndim)
     if f.ndim == 4:
         x = F.conv2d(x, f, groups=channels)
     else:
-        x = F.conv2d(x, f.unsqueeze(2), groups=channels)
-        x = F.conv2d(x, f.unsqueeze(3), groups=channels)
-    return x[:, :, ::downy, ::downx]
+        x = F.conv2d(F.conv2d(x, f.unsqueeze(2), groups=channels), f.unsqueeze(3), groups=channels)
+    return x[:, :, ::down, ::down]
 
 
 def upsample2d(x, f, up=2):
@@ -248,18 +143,9 @@ def upsample2d(x, f, up=2):
 
 
 def conv2d_resample(x, w, f=None, up=1, padding=0, groups=1, flip_weight=True):
-    """2D convolution with optional FIR upsampling: NVlabs' conv2d_resample on the generator's paths
-    (square kernels, the same padding on every side, no downsampling).
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        w: `[C_out, C_in // groups, k, k]`.
-        f: Upsampling filter from `setup_filter` (for `up > 1`).
-        up: Integer upsampling factor.
-        padding: Zero padding, with respect to the upsampled image.
-        groups: Grouped convolution.
-        flip_weight: True = correlation (as `F.conv2d`), False = convolution.
-    """
+    """2D convolution of `x` `[N, C_in, H, W]` by `w` `[C_out, C_in // groups, k, k]`, upsampling by `up`
+    with the FIR filter `f`: NVlabs' conv2d_resample on the generator's paths (square kernels, `padding`
+    on every side of the upsampled image, no downsampling). `flip_weight`: correlate, as `F.conv2d`."""
     if up == 1:
         return F.conv2d(x, w if flip_weight else w.flip([2, 3]), padding=padding, groups=groups)
     out_channels, in_per_group, k, _ = w.shape
@@ -284,19 +170,11 @@ def conv2d_resample(x, w, f=None, up=1, padding=0, groups=1, flip_weight=True):
 
 def modulated_conv2d(x, weight, styles, noise=None, up=1, padding=0, resample_filter=None, demodulate=True,
                      flip_weight=True, fused_modconv=True):
-    """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d, float32).
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        weight: `[C_out, C_in, kh, kw]`.
-        styles: `[N, C_in]` modulation coefficients.
-        noise: Optional tensor added to the output (after demodulation).
-        up, padding, resample_filter, flip_weight: As in `conv2d_resample`.
-        demodulate: Normalise each output feature map's weights.
-        fused_modconv: One grouped convolution with per-sample weights (True), or
-            scale the activations before and after a shared convolution (False).
-            Same result; the second is faster for large batches and under vmap.
-    """
+    """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d): `x` `[N, C_in, H, W]` by `weight`
+    `[C_out, C_in, k, k]` scaled by `styles` `[N, C_in]`, demodulated, plus `noise`; `up`, `padding`,
+    `resample_filter` and `flip_weight` as in `conv2d_resample`. `fused_modconv`: one grouped convolution
+    with per-sample weights (True), or the activations scaled around a shared convolution (the same
+    numbers, faster for large batches and under vmap)."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     w = None
@@ -324,7 +202,6 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, padding=0, resample_fi
     if noise is not None:
         x = x + noise
     return x
-
 
 
 class FullyConnectedLayer(nn.Module):

@@ -96,6 +96,7 @@ class SynthesisLayer(nn.Module):
         return ops.bias_act(x, self.bias, act='lrelu', gain=ops.activation_gain('lrelu') * gain,
                             clamp=clamp)
 
+
 class ToRGBLayer(nn.Module):
     """Modulated 1x1 convolution to colour, without demodulation."""
 
@@ -111,6 +112,7 @@ class ToRGBLayer(nn.Module):
         styles = self.affine(w) * self.weight_gain  # [N, in_channels]
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
+
 
 class Conv2dLayer(nn.Module):
     """Plain equalised-lr convolution (the resnet skip path)."""
@@ -128,6 +130,7 @@ class Conv2dLayer(nn.Module):
         x = ops.conv2d_resample(x, self.weight * self.weight_gain, f=self.resample_filter, up=self.up,
                                 padding=self.padding, flip_weight=(self.up == 1))
         return ops.bias_act(x, self.bias, gain=gain)
+
 
 class SynthesisBlock(nn.Module):
     """One resolution: [upsampling conv,] conv, and the ToRGB / skip image path."""

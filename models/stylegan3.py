@@ -215,16 +215,8 @@ def make_transform(translate=(0, 0), angle=0):
     Returns:
         float64 numpy array `[3, 3]`; its inverse goes into `synthesis.input.transform`.
     """
-    m = np.eye(3)
-    s = np.sin(angle / 360.0 * np.pi * 2)
-    c = np.cos(angle / 360.0 * np.pi * 2)
-    m[0][0] = c
-    m[0][1] = s
-    m[0][2] = translate[0]
-    m[1][0] = -s
-    m[1][1] = c
-    m[1][2] = translate[1]
-    return m
+    s, c = np.sin(angle / 360.0 * np.pi * 2), np.cos(angle / 360.0 * np.pi * 2)
+    return np.array([[c, s, translate[0]], [-s, c, translate[1]], [0, 0, 1]], dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------
@@ -245,22 +237,14 @@ def demodulation(weight, styles):
 
 
 def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=None, fused_modconv=True):
-    """StyleGAN3's modulated convolution (NVlabs' `networks_stylegan3.modulated_conv2d`).
+    """StyleGAN3's modulated convolution (NVlabs' `networks_stylegan3.modulated_conv2d`), `x` `[N, C_in, H, W]`.
 
-    Unlike StyleGAN2's, weights and styles are pre-normalised when demodulating
-    (the style by its mean square over the whole `[N, C_in]` tensor), there is no
-    noise and no resampling, and `input_gain` scales the input channels.
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        weight: `[C_out, C_in, k, k]`.
-        styles: `[N, C_in]`.
-        demodulate: Normalise each output feature map's weights.
-        padding: Zero padding of the convolution.
-        input_gain: Scale of the input channels: `[]`, `[C_in]` or `[N, C_in]`.
-        fused_modconv: One grouped convolution with per-sample weights (True, as
-            NVlabs), or scale the activations around a shared convolution (False:
-            faster for large batches and under vmap; same result up to rounding).
+    Unlike StyleGAN2's, weights and styles `[N, C_in]` are pre-normalised when
+    demodulating, there is no noise and no resampling, and `input_gain` (`[]`,
+    `[C_in]` or `[N, C_in]`) scales the input channels. `fused_modconv`: one
+    grouped convolution with per-sample weights (True, as NVlabs), or the
+    activations scaled around a shared convolution (faster for large batches and
+    under vmap; the same up to rounding).
     """
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
@@ -293,16 +277,8 @@ def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=N
 
 def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=np.sqrt(2), slope=0.2,
                    clamp=None):
-    """Bias, upsample, leaky ReLU, clamp, downsample: NVlabs' `_filtered_lrelu_ref`.
-
-    Args:
-        x: `[N, C, H, W]`.
-        fu, fd: Up/downsampling filters (`[n]`, `[n, n]` or None), used as given.
-        b: Bias `[C]`.
-        up, down: Integer factors.
-        padding: `(x0, x1, y0, y1)` with respect to the upsampled image.
-        gain, slope, clamp: Of the leaky ReLU.
-    """
+    """Bias `b`, upsample with filter `fu`, leaky ReLU, clamp, downsample with `fd`: NVlabs'
+    `_filtered_lrelu_ref`; `padding` `(x0, x1, y0, y1)` is that of the upsampled image."""
     x = ops.bias_act(x, b)
     x = ops.upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2)
     # clamp(lrelu(x) * gain, +-clamp) = gain * clamp(lrelu(x), +-clamp / gain): the gain rides
@@ -444,7 +420,6 @@ class SynthesisNetwork(nn.Module):
         if self.output_scale != 1:
             x = x * self.output_scale
         return x
-
 
 
 class StyleGAN3Generator(Generator):

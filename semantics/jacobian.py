@@ -1,24 +1,18 @@
 """Jacobians of generated images with respect to the latent `w`, in forward mode.
 
-The ReSeFa reference calls `torch.autograd.functional.jacobian`, which runs one
-backward pass per output pixel (65,536 for a 256x256 image). The latent has
-only `w_dim` inputs, so forward-mode differentiation needs `w_dim`
-Jacobian-vector products instead, pushed through the network a chunk of basis
-vectors at a time: by the generator's own forward-mode pass where it has one
-(StyleGAN2 and StyleGAN3, `models.forward_mode`: the primal pass once per
-sample, the same numbers at a fraction of the cost), else by `torch.func.jvp`
-under `vmap`.
+The ReSeFa reference calls `torch.autograd.functional.jacobian`, one backward
+pass per output pixel (65,536 for a 256x256 image). The latent has only `w_dim`
+inputs, so forward mode needs `w_dim` Jacobian-vector products instead, pushed
+through the network a chunk of basis vectors at a time: by the generator's own
+forward-mode pass where it has one (StyleGAN2 and StyleGAN3, `models.forward_mode`,
+the primal pass once per sample), else by `torch.func.jvp` under `vmap`.
 
-Reference semantics (the defaults):
-
-- `w` `[w_dim]` is shared by every layer (`wp = w` repeated `num_ws` times);
-- an image larger than 256 is reduced to 256 with nearest-neighbour
-  interpolation (`F.interpolate(img, scale_factor=256 / res)`) and summed over
-  its colour channels; otherwise it is kept per channel;
-- `noise_mode='const'`.
-
-Layout of one sample's Jacobian, as the reference saves it:
-`[256, 256, 1, w_dim]` (reduced and channel-summed) or `[C, H, W, 1, w_dim]`.
+Reference semantics (the defaults): `w` `[w_dim]` is shared by every layer; an
+image larger than 256 is reduced to 256 with nearest-neighbour interpolation
+(`F.interpolate(img, scale_factor=256 / res)`) and summed over its colour
+channels, otherwise kept per channel; `noise_mode='const'`. One sample's
+Jacobian, as the reference saves it: `[256, 256, 1, w_dim]` (reduced and
+channel-summed) or `[C, H, W, 1, w_dim]`.
 """
 
 import contextlib
@@ -94,13 +88,9 @@ def make_image_function(generator, point, layers=None, size=None, sum_channels=N
 
 
 def auto_chunk_size(generator, device=None, budget_bytes=None):
-    """Tangents per chunk (basis vectors pushed through together) within a memory budget.
-
-    A tangent costs `generator.tangent_bytes()`: a few copies of the largest
-    feature map. The budget is 2 GiB on CPU and 40% of the free memory on CUDA,
-    unless given. On CPU the chunk also keeps the largest feature map of a chunk
-    near 16 MiB (8 to 32 tangents): larger batches fall out of the caches.
-    """
+    """Tangents per chunk within a memory budget (default: 2 GiB on CPU, 40% of the free memory on CUDA),
+    a tangent costing `generator.tangent_bytes()`. On CPU the largest feature map of a chunk also stays
+    near 16 MiB (8 to 32 tangents): larger batches fall out of the caches."""
     device = torch.device(device or generator.device)
     if budget_bytes is None:
         budget_bytes = 0.4 * torch.cuda.mem_get_info(device)[0] if device.type == 'cuda' else 2 * 2 ** 30
@@ -119,12 +109,8 @@ def pick_method(generator, synthesis_kwargs=None, method='auto'):
 
 @contextlib.contextmanager
 def precision_mode(precision, device):
-    """Arithmetic of the tangent passes inside the block.
-
-    'fp32': float32 throughout (TF32 off, also where PyTorch would allow it on
-    CUDA); 'tf32': convolutions and matrix products in TF32 on CUDA (the same as
-    fp32 on CPU); 'bf16': under `torch.autocast` to bfloat16.
-    """
+    """Arithmetic of the tangent passes inside the block: 'fp32' (TF32 off, also where PyTorch would allow
+    it on CUDA), 'tf32' (TF32 convolutions and matrix products on CUDA; fp32 on CPU) or 'bf16' (autocast)."""
     flags = torch.backends.cuda.matmul, torch.backends.cudnn
     saved = [flag.allow_tf32 for flag in flags]
     for flag in flags:
@@ -141,13 +127,10 @@ def make_tangent_function(generator, point, layers=None, size=None, sum_channels
                           method='auto'):
     """`push(tangents [K, w_dim]) -> [K, *out_shape]`: derivatives of the reference image at ws `point`.
 
-    Args:
-        point: `[num_ws, w_dim]` ws (see `point_of`), or `[w_dim]`, the same code on every layer.
-        layers: ws indices a tangent moves (default: all).
-        method: 'tangent' runs the generator's hand-written forward-mode pass
-            (`generator.forward_mode_pass`), whose primal pass runs here, once;
-            'jvp' runs `torch.func.jvp` of `make_image_function` under `vmap`, for
-            every family; 'auto' picks the first where it exists. Same numbers.
+    `point` is `[num_ws, w_dim]` (see `point_of`) or `[w_dim]`; a tangent moves `layers` (default: all).
+    `method` 'tangent' runs the generator's forward-mode pass (`generator.forward_mode_pass`, its primal
+    pass run here, once), 'jvp' `torch.func.jvp` of `make_image_function` under `vmap` (every family),
+    'auto' the first where it exists. Same numbers.
     """
     if synthesis_kwargs is None:
         synthesis_kwargs = generator.synthesis_kwargs(for_tangents=True)
@@ -187,11 +170,9 @@ def iter_jacobians(generator, w, layers=None, size=None, sum_channels=None, chun
         w: `[N, w_dim]` latents, one `w` on every layer (or on `layers`, with `w_base`
             `[num_ws, w_dim]` elsewhere); or `[N, num_ws, w_dim]` w+ codes, each
             layer its own (the derivative moves `layers`, all by default, together).
-        synthesis_kwargs: Keyword arguments of `generator.synthesis` (default:
-            `generator.synthesis_kwargs(for_tangents=True)`, constant noise).
-        method: 'auto', 'tangent' or 'jvp' (see `make_tangent_function`).
+        synthesis_kwargs: Of `generator.synthesis` (default: its `synthesis_kwargs(for_tangents=True)`).
+        method, precision: See `make_tangent_function` and `precision_mode`.
         on_chunk: Called with the number of tangents after each chunk (progress inside a sample).
-        precision: 'fp32', 'tf32' or 'bf16' (see `precision_mode`).
     """
     device = generator.device
     w = torch.as_tensor(w, dtype=torch.float32, device=device)
@@ -217,12 +198,8 @@ def compute_jacobians(generator, w, layers=None, size=None, sum_channels=None, c
         size: Jacobian resolution (default: 256 for larger images, else the image size).
         sum_channels: Sum over colour channels (default: when the image was reduced).
         chunk_size: Basis vectors per batched pass; sets the peak memory (default: `auto_chunk_size`).
-        out: Array of `jacobian_shape(generator, N, size, sum_channels)` to fill
-            (e.g. a memory-mapped file); default: a new float32 array.
+        out: Array of `jacobian_shape(generator, N, size, sum_channels)` to fill (default: a new one).
         synthesis_kwargs, method, precision: As in `iter_jacobians`.
-
-    Returns:
-        `out`: float32 `[N, size, size, 1, w_dim]` (channel-summed) or `[N, C, size, size, 1, w_dim]`.
     """
     shape = jacobian_shape(generator, len(w), size, sum_channels)
     out = np.empty(shape, dtype=np.float32) if out is None else out
