@@ -220,7 +220,7 @@ class Generator(nn.Module):
         Returns:
             `push(ws_t) -> image tangents [K, C, H, W]`, where `ws_t` holds `num_ws`
             entries, each `[K, w_dim]` or None (that row does not move); the primal
-            pass runs on the first call. None where the family has none
+            pass runs here, once. None where the family has none
             (`has_forward_mode` is False): generic code then uses `torch.func.jvp`.
         """
         return None

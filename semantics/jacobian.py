@@ -109,8 +109,8 @@ def pick_method(generator, synthesis_kwargs=None, method='auto'):
 
 @contextlib.contextmanager
 def precision_mode(precision, device):
-    """Arithmetic of the tangent passes inside the block: 'fp32' (TF32 off, also where PyTorch would allow
-    it on CUDA), 'tf32' (TF32 convolutions and matrix products on CUDA; fp32 on CPU) or 'bf16' (autocast)."""
+    """Arithmetic of the tangent passes in the block: 'fp32' (TF32 off, on CUDA too), 'tf32' (TF32 products
+    on CUDA, fp32 on CPU) or 'bf16' (autocast; under `jvp` the primal too, so a few activation kinks move)."""
     flags = torch.backends.cuda.matmul, torch.backends.cudnn
     saved = [flag.allow_tf32 for flag in flags]
     for flag in flags:

@@ -127,6 +127,32 @@ def test_stylegan2_linearize_push_equals_autograd(architecture, conv_clamp, laye
             assert G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)).abs().max() >= conv_clamp
 
 
+@pytest.mark.parametrize('method', ['tangent', 'jvp'])
+def test_precisions(method):
+    """tf32 is fp32 on CPU; bf16 rounds, by about 1%. Under jvp the primal pass runs in bfloat16 too, so a
+    few activation kinks move: the error is measured on the mean there, on the maximum otherwise."""
+    G = tiny_stylegan2(16, channels=8)
+    w = G.mapping(torch.randn(2, G.z_dim))[:, 0].numpy()
+    exact = jacobian.compute_jacobians(G, w, chunk_size=3, method=method)
+    assert np.array_equal(jacobian.compute_jacobians(G, w, chunk_size=3, method=method, precision='tf32'), exact)
+    rounded = jacobian.compute_jacobians(G, w, chunk_size=3, method=method, precision='bf16')
+    error = np.abs(rounded - exact)
+    error = error.mean() / np.abs(exact).mean() if method == 'jvp' else error.max() / np.abs(exact).max()
+    assert rounded.dtype == np.float32 and 1e-4 < error < 5e-2
+
+
+def test_compute_jacobian_precision_has_its_own_folder(hammer_model, tmp_path):
+    runs = {}
+    for precision in ('fp32', 'bf16'):
+        result = invoke(compute_jacobian, [hammer_model, '--nums', 1, '--save_dir', tmp_path, '--precision', precision])
+        assert result.exit_code == 0, result.output
+        runs[precision] = np.load(tmp_path / 'jacobians_w.npy')  # the latest run's
+    (bf16_run,) = [path for path in tmp_path.rglob('jacobians_w.npy') if 'bf16' in str(path.parent)]
+    assert len(list(tmp_path.rglob('jacobians_w.npy'))) == 3  # two runs and the link to the latest
+    assert np.array_equal(np.load(bf16_run), runs['bf16'])
+    assert 1e-4 < relative_error(runs['bf16'], runs['fp32']) < 5e-2
+
+
 def test_jacobian_method_choice():
     G = tiny_stylegan2(8)
     assert jacobian.pick_method(G) == 'tangent'
