@@ -159,7 +159,7 @@ class Generator(nn.Module):
     def forward_mode_pass(self, ws, noise_mode='const'):
         """A hand-written forward-mode pass at `ws` `[1, num_ws, w_dim]`: `push(ws_t) -> image tangents
         [K, C, H, W]`, `ws_t` holding `num_ws` entries `[K, w_dim]` or None (that row does not move); the primal
-        pass runs on the first call. None where the family has none: generic code then uses `torch.func.jvp`."""
+        pass runs here, once. None where the family has none: generic code then uses `torch.func.jvp`."""
         return None
 
     def largest_feature_map(self):

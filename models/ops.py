@@ -24,25 +24,12 @@ _ACTIVATIONS = {
 
 def activation_gain(act):
     """Default gain of an activation function ('linear', 'relu', 'lrelu')."""
-    if act not in _ACTIVATIONS:
-        raise ValueError(f'unknown activation {act!r}; choose from {sorted(_ACTIVATIONS)}')
     return _ACTIVATIONS[act][2]
 
 
 def bias_act(x, b=None, dim=1, act='linear', alpha=None, gain=None, clamp=None):
-    """Add a bias, apply an activation, scale by a gain and clamp, as NVlabs' bias_act.
-
-    Args:
-        x: Input tensor.
-        b: Optional bias of shape `[x.shape[dim]]`.
-        dim: Dimension of `x` that the bias runs along.
-        act: 'linear', 'relu' or 'lrelu'.
-        alpha: Negative slope of 'lrelu' (default 0.2).
-        gain: Output scale (default: the activation's own gain).
-        clamp: Clamp the output to +-clamp; None disables clamping.
-    """
-    if act not in _ACTIVATIONS:
-        raise ValueError(f'unknown activation {act!r}; choose from {sorted(_ACTIVATIONS)}')
+    """Add a bias `b` along `dim`, apply `act` ('linear', 'relu' or 'lrelu' with slope `alpha`), scale by
+    `gain` (default: the activation's) and clamp to +-`clamp` (None: no clamp), as NVlabs' bias_act."""
     func, def_alpha, def_gain = _ACTIVATIONS[act]
     alpha = def_alpha if alpha is None else float(alpha)
     gain = def_gain if gain is None else float(gain)
@@ -65,64 +52,23 @@ def normalize_2nd_moment(x, dim=1, eps=1e-8):
 # ----------------------------------------------------------------------------
 # FIR filtering with up/down-sampling.
 
-def setup_filter(f, normalize=True, flip_filter=False, gain=1, separable=None):
-    """Prepare a 2D FIR filter for `upfirdn2d`, as NVlabs' setup_filter.
-
-    Args:
-        f: Taps `[n]`, a 2D filter `[h, w]`, a scalar, or None (identity).
-        normalize: Scale the filter to unit DC gain.
-        flip_filter: Flip the filter.
-        gain: Overall signal gain.
-        separable: Keep a 1D (separable) filter; default: when it has >= 8 taps.
-
-    Returns:
-        float32 tensor `[n]` (separable) or `[h, w]`.
-    """
-    if f is None:
-        f = 1
+def setup_filter(f):
+    """NVlabs' setup_filter of taps `[n]`: unit DC gain; 2D (their outer product) below 8 taps, else separable."""
     f = torch.as_tensor(f, dtype=torch.float32)
-    if f.ndim not in (0, 1, 2) or f.numel() == 0:
-        raise ValueError(f'filter must be a scalar, 1D or 2D, got shape {tuple(f.shape)}')
-    if f.ndim == 0:
-        f = f[np.newaxis]
-    if separable is None:
-        separable = f.ndim == 1 and f.numel() >= 8
-    if f.ndim == 1 and not separable:
-        f = torch.outer(f, f)
-    if normalize:
-        f = f / f.sum()
-    if flip_filter:
-        f = f.flip(list(range(f.ndim)))
-    return f * (gain ** (f.ndim / 2))
+    f = torch.outer(f, f) if f.numel() < 8 else f
+    return f / f.sum()
 
 
-def _parse_pair(value):
-    if isinstance(value, int):
-        return value, value
-    sx, sy = value
-    return int(sx), int(sy)
+def channels_last(x):
+    """`x` in channels-last layout, or unchanged where that layout is not available (inside `vmap`)."""
+    try:
+        return x.contiguous(memory_format=torch.channels_last)
+    except RuntimeError:  # vmap keeps its own layouts
+        return x
 
 
-def _parse_padding(padding):
-    if isinstance(padding, int):
-        return padding, padding, padding, padding
-    if len(padding) == 2:
-        px, py = padding
-        return px, px, py, py
-    px0, px1, py0, py1 = padding
-    return px0, px1, py0, py1
-
-
-def _filter_size(f):
-    if f is None:
-        return 1, 1
-    if f.ndim == 1:
-        return f.shape[0], f.shape[0]
-    return f.shape[-1], f.shape[-2]
-
-
-def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
-    """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d.
+def upfirdn2d(x, f, up=1, down=1, padding=0, gain=1):
+    """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d, one of `up` and `down` 1.
 
     The numbers are those of NVlabs' reference path. The work is not: the
     zero-inserted samples are never multiplied (upsampling is a transposed
@@ -134,66 +80,34 @@ def upfirdn2d(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
     Args:
         x: Images `[N, C, H, W]`.
         f: Filter from `setup_filter` (`[n]` separable or `[h, w]`), or None.
-        up: Upsampling factor (int or `(x, y)`).
-        down: Downsampling factor (int or `(x, y)`).
-        padding: `p`, `(px, py)` or `(px0, px1, py0, py1)`; negative crops.
-        flip_filter: Correlate instead of convolve.
+        up, down: Integer factors.
+        padding: `p` or `(px0, px1, py0, py1)`; negative crops.
         gain: Signal gain.
-
-    Returns:
-        `[N, C, H', W']`.
     """
-    if f is None:
-        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
-    upx, upy = _parse_pair(up)
-    downx, downy = _parse_pair(down)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    channels = x.shape[1]
+    assert up == 1 or down == 1, (up, down)
+    f = torch.ones([1, 1], device=x.device) if f is None else f
     f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
-    if x.shape[1] > 1:
-        x = channels_last(x)
+    px0, px1, py0, py1 = [padding] * 4 if isinstance(padding, int) else padding
+    x = channels_last(x) if x.shape[1] > 1 else x
     if f.ndim == 1:  # separable: one pass per axis
-        x = _fir_1d(x, f, 3, upx, downx, px0, px1, flip_filter, channels)
-        return _fir_1d(x, f, 2, upy, downy, py0, py1, flip_filter, channels)
-    if (upx > 1 or upy > 1) and (downx > 1 or downy > 1):
-        x = _fir_2d(x, f, (upy, upx), (1, 1), (py0, py1, px0, px1), flip_filter, channels)
-        return x[:, :, ::downy, ::downx]
-    return _fir_2d(x, f, (upy, upx), (downy, downx), (py0, py1, px0, px1), flip_filter, channels)
+        x = _fir(x, f[None, :], (1, up), (1, down), (0, 0, px0, px1))
+        return _fir(x, f[:, None], (up, 1), (down, 1), (py0, py1, 0, 0))
+    return _fir(x, f, (up, up), (down, down), (py0, py1, px0, px1))
 
 
-def channels_last(x):
-    """`x` in channels-last layout, or unchanged where that layout is not available (inside `vmap`)."""
-    try:
-        return x.contiguous(memory_format=torch.channels_last)
-    except RuntimeError:  # vmap keeps its own layouts
-        return x
-
-
-def _fir_1d(x, f, dim, up, down, p0, p1, flip_filter, channels):
-    """One axis (`dim` 2 = rows, 3 = columns) of a separable `upfirdn2d`."""
-    n = f.shape[0]
-    shape = [1, n] if dim == 3 else [n, 1]
-    if up > 1 and down > 1:
-        x = _zero_insert(x, dim, up)
-        up = 1
-    if up > 1:  # transposed convolution with stride `up` = zero insertion + full convolution
-        weight = (f.flip(0) if flip_filter else f).reshape(1, 1, *shape).repeat(channels, 1, 1, 1)
-        length = x.shape[dim]
-        full = F.conv_transpose2d(x, weight, stride=(1, up) if dim == 3 else (up, 1), groups=channels)
-        start = n - 1 - p0  # full[start + j] is output sample j
-        return _crop_or_pad(full, dim, start, length * up + p0 + p1 - n + 1)
-    weight = (f if flip_filter else f.flip(0)).reshape(1, 1, *shape).repeat(channels, 1, 1, 1)
-    x, pad = _pad_for_conv(x, [p0, p1, 0, 0] if dim == 2 else [0, 0, p0, p1])
-    return F.conv2d(x, weight, stride=(1, down) if dim == 3 else (down, 1), padding=pad, groups=channels)
-
-
-def _pad_for_conv(x, pads):
-    """`(x, padding)` for `F.conv2d` that pads `x` by `pads` `(y0, y1, x0, x1)`: symmetric
-    non-negative pads go to the convolution (no copy), the rest is padded or cropped here."""
+def _fir(x, f, up, down, pads):
+    """`upfirdn2d` with a kernel `f` `[kh, kw]`, factors `up` and `down` `(y, x)` and pads `(y0, y1, x0, x1)`."""
+    channels = x.shape[1]
+    kh, kw = f.shape
     y0, y1, x0, x1 = pads
-    if y0 == y1 >= 0 and x0 == x1 >= 0:
-        return x, (y0, x0)
-    return channels_last(F.pad(x, [x0, x1, y0, y1])), (0, 0)
+    if up != (1, 1):  # a transposed convolution with stride `up`: full[start + j] is output sample j
+        full = F.conv_transpose2d(x, f[None, None].repeat(channels, 1, 1, 1), stride=up, groups=channels)
+        full = _crop_or_pad(full, 2, kh - 1 - y0, x.shape[2] * up[0] + y0 + y1 - kh + 1)
+        return _crop_or_pad(full, 3, kw - 1 - x0, x.shape[3] * up[1] + x0 + x1 - kw + 1)
+    weight = f.flip([0, 1])[None, None].repeat(channels, 1, 1, 1)
+    if y0 == y1 >= 0 and x0 == x1 >= 0:  # symmetric pads go to the convolution (no copy)
+        return F.conv2d(x, weight, stride=down, padding=(y0, x0), groups=channels)
+    return F.conv2d(channels_last(F.pad(x, [x0, x1, y0, y1])), weight, stride=down, groups=channels)
 
 
 def _crop_or_pad(x, dim, start, length):
@@ -204,169 +118,63 @@ def _crop_or_pad(x, dim, start, length):
     return F.pad(x, pad if dim == 3 else [0, 0] + pad)
 
 
-def _zero_insert(x, dim, up):
-    """Insert `up - 1` zeros after every sample along `dim` (NVlabs' upsampling by zero insertion)."""
-    shape = list(x.shape)
-    x = x.unsqueeze(dim + 1)
-    x = F.pad(x, [0, 0] * (x.ndim - dim - 2) + [0, up - 1])
-    shape[dim] *= up
-    return x.reshape(shape)
-
-
-def _fir_2d(x, f, up, down, pads, flip_filter, channels):
-    """`upfirdn2d` with a 2D filter; at most one of `up` and `down` differs from (1, 1)."""
-    n_y, n_x = f.shape
-    py0, py1, px0, px1 = pads
-    if up != (1, 1):
-        weight = (f if not flip_filter else f.flip([0, 1]))[None, None].repeat(channels, 1, 1, 1)
-        height, width = x.shape[2:]
-        full = F.conv_transpose2d(x, weight, stride=up, groups=channels)
-        full = _crop_or_pad(full, 2, n_y - 1 - py0, height * up[0] + py0 + py1 - n_y + 1)
-        return _crop_or_pad(full, 3, n_x - 1 - px0, width * up[1] + px0 + px1 - n_x + 1)
-    weight = (f.flip([0, 1]) if not flip_filter else f)[None, None].repeat(channels, 1, 1, 1)
-    x, pad = _pad_for_conv(x, [py0, py1, px0, px1])
-    return F.conv2d(x, weight, stride=down, padding=pad, groups=channels)
-
-
-def upfirdn2d_reference(x, f, up=1, down=1, padding=0, flip_filter=False, gain=1):
-    """NVlabs' reference path step by step (zero insertion, pad, filter, slice); for tests."""
-    if f is None:
-        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
-    upx, upy = _parse_pair(up)
-    downx, downy = _parse_pair(down)
-    px0, px1, py0, py1 = _parse_padding(padding)
+def upfirdn2d_reference(x, f, up=1, down=1, padding=0, gain=1):
+    """NVlabs' reference path step by step (zero insertion, pad, filter, slice); for tests and benchmarks."""
+    f = torch.ones([1, 1], device=x.device) if f is None else f
+    px0, px1, py0, py1 = [padding] * 4 if isinstance(padding, int) else padding
     batch, channels, height, width = x.shape
-    if upx > 1 or upy > 1:
-        x = x.reshape(batch, channels, height, 1, width, 1)
-        x = F.pad(x, [0, upx - 1, 0, 0, 0, upy - 1])
-        x = x.reshape(batch, channels, height * upy, width * upx)
+    x = F.pad(x.reshape(batch, channels, height, 1, width, 1), [0, up - 1, 0, 0, 0, up - 1])
+    x = x.reshape(batch, channels, height * up, width * up)
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
-    if not flip_filter:
-        f = f.flip(list(range(f.ndim)))
+    f = (f * (gain ** (f.ndim / 2))).to(x.dtype).flip(list(range(f.ndim)))
     f = f[None, None].repeat([channels, 1] + [1] * f.ndim)
     if f.ndim == 4:
         x = F.conv2d(x, f, groups=channels)
     else:
-        x = F.conv2d(x, f.unsqueeze(2), groups=channels)
-        x = F.conv2d(x, f.unsqueeze(3), groups=channels)
-    return x[:, :, ::downy, ::downx]
+        x = F.conv2d(F.conv2d(x, f.unsqueeze(2), groups=channels), f.unsqueeze(3), groups=channels)
+    return x[:, :, ::down, ::down]
 
 
-def upsample2d(x, f, up=2, padding=0, flip_filter=False, gain=1):
-    """Upsample with an FIR filter, keeping the signal centred (NVlabs' upsample2d)."""
-    upx, upy = _parse_pair(up)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    fw, fh = _filter_size(f)
-    pad = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2,
-           py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
-    return upfirdn2d(x, f, up=up, padding=pad, flip_filter=flip_filter, gain=gain * upx * upy)
+def upsample2d(x, f, up=2):
+    """Upsample by `up` with an FIR filter, keeping the signal centred (NVlabs' upsample2d)."""
+    taps = f.shape[-1]
+    return upfirdn2d(x, f, up=up, padding=[(taps + up - 1) // 2, (taps - up) // 2] * 2, gain=up ** 2)
 
 
-def downsample2d(x, f, down=2, padding=0, flip_filter=False, gain=1):
-    """Downsample with an FIR filter, keeping the signal centred (NVlabs' downsample2d)."""
-    downx, downy = _parse_pair(down)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    fw, fh = _filter_size(f)
-    pad = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2,
-           py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
-    return upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, gain=gain)
-
-
-def conv2d_resample(x, w, f=None, up=1, down=1, padding=0, groups=1, flip_weight=True,
-                    flip_filter=False):
-    """2D convolution with optional FIR up/down-sampling (NVlabs' conv2d_resample).
-
-    Padding is given with respect to the upsampled image and applied once.
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        w: `[C_out, C_in // groups, kh, kw]`.
-        f: Resampling filter from `setup_filter`, or None.
-        up, down: Integer factors.
-        padding: As in `upfirdn2d`.
-        groups: Grouped convolution.
-        flip_weight: True = correlation (as `F.conv2d`), False = convolution.
-        flip_filter: Correlate the FIR filter instead of convolving.
-    """
-    out_channels, in_per_group, kh, kw = w.shape
-    fw, fh = _filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
-    if up > 1:
-        px0 += (fw + up - 1) // 2
-        px1 += (fw - up) // 2
-        py0 += (fh + up - 1) // 2
-        py1 += (fh - up) // 2
-    if down > 1:
-        px0 += (fw - down + 1) // 2
-        px1 += (fw - down) // 2
-        py0 += (fh - down + 1) // 2
-        py1 += (fh - down) // 2
-
-    def conv(x, w, stride=1, pad=0, transpose=False, flip=flip_weight):
-        if not flip:
-            w = w.flip([2, 3])
-        if transpose:
-            return F.conv_transpose2d(x, w, stride=stride, padding=pad, groups=groups)
-        return F.conv2d(x, w, stride=stride, padding=pad, groups=groups)
-
-    if kw == 1 and kh == 1 and down > 1 and up == 1:
-        x = upfirdn2d(x, f, down=down, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return conv(x, w)
-    if kw == 1 and kh == 1 and up > 1 and down == 1:
-        x = conv(x, w)
-        return upfirdn2d(x, f, up=up, padding=[px0, px1, py0, py1], gain=up ** 2,
-                         flip_filter=flip_filter)
-    if down > 1 and up == 1:
-        x = upfirdn2d(x, f, padding=[px0, px1, py0, py1], flip_filter=flip_filter)
-        return conv(x, w, stride=down)
-    if up > 1:
-        if groups == 1:
-            w = w.transpose(0, 1)
-        else:
-            w = w.reshape(groups, out_channels // groups, in_per_group, kh, kw)
-            w = w.transpose(1, 2).reshape(groups * in_per_group, out_channels // groups, kh, kw)
-        px0 -= kw - 1
-        px1 -= kw - up
-        py0 -= kh - 1
-        py1 -= kh - up
-        pxt = max(min(-px0, -px1), 0)
-        pyt = max(min(-py0, -py1), 0)
-        x = conv(x, w, stride=up, pad=[pyt, pxt], transpose=True, flip=not flip_weight)
-        x = upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2,
-                      flip_filter=flip_filter)
-        if down > 1:
-            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-        return x
-    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:
-        return conv(x, w, pad=[py0, px0])
-    x = upfirdn2d(x, f if up > 1 else None, up=up, padding=[px0, px1, py0, py1], gain=up ** 2,
-                  flip_filter=flip_filter)
-    x = conv(x, w)
-    if down > 1:
-        x = upfirdn2d(x, f, down=down, flip_filter=flip_filter)
-    return x
+def conv2d_resample(x, w, f=None, up=1, padding=0, groups=1, flip_weight=True):
+    """2D convolution of `x` `[N, C_in, H, W]` by `w` `[C_out, C_in // groups, k, k]`, upsampling by `up`
+    with the FIR filter `f`: NVlabs' conv2d_resample on the generator's paths (square kernels, `padding`
+    on every side of the upsampled image, no downsampling). `flip_weight`: correlate, as `F.conv2d`."""
+    if up == 1:
+        return F.conv2d(x, w if flip_weight else w.flip([2, 3]), padding=padding, groups=groups)
+    out_channels, in_per_group, k, _ = w.shape
+    taps = f.shape[-1]
+    p0, p1 = padding + (taps + up - 1) // 2, padding + (taps - up) // 2  # of the upsampled image
+    if k == 1:
+        return upfirdn2d(F.conv2d(x, w, groups=groups), f, up=up, padding=[p0, p1] * 2, gain=up ** 2)
+    # A transposed convolution with stride `up` never multiplies the inserted zeros; the filter follows.
+    if groups == 1:
+        w = w.transpose(0, 1)
+    else:
+        w = w.reshape(groups, out_channels // groups, in_per_group, k, k)
+        w = w.transpose(1, 2).reshape(groups * in_per_group, out_channels // groups, k, k)
+    p0, p1 = p0 - (k - 1), p1 - (k - up)
+    pt = max(min(-p0, -p1), 0)
+    x = F.conv_transpose2d(x, w.flip([2, 3]) if flip_weight else w, stride=up, padding=pt, groups=groups)
+    return upfirdn2d(x, f, padding=[p0 + pt, p1 + pt] * 2, gain=up ** 2)
 
 
 # ----------------------------------------------------------------------------
 # Modulated convolution and equalised-learning-rate layers.
 
-def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, resample_filter=None,
-                     demodulate=True, flip_weight=True, fused_modconv=True):
-    """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d, float32).
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        weight: `[C_out, C_in, kh, kw]`.
-        styles: `[N, C_in]` modulation coefficients.
-        noise: Optional tensor added to the output (after demodulation).
-        up, down, padding, resample_filter, flip_weight: As in `conv2d_resample`.
-        demodulate: Normalise each output feature map's weights.
-        fused_modconv: One grouped convolution with per-sample weights (True), or
-            scale the activations before and after a shared convolution (False).
-            Same result; the second is faster for large batches and under vmap.
-    """
+def modulated_conv2d(x, weight, styles, noise=None, up=1, padding=0, resample_filter=None, demodulate=True,
+                     flip_weight=True, fused_modconv=True):
+    """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d): `x` `[N, C_in, H, W]` by `weight`
+    `[C_out, C_in, k, k]` scaled by `styles` `[N, C_in]`, demodulated, plus `noise`; `up`, `padding`,
+    `resample_filter` and `flip_weight` as in `conv2d_resample`. `fused_modconv`: one grouped convolution
+    with per-sample weights (True), or the activations scaled around a shared convolution (the same
+    numbers, faster for large batches and under vmap)."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     w = None
@@ -380,8 +188,7 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
 
     if not fused_modconv:
         x = x * styles.reshape(batch, -1, 1, 1)
-        x = conv2d_resample(x, weight, f=resample_filter, up=up, down=down, padding=padding,
-                            flip_weight=flip_weight)
+        x = conv2d_resample(x, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
         if demodulate:
             x = x * dcoefs.reshape(batch, -1, 1, 1)
         if noise is not None:
@@ -390,77 +197,11 @@ def modulated_conv2d(x, weight, styles, noise=None, up=1, down=1, padding=0, res
 
     x = x.reshape(1, -1, *x.shape[2:])
     w = w.reshape(-1, in_channels, kh, kw)
-    x = conv2d_resample(x, w, f=resample_filter, up=up, down=down, padding=padding, groups=batch,
-                        flip_weight=flip_weight)
+    x = conv2d_resample(x, w, f=resample_filter, up=up, padding=padding, groups=batch, flip_weight=flip_weight)
     x = x.reshape(batch, -1, *x.shape[2:])
     if noise is not None:
         x = x + noise
     return x
-
-
-
-# ----------------------------------------------------------------------------
-# Forward-mode derivatives: a primal pass for one sample ("linearize") keeps the
-# factors that the derivatives need, then any number of K-tangent batches are
-# pushed through ("push"). `torch.func.jvp` under `vmap` gives the same numbers
-# generically; these hand-written rules run the primal once per sample instead
-# of once per batch, fold the elementwise factors together and keep the
-# tangents channels-last, where mkldnn's convolutions run several times faster
-# on CPU. Tangents are `[K, ...]`; None stands for a zero tangent.
-
-def linearize_modulated_conv2d(x, weight, styles, up=1, padding=0, resample_filter=None, demodulate=True,
-                               flip_weight=True):
-    """`modulated_conv2d` (without noise) of one sample, and the factors of its derivative.
-
-    The output is computed exactly as the generator's own batch-1 pass computes
-    it (fused), so activation kinks fall where they fall there.
-
-    Returns:
-        `(y [1, C_out, H', W'], factors)`; `factors` is a dict of `x` and `y_raw`
-        (the convolution before demodulation), channels-last, `styles` and `dcoefs`.
-    """
-    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, fused_modconv=True, up=up, padding=padding,
-                         resample_filter=resample_filter, flip_weight=flip_weight)
-    factors = dict(x=x.contiguous(memory_format=torch.channels_last), styles=styles, dcoefs=None, y_raw=None)
-    if demodulate:
-        dcoefs = ((weight.unsqueeze(0) * styles.reshape(1, 1, -1, 1, 1)).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
-        factors['dcoefs'] = dcoefs
-        factors['y_raw'] = (y / dcoefs.reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
-    return y, factors
-
-
-def push_modulated_conv2d(x_t, styles_t, weight, factors, up=1, padding=0, resample_filter=None,
-                          flip_weight=True):
-    """Tangent `[K, C_out, H', W']` of the convolution before demodulation, or None if nothing moves."""
-    x, styles = factors['x'], factors['styles']
-    if x_t is None and styles_t is None:
-        return None
-    if x_t is None:
-        x_mod_t = x * styles_t.reshape(*styles_t.shape, 1, 1)
-    elif styles_t is None:
-        x_mod_t = x_t * styles.reshape(1, -1, 1, 1)
-    else:
-        x_mod_t = torch.addcmul(x_t * styles.reshape(1, -1, 1, 1), x, styles_t.reshape(*styles_t.shape, 1, 1))
-    x_mod_t = x_mod_t.contiguous(memory_format=torch.channels_last)
-    return conv2d_resample(x_mod_t, weight, f=resample_filter, up=up, padding=padding, flip_weight=flip_weight)
-
-
-def demodulation_tangent(weight, styles, styles_t, dcoefs):
-    """Tangents `[K, C_out]` of the demodulation coefficients `(sum_i (w_oi s_i)^2 + eps)^-1/2`."""
-    energy = weight.square().sum(dim=[2, 3])  # [C_out, C_in]
-    return -(dcoefs ** 3) * (styles_t * styles).matmul(energy.t())
-
-
-def leaky_relu_slopes(z, alpha, gain, clamp=None):
-    """`bias_act`'s lrelu, gain and clamp on pre-activations `z`, and the derivative of each output."""
-    out = F.leaky_relu(z, alpha)
-    if gain != 1:
-        out = out * gain
-    slopes = torch.where(z > 0, gain, alpha * gain)
-    if clamp is not None and clamp >= 0:
-        slopes = slopes * (out.abs() <= clamp)
-        out = out.clamp(-clamp, clamp)
-    return out, slopes
 
 
 class FullyConnectedLayer(nn.Module):
@@ -491,12 +232,6 @@ class FullyConnectedLayer(nn.Module):
         if self.activation == 'linear' and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
         return bias_act(x.matmul(w.t()), b, act=self.activation)
-
-    def tangent(self, x_t):
-        """Derivative along tangents `x_t` `[K, in_features]` of a linear layer (its bias drops out)."""
-        if self.activation != 'linear':
-            raise ValueError(f'tangent() is defined for linear layers only, not {self.activation!r}')
-        return x_t.matmul((self.weight * self.weight_gain).t())
 
     def extra_repr(self):
         return f'in_features={self.in_features}, out_features={self.out_features}, activation={self.activation}'
@@ -545,34 +280,12 @@ class MappingNetwork(nn.Module):
         self.register_buffer('w_avg', torch.zeros([config.w_dim]))
 
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f'z must have shape [N, {self.z_dim}], got {tuple(z.shape)}')
+        assert z.shape[1:] == (self.z_dim,), z.shape
         x = normalize_2nd_moment(z.to(torch.float32))  # [N, z_dim]
-        if self.c_dim > 0:
-            if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
-                got = None if c is None else tuple(c.shape)
-                raise ValueError(f'this generator needs a label c of shape [N, {self.c_dim}], got {got}')
+        if self.c_dim > 0:  # labels [N, c_dim], checked where the class is given
             y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1)
         for idx in range(self.num_layers):
             x = getattr(self, f'fc{idx}')(x)
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
         return truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)
-
-
-def lazy_forward_mode_pass(synthesis, ws, noise_mode='const'):
-    """`push(ws_t)` of a synthesis network's `linearize`/`push` pair, its primal pass run on the first call.
-
-    Args:
-        synthesis: A synthesis network with `linearize(ws, noise_mode) -> (img, factors)`
-            and `push(ws_t, factors)`.
-        ws: `[1, num_ws, w_dim]`.
-    """
-    factors = []
-
-    def push(ws_t):
-        if not factors:
-            factors.append(synthesis.linearize(ws, noise_mode=noise_mode)[1])
-        return synthesis.push(ws_t, factors[0])
-
-    return push

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import ops
+from . import forward_mode, ops
 from .base import Generator
 
 RESAMPLE_FILTER = [1, 3, 3, 1]
@@ -39,13 +39,14 @@ class StyleGAN2Config:
 
     def __post_init__(self):
         res = self.img_resolution
-        if not isinstance(res, int) or res < 4 or res & (res - 1):
-            raise ValueError(f'img_resolution must be a power of two >= 4, got {res!r}')
-        if self.architecture not in ('orig', 'skip', 'resnet'):
-            raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {self.architecture!r}")
-        for name in ('z_dim', 'w_dim', 'img_channels', 'mapping_layers', 'channel_base', 'channel_max'):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f'{name} must be positive, got {getattr(self, name)!r}')
+        rules = {  # field: (valid, what it must be)
+            'img_resolution': (isinstance(res, int) and res >= 4 and not res & (res - 1), 'a power of two >= 4'),
+            'architecture': (self.architecture in ('orig', 'skip', 'resnet'), "'orig', 'skip' or 'resnet'"),
+            **{name: (int(getattr(self, name)) > 0, 'positive')
+               for name in ('z_dim', 'w_dim', 'img_channels', 'mapping_layers', 'channel_base', 'channel_max')}}
+        for name, (valid, rule) in rules.items():
+            if not valid:
+                raise ValueError(f'{name} must be {rule}, got {getattr(self, name)!r}')
 
     def channels(self, res):
         """Number of feature maps at resolution `res`."""
@@ -79,54 +80,21 @@ class SynthesisLayer(nn.Module):
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
-    def _noise(self, batch, device, noise_mode):
+    def noise_input(self, batch, device, noise_mode):
+        """The noise added to the convolution: `noise_mode` 'const', 'random' or 'none' (None)."""
         if noise_mode == 'random':
             return torch.randn([batch, 1, self.resolution, self.resolution], device=device) * self.noise_strength
-        if noise_mode == 'const':
-            return self.noise_const * self.noise_strength
-        if noise_mode != 'none':
-            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
-        return None
+        return self.noise_const * self.noise_strength if noise_mode == 'const' else None
 
     def forward(self, x, w, noise_mode='const', fused_modconv=True, gain=1):
         styles = self.affine(w)  # [N, in_channels]
-        noise = self._noise(x.shape[0], x.device, noise_mode)
+        noise = self.noise_input(x.shape[0], x.device, noise_mode)
         x = ops.modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
                                  resample_filter=self.resample_filter, flip_weight=(self.up == 1),
                                  fused_modconv=fused_modconv)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return ops.bias_act(x, self.bias, act='lrelu', gain=ops.activation_gain('lrelu') * gain,
                             clamp=clamp)
-
-    def linearize(self, x, w, noise_mode='const', gain=1):
-        """Output of one sample (`x` `[1, ...]`, `w` `[1, w_dim]`) and the factors of its derivative."""
-        styles = self.affine(w)
-        y, factors = ops.linearize_modulated_conv2d(x, self.weight, styles, up=self.up, padding=self.padding,
-                                                    resample_filter=self.resample_filter,
-                                                    flip_weight=(self.up == 1))
-        noise = self._noise(x.shape[0], x.device, noise_mode)
-        if noise is not None:
-            y = y + noise
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        out, slopes = ops.leaky_relu_slopes(y + self.bias.reshape(1, -1, 1, 1), 0.2,
-                                            ops.activation_gain('lrelu') * gain, clamp)
-        slopes = slopes.contiguous(memory_format=torch.channels_last)
-        factors['scale'] = factors['dcoefs'].reshape(1, -1, 1, 1) * slopes  # d out / d y_raw, fixed demodulation
-        factors['raw_slopes'] = factors.pop('y_raw') * slopes
-        return out, factors
-
-    def push(self, x_t, w_t, factors):
-        """Tangent of the output along `x_t` `[K, ...]` and `w_t` `[K, w_dim]` (None = zero)."""
-        styles_t = None if w_t is None else self.affine.tangent(w_t)
-        y_t = ops.push_modulated_conv2d(x_t, styles_t, self.weight, factors, up=self.up, padding=self.padding,
-                                        resample_filter=self.resample_filter, flip_weight=(self.up == 1))
-        if y_t is None:
-            return None
-        out_t = y_t * factors['scale']
-        if styles_t is not None:
-            d_t = ops.demodulation_tangent(self.weight, factors['styles'], styles_t, factors['dcoefs'])
-            out_t = torch.addcmul(out_t, factors['raw_slopes'], d_t.reshape(*d_t.shape, 1, 1))
-        return out_t
 
 
 class ToRGBLayer(nn.Module):
@@ -145,23 +113,6 @@ class ToRGBLayer(nn.Module):
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
 
-    def linearize(self, x, w):
-        styles = self.affine(w) * self.weight_gain
-        y, factors = ops.linearize_modulated_conv2d(x, self.weight, styles, demodulate=False)
-        out = ops.bias_act(y, self.bias, clamp=self.conv_clamp)
-        factors['mask'] = None
-        if self.conv_clamp is not None:
-            inside = (y + self.bias.reshape(1, -1, 1, 1)).abs() <= self.conv_clamp
-            factors['mask'] = inside.contiguous(memory_format=torch.channels_last)
-        return out, factors
-
-    def push(self, x_t, w_t, factors):
-        styles_t = None if w_t is None else self.affine.tangent(w_t) * self.weight_gain
-        y_t = ops.push_modulated_conv2d(x_t, styles_t, self.weight, factors)
-        if y_t is not None and factors['mask'] is not None:
-            y_t = y_t * factors['mask']
-        return y_t
-
 
 class Conv2dLayer(nn.Module):
     """Plain equalised-lr convolution (the resnet skip path)."""
@@ -179,14 +130,6 @@ class Conv2dLayer(nn.Module):
         x = ops.conv2d_resample(x, self.weight * self.weight_gain, f=self.resample_filter, up=self.up,
                                 padding=self.padding, flip_weight=(self.up == 1))
         return ops.bias_act(x, self.bias, gain=gain)
-
-    def push(self, x_t, gain=1):
-        """Tangent of the output (the layer is affine in `x`)."""
-        if x_t is None:
-            return None
-        x_t = ops.conv2d_resample(x_t, self.weight * self.weight_gain, f=self.resample_filter, up=self.up,
-                                  padding=self.padding, flip_weight=(self.up == 1))
-        return x_t * gain if gain != 1 else x_t
 
 
 class SynthesisBlock(nn.Module):
@@ -236,54 +179,6 @@ class SynthesisBlock(nn.Module):
             img = img + y if img is not None else y
         return x, img
 
-    def linearize(self, x, img, ws, noise_mode='const'):
-        """`forward` for one sample (`ws` `[1, n, w_dim]`), keeping each layer's derivative factors."""
-        w_iter = iter(ws.unbind(dim=1))
-        factors = {}
-        if self.in_channels == 0:
-            x, factors['conv1'] = self.conv1.linearize(self.const.unsqueeze(0), next(w_iter), noise_mode)
-        elif self.architecture == 'resnet':
-            y = self.skip(x, gain=np.sqrt(0.5))
-            x, factors['conv0'] = self.conv0.linearize(x, next(w_iter), noise_mode)
-            x, factors['conv1'] = self.conv1.linearize(x, next(w_iter), noise_mode, gain=np.sqrt(0.5))
-            x = y + x
-        else:
-            x, factors['conv0'] = self.conv0.linearize(x, next(w_iter), noise_mode)
-            x, factors['conv1'] = self.conv1.linearize(x, next(w_iter), noise_mode)
-        if img is not None:
-            img = ops.upsample2d(img, self.resample_filter)
-        if self.is_last or self.architecture == 'skip':
-            y, factors['torgb'] = self.torgb.linearize(x, next(w_iter))
-            img = img + y if img is not None else y
-        return x, img, factors
-
-    def push(self, x_t, img_t, ws_t, factors):
-        """Tangents of `(x, img)` along `x_t`, `img_t` and one `[K, w_dim]` tangent (or None) per ws row."""
-        w_iter = iter(ws_t)
-        if self.in_channels == 0:
-            x_t = self.conv1.push(None, next(w_iter), factors['conv1'])
-        elif self.architecture == 'resnet':
-            y_t = self.skip.push(x_t, gain=np.sqrt(0.5))
-            x_t = self.conv0.push(x_t, next(w_iter), factors['conv0'])
-            x_t = _add_tangents(y_t, self.conv1.push(x_t, next(w_iter), factors['conv1']))
-        else:
-            x_t = self.conv0.push(x_t, next(w_iter), factors['conv0'])
-            x_t = self.conv1.push(x_t, next(w_iter), factors['conv1'])
-        if img_t is not None:
-            img_t = ops.upsample2d(img_t, self.resample_filter)
-        if self.is_last or self.architecture == 'skip':
-            img_t = _add_tangents(img_t, self.torgb.push(x_t, next(w_iter), factors['torgb']))
-        return x_t, img_t
-
-
-def _add_tangents(a, b):
-    """Sum of two tangents, either of which may be None (zero)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a + b
-
 
 class SynthesisNetwork(nn.Module):
     """ws -> image."""
@@ -309,8 +204,7 @@ class SynthesisNetwork(nn.Module):
         `fused_modconv=None` picks the fused grouped convolution for small batches
         and the shared convolution for large ones (same numbers).
         """
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise ValueError(f'ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
+        assert ws.shape[1:] == (self.num_ws, self.w_dim), ws.shape
         ws = ws.to(torch.float32)
         if fused_modconv is None:
             fused_modconv = ws.shape[0] <= 4
@@ -323,60 +217,13 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, block_ws, noise_mode, fused_modconv)
         return img
 
-    def linearize(self, ws, noise_mode='const'):
-        """Image of one sample and the factors of its derivative w.r.t. `ws`, for `push`.
-
-        Together, `linearize` and `push` are a hand-written forward-mode pass:
-        the same numbers as `torch.func.jvp` of `forward` under `vmap`, at a
-        fraction of the cost, with the primal pass run once per sample.
-
-        Args:
-            ws: `[1, num_ws, w_dim]`.
-
-        Returns:
-            `(img [1, C, H, W], factors)`.
-        """
-        if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise ValueError(f'ws must have shape [1, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
-        ws = ws.to(torch.float32)
-        x = img = None
-        factors = []
-        w_idx = 0
-        for res in self.block_resolutions:
-            block = getattr(self, f'b{res}')
-            x, img, block_factors = block.linearize(x, img, ws.narrow(1, w_idx, block.num_conv + block.num_torgb),
-                                                    noise_mode)
-            factors.append(block_factors)
-            w_idx += block.num_conv
-        return img, factors
-
-    def push(self, ws_t, factors):
-        """Derivative of the image `[K, C, H, W]` along K tangents of `ws`.
-
-        Args:
-            ws_t: `num_ws` tangents, each `[K, w_dim]` or None (that row does not move).
-            factors: From `linearize`.
-        """
-        if len(ws_t) != self.num_ws:
-            raise ValueError(f'ws_t must hold {self.num_ws} tangents (or None), got {len(ws_t)}')
-        x_t = img_t = None
-        w_idx = 0
-        for res, block_factors in zip(self.block_resolutions, factors):
-            block = getattr(self, f'b{res}')
-            x_t, img_t = block.push(x_t, img_t, ws_t[w_idx:w_idx + block.num_conv + block.num_torgb], block_factors)
-            w_idx += block.num_conv
-        if img_t is None:
-            count = next((t.shape[0] for t in ws_t if t is not None), 0)
-            res = self.img_resolution
-            img_t = torch.zeros([count, self.img_channels, res, res], device=self.b4.const.device)
-        return img_t
-
 
 class StyleGAN2Generator(Generator):
     """StyleGAN2 generator following the toolkit's generator contract (`models.base`)."""
 
     family = 'stylegan2'
     has_forward_mode = True
+    tangent_copies = 3  # its forward-mode pass keeps two to three copies of the largest map per tangent
 
     def __init__(self, config):
         super().__init__(config, config.z_dim, config.c_dim, config.w_dim, config.img_resolution,
@@ -396,7 +243,7 @@ class StyleGAN2Generator(Generator):
         return kwargs
 
     def forward_mode_pass(self, ws, noise_mode='const'):
-        return ops.lazy_forward_mode_pass(self.synthesis, ws, noise_mode)
+        return forward_mode.linearize_stylegan2(self.synthesis, ws, noise_mode)[1]
 
     def largest_feature_map(self):
         return max(self.config.channels(res) * res * res for res in self.synthesis.block_resolutions)

@@ -58,18 +58,16 @@ class StyleGAN3Config:
     num_fp16_res: int = 4                 # Recorded from the checkpoint; computation is float32.
 
     def __post_init__(self):
-        for name in ('z_dim', 'w_dim', 'img_resolution', 'img_channels', 'mapping_layers',
-                     'channel_base', 'channel_max', 'num_layers', 'conv_kernel', 'filter_size',
-                     'lrelu_upsampling'):
-            value = getattr(self, name)
-            if int(value) != value or int(value) <= 0:
-                raise ValueError(f'{name} must be a positive integer, got {value!r}')
-        if self.c_dim < 0:
-            raise ValueError(f'c_dim must be >= 0, got {self.c_dim!r}')
-        if not 0 <= self.num_critical < self.num_layers:
-            raise ValueError(f'num_critical must be in [0, num_layers), got {self.num_critical!r}')
-        if self.img_resolution < 4:
-            raise ValueError(f'img_resolution must be >= 4, got {self.img_resolution!r}')
+        integers = ('z_dim', 'w_dim', 'img_channels', 'mapping_layers', 'channel_base', 'channel_max',
+                    'num_layers', 'conv_kernel', 'filter_size', 'lrelu_upsampling')
+        rules = {name: (int(getattr(self, name)) == getattr(self, name) > 0, 'a positive integer')
+                 for name in integers}  # field: (valid, what it must be)
+        rules.update(img_resolution=(int(self.img_resolution) == self.img_resolution >= 4, 'an integer >= 4'),
+                     c_dim=(self.c_dim >= 0, '>= 0'),
+                     num_critical=(0 <= self.num_critical < self.num_layers, 'in [0, num_layers)'))
+        for name, (valid, rule) in rules.items():
+            if not valid:
+                raise ValueError(f'{name} must be {rule}, got {getattr(self, name)!r}')
 
     @property
     def num_ws(self):
@@ -89,8 +87,6 @@ def design_lowpass_filter(numtaps, cutoff, width, fs, radial=False):
         None for `numtaps == 1` (identity), separable Kaiser taps `[numtaps]`, or a
         radially symmetric jinc-based filter `[numtaps, numtaps]`, float32.
     """
-    if numtaps < 1:
-        raise ValueError(f'numtaps must be >= 1, got {numtaps!r}')
     if numtaps == 1:
         return None
     import scipy.signal  # imported here: it takes a second and a half, and only StyleGAN3 needs it
@@ -181,8 +177,7 @@ def synthesis_specs(config):
         tmp_rate = max(in_rate, out_rate) * (1 if is_torgb else config.lrelu_upsampling)
         up_factor = int(np.rint(tmp_rate / in_rate))
         down_factor = int(np.rint(tmp_rate / out_rate))
-        if in_rate * up_factor != tmp_rate or out_rate * down_factor != tmp_rate:
-            raise ValueError(f'layer {idx}: sampling rates {in_rate} -> {out_rate} do not divide {tmp_rate}')
+        assert in_rate * up_factor == tmp_rate == out_rate * down_factor  # rates are powers of two
         up_taps = config.filter_size * up_factor if up_factor > 1 and not is_torgb else 1
         down_taps = config.filter_size * down_factor if down_factor > 1 and not is_torgb else 1
         kernel = 1 if is_torgb else config.conv_kernel
@@ -220,16 +215,8 @@ def make_transform(translate=(0, 0), angle=0):
     Returns:
         float64 numpy array `[3, 3]`; its inverse goes into `synthesis.input.transform`.
     """
-    m = np.eye(3)
-    s = np.sin(angle / 360.0 * np.pi * 2)
-    c = np.cos(angle / 360.0 * np.pi * 2)
-    m[0][0] = c
-    m[0][1] = s
-    m[0][2] = translate[0]
-    m[1][0] = -s
-    m[1][1] = c
-    m[1][2] = translate[1]
-    return m
+    s, c = np.sin(angle / 360.0 * np.pi * 2), np.cos(angle / 360.0 * np.pi * 2)
+    return np.array([[c, s, translate[0]], [-s, c, translate[1]], [0, 0, 1]], dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------
@@ -250,22 +237,14 @@ def demodulation(weight, styles):
 
 
 def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=None, fused_modconv=True):
-    """StyleGAN3's modulated convolution (NVlabs' `networks_stylegan3.modulated_conv2d`).
+    """StyleGAN3's modulated convolution (NVlabs' `networks_stylegan3.modulated_conv2d`), `x` `[N, C_in, H, W]`.
 
-    Unlike StyleGAN2's, weights and styles are pre-normalised when demodulating
-    (the style by its mean square over the whole `[N, C_in]` tensor), there is no
-    noise and no resampling, and `input_gain` scales the input channels.
-
-    Args:
-        x: `[N, C_in, H, W]`.
-        weight: `[C_out, C_in, k, k]`.
-        styles: `[N, C_in]`.
-        demodulate: Normalise each output feature map's weights.
-        padding: Zero padding of the convolution.
-        input_gain: Scale of the input channels: `[]`, `[C_in]` or `[N, C_in]`.
-        fused_modconv: One grouped convolution with per-sample weights (True, as
-            NVlabs), or scale the activations around a shared convolution (False:
-            faster for large batches and under vmap; same result up to rounding).
+    Unlike StyleGAN2's, weights and styles `[N, C_in]` are pre-normalised when
+    demodulating, there is no noise and no resampling, and `input_gain` (`[]`,
+    `[C_in]` or `[N, C_in]`) scales the input channels. `fused_modconv`: one
+    grouped convolution with per-sample weights (True, as NVlabs), or the
+    activations scaled around a shared convolution (faster for large batches and
+    under vmap; the same up to rounding).
     """
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
@@ -298,16 +277,8 @@ def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=N
 
 def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=np.sqrt(2), slope=0.2,
                    clamp=None):
-    """Bias, upsample, leaky ReLU, clamp, downsample: NVlabs' `_filtered_lrelu_ref`.
-
-    Args:
-        x: `[N, C, H, W]`.
-        fu, fd: Up/downsampling filters (`[n]`, `[n, n]` or None), used as given.
-        b: Bias `[C]`.
-        up, down: Integer factors.
-        padding: `(x0, x1, y0, y1)` with respect to the upsampled image.
-        gain, slope, clamp: Of the leaky ReLU.
-    """
+    """Bias `b`, upsample with filter `fu`, leaky ReLU, clamp, downsample with `fd`: NVlabs'
+    `_filtered_lrelu_ref`; `padding` `(x0, x1, y0, y1)` is that of the upsampled image."""
     x = ops.bias_act(x, b)
     x = ops.upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2)
     # clamp(lrelu(x) * gain, +-clamp) = gain * clamp(lrelu(x), +-clamp / gain): the gain rides
@@ -395,82 +366,17 @@ class SynthesisLayer(nn.Module):
         self.register_buffer('magnitude_ema', torch.ones([]))
         self.register_buffer('up_filter', spec.up_filter(), persistent=False)
         self.register_buffer('down_filter', spec.down_filter(), persistent=False)
-
-    def _styles(self, w, tangent=False):
-        """Styles `[N, in_channels]` from `w`, or their tangent along `w` tangents."""
-        styles = self.affine.tangent(w) if tangent else self.affine(w)
-        if self.is_torgb:
-            styles = styles * (1 / np.sqrt(self.in_channels * self.spec.conv_kernel ** 2))
-        return styles
-
-    def _activation(self):
-        """`(gain, slope)` of the filtered leaky ReLU (ToRGB: linear)."""
-        return (1, 1) if self.is_torgb else (np.sqrt(2), 0.2)
+        self.style_gain = 1 / np.sqrt(spec.in_channels * spec.conv_kernel ** 2) if spec.is_torgb else 1
+        self.act_gain, self.slope = (1, 1) if spec.is_torgb else (np.sqrt(2), 0.2)  # ToRGB: linear
 
     def forward(self, x, w, fused_modconv=True):
-        styles = self._styles(w)  # [N, in_channels]
+        styles = self.affine(w) * self.style_gain  # [N, in_channels]
         x = modulated_conv2d(x, self.weight, styles, demodulate=not self.is_torgb,
                              padding=self.spec.conv_kernel - 1, input_gain=self.magnitude_ema.rsqrt(),
                              fused_modconv=fused_modconv)
-        gain, slope = self._activation()
         return filtered_lrelu(x, self.up_filter, self.down_filter, self.bias, up=self.spec.up_factor,
-                              down=self.spec.down_factor, padding=self.spec.padding, gain=gain,
-                              slope=slope, clamp=self.conv_clamp)
-
-    def linearize(self, x, w):
-        """Output of one sample (`x` `[1, ...]`, `w` `[1, w_dim]`) and the factors of its derivative.
-
-        The output is computed exactly as `forward` computes it for a batch of one.
-        """
-        demodulate = not self.is_torgb
-        styles = self._styles(w)
-        input_gain = self.magnitude_ema.rsqrt()
-        y = modulated_conv2d(x, self.weight, styles, demodulate=demodulate, padding=self.spec.conv_kernel - 1,
-                             input_gain=input_gain, fused_modconv=True)
-        factors = dict(x=ops.channels_last(x), input_gain=input_gain, weight=self.weight, styles=styles,
-                       style_rms=None, dcoefs=None)
-        if demodulate:
-            factors['weight'], factors['styles'], factors['style_rms'] = prenormalize(self.weight, styles)
-            factors['dcoefs'], factors['energy'] = demodulation(factors['weight'], factors['styles'])
-            factors['y_raw'] = ops.channels_last(y / factors['dcoefs'].reshape(1, -1, 1, 1))
-        # filtered_lrelu, step by step, keeping the activation's slopes (its gain rides on the down filter).
-        gain, slope = self._activation()
-        up = ops.upfirdn2d(ops.bias_act(y, self.bias), self.up_filter, up=self.spec.up_factor,
-                           padding=self.spec.padding, gain=self.spec.up_factor ** 2)
-        clamp = None if self.conv_clamp is None else self.conv_clamp / gain
-        act, slopes = ops.leaky_relu_slopes(up, slope, 1, clamp)
-        factors.update(slopes=ops.channels_last(slopes), gain=gain)
-        return ops.upfirdn2d(act, self.down_filter, down=self.spec.down_factor, gain=gain), factors
-
-    def push(self, x_t, w_t, factors):
-        """Tangent of the output along `x_t` `[K, ...]` and `w_t` `[K, w_dim]` (None = zero)."""
-        styles_t = None
-        if w_t is not None:
-            styles_t = self._styles(w_t, tangent=True)
-            if factors['style_rms'] is not None:  # d(s / rms(s)) = (ds - s_n (s_n . ds) / n) / rms(s)
-                s_n = factors['styles']
-                styles_t = factors['style_rms'] * (styles_t - s_n * (styles_t * s_n).mean(dim=1, keepdim=True))
-        if x_t is None and styles_t is None:
-            return None
-        x, styles, gain_in = factors['x'], factors['styles'], factors['input_gain']
-        if x_t is None:
-            x_mod_t = x * (styles_t * gain_in).reshape(*styles_t.shape, 1, 1)
-        elif styles_t is None:
-            x_mod_t = x_t * (styles * gain_in).reshape(1, -1, 1, 1)
-        else:
-            x_mod_t = torch.addcmul(x_t * (styles * gain_in).reshape(1, -1, 1, 1), x,
-                                    (styles_t * gain_in).reshape(*styles_t.shape, 1, 1))
-        y_t = F.conv2d(ops.channels_last(x_mod_t), factors['weight'], padding=self.spec.conv_kernel - 1)
-        if factors['dcoefs'] is not None:
-            dcoefs = factors['dcoefs']
-            y_t = y_t * dcoefs.reshape(1, -1, 1, 1)
-            if styles_t is not None:
-                d_t = -(dcoefs ** 3) * (styles_t * styles).matmul(factors['energy'].t())  # [K, C_out]
-                y_t = torch.addcmul(y_t, factors['y_raw'], d_t.reshape(*d_t.shape, 1, 1))
-        up_t = ops.upfirdn2d(y_t, self.up_filter, up=self.spec.up_factor, padding=self.spec.padding,
-                             gain=self.spec.up_factor ** 2)
-        return ops.upfirdn2d(up_t * factors['slopes'], self.down_filter, down=self.spec.down_factor,
-                             gain=factors['gain'])
+                              down=self.spec.down_factor, padding=self.spec.padding, gain=self.act_gain,
+                              slope=self.slope, clamp=self.conv_clamp)
 
     def extra_repr(self):
         s = self.spec
@@ -499,15 +405,12 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws, noise_mode='const', fused_modconv=None, force_fp32=True):
         """Render `ws` `[N, num_ws, w_dim]` into images `[N, C, H, W]`.
 
-        StyleGAN3 has no noise inputs: `noise_mode` is checked and has no effect, as
-        in NVlabs' code; `force_fp32` is accepted for compatibility (always float32).
+        StyleGAN3 has no noise inputs: `noise_mode` has no effect, as in NVlabs' code;
+        `force_fp32` is accepted for compatibility (always float32).
         `fused_modconv=None` picks the fused grouped convolution for small batches
         and the shared convolution for large ones (same numbers up to rounding).
         """
-        if noise_mode not in ('const', 'random', 'none'):
-            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise ValueError(f'ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
+        assert ws.shape[1:] == (self.num_ws, self.w_dim), ws.shape
         if fused_modconv is None:
             fused_modconv = ws.shape[0] <= 4
         ws = ws.to(torch.float32).unbind(dim=1)
@@ -517,46 +420,6 @@ class SynthesisNetwork(nn.Module):
         if self.output_scale != 1:
             x = x * self.output_scale
         return x
-
-
-    def linearize(self, ws, noise_mode='const'):
-        """Image of one sample and the factors of its derivative w.r.t. `ws`, for `push`.
-
-        Together, `linearize` and `push` are a hand-written forward-mode pass: the
-        same numbers as `torch.func.jvp` of `forward` under `vmap`, with the primal
-        pass run once per sample and the tangents channels-last. The input layer
-        (Fourier features, small) is differentiated by `torch.func.jvp`.
-        """
-        if noise_mode not in ('const', 'random', 'none'):
-            raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
-        if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise ValueError(f'ws must have shape [1, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}')
-        ws = ws.to(torch.float32).unbind(dim=1)
-        x = self.input(ws[0])
-        factors = [ws[0]]
-        for name, w in zip(self.layer_names, ws[1:]):
-            x, layer_factors = getattr(self, name).linearize(x, w)
-            factors.append(layer_factors)
-        if self.output_scale != 1:
-            x = x * self.output_scale
-        return x, factors
-
-    def push(self, ws_t, factors):
-        """Derivative of the image `[K, C, H, W]` along K tangents of `ws` (`[K, w_dim]` or None per row)."""
-        if len(ws_t) != self.num_ws:
-            raise ValueError(f'ws_t must hold {self.num_ws} tangents (or None), got {len(ws_t)}')
-        x_t = None
-        if ws_t[0] is not None:
-            w0 = factors[0]
-            x_t = torch.func.vmap(lambda t: torch.func.jvp(self.input, (w0,), (t.unsqueeze(0),))[1])(ws_t[0])
-            x_t = x_t.squeeze(1)  # [K, channels, size, size]
-        for name, w_t, layer_factors in zip(self.layer_names, ws_t[1:], factors[1:]):
-            x_t = getattr(self, name).push(x_t, w_t, layer_factors)
-        if x_t is None:
-            count = next((t.shape[0] for t in ws_t if t is not None), 0)
-            res = self.img_resolution
-            return torch.zeros([count, self.img_channels, res, res], device=factors[0].device)
-        return x_t * self.output_scale if self.output_scale != 1 else x_t
 
 
 class StyleGAN3Generator(Generator):
@@ -605,7 +468,8 @@ class StyleGAN3Generator(Generator):
                 for spec in self.synthesis.layer_specs]
 
     def forward_mode_pass(self, ws, noise_mode='const'):
-        return ops.lazy_forward_mode_pass(self.synthesis, ws, noise_mode)
+        from .forward_mode import linearize_stylegan3  # imported here: the rules use this module's ops
+        return linearize_stylegan3(self.synthesis, ws, noise_mode)[1]
 
     def largest_feature_map(self):
         """Channels times the upsampled size inside each layer's filtered leaky ReLU, the largest."""

@@ -51,6 +51,7 @@ class JacobianJob:
         synthesis_kwargs=None,  # Keyword arguments of `generator.synthesis` (None: constant noise).
         settings=None,          # Everything else that determines the result (model, seed, ...); checked on resume.
         method='auto',          # 'auto', 'tangent' or 'jvp' (see `jacobian.make_tangent_function`).
+        precision='fp32',       # 'fp32', 'tf32' or 'bf16' (see `jacobian.precision_mode`).
     ):
         self.generator = generator
         self.w = np.ascontiguousarray(w, dtype=np.float32)
@@ -62,6 +63,7 @@ class JacobianJob:
         self.synthesis_kwargs = (generator.synthesis_kwargs(for_tangents=True) if synthesis_kwargs is None
                                  else dict(synthesis_kwargs))
         self.method = jac.pick_method(generator, self.synthesis_kwargs, method)
+        self.precision = precision
         self.grams = self.mask is not None
         self.name = f'grams_{self.region_name}' if self.grams else 'jacobians_w'
         self.path = os.path.join(self.folder, self.name + ('.npz' if self.grams else '.npy'))
@@ -77,6 +79,7 @@ class JacobianJob:
             'jacobian_size': self.size, 'sum_channels': self.sum_channels, 'layers': self.layers,
             'region': self.region_name, 'gram_block': GRAM_BLOCK if self.grams else None,
             'mask_sha256': None if self.mask is None else hashlib.sha256(np.packbits(self.mask)).hexdigest(),
+            **({} if precision == 'fp32' else {'precision': precision}),
         }))
 
     def _file(self, suffix):
@@ -200,7 +203,7 @@ class JacobianJob:
         blocks = {}
         samples = jac.iter_jacobians(self.generator, self.w[todo], self.layers, self.size, self.sum_channels,
                                      self.chunk_size, synthesis_kwargs=self.synthesis_kwargs, method=self.method,
-                                     on_chunk=on_chunk)
+                                     on_chunk=on_chunk, precision=self.precision)
         for index, jacobian in zip(todo, samples):
             rows = jac.to_reference_layout(jacobian).cpu().numpy()
             if self.grams:
