@@ -1,5 +1,8 @@
 """Discover semantics from the pre-trained weight (SeFa), and show them on two HTML pages.
 
+`--method ganspace` finds directions by sampling instead (GANSpace, Härkönen et al. 2020): the principal
+axes of w over --num_codes random codes, edited on the layers of -L, written and shown the same way.
+
 Examples:
 
 \b
@@ -15,7 +18,8 @@ Examples:
 MODEL_NAME is a zoo name, a checkpoint path or `builtin:NAME`. Writes into
 `work_dirs/sefa/<data_name>/<model>/layers_<L>_K_<K>_seed_<seed>_num_<N>/` (see --save_dir): `sample_first.html` (one
 block per semantic: its eigenvalue, then every sample edited along it), `semantic_first.html` (one block per sample),
-and `directions.npy` (float32 [K, w_dim], unit rows, most important first) with its sidecar `directions.json`. Samples
+and `directions.npy` (float32 [K, w_dim], unit rows, most important first; GANSpace runs in a folder named
+`ganspace_layers_...`) with its sidecar `directions.json`. Samples
 are drawn with `np.random.RandomState(seed)`, as every script of the toolkit draws them (the original script used
 torch's generator; pass its codes with --latent_path to edit exactly those). With -N 0 no image is drawn, and the model
 stays on the CPU.
@@ -29,7 +33,7 @@ from tqdm import tqdm
 
 import directions as catalog
 from cli import inputs, options, runs
-from semantics import editing, sefa
+from semantics import editing, ganspace, sefa
 from utils.html import HtmlPage
 from utils.images import to_uint8
 from utils.indices import format_indices
@@ -67,6 +71,10 @@ _PAGE_NAMES = ('sample_first', 'semantic_first')
               help='Codes to edit instead of random samples (.npy or a catalog name): z, w or w+; the first N.')
 @click.option('--latent_space', type=click.Choice(['auto', 'z', 'w', 'wp']), default='auto', show_default=True,
               help='How to read --latent_path (auto: from its shape).')
+@click.option('--method', type=click.Choice(['sefa', 'ganspace']), default='sefa', show_default=True,
+              help='sefa: eigenvectors of the weights that read w; ganspace: principal axes of w over random codes.')
+@click.option('--num_codes', type=click.IntRange(2, 1_000_000), default=10_000, show_default=True,
+              help='Codes sampled for --method ganspace.')
 @options.class_option
 @options.cli_errors
 def main(**opts):
@@ -75,8 +83,12 @@ def main(**opts):
     opts['device'] = (opts['device'] or _device_of_gpu_id(opts['gpu_id'])) if drawn else 'cpu'
     with sefa.one_thread():
         generator = options.load_model(opts, device_option, say=click.echo)
-    layers = options.check_layers(generator, opts['layer_idx'], '-L/--layer_idx', generator.sefa_layers())
-    layers, directions, eigenvalues = sefa.factorize(generator, layers)
+    if opts['method'] == 'sefa':
+        layers = options.check_layers(generator, opts['layer_idx'], '-L/--layer_idx', generator.sefa_layers())
+        layers, directions, eigenvalues = sefa.factorize(generator, layers)
+    else:
+        layers = options.check_layers(generator, opts['layer_idx'], '-L/--layer_idx')
+        directions, eigenvalues, _ = ganspace.principal_directions(generator, opts['num_codes'], opts['seed'])
     count = opts['num_semantics']
     if count > len(eigenvalues):
         raise click.BadParameter(f'{count} semantics asked, but this model has {len(eigenvalues)} directions',
@@ -84,14 +96,16 @@ def main(**opts):
     directions, values = directions[:count], eigenvalues[:count]
     codes = inputs.codes_from_options(generator, opts, 'num_samples') if drawn or opts['latent_path'] else None
     samples = codes.part if codes is not None else f'seed_{opts["seed"]}_num_0'
+    method = '' if opts['method'] == 'sefa' else f'{opts["method"]}_'
     run = runs.RunFolder(runs.root_of(opts, 'sefa'), generator.model_name,
-                         f'layers_{format_indices(layers)}_K_{count}', samples)
+                         f'{method}layers_{format_indices(layers)}_K_{count}', samples)
 
     with run.writing(opts):
-        catalog.save_directions(run.file('directions.npy'), directions, 'sefa', generator,
+        facts = ({'weights': [name for name, _ in generator.sefa_weights(layers)]} if opts['method'] == 'sefa'
+                 else {'num_codes': opts['num_codes'], 'seed': opts['seed']})
+        catalog.save_directions(run.file('directions.npy'), directions, opts['method'], generator,
                                 layer_idx=format_indices(opts['layer_idx']), layers=layers, recommended_layers=layers,
-                                weights=[name for name, _ in generator.sefa_weights(layers)],
-                                eigenvalues=[float(v) for v in values],
+                                eigenvalues=[float(v) for v in values], **facts,
                                 distance_range=[opts['start_distance'], opts['end_distance']])
         if drawn:
             pages = _edited_pages(generator, codes, opts, layers, directions, values, f'{run.path}/directions.npy')
@@ -108,13 +122,16 @@ def _edited_pages(generator, codes, opts, layers, directions, values, directions
     steps = editing.distances(opts['start_distance'], opts['end_distance'], opts['step'])
     ws = codes.ws(generator, opts['trunc_psi'], opts['trunc_layers'])  # [N, num_ws, w_dim]
     size = opts['viz_size'] or None
+    name = {'sefa': 'SeFa', 'ganspace': 'GANSpace'}[opts['method']]
     by_semantic = HtmlPage(count * (num + 1), len(steps) + 1, image_size=size,
-                           title='SeFa: each semantic on every sample')
+                           title=f'{name}: each semantic on every sample')
     by_sample = HtmlPage(num * (count + 1), len(steps) + 1, image_size=size,
-                         title='SeFa: each sample along every semantic')
+                         title=f'{name}: each sample along every semantic')
+    found = (f'the top {count} SeFa eigenvectors of these layers\' weights' if opts['method'] == 'sefa' else
+             f'the top {count} principal axes of w over {opts["num_codes"]} codes (seed {opts["seed"]})')
     lines = inputs.settings_notes(generator, codes, opts) + [
-        f'Layers: {format_indices(layers)} (factorised and edited)',
-        f'Directions: the top {count} SeFa eigenvectors of these layers\' weights ({directions_path})']
+        f'Layers: {format_indices(layers)} ({"factorised and " if opts["method"] == "sefa" else ""}edited)',
+        f'Directions: {found} ({directions_path})']
     for page in (by_semantic, by_sample):
         page.set_headers([''] + [f'Distance {d:.2f}' for d in steps])
         page.add_note(*lines)

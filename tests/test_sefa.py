@@ -20,7 +20,7 @@ import models
 import sefa as sefa_script
 from models import zoo
 from models.stylegan3 import StyleGAN3Config
-from semantics import editing, sampling, sefa
+from semantics import editing, ganspace, sampling, sefa
 from tests.clitools import assert_one_line_error, printed
 from tests.conftest import ROOT, golden_case, load_pt, max_abs_diff
 from tests.layouts import to_genforce_stylegan
@@ -365,3 +365,29 @@ def test_readme_command_animeface512(tmp_path):
     assert np.array_equal(np.load(folder / 'directions.npy'), directions[:5])
     _, reference, _ = sefa.factorize(G, [0, 1])
     assert np.array_equal(reference, directions)
+
+
+def test_ganspace_directions_are_the_principal_axes_of_w():
+    """GANSpace: the rows are orthonormal, sorted by variance, and those of a plain PCA of the sampled ws."""
+    G = models.load_generator('builtin:stylegan2-tiny')
+    axes, variances, mean = ganspace.principal_directions(G, num_codes=3000, seed=5)
+    w = sampling.to_ws(G, sampling.sample_z(G, 3000, 5), 'z')[:, 0].double().numpy()
+    covariance = np.cov(w, rowvar=False)
+    assert np.allclose(axes @ axes.T, np.eye(G.w_dim), atol=1e-8)
+    assert np.all(np.diff(variances) <= 1e-12) and np.allclose(mean, w.mean(0))
+    assert np.allclose(np.einsum('kd,de,ke->k', axes, covariance, axes), variances, rtol=1e-6)
+    assert np.allclose(np.sort(np.linalg.eigvalsh(covariance))[::-1], variances, rtol=1e-6)
+
+
+def test_sefa_script_runs_ganspace(tmp_path):
+    args = ['builtin:stylegan2-tiny', '--method', 'ganspace', '--num_codes', 500, '-K', 3, '-N', 0, '-L', '4-7',
+            '--save_dir', tmp_path]
+    result = CliRunner().invoke(sefa_script.main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    path = printed(result, 'Directions')
+    sidecar = json.loads(path.with_suffix('.json').read_text())
+    assert path.parent.name.startswith('ganspace_layers_4-7_K_3')
+    assert sidecar['method'] == 'ganspace' and sidecar['recommended_layers'] == [4, 5, 6, 7]
+    expected, variances, _ = ganspace.principal_directions(models.load_generator('builtin:stylegan2-tiny'), 500, 0)
+    assert np.allclose(np.load(path), expected[:3], atol=1e-6)
+    assert np.allclose(sidecar['eigenvalues'], variances[:3], rtol=1e-5)
