@@ -524,7 +524,7 @@ def render_batch(z_batch, size=64):
 # Pictures for the docs and for looking at the data.
 
 
-def _tile(images, cols, fill=255):
+def tile(images, cols, fill=255):
     """Images [N, H, W, 3] laid out in rows of `cols`."""
     rows = -(-len(images) // cols)
     h, w = images[0].shape[:2]
@@ -546,7 +546,7 @@ def sample_grid(seed=0, rows=4, cols=4, size=256, show_size=None):
         resample = Image.NEAREST if show_size > size else Image.BOX
         images = np.stack([np.asarray(Image.fromarray(image).resize((show_size, show_size), resample))
                            for image in images])
-    return _tile(images, cols)
+    return tile(images, cols)
 
 
 def factor_sheet(base=None, steps=6, size=96, label_width=120):
@@ -567,7 +567,7 @@ def factor_sheet(base=None, steps=6, size=96, label_width=120):
         images = [render({**base, **extra, factor.name: value}, size) for value in values]
         label = Image.new('RGB', (label_width, size), (255, 255, 255))
         ImageDraw.Draw(label).text((6, size // 2 - 6), factor.name, fill=(0, 0, 0), font=font)
-        row = _tile(images + [np.full_like(images[0], 255)] * (steps - len(images)), steps)
+        row = tile(images + [np.full_like(images[0], 255)] * (steps - len(images)), steps)
         rows.append(np.concatenate([np.asarray(label), row], axis=1))
     return np.concatenate(rows, axis=0)
 

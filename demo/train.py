@@ -45,30 +45,26 @@ import click
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
-from cli.options import parse_device
+from cli.options import FiniteFloat, parse_device
 from demo import faces
 from models import build_generator, builtin
 from utils.fileio import atomic_path, save_json
-from utils.images import from_uint8
+from utils.images import from_uint8, save_image, to_uint8
 
 # The architecture of the built-in model: 64x64, 32 feature maps at 64, 64 at 32, 128 below; z of 512
 # coordinates, the first 20 the renderer's factors (demo.faces.positions).
 CONFIG = dict(z_dim=faces.Z_DIM, w_dim=128, img_resolution=64, mapping_layers=6, channel_base=2048, channel_max=128,
               mapping_lr_multiplier=1.0)  # the mapping must learn the factor rule: no 100x slower learning rate
 SIZE = CONFIG['img_resolution']
-
-
-def rendered(z):
-    """The renderer's faces of codes `z` `[N, z_dim]` (numpy) by the rule of `demo.faces.positions`, uint8."""
-    return faces.render_batch(z, size=SIZE)
+POSITIVE = FiniteFloat(min=0, min_open=True)
 
 
 def targets(z):
-    """Rendered faces of codes `z` `[N, z_dim]` (numpy), as float images `[N, 3, 64, 64]` in [-1, 1]."""
-    return from_uint8(rendered(z))
+    """The renderer's faces of codes `z` `[N, z_dim]` (numpy, the rule of `demo.faces.positions`), as float
+    images `[N, 3, 64, 64]` in [-1, 1]."""
+    return from_uint8(faces.render_batch(z, SIZE))
 
 
 # The factors drawn inside a box of their own: the pairs of a batch differ in one of these.
@@ -99,7 +95,7 @@ def feature_weights(feature_weight, device):
 def _render_step(args):
     seed, step, batch = args
     z = batch_codes(seed, step, batch)
-    return z, rendered(z)
+    return z, faces.render_batch(z, SIZE)
 
 
 class Batches:
@@ -176,16 +172,8 @@ def pair_loss(fake, real, weights):
 
 
 def save_grid(path, images, columns):
-    """uint8-converted `[N, 3, H, W]` images in [-1, 1] as one PNG grid."""
-    images = ((images.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    n, c, h, w = images.shape
-    rows = math.ceil(n / columns)
-    grid = torch.zeros([c, rows * h, columns * w], dtype=torch.uint8)
-    for i, image in enumerate(images):
-        r, col = divmod(i, columns)
-        grid[:, r * h:(r + 1) * h, col * w:(col + 1) * w] = image
-    with atomic_path(path) as tmp:
-        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(tmp, format='PNG')
+    """Images `[N, 3, H, W]` in [-1, 1] as one PNG grid."""
+    save_image(path, faces.tile(to_uint8(images), columns))
 
 
 @torch.no_grad()
@@ -209,7 +197,7 @@ def export(generator, path, meta):
 @click.option('--out', default='demo/runs/faces64', show_default=True, metavar='DIR', help='Run folder.')
 @click.option('--kimg', type=click.IntRange(min=1), default=150, show_default=True,
               help='Thousands of faces to train on.')
-@click.option('--minutes', type=float, default=None,
+@click.option('--minutes', type=POSITIVE, default=None,
               help='Stop after this much training time (the learning rate decays over it). [default: no limit]')
 @click.option('--batch', type=click.IntRange(min=2), default=16, show_default=True,
               help='Faces per step, half of them in pairs.')
@@ -217,8 +205,8 @@ def export(generator, path, meta):
               help='Weight of the loss inside the eyes, brows, nose and mouth boxes.')
 @click.option('--pair_weight', type=click.FloatRange(min=0), default=4.0, show_default=True,
               help='Weight of the loss on the change within each pair.')
-@click.option('--lr', type=float, default=2e-3, show_default=True, help='Adam learning rate (cosine decay to 5%).')
-@click.option('--ema_kimg', type=float, default=5.0, show_default=True,
+@click.option('--lr', type=POSITIVE, default=2e-3, show_default=True, help='Adam learning rate (cosine decay to 5%).')
+@click.option('--ema_kimg', type=POSITIVE, default=5.0, show_default=True,
               help='Half-life of the weight average, in thousands of faces.')
 @click.option('--init', 'init_path', default=None, metavar='FILE',
               help='Start from these weights (an exported faces64.pt) instead of random ones.')
@@ -232,9 +220,6 @@ def export(generator, path, meta):
               help="'cpu', 'cuda' or 'cuda:N' (the faces are still drawn on the CPU).")
 def main(out, kimg, minutes, batch, feature_weight, pair_weight, lr, ema_kimg, init_path, snapshot_kimg, seed, threads,
          workers, device):
-    for name, value in (('--lr', lr), ('--ema_kimg', ema_kimg), ('--minutes', minutes)):
-        if value is not None and (not math.isfinite(value) or value <= 0):
-            raise click.BadParameter(f'{value} is not a positive number', param_hint=name)
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(parse_device(device))
