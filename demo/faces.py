@@ -13,11 +13,6 @@ Shapes are PIL polygons drawn at 4x the output size and reduced by a 4x4 box
 average, which anti-aliases and keeps every change local: an output pixel
 depends only on the 16 canvas pixels under it.
 
-The rule from a latent code to factors gives each factor its own coordinate:
-factor i reads z[i] against the length of the last Z_DIM - NUM_FACTORS
-coordinates (`positions`), so a step of z[i] moves factor i and nothing else,
-and the mapping network's normalisation of z (a common scale) changes nothing.
-
     rng = np.random.RandomState(0)
     image = render(sample_factors(rng))                  # [256, 256, 3] uint8
     batch = render_batch(np.random.RandomState(1).randn(8, Z_DIM))   # [8, 64, 64, 3]
@@ -535,11 +530,8 @@ def tile(images, cols, fill=255):
 
 
 def sample_grid(seed=0, rows=4, cols=4, size=256, show_size=None):
-    """A [rows * show, cols * show, 3] grid of faces from z ~ N(0, I) with `np.random.RandomState(seed)`.
-
-    Faces are rendered at `size` and shown at `show_size` when it is given: enlarged with nearest
-    neighbours, so that the pixels of a small rendering stay visible, or reduced with a box filter.
-    """
+    """A grid of faces of codes from `np.random.RandomState(seed)`, rendered at `size`, shown at `show_size`
+    (nearest neighbours when enlarged, so that the pixels of a small rendering stay visible)."""
     z = np.random.RandomState(seed).randn(rows * cols, Z_DIM)
     images = render_batch(z, size)
     if show_size is not None and show_size != size:
