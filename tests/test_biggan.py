@@ -294,6 +294,7 @@ def test_resolve_class():
 # ----------------------------------------------------------------------------
 # Forward-mode differentiation.
 
+@pytest.mark.slow
 def test_tiny_generator_under_jvp_and_vmap():
     G = _tiny_generator()
     gen = torch.Generator().manual_seed(1)

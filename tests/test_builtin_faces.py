@@ -122,6 +122,7 @@ def test_the_model_follows_its_local_factors(generator, factor):
     assert row.response >= 0.5 and row.generator.energy >= 0.8, row
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('region', [_gate(r, UNMET_RESEFA_GATES, 'ReSeFa\'s directions of this region are not '
                                           'local enough in the shipped model yet (docs/builtin_faces64.md)')
                                     for r in ('eyes', 'mouth')])
@@ -169,6 +170,7 @@ def _readme_blocks():
     return [[shlex.split(line)[1:] for line in block.strip().splitlines()] for block in blocks]
 
 
+@pytest.mark.slow
 def test_readme_quick_start_runs_as_written(tmp_path, monkeypatch):
     """The quick start's first command, then ReSeFa's three steps, run from an empty folder as printed."""
     monkeypatch.chdir(tmp_path)
@@ -186,6 +188,7 @@ def test_readme_quick_start_runs_as_written(tmp_path, monkeypatch):
     assert printed(result, 'HTML page').is_file()
 
 
+@pytest.mark.slow
 def test_training_runs_resumes_and_exports(tmp_path):
     """`python -m demo.train` at a tiny size: sample grids, a resumable state, and the shipped format."""
     out = tmp_path / 'run'
@@ -205,6 +208,7 @@ def test_training_runs_resumes_and_exports(tmp_path):
                        shipped['state_dict']['synthesis.b4.const'])
 
 
+@pytest.mark.slow
 def test_training_batches_do_not_depend_on_the_workers():
     """Each step's faces are seeded by the step alone: drawn here or by worker processes, they are the same."""
     here, ahead = train.Batches(0, 3, 5, workers=0), train.Batches(0, 3, 5, workers=2)
@@ -218,6 +222,7 @@ def test_training_batches_do_not_depend_on_the_workers():
         ahead.close()
 
 
+@pytest.mark.slow
 def test_training_continues_from_the_shipped_weights_within_a_time_limit(tmp_path):
     """`--init` starts from an export (the fit is already good), `--minutes` ends the run before `--kimg`."""
     out = tmp_path / 'run'

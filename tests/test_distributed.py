@@ -16,6 +16,8 @@ from models import build_generator
 from semantics import regions
 from semantics.jobs import GRAM_BLOCK, JacobianJob
 
+pytestmark = pytest.mark.slow  # seconds to minutes each: `./run tests -m "not slow"` leaves them out
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / 'compute_jacobian.py')
 

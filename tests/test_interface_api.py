@@ -316,6 +316,7 @@ def test_many_requests_at_once(server):
     assert not errors and len(results) == 24 and all(results)
 
 
+@pytest.mark.slow
 def test_project_an_uploaded_image(server):
     """An image file sent to /api/invert becomes a code (an upload) whose render is close to it."""
     base, G = server

@@ -25,6 +25,8 @@ import pytest
 
 from tests.browser import Chromium, http_json, missing_message
 
+pytestmark = pytest.mark.slow  # seconds to minutes each: `./run tests -m "not slow"` leaves them out
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = 'builtin:stylegan2-tiny'
 GRID = 256  # boxes of the API are on the 256-pixel grid

@@ -55,6 +55,7 @@ def model(tmp_path_factory, one_thread):
     return folder, G, w, target
 
 
+@pytest.mark.slow
 def test_a_generated_image_is_recovered_in_w(model):
     folder, G, w, target = model
     png = torch.from_numpy(np.array(Image.open(folder / 'target.png'))).permute(2, 0, 1)[None] / 127.5 - 1
@@ -79,6 +80,7 @@ def test_wp_and_noise_optimisation(model):
         assert torch.equal(G.noise_buffers()[name], before[name])  # the model's own noise is back
 
 
+@pytest.mark.slow
 def test_invert_then_manipulate(model, tmp_path):
     folder, G, _, target = model
     result = invoke_ok(invert, [folder / 'g.pt', folder / 'target.png', '--steps', 500, '--save_dir', tmp_path / 'inv',

@@ -221,6 +221,7 @@ def test_save_dir_that_is_a_file(script, args, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['d.npy', 'file.txt']
 
 
+@pytest.mark.slow
 def test_run_wrapper_keeps_the_callers_folder(tmp_path):
     """`./run synthesis.py ...` from another folder reads and writes relative to that folder."""
     if not (ROOT / '.venv' / 'bin' / 'python').exists() or Path(sys.executable).parent.parent != ROOT / '.venv':

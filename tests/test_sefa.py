@@ -340,6 +340,7 @@ def test_is_zoo_name(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------
 # The README command, on a random-weight genforce StyleGAN at 512 (narrow channels, to keep CPU time small).
 
+@pytest.mark.slow
 def test_readme_command_animeface512(tmp_path):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(512)
