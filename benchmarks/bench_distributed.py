@@ -1,11 +1,8 @@
 """compute_jacobian.py in one process against two (torchrun, one thread each): time, and the same bits.
 
-On a random-weight StyleGAN2 (64x64, w_dim 512, channel_max 32 by default),
-the same command runs once with plain `python` and once under
-`torchrun --standalone --nproc_per_node=2`, each process on one thread
-(`OMP_NUM_THREADS=1`), in dense mode and with `--region eyes`. The outputs are
-compared bit for bit. Wall time includes each process's start (Python, torch,
-loading the model); the per-sample figure subtracts a run of 1 sample.
+On a random-weight StyleGAN2, the same command runs with plain `python` and under `torchrun --nproc_per_node=2`,
+one thread per process, dense and with `--region eyes`; the outputs are compared bit for bit. The per-sample
+figure subtracts a run of 1 sample (process start, loading the model).
 
     python benchmarks/bench_distributed.py                 # 32 samples
     python benchmarks/bench_distributed.py --nums 32 --json_out dist.json
@@ -27,6 +24,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from models import build_generator  # noqa: E402
+from utils.fileio import save_json  # noqa: E402
 
 
 def run(model, nums, processes, save_dir, region):
@@ -75,8 +73,7 @@ def main(nums, res, w_dim, channel_max, json_out):
                        f'2 processes {times[2][1]:.3f} s/sample ({times[2][0]:.1f} s in all), '
                        f'x{record["speedup"]}, same bits: {equal}')
     if json_out:
-        with open(json_out, 'w', encoding='utf-8') as file:
-            json.dump(results, file, indent=2)
+        save_json(json_out, results)
     click.echo(json.dumps(results))
 
 

@@ -1,11 +1,8 @@
 """The editor's round trip: a slider move, as the page sends it, to the PNG it shows.
 
-Starts the editor's server in this process on a free port and times
-`POST /api/render` through the standard library's HTTP client (a fresh state
-each time: a SeFa slider at a new distance), median of `--repeats`, for the
-built-in face model and for a random-weight StyleGAN2 at 256x256 with default
-channels. Also times the region path: the sample's Jacobian, then one
-`POST /api/region`.
+Times `POST /api/render` to the editor's server in this process (a SeFa slider at a new distance each time),
+median of `--repeats`, for the built-in face model and a random StyleGAN2 at 256x256; also the region path (the
+sample's Jacobian, then one `POST /api/region`).
 
     python benchmarks/bench_interface.py
     python benchmarks/bench_interface.py --models builtin:faces64 --json_out editor.json
@@ -30,6 +27,7 @@ if ROOT not in sys.path:
 import models  # noqa: E402
 from editor.server import make_server  # noqa: E402
 from editor.session import Editor  # noqa: E402
+from utils.fileio import save_json  # noqa: E402
 
 
 def post(base, path, body):
@@ -103,8 +101,7 @@ def main(names, repeats, region, device, json_out):
         click.echo(f'| {r["description"]} ({r["device"]}) | {r["round_trip_ms"]} ms | {r["synthesis_ms"]} ms | '
                    f'{r.get("jacobian_s", "-")} s | {r.get("region_ms", "-")} ms |')
     if json_out:
-        with open(json_out, 'w', encoding='utf-8') as file:
-            json.dump(results, file, indent=2)
+        save_json(json_out, results)
 
 
 if __name__ == '__main__':

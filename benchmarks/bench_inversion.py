@@ -1,9 +1,7 @@
 """Projecting images with invert.py's method: seconds per image and PSNR, on this machine.
 
-On the built-in face model, faces drawn by the renderer (`demo.faces`) from
-factors of a seed the training never used are projected into w (and w+), and
-on a random StyleGAN2 at 256x256 with default channels, an image it generated
-is projected, to give the time per step at that size.
+Faces drawn by `demo.faces` from unseen factors are projected into the built-in face model (w and w+), and a
+sample of a random StyleGAN2 at 256x256 into it, for the time per step at that size.
 
     python benchmarks/bench_inversion.py
     python benchmarks/bench_inversion.py --images 4 --steps 1000 --json_out inversion.json
@@ -25,6 +23,7 @@ if ROOT not in sys.path:
 import models  # noqa: E402
 from demo import faces  # noqa: E402
 from semantics import inversion, sampling  # noqa: E402
+from utils.fileio import save_json  # noqa: E402
 from utils.images import from_uint8  # noqa: E402
 
 
@@ -67,8 +66,7 @@ def main(images, steps, steps_256, json_out):
         click.echo(f'| {r["model"]} | {r["space"]} | {r["image"]} | {r["steps"]} | {r["seconds"]} '
                    f'| {r["psnr_db"]} dB |')
     if json_out:
-        with open(json_out, 'w', encoding='utf-8') as file:
-            json.dump(results, file, indent=2)
+        save_json(json_out, results)
 
 
 if __name__ == '__main__':

@@ -1,20 +1,13 @@
 """Speed of SeFa: the factorisation itself, and `sefa.py -N 0` from start to saved directions.
 
-On a StyleGAN2 at 1024x1024 (default channels, random weights):
-
-- ours: `semantics.sefa.factorize(G, 'all')` (weights gathered, A A^T in float32,
-  symmetric solver `torch.linalg.eigh` in float64 in one thread, sorted);
-
-- reference method: genforce's `factorize_weight` arithmetic, the same A A^T
-  solved with the general `numpy.linalg.eig` (unsorted), as genforce does;
-- the two solvers alone on the same matrix;
-- `python sefa.py <NVlabs state dict> -N 0`: process start to directions on disk.
+On a random StyleGAN2 at 1024x1024: ours (`semantics.sefa.factorize`, symmetric `eigh`, sorted) against
+genforce's `factorize_weight` (the same A A^T, general `numpy.linalg.eig`), the two solvers alone, and
+`python sefa.py <state dict> -N 0` from process start to directions on disk.
 
 Usage: python benchmarks/bench_sefa.py [--repeats 5] [--resolution 1024]
 """
 
 import glob
-import json
 import os
 import statistics
 import subprocess
@@ -32,6 +25,7 @@ if ROOT not in sys.path:
 
 import models  # noqa: E402
 from semantics import sefa  # noqa: E402
+from utils.fileio import save_json  # noqa: E402
 
 
 def reference_factorize(generator):
@@ -89,15 +83,13 @@ def main(repeats, resolution, script_repeats, device, json_out):
             torch.save(generator.state_dict(), path)  # an NVlabs-named state dict
             command = [sys.executable, os.path.join(ROOT, 'sefa.py'), path, '-N', '0', '-K', '5',
                        '--save_dir', os.path.join(tmp, 'out'), '--device', device]
-            env = dict(os.environ, GANSEMANTICS_OFFLINE='1')
-            times = []
-            for _ in range(script_repeats):
-                start = time.perf_counter()
-                subprocess.run(command, check=True, env=env, capture_output=True)
-                times.append(time.perf_counter() - start)
+
+            def run_script():
+                subprocess.run(command, check=True, env=dict(os.environ, GANSEMANTICS_OFFLINE='1'), capture_output=True)
                 if not glob.glob(os.path.join(tmp, 'out', 'stylegan2-random-*', '*', 'directions.npy')):
                     raise RuntimeError('sefa.py did not save the directions')
-            rows.append(('sefa.py -N 0 (start to directions saved)', statistics.median(times), None))
+
+            rows.append(('sefa.py -N 0 (start to directions saved)', median_time(run_script, script_repeats), None))
 
     print()
     print(f'| {"what":<42} | {"ours (s)":>9} | {"reference (s)":>13} | {"speed-up":>8} |')
@@ -107,10 +99,8 @@ def main(repeats, resolution, script_repeats, device, json_out):
         ratio = f'{ref_s / ours_s:7.1f}x' if ref_s is not None else f'{"-":>8}'
         print(f'| {what:<42} | {ours_s:9.4f} | {ref} | {ratio} |')
     if json_out:
-        record = {'device': device, 'resolution': resolution, 'torch': torch.__version__,
-                  'rows': [{'what': w, 'ours_s': o, 'reference_s': r} for w, o, r in rows]}
-        with open(json_out, 'w', encoding='utf-8') as file:
-            json.dump(record, file, indent=2)
+        save_json(json_out, {'device': device, 'resolution': resolution, 'torch': torch.__version__,
+                             'rows': [{'what': w, 'ours_s': o, 'reference_s': r} for w, o, r in rows]})
     print(f'\nmedian of {repeats} repeats ({script_repeats} for the script); reference = genforce factorize_weight '
           'method (np.linalg.eig)')
 

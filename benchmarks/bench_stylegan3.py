@@ -1,30 +1,21 @@
 """StyleGAN3 (R and T) forward time: ours vs NVlabs' implementation on its pure-PyTorch reference path.
 
-Both generators run in the same process with the same random weights: NVlabs'
-`training.networks_stylegan3.Generator` is built with the official training
-configuration (T: channel_base 32768, channel_max 512; R: channel_base 65536,
-channel_max 1024, conv_kernel 1, radial filters; z_dim = w_dim = 512, two
-mapping layers), its biases perturbed and its input magnitudes measured as in
-training, and its state dict is read into ours through
-`models.checkpoints.stylegan3_names`. Outputs must agree to 1e-4; then each
-generator's forward pass (mapping + synthesis, batch 1) is timed, the median of
-`--repeats` runs, alternating the two. NVlabs' custom ops are forced onto their
-reference path (`bias_act`, `upfirdn2d`, `filtered_lrelu` never build or load a
-plugin), so nothing is compiled. Our Jacobian time (forward mode,
-`semantics.jacobian`) is measured on one sample; `--jacobian_columns K` times
-the first K of the `w_dim` columns only and extrapolates to all of them.
+Both generators run in one process with the same random weights: NVlabs' `Generator`, built with the official
+training configuration, its biases perturbed and input magnitudes measured, is read into ours through
+`models.checkpoints.stylegan3_names`. Outputs must agree to 1e-4; then each forward pass (batch 1) is timed, the
+median of `--repeats` runs, alternating the two. NVlabs' custom ops are forced onto their reference path, so
+nothing is compiled. Our forward-mode Jacobian is timed on one sample (`--jacobian_columns K`: K of the `w_dim`
+columns, extrapolated).
 
     python benchmarks/bench_stylegan3.py --official_repo ../stylegan3
     STYLEGAN3_REPO=../stylegan3 python benchmarks/bench_stylegan3.py --res 64 --cfg T --json_out t64.json
 
-The official code is imported from `--official_repo` (default: `$STYLEGAN3_REPO`);
-without it the benchmark prints a message and exits.
+Without `--official_repo` (default: `$STYLEGAN3_REPO`) the benchmark prints a message and exits.
 """
 
 import functools
 import gc
 import importlib.util
-import json
 import os
 import resource
 import statistics
@@ -42,6 +33,7 @@ from models import build_generator  # noqa: E402
 from models.checkpoints import stylegan3_names  # noqa: E402
 from semantics import jacobian  # noqa: E402
 from utils.cpu import keep_freed_memory  # noqa: E402
+from utils.fileio import save_json  # noqa: E402
 
 ENV_REPO = 'STYLEGAN3_REPO'
 TOL = 1e-4
@@ -54,12 +46,8 @@ CONFIGS = {
 
 
 def import_official(repo):
-    """NVlabs' `networks_stylegan3` module from `repo`, with its custom ops forced onto the reference path.
-
-    The official modules import `requests` and `pkg_resources` (and Python < 3.12's
-    `distutils`) for things this benchmark never calls; when they are not
-    installed, minimal stand-ins are registered first.
-    """
+    """NVlabs' `networks_stylegan3` module from `repo`, its custom ops forced onto the reference path (stand-ins
+    for `requests`, `pkg_resources` and `distutils`, which it imports for things never called here)."""
     if not os.path.isfile(os.path.join(repo, 'training', 'networks_stylegan3.py')):
         raise click.ClickException(f'--official_repo {repo}: training/networks_stylegan3.py not found')
     if importlib.util.find_spec('requests') is None:
@@ -114,12 +102,6 @@ def our_generator(init_kwargs, official_state, device):
     G = build_generator('stylegan3', config)
     G.load_state_dict(state, strict=True)
     return G.to(device).eval().requires_grad_(False)
-
-
-def write_json(path, results):
-    if path:
-        with open(path, 'w', encoding='utf-8') as file:
-            json.dump(results, file, indent=2)
 
 
 def sync(device):
@@ -240,7 +222,8 @@ def main(official_repo, cfgs, res, repeats, threads, device, seed, with_jacobian
             click.echo(f'[{cfg}] Jacobian {shape}: {seconds:.1f} s/sample{note}')
         entry['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         del ours
-        write_json(json_out, results)  # after every config, so that a later failure keeps these
+        if json_out:  # after every config, so that a later failure keeps these
+            save_json(json_out, results)
 
     click.echo('')
     click.echo(f'StyleGAN3 {res}x{res}, batch 1, {device}, {results["threads"]} threads, torch {torch.__version__}')
@@ -253,7 +236,6 @@ def main(official_repo, cfgs, res, repeats, threads, device, seed, with_jacobian
     if any(e.get('jacobian_extrapolated') for e in results['configs'].values()):
         click.echo('* extrapolated from --jacobian_columns of the w_dim columns')
     if json_out:
-        write_json(json_out, results)
         click.echo(f'JSON: {json_out}')
 
 

@@ -1,21 +1,12 @@
 """BigGAN-deep generator, numerically the one of HuggingFace's `pytorch-pretrained-BigGAN`.
 
-The official module computes `BigGAN(z, class_vector, truncation)`: the class
-vector is embedded and concatenated with `z` into a condition vector that feeds
-the first linear layer and the conditional batch norms of every residual block.
-`truncation` does two things: the caller samples `z` from a normal truncated to
-[-2, 2] and scaled by it (`truncated_noise`), and every batch norm picks (or
-interpolates) the statistics stored for it.
-
 Contract adaptation (see DESIGN.md): `c` is a class vector `[N, num_classes]` or class indices `[N]`.
 `mapping(z, c)` returns `ws [N, num_ws, w_dim]`, `num_ws = 1 + len(layers)`, every row `w = cat(z, embed(c))`
 (`w_dim = 2 * z_dim`): row 0 feeds the input linear layer, row `1 + i` the batch norms of block `i`, so one
-block's `w` can be edited, as with StyleGAN's per-layer `w`. `synthesis(ws, truncation_psi=t)` draws with the
-statistics of `t`; `forward(z, c, truncation_psi=t)` equals the official `BigGAN(z, c, t)`. There is no noise
-input and no `truncation_cutoff`.
-
-Spectral normalisation is folded into plain weights when a checkpoint is read
-(`W = W_orig / (u . W_orig v)`, the official eval-mode computation).
+block's `w` can be edited, as with StyleGAN's per-layer `w`. Truncation scales the noise (`truncated_noise`) and
+picks the batch-norm statistics: `forward(z, c, truncation_psi=t)` equals the official `BigGAN(z, c, t)`. There
+is no noise input and no `truncation_cutoff`. Spectral normalisation is folded into plain weights when a
+checkpoint is read.
 """
 
 import difflib

@@ -1,28 +1,10 @@
 """Reader of NVlabs TensorFlow network pickles (StyleGAN2, StyleGAN, PGGAN), without TensorFlow.
 
-The official releases (`stylegan2-ffhq-config-f.pkl`, `karras2019stylegan-ffhq-1024x1024.pkl`, ...) pickle a
-tuple `(G, D, Gs)` (some snapshots a dict with `Gs` or `G_ema`) of `dnnlib.tflib.network.Network` objects
-(`tfutil.Network` for PGGAN), which `safe_pickle` reads as `OpaqueObject`s. Their variables are collected as
-NVlabs' `legacy.py` names them (`mapping/Dense0/weight`); the family is told by their names, the architecture
-by their shapes, and the `static_kwargs` (the build function's arguments) supply what shapes cannot.
-
-TensorFlow stores convolution kernels `[kh, kw, in, out]` (ours: `[out, in,
-kh, kw]`) and dense weights `[in, out]` (ours: `[out, in]`), raw: they are
-scaled at run time (equalised learning rate), as our modules do. Beyond that:
-
-- StyleGAN2: the kernels of `Conv0_up` are flipped spatially (TensorFlow flips
-  them inside `upsample_conv_2d`, NVlabs' PyTorch port stores them flipped),
-  and style biases gain 1 (added at run time in TensorFlow, the port's bias
-  starts at 1).
-- StyleGAN: `Conv0_up` keeps the `[kh, kw, in, out]` layout whether or not it
-  is fused, so `fused_scale` comes from the kwargs ('auto' by default: fused
-  from 128x128 on); a fused layer computes nearest upsampling followed by the
-  convolution with the flipped kernel. Only `ToRGB_lod0` is used at lod 0.
-- PGGAN: the first layer is a dense layer `[z_dim, 16 * channels]` reshaped to
-  `[channels, 4, 4]`, i.e. a 4x4 convolution of a 1x1 input (padding 3), so its
-  kernel is flipped; fused upsampling layers (`Conv0_up`) store their kernel
-  as `[kh, kw, out, in]` (`tf.nn.conv2d_transpose`), others (`Conv0`) as a
-  plain convolution.
+The releases pickle `(G, D, Gs)` (some snapshots a dict with `Gs` or `G_ema`) of TensorFlow `Network`s, which
+`safe_pickle` reads as `OpaqueObject`s. Their variables are named as NVlabs' `legacy.py` names them
+(`mapping/Dense0/weight`); the family is told by the names, the architecture by the shapes, and the
+`static_kwargs` supply what shapes cannot. Kernels `[kh, kw, in, out]` and dense weights `[in, out]` are stored
+raw (scaled at run time, as ours); the tables below say where a layout also flips or transposes them.
 """
 
 import dataclasses
