@@ -70,12 +70,8 @@ def channels_last(x):
 def upfirdn2d(x, f, up=1, down=1, padding=0, gain=1):
     """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d, one of `up` and `down` 1.
 
-    The numbers are those of NVlabs' reference path. The work is not: the
-    zero-inserted samples are never multiplied (upsampling is a transposed
-    depthwise convolution with stride `up`), the dropped samples are never
-    computed (downsampling is a strided convolution), and the filter runs on
-    channels-last data, where mkldnn's depthwise kernels are several times
-    faster on CPU.
+    The numbers of NVlabs' reference path, with less work: upsampling is a transposed depthwise convolution, down-
+    sampling a strided one, and the filter runs on channels-last data (mkldnn's fast depthwise kernels on CPU).
 
     Args:
         x: Images `[N, C, H, W]`.

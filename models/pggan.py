@@ -4,11 +4,8 @@ Progressive GAN (Karras et al., ICLR 2018) as converted from the official Tensor
 learning rate, pixel norm in front of every convolution, nearest-neighbour upsampling (or one fused transposed
 convolution), leaky ReLU, and a 1x1 ToRGB layer at the output resolution: the final level of detail (lod 0).
 
-PGGAN has no mapping network. To keep the generator contract, `mapping`
-returns the pixel-normalised `z` (with the label appended for conditional
-models, as genforce does) as a single `w`: `ws` is `[N, 1, z_dim + c_dim]`.
-`synthesis` starts with the first layer's own pixel norm, so editing `ws` and
-rendering it gives what genforce's `G(code)` gives for the edited code.
+PGGAN has no mapping network: `mapping` returns the pixel-normalised `z` (the label appended, as genforce does) as a
+single `w`, `ws [N, 1, z_dim + c_dim]`, so editing `ws` gives what genforce's `G(code)` gives for the edited code.
 Truncation arguments are accepted and ignored.
 """
 

@@ -1,19 +1,9 @@
 """StyleGAN (v1) generator, numerically the one of genforce's SeFa `StyleGANGenerator`.
 
-StyleGAN (Karras et al., CVPR 2019) as converted from the official TensorFlow
-networks. Mapping: pixel norm, then dense layers with equalised learning rate
-(gain sqrt(2), learning-rate multiplier 0.01) and leaky ReLU. Synthesis: a
-learned 4x4 constant, then per layer [upsampling,] 3x3 convolution, [blur],
-and the epilogue noise -> bias -> leaky ReLU -> instance norm -> style
-modulation `x * (1 + s_scale) + s_bias`. Upsampling is nearest-neighbour below
-128x128 and a fused transposed convolution from 128x128 up (`fused_scale=
-'auto'`). The image is the ToRGB of the last resolution (lod 0).
-
-`ws` has one `w` per layer: `num_ws = 2 * log2(img_resolution) - 2`, and
-layer `i` reads `ws[:, i]`. Truncation moves the first `truncation_cutoff`
-layers towards `w_avg` by `truncation_psi`; `truncation_cutoff=None` means all
-layers, as in NVlabs' code (genforce's `trunc_layers=None` means none; pass
-`truncation_psi=1` for that).
+Synthesis: a learned 4x4 constant, then per layer [upsampling,] 3x3 convolution, [blur], noise, bias, leaky ReLU,
+instance norm and style modulation `x * (1 + s_scale) + s_bias`; upsampling is fused into a transposed convolution
+from 128x128 up (`fused_scale='auto'`). Layer `i` reads `ws[:, i]`. `truncation_cutoff=None` truncates all layers, as
+in NVlabs' code (genforce's `trunc_layers=None` means none; pass `truncation_psi=1` for that).
 """
 
 from dataclasses import asdict, dataclass

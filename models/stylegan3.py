@@ -1,19 +1,10 @@
 """StyleGAN3 generator (configs T and R), numerically the one of NVlabs' stylegan3.
 
-Module and parameter names follow `training.networks_stylegan3.Generator`
-(`synthesis.input`, `synthesis.L{idx}_{size}_{channels}`, `mapping.fc{idx}`),
-so an NVlabs state dict loads as it is, less the `up_filter`/`down_filter`
-buffers, which are designed again from the config (`design_lowpass_filter`).
-The Fourier features' `freqs` and `phases` are random at initialisation and
-always come from the checkpoint.
-
-Computation is float32 and follows NVlabs' reference (`*_ref`) paths: the
-filtered leaky ReLU is upfirdn2d up, bias + leaky ReLU + gain + clamp,
-upfirdn2d down. Nothing is done in place on tensors that carry gradients, so
-`torch.func.jvp` / `vmap` work through the whole generator.
-
-`synthesis.input.transform` (3x3) is the inverse of the user transform of the
-output image, as in NVlabs' `gen_images.py`; `set_transform` fills it.
+Names follow `training.networks_stylegan3.Generator`, so an NVlabs state dict loads as it is, less the
+`up_filter`/`down_filter` buffers, designed again from the config. Computation is float32 and follows NVlabs'
+reference (`*_ref`) paths; nothing is done in place on tensors that carry gradients, so `torch.func.jvp` / `vmap`
+work through the whole generator. `synthesis.input.transform` is the inverse of the user transform of the output
+image, as in NVlabs' `gen_images.py`.
 """
 
 from dataclasses import asdict, dataclass

@@ -1,15 +1,9 @@
 """Named models: family, configuration, download URL and checksum.
 
-Names: genforce's SeFa model zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`, as
-SeFa's `models/model_zoo.py` lists them) and NVlabs' official PyTorch pickles
-(the StyleGAN2 and StyleGAN3 releases on NGC, `stylegan2-ffhq-1024x1024`,
-`stylegan3-r-afhqv2-512x512`, ..., and stylegan2-ada-pytorch's, `stylegan2-ada-ffhq`
-for `ffhq.pkl`, ...). `resolve(name)` gives the verified local checkpoint of a
-name: `$GANSEMANTICS_CHECKPOINTS/<file>` when that variable is set, else
-`./checkpoints/` (where earlier versions kept them), then the user cache
-(`utils.download`), where a missing file is downloaded (not with
-`$GANSEMANTICS_OFFLINE`). Every use checks the file's SHA-256: the published one,
-else the one recorded beside the file when it was first used.
+Names: genforce's SeFa zoo (`pggan_*`, `stylegan_*`, `stylegan2_*`) and NVlabs' PyTorch pickles
+(`stylegan2-ffhq-1024x1024`, `stylegan3-r-afhqv2-512x512`, `stylegan2-ada-ffhq`, ...). `resolve(name)` gives the
+verified checkpoint: `$GANSEMANTICS_CHECKPOINTS/<file>` when that is set, else `./checkpoints/`, then the user cache,
+where a missing file is downloaded (see `utils.download`).
 """
 
 import difflib

@@ -1,25 +1,15 @@
 """ReSeFa: region-based semantic directions from image-w.r.t.-latent Jacobians (Zhu et al., ICML 2022).
 
-For one sample with Jacobian `J` (image pixels x `w_dim`) and a region mask, the rows of `J` inside the region form
-`J_f` and the rows outside form `J_b` (with a per-channel Jacobian every channel of a pixel is one row). A direction `v`
-changes the region by `|J_f v|^2 / n_f = v^T M_f v` and the rest of the image by `v^T M_b v`, with
-
-    M_f = J_f^T J_f / n_f,    M_b = J_b^T J_b / n_b
-
-(`n_f`, `n_b` the numbers of rows). The directions that change the region most for the least change elsewhere maximise
-the generalised Rayleigh quotient `v^T M_f v / v^T M_b v`: they are the eigenvectors of the generalised symmetric
-eigenproblem
+The rows of a sample's Jacobian `J` (pixels, or pixel channels, x `w_dim`) inside a region form `J_f`, those outside
+`J_b`; with `M_f = J_f^T J_f / n_f` and `M_b = J_b^T J_b / n_b`, the directions that change the region most for the
+least change elsewhere are the eigenvectors of
 
     M_f v = lambda B v,    B = M_b  (or M_b + tao * trace(M_b) * I, `full_rank`)
 
-sorted by decreasing eigenvalue `lambda`, the quotient each one reaches. The reference (`compute_direction.py` of
-ReSeFa) takes the eigenvectors of `inv(B) M_f`; `scipy.linalg.eigh(M_f, B)` solves the same problem in float64 with a
-symmetric solver. Directions equal the reference's up to sign; here each is a unit row with its largest-magnitude entry
-positive.
-
-One sample's Gram matrices are built in the Jacobian's dtype with the reference's arithmetic (`(1 / n) * J.T.dot(J)`),
-since the trailing eigenvectors are sensitive to its rounding. Many samples pool by summing their matrices (the same
-directions as their mean): `GramSums` keeps the sums in float64, not the Jacobians.
+sorted by decreasing `lambda`. The reference takes the eigenvectors of `inv(B) M_f`; `scipy.linalg.eigh(M_f, B)` solves
+the same problem in float64 with a symmetric solver: the reference's directions up to sign (here each unit row has its
+largest-magnitude entry positive). Gram matrices are built with the reference's arithmetic (`(1 / n) * J.T.dot(J)`),
+since the trailing eigenvectors are sensitive to its rounding; samples pool by summing them (`GramSums`, float64).
 """
 
 import numpy as np

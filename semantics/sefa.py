@@ -5,14 +5,9 @@ their outputs most are the maximisers of `|A^T n|^2` under `|n| = 1`, i.e. the e
 eigenvalues. As in genforce's `factorize_weight`, `A` is `[w_dim, columns]`: the weights of the selected layers, each
 transposed to `[in, out]`, concatenated along the output axis, every column scaled to unit norm.
 
-Which weights, per family, is the family's `sefa_layers()` / `sefa_weights()` hook (`models.base`): the style affine fed
-by each selected ws index (StyleGAN families; StyleGAN2's last index feeds only the final ToRGB, genforce's rule),
-PGGAN's first kernel arranged as `[w_dim, 16 C]`, BigGAN's columns of the input layer that read `z` (directions are zero
-on the class-embedding half of `w`).
-
-`A A^T` is formed with the reference's float32 arithmetic and its symmetric eigenproblem solved in float64 with `eigh`
-(the reference's general `eig` gives unsorted, possibly complex results). Each direction is a unit row with its
-largest-magnitude entry positive: the reference's up to sign.
+Which weights is the family's `sefa_weights()` hook (`models.base`). `A A^T` is formed with the reference's float32
+arithmetic and solved in float64 with the symmetric `eigh` (the reference's `eig` gives unsorted, possibly complex
+results); each direction is a unit row with its largest-magnitude entry positive: the reference's up to sign.
 """
 
 import contextlib

@@ -1,14 +1,9 @@
 """Checkpoint reading: a registry of readers, one per on-disk format.
 
-Every reader module has `FORMAT`, its name; `claims(source)`, "is this mine?",
-decided from the content (never the file name) of a `Source`, which loads the
-file at most once; and `read(source, hints) -> Checkpoint`, where `hints` are
-the settings asked for (some formats cannot tell everything). `read_checkpoint`
-asks the readers in order; the first that claims the file reads it, checking
-every tensor against the model of the config it finds (`names.convert`), and
-`check_expected` compares the settings asked for with the result.
-`torch.load` is always called with `weights_only=True` and pickles go through
-`safe_pickle`: reading a checkpoint never runs code from it.
+Every reader module has `FORMAT`; `claims(source)`, decided from the content (never the name) of a `Source`, which
+loads the file at most once; and `read(source, hints) -> Checkpoint`, `hints` being the settings asked for. The first
+reader that claims the file reads it, checking every tensor against the model of its config (`names.convert`).
+`torch.load` runs with `weights_only=True` and pickles go through `safe_pickle`: reading never runs code from a file.
 """
 
 import dataclasses

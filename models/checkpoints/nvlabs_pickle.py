@@ -1,10 +1,7 @@
 """Reader of NVlabs PyTorch network pickles (stylegan2-ada-pytorch, stylegan3): StyleGAN2 and StyleGAN3.
 
-`G_ema` is pickled through NVlabs' persistence module; `safe_pickle` reads it
-as a `PersistentObject` tree (class name, constructor kwargs, module state)
-without importing or running anything from the file. The state dict is
-collected from the tree, the config comes from the recorded constructor
-kwargs, and the tables of `stylegan2_names` / `stylegan3_names` convert it.
+`safe_pickle` reads `G_ema` as a `PersistentObject` tree; the state dict is collected from it, the config comes from the
+recorded constructor kwargs, and the tables of `stylegan2_names` / `stylegan3_names` convert it.
 """
 
 from . import stylegan2_names as sg2

@@ -1,14 +1,9 @@
 """A pickle reader that never imports or runs anything named by the file.
 
-NVlabs' network pickles store every network as a call to
-`torch_utils.persistence._reconstruct_persistent_obj(meta)`, `meta` holding the
-class name, the source code of its module (which the official loader executes)
-and the object's state; TensorFlow-era pickles store `dnnlib.tflib.network.Network`
-objects whose state lists the variables as numpy arrays. `load_pickle` reads
-them as data: the persistence call gives a `PersistentObject` (its source
-dropped), classes of the NVlabs code base become `OpaqueObject`s that only
-record their state, tensors and arrays are rebuilt by our own functions, and any
-other global (`os.system`, `eval`, ...) stops the load with an `UnsafePickleError`.
+NVlabs' pickles store each network as a call to `_reconstruct_persistent_obj(meta)`, `meta` holding the class name,
+its module's source (which the official loader executes) and the state. Here that call gives a `PersistentObject`
+(source dropped), NVlabs classes become `OpaqueObject`s that only record their state, tensors and arrays are rebuilt by
+our own functions, and any other global (`os.system`, `eval`, ...) raises `UnsafePickleError`.
 """
 
 import _compat_pickle
