@@ -96,9 +96,8 @@ def settings_notes(generator, codes, opts):
 # Regions.
 
 def region_from_options(opts, size, default=None):
-    """`(name, bool mask [size, size])` of the region `--region` (of `--data_name`), `--box` or `--mask`/`--labels`
-    give, else of the region named `default`, else None. The name ('eyes', 'box_120_128_20_115',
-    'mask_<file label>_labels_4-5') is part of output paths."""
+    """`(name, bool mask [size, size])` of the region `--region`, `--box` or `--mask`/`--labels` give, else of the
+    region named `default`, else None; the name ('eyes', 'box_120_128_20_115', ...) is part of output paths."""
     given = [flag for flag, key in (('--region', 'region'), ('--box', 'box'), ('--mask', 'mask_path'))
              if opts.get(key)]
     option = given[0] if given else '--region'
@@ -191,8 +190,7 @@ def read_grams(path):
 
 
 def _sidecar(path, shape, w_dim):
-    """The sidecar compute_jacobian.py writes beside `path` ({} for the reference's files), checked against
-    the data (`shape`, `w_dim`), with its `num_ws` and `layers` (passed on into direction sidecars)."""
+    """The sidecar compute_jacobian.py writes beside `path` ({} for the reference's files), checked against the data."""
     sidecar = os.path.splitext(path)[0] + '.json'
     meta = load_json(sidecar) if os.path.isfile(sidecar) else {}
     problem = None if isinstance(meta, dict) else 'not a JSON object'

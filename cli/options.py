@@ -105,9 +105,8 @@ class Interrupted(click.ClickException):
 
 
 def cli_errors(func):
-    """Turn what a run can meet into one line: input the readers refuse (ValueError, a file missing or cut
-    short: exit 2), a failing system (other OSErrors, no memory: exit 1), Ctrl-C (exit 130). Anything else is a
-    bug and keeps its traceback."""
+    """One line for what a run can meet: input the readers refuse (exit 2), a failing system (exit 1), Ctrl-C (exit
+    130). Anything else is a bug and keeps its traceback."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
@@ -261,8 +260,7 @@ def describe_weights(generator):
 
 
 def check_layers(generator, layers, option, allowed=None):
-    """`layers` (None: `allowed`, else all ws) as sorted indices of this model: the one check of layer indices
-    against a model, naming `option` (a flag, or where recommended layers came from)."""
+    """`layers` (None: `allowed`, else all ws) as sorted indices of this model, or an error naming `option`."""
     allowed = list(range(generator.num_ws)) if allowed is None else allowed
     bad = [i for i in layers or () if i not in allowed]
     if bad:
@@ -347,18 +345,13 @@ class_option = click.option('--class', 'class_spec', default=None, metavar='CLAS
 
 def class_index_of(generator, class_spec):
     """The class index `--class` names for this model (None for an unconditional model)."""
-    problem, conditional = None, bool(generator.c_dim)
-    if (class_spec is None) == conditional:
-        problem = (f'this {generator.variant} model is conditional ({generator.c_dim} classes): give a class'
-                   if conditional else f'this {generator.variant} model is unconditional: it takes no class')
-    elif conditional:
-        try:
-            return generator.class_index(class_spec)
-        except ValueError as error:
-            problem = str(error)
-    if problem:
-        raise click.BadParameter(problem, param_hint='--class')
-    return None
+    if class_spec is None and generator.c_dim:
+        raise click.BadParameter(f'this {generator.variant} model is conditional ({generator.c_dim} classes): give a '
+                                 'class', param_hint='--class')
+    try:
+        return None if class_spec is None else generator.class_index(class_spec)
+    except ValueError as error:  # the model's rule, unconditional models included
+        raise click.BadParameter(str(error), param_hint='--class') from None
 
 
 sefa_model_options = compose(  # SeFa's own: MODEL_NAME and --gpu_id (plus --device)

@@ -1,6 +1,5 @@
 """The catalog (the built-in `catalog.json` plus the user catalog), looked up by id, original path or short name,
-and the files of its entries: a built-in entry's file is read from this folder when it is shipped here, else from
-`directions_dir()`, where it is downloaded to. Every use checks the file's SHA-256 against the catalog."""
+and the files of its entries (shipped here, else downloaded), checked against its SHA-256 on every use."""
 
 import difflib
 import numbers
@@ -112,8 +111,7 @@ class Entry:
         return self.shipped_file if os.path.isfile(self.shipped_file) else self.cache_file()
 
     def download_url(self):
-        """The public URL, or the file under the mirror `$GANSEMANTICS_DIRECTIONS_URL` (a URL prefix or a local
-        folder laid out as `<mirror>/<source mirror folder>/<file>`). None for a user's entry."""
+        """The public URL, or `<$GANSEMANTICS_DIRECTIONS_URL>/<source mirror folder>/<file>`; None for a user's."""
         mirror = os.environ.get(ENV_URL)
         if self.source is None or not mirror:
             return self.get('url')
@@ -201,8 +199,8 @@ class Catalog(list):
         return [entry for entry in self if kind is None or entry.kind == kind]
 
     def lookup(self, name, kind=None):
-        """The entry called `name` (id, original path, or unique short name); CatalogError when it is unknown
-        (close matches are listed), ambiguous (the candidates are listed), or of another kind."""
+        """The entry called `name` (id, original path, or unique short name); CatalogError when it is unknown,
+        ambiguous, or of another kind."""
         key, word = key_of(name), KIND_WORDS[kind]
         for entries in (self.select(kind), self):
             found = [e for e in entries if key in strong_keys(e)] or [e for e in entries if key == e.name]
@@ -236,8 +234,7 @@ class Catalog(list):
 
 
 def load_catalog(user_catalog=None, builtin=None):
-    """The built-in catalog (default `catalog.json` here, its files shipped in its folder) plus the user catalog
-    (default `user_catalog_path()`), when it exists."""
+    """The built-in catalog (default `catalog.json` here) plus the user catalog (default `user_catalog_path()`)."""
     builtin = os.fspath(builtin or BUILTIN_CATALOG)
     entries = parse_entries(read_catalog_file(builtin), 'builtin', builtin)
     user = os.fspath(user_catalog or user_catalog_path())
@@ -278,8 +275,7 @@ def file_status(entry):
 
 
 def fetch(entry, cache_dir=None, download=True, progress=True):
-    """Path of the entry's verified file: shipped, already downloaded (into `cache_dir`, default
-    `directions_dir()`), or downloaded now from the mirror `$GANSEMANTICS_DIRECTIONS_URL` or its URL."""
+    """Path of the entry's verified file: shipped, already downloaded (into `cache_dir`), or downloaded now."""
     if entry.source is None and not os.path.isfile(entry.path):
         raise CatalogError(f'{_what(entry)}: its file {entry.path} is gone; add it again with python -m directions add')
     local = entry.path if entry.source is None else entry.shipped_file
@@ -294,9 +290,8 @@ def fetch(entry, cache_dir=None, download=True, progress=True):
 
 
 def resolve(name_or_path, kind, catalog=None, download=True, progress=True):
-    """`(path, entry or None)` of a file of `kind` ('direction' or 'latents'): an existing file as it is, with the
-    entry whose SHA-256 it has (refused where a published file belongs but the SHA-256 differs); else the fetched,
-    verified file of a catalog id, original path or unique short name ('eyesize')."""
+    """`(path, entry or None)` of a file of `kind`: an existing file, with the entry whose SHA-256 it has (refused
+    where a published file belongs but differs); else the fetched file of a catalog name ('eyesize')."""
     catalog = catalog if catalog is not None else load_catalog()
     arg = os.fspath(name_or_path)
     if os.path.isdir(arg):

@@ -3,11 +3,7 @@ one's own files to the user catalog. Every error is a `CatalogError` with one li
 
     direction = read_direction('eyesize', w_dim=G.w_dim, num_ws=G.num_ws)   # or any path to a .npy
     direction.array                 # [K, w_dim] float32, rows as stored
-    direction.recommended_layers    # [4, 5, 6, 7] (catalog entry, else sidecar), checked against num_ws, or None
-    direction.label                 # 'eyesize'; 'pooled_resefa-eyes-1a2b3c4d' for a file of one's own
-
-A direction file holds `[K, w_dim]` (also `[w_dim]`, and `[K, 1, w_dim]` as some tools write it) finite
-floating-point numbers, no row all zeros; its sidecar `NAME.json` lies beside `NAME.npy`.
+    direction.recommended_layers    # [4, 5, 6, 7] (catalog entry, else sidecar NAME.json), or None
 """
 
 import json
@@ -112,8 +108,8 @@ def latents_array(path):
 
 
 def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
-    """`(space, the first nums codes)` of codes as `latents_array` reads them, in the space given ('z', 'w', 'wp') or
-    read from the shape ('auto': z before w where z_dim == w_dim, as the original scripts); CatalogError otherwise."""
+    """`(space, the first nums codes)`: the space given ('z', 'w', 'wp') or, 'auto', read from the shape (z before w
+    where z_dim == w_dim, as the original scripts)."""
     auto = space in ('auto', None)
     fits = {'z': (2, generator.z_dim), 'w': (2, generator.w_dim), 'wp': (3, generator.w_dim)}
     found = [s for s, (ndim, width) in fits.items() if codes.ndim == ndim and codes.shape[-1] == width and
@@ -131,9 +127,8 @@ def sidecar_path(path):
 
 
 def save_directions(path, array, method, generator=None, **facts):
-    """Write directions `[K, w_dim]` to `path` (float32 `.npy`) and their sidecar `NAME.json` beside it: the method,
-    the array's shape, the generator's identity when it is given (model name, source checkpoint and its SHA-256,
-    family, num_ws, resolution), then `facts` (layers, eigenvalues, region, distance_range, ...)."""
+    """Write directions `[K, w_dim]` to `path` (float32 `.npy`) and their sidecar `NAME.json`: the method, the
+    shape, the generator's identity when it is given, then `facts` (layers, eigenvalues, region, ...)."""
     array = np.asarray(array, dtype=np.float32)
     sidecar = {'method': method, 'shape': list(array.shape), 'w_dim': int(array.shape[-1])}
     if generator is not None:
@@ -161,8 +156,7 @@ def read_sidecar(json_path, shape):
 
 
 def read_direction(name_or_path, w_dim=None, num_ws=None, catalog=None, download=True, progress=True):
-    """The `Direction` of a `.npy` file or a catalog name ('eyesize', 'directions/ffhq/stylegan2/eyesize.npy'), checked
-    against the model's `w_dim` and (the recommended layers) `num_ws` when given; CatalogError naming the file."""
+    """The `Direction` of a `.npy` file or a catalog name, checked against `w_dim` and `num_ws` when given."""
     catalog = catalog if catalog is not None else load_catalog()
     path, entry = resolve(name_or_path, 'direction', catalog, download=download, progress=progress)
     stored = load_array(path, DIRECTION_LAYOUT)
@@ -199,11 +193,10 @@ def read_latents(name_or_path, catalog=None, download=True, progress=True):
 
 
 def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path=None, **facts):
-    """Record a user's file (read as `read_direction` / `read_latents` read it) under a new `name` ('smile',
-    'ffhq/mine/smile') in the user catalog, replacing an entry of that name; returns the new Entry. The entry holds
-    the file's absolute path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json beside it; False
-    for none; a field named like an entry field is kept as `sidecar_<field>`), then `facts` (`recommended_layers`,
-    default the sidecar's `layers`; `distance_range`, `description`, `model`, ...; None: not given)."""
+    """Record a user's file under a new `name` ('ffhq/mine/smile') in the user catalog, replacing an entry of that
+    name; returns the new Entry. It holds the file's path, SHA-256 and shape, the fields of its `sidecar` (default:
+    NAME.json beside it; False: none; a field named like an entry field kept as `sidecar_<field>`), then `facts`
+    (None: not given)."""
     name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
     problem = advice_problem(facts)
     if not NAME_RE.fullmatch(name):

@@ -71,8 +71,7 @@ class Generator(nn.Module):
     # Latent codes, class labels, noise and the output transform.
 
     def sample_z(self, num, seed, truncation_psi=1):
-        """`num` codes `[num, z_dim]` (float32 numpy) from `np.random.RandomState(seed)`; `truncation_psi` matters
-        only where sampling truncates (BigGAN)."""
+        """`num` float32 codes `[num, z_dim]` from `RandomState(seed)` (BigGAN's sampling reads `truncation_psi`)."""
         return np.random.RandomState(seed).randn(num, self.z_dim).astype(np.float32)
 
     def check_truncation(self, truncation_psi):
@@ -86,14 +85,12 @@ class Generator(nn.Module):
         return dict(truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
 
     def synthesis_kwargs(self, noise_mode='const', truncation_psi=1, for_tangents=False):
-        """Keyword arguments of `synthesis`: `noise_mode` ('const', 'random' or 'none'), the `truncation_psi` the
-        codes were drawn with (BigGAN's batch norms depend on it); `for_tangents`: the call runs under
-        `torch.func.jvp` / `vmap`, pick the variant whose tangents are cheapest (same numbers)."""
+        """Keyword arguments of `synthesis`; `truncation_psi` is the one the codes were drawn with (BigGAN reads it),
+        `for_tangents` picks the variant whose tangents are cheapest under `torch.func.jvp` (same numbers)."""
         return dict(noise_mode=noise_mode)
 
     def class_index(self, spec):
-        """Class index of a class given by the user (an index, or a name where the family has names);
-        ValueError for an unconditional model or a class that is not one of this model's."""
+        """Class index of a class given by the user (an index, or a name where the family has names); ValueError."""
         if not self.c_dim:
             raise ValueError(f'this {self.variant} model is unconditional: it takes no class')
         text = str(spec).strip()
@@ -107,8 +104,7 @@ class Generator(nn.Module):
         return {name: buffer for name, buffer in self.synthesis.named_buffers() if name.endswith('noise_const')}
 
     def set_noise_buffers(self, buffers):
-        """Replace the constant noise inputs (e.g. those an image's projection optimised); ValueError for a name
-        this model does not have or a shape that differs."""
+        """Replace the constant noise inputs (e.g. those a projection optimised); ValueError for a foreign name or shape."""
         own = self.noise_buffers()
         for name, value in buffers.items():
             want = list(own[name].shape) if name in own else None
@@ -124,8 +120,7 @@ class Generator(nn.Module):
         return str(int(index))
 
     def set_transform(self, tx=0.0, ty=0.0, rotate=0.0):
-        """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees; ValueError where the family has
-        no input transform (only the identity is accepted)."""
+        """Translate the output by `(tx, ty)` and rotate it by `rotate` degrees (ValueError: the family cannot)."""
         if tx or ty or rotate:
             raise ValueError(f'a {self.variant} model cannot be translated or rotated (StyleGAN3 can)')
 
@@ -141,11 +136,8 @@ class Generator(nn.Module):
         return sorted({index for index, _, _ in self.style_layers()})
 
     def sefa_weights(self, layers):
-        """`[(name, weight)]`: the float32 weights `[latent_dim, out]` SeFa factorises for ws indices `layers`.
-
-        `latent_dim` is `w_dim` (`z_dim` where only the noise half of `w` is factorised, as for BigGAN). An index
-        feeding a convolution and a ToRGB layer gives the convolution's weight (genforce's rule).
-        """
+        """`[(name, weight)]`: the float32 weights `[w_dim, out]` SeFa factorises for ws indices `layers`; an index
+        feeding a convolution and a ToRGB layer gives the convolution's (genforce's rule)."""
         out = []
         for index in layers:
             found = [(name, module) for i, name, module in self.style_layers() if i == index]
@@ -163,8 +155,7 @@ class Generator(nn.Module):
         return None
 
     def largest_feature_map(self):
-        """Elements of the largest feature map of one image (sets the memory a tangent costs); by default that of
-        the widest resolution of the config's channel formula."""
+        """Elements of the largest feature map of one image (sets the memory a tangent costs)."""
         return max(self.config.channels(2 ** k) * 4 ** k for k in range(2, self.img_resolution.bit_length()))
 
     def tangent_bytes(self):

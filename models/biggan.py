@@ -35,8 +35,7 @@ PRESET_LAYERS = {128: _LAYERS_128, 256: _LAYERS_256, 512: _LAYERS_512}
 
 @dataclass
 class BigGANConfig:
-    """Fields of HuggingFace's `BigGANConfig`; the defaults are BigGAN-deep 128. The reader of `config.json`
-    checks what a file says (`checkpoints.huggingface.read_config`)."""
+    """Fields of HuggingFace's `BigGANConfig`; the defaults are BigGAN-deep 128."""
 
     output_dim: int = 128                   # Output resolution.
     z_dim: int = 128                        # Noise dimensionality (also the class embedding width).
@@ -66,8 +65,8 @@ class BigGANConfig:
 # Sampling and class names.
 
 def truncated_noise(n, z_dim=128, truncation=1.0, seed=0):
-    """`[n, z_dim]` float32 noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2],
-    times `truncation` (in (0, 1]; pass the same to the generator), from `np.random.RandomState(seed)`."""
+    """`[n, z_dim]` noise as the official `truncated_noise_sample`: a normal truncated to [-2, 2], times
+    `truncation` (pass the same to the generator), from `np.random.RandomState(seed)`."""
     from scipy.stats import truncnorm
     values = truncnorm.rvs(-2, 2, size=(n, z_dim), random_state=np.random.RandomState(seed)).astype(np.float32)
     return torch.from_numpy(values * np.float32(truncation))
@@ -92,8 +91,7 @@ def _class_lookup():
 
 def resolve_class(name_or_index, num_classes=1000):
     """ImageNet class index from an index, a WordNet id ('n01440764') or a name ('goldfish'), matched
-    case-insensitively (underscores count as spaces) against the first name of each class, then against all
-    its synonyms; ValueError naming close matches or the candidates of an ambiguous name."""
+    case-insensitively against the first name of each class, then all its synonyms; ValueError otherwise."""
     by_wnid, by_first, by_synonym, synonyms = _class_lookup()
     query, key = str(name_or_index).strip(), _normalise_name(str(name_or_index))
     if query.isdigit():
@@ -251,8 +249,7 @@ class BigGANMapping(nn.Module):
         self.embed = nn.Linear(config.num_classes, config.z_dim, bias=False)
 
     def forward(self, z, c=None, truncation_psi=1, truncation_cutoff=None):
-        """ws `[N, num_ws, w_dim]` of noise `z` `[N, z_dim]` (already truncated: `truncation_psi` is not used here)
-        and class vectors `c` `[N, c_dim]` or indices `[N]`: every row `cat(z, embed(c))`."""
+        """ws `[N, num_ws, w_dim]` of truncated noise `z` `[N, z_dim]` and classes `c`: every row `cat(z, embed(c))`."""
         assert c is not None and truncation_cutoff is None, 'BigGAN takes a class c and no truncation_cutoff'
         c = c if c.is_floating_point() else F.one_hot(c.long(), self.c_dim)
         w = torch.cat([z, self.embed(c.to(z))], dim=1)  # [N, w_dim]
@@ -279,8 +276,7 @@ class BigGANSynthesis(nn.Module):
         self.to_rgb = nn.Conv2d(ch, ch, 3, padding=1)
 
     def forward(self, ws, noise_mode='const', truncation_psi=1):
-        """Image of `ws` `[N, num_ws, w_dim]`; `truncation_psi`, the truncation the noise was sampled with, picks
-        the batch-norm statistics (BigGAN has no noise: `noise_mode` is not used)."""
+        """Image of `ws` `[N, num_ws, w_dim]`; `truncation_psi`, that of the noise, picks the batch-norm statistics."""
         t = float(truncation_psi)
         assert 0 < t <= 1, 'BigGAN truncation_psi lies in (0, 1] (see check_truncation)'
         x = self.fc(ws[:, 0])  # [N, 4 * 4 * C], laid out as [N, 4, 4, C]
@@ -344,8 +340,8 @@ class BigGANGenerator(Generator):
         return largest
 
     def style_layers(self):
-        """The linear layers that read `w`: the input layer (index 0), and the batch-norm gain (`scale`) and bias
-        (`offset`) layers of block `i` (index `1 + i`)."""
+        """The linear layers that read `w`: the input layer (index 0), the batch-norm gains and biases of block `i`
+        (index `1 + i`)."""
         return [(0, 'synthesis.fc', self.synthesis.fc)] + [
             (1 + i, f'synthesis.blocks.{i}.bn{k}.{part}', getattr(getattr(block, f'bn{k}'), part))
             for i, block in enumerate(self.synthesis.blocks) for k in range(4) for part in ('scale', 'offset')]
