@@ -1,9 +1,7 @@
 """Generators and checkpoint loading.
 
-`load_generator(source)` takes a checkpoint path in any supported format, a
-model-zoo name, or `builtin:NAME` for a shipped model (`models.builtin`), and returns
-an `nn.Module` in eval mode that follows the generator contract of
-`models/base.py` (mapping / synthesis / forward, `z_dim`, `w_dim`, `num_ws`, ...).
+`load_generator(source)` takes a checkpoint in any supported format, a model-zoo name, or `builtin:NAME`, and
+returns a generator in eval mode that follows the contract of `models/base.py`.
 """
 
 import os
@@ -24,11 +22,9 @@ BUILTIN_FORMAT = builtin.RANDOM_FORMAT  # `checkpoint_format` of the built-in ra
 
 
 def load_generator(source, device='cpu', **expected):
-    """The generator in eval mode on `device` of `source`: a file or folder in any supported format (told
-    from its content), a model-zoo name or `builtin:NAME`, that must agree with the settings `expected`
-    (`models.checkpoints.EXPECTED`). It carries its identity: `source` (as given), `checkpoint_format`,
-    `checkpoint_sha256` (None for built-in random weights) and `model_name`, the name of its outputs:
-    `<file stem or folder name>-<first 8 hex of sha256>` with only `[A-Za-z0-9._+-]` kept.
+    """The generator in eval mode on `device` of `source` (a file or folder in any supported format, a zoo name or
+    `builtin:NAME`), which must agree with the settings `expected` (`models.checkpoints.EXPECTED`). It carries its
+    identity: `source`, `checkpoint_format`, `checkpoint_sha256` and `model_name` (`<file stem>-<sha256[:8]>`).
 
     Raises:
         CheckpointError: one line naming the file (`SettingMismatch`, `SettingNeeded`: a setting).

@@ -1,10 +1,7 @@
 """Pure-PyTorch building blocks shared by the generator families.
 
-Semantics follow NVlabs' `torch_utils/ops` reference paths (upfirdn2d,
-bias_act, conv2d_resample) and equalised-learning-rate layers, so that the
-same weights give the same numbers, on CPU and CUDA, with no compiled code.
-Nothing here modifies its inputs in place, so every op also works under
-`torch.func.jvp` / `vmap`.
+Semantics follow NVlabs' `torch_utils/ops` reference paths, so that the same weights give the same numbers, with no
+compiled code. Nothing here modifies its inputs in place, so every op also works under `torch.func.jvp` / `vmap`.
 """
 
 import math
@@ -139,9 +136,8 @@ def upsample2d(x, f, up=2):
 
 
 def conv2d_resample(x, w, f=None, up=1, padding=0, groups=1, flip_weight=True):
-    """2D convolution of `x` `[N, C_in, H, W]` by `w` `[C_out, C_in // groups, k, k]`, upsampling by `up`
-    with the FIR filter `f`: NVlabs' conv2d_resample on the generator's paths (square kernels, `padding`
-    on every side of the upsampled image, no downsampling). `flip_weight`: correlate, as `F.conv2d`."""
+    """Convolution of `x` `[N, C_in, H, W]` by `w` `[C_out, C_in // groups, k, k]`, upsampling by `up` with the FIR
+    filter `f`: NVlabs' conv2d_resample on the generator's paths (no downsampling)."""
     if up == 1:
         return F.conv2d(x, w if flip_weight else w.flip([2, 3]), padding=padding, groups=groups)
     out_channels, in_per_group, k, _ = w.shape
@@ -166,11 +162,9 @@ def conv2d_resample(x, w, f=None, up=1, padding=0, groups=1, flip_weight=True):
 
 def modulated_conv2d(x, weight, styles, noise=None, up=1, padding=0, resample_filter=None, demodulate=True,
                      flip_weight=True, fused_modconv=True):
-    """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d): `x` `[N, C_in, H, W]` by `weight`
-    `[C_out, C_in, k, k]` scaled by `styles` `[N, C_in]`, demodulated, plus `noise`; `up`, `padding`,
-    `resample_filter` and `flip_weight` as in `conv2d_resample`. `fused_modconv`: one grouped convolution
-    with per-sample weights (True), or the activations scaled around a shared convolution (the same
-    numbers, faster for large batches and under vmap)."""
+    """StyleGAN2 modulated convolution (NVlabs' modulated_conv2d) of `x` `[N, C_in, H, W]` by styles `[N, C_in]`,
+    plus `noise`. `fused_modconv`: one grouped convolution with per-sample weights, else the activations scaled
+    around a shared convolution (the same numbers, faster for large batches and under vmap)."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     w = None
@@ -248,11 +242,7 @@ def truncate(ws, w_avg, truncation_psi=1, truncation_cutoff=None):
 
 
 class MappingNetwork(nn.Module):
-    """z (and c) -> w, broadcast to `num_ws` copies, with truncation.
-
-    `config` needs `z_dim`, `c_dim`, `w_dim`, `mapping_layers`,
-    `mapping_lr_multiplier`, `mapping_layer_features` and `mapping_embed_features`.
-    """
+    """z (and c) -> w, broadcast to `num_ws` copies, with truncation (StyleGAN2 and StyleGAN3)."""
 
     def __init__(self,
                  config,    # StyleGAN2Config or StyleGAN3Config.

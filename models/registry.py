@@ -25,17 +25,15 @@ def family_classes(family):
 
 
 def build_generator(family, config=None, **fields):
-    """An untrained generator of `family`, from its config dataclass or from the config's fields
-    (`build_generator('stylegan2', img_resolution=64)`)."""
+    """An untrained generator of `family`, from its config or the config's fields (`img_resolution=64`)."""
     generator_class, config_class = family_classes(family)
     assert config is None or (not fields and isinstance(config, config_class)), 'a config or its fields'
     return generator_class(config_class(**fields) if config is None else config)
 
 
 class _SkipRandomInit(TorchFunctionMode):
-    """Random initialisers draw nothing: `torch.randn` / `torch.rand` give one zero expanded to the size (no
-    memory; arithmetic on it gives ordinary tensors), `nn.init.*_` leaves its tensor as it is. The rest, the
-    designed filters and grids included, runs as usual."""
+    """Random initialisers draw nothing: `torch.randn` / `torch.rand` give one zero expanded to the size, and
+    `nn.init.*_` leaves its tensor as it is; designed filters and grids are built as usual."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -47,9 +45,7 @@ class _SkipRandomInit(TorchFunctionMode):
 
 
 def build_skeleton(family, config):
-    """The generator of `config` without its random initialisation, for its members and tensor shapes or for
-    weights about to be loaded: non-persistent buffers (filters) are right, parameters and persistent buffers
-    are placeholders. Far cheaper than drawing the weights, and than the meta device (which imports
-    torch._dynamo on first use, seconds)."""
+    """The generator of `config` without its random initialisation (parameters are placeholders), for its shapes or
+    for weights about to be loaded; cheaper than drawing them, and than the meta device (seconds on first use)."""
     with _SkipRandomInit():
         return build_generator(family, config)

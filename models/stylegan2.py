@@ -1,9 +1,7 @@
 """StyleGAN2 generator, numerically the one of NVlabs' stylegan2-ada-pytorch.
 
-Module and parameter names follow `training.networks.Generator`, so an NVlabs
-state dict loads as it is (less the `resample_filter` buffers, which are
-rebuilt from the config). Computation is float32; `num_fp16_res` and
-`conv_clamp` are kept so that official checkpoints give official numbers.
+Names follow `training.networks.Generator`, so an NVlabs state dict loads as it is (less the `resample_filter`
+buffers). Computation is float32; `num_fp16_res` and `conv_clamp` are kept so that checkpoints give official numbers.
 """
 
 from dataclasses import asdict, dataclass
@@ -199,11 +197,7 @@ class SynthesisNetwork(nn.Module):
             setattr(self, f'b{res}', block)
 
     def forward(self, ws, noise_mode='const', fused_modconv=None):
-        """Render `ws` `[N, num_ws, w_dim]` into images `[N, C, H, W]`.
-
-        `fused_modconv=None` picks the fused grouped convolution for small batches
-        and the shared convolution for large ones (same numbers).
-        """
+        """Render `ws` `[N, num_ws, w_dim]` into images `[N, C, H, W]` (`fused_modconv=None`: the faster one)."""
         assert ws.shape[1:] == (self.num_ws, self.w_dim), ws.shape
         ws = ws.to(torch.float32)
         if fused_modconv is None:
@@ -249,11 +243,8 @@ class StyleGAN2Generator(Generator):
         return max(self.config.channels(res) * res * res for res in self.synthesis.block_resolutions)
 
     def style_layers(self):
-        """The affine (style) layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`.
-
-        Index `i` is the `w` that feeds the layer; the last ToRGB shares the index
-        after the last conv, the other ToRGB layers share their block's next index.
-        """
+        """The affine (style) layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`; a ToRGB layer reads
+        the index after its block's last conv."""
         layers = []
         w_idx = 0
         for res in self.synthesis.block_resolutions:

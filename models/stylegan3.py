@@ -72,12 +72,8 @@ class StyleGAN3Config:
 # Filters, layer geometry and the user transform.
 
 def design_lowpass_filter(numtaps, cutoff, width, fs, radial=False):
-    """Low-pass filter as NVlabs' `SynthesisLayer.design_lowpass_filter`.
-
-    Returns:
-        None for `numtaps == 1` (identity), separable Kaiser taps `[numtaps]`, or a
-        radially symmetric jinc-based filter `[numtaps, numtaps]`, float32.
-    """
+    """Low-pass filter as NVlabs' `SynthesisLayer.design_lowpass_filter`: None for `numtaps == 1`, separable
+    Kaiser taps `[numtaps]`, or a radial jinc-based filter `[numtaps, numtaps]`, float32."""
     if numtaps == 1:
         return None
     import scipy.signal  # imported here: it takes a second and a half, and only StyleGAN3 needs it
@@ -201,11 +197,7 @@ def input_grid(spec):
 
 
 def make_transform(translate=(0, 0), angle=0):
-    """Rotation by `angle` degrees and translation, as NVlabs' `gen_images.make_transform`.
-
-    Returns:
-        float64 numpy array `[3, 3]`; its inverse goes into `synthesis.input.transform`.
-    """
+    """Rotation by `angle` degrees and translation, `[3, 3]` float64, as NVlabs' `gen_images.make_transform`."""
     s, c = np.sin(angle / 360.0 * np.pi * 2), np.cos(angle / 360.0 * np.pi * 2)
     return np.array([[c, s, translate[0]], [-s, c, translate[1]], [0, 0, 1]], dtype=np.float64)
 
@@ -214,29 +206,21 @@ def make_transform(translate=(0, 0), angle=0):
 # Ops of StyleGAN3 layers.
 
 def prenormalize(weight, styles):
-    """StyleGAN3's normalisations before demodulating: each output map's weights by their RMS, the
-    styles by the RMS of the whole `[N, C_in]` tensor. Returns `(weight, styles, that style RMS^-1)`."""
+    """`(weight, styles, style RMS^-1)`: the weights normalised per output map and the styles as a whole, by RMS."""
     style_rms = styles.square().mean().rsqrt()
     return weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt(), styles * style_rms, style_rms
 
 
 def demodulation(weight, styles):
-    """`(dcoefs [N, C_out], energy [C_out, C_in])`: demodulation coefficients from the weights'
-    per-tap energy, as the unfused path computes them."""
+    """`(dcoefs [N, C_out], energy [C_out, C_in])`: demodulation coefficients from the weights' per-tap energy."""
     energy = weight.square().sum(dim=[2, 3])
     return (styles.square().matmul(energy.t()) + 1e-8).rsqrt(), energy
 
 
 def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=None, fused_modconv=True):
-    """StyleGAN3's modulated convolution (NVlabs' `networks_stylegan3.modulated_conv2d`), `x` `[N, C_in, H, W]`.
-
-    Unlike StyleGAN2's, weights and styles `[N, C_in]` are pre-normalised when
-    demodulating, there is no noise and no resampling, and `input_gain` (`[]`,
-    `[C_in]` or `[N, C_in]`) scales the input channels. `fused_modconv`: one
-    grouped convolution with per-sample weights (True, as NVlabs), or the
-    activations scaled around a shared convolution (faster for large batches and
-    under vmap; the same up to rounding).
-    """
+    """StyleGAN3's modulated convolution (NVlabs' `modulated_conv2d`) of `x` `[N, C_in, H, W]` by styles `[N, C_in]`;
+    `input_gain` scales the input channels. `fused_modconv`: one grouped convolution with per-sample weights (as
+    NVlabs), else the activations scaled around a shared convolution (faster for large batches and under vmap)."""
     batch = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
     if demodulate:
@@ -394,13 +378,8 @@ class SynthesisNetwork(nn.Module):
             self.layer_names.append(spec.name)
 
     def forward(self, ws, noise_mode='const', fused_modconv=None, force_fp32=True):
-        """Render `ws` `[N, num_ws, w_dim]` into images `[N, C, H, W]`.
-
-        StyleGAN3 has no noise inputs: `noise_mode` has no effect, as in NVlabs' code;
-        `force_fp32` is accepted for compatibility (always float32).
-        `fused_modconv=None` picks the fused grouped convolution for small batches
-        and the shared convolution for large ones (same numbers up to rounding).
-        """
+        """Render `ws` `[N, num_ws, w_dim]` into images `[N, C, H, W]`; `noise_mode` and `force_fp32` are accepted
+        as NVlabs' code accepts them, `fused_modconv=None` picks the faster variant for the batch size."""
         assert ws.shape[1:] == (self.num_ws, self.w_dim), ws.shape
         if fused_modconv is None:
             fused_modconv = ws.shape[0] <= 4
@@ -450,11 +429,8 @@ class StyleGAN3Generator(Generator):
         self.synthesis.input.transform.copy_(torch.from_numpy(m))
 
     def style_layers(self):
-        """The modulated layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`.
-
-        Layer `L{idx}` is fed by `ws[:, idx + 1]`; the Fourier-feature affine
-        (`ws[:, 0]`, four transform parameters) is not a style and is left out.
-        """
+        """The modulated layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`; `L{idx}` reads
+        `ws[:, idx + 1]` (the Fourier features' affine, `ws[:, 0]`, is not a style)."""
         return [(spec.idx + 1, f'synthesis.{spec.name}', getattr(self.synthesis, spec.name).affine)
                 for spec in self.synthesis.layer_specs]
 

@@ -45,13 +45,8 @@ def find_reader(source):
 
 
 def read_checkpoint(path, **expected):
-    """The `Checkpoint` of a file, or of a folder (a HuggingFace BigGAN, or one holding a single checkpoint
-    file), that must agree with the settings `expected` (`EXPECTED`, `HINTS`; None values are ignored).
-
-    Raises:
-        CheckpointError: one line naming the file (`SettingMismatch`: a setting disagrees; `SettingNeeded`:
-            the file cannot tell a setting that must be given).
-    """
+    """The `Checkpoint` of a file, or of a folder (a HuggingFace BigGAN, or one holding a single checkpoint file),
+    which must agree with the settings `expected` (`EXPECTED`, `HINTS`; None: not asked); CheckpointError."""
     expected = {name: value for name, value in expected.items() if value is not None}
     source = Source(path)
     if source.is_dir and not huggingface.claims(source) and source.only_file():  # a folder holding one file
@@ -62,9 +57,8 @@ def read_checkpoint(path, **expected):
 
 
 def check_expected(checkpoint, path, expected):
-    """Raise `SettingMismatch` at the first setting of `expected` that disagrees with `checkpoint` (its `held`
-    None where the family has no such setting). `channel_base` and `channel_max` agree when they give the
-    model the same tensor shapes."""
+    """Raise `SettingMismatch` at the first setting of `expected` that disagrees with `checkpoint`; channel settings
+    agree when they give the same tensor shapes."""
     assert set(expected) <= set(EXPECTED + HINTS), f'unknown checkpoint setting in {sorted(expected)}'
     expected = {name: value for name, value in expected.items() if value is not None}
     if not expected:
@@ -85,8 +79,7 @@ def check_expected(checkpoint, path, expected):
 
 
 def generator_from_checkpoint(checkpoint):
-    """The generator of a `Checkpoint`, its weights loaded strictly (the reader checked them). The checkpoint's
-    tensors become the generator's (no copy, no random initialisation to overwrite)."""
+    """The generator of a `Checkpoint`, its tensors loaded strictly and assigned (no copy, no initialisation)."""
     generator = build_skeleton(checkpoint.family, checkpoint.config)
     state = {key: value.contiguous() for key, value in checkpoint.state_dict.items()}
     generator.load_state_dict(state, strict=True, assign=True)

@@ -52,9 +52,8 @@ def lod_is_zero(value):
 
 
 def infer_channel_formula(channels_by_res, where, default_base=None):
-    """`(channel_base, channel_max)` with `channels_by_res[res] = min(channel_base // res, channel_max)`;
-    `default_base` is preferred when every resolution sits at the cap (then any large enough base fits), else
-    the smallest such base, at least 32768 for official widths."""
+    """`(channel_base, channel_max)` with `channels_by_res[res] = min(channel_base // res, channel_max)`; where all
+    sit at the cap, `default_base`, else the smallest base (at least 32768 for official widths)."""
     channel_max = max(channels_by_res.values())
     below = [(res, ch) for res, ch in sorted(channels_by_res.items()) if ch < channel_max]
     smallest = channel_max * max(channels_by_res)

@@ -1,10 +1,7 @@
 """genforce (SeFa) `.pth` checkpoints (PGGAN, StyleGAN, StyleGAN2), and config inference on our layouts.
 
-The `hammer` reader opens the container; the state dicts of genforce's `PGGANGenerator`,
-`StyleGANGenerator` and `StyleGAN2Generator` are nearly our layouts: a table renames them (filter kernels
-must be the standard ones, ToRGB layers of lower resolutions are dropped, `lod` != 0 is refused), the config
-is inferred from the renamed tensors (the TensorFlow reader shares `config_from_*_state`) and `HINTS`
-(genforce's defaults otherwise) supply what shapes cannot tell.
+The `hammer` reader opens the container; a table renames the state dict, the config is inferred from the renamed
+tensors (the TensorFlow reader shares `config_from_*_state`) and `HINTS` supply what shapes cannot tell.
 """
 
 import torch
@@ -68,8 +65,7 @@ def _torgb_rules(src, used):
 # PGGAN.
 
 def _pggan_fused(state, where):
-    """Whether a genforce PGGAN upsamples by fused transposed convolutions, told by the first layer that changes
-    width: genforce stores that kernel as `[in, out, k, k]`, a plain one as `[out, in, k, k]`."""
+    """Whether a genforce PGGAN upsamples by fused transposed convolutions (kernels `[in, out, k, k]`)."""
     for idx in range(2, count_indices(state, 'layer{}.weight'), 2):
         shape = shape_of(state, f'layer{idx}.weight', where, 4)
         if shape[0] != shape[1]:
@@ -91,8 +87,7 @@ def pggan_rules(state, fused_scale):
 
 
 def config_from_pggan_state(state, where, default_base=None, c_dim=0, **fields):
-    """`PGGANConfig` from the shapes of a state dict in our layout: resolution, `z_dim + c_dim` (`c_dim` must
-    be given: the shapes cannot tell it), image channels, channel formula; `fields` what shapes cannot tell."""
+    """`PGGANConfig` from the shapes of a state dict in our layout; `c_dim` and `fields` what shapes cannot tell."""
     num_blocks = max(count_indices(state, 'synthesis.layer{}.weight') // 2, 1)
     channels = {4 * 2 ** k: shape_of(state, f'synthesis.layer{2 * k + 1}.weight', where, 4)[0]
                 for k in range(num_blocks)}
@@ -133,8 +128,7 @@ def stylegan_rules(state):
 
 
 def config_from_stylegan_state(state, where, default_base=None, **fields):
-    """`StyleGANConfig` from the shapes of a state dict in our layout: resolution, z/w/c dims, mapping depth and
-    width, image channels, channel formula; `fields` what shapes cannot tell (`fused_scale`, ...)."""
+    """`StyleGANConfig` from the shapes of a state dict in our layout; `fields` what shapes cannot tell."""
     mapping_layers = count_indices(state, 'mapping.fc{}.weight')
     w_dim = shape_of(state, f'mapping.fc{mapping_layers - 1}.weight', where, 2)[0]
     hidden, inputs = shape_of(state, 'mapping.fc0.weight', where, 2)

@@ -89,11 +89,8 @@ def read_config(path):
 
 
 def _expected_modules(config):
-    """Official prefix -> (our prefix, kind, weight shape) for every module that holds tensors.
-
-    Kinds: 'sn' (spectral-normalised, with bias), 'sn_nobias', 'plain', 'bn_cond'
-    (running stats only; its linears are listed separately), 'bn', 'attn_gamma'.
-    """
+    """Official prefix -> (our prefix, kind, weight shape) for every module that holds tensors; kinds 'sn'
+    (spectral-normalised), 'sn_nobias', 'plain', 'bn_cond' (running stats only), 'bn', 'attn_gamma'."""
     ch, w_dim, position = config.channel_width, 2 * config.z_dim, config.attention_layer_position
     out = {'embeddings': ('mapping.embed', 'plain', (config.z_dim, config.num_classes)),
            'generator.gen_z': ('synthesis.fc', 'sn', (4 * 4 * 16 * ch, w_dim))}
@@ -150,9 +147,8 @@ def convert_hf_biggan_state(state, config, where='checkpoint'):
 
 
 def write_hf_biggan(generator, folder, seed=0):
-    """Save a `BigGANGenerator` as an official HuggingFace folder (`config.json`, `pytorch_model.bin`, written
-    atomically). Spectral-normalised layers get `weight_orig` equal to our weight and a pair `(u, v)` with
-    `u . (weight_orig v) = 1`, so that the official eval-time weight `weight_orig / (u . weight_orig v)` is ours."""
+    """Save a `BigGANGenerator` as an official HuggingFace folder; spectral-normalised layers get `weight_orig` equal
+    to our weight and `(u, v)` with `u . (weight_orig v) = 1`, so that the official eval-time weight is ours."""
     config, state = generator.config, generator.state_dict()
     gen = torch.Generator().manual_seed(seed)
     out = {}

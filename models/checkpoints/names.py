@@ -1,11 +1,5 @@
-"""Official tensor names -> ours: one table of `Rule`s per layout, as in NVlabs' `legacy.py`, applied strictly.
-
-`convert` applies a table and reports the first problem in one line
-naming the file and the source key: a key no rule matches, a required key that
-is absent, a shape, a value that is not a finite floating-point tensor, and,
-with `expected` (our keys and shapes, `model_shapes`), any difference from the
-model's tensors.
-"""
+"""Official tensor names -> ours: one table of `Rule`s per layout, as in NVlabs' `legacy.py`, applied strictly:
+the first unmatched, missing, misshapen or non-finite tensor is an error naming the file and the key."""
 
 import itertools
 import re
@@ -52,8 +46,7 @@ plus_one = lambda value: value + 1       # a style bias the source's code adds 1
 
 
 def convert(state, rules, where, expected=None, label='tensor'):
-    """Our state dict from `state` (source key -> tensor) by the table `rules`; with `expected` (`{our key:
-    shape}`) it must be exactly those tensors. CheckpointError: the first problem, naming `where` and the key."""
+    """Our state dict from `state` by the table `rules`; with `expected` (`{our key: shape}`) exactly those tensors."""
     ours, problem = _apply(state, rules, expected, label)
     if problem:
         raise CheckpointError(f'{where}: {problem}')
@@ -112,8 +105,7 @@ def _apply(state, rules, expected, label):
 
 
 def convert_and_infer(state, rules, where, family, infer, label='tensor', **settings):
-    """Rename by `rules`, infer the config of `family` from the result (`infer(ours, where, **settings)`), and
-    convert again, checked against its model; returns `(config, our state dict)`."""
+    """`(config, our state dict)`: renamed by `rules`, the config inferred, converted again against its model."""
     config = infer(convert(state, rules, where, label=label), where, **settings)
     return config, convert(state, rules, where, model_shapes(family, config), label)
 
@@ -144,8 +136,7 @@ def own_rules(family, config):
 
 
 def make_config(family, where, **values):
-    """The config of `family` from values read from a file; CheckpointError naming the file when the config
-    class refuses them or no generator builds from them."""
+    """The config of `family` from values read from a file, checked by building its generator."""
     try:
         config = family_classes(family)[1](**values)
         build_skeleton(family, config)

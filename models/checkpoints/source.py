@@ -15,9 +15,8 @@ _NOT_LOADED = object()
 
 
 class Source:
-    """A file or folder to read (`path`); what it holds is loaded at most once, by the first reader that asks.
-    The first bytes (`head`) tell `is_torch_file`, `is_pickle` and `is_json`. A path that does not exist, an
-    empty file, a Git LFS pointer or a cut zip archive is a CheckpointError."""
+    """A file or folder to read, loaded at most once, by the first reader that asks; its first bytes (`head`) tell
+    what it is. A missing or empty file, a Git LFS pointer or a cut zip archive is a CheckpointError."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
@@ -45,8 +44,7 @@ class Source:
         self._torch = self._pickle = _NOT_LOADED
 
     def only_file(self):
-        """The one checkpoint file in a folder (notes such as .json/.txt/.md aside), None when there is none;
-        CheckpointError naming them when there are several."""
+        """The one checkpoint file in a folder (notes such as .json/.md aside), or None; CheckpointError for several."""
         names = sorted(name for name in os.listdir(self.path)
                        if os.path.isfile(os.path.join(self.path, name)) and not name.startswith('.')
                        and not name.endswith(('.json', '.sha256', '.txt', '.md')))

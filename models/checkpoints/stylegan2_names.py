@@ -45,8 +45,7 @@ def config_from_nvlabs_kwargs(init_kwargs, state, where='checkpoint'):
 
 
 def config_from_state(state, where='checkpoint', default_base=None, **fields):
-    """Infer a `StyleGAN2Config` from the shapes of a state dict in our (NVlabs) layout; `fields` (config fields
-    the shapes cannot tell) and `default_base` (see `infer_channel_formula`) as the format's defaults say."""
+    """`StyleGAN2Config` from the shapes of a state dict in our layout; `fields` what shapes cannot tell."""
     blocks = sorted(int(m.group(1)) for key in state if (m := re.fullmatch(r'synthesis\.b(\d+)\.conv1\.weight', key)))
     num_fc = count_indices(state, 'mapping.fc{}.weight')
     if not blocks or blocks != [2 ** i for i in range(2, blocks[-1].bit_length())] or not num_fc:
@@ -89,12 +88,8 @@ def hammer_layer_names(num_blocks):
 
 def hammer_rules(state, genforce=False):
     """Table of a Hammer (or, with `genforce`, a genforce) `StyleGAN2Generator` state dict, for its numbers of
-    layers; the ToRGB layers are those it has, the last one always (skip or orig architecture).
-
-    genforce's layout is Hammer's with the average w under `truncation.w_avg`, styles that gain 1 (genforce
-    adds it at run time where NVlabs initialises the affine bias at 1), upsampling kernels flipped (genforce
-    flips them at run time, NVlabs on conversion) and its filter kernels checked.
-    """
+    layers. genforce's layout is Hammer's with `truncation.w_avg`, style biases that gain 1 and upsampling kernels
+    flipped (it does both at run time), and filter kernels to check."""
     num_blocks = (count_indices(state, 'synthesis.layer{}.weight') + 1) // 2
     embed = 'mapping.label_embedding' if 'mapping.label_embedding.weight' in state else 'mapping.embedding'
     style_bias, flip = (plus_one, _flip) if genforce else (None, None)

@@ -57,8 +57,7 @@ def _same_as(ours, what, config):
 
 
 def _filter_rules(config, name_of):
-    """Designed filters (checked, dropped; `name_of`: our layer spec -> the checkpoint's filter prefix) and a
-    catch-all for filters the config does not design."""
+    """Designed filters (checked, dropped; `name_of`: spec -> the file's filter prefix), and any other refused."""
     rules = [ignore(key, check=_same_as(f, 'filter', config)) for key, f in designed_filters(config, name_of).items()]
     return rules + [ignore(r'.*\.(?:up|down)_filter', check=lambda value: 'is a filter where the config designs none')]
 
@@ -119,11 +118,8 @@ def convert_hammer_state(state, config, where='checkpoint'):
 
 
 def config_from_hammer(state, model_kwargs=None, hints=None, where='checkpoint'):
-    """`StyleGAN3Config` of a Hammer `StyleGAN3Generator` state dict: Hammer's constructor with `model_kwargs`
-    (the checkpoint's `model_kwargs_init`), or, without, inferred: widths and depths from the tensor shapes,
-    T vs R from the kernel size (3 vs 1) and the downsampling filters (separable vs radial), the resolution and
-    channel formula from the layer widths and designed filters, which `hints` (`img_resolution`,
-    `channel_base`, `channel_max`) narrow. SettingNeeded when several resolutions fit."""
+    """`StyleGAN3Config` of a Hammer `StyleGAN3Generator` state dict: from `model_kwargs` (`model_kwargs_init`), or
+    inferred from the shapes and filters, narrowed by `hints`; SettingNeeded when several resolutions fit."""
     if model_kwargs is None:
         fixed = {name: int(value) for name, value in (hints or {}).items()
                  if name in ('img_resolution', 'channel_base', 'channel_max') and value is not None}
@@ -175,12 +171,8 @@ def _infer_hammer_config(state, fixed, where):
 
 
 def _channel_formula(config, channels, fixed):
-    """`(channel_base, channel_max)` giving `channels` (input, layers) at `config`'s cutoffs, or None.
-
-    `channels[i] = rint(min(channel_base / 2 / cutoff[i], channel_max))` for the
-    input and all layers but ToRGB. Prefers the values of Hammer's scripts
-    (`fmaps_base = scale * 32768`, `fmaps_max` 512 or 1024) when they fit.
-    """
+    """`(channel_base, channel_max)` giving `channels[i] = rint(min(channel_base / 2 / cutoff[i], channel_max))` at
+    `config`'s cutoffs (input and layers but ToRGB), Hammer's values first; None when none fits."""
     specs = synthesis_specs(config)[1]
     cutoffs = [specs[0].in_cutoff] + [spec.out_cutoff for spec in specs[:-1]]
     widths = channels[:-1]
