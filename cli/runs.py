@@ -1,11 +1,8 @@
 """Where each run writes: `<root>/<model>/<samples>[_class_<c>][_<more parts>]/`, and the latest-run links.
 
-`<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>`; `<model>` the model's `model_name`; `<samples>`
-`seed_<seed>_num_<nums>` or `latents_<file label>_num_<n>`; the script adds what else selects its result. The same
-command run twice uses the same folder, whose `run.json` records the settings. Files are written into a hidden folder
-beside the run's (`.<name>.writing-<host>-<pid>`), which takes its place once all are written: a folder never mixes two
-runs, and a run that fails or is stopped leaves the earlier result (the Jacobian job writes in place: it resumes from
-its partial files). A fixed path a next step reads links to the latest run.
+`<root>` is `--save_dir`, default `work_dirs/<job>/<data_name>`. The same command run twice uses the same folder, whose
+`run.json` records the settings. Files are written into a hidden folder that takes the run's place once all are
+written: a run that fails or is stopped leaves the earlier result.
 """
 
 import contextlib
@@ -144,8 +141,7 @@ class RunFolder:
 
 
 def link_latest(link, target):
-    """Point `link` at `target` (relative symbolic link), replacing an older link; returns a note when the link
-    cannot be made (a real file or folder is in the way, or the file system has no links), else None."""
+    """Point `link` at `target` (relative symbolic link); a note when it cannot be made, else None."""
     link, target = os.path.normpath(link), os.path.normpath(target)
     if os.path.lexists(link) and not os.path.islink(link):
         return f'Note: {link} is a real file or folder, so it was left as it is (the new result is {target})'

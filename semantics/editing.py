@@ -41,8 +41,7 @@ def edit_codes(ws, direction, layers=None, distances=(0.0,)):
 
 
 def apply_edits(ws, edits):
-    """`ws` `[N, num_ws, w_dim]` moved along several directions at once: `ws + sum of d_i * v_i` on each one's
-    layers; `edits` holds `(direction [w_dim], layers or None for all, distance)` triples."""
+    """`ws` `[N, num_ws, w_dim]` moved by `(direction [w_dim], layers or None, distance)` triples, all at once."""
     ws = torch.as_tensor(ws, dtype=torch.float32).clone()
     for direction, layers, distance in edits:
         vector = torch.as_tensor(np.asarray(direction, dtype=np.float32), device=ws.device).reshape(-1)
@@ -52,8 +51,7 @@ def apply_edits(ws, edits):
 
 @torch.no_grad()
 def render_edits(generator, ws, direction, layers, distances, noise_mode='const', truncation_psi=1, batch_size=8):
-    """float32 images `[S, C, H, W]` (on the model's device) of one code `[1, num_ws, w_dim]` moved along
-    `direction` on `layers` (None: all) by each distance; `truncation_psi` as in `sampling.render`."""
+    """Images `[S, C, H, W]` of one code `[1, num_ws, w_dim]` moved along `direction` on `layers` by each distance."""
     ws = torch.as_tensor(ws).reshape(1, generator.num_ws, generator.w_dim)
     edited = edit_codes(ws, direction, layers, distances)[0]  # [S, num_ws, w_dim]
     return sampling.render(generator, edited, noise_mode, truncation_psi, batch_size).float()
@@ -83,9 +81,8 @@ class Edit:
 
 def edit_grid(generator, ws, directions, layers, distances, indices=None, noise_mode='const', truncation_psi=1,
               region_mask=None, batch_size=8):
-    """One `Edit` per (sample, direction), sample-major: every code of `ws` `[N, num_ws, w_dim]` moved along the
-    rows `indices` (default all) of `directions` `[K, w_dim]` on `layers` (None: all) by `distances` `[S]`; with
-    `region_mask` (bool `[H, W]`) each edit reports the share of its change inside it."""
+    """One `Edit` per (sample, direction), sample-major: every code of `ws` moved along the rows `indices` (default
+    all) of `directions` on `layers` by `distances`; with `region_mask`, the share of each change inside it."""
     directions = np.asarray(directions, dtype=np.float32)
     for sample in range(len(ws)):
         code = torch.as_tensor(ws[sample:sample + 1])

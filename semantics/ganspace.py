@@ -1,8 +1,7 @@
 """GANSpace (Härkönen et al., NeurIPS 2020): principal components of the latent `w` as editing directions.
 
-Where SeFa factorises the weights that read `w`, GANSpace samples it: the
-principal axes of `w` over many random codes are the directions along which
-the model's codes vary most, ordered by their variance.
+Where SeFa factorises the weights that read `w`, GANSpace samples it: the principal axes of `w` over many random
+codes, ordered by their variance.
 """
 
 import numpy as np

@@ -1,11 +1,8 @@
 """Projecting images into W or W+: NVlabs' `projector.py` method, with distances that need no download.
 
-As StyleGAN2-ADA's projector: start at `w_avg`, optimise `w` (or `w+`) with Adam, the learning rate ramped up and down,
-and noise on `w` that decays, so the start explores and the end settles; optionally the noise buffers too, under NVlabs'
-multi-scale noise regulariser (`ProjectionSettings` holds the numbers). The default distance is the multi-scale mean
-squared error plus `1 - SSIM` of the grey images, on the image as displayed (where the target is white or black, a pixel
-beyond it is no error); VGG16 weights (`semantics.vgg16`) add NVlabs' LPIPS-style distance. `project()` is deterministic
-for a seed.
+As StyleGAN2-ADA's projector: from `w_avg`, Adam on `w` (or `w+`, optionally the noise buffers) with a ramped learning
+rate and decaying noise on `w`. The default distance is the multi-scale squared error plus `1 - SSIM`, on the image as
+displayed; VGG16 weights (`semantics.vgg16`) add NVlabs' LPIPS-style distance. `project()` is deterministic for a seed.
 """
 
 import math
@@ -52,9 +49,8 @@ class ImageError(ValueError):
 
 
 def fit_target(image, resolution, channels=3):
-    """`(target [1, C, R, R] in [-1, 1], note or None)` of a PIL image of any size: its first frame, grey values
-    of more than 8 bits scaled to 8 (see `_to_8bit`), transparent pixels composited onto white, resized (LANCZOS)
-    so that its shorter side is `resolution` and centre-cropped; the note says which of these changed it."""
+    """`(target [1, C, R, R] in [-1, 1], note or None)` of a PIL image: its first frame, as 8 bits, composited onto
+    white, resized so that its shorter side is `resolution` and centre-cropped; the note says what changed it."""
     from PIL import Image
     notes = []
     try:
@@ -85,8 +81,7 @@ def fit_target(image, resolution, channels=3):
 
 
 def _to_8bit(image):
-    """`(image, note or None)`: a 16-bit, 32-bit or float grey image as 8-bit grey, other images unchanged: 16-bit
-    values (and 32-bit ones in [0, 65535]) are divided by 257, floats in [0, 1] multiplied by 255, in [0, 255] kept."""
+    """`(image, note or None)`: a 16-bit, 32-bit or float grey image as 8-bit grey, other images unchanged."""
     from PIL import Image
     if not (image.mode.startswith('I') or image.mode == 'F'):
         return image, None
@@ -158,8 +153,7 @@ def _noise_regulariser(buffers):
 
 
 def _as_displayed(synth, target):
-    """`synth`, except where the target is white (black) and `synth` brighter (darker): a displayed image is
-    clipped, so that is no error. Elsewhere the raw values count, so that every pixel keeps its gradient."""
+    """`synth`, except where the target is white (black) and `synth` brighter (darker): displayed, that is no error."""
     edge = 1 - 1 / 255
     beyond = ((target >= edge) & (synth > target)) | ((target <= -edge) & (synth < target))
     return torch.where(beyond, target, synth)
@@ -178,9 +172,8 @@ def w_statistics(generator, samples=10000, seed=123):
 
 
 def project(generator, target, settings=None, distance=None, on_step=None):
-    """The `Projection` of `target` `[1, C, H, W]` (in [-1, 1], at the model's resolution) into an unconditional
-    generator with a mapping network; `distance(synth, target)` replaces `image_distance` (e.g. adding VGG16's),
-    `on_step(step, loss)` is called after every step."""
+    """The `Projection` of `target` `[1, C, H, W]` (in [-1, 1]) into an unconditional generator with a mapping network;
+    `distance(synth, target)` replaces `image_distance`, `on_step(step, loss)` is called after every step."""
     settings = settings or ProjectionSettings()
     G, device = generator, generator.device
     target = torch.as_tensor(target, dtype=torch.float32, device=device)

@@ -54,8 +54,7 @@ def region_names(data_name):
 
 
 def named_box(data_name, region_name):
-    """The reference box `(center_x, center_y, height, width)` on the 256 grid; ValueError naming the known
-    datasets or regions (and the close ones) otherwise."""
+    """The reference box `(center_x, center_y, height, width)` on the 256 grid; ValueError naming the known ones."""
     kind, name, known = ('dataset', data_name, BOXES) if data_name not in BOXES else \
         ('region', region_name, BOXES[data_name])
     if name not in known:
@@ -104,8 +103,7 @@ def region_mask(data_name, region_name, size):
 
 
 def resize_nearest(mask, size):
-    """Nearest-neighbour resize of a [H, W] array to [size, size]: pixel i samples source pixel floor(i * H / size),
-    as `torch.nn.functional.interpolate(mode='nearest')`, which the reference uses to resize images."""
+    """Nearest-neighbour resize of a [H, W] array to [size, size], as the reference's `interpolate(mode='nearest')`."""
     rows = np.floor(np.arange(size) * (mask.shape[0] / size)).astype(np.int64)
     cols = np.floor(np.arange(size) * (mask.shape[1] / size)).astype(np.int64)
     return mask[rows][:, cols]

@@ -21,9 +21,8 @@ DEFAULT_TAO = 1e-3  # reference default of --tao
 
 
 def split_rows(jacobian, mask):
-    """`(J_f [n_f, w_dim], J_b [n_b, w_dim])`: the rows of one sample's Jacobian `[H, W, 1, w_dim]` or
-    `[C, H, W, 1, w_dim]` inside and outside the region `mask` (bool `[H, W]`), in the reference's order
-    (channel-major, pixels row-major)."""
+    """`(J_f [n_f, w_dim], J_b [n_b, w_dim])`: the rows of one sample's Jacobian `[(C,) H, W, 1, w_dim]` inside and
+    outside the region `mask` (bool `[H, W]`), in the reference's order."""
     view = np.asarray(jacobian)[..., 0, :]  # [H, W, w_dim] or [C, H, W, w_dim]
     view = view[None] if view.ndim == 3 else view
     w_dim = view.shape[-1]
@@ -39,8 +38,7 @@ def gram_matrices(jacobian, mask):
 
 def solve_directions(gram_f, gram_b, full_rank=False, tao=DEFAULT_TAO):
     """`(directions [w_dim, w_dim], eigenvalues [w_dim])` of `M_f v = lambda B v` in float64: unit rows by
-    decreasing eigenvalue. ValueError when `B` is singular (its smallest eigenvalue at most the machine epsilon of
-    `M_b`'s dtype times its largest: beyond that the reference's inverse of `M_b` is rounding noise)."""
+    decreasing eigenvalue. ValueError when `B` is singular to the precision of `M_b`'s dtype."""
     lhs, rhs = np.asarray(gram_f, np.float64), np.asarray(gram_b, np.float64)
     w_dim = len(lhs)
     if full_rank:
@@ -73,8 +71,7 @@ def pooled_directions(grams, full_rank=False, tao=DEFAULT_TAO):
 
 
 class GramSums:
-    """The sums over samples of `M_f` and `M_b` for one region, in float64: many samples pooled without keeping
-    their Jacobians (a few MB whatever the image size)."""
+    """The sums over samples of `M_f` and `M_b` for one region, in float64 (the Jacobians are not kept)."""
 
     rows_at_once = 8192  # Jacobian rows converted to float64 at a time
 

@@ -24,8 +24,7 @@ def class_labels(generator, class_index, count, device='cpu'):
 
 @torch.no_grad()
 def to_ws(generator, codes, space, truncation_psi=1, truncation_cutoff=None, labels=None, batch_size=16):
-    """Map codes of space 'z', 'w' or 'wp' to ws `[N, num_ws, w_dim]` on the model's device; truncation applies to
-    `z` codes (through the mapping network), `w` and `w+` codes are taken as they are."""
+    """ws `[N, num_ws, w_dim]` on the model's device of codes of space 'z' (mapped, truncated), 'w' or 'wp'."""
     device = generator.device
     codes = torch.as_tensor(np.asarray(codes), dtype=torch.float32)
     if space == 'wp':
@@ -48,8 +47,7 @@ def sample_ws(generator, num, seed, truncation_psi=1, truncation_cutoff=None, la
 
 @torch.no_grad()
 def render(generator, ws, noise_mode='const', truncation_psi=1, batch_size=None):
-    """Images `[N, C, H, W]` (float32, on the model's device) of ws `[N, num_ws, w_dim]`; `truncation_psi` is the one
-    the codes were drawn with, which only families whose synthesis depends on it (BigGAN) use."""
+    """Images `[N, C, H, W]` on the model's device of ws `[N, num_ws, w_dim]` drawn with `truncation_psi`."""
     kwargs = generator.synthesis_kwargs(noise_mode, truncation_psi)
     ws = torch.as_tensor(ws).to(generator.device)
     batch_size = batch_size or len(ws)

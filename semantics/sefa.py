@@ -17,8 +17,7 @@ import torch
 
 
 def weights_matrix(generator, layers='all'):
-    """`(layers, names, A)`: ws indices ('all' or None: the family's SeFa layers), layer names, and the
-    column-normalised float32 `A` `[in_dim, columns]`."""
+    """`(layers, names, A)`: ws indices (None: all), layer names, the column-normalised float32 `A`."""
     layers = generator.sefa_layers() if layers in ('all', None) else sorted(set(layers))
     assert set(layers) <= set(generator.sefa_layers()), layers
     chosen = generator.sefa_weights(layers)
@@ -29,8 +28,7 @@ def weights_matrix(generator, layers='all'):
 
 @contextlib.contextmanager
 def one_thread():
-    """Torch in one thread: reading weights and an eigenproblem of w_dim = 512 gain nothing from more, and on a busy
-    CPU threads that wait for each other (or for another library's) take 10 to 100 times longer."""
+    """Torch in one thread: a small eigenproblem gains nothing from more, and on a busy CPU they take far longer."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -40,9 +38,8 @@ def one_thread():
 
 
 def factorize(generator, layers='all'):
-    """`(layers, directions, eigenvalues)`: SeFa's directions of the weights of ws indices `layers` (of
-    `generator.sefa_layers()`; 'all' or None: all), float32 `[K, w_dim]` unit rows by decreasing eigenvalue,
-    and the float64 eigenvalues `[K]` (`K = w_dim`; BigGAN: `z_dim`, zero on the class-embedding half of `w`)."""
+    """`(layers, directions, eigenvalues)`: SeFa's float32 unit rows `[K, w_dim]` by decreasing float64 eigenvalue,
+    of the weights of ws indices `layers` ('all' or None: all)."""
     layers, _, weight = weights_matrix(generator, layers)
     gram = weight.dot(weight.T).astype(np.float64)  # [in_dim, in_dim], the reference's float32 A A^T
     with one_thread():

@@ -15,10 +15,8 @@ _TRIM_THRESHOLD = 2 ** 30
 def keep_freed_memory():
     """Let glibc reuse freed blocks up to 32 MiB instead of returning them to the system; whether it took effect.
 
-    Forward-mode Jacobians allocate and free feature maps of a few to tens of MiB thousands of times per sample;
-    by default glibc maps fresh pages for each, whose faults and zero-filling take up to half the run time on a
-    small CPU. Served from the heap (up to 1 GiB of free heap kept until the process exits), the same work runs
-    about twice as fast."""
+    Forward-mode Jacobians allocate and free feature maps of tens of MiB thousands of times per sample; fresh pages
+    for each (glibc's default) take up to half the run time on a small CPU."""
     if not sys.platform.startswith('linux'):
         return False
     try:

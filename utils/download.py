@@ -2,12 +2,9 @@
 
     path = cached_file(os.path.join(cache_dir('checkpoints'), 'ffhq.pkl'), url)  # fetched once, verified each use
 
-The cache folder is `$GANSEMANTICS_CACHE`, else `$XDG_CACHE_HOME/gansemantics`, else `~/.cache/gansemantics`. A file
-whose SHA-256 is published is checked against it; for any other file, the SHA-256 measured on its first use
-(downloaded, or found where the user put it) is recorded beside it as `NAME.sha256` in `sha256sum` format (under the
-cache when that folder is not writable), and every later use is checked against that record.
-`$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off. Every error is a `DownloadError` (a ValueError) with one
-line; a file that cannot be downloaded names the URL and the path to save it as by hand.
+A file whose SHA-256 is not published has the one of its first use recorded beside it (`NAME.sha256`, or under the
+cache when that folder is not writable). `$GANSEMANTICS_OFFLINE` (set and not 0) turns downloads off. Every error is
+a one-line `DownloadError`; a file that cannot be downloaded names the URL and the path to save it as by hand.
 """
 
 import hashlib
@@ -81,8 +78,7 @@ def _write_record(path, digest):
 
 
 def verify(path, sha256=None, what=None):
-    """The SHA-256 of `path`, checked against the published `sha256`, else the one recorded on its first use (now,
-    when there is none); DownloadError naming both sums otherwise, and `what` the file is ('checkpoint ffhq')."""
+    """The SHA-256 of `path`, checked against the published `sha256`, else the one recorded on its first use."""
     path = os.fspath(path)
     actual = file_sha256(path)
     about = f' ({what})' if what else ''
@@ -123,7 +119,7 @@ def _unavailable(url, path, what, error):
 
 def fetch(url, path, sha256=None, what=None, progress=True):
     """The SHA-256 of `url` (http(s), file://, or a local file) fetched to `path`, which appears only when complete
-    and matching `sha256` (else its digest is recorded); DownloadError names the URL and where to save it by hand."""
+    and matching `sha256` (else its digest is recorded)."""
     from tqdm import tqdm
     url, path = url_of(url), os.fspath(path)
     if offline():

@@ -57,9 +57,8 @@ def encode_data_uri(image, size):
 
 
 def gif_bytes(frames, size=None, boomerang=True):
-    """An animated GIF of uint8 frames `[H, W, C]`, 120 ms each, as bytes; `boomerang` plays forward then back.
-    All frames share one 256-colour palette, computed once from all of them: no colour flicker between frames, and
-    each frame is only mapped onto it, which is fast."""
+    """An animated GIF of uint8 frames `[H, W, C]`, 120 ms each, as bytes; `boomerang` plays forward then back. All
+    frames share one palette: no colour flicker."""
     frames = [_pil(resize(f, size) if size else f).convert('RGB') for f in frames]
     width, height = frames[0].size
     mosaic = Image.new('RGB', (width, height * len(frames)))

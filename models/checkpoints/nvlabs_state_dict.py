@@ -1,8 +1,7 @@
 """Reader of bare NVlabs generator state dicts (`torch.save(G_ema.state_dict())`): StyleGAN2.
 
-Without the constructor kwargs of a pickle, the StyleGAN2 config is inferred
-from the tensor shapes. A StyleGAN3 state dict is recognised, and refused: its
-config (filters, cutoffs) cannot be told from the shapes.
+The StyleGAN2 config is inferred from the tensor shapes; a StyleGAN3 state dict is refused (its filters and cutoffs
+cannot be told from the shapes).
 """
 
 from . import stylegan2_names as sg2
