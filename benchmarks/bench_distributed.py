@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, ROOT)
 
 from models import build_generator  # noqa: E402
 from utils.fileio import save_json  # noqa: E402

@@ -21,8 +21,7 @@ import click
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+sys.path.insert(0, ROOT)
 
 import models  # noqa: E402
 from editor.server import make_server  # noqa: E402

@@ -45,8 +45,7 @@ class Codes:
 
 
 def codes_from_options(generator, opts, nums_key='nums'):
-    """The codes the sampling options name (`seed`, `nums_key`, `latent_path`, `latent_space`, `class_spec`; z is
-    drawn with `trunc_psi`), checked for this model before anything is written."""
+    """The codes the sampling options name, checked for this model before anything is written."""
     class_index = class_index_of(generator, opts.get('class_spec'))
     try:
         generator.check_truncation(opts['trunc_psi'])
@@ -163,8 +162,7 @@ def _read_label_map(path):
 # Jacobians and Gram matrices (compute_jacobian.py's or the reference's), and their sidecars.
 
 def read_jacobians(path):
-    """`(jacobians, sidecar)`: `jacobians_w.npy` memory-mapped, in the ReSeFa layout `[N, H, W, 1, w_dim]` or
-    `[N, C, H, W, 1, w_dim]` (square images), with the facts of its sidecar (`{}` for the reference's)."""
+    """`(jacobians [N, (C,) H, W, 1, w_dim] memory-mapped, sidecar)` of a `jacobians_w.npy`."""
     jacobians = load_npy(path, mmap_mode='r')
     shape = list(jacobians.shape)
     layout = jacobians.ndim in (5, 6) and shape[-2] == 1 and min(shape) > 0
@@ -214,8 +212,8 @@ def _sidecar(path, shape, w_dim):
 # Directions.
 
 def direction_mismatch(direction, generator):
-    """A warning line when the direction's catalog entry or sidecar names another model (family, resolution, `w_dim`,
-    `num_ws`, checkpoint SHA-256) than `generator`, else None. Not an error: directions are transferred on purpose."""
+    """A warning line when the direction's catalog entry or sidecar names another model than `generator`, else None
+    (not an error: directions are transferred on purpose)."""
     facts = {**(direction.sidecar or {}), **(direction.entry.facts if direction.entry is not None else {})}
     facts['checkpoint_sha256'] = facts.get('checkpoint_sha256') or facts.get('source_sha256')
     held = {'family': generator.family, 'img_resolution': generator.img_resolution, 'w_dim': generator.w_dim,

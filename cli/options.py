@@ -217,8 +217,7 @@ def _translate(error, flags):
 
 
 def load_model(opts, device_option='--device', say=None):
-    """The generator the model options name (device checked first), with its transform applied; `say` (e.g.
-    click.echo) is told what was loaded, and `opts['data_name']` is set."""
+    """The generator the model options name, its transform applied; `say` is told what was loaded."""
     device = parse_device(opts.get('device'), device_option)
     source = str(opts['weight_path'])
     if source.startswith('builtin:') and source[8:] not in models.builtin.names():

@@ -61,8 +61,7 @@ def blame(field):
 
 
 def get(fields, field, kind, default=REQUIRED, low=None, high=None, allowed=None):
-    """The value of `field` (its last part names it in `fields`: 'code.seed' is `seed` of the object `code`): of
-    type `kind`, within `low..high`, one of `allowed`; `default` when absent or null."""
+    """`fields[last part of field]` of type `kind`, within `low..high`, one of `allowed`; `default` when absent."""
     value = fields.get(field.rsplit('.', 1)[-1])
     if value is None:
         need(default is not REQUIRED, field, 'is missing')

@@ -21,8 +21,7 @@ def render(generator, ws, edits, truncation_psi):
 
 
 def archive(generator, ws, edits, truncation_psi, image, transform, name):
-    """`(zip bytes, command)` of an edit: `edits` are `(vector [w_dim], layers, distance, facts)`, `image` the
-    editor's (uint8 `[H, W, C]`)."""
+    """`(zip bytes, command)` of an edit: `edits` are `(vector [w_dim], layers, distance, facts)`."""
     command = f'python -m editor.replay {name}.zip {name}.png'
     recipe = {'model': str(generator.source), 'checkpoint_sha256': generator.checkpoint_sha256, 'code': 'code.npy',
               'truncation_psi': truncation_psi, 'transform': list(transform), 'command': command, 'edits': []}

@@ -212,8 +212,7 @@ class Editor:
 
 
 def _fitting_files(G, work_dir):
-    """The prepared codes (name -> (space, codes)) and the direction files (label -> `directions.Direction`): those
-    of the catalog and under `work_dir` that fit the model and are on this machine."""
+    """The prepared codes and direction files (of the catalog and under `work_dir`) that fit the model and are here."""
     published, prepared, files = catalog.load_catalog(), {}, {}
     for entry in published.select('latents'):
         with contextlib.suppress(ValueError):  # another model's codes, or not on this machine
@@ -231,8 +230,8 @@ def _fitting_files(G, work_dir):
 
 
 def _jacobian(G, w, task):
-    """`(rows, visible)`: the Jacobian `[(C,) H, W, 1, w_dim]` of one w+ code `w` `[num_ws, w_dim]`, and for
-    per-channel Jacobians the pixels `[C, H, W]` not clipped on display (their change shows)."""
+    """`(rows, visible)`: the Jacobian `[(C,) H, W, 1, w_dim]` of one w+ code, and for per-channel Jacobians the
+    pixels not clipped on display."""
     rows = jacobian.to_reference_layout(next(jacobian.iter_jacobians(G, w[None], on_chunk=task.step))).cpu().numpy()
     if rows.ndim < 5:
         return rows, None

@@ -47,9 +47,8 @@ def pixel_norm(x, eps=1e-8):
 
 
 def conv2d(x, weight, bias=None, padding=1, up=False, fused_scale=False):
-    """Convolution of `x` `[N, C_in, H, W]`, after 2x nearest upsampling with `up`. With `fused_scale` too, both
-    in one step as the TF `upscale2d_conv2d`: the kernel `[C_out, C_in, k, k]` is padded and summed over 2x2
-    shifts (nearest upsampling folded into it) and applied as a stride-2 transposed convolution."""
+    """Convolution of `x` `[N, C_in, H, W]`, after 2x nearest upsampling with `up`; with `fused_scale`, both in one
+    stride-2 transposed convolution, as the TF `upscale2d_conv2d`."""
     if up and fused_scale:
         w = F.pad(weight, [1, 1, 1, 1])
         w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]  # [C_out, C_in, k+1, k+1]

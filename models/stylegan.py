@@ -209,7 +209,6 @@ class StyleGANGenerator(Generator):
         self.synthesis = SynthesisNetwork(config)
 
     def style_layers(self):
-        """The style (affine) layers in `ws` order; each `weight` `[2 * channels, w_dim]` (scale rows, then bias
-        rows) is the matrix genforce's SeFa factorises."""
+        """The style (affine) layers in `ws` order; each `weight` `[2 * channels, w_dim]` is what SeFa factorises."""
         return [(idx, f'synthesis.layer{idx}', getattr(self.synthesis, f'layer{idx}').affine)
                 for idx in range(self.num_ws)]

@@ -194,8 +194,7 @@ def local_path(name):
 
 
 def resolve(name, download=True, progress=True):
-    """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing (unless
-    `download=False`). `utils.download.DownloadError` (a ValueError): a file not fetched or whose SHA-256 differs."""
+    """Local path of a zoo model's checkpoint, verified by SHA-256; downloaded first when it is missing."""
     item, what, path = entry(name), f'checkpoint {name}', local_path(name)
     if os.path.isfile(path):
         verify(path, item.sha256, what)

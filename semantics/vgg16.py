@@ -41,8 +41,7 @@ class VGG16Features(torch.nn.Module):
         self.register_buffer('std', torch.tensor([0.229, 0.224, 0.225]).reshape(1, 3, 1, 1), persistent=False)
 
     def forward(self, images):
-        """Features `[N, C_k, H_k, W_k]` of the five stages (each before its pool) of images `[N, 3, H, W]` in
-        [-1, 1], reduced to 256 pixels first, as NVlabs does."""
+        """Features of the five stages (each before its pool) of images `[N, 3, H, W]` in [-1, 1], as NVlabs'."""
         if images.shape[-1] > 256:
             images = F.interpolate(images, size=(256, 256), mode='area')
         x = ((images + 1) / 2 - self.mean) / self.std
@@ -89,8 +88,7 @@ def load_vgg16(path):
 
 
 def perceptual_distance(network, synth, target_features):
-    """LPIPS-style distance of `synth` `[N, 3, H, W]` (in [-1, 1]) to the target whose `network(target)` is
-    `target_features`: the mean over stages of the squared difference of the unit-normalised features."""
+    """LPIPS-style distance of `synth` `[N, 3, H, W]` to the target of `target_features` (its `network(target)`)."""
     distance = 0
     for mine, theirs in zip(network(synth), target_features):
         mine = mine / (mine.square().sum(dim=1, keepdim=True).sqrt() + 1e-10)

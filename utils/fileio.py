@@ -67,8 +67,7 @@ def _not_npy(path, head):
 
 
 def load_npy(path, mmap_mode=None):
-    """The array of an `.npy` file; ValueError naming the file when it is something else, is cut short, or holds
-    Python objects (which are never unpickled)."""
+    """The array of an `.npy` file (objects are never unpickled); ValueError naming the file."""
     with open(path, 'rb') as file:
         head = file.read(6)
     if head != b'\x93NUMPY':

@@ -11,8 +11,7 @@ from .fileio import atomic_path
 
 
 def to_uint8(images):
-    """Generator output `[N, C, H, W]` (about [-1, 1]) -> uint8 `[N, H, W, C]`, rounded as the original scripts:
-    scaled to [0, 255] in float64, plus 0.5, clipped and truncated."""
+    """Generator output `[N, C, H, W]` (about [-1, 1]) -> uint8 `[N, H, W, C]`, rounded as the original scripts."""
     if isinstance(images, torch.Tensor):
         images = images.detach().cpu().numpy()
     images = np.asarray(images, dtype=np.float64)

@@ -1,9 +1,7 @@
 """Reader of Hammer / genforce `.pth` checkpoints: one container, five generators.
 
-ReSeFa's Hammer and genforce's SeFa save `{'models': {'generator_smooth': sd, 'generator': sd},
-'model_kwargs_init': {...}}` or `{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred);
-a bare state dict is read too: Hammer's StyleGAN2 (`stylegan2_names`) or StyleGAN3 (`stylegan3_names`), or
-genforce's PGGAN, StyleGAN or StyleGAN2 (`genforce`).
+Hammer and genforce save `{'models': {'generator_smooth': sd, 'generator': sd}, 'model_kwargs_init': {...}}` or
+`{'generator_smooth': sd, 'generator': sd}` (the smoothed copy is preferred); a bare state dict is read too.
 """
 
 import torch
@@ -33,8 +31,7 @@ def claims(source):
 
 
 def generator_state(obj, where):
-    """`(state_dict, which, model_kwargs)` of a loaded container: `which` the copy read, `model_kwargs` its
-    `model_kwargs_init` entry or None."""
+    """`(state_dict, which copy, its model_kwargs_init entry or None)` of a loaded container."""
     networks = _networks(obj)
     which = next(name for name in _COPIES if name in networks)
     state = networks[which]
@@ -45,8 +42,7 @@ def generator_state(obj, where):
 
 
 def read(source, hints):
-    """`Checkpoint` of the generator; a Hammer StyleGAN3 without kwargs uses the `hints` `img_resolution`,
-    `channel_base` and `channel_max`, genforce generators their `genforce.HINTS`."""
+    """`Checkpoint` of the generator; `hints` tell what the file cannot (Hammer StyleGAN3, genforce)."""
     obj = source.torch_object()
     if _networks(obj) is None:  # a bare state dict
         state, which, kwargs = source.state_dict(), None, None

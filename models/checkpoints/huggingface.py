@@ -1,8 +1,7 @@
 """Reader (and writer) of HuggingFace `pytorch-pretrained-BigGAN` checkpoints: `config.json` + `pytorch_model.bin`.
 
-The reader takes the folder or either file (the other must sit next to it). Spectral-normalised layers store
-`weight_orig`, `weight_u` and `weight_v`; the official eval-mode weight `weight_orig / (u . weight_orig v)` is
-computed here once, in the same way, and stored as our plain `weight`.
+The reader takes the folder or either file; spectral normalisation is folded into our plain `weight` as the official
+eval-mode code computes it, `weight_orig / (u . weight_orig v)`.
 """
 
 import math

@@ -99,8 +99,8 @@ def read(source, hints):
 
 
 def collect_tf_variables(network, where):
-    """`(variables, kwargs)`: the float32 variables of a network and its components as NVlabs' `legacy.py` names
-    them (`mapping/Dense0/weight`: a component's under `component/`), and their static kwargs merged."""
+    """`(variables, kwargs)`: the float32 variables of a network and its components, named as NVlabs' `legacy.py`
+    names them, and their static kwargs merged."""
     variables, kwargs, seen = {}, {}, set()
 
     def visit(net, prefix):
@@ -179,8 +179,7 @@ def _torgb_rules(scope, lod):
 # StyleGAN2 (official TensorFlow and StyleGAN2-ADA TensorFlow) -> our StyleGAN2 module.
 
 def _stylegan2_rules(variables):
-    """Table of a TensorFlow StyleGAN2 generator for its numbers of layers, with the ToRGB and skip layers it has
-    (skip, orig or resnet architecture)."""
+    """Table of a TensorFlow StyleGAN2 generator, with the ToRGB and skip layers it has."""
     rules = [Rule('dlatent_avg', 'mapping.w_avg'),
              ignore('lod', (), lod_is_zero, optional=True),  # G_main of StyleGAN2-ADA has none
              Rule('synthesis/4x4/Const/const', 'synthesis.b4.const', first, (1, None, 4, 4))]
