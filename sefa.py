@@ -61,10 +61,7 @@ _PAGE_NAMES = ('sample_first', 'semantic_first')
               help='Manipulation step on each semantic.')
 @click.option('--viz_size', type=options.VIEW_SIZE, default=256, show_default=True,
               help='Size of images to visualize on the HTML page (0: full size).')
-@click.option('--trunc_psi', type=options.PSI, default=0.7, show_default=True,
-              help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).')
-@click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
-              help='Number of layers to perform truncation (StyleGAN families).')
+@options.trunc_options
 @click.option('--seed', type=click.IntRange(0, 2 ** 32 - 1), default=0, show_default=True,
               help='Seed for sampling (np.random.RandomState).')
 @click.option('--latent_path', default='', metavar='PATH',

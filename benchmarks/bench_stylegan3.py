@@ -120,22 +120,19 @@ def timed(func, device):
 
 def jacobian_seconds(G, w, size, chunk_size, columns, device):
     """Seconds for one sample's Jacobian; `columns < w_dim` times that many and extrapolates."""
+    shape = []
     if columns >= G.w_dim:
-        sync(device)
-        start = time.perf_counter()
-        out = jacobian.compute_jacobians(G, w.cpu().numpy(), size=size, chunk_size=chunk_size)
-        sync(device)
-        return time.perf_counter() - start, list(out.shape), False
+        seconds = timed(lambda: shape.extend(jacobian.compute_jacobians(G, w.cpu().numpy(), size=size,
+                                                                        chunk_size=chunk_size).shape), device)
+        return seconds, shape, False
     push = jacobian.make_tangent_function(G, w[0], size=size)  # what compute_jacobians runs
     basis = torch.eye(G.w_dim, device=device)[:columns]
-    sync(device)
-    start = time.perf_counter()
-    with torch.no_grad():
+
+    def run():
         for begin in range(0, columns, chunk_size):
-            out = push(basis[begin:begin + chunk_size])
-    sync(device)
-    seconds = (time.perf_counter() - start) * G.w_dim / columns
-    return seconds, list(out.shape[1:]) + [1, G.w_dim], True
+            shape[:] = push(basis[begin:begin + chunk_size]).shape[1:]
+
+    return timed(run, device) * G.w_dim / columns, shape + [1, G.w_dim], True
 
 
 @click.command(help=__doc__)

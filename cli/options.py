@@ -287,11 +287,15 @@ def sampling_options(nums):
     )
 
 
-truncation_options = compose(
+trunc_options = compose(  # --trunc_psi and --trunc_layers (SeFa's script has no --randomize_noise)
     click.option('--trunc_psi', type=PSI, default=0.7, show_default=True,
                  help='Psi factor used for truncation (BigGAN: its truncation, in (0, 1]).'),
     click.option('--trunc_layers', type=click.IntRange(min=0), default=8, show_default=True,
                  help='Number of layers to perform truncation (StyleGAN families).'),
+)
+
+truncation_options = compose(
+    trunc_options,
     click.option('--randomize_noise', type=click.Choice(['const', 'random', 'none']), default='const',
                  show_default=True, help='Noise mode when synthesizing (StyleGAN, StyleGAN2).'),
 )

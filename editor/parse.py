@@ -22,12 +22,9 @@ PROJECTION_STEPS = 150  # the page's default: a short wait on a CPU
 REQUIRED = object()
 TYPES = {int: 'an integer', float: 'a number', str: 'a text', list: 'a list', dict: 'a JSON object'}
 
-# What the parsers make of requests; samples are the keys of the session's caches.
-# A sample is the image before any edit, its code ('seed', seed), ('prepared', name, row) or ('upload', id, row).
-# An edit moves row `index` of a direction by `distance`: `kind` is a key of `Editor.DIRECTIONS`, `name` the SeFa
-# layers (a tuple), a file's name or a region's id, `layers` the ws indices it moves (None: the direction's own).
-# A region is named 'eyes' or 'box_120_128_20_115'; its box is on the 256 grid, its mask bool [size, size] at the
-# Jacobian's resolution.
+# What the parsers make of requests. A sample (a key of the session's caches) is the image before any edit: its code
+# is ('seed', seed), ('prepared', name, row) or ('upload', id, row). An edit moves row `index` of a direction (`kind`
+# a key of `Editor.DIRECTIONS`; `name` the SeFa layers, a file's name or a region's id) by `distance` on `layers`.
 Sample = namedtuple('Sample', 'code truncation_psi class_index')
 Edit = namedtuple('Edit', 'kind name index distance layers')
 State = namedtuple('State', 'sample edits')  # what the image shows

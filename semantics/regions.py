@@ -12,8 +12,7 @@ import numpy as np
 
 BOX_RESOLUTION = 256  # the grid of the named boxes
 
-# [center_x (row), center_y (column), height, width] on the 256x256 grid.
-# The FFHQ boxes also suit MetFaces.
+# [center_x (row), center_y (column), height, width] on the 256x256 grid; the FFHQ boxes also suit MetFaces.
 BOXES = {
     'ffhq': {
         'left_eye': (120, 95, 20, 38),

@@ -6,8 +6,7 @@ import math
 from .fileio import save_text
 from .images import encode_data_uri
 
-# Images are drawn at most `image_size` wide and shrink so that a row fits the window (no sideways scrolling);
-# a label column of about 10em and each cell's padding and border are left room.
+# Images are drawn at most `image_size` wide and shrink so that a row (and a 10em label column) fits the window.
 _STYLE = """<style>
   body { font-family: sans-serif; margin: 8px; }
   table { border-spacing: 0; border: 1px solid black; }

@@ -55,8 +55,7 @@ def _opaque_class(module, name):
     return type(name, (OpaqueObject,), {'qualname': f'{module}.{name}'})
 
 
-# Stand-ins for the functions a pickle names. What they are given comes from the file; anything that is not
-# what they expect fails with an ordinary error, which the reader reports as a damaged file.
+# Stand-ins for the functions a pickle names; what they do not expect fails as a damaged file.
 
 def _load_storage_bytes(data):
     """`torch.storage._load_from_bytes`, restricted to weights."""

@@ -23,8 +23,7 @@ TF_NETWORK_CLASSES = ('dnnlib.tflib.network.Network', 'tfutil.Network')
 SUPPORTED_VERSIONS = (2, 3, 4)
 LABEL = 'TensorFlow variable'  # what a source entry is called in messages
 
-# Build-function arguments that change the computation in ways our modules do not
-# implement: argument -> the values our modules reproduce.
+# Build-function arguments that change the computation: argument -> the values our modules reproduce.
 _SG2_FIXED = {
     'mapping_nonlinearity': ['lrelu'], 'normalize_latents': [True], 'nonlinearity': ['lrelu'],
     'resample_kernel': [[1, 3, 3, 1]], 'use_noise': [True], 'mapping_func': ['G_mapping'],
