@@ -199,8 +199,7 @@ class Catalog(list):
         return [entry for entry in self if kind is None or entry.kind == kind]
 
     def lookup(self, name, kind=None):
-        """The entry called `name` (id, original path, or unique short name); CatalogError when it is unknown,
-        ambiguous, or of another kind."""
+        """The entry called `name` (id, original path, or unique short name); CatalogError naming the candidates."""
         key, word = key_of(name), KIND_WORDS[kind]
         for entries in (self.select(kind), self):
             found = [e for e in entries if key in strong_keys(e)] or [e for e in entries if key == e.name]

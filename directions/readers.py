@@ -108,8 +108,7 @@ def latents_array(path):
 
 
 def check_codes(generator, codes, space='auto', nums=None, what='latent codes'):
-    """`(space, the first nums codes)`: the space given ('z', 'w', 'wp') or, 'auto', read from the shape (z before w
-    where z_dim == w_dim, as the original scripts)."""
+    """`(space, the first nums codes)`: the space given, or ('auto') read from the shape, z before w as the original."""
     auto = space in ('auto', None)
     fits = {'z': (2, generator.z_dim), 'w': (2, generator.w_dim), 'wp': (3, generator.w_dim)}
     found = [s for s, (ndim, width) in fits.items() if codes.ndim == ndim and codes.shape[-1] == width and
@@ -194,9 +193,8 @@ def read_latents(name_or_path, catalog=None, download=True, progress=True):
 
 def add_local_entry(name, npy_path, sidecar=None, kind='direction', catalog_path=None, **facts):
     """Record a user's file under a new `name` ('ffhq/mine/smile') in the user catalog, replacing an entry of that
-    name; returns the new Entry. It holds the file's path, SHA-256 and shape, the fields of its `sidecar` (default:
-    NAME.json beside it; False: none; a field named like an entry field kept as `sidecar_<field>`), then `facts`
-    (None: not given)."""
+    name; returns the new Entry: the file's path, SHA-256 and shape, the fields of its `sidecar` (default: NAME.json
+    beside it; False: none), then `facts` (None: not given)."""
     name, npy_path = key_of(name), os.path.abspath(os.fspath(npy_path))
     problem = advice_problem(facts)
     if not NAME_RE.fullmatch(name):

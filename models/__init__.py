@@ -25,10 +25,7 @@ def load_generator(source, device='cpu', **expected):
     """The generator in eval mode on `device` of `source` (a file or folder in any supported format, a zoo name or
     `builtin:NAME`), which must agree with the settings `expected` (`models.checkpoints.EXPECTED`). It carries its
     identity: `source`, `checkpoint_format`, `checkpoint_sha256` and `model_name` (`<file stem>-<sha256[:8]>`).
-
-    Raises:
-        CheckpointError: one line naming the file (`SettingMismatch`, `SettingNeeded`: a setting).
-        ValueError: an unknown model name, naming the close ones; a zoo download that failed.
+    CheckpointError (one line naming the file), or ValueError for an unknown name or a failed download.
     """
     source = str(source)
     if source.startswith('builtin:'):

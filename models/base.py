@@ -104,7 +104,7 @@ class Generator(nn.Module):
         return {name: buffer for name, buffer in self.synthesis.named_buffers() if name.endswith('noise_const')}
 
     def set_noise_buffers(self, buffers):
-        """Replace the constant noise inputs (e.g. those a projection optimised); ValueError for a foreign name or shape."""
+        """Replace the constant noise inputs (e.g. a projection's); ValueError for a foreign name or shape."""
         own = self.noise_buffers()
         for name, value in buffers.items():
             want = list(own[name].shape) if name in own else None
@@ -149,9 +149,8 @@ class Generator(nn.Module):
     # Forward-mode differentiation (Jacobians w.r.t. w).
 
     def forward_mode_pass(self, ws, noise_mode='const'):
-        """A hand-written forward-mode pass at `ws` `[1, num_ws, w_dim]`: `push(ws_t) -> image tangents
-        [K, C, H, W]`, `ws_t` holding `num_ws` entries `[K, w_dim]` or None (that row does not move); the primal
-        pass runs here, once. None where the family has none: generic code then uses `torch.func.jvp`."""
+        """A hand-written forward-mode pass at `ws` `[1, num_ws, w_dim]`: `push(ws_t) -> image tangents [K, C, H, W]`,
+        `ws_t` holding per row `[K, w_dim]` or None (still). None where the family has none (`torch.func.jvp` then)."""
         return None
 
     def largest_feature_map(self):

@@ -118,9 +118,8 @@ def resolve_class(name_or_index, num_classes=1000):
 # Layers.
 
 def standing_stats(running_means, running_vars, truncation_psi):
-    """Batch-norm statistics for a truncation, as the official BigGANBatchNorm picks them: with `coef, start =
-    modf(t / step)`, `stats[start] * coef + stats[start + 1] * (1 - coef)` (the weights of a linear
-    interpolation, swapped: kept)."""
+    """Batch-norm statistics for a truncation, as the official BigGANBatchNorm interpolates them (its weights
+    swapped: kept)."""
     step = 1.0 / (running_means.shape[0] - 1)
     coef, start = math.modf(truncation_psi / step)  # divided as the official code does, to the last bit
     start = int(start)
@@ -340,8 +339,7 @@ class BigGANGenerator(Generator):
         return largest
 
     def style_layers(self):
-        """The linear layers that read `w`: the input layer (index 0), the batch-norm gains and biases of block `i`
-        (index `1 + i`)."""
+        """The linear layers that read `w`: the input layer (index 0), the batch norms of block `i` (index `1 + i`)."""
         return [(0, 'synthesis.fc', self.synthesis.fc)] + [
             (1 + i, f'synthesis.blocks.{i}.bn{k}.{part}', getattr(getattr(block, f'bn{k}'), part))
             for i, block in enumerate(self.synthesis.blocks) for k in range(4) for part in ('scale', 'offset')]

@@ -65,17 +65,11 @@ def channels_last(x):
 
 
 def upfirdn2d(x, f, up=1, down=1, padding=0, gain=1):
-    """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d, one of `up` and `down` 1.
+    """Upsample by zero insertion, pad, FIR filter, downsample: NVlabs' upfirdn2d of `x` `[N, C, H, W]` by `f` (from
+    `setup_filter`, or None), one of `up` and `down` 1, `padding` `p` or `(px0, px1, py0, py1)` (negative crops).
 
     The numbers of NVlabs' reference path, with less work: upsampling is a transposed depthwise convolution, down-
     sampling a strided one, and the filter runs on channels-last data (mkldnn's fast depthwise kernels on CPU).
-
-    Args:
-        x: Images `[N, C, H, W]`.
-        f: Filter from `setup_filter` (`[n]` separable or `[h, w]`), or None.
-        up, down: Integer factors.
-        padding: `p` or `(px0, px1, py0, py1)`; negative crops.
-        gain: Signal gain.
     """
     assert up == 1 or down == 1, (up, down)
     f = torch.ones([1, 1], device=x.device) if f is None else f

@@ -243,8 +243,7 @@ class StyleGAN2Generator(Generator):
         return max(self.config.channels(res) * res * res for res in self.synthesis.block_resolutions)
 
     def style_layers(self):
-        """The affine (style) layers in `ws` order: `[(ws_index, name, FullyConnectedLayer)]`; a ToRGB layer reads
-        the index after its block's last conv."""
+        """The affine layers in `ws` order: `[(ws_index, name, layer)]` (a ToRGB reads the index after its conv)."""
         layers = []
         w_idx = 0
         for res in self.synthesis.block_resolutions:

@@ -252,8 +252,7 @@ def modulated_conv2d(x, weight, styles, demodulate=True, padding=0, input_gain=N
 
 def filtered_lrelu(x, fu=None, fd=None, b=None, up=1, down=1, padding=0, gain=np.sqrt(2), slope=0.2,
                    clamp=None):
-    """Bias `b`, upsample with filter `fu`, leaky ReLU, clamp, downsample with `fd`: NVlabs'
-    `_filtered_lrelu_ref`; `padding` `(x0, x1, y0, y1)` is that of the upsampled image."""
+    """Bias, upsample with `fu`, leaky ReLU, clamp, downsample with `fd`: NVlabs' `_filtered_lrelu_ref`."""
     x = ops.bias_act(x, b)
     x = ops.upfirdn2d(x, fu, up=up, padding=padding, gain=up ** 2)
     # clamp(lrelu(x) * gain, +-clamp) = gain * clamp(lrelu(x), +-clamp / gain): the gain rides

@@ -31,8 +31,7 @@ def _moving(num_ws, layers, device):
 
 
 def edit_codes(ws, direction, layers=None, distances=(0.0,)):
-    """`[N, S, num_ws, w_dim]`: codes `ws` `[N, num_ws, w_dim]` moved along `direction` `[w_dim]` on `layers`
-    (None: all) by each of the distances `[S]`."""
+    """`[N, S, num_ws, w_dim]`: `ws` moved along `direction` on `layers` (None: all) by each of the distances."""
     ws = torch.as_tensor(ws, dtype=torch.float32)
     direction = torch.as_tensor(np.asarray(direction, dtype=np.float32), device=ws.device).reshape(-1)
     steps = torch.as_tensor(np.asarray(distances, dtype=np.float32), device=ws.device)
@@ -58,8 +57,7 @@ def render_edits(generator, ws, direction, layers, distances, noise_mode='const'
 
 
 def region_change_share(original, edited, mask):
-    """`[S]` shares in [0, 1] (NaN where nothing changed) of the absolute pixel change of each edit `[S, C, H, W]`
-    of `original` `[C, H, W]` that falls inside `mask` (bool `[H, W]`)."""
+    """`[S]` shares (NaN: no change) of the pixel change of each edit `[S, C, H, W]` that falls inside `mask`."""
     change = (torch.as_tensor(edited) - torch.as_tensor(original).unsqueeze(0)).abs().sum(dim=1)  # [S, H, W]
     mask = torch.as_tensor(np.asarray(mask), dtype=torch.float32, device=change.device)
     inside = (change * mask).flatten(1).sum(1)

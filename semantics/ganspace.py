@@ -13,8 +13,7 @@ from . import sampling
 @torch.no_grad()
 def principal_directions(generator, num_codes=10_000, seed=0, batch_size=1000):
     """`(directions [w_dim, w_dim], variances [w_dim], mean [w_dim])`: the principal axes of `w` over `num_codes`
-    codes drawn with `seed` (one `w` per code, as `mapping` gives it to the first layer), most variance first,
-    each axis signed so that its largest entry is positive."""
+    codes drawn with `seed`, most variance first, each signed so that its largest entry is positive."""
     z = sampling.sample_z(generator, num_codes, seed)
     ws = torch.cat([sampling.to_ws(generator, z[i:i + batch_size], 'z')[:, 0].double().cpu()
                     for i in range(0, num_codes, batch_size)])                  # [num_codes, w_dim]

@@ -172,8 +172,8 @@ def w_statistics(generator, samples=10000, seed=123):
 
 
 def project(generator, target, settings=None, distance=None, on_step=None):
-    """The `Projection` of `target` `[1, C, H, W]` (in [-1, 1]) into an unconditional generator with a mapping network;
-    `distance(synth, target)` replaces `image_distance`, `on_step(step, loss)` is called after every step."""
+    """The `Projection` of `target` `[1, C, H, W]` (in [-1, 1]); `distance(synth, target)` replaces `image_distance`,
+    `on_step(step, loss)` is called after every step."""
     settings = settings or ProjectionSettings()
     G, device = generator, generator.device
     target = torch.as_tensor(target, dtype=torch.float32, device=device)

@@ -72,8 +72,7 @@ def scale_box(box, size):
 
 
 def box_mask(box, size, clip=False):
-    """Boolean mask [size, size] of a box given in `size` pixel coordinates; ValueError when it reaches outside the
-    image, unless `clip` moves it back inside (a box inside the 256 grid may cross the edges once scaled)."""
+    """Boolean mask [size, size] of a box in `size` pixel coordinates; ValueError outside the image, unless `clip`."""
     cx, cy, h, w = (int(v) for v in box)
     top, left = cx - h // 2, cy - w // 2
     if clip:

@@ -21,8 +21,7 @@ DEFAULT_TAO = 1e-3  # reference default of --tao
 
 
 def split_rows(jacobian, mask):
-    """`(J_f [n_f, w_dim], J_b [n_b, w_dim])`: the rows of one sample's Jacobian `[(C,) H, W, 1, w_dim]` inside and
-    outside the region `mask` (bool `[H, W]`), in the reference's order."""
+    """`(J_f, J_b)`: the rows of a Jacobian `[(C,) H, W, 1, w_dim]` inside and outside `mask` (reference order)."""
     view = np.asarray(jacobian)[..., 0, :]  # [H, W, w_dim] or [C, H, W, w_dim]
     view = view[None] if view.ndim == 3 else view
     w_dim = view.shape[-1]

@@ -54,11 +54,8 @@ class VGG16Features(torch.nn.Module):
 
 
 def load_vgg16(path):
-    """`(VGG16Features, note)`: the network of a torchvision VGG16 weight file (note: it is not the published one).
-
-    Raises:
-        VGG16Error: not a torch file of tensors, a TorchScript program, or tensors that are not VGG16's.
-    """
+    """`(VGG16Features, note)`: the network of a torchvision VGG16 weight file (note: it is not the published one);
+    VGG16Error for anything else."""
     problem, state = None, {}
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:

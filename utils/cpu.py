@@ -13,10 +13,8 @@ _TRIM_THRESHOLD = 2 ** 30
 
 @functools.cache
 def keep_freed_memory():
-    """Let glibc reuse freed blocks up to 32 MiB instead of returning them to the system; whether it took effect.
-
-    Forward-mode Jacobians allocate and free feature maps of tens of MiB thousands of times per sample; fresh pages
-    for each (glibc's default) take up to half the run time on a small CPU."""
+    """Let glibc reuse freed blocks up to 32 MiB (the feature maps forward-mode Jacobians allocate thousands of times)
+    instead of mapping fresh pages for each, which takes up to half the run time; whether it took effect."""
     if not sys.platform.startswith('linux'):
         return False
     try:

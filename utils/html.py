@@ -31,8 +31,7 @@ function sortBy(column) {
 
 
 class HtmlPage:
-    """A table of `num_rows x num_cols` cells, each with text and an optional image, encoded at most `image_size`
-    pixels a side (None: full size)."""
+    """A table of cells, each with text and an optional image of at most `image_size` pixels a side (None: full)."""
 
     def __init__(self, num_rows=0, num_cols=0, grid_size=0, title='', image_size=None):
         if grid_size > 0:  # a near-square grid, at least as many rows as columns, as the original pages

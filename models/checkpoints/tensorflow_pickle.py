@@ -98,8 +98,7 @@ def read(source, hints):
 
 
 def collect_tf_variables(network, where):
-    """`(variables, kwargs)`: the float32 variables of a network and its components, named as NVlabs' `legacy.py`
-    names them, and their static kwargs merged."""
+    """`(variables, kwargs)` of a network and its components: float32 variables named as NVlabs' `legacy.py` does."""
     variables, kwargs, seen = {}, {}, set()
 
     def visit(net, prefix):
