@@ -217,7 +217,7 @@ def _translate(error, flags):
 
 
 def load_model(opts, device_option='--device', say=None):
-    """The generator the model options name, its transform applied; `say` is told what was loaded."""
+    """The generator the model options name, its transform applied, `opts['data_name']` set; `say` hears what."""
     device = parse_device(opts.get('device'), device_option)
     source = str(opts['weight_path'])
     if source.startswith('builtin:') and source[8:] not in models.builtin.names():
