@@ -152,8 +152,6 @@ def echo_time(name, seconds, flops, extra=''):
 @click.option('--samples', type=int, default=1, show_default=True, help='Samples for our method.')
 @click.option('--chunk_size', type=int, default=None,
               help='Tangents per batched pass. [default: semantics.jacobian.auto_chunk_size]')
-
-
 @click.option('--columns', type=int, default=None, help='Time this many columns and extrapolate. [default: all]')
 @click.option('--repeats', type=int, default=1, show_default=True, help='Timings of ours; the best is kept.')
 @click.option('--precisions', default='fp32', show_default=True, help="Comma-separated: 'fp32', 'tf32', 'bf16'.")
@@ -162,8 +160,6 @@ def echo_time(name, seconds, flops, extra=''):
 @click.option('--reference_rows', type=int, default=None,
               help='Time the reference on this many random output values only and extrapolate to all '
                    '(each is one backward pass, as autograd.functional.jacobian runs them). [default: all]')
-
-
 @click.option('--threads', type=int, default=None, help='torch threads (default: torch decides).')
 @click.option('--device', default=None, help="'cpu' or 'cuda'. [default: cuda when available]")
 @click.option('--json_out', default=None, help='Also write the results as JSON here.')
@@ -189,8 +185,10 @@ def main(res, w_dim, channel_max, samples, chunk_size, columns, repeats, precisi
                'w_dim': w_dim, 'channel_max': channel_max, 'chunk_size': chunk_size, 'columns': columns,
                'clock': 'CPU' if cpu_clock else 'wall', 'forward_seconds': time_forward(G, w, repeats, clock),
                'flops_per_sample': count_flops(G, w[0], chunk_size)}
-    if ROOT_ENV in os.environ:  # the baseline's subprocess: one fp32 timing
-        click.echo(json.dumps({**results, 'seconds': time_ours(G, w, chunk_size, columns, clock=clock)[0][0]}))
+    if ROOT_ENV in os.environ:  # the baseline's subprocess: one fp32 timing, its Jacobian left beside its code
+        seconds, jac = time_ours(G, w, chunk_size, columns, clock=clock)[0]
+        np.save(os.path.join(os.environ[ROOT_ENV], 'jacobian.npy'), jac)
+        click.echo(json.dumps({**results, 'seconds': seconds}))
         return
     if baseline:
         env = {**os.environ, ROOT_ENV: tempfile.mkdtemp(prefix='bench_jacobian_')}
@@ -214,10 +212,14 @@ def main(res, w_dim, channel_max, samples, chunk_size, columns, repeats, precisi
     results['peak_rss_mib_after_ours'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     click.echo(f'{results["clock"]} time; forward (synthesis, batch 1): {results["forward_seconds"] * 1e3:.1f} ms')
     if baseline:
-        shutil.rmtree(env[ROOT_ENV])
         old = results['baseline']
+        before = np.load(os.path.join(env[ROOT_ENV], 'jacobian.npy'))
+        shutil.rmtree(env[ROOT_ENV])
+        ours_fp32 = jacobians.get('fp32', before[None])[0]
+        old['max_relative_difference_to_ours'] = float(np.abs(ours_fp32 - before).max() / np.abs(before).max())
         click.echo(f'baseline {baseline} forward (synthesis, batch 1): {old["forward_seconds"] * 1e3:.1f} ms')
-        echo_time(f'baseline {baseline} (forward mode, fp32)', old['seconds'], old['flops_per_sample'])
+        echo_time(f'baseline {baseline} (forward mode, fp32)', old['seconds'], old['flops_per_sample'],
+                  f', max relative difference to ours (fp32) {old["max_relative_difference_to_ours"]:.1e}')
     for precision in wanted:
         record, jac, exact = results[precision], jacobians[precision], jacobians.get('fp32')
         echo_time(f'ours (forward mode, {precision})', record['seconds'], flops,

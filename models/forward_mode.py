@@ -6,7 +6,9 @@ derivative along K tangents of `ws` at once: the numbers of `torch.func.jvp`
 under `vmap`, several times faster. The primal pass runs once per sample; the
 demodulation (and StyleGAN3's input gain), shared by a sample's tangents, rides
 on the convolution weight; ToRGB's style tangent is one matrix product with the
-sample's features; elementwise factors apply in place, channels-last.
+sample's features; elementwise factors apply in place, channels-last. StyleGAN2's
+last convolution and its ToRGB fold into one kernel per pixel (`_sg2_conv_into_rgb`),
+so the network's widest convolution never runs on the tangents.
 
 Each rule takes a layer and its input at one sample, and returns the layer's
 output and `push(x_t, w_t) -> out_t` for tangents `x_t` `[K, C, H, W]` of the
@@ -65,7 +67,8 @@ def _slopes(pre, slope, gain, clamp):
 # StyleGAN2.
 
 def _sg2_layer(layer, x, w, noise_mode, gain=1):
-    """`SynthesisLayer`: modulated 3x3 convolution (upsampling in conv0), noise, bias, leaky ReLU, clamp."""
+    """`SynthesisLayer` (modulated 3x3 convolution, upsampling in conv0, noise, bias, leaky ReLU, clamp): its output,
+    `push(x_t, w_t) -> out_t`, and the parts that `_sg2_conv_into_rgb` folds."""
     styles = layer.affine(w)  # [1, C_in]
     resample = dict(up=layer.up, padding=layer.padding, flip_weight=layer.up == 1)
     y = ops.modulated_conv2d(x, layer.weight, styles, resample_filter=layer.resample_filter, **resample)
@@ -82,19 +85,21 @@ def _sg2_layer(layer, x, w, noise_mode, gain=1):
     raw_slopes = ops.channels_last(y / dcoefs.reshape(1, -1, 1, 1) * slopes)  # d out / d dcoefs
     x = ops.channels_last(x)
 
-    def push(x_t, w_t):
+    def inputs(x_t, w_t):
+        """Tangents of the modulated input and of the demodulation coefficients (None: zero)."""
         styles_t = _style_tangent(layer.affine, w_t)
-        if x_t is None and styles_t is None:
+        d_t = None if styles_t is None else _demodulation_tangent(dcoefs, energy, styles, styles_t)
+        return (None if x_t is None and styles_t is None else _modulate(x_t, x, styles, styles_t)), d_t
+
+    def push(x_t, w_t):
+        x_t, d_t = inputs(x_t, w_t)
+        if x_t is None:
             return None
-        x_t = _modulate(x_t, x, styles, styles_t)
         out_t = ops.conv2d_resample(ops.channels_last(x_t), weight, f=layer.resample_filter, **resample)
         out_t = _mul(ops.channels_last(out_t), slopes)
-        if styles_t is not None:
-            d_t = _demodulation_tangent(dcoefs, energy, styles, styles_t)
-            _addmul(out_t, raw_slopes, d_t[:, :, None, None])
-        return out_t
+        return out_t if d_t is None else _addmul(out_t, raw_slopes, d_t[:, :, None, None])
 
-    return out, push
+    return out, push, dict(inputs=inputs, weight=weight, slopes=slopes[0], raw_slopes=raw_slopes[0])
 
 
 def _sg2_torgb(layer, x, w):
@@ -124,7 +129,50 @@ def _sg2_torgb(layer, x, w):
         out_t = out_t.reshape(-1, height, width, channels).permute(0, 3, 1, 2)  # [K, C_out, H, W]
         return out_t if inside is None else _mul(out_t, inside)
 
-    return out, push
+    return out, push, (modulated, inside)
+
+
+FOLD_BYTES = 2 * 2 ** 30  # the largest per-pixel kernel of a folded last layer (below)
+
+
+def _sg2_conv_into_rgb(layer, torgb, x, w, w_rgb, noise_mode, gain=1, skip=None):
+    """The last `SynthesisLayer` and its `ToRGBLayer` (after a resnet block's `skip`) as one: `(x, rgb, push(x_t,
+    w_t, w_rgb_t, skip_t) -> rgb_t)`. Convolution, slopes, ToRGB and clamp are linear in the modulated input
+    tangent: they fold into a kernel per output pixel (`[C_img, C_in]` per 3x3 offset, built once per sample),
+    so the widest convolution never runs on the tangents."""
+    out, _, conv = _sg2_layer(layer, x, w, noise_mode, gain)
+    x_rgb = out if skip is None else skip + out
+    rgb, rgb_push, (modulated, inside) = _sg2_torgb(torgb, x_rgb, w_rgb)  # modulated: [C_out, C_img]
+    (_, c_in, height, width), (c_out, c_img) = x.shape, modulated.shape
+    scale = modulated.t()[:, None] * conv['slopes'].permute(1, 2, 0).reshape(1, -1, c_out)  # [C_img, HW, C_out]
+    raw = modulated[:, :, None] * conv['raw_slopes'].reshape(c_out, 1, -1)                 # [C_out, C_img, HW]
+    if inside is not None:
+        scale, raw = scale * inside[0].reshape(c_img, -1, 1), raw * inside[0].reshape(1, c_img, -1)
+    # On the grid of the input padded by one pixel, each offset's neighbours are one slice of the flat input.
+    row, length = width + 2, height * (width + 2) - 2
+    kernel = x.new_zeros([9, height, row, c_img, c_in])
+    for offset in range(9):
+        tap = scale.matmul(conv['weight'][:, :, offset // 3, offset % 3])  # [C_img, HW, C_in]
+        kernel[offset, :, :width] = tap.reshape(c_img, height, width, c_in).permute(1, 2, 0, 3)
+    kernel, raw = kernel.reshape(9, height * row, c_img, c_in)[:, :length], raw.reshape(c_out, -1)
+
+    def push(x_t, w_t, w_rgb_t, skip_t):
+        rgb_t = rgb_push(skip_t, w_rgb_t)  # ToRGB's own style, and the skip path
+        x_t, d_t = conv['inputs'](x_t, w_t)
+        if x_t is None:
+            return rgb_t
+        count = len(x_t)
+        padded = ops.channels_last(F.pad(x_t, [1, 1, 1, 1])).permute(0, 2, 3, 1).reshape(count, -1, c_in)
+        folded = x_t.new_zeros([length, c_img, count])
+        for offset in range(9):
+            start = offset // 3 * row + offset % 3
+            folded = torch.baddbmm(folded, kernel[offset], padded[:, start:start + length].permute(1, 2, 0))
+        folded = F.pad(folded, [0, 0, 0, 0, 0, 2]).reshape(height, row, c_img, count)[:, :width].permute(3, 2, 0, 1)
+        if d_t is not None:
+            folded = folded + d_t.to(raw.dtype).matmul(raw).reshape(count, c_img, height, width)
+        return _add(rgb_t, folded)
+
+    return x_rgb, rgb, push
 
 
 def _sg2_block(block, x, img, ws, noise_mode):
@@ -132,21 +180,25 @@ def _sg2_block(block, x, img, ws, noise_mode):
     ws = iter(ws.unbind(dim=1))
     resnet = block.in_channels != 0 and block.architecture == 'resnet'
     gain = np.sqrt(0.5) if resnet else 1
-    conv0 = None
+    conv0 = skip = None
     if block.in_channels == 0:
         x = block.const.unsqueeze(0)
     else:
         skip = block.skip(x, gain=gain) if resnet else None
-        x, conv0 = _sg2_layer(block.conv0, x, next(ws), noise_mode)
-    x, conv1 = _sg2_layer(block.conv1, x, next(ws), noise_mode, gain)
-    if resnet:
-        x = skip + x
+        x, conv0, _ = _sg2_layer(block.conv0, x, next(ws), noise_mode)
     if img is not None:
         img = ops.upsample2d(img, block.resample_filter)
-    torgb = None
-    if block.is_last or block.architecture == 'skip':
-        y, torgb = _sg2_torgb(block.torgb, x, next(ws))
-        img = img + y if img is not None else y
+    fold = block.is_last and (36 * block.torgb.weight[:, :, 0, 0].numel() * block.resolution * (block.resolution + 2)
+                              <= FOLD_BYTES)  # the kernels of `_sg2_conv_into_rgb`, in bytes
+    torgb = y = None
+    if fold:
+        x, y, last = _sg2_conv_into_rgb(block.conv1, block.torgb, x, next(ws), next(ws), noise_mode, gain, skip)
+    else:
+        x, conv1, _ = _sg2_layer(block.conv1, x, next(ws), noise_mode, gain)
+        x = x if skip is None else skip + x
+        if block.is_last or block.architecture == 'skip':
+            y, torgb, _ = _sg2_torgb(block.torgb, x, next(ws))
+    img = y if img is None else img if y is None else img + y
 
     def push(x_t, img_t, ws_t):
         ws_t = iter(ws_t)
@@ -157,9 +209,11 @@ def _sg2_block(block, x, img, ws, noise_mode):
                                          up=layer.up, padding=layer.padding, flip_weight=layer.up == 1)
         if conv0 is not None:
             x_t = conv0(x_t, next(ws_t))
-        x_t = _add(conv1(x_t, next(ws_t)), skip_t)
         if img_t is not None:
             img_t = ops.upsample2d(img_t, block.resample_filter)
+        if fold:  # the last block: only the image goes on
+            return None, _add(img_t, last(x_t, next(ws_t), next(ws_t), skip_t))
+        x_t = _add(conv1(x_t, next(ws_t)), skip_t)
         if torgb is not None:
             img_t = _add(img_t, torgb(x_t, next(ws_t)))
         return x_t, img_t

@@ -93,8 +93,12 @@ def test_layer_subset_jacobian():
 @pytest.mark.parametrize('architecture', ['skip', 'orig', 'resnet'])
 @pytest.mark.parametrize('conv_clamp', [None, 0.5])
 @pytest.mark.parametrize('layers', [None, [1, 2, 5]])
-def test_stylegan2_linearize_push_equals_autograd(architecture, conv_clamp, layers):
-    """The hand-written forward-mode pass gives torch's own Jacobian, with noise, biases and clamping active."""
+@pytest.mark.parametrize('fold', [True, False])
+def test_stylegan2_linearize_push_equals_autograd(architecture, conv_clamp, layers, fold, monkeypatch):
+    """The hand-written forward-mode pass gives torch's own Jacobian, with noise, biases and clamping active,
+    with the last layer folded into the image and without (a kernel over the memory bound)."""
+    if not fold:
+        monkeypatch.setattr(forward_mode, 'FOLD_BYTES', 0)
     torch.manual_seed(1)
     G = build_generator('stylegan2', z_dim=8, w_dim=8, img_resolution=16, channel_base=64, channel_max=6,
                                           mapping_layers=2, architecture=architecture, conv_clamp=conv_clamp)

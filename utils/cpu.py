@@ -5,16 +5,14 @@ import ctypes.util
 import functools
 import sys
 
-_M_TRIM_THRESHOLD = -1              # mallopt parameters, as in glibc's malloc.h
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD_MAX = 32 * 2 ** 20  # glibc's ceiling on 64-bit systems
-_TRIM_THRESHOLD = 2 ** 30
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters, as in glibc's malloc.h
+_TRIM_THRESHOLD = 2 ** 30                # freed memory above this at the heap's top goes back to the system
 
 
 @functools.cache
 def keep_freed_memory():
-    """Let glibc reuse freed blocks up to 32 MiB (the feature maps forward-mode Jacobians allocate thousands of times)
-    instead of mapping fresh pages for each, which takes up to half the run time; whether it took effect."""
+    """Let glibc reuse freed blocks (the feature maps forward-mode Jacobians allocate thousands of times), all from
+    its heap (no `mmap`), instead of fresh pages each time, slow to touch (in a VM most of all); whether it worked."""
     if not sys.platform.startswith('linux'):
         return False
     try:
@@ -22,4 +20,4 @@ def keep_freed_memory():
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
