@@ -123,7 +123,7 @@ def change_map_row(generator, jacobians, region, edits, shown=3, scale=2):
 
 
 @click.command()
-@click.option('--models', 'names', default='builtin:faces64,builtin:faces64-v1', show_default=True,
+@click.option('--models', 'names', default='builtin:faces64,builtin:faces64-v2', show_default=True,
               help='Models of the face renderer, comma-separated (files of python -m demo.train too).')
 @click.option('--samples', type=click.IntRange(min=1), default=16, show_default=True,
               help='Jacobians pooled for the ReSeFa directions.')

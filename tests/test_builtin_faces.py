@@ -69,7 +69,7 @@ def test_samples_are_their_own_faces(generator):
     assert error < 0.6 * shuffled, (error, shuffled)  # each sample is its own face, not an average face
 
 
-@pytest.mark.xfail(strict=True, reason='the shipped model draws the faces softer than this (0.15 after 392 '
+@pytest.mark.xfail(strict=True, reason='the shipped model draws the faces softer than this (0.078 after 460 '
                                        'thousand faces on a CPU core; docs/builtin_faces64.md)')
 def test_samples_are_the_renderers_faces(generator):
     error, _ = _fit(generator)
@@ -133,17 +133,25 @@ def test_the_model_follows_its_local_factors(generator, factor):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('region', [_gate(r, UNMET_RESEFA_GATES, 'ReSeFa\'s directions of this region are not '
-                                          'local enough in the shipped model yet (docs/builtin_faces64.md)')
-                                    for r in ('eyes', 'mouth')])
+@pytest.mark.parametrize('region', ['eyes', 'mouth'])
 def test_resefa_finds_the_region(generator, jacobians, region):
-    """The pooled direction, a step of 1.0 on every layer: >= 80% of its energy and >= 50% of its change inside;
-    each code's own direction >= 80% of its energy; the region's own factors carry >= 50% of the movement."""
+    """The pooled direction, a step of 1.0 on every layer: >= 80% of its energy inside; each code's own direction
+    >= 80% of its energy; the region's own factors carry >= 50% of the movement."""
     edit = checks.region_edits(generator, jacobians, region, factor_reader.load_reader(), samples=8)
     own = checks.own_directions(generator, jacobians, region)
-    assert edit.resefa.energy >= 0.8 and edit.resefa.share >= 0.5, edit
+    assert edit.resefa.energy >= 0.8, edit
     assert min(change.energy for change in own) >= 0.8, own
     assert edit.own_factors >= 0.5, edit
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('region', [_gate(r, UNMET_RESEFA_GATES, 'ReSeFa\'s edits of this region still move the '
+                                          'rest of the face a little (docs/builtin_faces64.md)')
+                                    for r in ('eyes', 'mouth')])
+def test_resefa_edits_keep_half_their_change_inside(generator, jacobians, region):
+    """The pooled direction, a step of 1.0 on every layer: >= 50% of its |change| inside the region."""
+    edit = checks.region_edits(generator, jacobians, region, factor_reader.load_reader(), samples=8)
+    assert edit.resefa.share >= 0.5, edit
 
 
 @pytest.mark.parametrize('region', ['eyes', 'mouth', 'nose'])

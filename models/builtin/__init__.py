@@ -6,7 +6,7 @@
   cartoon faces, whose factors are known (`demo/faces.py`); see
   `docs/builtin_faces64.md`. Its weights are shipped in this folder
   (`faces64.pt`, float16, a toolkit export), read with `torch.load(weights_only=True)`.
-- `faces64-v1`: the first face model (z of 20 coordinates), kept for comparison.
+- `faces64-v2`, `faces64-v1`: the earlier face models (v1: z of 20 coordinates), kept for comparison.
 """
 
 import os
@@ -27,6 +27,7 @@ RANDOM = {  # name: (family, config fields)
 }
 TRAINED = {  # name: file in this folder
     'faces64': 'faces64.pt',
+    'faces64-v2': 'faces64-v2.pt',  # the second: this rule, 392 thousand faces, local features hardly learned
     'faces64-v1': 'faces64-v1.pt',  # the first face model: z of 20 coordinates, trained without pairs
 }
 RANDOM_FORMAT = 'built-in random weights'
