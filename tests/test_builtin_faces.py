@@ -69,7 +69,7 @@ def test_samples_are_their_own_faces(generator):
     assert error < 0.6 * shuffled, (error, shuffled)  # each sample is its own face, not an average face
 
 
-@pytest.mark.xfail(strict=True, reason='the shipped model draws the faces softer than this (0.078 after 460 '
+@pytest.mark.xfail(strict=True, reason='the shipped model draws the faces softer than this (0.078 after 459 '
                                        'thousand faces on a CPU core; docs/builtin_faces64.md)')
 def test_samples_are_the_renderers_faces(generator):
     error, _ = _fit(generator)
