@@ -69,7 +69,7 @@ def test_samples_are_their_own_faces(generator):
     assert error < 0.6 * shuffled, (error, shuffled)  # each sample is its own face, not an average face
 
 
-@pytest.mark.xfail(strict=True, reason='the shipped model draws the faces softer than this (0.078 after 459 '
+@pytest.mark.xfail(strict=True, reason='the shipped model draws the faces softer than this (0.076 after 755 '
                                        'thousand faces on a CPU core; docs/builtin_faces64.md)')
 def test_samples_are_the_renderers_faces(generator):
     error, _ = _fit(generator)
@@ -115,7 +115,7 @@ def test_code_steps_compare_the_generator_with_the_renderer(generator):
 # The gates of the model card (docs/builtin_faces64.md), measured on fewer codes than the benchmark.
 # A gate the shipped model does not meet stays an expected failure, so a model that meets it shows up.
 LOCAL_FACTORS = ['eye_size', 'iris_hue', 'gaze', 'mouth_width', 'smile', 'mouth_open']
-UNMET_CODE_GATES = set(LOCAL_FACTORS)
+UNMET_CODE_GATES = {'eye_size', 'iris_hue', 'mouth_width', 'smile'}
 UNMET_RESEFA_GATES = {'eyes', 'mouth'}
 
 
